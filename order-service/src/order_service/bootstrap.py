@@ -1,0 +1,39 @@
+"""Wiring of order-service: settings → runtime → app. Nothing is built at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from otd_shared.app import create_service_app
+from otd_shared.cli import ServiceEntry
+from otd_shared.events import Topic
+from otd_shared.runtime import ServiceRuntime, build_runtime
+from otd_shared.settings import ServiceSettings
+
+from order_service.adapters.tables import SCHEMA, metadata
+from order_service.config import OrderSettings
+from order_service.entrypoints import api
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def load_settings() -> ServiceSettings:
+    """Settings from the environment."""
+    return OrderSettings()
+
+
+def build(settings: ServiceSettings) -> ServiceRuntime:
+    """The runtime: engine, outbox, and (later) the consumers of order-service."""
+    return build_runtime(settings, schema=SCHEMA, topic=Topic.ORDERS, metadata=metadata)
+
+
+def create_app(runtime: ServiceRuntime) -> FastAPI:
+    """The HTTP app."""
+    return create_service_app(
+        runtime, [api.router], title="OTD Pay order-service",
+        description="Vehicle orders and their sub-orders: the app backend's API.",
+    )
+
+
+ENTRY = ServiceEntry(load_settings, build, create_app, MIGRATIONS_DIR, SCHEMA)

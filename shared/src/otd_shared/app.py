@@ -1,0 +1,101 @@
+"""The FastAPI application every service is built with.
+
+Adds what every service serves the same way: ``/healthz``, ``/readyz`` (database and
+broker), ``/metrics``, JSON errors for ``DomainError``, a request-body size limit,
+correlation ids and request metrics. Routers stay thin and hold no business rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from otd_shared.auth import TokenVerifier
+from otd_shared.db import database_ready
+from otd_shared.errors import DomainError
+from otd_shared.kafka import broker_ready
+from otd_shared.observability import configure_logging, http_middleware
+from otd_shared.runtime import ServiceRuntime, run_workers
+
+
+def create_service_app(
+    runtime: ServiceRuntime, routers: Sequence[APIRouter], *, title: str, description: str = ""
+) -> FastAPI:
+    """Build the service's FastAPI app around its runtime."""
+    settings = runtime.settings
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, json_lines=settings.log_json)
+        stop = asyncio.Event()
+        workers = (
+            asyncio.create_task(run_workers(runtime, stop)) if settings.run_workers else None
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            if workers is not None:
+                await workers
+            await runtime.engine.dispose()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.token_verifier = TokenVerifier(settings.tokens_by_value())
+    app.add_middleware(BaseHTTPMiddleware, dispatch=http_middleware(runtime.metrics))
+    app.add_middleware(BaseHTTPMiddleware, dispatch=_body_limit(settings.max_request_body_bytes))
+    app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
+    app.include_router(_ops_router(runtime))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
+    return JSONResponse(exc.to_body(), status_code=exc.http_status)
+
+
+def _body_limit(max_bytes: int):  # type: ignore[no-untyped-def]
+    async def limit(request: Request, call_next):  # type: ignore[no-untyped-def]
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+            return JSONResponse(
+                {"detail": f"request body exceeds {max_bytes} bytes", "code": "body_too_large"},
+                status_code=413,
+            )
+        return await call_next(request)
+
+    return limit
+
+
+def _ops_router(runtime: ServiceRuntime) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.settings.service_name}
+
+    @router.get("/readyz", summary="Readiness: database and broker reachable")
+    async def readyz() -> JSONResponse:
+        db_ok, broker_ok = await asyncio.gather(
+            database_ready(runtime.engine),
+            broker_ready(runtime.settings.kafka_bootstrap_servers),
+        )
+        body = {
+            "status": "ready" if db_ok and broker_ok else "not ready",
+            "database": "ok" if db_ok else "unreachable",
+            "broker": "ok" if broker_ok else "unreachable",
+        }
+        return JSONResponse(body, status_code=200 if db_ok and broker_ok else 503)
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def metrics() -> Response:
+        return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,72 @@
+"""The command line every service shares: ``python -m <service> <command>``.
+
+Commands: ``api`` (HTTP; ``--with-workers`` also runs relay and consumers in-process),
+``relay`` (outbox relay), ``consumer`` (Kafka consumers), ``worker`` (both),
+``migrate`` (Alembic upgrade head of the service schema).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from otd_shared.migrations import upgrade_head
+from otd_shared.observability import configure_logging
+from otd_shared.runtime import ServiceRuntime, run_workers
+from otd_shared.settings import ServiceSettings
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    """How to build and run one service."""
+
+    load_settings: Callable[[], ServiceSettings]
+    build_runtime: Callable[[ServiceSettings], ServiceRuntime]
+    create_app: Callable[[ServiceRuntime], FastAPI]
+    migrations_dir: Path
+    schema: str
+
+
+def main(entry: ServiceEntry, argv: list[str] | None = None) -> None:
+    """Parse the command and run it."""
+    parser = argparse.ArgumentParser(prog=entry.schema)
+    sub = parser.add_subparsers(dest="command", required=True)
+    api = sub.add_parser("api", help="serve the HTTP API")
+    api.add_argument("--with-workers", action="store_true", help="also run relay and consumers")
+    sub.add_parser("relay", help="publish the outbox to Kafka")
+    sub.add_parser("consumer", help="consume Kafka events")
+    sub.add_parser("worker", help="relay and consumers in one process")
+    sub.add_parser("migrate", help="upgrade the database schema")
+    args = parser.parse_args(argv)
+    settings = entry.load_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    if args.command == "migrate":
+        upgrade_head(entry.migrations_dir, settings.database_url.get_secret_value(), entry.schema)
+    elif args.command == "api":
+        if args.with_workers:
+            settings = settings.model_copy(update={"run_workers": True})
+        app = entry.create_app(entry.build_runtime(settings))
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
+                    access_log=False, lifespan="on")
+    else:
+        runtime = entry.build_runtime(settings)
+        asyncio.run(_run_workers_until_signal(runtime, args.command))
+
+
+async def _run_workers_until_signal(runtime: ServiceRuntime, command: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await run_workers(runtime, stop, relay=command in ("relay", "worker"),
+                          consumers=command in ("consumer", "worker"))
+    finally:
+        await runtime.engine.dispose()

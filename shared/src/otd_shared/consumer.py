@@ -1,0 +1,216 @@
+"""The consumer runtime: dispatch by event type, inbox, retries, dead letters.
+
+For each batch from Kafka, one database transaction; for each message a savepoint:
+record (consumer, event_id) in the inbox and apply the handler. A duplicate (the
+inbox row exists) is skipped. A handler that raises is retried up to
+``max_attempts`` times with back-off, then the event is parked in
+``dead_letters`` with the error; later events of the SAME order are parked behind it
+(their order would be wrong) while other orders flow on. A malformed message is
+parked at once. Offsets are committed only after the transaction commits; a
+rebalance at any point at worst redelivers, which the inbox absorbs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from otd_shared.db import SessionFactory
+from otd_shared.events import EventEnvelope, decode_envelope
+from otd_shared.messaging_tables import MessagingTables
+from otd_shared.observability import ServiceMetrics, set_correlation_id
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+POLL_TIMEOUT_MS = 200
+RETRY_DELAY_S_MAX = 5.0
+MAX_ERROR_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class ConsumerConfig:
+    """Named limits of one consumer."""
+
+    name: str
+    group_id: str
+    topics: Sequence[str]
+    max_attempts: int = 5
+    retry_delay_ms: int = 50
+    batch_max: int = 500
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  (aiokafka is untyped)
+    def __init__(self, runtime: EventConsumer) -> None:
+        self._runtime = runtime
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        log.info("partitions revoked", extra={"partitions": [str(tp) for tp in revoked]})
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self._runtime.reload_blocked_orders()
+
+
+class EventConsumer:
+    """Consumes topics and applies handlers exactly once per (consumer, event_id)."""
+
+    def __init__(
+        self,
+        config: ConsumerConfig,
+        handlers: Mapping[str, EventHandler],
+        session_factory: SessionFactory,
+        tables: MessagingTables,
+        metrics: ServiceMetrics,
+        bootstrap_servers: str,
+    ) -> None:
+        self._config = config
+        self._handlers = dict(handlers)
+        self._sessions = session_factory
+        self._tables = tables
+        self._metrics = metrics
+        self._bootstrap = bootstrap_servers
+        self._blocked_orders: set[str] = set()
+        self._kafka: AIOKafkaConsumer | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set."""
+        self._kafka = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=self._config.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self._config.batch_max,
+        )
+        self._kafka.subscribe(list(self._config.topics), listener=_Rebalance(self))
+        await self._kafka.start()
+        try:
+            while not stop.is_set():
+                batches = await self._kafka.getmany(timeout_ms=POLL_TIMEOUT_MS)
+                for records in batches.values():
+                    await self._process_or_rewind(records)
+        finally:
+            await self._kafka.stop()
+
+    async def _process_or_rewind(self, records: Sequence[ConsumerRecord]) -> None:
+        # If the batch transaction itself fails (database down), nothing of it was
+        # applied: seek back so the same records come again, after a pause.
+        assert self._kafka is not None
+        try:
+            await self.process(records)
+        except Exception:  # noqa: BLE001  (keep consuming after a database outage)
+            first = records[0]
+            log.exception("batch failed; rewinding", extra={"offset": first.offset})
+            self._kafka.seek(TopicPartition(first.topic, first.partition), first.offset)
+            await asyncio.sleep(RETRY_DELAY_S_MAX)
+            return
+        await self._commit(records)
+
+    async def process(self, records: Sequence[ConsumerRecord]) -> None:
+        """Apply one partition's batch in one transaction (a savepoint per message)."""
+        async with self._sessions() as session, session.begin():
+            for record in records:
+                await self._process_one(session, record)
+
+    async def reload_blocked_orders(self) -> None:
+        """Reload the orders with open dead letters (after a rebalance or at start)."""
+        dl = self._tables.dead_letters
+        async with self._sessions() as session:
+            rows = await session.execute(
+                sa.select(dl.c.order_id).distinct().where(
+                    dl.c.consumer == self._config.name,
+                    dl.c.resolved_at.is_(None),
+                    dl.c.order_id.is_not(None),
+                )
+            )
+            self._blocked_orders = {row[0] for row in rows}
+
+    async def _commit(self, records: Sequence[ConsumerRecord]) -> None:
+        assert self._kafka is not None
+        last = records[-1]
+        try:
+            await self._kafka.commit({TopicPartition(last.topic, last.partition): last.offset + 1})
+        except (CommitFailedError, KafkaError) as exc:
+            log.warning("offset commit failed; the batch may be redelivered", extra={"err": str(exc)})
+
+    async def _process_one(self, session: AsyncSession, record: ConsumerRecord) -> None:
+        try:
+            envelope = decode_envelope(record.value or b"")
+        except (ValidationError, ValueError) as exc:
+            await self._park(session, record, None, f"malformed event: {exc}", attempts=1)
+            return
+        handler = self._handlers.get(envelope.event_type)
+        if handler is None:
+            return
+        set_correlation_id(envelope.correlation_id)
+        if envelope.order_id is not None and envelope.order_id in self._blocked_orders:
+            await self._park(session, record, envelope, "blocked behind an earlier parked event "
+                             "of the same order", attempts=0)
+            return
+        await self._apply_with_retries(session, record, envelope, handler)
+
+    async def _apply_with_retries(
+        self, session: AsyncSession, record: ConsumerRecord, envelope: EventEnvelope,
+        handler: EventHandler,
+    ) -> None:
+        error = ""
+        for attempt in range(1, self._config.max_attempts + 1):
+            try:
+                async with session.begin_nested():
+                    if await self._first_delivery(session, envelope):
+                        await handler(session, envelope)
+                        self._metrics.events_consumed.labels(self._config.name, "applied").inc()
+                    else:
+                        self._metrics.events_consumed.labels(self._config.name, "duplicate").inc()
+                return
+            except Exception as exc:  # noqa: BLE001  (any handler failure is retried, then parked)
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning("handler failed", extra={"event_id": str(envelope.event_id),
+                                                     "attempt": attempt, "err": error[:300]})
+                await asyncio.sleep(self._retry_delay_s(attempt))
+        await self._park(session, record, envelope, error, attempts=self._config.max_attempts)
+
+    def _retry_delay_s(self, attempt: int) -> float:
+        return float(min(self._config.retry_delay_ms * 2 ** (attempt - 1) / 1000, RETRY_DELAY_S_MAX))
+
+    async def _first_delivery(self, session: AsyncSession, envelope: EventEnvelope) -> bool:
+        inbox = self._tables.inbox
+        inserted = await session.execute(
+            pg_insert(inbox)
+            .values(consumer=self._config.name, event_id=envelope.event_id,
+                    event_type=envelope.event_type)
+            .on_conflict_do_nothing()
+            .returning(inbox.c.event_id)
+        )
+        return inserted.first() is not None
+
+    async def _park(
+        self, session: AsyncSession, record: ConsumerRecord, envelope: EventEnvelope | None,
+        error: str, *, attempts: int,
+    ) -> None:
+        order_id = envelope.order_id if envelope else None
+        await session.execute(
+            pg_insert(self._tables.dead_letters)
+            .values(
+                consumer=self._config.name, topic=record.topic, kafka_partition=record.partition,
+                kafka_offset=record.offset, event_id=envelope.event_id if envelope else None,
+                event_type=envelope.event_type if envelope else None, order_id=order_id,
+                body=record.value or b"", error=error[:MAX_ERROR_CHARS], attempts=attempts,
+            )
+            .on_conflict_do_nothing()
+        )
+        if order_id is not None:
+            self._blocked_orders.add(order_id)
+        self._metrics.dead_letters.labels(self._config.name).inc()
+        self._metrics.events_consumed.labels(self._config.name, "parked").inc()
+        log.error("event parked in dead letters", extra={"consumer": self._config.name,
+                                                          "error": error[:300]})

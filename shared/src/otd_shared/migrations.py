@@ -1,0 +1,86 @@
+"""Alembic, the same way in every service: one schema each, its own version table.
+
+A service's ``migrations/env.py`` is two lines (``run_env()``); ``upgrade_head`` runs
+them programmatically (the ``migrate`` command, the launcher, the tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command, context
+from alembic.config import Config
+from alembic.operations import Operations
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from otd_shared.db import asyncpg_url
+from otd_shared.messaging_tables import messaging_tables
+
+VERSION_TABLE = "alembic_version"
+
+
+def alembic_config(migrations_dir: Path, database_url: str, schema: str) -> Config:
+    """An Alembic config pointing at a service's migrations and schema."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.attributes["database_url"] = asyncpg_url(database_url)
+    config.attributes["schema"] = schema
+    return config
+
+
+def upgrade_head(migrations_dir: Path, database_url: str, schema: str) -> None:
+    """Migrate the schema to the newest revision (blocking; call via a thread in async code)."""
+    command.upgrade(alembic_config(migrations_dir, database_url, schema), "head")
+
+
+async def upgrade_head_async(migrations_dir: Path, database_url: str, schema: str) -> None:
+    """``upgrade_head`` from async code (Alembic's env runs its own event loop)."""
+    await asyncio.to_thread(upgrade_head, migrations_dir, database_url, schema)
+
+
+def run_env() -> None:
+    """The body of every service's ``migrations/env.py`` (online mode, asyncpg)."""
+    config = context.config
+    url: str = config.attributes["database_url"]
+    schema: str = config.attributes["schema"]
+    asyncio.run(_run_online(url, schema))
+
+
+async def _run_online(url: str, schema: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            await conn.commit()
+            await conn.run_sync(_run_sync, schema)
+    finally:
+        await engine.dispose()
+
+
+def _run_sync(connection: Connection, schema: str) -> None:
+    context.configure(
+        connection=connection,
+        version_table=VERSION_TABLE,
+        version_table_schema=schema,
+        include_schemas=False,
+    )
+    with context.begin_transaction():
+        context.get_context().opts["otd_schema"] = schema
+        context.run_migrations()
+
+
+def current_schema() -> str:
+    """The schema being migrated (for use inside revision scripts)."""
+    return str(context.config.attributes["schema"])
+
+
+def create_messaging_tables(op: Operations, schema: str) -> None:
+    """Create outbox, inbox and dead_letters in ``schema`` (called by a first revision)."""
+    metadata = sa.MetaData(schema=schema)
+    tables = messaging_tables(metadata)
+    bind = op.get_bind()
+    for table in (tables.outbox, tables.inbox, tables.dead_letters):
+        table.create(bind)

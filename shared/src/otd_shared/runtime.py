@@ -1,0 +1,137 @@
+"""What a running service holds: settings, engine, metrics, outbox, consumers.
+
+``bootstrap.py`` of each service builds one ``ServiceRuntime`` at startup (never at
+import); the API process, the relay and the consumers all start from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from otd_shared.consumer import ConsumerConfig, EventConsumer, EventHandler
+from otd_shared.db import SessionFactory, create_engine, create_session_factory
+from otd_shared.events import Topic, topic_for
+from otd_shared.kafka import EventProducer
+from otd_shared.messaging_tables import MessagingTables, messaging_tables
+from otd_shared.observability import ServiceMetrics
+from otd_shared.outbox import OutboxRelay, OutboxWriter
+from otd_shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """One named consumer: the topics it reads and its handlers by event type."""
+
+    name: str
+    topics: tuple[Topic, ...]
+    handlers: Mapping[str, EventHandler]
+
+
+@dataclass
+class ServiceRuntime:
+    """Everything a service process needs, built once at startup."""
+
+    settings: ServiceSettings
+    schema: str
+    topic: Topic
+    engine: AsyncEngine
+    sessions: SessionFactory
+    metadata: sa.MetaData
+    tables: MessagingTables
+    metrics: ServiceMetrics
+    outbox: OutboxWriter
+    consumers: list[ConsumerSpec] = field(default_factory=list)
+
+    def consumer_config(self, spec: ConsumerSpec) -> ConsumerConfig:
+        """The named limits and group id of one consumer."""
+        s = self.settings
+        return ConsumerConfig(
+            name=spec.name,
+            group_id=f"{s.kafka_consumer_group_prefix}{s.service_name}.{spec.name}",
+            topics=[topic_for(t, s.kafka_topic_prefix) for t in spec.topics],
+            max_attempts=s.consumer_max_attempts,
+            retry_delay_ms=s.consumer_retry_delay_ms,
+            batch_max=s.consumer_batch_max,
+        )
+
+    def build_consumer(self, spec: ConsumerSpec) -> EventConsumer:
+        """An EventConsumer for one spec."""
+        return EventConsumer(
+            self.consumer_config(spec), spec.handlers, self.sessions, self.tables,
+            self.metrics, self.settings.kafka_bootstrap_servers,
+        )
+
+
+def build_runtime(settings: ServiceSettings, *, schema: str, topic: Topic,
+                  metadata: sa.MetaData) -> ServiceRuntime:
+    """Engine, session factory, messaging tables and outbox writer for one service."""
+    engine = create_engine(settings)
+    tables = messaging_tables(metadata)
+    return ServiceRuntime(
+        settings=settings,
+        schema=schema,
+        topic=topic,
+        engine=engine,
+        sessions=create_session_factory(engine),
+        metadata=metadata,
+        tables=tables,
+        metrics=ServiceMetrics(settings.service_name),
+        outbox=OutboxWriter(tables.outbox, producer=settings.service_name, topic=topic,
+                            topic_prefix=settings.kafka_topic_prefix),
+    )
+
+
+async def run_relay(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+    """Run the outbox relay until ``stop``."""
+    s = runtime.settings
+    producer = EventProducer(s.kafka_bootstrap_servers, enable_idempotence=s.kafka_enable_idempotence)
+    await producer.start()
+    try:
+        relay = OutboxRelay(runtime.engine, runtime.tables.outbox, producer, runtime.metrics,
+                            batch_size=s.relay_batch_size, idle_sleep_ms=s.relay_idle_sleep_ms)
+        await relay.run(stop)
+    finally:
+        await producer.stop()
+
+
+async def run_consumers(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+    """Run every consumer of the service until ``stop``."""
+    consumers = [runtime.build_consumer(spec) for spec in runtime.consumers]
+    for consumer in consumers:
+        await consumer.reload_blocked_orders()
+    await asyncio.gather(*(consumer.run(stop) for consumer in consumers))
+
+
+async def run_workers(runtime: ServiceRuntime, stop: asyncio.Event, *, relay: bool = True,
+                      consumers: bool = True) -> None:
+    """Run relay and/or consumers; a crash of one is logged and restarted after a pause."""
+    jobs = []
+    if relay:
+        jobs.append(_supervise("relay", lambda: run_relay(runtime, stop), stop))
+    if consumers and runtime.consumers:
+        jobs.append(_supervise("consumers", lambda: run_consumers(runtime, stop), stop))
+    await asyncio.gather(*jobs)
+
+
+WORKER_RESTART_DELAY_S = 2.0
+
+
+async def _supervise(
+    name: str, start: Callable[[], Awaitable[None]], stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        try:
+            await start()
+        except Exception:  # noqa: BLE001  (a worker must come back after broker outages)
+            log.exception("worker %s crashed; restarting", name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), WORKER_RESTART_DELAY_S)

@@ -1,0 +1,54 @@
+"""The settings base every service extends (pydantic-settings, environment first).
+
+Secrets are ``SecretStr`` and never reach logs. Defaults fit the local run
+(``make run``), which exports DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS itself.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+class ServiceSettings(BaseSettings):
+    """Settings shared by every service; a service subclass adds its own."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    service_name: str = "service"
+    database_url: SecretStr = SecretStr("postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+    db_pool_size: int = Field(default=10, ge=1, le=100)
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_prefix: str = ""
+    kafka_consumer_group_prefix: str = ""
+    kafka_enable_idempotence: bool = False
+    auth_tokens_file: Path = REPO_ROOT / "var" / "dev-tokens.json"
+    auth_tokens_json: SecretStr | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+    run_workers: bool = Field(
+        default=False, description="Run the outbox relay and consumers inside the API process."
+    )
+    relay_batch_size: int = Field(default=500, ge=1, le=5000)
+    relay_idle_sleep_ms: int = Field(default=20, ge=1, le=10_000)
+    consumer_max_attempts: int = Field(default=5, ge=1, le=50)
+    consumer_retry_delay_ms: int = Field(default=50, ge=0, le=60_000)
+    consumer_batch_max: int = Field(default=500, ge=1, le=5000)
+    max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    def tokens_by_value(self) -> dict[str, str]:
+        """Map bearer token → role, from AUTH_TOKENS_JSON or the tokens file."""
+        if self.auth_tokens_json is not None:
+            by_role = json.loads(self.auth_tokens_json.get_secret_value())
+        elif self.auth_tokens_file.is_file():
+            by_role = json.loads(self.auth_tokens_file.read_text())
+        else:
+            by_role = {}
+        return {str(token): str(role) for role, token in by_role.items()}

@@ -1,0 +1,1 @@
+"""Test support: a pytest plugin with real PostgreSQL and the real broker."""
