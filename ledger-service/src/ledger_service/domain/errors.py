@@ -1,0 +1,112 @@
+"""Errors of the ledger domain, rooted in `otd_shared.errors` so the shared app renders them.
+
+    DomainError (otd_shared)               status  code
+    ├── InvalidInput (otd_shared)          422
+    │   ├── InvalidAccount                 422  invalid_account     bad code, type, currency, family
+    │   ├── UnknownAccount                 422  unknown_account     a leg names an unopened account
+    │   ├── InvalidLeg                     422  invalid_leg         not one positive integer amount
+    │   ├── InvalidJournal                 422  invalid_journal     header or leg count
+    │   │   └── UnbalancedJournal          422  unbalanced_journal  debits != credits in a currency
+    │   ├── CurrencyMismatch               422  currency_mismatch   leg vs account currency
+    │   ├── InvalidEvent                   422  invalid_event       nonsensical posting-rule input
+    │   └── UnmappedAccount                422  unmapped_account    SAP: no G/L account for it
+    ├── NotFound (otd_shared)              404
+    │   └── JournalNotFound                404  journal_not_found
+    ├── Conflict (otd_shared)              409
+    │   ├── AccountConflict                409  account_conflict    open with other type/currency
+    │   ├── SourceConflict                 409  source_conflict     source id taken elsewhere
+    │   ├── AlreadyReversed                409  already_reversed    the journal has a reversal
+    │   └── ReversalOfReversal             409  reversal_of_reversal
+    └── LedgerInvariantError               500  invariant_violated  a bug, never the caller's fault
+
+Messages name accounts, amounts and ids only, so they are safe to return to finance users.
+"""
+
+from __future__ import annotations
+
+from otd_shared.errors import Conflict, DomainError, InvalidInput, NotFound
+
+
+class InvalidAccount(InvalidInput):
+    """An account code, type or currency is malformed or contradicts the chart."""
+
+    code = "invalid_account"
+
+
+class UnknownAccount(InvalidInput):
+    """A journal leg names an account that has not been opened."""
+
+    code = "unknown_account"
+
+
+class InvalidLeg(InvalidInput):
+    """A leg is not exactly one positive integer amount within the limits."""
+
+    code = "invalid_leg"
+
+
+class InvalidJournal(InvalidInput):
+    """A journal's header or leg count is invalid."""
+
+    code = "invalid_journal"
+
+
+class UnbalancedJournal(InvalidJournal):
+    """Debits and credits of a journal differ in at least one currency."""
+
+    code = "unbalanced_journal"
+
+
+class CurrencyMismatch(InvalidInput):
+    """A leg's currency differs from the currency of its account."""
+
+    code = "currency_mismatch"
+
+
+class InvalidEvent(InvalidInput):
+    """A posting-rule input is inconsistent (e.g. a cash payment without a store)."""
+
+    code = "invalid_event"
+
+
+class UnmappedAccount(InvalidInput):
+    """The SAP mapping has no G/L account for a ledger account."""
+
+    code = "unmapped_account"
+
+
+class JournalNotFound(NotFound):
+    """No journal has the requested id."""
+
+    code = "journal_not_found"
+
+
+class AccountConflict(Conflict):
+    """The account code is already open with a different type or currency."""
+
+    code = "account_conflict"
+
+
+class SourceConflict(Conflict):
+    """The source id is already used by a journal that is not the requested one."""
+
+    code = "source_conflict"
+
+
+class AlreadyReversed(Conflict):
+    """The journal already has a reversing journal."""
+
+    code = "already_reversed"
+
+
+class ReversalOfReversal(Conflict):
+    """A reversing journal cannot be reversed; post a new journal instead."""
+
+    code = "reversal_of_reversal"
+
+
+class LedgerInvariantError(DomainError):
+    """Recorded data breaks a ledger invariant: a bug, never the caller's fault."""
+
+    http_status = 500
+    code = "invariant_violated"
