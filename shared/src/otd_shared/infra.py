@@ -82,6 +82,8 @@ def start_broker(port: int | None = None, log_file: Path | None = None) -> Broke
     """Start Tansu on loopback and wait until it accepts connections."""
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
+    if log_file:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
     out = log_file.open("ab") if log_file else subprocess.DEVNULL
     process = subprocess.Popen(  # noqa: S603  (our own bundled binary, fixed arguments)
         [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,

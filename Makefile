@@ -1,0 +1,56 @@
+# OTD Pay — the two commands: `make run` and `make test`.
+# Both install what they need (virtual environment, locked packages); PostgreSQL and
+# the Kafka-compatible broker are embedded unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS are set.
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.lock-installed
+PYTEST_ARGS ?=
+
+.PHONY: run test test-unit test-integration lint format bench ledger-long lock migrate clean help
+
+help:
+	@echo "make run    - start the whole cluster on embedded defaults (Ctrl-C stops it)"
+	@echo "make test   - run unit, integration and e2e tests against real PostgreSQL and broker"
+	@echo "make lint   - ruff and mypy strict"
+	@echo "make bench  - benchmarks with baselines measured in the same run"
+
+$(STAMP): requirements/requirements.lock scripts/bootstrap_venv.sh
+	bash scripts/bootstrap_venv.sh
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m otd_launcher
+
+test: $(STAMP)
+	$(PY) scripts/run_tests.py $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -q -m "not integration and not e2e" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared/src */src services/*/src
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+ledger-long: $(STAMP)
+	LEDGER_STATEFUL_EXAMPLES=10000 $(PY) -m pytest -q ledger-service/tests -k stateful
+
+migrate: $(STAMP)
+	$(PY) -m otd_launcher.migrate
+
+lock:
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile --generate-hashes --no-header --python-version 3.11 \
+		requirements/requirements.in -o requirements/requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""ledger-service: Double-entry accounts, journals, balances, SAP posting."""

@@ -1,0 +1,1 @@
+"""payment-gateway: payments, channel routing, channel adapters, callbacks, POS/cash/wire."""

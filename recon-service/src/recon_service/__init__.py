@@ -1,0 +1,1 @@
+"""recon-service: Statements, reconciliation runs, discrepancies, adjustments."""

@@ -1,0 +1,39 @@
+"""Wiring of recon-service: settings → runtime → app. Nothing is built at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from otd_shared.app import create_service_app
+from otd_shared.cli import ServiceEntry
+from otd_shared.events import Topic
+from otd_shared.runtime import ServiceRuntime, build_runtime
+from otd_shared.settings import ServiceSettings
+
+from recon_service.adapters.tables import SCHEMA, metadata
+from recon_service.config import ReconSettings
+from recon_service.entrypoints import api
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def load_settings() -> ServiceSettings:
+    """Settings from the environment."""
+    return ReconSettings()
+
+
+def build(settings: ServiceSettings) -> ServiceRuntime:
+    """The runtime: engine, outbox, consumers."""
+    return build_runtime(settings, schema=SCHEMA, topic=Topic.RECON, metadata=metadata)
+
+
+def create_app(runtime: ServiceRuntime) -> FastAPI:
+    """The HTTP app."""
+    return create_service_app(
+        runtime, [api.router], title="OTD Pay recon-service",
+        description="Statements, reconciliation runs, discrepancies, adjustments.",
+    )
+
+
+ENTRY = ServiceEntry(load_settings, build, create_app, MIGRATIONS_DIR, SCHEMA)

@@ -1,0 +1,1 @@
+"""The local launcher: ``make run`` brings the whole cluster up on embedded defaults."""

@@ -1,0 +1,196 @@
+"""Start the whole cluster on embedded defaults and stop it cleanly.
+
+Order: PostgreSQL (embedded unless DATABASE_URL) → broker (Tansu unless
+KAFKA_BOOTSTRAP_SERVERS) → topics → dev tokens and keys → migrations → every
+service (API with its relay and consumers in-process), the sandbox and the console →
+readiness → URLs. Ctrl-C or SIGTERM stops the children (process groups), the broker
+and PostgreSQL; data stays under var/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from otd_shared.infra import (
+    Broker,
+    ensure_database,
+    free_port,
+    start_broker,
+    start_embedded_postgres,
+    stop_embedded_postgres,
+)
+from otd_shared.kafka import ensure_topics
+from otd_shared.migrations import upgrade_head
+from otd_shared.settings import REPO_ROOT
+
+from otd_launcher.cluster import ServiceDef, cluster_services
+from otd_launcher.devsecrets import ensure_dev_keys, ensure_dev_tokens
+from otd_launcher.processes import Child
+
+log = logging.getLogger("otd_launcher")
+
+DEFAULT_BROKER_PORT = 9092
+DATABASE_NAME = "otd"
+READY_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Cluster:
+    """Everything the launcher started, to stop it in reverse order."""
+
+    var_dir: Path
+    database_url: str = ""
+    kafka: str = ""
+    pg_server: object | None = None
+    broker: Broker | None = None
+    children: list[Child] = field(default_factory=list)
+    urls: dict[str, str] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        """Stop children, then the broker, then PostgreSQL."""
+        for child in self.children:
+            child.terminate()
+        for child in self.children:
+            child.wait_or_kill()
+        if self.broker is not None:
+            self.broker.stop()
+        if self.pg_server is not None:
+            stop_embedded_postgres(self.pg_server)
+
+
+def start_infrastructure(cluster: Cluster) -> None:
+    """PostgreSQL and the broker, embedded unless given by the environment."""
+    server_url = os.environ.get("DATABASE_URL")
+    if not server_url:
+        cluster.pg_server, server_url = start_embedded_postgres(cluster.var_dir / "pg")
+        cluster.database_url = asyncio.run(ensure_database(server_url, DATABASE_NAME))
+    else:
+        cluster.database_url = server_url
+    cluster.kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+    if not cluster.kafka:
+        port = int(os.environ.get("OTD_KAFKA_PORT", DEFAULT_BROKER_PORT))
+        cluster.broker = start_broker(port if _port_free(port) else free_port(),
+                                      cluster.var_dir / "logs" / "broker.log")
+        cluster.kafka = cluster.broker.bootstrap_servers
+    asyncio.run(ensure_topics(cluster.kafka, os.environ.get("KAFKA_TOPIC_PREFIX", "")))
+
+
+def prepare(cluster: Cluster, services: list[ServiceDef]) -> None:
+    """Dev secrets and migrations."""
+    ensure_dev_tokens(cluster.var_dir / "dev-tokens.json")
+    ensure_dev_keys(cluster.var_dir / "keys")
+    for service in services:
+        if service.schema and service.migrations_dir:
+            upgrade_head(service.migrations_dir, cluster.database_url, service.schema)
+
+
+def start_services(cluster: Cluster, services: list[ServiceDef]) -> None:
+    """Start every available service process."""
+    for service in services:
+        port = int(os.environ.get(service.port_env, service.default_port))
+        args = ["-m", service.module]
+        if service.schema:
+            args += ["api", "--with-workers"]
+        child = Child(service.name, args, _child_env(cluster, port),
+                      cluster.var_dir / "logs" / f"{service.name}.log")
+        child.start()
+        cluster.children.append(child)
+        cluster.urls[service.name] = f"http://127.0.0.1:{port}"
+
+
+def _child_env(cluster: Cluster, port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": cluster.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": cluster.kafka,
+        "PORT": str(port),
+        "AUTH_TOKENS_FILE": str(cluster.var_dir / "dev-tokens.json"),
+        "KEYS_DIR": str(cluster.var_dir / "keys"),
+        "DB_POOL_SIZE": env.get("DB_POOL_SIZE", "5"),
+        "OTD_CLUSTER_FILE": str(cluster.var_dir / "cluster.json"),
+    })
+    return env
+
+
+async def wait_ready(cluster: Cluster) -> None:
+    """Wait until every child answers its readiness probe."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        for child in cluster.children:
+            url = cluster.urls[child.name] + "/readyz"
+            while True:
+                if child.exited() is not None:
+                    raise RuntimeError(f"{child.name} exited; see {child.log_path}")
+                try:
+                    if (await client.get(url)).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{child.name} not ready; see {child.log_path}")
+                await asyncio.sleep(0.2)
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def write_cluster_file(cluster: Cluster) -> None:
+    """var/cluster.json: the URLs, for scripts and tests."""
+    (cluster.var_dir / "cluster.json").write_text(json.dumps(
+        {"services": cluster.urls, "kafka_bootstrap_servers": cluster.kafka}, indent=2) + "\n")
+
+
+def main() -> None:
+    """Run the cluster until a signal or a child's death."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s launcher %(message)s")
+    var_dir = Path(os.environ.get("OTD_VAR_DIR", REPO_ROOT / "var")).resolve()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    cluster = Cluster(var_dir=var_dir)
+    stopping = {"now": False}
+
+    def request_stop(*_: object) -> None:
+        stopping["now"] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    services = [s for s in cluster_services(REPO_ROOT) if s.available()]
+    try:
+        start_infrastructure(cluster)
+        prepare(cluster, services)
+        start_services(cluster, services)
+        asyncio.run(wait_ready(cluster))
+        write_cluster_file(cluster)
+        _print_urls(cluster)
+        while not stopping["now"]:
+            dead = [c for c in cluster.children if c.exited() is not None]
+            if dead:
+                log.error("%s exited (code %s); stopping the cluster", dead[0].name,
+                          dead[0].exited())
+                break
+            time.sleep(0.3)
+    finally:
+        log.info("stopping")
+        cluster.stop()
+    sys.exit(0 if stopping["now"] else 1)
+
+
+def _print_urls(cluster: Cluster) -> None:
+    lines = ["OTD Pay is up:"]
+    lines += [f"  {name:16} {url}   (docs: {url}/docs)" for name, url in cluster.urls.items()]
+    lines.append(f"  kafka            {cluster.kafka}")
+    lines.append(f"  dev tokens       {cluster.var_dir / 'dev-tokens.json'}")
+    lines.append("Ctrl-C stops everything.")
+    print("\n".join(lines), flush=True)  # noqa: T201  (the launcher's output is for a person)
