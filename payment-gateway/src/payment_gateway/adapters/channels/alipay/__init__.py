@@ -1,0 +1,1 @@
+"""alipay channel protocol (see protocol.py and notification.py)."""

@@ -1,0 +1,1 @@
+"""allinpay channel protocol (see protocol.py and notification.py)."""

@@ -1,0 +1,184 @@
+"""The uniform face of every channel's notification protocol.
+
+`ChannelProtocol` is what the gateway's `POST /callbacks/{channel}` calls (verify, then answer in
+the channel's own format) and what the channel sandbox calls (sign a notification with the dev
+channel key). Each channel package implements it in `<channel>/notification.py`; the registry
+builds one from a `ChannelKeySet`.
+
+`VerifiedNotification` is only ever produced after the signature checked out. Merchant ids,
+amount and order existence are checked later by the gateway service (DESIGN.md §3,
+CONVENTIONS.md "Callbacks"); `check_merchant_ids` is the helper for the first of these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Final, Protocol
+
+from payment_gateway.adapters.channels.errors import CallbackRejected, WrongMerchant
+from payment_gateway.adapters.channels.wire import BODY_SIZE_MAX_BYTES_DEFAULT
+
+CLOCK_SKEW_MAX_S_DEFAULT: Final = 300
+CHANNEL_TZ: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+class Outcome(StrEnum):
+    """What the notification says happened to its subject (see `NotificationKind`)."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+    PENDING = "pending"
+
+
+class NotificationKind(StrEnum):
+    """The subject of a notification: a payment, or a refund of a payment."""
+
+    PAYMENT = "payment"
+    REFUND = "refund"
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifiedNotification:
+    """A channel notification whose signature verified, in channel-neutral terms.
+
+    `amount_fen` is the payment's total; for refunds `refund_amount_fen` is the refunded amount
+    (Alipay: cumulative `refund_fee`). `merchant_ids` holds the channel's merchant/app ids as
+    received (keys as in ids.json) for `check_merchant_ids`. `reference_ids` holds further
+    channel references (e.g. Lakala `log_no`, UnionPay `traceNo`). `raw_fields` is the parsed
+    notification (decrypted for WeChat) for storage and audit.
+    """
+
+    channel: str
+    kind: NotificationKind
+    outcome: Outcome
+    channel_status: str
+    out_trade_no: str
+    channel_txn_id: str
+    amount_fen: int
+    currency: str = "CNY"
+    merchant_ids: Mapping[str, str] = field(default_factory=dict)
+    notification_id: str | None = None
+    out_refund_no: str | None = None
+    channel_refund_id: str | None = None
+    refund_amount_fen: int | None = None
+    reference_ids: Mapping[str, str] = field(default_factory=dict)
+    raw_fields: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.amount_fen < 0 or (self.refund_amount_fen or 0) < 0:
+            raise ValueError("notification amounts are never negative")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationEvent:
+    """What the sandbox wants a channel to announce; each channel maps it to its own fields.
+
+    `extra_fields` are merged last into the channel's top-level fields (decrypted resource for
+    WeChat), so the sandbox can set anything the channel format has.
+    """
+
+    out_trade_no: str
+    channel_txn_id: str
+    amount_fen: int
+    kind: NotificationKind = NotificationKind.PAYMENT
+    outcome: Outcome = Outcome.SUCCEEDED
+    out_refund_no: str | None = None
+    channel_refund_id: str | None = None
+    refund_amount_fen: int | None = None
+    extra_fields: Mapping[str, object] = field(default_factory=dict)
+
+    def require_refund(self) -> tuple[str, str, int]:
+        """(out_refund_no, channel_refund_id, refund_amount_fen) of a refund event."""
+        if (
+            self.out_refund_no is None
+            or self.channel_refund_id is None
+            or self.refund_amount_fen is None
+        ):
+            raise ValueError(
+                "refund events need out_refund_no, channel_refund_id, refund_amount_fen"
+            )
+        return self.out_refund_no, self.channel_refund_id, self.refund_amount_fen
+
+
+@dataclass(frozen=True)
+class SignedNotification:
+    """A notification as the channel would POST it: headers and the exact body bytes."""
+
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class CallbackAnswer:
+    """The HTTP answer a channel expects from our callback endpoint."""
+
+    status_code: int
+    body: bytes
+    media_type: str | None
+
+
+class ChannelProtocol(Protocol):
+    """Both sides of one channel's notification protocol, bound to its key set and limits."""
+
+    @property
+    def channel(self) -> str:
+        """The channel code (`wechatpay`, `alipay`, `lakala`, `unionpay`, `allinpay`)."""
+        ...
+
+    @property
+    def expected_merchant_ids(self) -> Mapping[str, str]:
+        """Our merchant ids from ids.json, keyed like `VerifiedNotification.merchant_ids`."""
+        ...
+
+    def verify_notification(
+        self, headers: Mapping[str, str], raw_body: bytes, *, now_s: int
+    ) -> VerifiedNotification:
+        """Verify and parse a notification; raise a `CallbackRejected` subclass otherwise.
+
+        `raw_body` must be the exact bytes received; `now_s` is the current Unix time used for
+        timestamp windows (ignored by channels that sign no timestamp).
+        """
+        ...
+
+    def sign_notification(self, event: NotificationEvent, *, now_s: int) -> SignedNotification:
+        """Channel side: build a genuine notification signed with the channel private key."""
+        ...
+
+    def success_answer(self) -> CallbackAnswer:
+        """The answer that tells the channel to stop retrying."""
+        ...
+
+    def failure_answer(self, error: CallbackRejected | None = None) -> CallbackAnswer:
+        """The answer that tells the channel to retry later (no error text leaks into it)."""
+        ...
+
+
+@dataclass(frozen=True)
+class NotificationLimits:
+    """Named limits applied while verifying notifications."""
+
+    max_body_bytes: int = BODY_SIZE_MAX_BYTES_DEFAULT
+    clock_skew_max_s: int = CLOCK_SKEW_MAX_S_DEFAULT
+
+
+def check_merchant_ids(notification: VerifiedNotification, expected: Mapping[str, str]) -> None:
+    """Raise WrongMerchant unless every expected id that the channel sent equals ours.
+
+    Ids the notification does not carry are skipped (e.g. Alipay `seller_id` is optional);
+    at least one id must match, so a notification without any merchant id is rejected.
+    """
+    compared = [name for name in expected if name in notification.merchant_ids]
+    if not compared:
+        raise WrongMerchant(f"{notification.channel} notification carries no merchant id")
+    for name in compared:
+        if notification.merchant_ids[name] != expected[name]:
+            raise WrongMerchant(f"{notification.channel} notification {name} is not ours")
+
+
+def channel_time(now_s: int) -> datetime:
+    """`now_s` as an aware datetime in the channels' zone (UTC+8)."""
+    return datetime.fromtimestamp(now_s, tz=UTC).astimezone(CHANNEL_TZ)

@@ -1,0 +1,1 @@
+"""lakala channel protocol (see protocol.py and notification.py)."""

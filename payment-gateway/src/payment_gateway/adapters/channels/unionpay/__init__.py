@@ -1,0 +1,1 @@
+"""unionpay channel protocol (see protocol.py and notification.py)."""

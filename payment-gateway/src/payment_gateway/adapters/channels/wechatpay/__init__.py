@@ -1,0 +1,1 @@
+"""wechatpay channel protocol (see protocol.py and notification.py)."""
