@@ -9,7 +9,8 @@
     │   │   └── UnbalancedJournal          422  unbalanced_journal  debits != credits in a currency
     │   ├── CurrencyMismatch               422  currency_mismatch   leg vs account currency
     │   ├── InvalidEvent                   422  invalid_event       nonsensical posting-rule input
-    │   └── UnmappedAccount                422  unmapped_account    SAP: no G/L account for it
+    │   └── SapExportError                 422  sap_export_invalid  mixed companies, too many lines
+    │       └── UnmappedAccount            422  unmapped_account    no G/L account for an account
     ├── NotFound (otd_shared)              404
     │   └── JournalNotFound                404  journal_not_found
     ├── Conflict (otd_shared)              409
@@ -69,7 +70,13 @@ class InvalidEvent(InvalidInput):
     code = "invalid_event"
 
 
-class UnmappedAccount(InvalidInput):
+class SapExportError(InvalidInput):
+    """Journals cannot be turned into SAP documents with the configured mapping."""
+
+    code = "sap_export_invalid"
+
+
+class UnmappedAccount(SapExportError):
     """The SAP mapping has no G/L account for a ledger account."""
 
     code = "unmapped_account"
