@@ -88,6 +88,6 @@ def _parse_decimal(text: str) -> Decimal:
         value = Decimal(cleaned)
     except InvalidOperation as exc:
         raise MoneyError(f"not an amount: {text!r}") from exc
-    if not value.is_finite():
+    if not value.is_finite() or abs(value) > MAX_AMOUNT_FEN:
         raise MoneyError(f"not an amount: {text!r}")
     return value

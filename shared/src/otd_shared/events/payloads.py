@@ -110,7 +110,7 @@ class LoanRejected(_Payload):
 
 
 class LoanDisbursed(_Payload):
-    """order-service, on the bank's disbursement notice; counts toward the final billing."""
+    """order-service, when the bank's disbursement notice arrives; counts toward the final billing."""
 
     event_type: Literal["LoanDisbursed"] = "LoanDisbursed"
     order_id: str
