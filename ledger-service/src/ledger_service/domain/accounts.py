@@ -40,7 +40,7 @@ class AccountType(StrEnum):
         except ValueError:
             allowed = ", ".join(t.value for t in cls)
             raise InvalidAccount(
-                f"unknown account type {text!r}; expected one of {allowed}"
+                f"unknown account type {text!r}; expected one of {allowed}", field="type"
             ) from None
 
 
