@@ -28,6 +28,9 @@ from otd_shared.infra import (
     stop_embedded_postgres,
 )
 from otd_shared.kafka import ensure_topics
+from otd_shared.testing.cluster import cluster_database, http, running_cluster
+
+__all__ = ["cluster_database", "http", "running_cluster"]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,116 @@
+"""The running cluster for e2e tests (fixture ``running_cluster``, registered by the plugin): the launcher on free ports, its own database,
+topic prefix and var/ directory, so it never meets ``make run`` or another test run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from otd_shared.infra import free_port
+
+CLUSTER_START_TIMEOUT_S = 120.0
+SERVICE_NAMES = ("order-service", "billing-service", "payment-gateway", "ledger-service",
+                 "recon-service", "channel-sandbox", "finance-console")
+
+
+@dataclass(frozen=True)
+class RunningCluster:
+    """URLs and dev secrets of the cluster under test."""
+
+    urls: dict[str, str]
+    tokens: dict[str, str]
+    var_dir: Path
+
+    def auth(self, role: str) -> dict[str, str]:
+        """Authorization header for a role."""
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+@pytest.fixture(scope="session")
+async def cluster_database(new_database: Callable[[], Awaitable[str]]) -> str:
+    return await new_database()
+
+
+@pytest.fixture(scope="session")
+def running_cluster(
+    cluster_database: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningCluster]:
+    var_dir = tmp_path_factory.mktemp("cluster-var")
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": cluster_database,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "KAFKA_TOPIC_PREFIX": f"e2e{uuid.uuid4().hex[:8]}.",
+        "KAFKA_CONSUMER_GROUP_PREFIX": f"e2e{uuid.uuid4().hex[:8]}.",
+        "OTD_VAR_DIR": str(var_dir),
+        "LOG_LEVEL": "INFO",
+    })
+    for name in SERVICE_NAMES:
+        env["OTD_PORT_" + name.upper().replace("-", "_")] = str(free_port())
+    log = (var_dir / "launcher.log").open("wb")
+    process = subprocess.Popen(  # noqa: S603  (our own launcher)
+        [sys.executable, "-m", "otd_launcher"], env=env, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        cluster_file = _wait_for_cluster_file(process, var_dir)
+        info = json.loads(cluster_file.read_text())
+        tokens = json.loads((var_dir / "dev-tokens.json").read_text())
+        yield RunningCluster(urls=info["services"], tokens=tokens, var_dir=var_dir)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+def _wait_for_cluster_file(process: subprocess.Popen[bytes], var_dir: Path) -> Path:
+    cluster_file = var_dir / "cluster.json"
+    deadline = time.monotonic() + CLUSTER_START_TIMEOUT_S
+    while not cluster_file.exists():
+        if process.poll() is not None:
+            log = (var_dir / "launcher.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"launcher exited with {process.returncode}:\n{log}")
+        if time.monotonic() > deadline:
+            raise RuntimeError("cluster did not become ready in time")
+        time.sleep(0.2)
+    return cluster_file
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        yield client
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[object]], *, timeout_s: float = 20.0, interval_s: float = 0.2
+) -> object:
+    """Poll ``probe`` until it returns a truthy value; fail with the last value otherwise."""
+    deadline = time.monotonic() + timeout_s
+    last: object = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await _sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s}s; last value: {last!r}")
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
