@@ -172,7 +172,9 @@ def _document(
             if leg.currency == currency:
                 key = (leg.side, gl_account_for(leg.account, mapping))
                 sums[key] = sums.get(key, 0) + leg.amount_fen
-    lines = tuple(SapLine(gl, side, fen) for (side, gl), fen in sorted(sums.items()))
+    # Debit lines first, then credit lines, each by G/L account: a stable, readable order.
+    ordered = sorted(sums.items(), key=lambda item: (item[0][0] is Side.CREDIT, item[0][1]))
+    lines = tuple(SapLine(gl, side, fen) for (side, gl), fen in ordered)
     journal_ids = tuple(sorted(journal.journal_id for journal in journals))
     document = SapDocument(
         reference=document_reference(company_code, posting_date, currency, journal_ids),
