@@ -5,6 +5,8 @@ import uuid
 from datetime import UTC, date, datetime
 
 import pytest
+from pydantic import ValidationError
+
 from otd_shared.events import (
     BillingDue,
     EventEnvelope,
@@ -15,14 +17,21 @@ from otd_shared.events import (
     new_envelope,
 )
 from otd_shared.events import payloads as payload_module
-from pydantic import ValidationError
 
 
 def _callback() -> PaymentCallback:
     return PaymentCallback(
-        order_id="o1", billing_id="b1", payment_id="p1", channel="wechatpay", method="app",
-        outcome="succeeded", out_trade_no="OTD1", channel_txn_id="4200", amount_fen=100,
-        fee_fen=1, completed_at=datetime.now(UTC),
+        order_id="o1",
+        billing_id="b1",
+        payment_id="p1",
+        channel="wechatpay",
+        method="app",
+        outcome="succeeded",
+        out_trade_no="OTD1",
+        channel_txn_id="4200",
+        amount_fen=100,
+        fee_fen=1,
+        completed_at=datetime.now(UTC),
     )
 
 
@@ -36,8 +45,13 @@ def test_roundtrip_keeps_type_and_fields() -> None:
 
 
 def test_event_without_order_is_keyed_by_event_id() -> None:
-    payload = StatementLoaded(statement_id="s1", source="alipay", statement_date=date(2026, 1, 2),
-                              lines=3, total_amount_fen=300)
+    payload = StatementLoaded(
+        statement_id="s1",
+        source="alipay",
+        statement_date=date(2026, 1, 2),
+        lines=3,
+        total_amount_fen=300,
+    )
     envelope = new_envelope(payload, producer="recon-service", correlation_id="c")
     assert envelope.order_id is None
     assert envelope.partition_key == str(envelope.event_id).encode()
@@ -77,14 +91,24 @@ def test_money_fields_refuse_floats_and_strings() -> None:
     with pytest.raises(ValidationError):
         OrderCreated(order_id="o", customer_id="c", vehicle_model="m", price_fen="100")  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
-        BillingDue(order_id="o", billing_id="b", customer_id="c", stage="intent", amount_fen=0,
-                   outstanding_fen=0, due_at=datetime.now(UTC))
+        BillingDue(
+            order_id="o",
+            billing_id="b",
+            customer_id="c",
+            stage="intent",
+            amount_fen=0,
+            outstanding_fen=0,
+            due_at=datetime.now(UTC),
+        )
 
 
 def test_naive_timestamp_is_rejected() -> None:
     with pytest.raises(ValidationError):
         EventEnvelope(
-            event_id=uuid.uuid4(), event_type="OrderCreated", occurred_at=datetime(2026, 1, 1),  # noqa: DTZ001
-            producer="x", correlation_id="c",
+            event_id=uuid.uuid4(),
+            event_type="OrderCreated",
+            occurred_at=datetime(2026, 1, 1),  # noqa: DTZ001
+            producer="x",
+            correlation_id="c",
             payload=OrderCreated(order_id="o", customer_id="c", vehicle_model="m", price_fen=1),
         )

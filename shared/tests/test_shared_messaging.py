@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
 from otd_shared.consumer import ConsumerConfig, EventConsumer, EventHandler
 from otd_shared.db import SessionFactory, asyncpg_url, create_session_factory
 from otd_shared.events import EventEnvelope, OrderLocked, Topic, topic_for
@@ -23,7 +25,6 @@ from otd_shared.kafka import EventProducer
 from otd_shared.messaging_tables import MessagingTables, messaging_tables
 from otd_shared.observability import ServiceMetrics
 from otd_shared.outbox import OutboxRelay, OutboxWriter
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 pytestmark = pytest.mark.integration
 WAIT_S = 20.0
@@ -45,19 +46,38 @@ class Harness:
     async def emit(self, *order_ids: str) -> list[EventEnvelope]:
         """Commit one OrderLocked per order id through the outbox."""
         async with self.sessions() as session, session.begin():
-            return await self.writer.add(session, *(
-                OrderLocked(order_id=o, locked_at=_now()) for o in order_ids))
+            return await self.writer.add(
+                session, *(OrderLocked(order_id=o, locked_at=_now()) for o in order_ids)
+            )
 
     def relay(self, producer: EventProducer) -> OutboxRelay:
-        return OutboxRelay(self.engine, self.tables.outbox, producer, self.metrics,
-                           batch_size=100, idle_sleep_ms=10)
+        return OutboxRelay(
+            self.engine,
+            self.tables.outbox,
+            producer,
+            self.metrics,
+            batch_size=100,
+            idle_sleep_ms=10,
+        )
 
-    def consumer(self, handler: EventHandler, *, group: str, name: str = "test-consumer",
-                 max_attempts: int = 3) -> EventConsumer:
-        config = ConsumerConfig(name=name, group_id=group, topics=[self.topic],
-                                max_attempts=max_attempts, retry_delay_ms=1)
-        return EventConsumer(config, {"OrderLocked": handler}, self.sessions, self.tables,
-                             self.metrics, self.kafka)
+    def consumer(
+        self,
+        handler: EventHandler,
+        *,
+        group: str,
+        name: str = "test-consumer",
+        max_attempts: int = 3,
+    ) -> EventConsumer:
+        config = ConsumerConfig(
+            name=name,
+            group_id=group,
+            topics=[self.topic],
+            max_attempts=max_attempts,
+            retry_delay_ms=1,
+        )
+        return EventConsumer(
+            config, {"OrderLocked": handler}, self.sessions, self.tables, self.metrics, self.kafka
+        )
 
     async def count(self, query: sa.Select[tuple[int]]) -> int:
         async with self.sessions() as session:
@@ -69,8 +89,11 @@ class Harness:
     async def parked(self) -> list[sa.Row[tuple[str | None, str]]]:
         dl = self.tables.dead_letters
         async with self.sessions() as session:
-            return list((await session.execute(
-                sa.select(dl.c.order_id, dl.c.error).order_by(dl.c.id))).all())
+            return list(
+                (
+                    await session.execute(sa.select(dl.c.order_id, dl.c.error).order_by(dl.c.id))
+                ).all()
+            )
 
 
 def _now():  # type: ignore[no-untyped-def]
@@ -80,13 +103,15 @@ def _now():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-async def harness(database_url: str, kafka_bootstrap: str,
-                  topic_prefix: str) -> AsyncIterator[Harness]:
+async def harness(
+    database_url: str, kafka_bootstrap: str, topic_prefix: str
+) -> AsyncIterator[Harness]:
     schema = f"msg_{uuid.uuid4().hex[:8]}"
     metadata = sa.MetaData(schema=schema)
     tables = messaging_tables(metadata)
     effects = sa.Table(
-        "effects", metadata,
+        "effects",
+        metadata,
         sa.Column("event_id", sa.Uuid, primary_key=True),
         sa.Column("order_id", sa.Text, nullable=False),
     )
@@ -94,10 +119,19 @@ async def harness(database_url: str, kafka_bootstrap: str,
     async with engine.begin() as conn:
         await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         await conn.run_sync(metadata.create_all)
-    writer = OutboxWriter(tables.outbox, producer="test", topic=Topic.ORDERS,
-                          topic_prefix=topic_prefix)
-    yield Harness(engine, create_session_factory(engine), tables, effects, writer,
-                  kafka_bootstrap, topic_for(Topic.ORDERS, topic_prefix), ServiceMetrics("test"))
+    writer = OutboxWriter(
+        tables.outbox, producer="test", topic=Topic.ORDERS, topic_prefix=topic_prefix
+    )
+    yield Harness(
+        engine,
+        create_session_factory(engine),
+        tables,
+        effects,
+        writer,
+        kafka_bootstrap,
+        topic_for(Topic.ORDERS, topic_prefix),
+        ServiceMetrics("test"),
+    )
     async with engine.begin() as conn:
         await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     await engine.dispose()
@@ -105,8 +139,10 @@ async def harness(database_url: str, kafka_bootstrap: str,
 
 def recording_handler(h: Harness) -> EventHandler:
     async def handle(session: AsyncSession, event: EventEnvelope) -> None:
-        await session.execute(sa.insert(h.effects).values(
-            event_id=event.event_id, order_id=event.order_id))
+        await session.execute(
+            sa.insert(h.effects).values(event_id=event.event_id, order_id=event.order_id)
+        )
+
     return handle
 
 
@@ -172,8 +208,9 @@ async def test_replay_from_offset_zero_changes_nothing(
 ) -> None:
     await harness.emit(*(f"order-{i}" for i in range(10)))
     handler = recording_handler(harness)
-    async with Running(harness.relay(producer).run,
-                       harness.consumer(handler, group=f"g-{uuid.uuid4()}").run):
+    async with Running(
+        harness.relay(producer).run, harness.consumer(handler, group=f"g-{uuid.uuid4()}").run
+    ):
         assert await wait_until(lambda: _eq(harness.effect_count, 10), WAIT_S)
     # A new group starts at offset 0 and reads everything again.
     replay = harness.consumer(handler, group=f"replay-{uuid.uuid4()}")
@@ -218,8 +255,9 @@ async def test_malformed_event_is_parked_and_consumption_goes_on(
     raw = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await raw.start()
     try:
-        await raw.send_and_wait(harness.topic, b'{"event_type": "OrderLocked", "oops": 1}',
-                                key=b"bad")
+        await raw.send_and_wait(
+            harness.topic, b'{"event_type": "OrderLocked", "oops": 1}', key=b"bad"
+        )
         await raw.send_and_wait(harness.topic, b"\x00garbage", key=b"bad")
     finally:
         await raw.stop()
@@ -242,6 +280,7 @@ async def test_two_instances_share_partitions_and_apply_each_event_once(
         async def handle(session: AsyncSession, event: EventEnvelope) -> None:
             seen_by[tag].add(str(event.order_id))
             await record(session, event)
+
         return handle
 
     group = f"g-{uuid.uuid4()}"
@@ -252,7 +291,8 @@ async def test_two_instances_share_partitions_and_apply_each_event_once(
         await harness.emit(*(f"order-{i}" for i in range(300)))
         async with Running(harness.relay(producer).run):
             assert await wait_until(lambda: _eq(harness.effect_count, 300), WAIT_S * 2)
-    assert seen_by["a"] and seen_by["b"], "both instances should own partitions"
+    assert seen_by["a"], "both instances should own partitions"
+    assert seen_by["b"], "both instances should own partitions"
     assert await harness.effect_count() == 300  # primary key: no event applied twice
 
 

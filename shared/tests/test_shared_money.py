@@ -1,6 +1,7 @@
 """Money: exact yuan↔fen conversion, no float, clear errors."""
 
 import pytest
+
 from otd_shared.money import Money, MoneyError, fen_to_yuan, yuan_to_fen, yuan_to_fen_rounded
 
 

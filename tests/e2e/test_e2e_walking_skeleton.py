@@ -13,8 +13,13 @@ pytestmark = pytest.mark.e2e
 async def test_every_service_is_ready_and_documents_itself(
     running_cluster: RunningCluster, http: httpx.AsyncClient
 ) -> None:
-    for name in ("order-service", "billing-service", "payment-gateway", "ledger-service",
-                 "recon-service"):
+    for name in (
+        "order-service",
+        "billing-service",
+        "payment-gateway",
+        "ledger-service",
+        "recon-service",
+    ):
         base = running_cluster.urls[name]
         assert (await http.get(base + "/healthz")).json()["status"] == "ok"
         ready = await http.get(base + "/readyz")
@@ -28,22 +33,34 @@ async def test_order_to_fund_order_to_payable_billing(
     running_cluster: RunningCluster, http: httpx.AsyncClient
 ) -> None:
     urls, app = running_cluster.urls, running_cluster.auth("app-backend")
-    created = await http.post(urls["order-service"] + "/v1/orders", headers=app, json={
-        "customer_id": "cust-e2e", "vehicle_model": "OTD-S", "price_fen": 30_000_000,
-        "loan_fen": 10_000_000, "charging_pile": True,
-    })
+    created = await http.post(
+        urls["order-service"] + "/v1/orders",
+        headers=app,
+        json={
+            "customer_id": "cust-e2e",
+            "vehicle_model": "OTD-S",
+            "price_fen": 30_000_000,
+            "loan_fen": 10_000_000,
+            "charging_pile": True,
+        },
+    )
     assert created.status_code == 201, created.text
     order = created.json()
     assert order["status"] == "created"
-    assert {s["kind"] for s in order["sub_orders"]} >= {"fund", "charging_pile", "loan",
-                                                         "production"}
+    assert {s["kind"] for s in order["sub_orders"]} >= {
+        "fund",
+        "charging_pile",
+        "loan",
+        "production",
+    }
     order_id = order["order_id"]
     fetched = await http.get(urls["order-service"] + f"/v1/orders/{order_id}", headers=app)
     assert fetched.json()["order_id"] == order_id
 
     async def fund_order() -> dict[str, object] | None:
-        r = await http.get(urls["billing-service"] + f"/v1/orders/{order_id}/fund-order",
-                           headers=app)
+        r = await http.get(
+            urls["billing-service"] + f"/v1/orders/{order_id}/fund-order", headers=app
+        )
         return r.json() if r.status_code == 200 else None
 
     fund = await eventually(fund_order)
@@ -55,8 +72,9 @@ async def test_order_to_fund_order_to_payable_billing(
     assert billings["intent"]["due_at"] is not None
 
     async def payable() -> list[dict[str, object]]:
-        r = await http.get(urls["payment-gateway"] + f"/v1/orders/{order_id}/payable-billings",
-                           headers=app)
+        r = await http.get(
+            urls["payment-gateway"] + f"/v1/orders/{order_id}/payable-billings", headers=app
+        )
         return list(r.json()) if r.status_code == 200 else []
 
     rows = await eventually(payable)
@@ -76,13 +94,16 @@ async def test_auth_and_validation_errors(
     installer = running_cluster.auth("installer")
     assert (await http.post(url, json=body, headers=installer)).status_code == 403
     app = running_cluster.auth("app-backend")
-    broken = await http.post(url, content=b"{not json", headers={**app,
-                             "Content-Type": "application/json"})
+    broken = await http.post(
+        url, content=b"{not json", headers={**app, "Content-Type": "application/json"}
+    )
     assert broken.status_code == 422
     assert "JSON" in broken.text
     wrong = await http.post(url, json={**body, "price_fen": 1.5}, headers=app)
     assert wrong.status_code == 422
     assert "price_fen" in wrong.text
-    missing = await http.get(running_cluster.urls["order-service"]
-                             + "/v1/orders/00000000-0000-0000-0000-000000000000", headers=app)
+    missing = await http.get(
+        running_cluster.urls["order-service"] + "/v1/orders/00000000-0000-0000-0000-000000000000",
+        headers=app,
+    )
     assert missing.status_code == 404

@@ -6,8 +6,9 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from otd_shared.migrations import create_messaging_tables, current_schema
 from sqlalchemy.dialects.postgresql import UUID
+
+from otd_shared.migrations import create_messaging_tables, current_schema
 
 revision = "0001"
 down_revision = None
@@ -30,8 +31,12 @@ def upgrade() -> None:
     op.create_table(
         "billings",
         sa.Column("billing_id", UUID(as_uuid=True), primary_key=True),
-        sa.Column("fund_order_id", UUID(as_uuid=True),
-                  sa.ForeignKey(f"{schema}.fund_orders.fund_order_id"), nullable=False),
+        sa.Column(
+            "fund_order_id",
+            UUID(as_uuid=True),
+            sa.ForeignKey(f"{schema}.fund_orders.fund_order_id"),
+            nullable=False,
+        ),
         sa.Column("order_id", UUID(as_uuid=True), nullable=False, index=True),
         sa.Column("stage", sa.Text, nullable=False),
         sa.Column("amount_fen", sa.BigInteger, nullable=False),

@@ -1,6 +1,7 @@
 """Settings of billing-service (environment variables, see README)."""
 
 from pydantic import Field
+
 from otd_shared.settings import ServiceSettings
 
 

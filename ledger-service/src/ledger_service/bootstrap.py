@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+
+from ledger_service.adapters.tables import SCHEMA, metadata
+from ledger_service.config import LedgerSettings
+from ledger_service.entrypoints import api
 from otd_shared.app import create_service_app
 from otd_shared.cli import ServiceEntry
 from otd_shared.events import Topic
 from otd_shared.runtime import ServiceRuntime, build_runtime
 from otd_shared.settings import ServiceSettings
-
-from ledger_service.adapters.tables import SCHEMA, metadata
-from ledger_service.config import LedgerSettings
-from ledger_service.entrypoints import api
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -31,7 +31,9 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
 def create_app(runtime: ServiceRuntime) -> FastAPI:
     """The HTTP app."""
     return create_service_app(
-        runtime, [api.router], title="OTD Pay ledger-service",
+        runtime,
+        [api.router],
+        title="OTD Pay ledger-service",
         description="Double-entry accounts, journals, balances, SAP posting.",
     )
 

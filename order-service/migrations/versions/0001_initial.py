@@ -6,8 +6,9 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from otd_shared.migrations import create_messaging_tables, current_schema
 from sqlalchemy.dialects.postgresql import UUID
+
+from otd_shared.migrations import create_messaging_tables, current_schema
 
 revision = "0001"
 down_revision = None
@@ -37,8 +38,13 @@ def upgrade() -> None:
     op.create_table(
         "sub_orders",
         sa.Column("sub_order_id", UUID(as_uuid=True), primary_key=True),
-        sa.Column("order_id", UUID(as_uuid=True),
-                  sa.ForeignKey(f"{schema}.vehicle_orders.order_id"), nullable=False, index=True),
+        sa.Column(
+            "order_id",
+            UUID(as_uuid=True),
+            sa.ForeignKey(f"{schema}.vehicle_orders.order_id"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("status", sa.Text, nullable=False),
         sa.Column("created_at", ts, nullable=False),

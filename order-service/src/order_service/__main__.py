@@ -1,7 +1,6 @@
 """``python -m order_service api|relay|consumer|worker|migrate``."""
 
-from otd_shared.cli import main
-
 from order_service.bootstrap import ENTRY
+from otd_shared.cli import main
 
 main(ENTRY)

@@ -6,8 +6,9 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from otd_shared.migrations import create_messaging_tables, current_schema
 from sqlalchemy.dialects.postgresql import UUID
+
+from otd_shared.migrations import create_messaging_tables, current_schema
 
 revision = "0001"
 down_revision = None

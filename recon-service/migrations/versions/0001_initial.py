@@ -5,6 +5,7 @@ Revises:
 """
 
 from alembic import op
+
 from otd_shared.migrations import create_messaging_tables, current_schema
 
 revision = "0001"

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from otd_shared.app import create_service_app
 from otd_shared.cli import ServiceEntry
 from otd_shared.events import Topic
 from otd_shared.runtime import ServiceRuntime, build_runtime
 from otd_shared.settings import ServiceSettings
-
 from recon_service.adapters.tables import SCHEMA, metadata
 from recon_service.config import ReconSettings
 from recon_service.entrypoints import api
@@ -31,7 +31,9 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
 def create_app(runtime: ServiceRuntime) -> FastAPI:
     """The HTTP app."""
     return create_service_app(
-        runtime, [api.router], title="OTD Pay recon-service",
+        runtime,
+        [api.router],
+        title="OTD Pay recon-service",
         description="Statements, reconciliation runs, discrepancies, adjustments.",
     )
 

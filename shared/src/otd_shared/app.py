@@ -34,9 +34,7 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level, json_lines=settings.log_json)
         stop = asyncio.Event()
-        workers = (
-            asyncio.create_task(run_workers(runtime, stop)) if settings.run_workers else None
-        )
+        workers = asyncio.create_task(run_workers(runtime, stop)) if settings.run_workers else None
         try:
             yield
         finally:

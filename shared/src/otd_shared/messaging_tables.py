@@ -32,7 +32,9 @@ def messaging_tables(metadata: sa.MetaData) -> MessagingTables:
     prefix = f"{metadata.schema}." if metadata.schema else ""
     if f"{prefix}outbox" in metadata.tables:
         t = metadata.tables
-        return MessagingTables(t[f"{prefix}outbox"], t[f"{prefix}inbox"], t[f"{prefix}dead_letters"])
+        return MessagingTables(
+            t[f"{prefix}outbox"], t[f"{prefix}inbox"], t[f"{prefix}dead_letters"]
+        )
     outbox = sa.Table(
         "outbox",
         metadata,
@@ -42,8 +44,9 @@ def messaging_tables(metadata: sa.MetaData) -> MessagingTables:
         sa.Column("topic", sa.Text, nullable=False),
         sa.Column("partition_key", sa.Text, nullable=False),
         sa.Column("body", sa.Text, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.Column("published_at", sa.DateTime(timezone=True)),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("last_error", sa.Text),
@@ -55,8 +58,9 @@ def messaging_tables(metadata: sa.MetaData) -> MessagingTables:
         sa.Column("consumer", sa.Text, primary_key=True),
         sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
         sa.Column("event_type", sa.Text, nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
     )
     dead_letters = sa.Table(
         "dead_letters",
@@ -72,12 +76,18 @@ def messaging_tables(metadata: sa.MetaData) -> MessagingTables:
         sa.Column("body", sa.LargeBinary, nullable=False),
         sa.Column("error", sa.Text, nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
-        sa.Column("parked_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "parked_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.Column("resolved_at", sa.DateTime(timezone=True)),
-        sa.UniqueConstraint("consumer", "topic", "kafka_partition", "kafka_offset",
-                            name="uq_dead_letters_position"),
-        sa.Index("ix_dead_letters_open_order", "consumer", "order_id",
-                 postgresql_where=sa.text("resolved_at IS NULL")),
+        sa.UniqueConstraint(
+            "consumer", "topic", "kafka_partition", "kafka_offset", name="uq_dead_letters_position"
+        ),
+        sa.Index(
+            "ix_dead_letters_open_order",
+            "consumer",
+            "order_id",
+            postgresql_where=sa.text("resolved_at IS NULL"),
+        ),
     )
     return MessagingTables(outbox=outbox, inbox=inbox, dead_letters=dead_letters)

@@ -82,11 +82,15 @@ class ServiceMetrics:
         self.registry = CollectorRegistry()
         self.service = service
         self.http_requests = Counter(
-            "http_requests_total", "HTTP requests", ["method", "route", "status"],
+            "http_requests_total",
+            "HTTP requests",
+            ["method", "route", "status"],
             registry=self.registry,
         )
         self.http_latency = Histogram(
-            "http_request_duration_seconds", "HTTP latency", ["method", "route"],
+            "http_request_duration_seconds",
+            "HTTP latency",
+            ["method", "route"],
             registry=self.registry,
         )
         self.outbox_published = Counter(
@@ -96,11 +100,15 @@ class ServiceMetrics:
             "outbox_backlog", "Unsent outbox rows seen by the relay", registry=self.registry
         )
         self.events_consumed = Counter(
-            "events_consumed_total", "Events handled", ["consumer", "result"],
+            "events_consumed_total",
+            "Events handled",
+            ["consumer", "result"],
             registry=self.registry,
         )
         self.dead_letters = Counter(
-            "dead_letters_total", "Events parked in the dead-letter table", ["consumer"],
+            "dead_letters_total",
+            "Events parked in the dead-letter table",
+            ["consumer"],
             registry=self.registry,
         )
 

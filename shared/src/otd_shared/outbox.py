@@ -109,7 +109,7 @@ class OutboxRelay:
             try:
                 await self._producer.send_many((r.topic, r.partition_key, r.body) for r in rows)
             except Exception as exc:
-                await self._record_failure(conn, [r.id for r in rows], exc)
+                await self._record_failure([r.id for r in rows], exc)
                 raise
             await conn.execute(
                 sa.update(self._table)
@@ -117,7 +117,7 @@ class OutboxRelay:
                 .values(published_at=sa.func.now(), attempts=self._table.c.attempts + 1)
             )
         self._metrics.outbox_published.inc(len(rows))
-        self._metrics.outbox_backlog.set(max(0, len(rows) - self._batch_size))
+        self._metrics.outbox_backlog.set(len(rows))
         return len(rows)
 
     def _unsent_query(self) -> sa.Select[tuple[int, str, str, str]]:
@@ -129,8 +129,7 @@ class OutboxRelay:
             .limit(self._batch_size)
         )
 
-    async def _record_failure(self, conn: sa.ext.asyncio.AsyncConnection, ids: Sequence[int],
-                              exc: Exception) -> None:
+    async def _record_failure(self, ids: Sequence[int], exc: Exception) -> None:
         # The transaction will roll back; record the failure in its own one.
         async with self._engine.begin() as other:
             result = await other.execute(

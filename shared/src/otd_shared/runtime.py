@@ -66,13 +66,18 @@ class ServiceRuntime:
     def build_consumer(self, spec: ConsumerSpec) -> EventConsumer:
         """An EventConsumer for one spec."""
         return EventConsumer(
-            self.consumer_config(spec), spec.handlers, self.sessions, self.tables,
-            self.metrics, self.settings.kafka_bootstrap_servers,
+            self.consumer_config(spec),
+            spec.handlers,
+            self.sessions,
+            self.tables,
+            self.metrics,
+            self.settings.kafka_bootstrap_servers,
         )
 
 
-def build_runtime(settings: ServiceSettings, *, schema: str, topic: Topic,
-                  metadata: sa.MetaData) -> ServiceRuntime:
+def build_runtime(
+    settings: ServiceSettings, *, schema: str, topic: Topic, metadata: sa.MetaData
+) -> ServiceRuntime:
     """Engine, session factory, messaging tables and outbox writer for one service."""
     engine = create_engine(settings)
     tables = messaging_tables(metadata)
@@ -85,19 +90,31 @@ def build_runtime(settings: ServiceSettings, *, schema: str, topic: Topic,
         metadata=metadata,
         tables=tables,
         metrics=ServiceMetrics(settings.service_name),
-        outbox=OutboxWriter(tables.outbox, producer=settings.service_name, topic=topic,
-                            topic_prefix=settings.kafka_topic_prefix),
+        outbox=OutboxWriter(
+            tables.outbox,
+            producer=settings.service_name,
+            topic=topic,
+            topic_prefix=settings.kafka_topic_prefix,
+        ),
     )
 
 
 async def run_relay(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
     """Run the outbox relay until ``stop``."""
     s = runtime.settings
-    producer = EventProducer(s.kafka_bootstrap_servers, enable_idempotence=s.kafka_enable_idempotence)
+    producer = EventProducer(
+        s.kafka_bootstrap_servers, enable_idempotence=s.kafka_enable_idempotence
+    )
     await producer.start()
     try:
-        relay = OutboxRelay(runtime.engine, runtime.tables.outbox, producer, runtime.metrics,
-                            batch_size=s.relay_batch_size, idle_sleep_ms=s.relay_idle_sleep_ms)
+        relay = OutboxRelay(
+            runtime.engine,
+            runtime.tables.outbox,
+            producer,
+            runtime.metrics,
+            batch_size=s.relay_batch_size,
+            idle_sleep_ms=s.relay_idle_sleep_ms,
+        )
         await relay.run(stop)
     finally:
         await producer.stop()
@@ -111,8 +128,9 @@ async def run_consumers(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
     await asyncio.gather(*(consumer.run(stop) for consumer in consumers))
 
 
-async def run_workers(runtime: ServiceRuntime, stop: asyncio.Event, *, relay: bool = True,
-                      consumers: bool = True) -> None:
+async def run_workers(
+    runtime: ServiceRuntime, stop: asyncio.Event, *, relay: bool = True, consumers: bool = True
+) -> None:
     """Run relay and/or consumers; a crash of one is logged and restarted after a pause."""
     jobs = []
     if relay:
@@ -125,9 +143,7 @@ async def run_workers(runtime: ServiceRuntime, stop: asyncio.Event, *, relay: bo
 WORKER_RESTART_DELAY_S = 2.0
 
 
-async def _supervise(
-    name: str, start: Callable[[], Awaitable[None]], stop: asyncio.Event
-) -> None:
+async def _supervise(name: str, start: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             await start()

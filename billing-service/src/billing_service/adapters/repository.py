@@ -47,18 +47,32 @@ class FundOrderRepository:
 
     async def add(self, fund_order: FundOrderRow) -> None:
         """Insert a fund order and its billings."""
-        await self._session.execute(sa.insert(fund_orders).values(
-            fund_order_id=fund_order.fund_order_id, order_id=fund_order.order_id,
-            customer_id=fund_order.customer_id, price_fen=fund_order.price_fen,
-            created_at=fund_order.created_at,
-        ))
-        await self._session.execute(sa.insert(billings), [
-            {"billing_id": b.billing_id, "fund_order_id": fund_order.fund_order_id,
-             "order_id": fund_order.order_id, "stage": b.stage, "amount_fen": b.amount_fen,
-             "paid_fen": b.paid_fen, "status": b.status, "due_at": b.due_at,
-             "updated_at": fund_order.created_at}
-            for b in fund_order.billings
-        ])
+        await self._session.execute(
+            sa.insert(fund_orders).values(
+                fund_order_id=fund_order.fund_order_id,
+                order_id=fund_order.order_id,
+                customer_id=fund_order.customer_id,
+                price_fen=fund_order.price_fen,
+                created_at=fund_order.created_at,
+            )
+        )
+        await self._session.execute(
+            sa.insert(billings),
+            [
+                {
+                    "billing_id": b.billing_id,
+                    "fund_order_id": fund_order.fund_order_id,
+                    "order_id": fund_order.order_id,
+                    "stage": b.stage,
+                    "amount_fen": b.amount_fen,
+                    "paid_fen": b.paid_fen,
+                    "status": b.status,
+                    "due_at": b.due_at,
+                    "updated_at": fund_order.created_at,
+                }
+                for b in fund_order.billings
+            ],
+        )
 
     async def exists_for_order(self, order_id: uuid.UUID) -> bool:
         """True when the order already has a fund order."""
@@ -69,18 +83,45 @@ class FundOrderRepository:
 
     async def get_by_order(self, order_id: uuid.UUID) -> FundOrderRow | None:
         """The fund order of a vehicle order, or None."""
-        head = (await self._session.execute(
-            sa.select(fund_orders).where(fund_orders.c.order_id == order_id)
-        )).mappings().first()
+        head = (
+            (
+                await self._session.execute(
+                    sa.select(fund_orders).where(fund_orders.c.order_id == order_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
         if head is None:
             return None
-        rows = (await self._session.execute(
-            sa.select(billings).where(billings.c.fund_order_id == head["fund_order_id"])
-        )).mappings().all()
+        rows = (
+            (
+                await self._session.execute(
+                    sa.select(billings).where(billings.c.fund_order_id == head["fund_order_id"])
+                )
+            )
+            .mappings()
+            .all()
+        )
         items = sorted(
-            (BillingRow(r["billing_id"], r["stage"], r["amount_fen"], r["paid_fen"], r["status"],
-                        r["due_at"]) for r in rows),
+            (
+                BillingRow(
+                    r["billing_id"],
+                    r["stage"],
+                    r["amount_fen"],
+                    r["paid_fen"],
+                    r["status"],
+                    r["due_at"],
+                )
+                for r in rows
+            ),
             key=lambda b: STAGE_ORDER.get(b.stage, 99),
         )
-        return FundOrderRow(head["fund_order_id"], head["order_id"], head["customer_id"],
-                            head["price_fen"], head["created_at"], tuple(items))
+        return FundOrderRow(
+            head["fund_order_id"],
+            head["order_id"],
+            head["customer_id"],
+            head["price_fen"],
+            head["created_at"],
+            tuple(items),
+        )

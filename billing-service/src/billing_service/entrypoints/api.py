@@ -6,12 +6,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from otd_shared.auth import Principal, Role, require_roles
-from otd_shared.runtime import ServiceRuntime
 
 from billing_service.entrypoints.schemas import FundOrderOut
 from billing_service.service_layer import queries
 from billing_service.service_layer.unit_of_work import BillingUnitOfWork
+from otd_shared.auth import Principal, Role, require_roles
+from otd_shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1", tags=["billing"])
 Reader = Annotated[Principal, Depends(require_roles(Role.APP_BACKEND, Role.FINANCE))]

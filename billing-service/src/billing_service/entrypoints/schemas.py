@@ -34,9 +34,19 @@ class FundOrderOut(BaseModel):
     def from_row(cls, row: FundOrderRow) -> FundOrderOut:
         """Map a stored fund order to its response."""
         return cls(
-            order_id=row.order_id, fund_order_id=row.fund_order_id, customer_id=row.customer_id,
+            order_id=row.order_id,
+            fund_order_id=row.fund_order_id,
+            customer_id=row.customer_id,
             price_fen=row.price_fen,
-            billings=[BillingOut(billing_id=b.billing_id, stage=b.stage, amount_fen=b.amount_fen,
-                                 paid_fen=b.paid_fen, status=b.status, due_at=b.due_at)
-                      for b in row.billings],
+            billings=[
+                BillingOut(
+                    billing_id=b.billing_id,
+                    stage=b.stage,
+                    amount_fen=b.amount_fen,
+                    paid_fen=b.paid_fen,
+                    status=b.status,
+                    due_at=b.due_at,
+                )
+                for b in row.billings
+            ],
         )

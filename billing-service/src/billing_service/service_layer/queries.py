@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from otd_shared.errors import NotFound
-
 from billing_service.adapters.repository import FundOrderRow
 from billing_service.service_layer.unit_of_work import BillingUnitOfWork
+from otd_shared.errors import NotFound
 
 
 async def fund_order_of(uow: BillingUnitOfWork, order_id: uuid.UUID) -> FundOrderRow:

@@ -1,9 +1,9 @@
 """The unit of work of billing-service: the session, its repositories, the outbox."""
 
-from otd_shared.uow import SqlUnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_service.adapters.repository import FundOrderRepository
+from otd_shared.uow import SqlUnitOfWork
 
 
 class BillingUnitOfWork(SqlUnitOfWork):

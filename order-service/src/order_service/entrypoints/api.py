@@ -6,12 +6,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
-from otd_shared.auth import Principal, Role, require_roles
-from otd_shared.runtime import ServiceRuntime
 
 from order_service.entrypoints.schemas import CreateOrderBody, OrderOut
 from order_service.service_layer import handlers
 from order_service.service_layer.unit_of_work import OrderUnitOfWork
+from otd_shared.auth import Principal, Role, require_roles
+from otd_shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 AppBackend = Annotated[Principal, Depends(require_roles(Role.APP_BACKEND, Role.FINANCE))]
@@ -29,11 +29,17 @@ UoW = Annotated[OrderUnitOfWork, Depends(unit_of_work)]
 @router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderOut)
 async def create_order(body: CreateOrderBody, uow: UoW, principal: AppBackend) -> OrderOut:
     """Create a vehicle order with its four sub-orders; emits OrderCreated."""
-    order = await handlers.create_order(uow, handlers.CreateOrder(
-        customer_id=body.customer_id, vehicle_model=body.vehicle_model,
-        price_fen=body.price_fen, loan_fen=body.loan_fen, charging_pile=body.charging_pile,
-        actor=principal.subject,
-    ))
+    order = await handlers.create_order(
+        uow,
+        handlers.CreateOrder(
+            customer_id=body.customer_id,
+            vehicle_model=body.vehicle_model,
+            price_fen=body.price_fen,
+            loan_fen=body.loan_fen,
+            charging_pile=body.charging_pile,
+            actor=principal.subject,
+        ),
+    )
     return OrderOut.from_row(order)
 
 

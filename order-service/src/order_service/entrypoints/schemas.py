@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from typing_extensions import Self
 
 from order_service.adapters.repository import OrderRow
 
@@ -56,9 +56,15 @@ class OrderOut(BaseModel):
     def from_row(cls, row: OrderRow) -> OrderOut:
         """Map a stored order to its response."""
         return cls(
-            order_id=row.order_id, status=row.status, customer_id=row.customer_id,
-            vehicle_model=row.vehicle_model, price_fen=row.price_fen, loan_fen=row.loan_fen,
-            charging_pile=row.charging_pile, created_at=row.created_at,
-            sub_orders=[SubOrderOut(kind=s.kind, id=s.sub_order_id, status=s.status)
-                        for s in row.sub_orders],
+            order_id=row.order_id,
+            status=row.status,
+            customer_id=row.customer_id,
+            vehicle_model=row.vehicle_model,
+            price_fen=row.price_fen,
+            loan_fen=row.loan_fen,
+            charging_pile=row.charging_pile,
+            created_at=row.created_at,
+            sub_orders=[
+                SubOrderOut(kind=s.kind, id=s.sub_order_id, status=s.status) for s in row.sub_orders
+            ],
         )

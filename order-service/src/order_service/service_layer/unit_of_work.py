@@ -2,9 +2,8 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from otd_shared.uow import SqlUnitOfWork
-
 from order_service.adapters.repository import OrderRepository
+from otd_shared.uow import SqlUnitOfWork
 
 
 class OrderUnitOfWork(SqlUnitOfWork):

@@ -36,33 +36,60 @@ class PayableBillingRepository:
     async def upsert(self, billing: PayableBilling) -> None:
         """Record (or refresh) a billing that fell due."""
         values = {
-            "billing_id": billing.billing_id, "order_id": billing.order_id,
-            "customer_id": billing.customer_id, "stage": billing.stage,
-            "amount_fen": billing.amount_fen, "outstanding_fen": billing.outstanding_fen,
-            "due_at": billing.due_at, "status": billing.status, "updated_at": datetime.now(UTC),
+            "billing_id": billing.billing_id,
+            "order_id": billing.order_id,
+            "customer_id": billing.customer_id,
+            "stage": billing.stage,
+            "amount_fen": billing.amount_fen,
+            "outstanding_fen": billing.outstanding_fen,
+            "due_at": billing.due_at,
+            "status": billing.status,
+            "updated_at": datetime.now(UTC),
         }
         statement = pg_insert(payable_billings).values(values)
-        await self._session.execute(statement.on_conflict_do_update(
-            index_elements=[payable_billings.c.billing_id],
-            set_={k: statement.excluded[k] for k in values if k != "billing_id"},
-        ))
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[payable_billings.c.billing_id],
+                set_={k: statement.excluded[k] for k in values if k != "billing_id"},
+            )
+        )
 
     async def get(self, billing_id: uuid.UUID) -> PayableBilling | None:
         """One payable billing, or None."""
-        row = (await self._session.execute(
-            sa.select(payable_billings).where(payable_billings.c.billing_id == billing_id)
-        )).mappings().first()
+        row = (
+            (
+                await self._session.execute(
+                    sa.select(payable_billings).where(payable_billings.c.billing_id == billing_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
         if row is None:
             return None
-        return PayableBilling(row["billing_id"], row["order_id"], row["customer_id"],
-                              row["stage"], row["amount_fen"], row["outstanding_fen"],
-                              row["due_at"], row["status"])
+        return PayableBilling(
+            row["billing_id"],
+            row["order_id"],
+            row["customer_id"],
+            row["stage"],
+            row["amount_fen"],
+            row["outstanding_fen"],
+            row["due_at"],
+            row["status"],
+        )
 
     async def list_for_order(self, order_id: uuid.UUID) -> list[PayableBilling]:
         """Payable billings of one order, oldest due first."""
-        rows = (await self._session.execute(
-            sa.select(payable_billings.c.billing_id).where(payable_billings.c.order_id == order_id)
-            .order_by(payable_billings.c.due_at)
-        )).scalars().all()
+        rows = (
+            (
+                await self._session.execute(
+                    sa.select(payable_billings.c.billing_id)
+                    .where(payable_billings.c.order_id == order_id)
+                    .order_by(payable_billings.c.due_at)
+                )
+            )
+            .scalars()
+            .all()
+        )
         found = [await self.get(billing_id) for billing_id in rows]
         return [b for b in found if b is not None]

@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from otd_shared.auth import Principal, Role, require_roles
-from otd_shared.runtime import ServiceRuntime
 from pydantic import BaseModel
 
+from otd_shared.auth import Principal, Role, require_roles
+from otd_shared.runtime import ServiceRuntime
 from payment_gateway.adapters.payable_billings import PayableBillingRepository
 
 router = APIRouter(prefix="/v1", tags=["billings"])
@@ -33,12 +33,22 @@ class PayableBillingOut(BaseModel):
 
 
 @router.get("/orders/{order_id}/payable-billings", response_model=list[PayableBillingOut])
-async def payable_billings(order_id: uuid.UUID, request: Request,
-                           _: Reader) -> list[PayableBillingOut]:
+async def payable_billings(
+    order_id: uuid.UUID, request: Request, _: Reader
+) -> list[PayableBillingOut]:
     """Billings of an order that are due and can be paid."""
     runtime: ServiceRuntime = request.app.state.runtime
     async with runtime.sessions() as session:
         found = await PayableBillingRepository(session).list_for_order(order_id)
-    return [PayableBillingOut(billing_id=b.billing_id, order_id=b.order_id, stage=b.stage,
-                              amount_fen=b.amount_fen, outstanding_fen=b.outstanding_fen,
-                              due_at=b.due_at, status=b.status) for b in found]
+    return [
+        PayableBillingOut(
+            billing_id=b.billing_id,
+            order_id=b.order_id,
+            stage=b.stage,
+            amount_fen=b.amount_fen,
+            outstanding_fen=b.outstanding_fen,
+            due_at=b.due_at,
+            status=b.status,
+        )
+        for b in found
+    ]

@@ -20,6 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from otd_launcher.cluster import ServiceDef, cluster_services
+from otd_launcher.devsecrets import ensure_dev_keys, ensure_dev_tokens
+from otd_launcher.processes import Child
 from otd_shared.infra import (
     Broker,
     ensure_database,
@@ -31,10 +35,6 @@ from otd_shared.infra import (
 from otd_shared.kafka import ensure_topics
 from otd_shared.migrations import upgrade_head
 from otd_shared.settings import REPO_ROOT
-
-from otd_launcher.cluster import ServiceDef, cluster_services
-from otd_launcher.devsecrets import ensure_dev_keys, ensure_dev_tokens
-from otd_launcher.processes import Child
 
 log = logging.getLogger("otd_launcher")
 
@@ -78,8 +78,9 @@ def start_infrastructure(cluster: Cluster) -> None:
     cluster.kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
     if not cluster.kafka:
         port = int(os.environ.get("OTD_KAFKA_PORT", DEFAULT_BROKER_PORT))
-        cluster.broker = start_broker(port if _port_free(port) else free_port(),
-                                      cluster.var_dir / "logs" / "broker.log")
+        cluster.broker = start_broker(
+            port if _port_free(port) else free_port(), cluster.var_dir / "logs" / "broker.log"
+        )
         cluster.kafka = cluster.broker.bootstrap_servers
     asyncio.run(ensure_topics(cluster.kafka, os.environ.get("KAFKA_TOPIC_PREFIX", "")))
 
@@ -100,8 +101,12 @@ def start_services(cluster: Cluster, services: list[ServiceDef]) -> None:
         args = ["-m", service.module]
         if service.schema:
             args += ["api", "--with-workers"]
-        child = Child(service.name, args, _child_env(cluster, port),
-                      cluster.var_dir / "logs" / f"{service.name}.log")
+        child = Child(
+            service.name,
+            args,
+            _child_env(cluster, port),
+            cluster.var_dir / "logs" / f"{service.name}.log",
+        )
         child.start()
         cluster.children.append(child)
         cluster.urls[service.name] = f"http://127.0.0.1:{port}"
@@ -109,15 +114,17 @@ def start_services(cluster: Cluster, services: list[ServiceDef]) -> None:
 
 def _child_env(cluster: Cluster, port: int) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": cluster.database_url,
-        "KAFKA_BOOTSTRAP_SERVERS": cluster.kafka,
-        "PORT": str(port),
-        "AUTH_TOKENS_FILE": str(cluster.var_dir / "dev-tokens.json"),
-        "KEYS_DIR": str(cluster.var_dir / "keys"),
-        "DB_POOL_SIZE": env.get("DB_POOL_SIZE", "5"),
-        "OTD_CLUSTER_FILE": str(cluster.var_dir / "cluster.json"),
-    })
+    env.update(
+        {
+            "DATABASE_URL": cluster.database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": cluster.kafka,
+            "PORT": str(port),
+            "AUTH_TOKENS_FILE": str(cluster.var_dir / "dev-tokens.json"),
+            "KEYS_DIR": str(cluster.var_dir / "keys"),
+            "DB_POOL_SIZE": env.get("DB_POOL_SIZE", "5"),
+            "OTD_CLUSTER_FILE": str(cluster.var_dir / "cluster.json"),
+        }
+    )
     return env
 
 
@@ -149,8 +156,10 @@ def _port_free(port: int) -> bool:
 
 def write_cluster_file(cluster: Cluster) -> None:
     """var/cluster.json: the URLs, for scripts and tests."""
-    (cluster.var_dir / "cluster.json").write_text(json.dumps(
-        {"services": cluster.urls, "kafka_bootstrap_servers": cluster.kafka}, indent=2) + "\n")
+    (cluster.var_dir / "cluster.json").write_text(
+        json.dumps({"services": cluster.urls, "kafka_bootstrap_servers": cluster.kafka}, indent=2)
+        + "\n"
+    )
 
 
 def main() -> None:
@@ -177,8 +186,9 @@ def main() -> None:
         while not stopping["now"]:
             dead = [c for c in cluster.children if c.exited() is not None]
             if dead:
-                log.error("%s exited (code %s); stopping the cluster", dead[0].name,
-                          dead[0].exited())
+                log.error(
+                    "%s exited (code %s); stopping the cluster", dead[0].name, dead[0].exited()
+                )
                 break
             time.sleep(0.3)
     finally:

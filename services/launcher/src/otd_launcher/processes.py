@@ -27,7 +27,10 @@ class Child:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(  # noqa: S603  (our own python, fixed module names)
-            [sys.executable, *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, *self.args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         log.close()

@@ -7,7 +7,8 @@ from otd_shared.events.envelope import (
     new_envelope,
 )
 from otd_shared.events.payloads import *  # noqa: F403  (the payload classes are the public API)
-from otd_shared.events.payloads import EventPayload, __all__ as _payload_names
+from otd_shared.events.payloads import EventPayload
+from otd_shared.events.payloads import __all__ as _payload_names
 from otd_shared.events.topics import Topic, topic_for
 
 __all__ = [

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 Fen = Annotated[int, Field(strict=True)]
 NonNegativeFen = Annotated[int, Field(strict=True, ge=0)]
 PositiveFen = Annotated[int, Field(strict=True, gt=0)]
-ChannelCode = Literal["wechatpay", "alipay", "lakala", "unionpay", "allinpay", "cash", "wire", "loan"]
+ChannelCode = Literal[
+    "wechatpay", "alipay", "lakala", "unionpay", "allinpay", "cash", "wire", "loan"
+]
 BillingStage = Literal["intent", "firm", "final", "service"]
 ReconSource = Literal["wechatpay", "alipay", "lakala", "unionpay", "allinpay", "cash", "wire"]
 
@@ -133,7 +135,10 @@ class FundOrderOpened(_Payload):
 
 
 class BillingDue(_Payload):
-    """billing-service, when a billing falls due (intent at creation, firm at lock, final at ready)."""
+    """billing-service, when a billing falls due.
+
+    Intent at order creation, firm at lock, final when the car is ready for delivery.
+    """
 
     event_type: Literal["BillingDue"] = "BillingDue"
     order_id: str
@@ -206,7 +211,7 @@ class PaymentCallback(_Payload):
 
 
 class WireReceived(_Payload):
-    """payment-gateway, when a bank transfer arrives (matched to a billing or to the claim queue)."""
+    """payment-gateway, when a bank transfer arrives (matched to a billing, or queued to claim)."""
 
     event_type: Literal["WireReceived"] = "WireReceived"
     wire_id: str
@@ -275,7 +280,7 @@ class DiscrepancyResolved(_Payload):
 
 
 class JournalPosted(_Payload):
-    """ledger-service, when a journal is posted (and again per SAP document acknowledged)."""
+    """ledger-service, when a journal is posted (and when its SAP document is acknowledged)."""
 
     event_type: Literal["JournalPosted"] = "JournalPosted"
     journal_id: str

@@ -1,5 +1,7 @@
-"""The running cluster for e2e tests (fixture ``running_cluster``, registered by the plugin): the launcher on free ports, its own database,
-topic prefix and var/ directory, so it never meets ``make run`` or another test run.
+"""The running cluster for e2e tests (``running_cluster``, registered by the plugin).
+
+The launcher runs on free ports with its own database, topic prefix and var/
+directory, so it never meets ``make run`` or another test run.
 """
 
 from __future__ import annotations
@@ -17,11 +19,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from otd_shared.infra import free_port
 
 CLUSTER_START_TIMEOUT_S = 120.0
-SERVICE_NAMES = ("order-service", "billing-service", "payment-gateway", "ledger-service",
-                 "recon-service", "channel-sandbox", "finance-console")
+SERVICE_NAMES = (
+    "order-service",
+    "billing-service",
+    "payment-gateway",
+    "ledger-service",
+    "recon-service",
+    "channel-sandbox",
+    "finance-console",
+)
 
 
 @dataclass(frozen=True)
@@ -48,19 +58,24 @@ def running_cluster(
 ) -> Iterator[RunningCluster]:
     var_dir = tmp_path_factory.mktemp("cluster-var")
     env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": cluster_database,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "KAFKA_TOPIC_PREFIX": f"e2e{uuid.uuid4().hex[:8]}.",
-        "KAFKA_CONSUMER_GROUP_PREFIX": f"e2e{uuid.uuid4().hex[:8]}.",
-        "OTD_VAR_DIR": str(var_dir),
-        "LOG_LEVEL": "INFO",
-    })
+    env.update(
+        {
+            "DATABASE_URL": cluster_database,
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "KAFKA_TOPIC_PREFIX": f"e2e{uuid.uuid4().hex[:8]}.",
+            "KAFKA_CONSUMER_GROUP_PREFIX": f"e2e{uuid.uuid4().hex[:8]}.",
+            "OTD_VAR_DIR": str(var_dir),
+            "LOG_LEVEL": "INFO",
+        }
+    )
     for name in SERVICE_NAMES:
         env["OTD_PORT_" + name.upper().replace("-", "_")] = str(free_port())
     log = (var_dir / "launcher.log").open("wb")
     process = subprocess.Popen(  # noqa: S603  (our own launcher)
-        [sys.executable, "-m", "otd_launcher"], env=env, stdout=log, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "otd_launcher"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
