@@ -66,6 +66,7 @@ class VerifiedNotification:
     channel_refund_id: str | None = None
     refund_amount_fen: int | None = None
     reference_ids: Mapping[str, str] = field(default_factory=dict)
+    fee_fen: int | None = None
     raw_fields: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -90,6 +91,15 @@ class NotificationEvent:
     channel_refund_id: str | None = None
     refund_amount_fen: int | None = None
     extra_fields: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        is_refund = self.kind is NotificationKind.REFUND
+        if is_refund and self.outcome not in (Outcome.REFUNDED, Outcome.FAILED):
+            raise ValueError("refund events are either refunded or failed")
+        if not is_refund and self.outcome is Outcome.REFUNDED:
+            raise ValueError("payment events are never refunded; use kind=refund")
+        if self.amount_fen < 0 or (self.refund_amount_fen or 0) < 0:
+            raise ValueError("event amounts are never negative")
 
     def require_refund(self) -> tuple[str, str, int]:
         """(out_refund_no, channel_refund_id, refund_amount_fen) of a refund event."""
