@@ -164,6 +164,13 @@ def test_namespace_is_set_and_restricted(overlay: str, docs: tuple[Doc, ...]) ->
             assert doc["metadata"].get("namespace") == expected, doc["metadata"]["name"]
 
 
+def test_every_object_is_labelled_part_of_otd_pay(docs: tuple[Doc, ...]) -> None:
+    """The phased rollout in deploy/README.md selects on this label."""
+    for doc in docs:
+        labels = doc["metadata"].get("labels", {})
+        assert labels.get("app.kubernetes.io/part-of") == "otd-pay", doc["metadata"]["name"]
+
+
 # --------------------------------------------------------------------------- shape
 
 
