@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from order_service.domain.errors import InvalidAmount, InvalidField
+from otd_shared.money import MAX_AMOUNT_FEN
 
-MAX_AMOUNT_FEN = 10**15  # far above any car; guards against garbage input
 MAX_TEXT_CHARS = 200
 
 

@@ -1,0 +1,73 @@
+"""Verified payment outcomes as billing applies them, and the result of applying one.
+
+The service layer builds them from PaymentCallback events (and from LoanDisbursed). Each
+is idempotent by its id: a success or failure by ``payment_id``, a refund by ``refund_id``
+(a payment may be refunded in several parts, so ``payment_id`` alone cannot identify one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from billing_service.domain.events import BillingEvent
+
+
+class Channel(StrEnum):
+    """Channel codes, the same everywhere (DESIGN §3)."""
+
+    WECHATPAY = "wechatpay"
+    ALIPAY = "alipay"
+    LAKALA = "lakala"
+    UNIONPAY = "unionpay"
+    ALLINPAY = "allinpay"
+    CASH = "cash"
+    WIRE = "wire"
+    LOAN = "loan"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentSucceeded:
+    """Money arrived for a billing."""
+
+    payment_id: str
+    channel: Channel
+    amount_fen: int
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentFailed:
+    """A payment attempt definitely failed; no money moved."""
+
+    payment_id: str
+    channel: Channel
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentRefunded:
+    """Money of an earlier successful payment went back to the customer."""
+
+    payment_id: str
+    refund_id: str
+    amount_fen: int
+    at: datetime
+
+
+PaymentOutcome = PaymentSucceeded | PaymentFailed | PaymentRefunded
+
+
+class ApplyStatus(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # seen before with the same facts: nothing changed
+    DEFERRED = "deferred"  # a refund before its payment's success: park it, retry later
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What applying one outcome did, and the events it recorded."""
+
+    status: ApplyStatus
+    events: tuple[BillingEvent, ...] = ()
