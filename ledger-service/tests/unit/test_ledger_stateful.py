@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from datetime import date, timedelta
 
 from hypothesis import settings
@@ -231,9 +233,10 @@ class LedgerMachine(RuleBasedStateMachine):
             source_id=source, business_date=day, description="stateful", legs=tuple(legs)
         )
 
-    def _attempt(self, allowed: set[type[Exception]], action: object) -> Exception | None:
+    def _attempt(
+        self, allowed: AbstractSet[type[Exception]], action: Callable[[], object]
+    ) -> Exception | None:
         """Run `action`; it must raise one of `allowed` when any is allowed, else succeed."""
-        assert callable(action)
         raised: Exception | None = None
         try:
             action()
