@@ -186,9 +186,9 @@ def content_type_charset(content_type: str | None) -> Charset | None:
 
 def split_form(raw_body: bytes) -> list[tuple[str, bytes]]:
     """Split a form body into (ASCII key, percent-decoded value bytes), rejecting duplicates."""
-    if b"&&" in raw_body or raw_body.startswith(b"&"):
+    if b"&&" in raw_body or raw_body.startswith(b"&") or raw_body.endswith(b"&"):
         raise Malformed("form has an empty field")
-    segments = raw_body.rstrip(b"\r\n").split(b"&")
+    segments = raw_body.split(b"&")
     if len(segments) > FORM_FIELD_COUNT_MAX:
         raise Malformed(f"form has more than {FORM_FIELD_COUNT_MAX} fields")
     pairs: list[tuple[str, bytes]] = []

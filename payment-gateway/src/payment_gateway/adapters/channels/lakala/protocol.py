@@ -225,8 +225,10 @@ def parse_notification_body(raw_body: bytes) -> LakalaNotification:
     """Type a verified body as 收银台 (`order_status`) or 聚合扫码 (`trade_state`)."""
     data = parse_json_object(raw_body, "notification body")
     is_cashier, is_labs = "order_status" in data, "trade_state" in data
-    if is_cashier == is_labs:
-        raise Malformed("body has neither or both of order_status and trade_state")
+    if is_cashier and is_labs:
+        raise Malformed("body has both order_status and trade_state")
+    if not (is_cashier or is_labs):
+        raise MissingField("order_status or trade_state")
     if is_cashier:
         return validate_model(CashierNotification, data, "收银台 notification")
     return validate_model(LabsNotification, data, "聚合扫码 notification")
