@@ -205,17 +205,17 @@ def test_channel_keys_are_generated_once_and_mounted_read_only(
     generator = services["channel-keys"]
     assert _is_one_shot(generator)
     keys_dir = generator["environment"]["KEYS_DIR"]
-    assert f"{KEYS_VOLUME}:{keys_dir}" in generator["volumes"]
-    readers = [n for n, s in services.items() if "KEYS_DIR" in s.get("environment", {})]
-    expected = {"channel-keys", "channel-sandbox"} | {
-        f"payment-gateway-{r}" for r in ("migrate", *ROLES)
-    }
-    assert set(readers) == expected
-    for name in expected - {"channel-keys", "payment-gateway-migrate"}:
-        assert f"{KEYS_VOLUME}:{keys_dir}:ro" in services[name]["volumes"], name
-        if name != "payment-gateway-relay":
-            condition = _depends_on(services[name])["channel-keys"]["condition"]
+    assert generator["volumes"] == [f"{KEYS_VOLUME}:{keys_dir}"]
+    readers = {"payment-gateway-api", "payment-gateway-consumer", "channel-sandbox"}
+    for name, service in services.items():
+        mounts = [v for v in service.get("volumes", []) if v.startswith(f"{KEYS_VOLUME}:")]
+        if name in readers:
+            assert mounts == [f"{KEYS_VOLUME}:{keys_dir}:ro"], name
+            assert service["environment"]["KEYS_DIR"] == keys_dir, name
+            condition = _depends_on(service)["channel-keys"]["condition"]
             assert condition == "service_completed_successfully", name
+        elif name != "channel-keys":
+            assert not mounts, f"{name} has no use for the channel keys"
 
 
 def _python_snippet(service: Service) -> str:

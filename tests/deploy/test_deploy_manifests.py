@@ -90,16 +90,20 @@ def _of_kind(docs: tuple[Doc, ...], kind: str) -> dict[str, Doc]:
     return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
 
 
+def _pod_template(doc: Doc) -> Doc:
+    owner = doc["spec"]["jobTemplate"] if doc["kind"] == "CronJob" else doc
+    template: Doc = owner["spec"]["template"]
+    return template
+
+
 def _pod_spec(doc: Doc) -> Doc:
-    if doc["kind"] == "CronJob":
-        return doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    return doc["spec"]["template"]["spec"]
+    spec: Doc = _pod_template(doc)["spec"]
+    return spec
 
 
 def _pod_labels(doc: Doc) -> dict[str, str]:
-    if doc["kind"] == "CronJob":
-        return doc["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
-    return doc["spec"]["template"]["metadata"]["labels"]
+    labels: dict[str, str] = _pod_template(doc)["metadata"]["labels"]
+    return labels
 
 
 def _workloads(docs: tuple[Doc, ...]) -> Iterator[Doc]:
