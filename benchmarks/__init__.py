@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): figures with a baseline measured in the same run."""

@@ -1,0 +1,221 @@
+"""Outbox relay → broker → consumer with inbox, against raw aiokafka (issue 3).
+
+Figures: events/s end to end for a backlog of N events; lag p50/p99 at a steady
+1,000 events/s; the same N messages produced and consumed with bare aiokafka as
+the baseline. Goals: ≥ 2,000 events/s, lag p99 ≤ 250 ms, ≥ 0.3 of the baseline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from otd_shared.consumer import ConsumerConfig, EventConsumer
+from otd_shared.db import asyncpg_url, create_session_factory
+from otd_shared.events import EventEnvelope, OrderLocked, Topic, topic_for
+from otd_shared.kafka import EventProducer, ensure_topics
+from otd_shared.messaging_tables import messaging_tables
+from otd_shared.observability import ServiceMetrics
+from otd_shared.outbox import OutboxRelay, OutboxWriter
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from benchmarks.common import BenchContext, Report, percentile
+
+EVENTS_BACKLOG = 20_000
+STEADY_RATE_PER_S = 1_000
+STEADY_SECONDS = 5
+STEADY_TICK_S = 0.01
+WAIT_LIMIT_S = 120.0
+
+
+async def run(ctx: BenchContext) -> Report:
+    """Run the section and return its report."""
+    report = Report("outbox relay → broker → consumer (inbox)")
+    baseline = await _raw_kafka(ctx.kafka, EVENTS_BACKLOG)
+    pipeline = await _Pipeline.create(ctx)
+    try:
+        throughput = await pipeline.backlog(EVENTS_BACKLOG)
+        lags = await pipeline.steady(STEADY_RATE_PER_S, STEADY_SECONDS)
+    finally:
+        await pipeline.close()
+    report.figure("baseline: raw aiokafka produce→consume", baseline, "events/s")
+    report.figure("outbox → relay → consumer + inbox", throughput, "events/s", "goal ≥ 2,000")
+    report.ratio("ratio to baseline", throughput / baseline, "≥ 0.30")
+    report.figure(f"lag p50 at {STEADY_RATE_PER_S}/s", percentile(lags, 0.5) * 1000, "ms")
+    report.figure(
+        f"lag p99 at {STEADY_RATE_PER_S}/s", percentile(lags, 0.99) * 1000, "ms", "goal ≤ 250"
+    )
+    return report
+
+
+async def _raw_kafka(kafka: str, count: int) -> float:
+    topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka, f"{topic}.")
+    name = topic_for(Topic.ORDERS, f"{topic}.")
+    body = _sample_envelope().to_bytes()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", linger_ms=2)
+    consumer = AIOKafkaConsumer(
+        name,
+        bootstrap_servers=kafka,
+        group_id=topic,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await producer.start()
+    await consumer.start()
+    try:
+        started = time.perf_counter()
+        futures = [await producer.send(name, body, key=str(i).encode()) for i in range(count)]
+        await asyncio.gather(*futures)
+        seen = 0
+        while seen < count and time.perf_counter() - started < WAIT_LIMIT_S:
+            batches = await consumer.getmany(timeout_ms=200, max_records=1000)
+            seen += sum(len(records) for records in batches.values())
+            await consumer.commit()
+        return count / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def _sample_envelope() -> EventEnvelope:
+    from otd_shared.events import new_envelope
+
+    return new_envelope(
+        OrderLocked(order_id=str(uuid.uuid4()), locked_at=datetime.now(UTC)),
+        producer="bench",
+        correlation_id="bench",
+    )
+
+
+class _Pipeline:
+    """A schema with messaging tables, a relay and a consumer recording lag."""
+
+    def __init__(self) -> None:
+        self.handled = 0
+        self.lags: list[float] = []
+
+    @classmethod
+    async def create(cls, ctx: BenchContext) -> _Pipeline:
+        self = cls()
+        self.kafka = ctx.kafka
+        url = await ctx.new_database()
+        self.engine = create_async_engine(asyncpg_url(url), pool_size=5)
+        metadata = sa.MetaData(schema="bench")
+        self.tables = messaging_tables(metadata)
+        self.effects = sa.Table(
+            "effects", metadata, sa.Column("event_id", sa.Uuid, primary_key=True)
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.text("CREATE SCHEMA bench"))
+            await conn.run_sync(metadata.create_all)
+        self.prefix = f"bench{uuid.uuid4().hex[:8]}."
+        await ensure_topics(ctx.kafka, self.prefix)
+        self.sessions = create_session_factory(self.engine)
+        self.writer = OutboxWriter(
+            self.tables.outbox, producer="bench", topic=Topic.ORDERS, topic_prefix=self.prefix
+        )
+        self.metrics = ServiceMetrics("bench")
+        return self
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def _handle(self, session: AsyncSession, event: EventEnvelope) -> None:
+        await session.execute(sa.insert(self.effects).values(event_id=event.event_id))
+        self.lags.append(time.time() - event.occurred_at.timestamp())
+        self.handled += 1
+
+    async def _write(self, count: int) -> None:
+        async with self.sessions() as session, session.begin():
+            await self.writer.add(
+                session,
+                *(
+                    OrderLocked(order_id=str(uuid.uuid4()), locked_at=datetime.now(UTC))
+                    for _ in range(count)
+                ),
+            )
+
+    def _workers(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+        producer = EventProducer(self.kafka, enable_idempotence=False)
+        relay = OutboxRelay(
+            self.engine,
+            self.tables.outbox,
+            producer,
+            self.metrics,
+            batch_size=500,
+            idle_sleep_ms=10,
+        )
+        config = ConsumerConfig(
+            name="bench",
+            group_id=f"{self.prefix}bench",
+            topics=[topic_for(Topic.ORDERS, self.prefix)],
+        )
+        consumer = EventConsumer(
+            config,
+            {"OrderLocked": self._handle},
+            self.sessions,
+            self.tables,
+            self.metrics,
+            self.kafka,
+        )
+
+        async def relay_job() -> None:
+            await producer.start()
+            try:
+                await relay.run(stop)
+            finally:
+                await producer.stop()
+
+        self.consumer = consumer
+        self.relay_job = relay_job
+        return [asyncio.create_task(consumer.run(stop))]
+
+    async def _start(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+        """Start the consumer, wait for its partitions, then start the relay."""
+        tasks = self._workers(stop)
+        await asyncio.wait_for(self.consumer.assigned.wait(), WAIT_LIMIT_S)
+        return [*tasks, asyncio.create_task(self.relay_job())]
+
+    async def backlog(self, count: int) -> float:
+        """Events/s from relay start until the consumer applied a pre-written backlog."""
+        for start in range(0, count, 1000):
+            await self._write(min(1000, count - start))
+        stop = asyncio.Event()
+        tasks = self._workers(stop)
+        await asyncio.wait_for(self.consumer.assigned.wait(), WAIT_LIMIT_S)
+        started = time.perf_counter()
+        tasks.append(asyncio.create_task(self.relay_job()))
+        await self._until(count, started)
+        elapsed = time.perf_counter() - started
+        stop.set()
+        await asyncio.gather(*tasks)
+        return count / elapsed
+
+    async def steady(self, rate_per_s: int, seconds: int) -> list[float]:
+        """Lags (s) of events written at a steady rate while everything runs."""
+        self.handled, self.lags = 0, []
+        stop = asyncio.Event()
+        tasks = await self._start(stop)
+        per_tick = max(1, int(rate_per_s * STEADY_TICK_S))
+        started = time.perf_counter()
+        written = 0
+        while written < rate_per_s * seconds:
+            await self._write(per_tick)
+            written += per_tick
+            next_at = started + written / rate_per_s
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+        await self._until(written, started)
+        stop.set()
+        await asyncio.gather(*tasks)
+        return self.lags
+
+    async def _until(self, count: int, started: float) -> None:
+        while self.handled < count:
+            if time.perf_counter() - started > WAIT_LIMIT_S:
+                raise RuntimeError(f"only {self.handled} of {count} events arrived")
+            await asyncio.sleep(0.01)
