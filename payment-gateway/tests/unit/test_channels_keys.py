@@ -1,0 +1,195 @@
+"""Dev key layout (keys; DESIGN.md §3 "Dev keys") and the channel registry."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from payment_gateway.adapters.channels.errors import ChannelKeyError
+from payment_gateway.adapters.channels.keys import (
+    CHANNEL_CODES,
+    REQUIRED_IDS,
+    generate_dev_keys,
+    load_key_set,
+)
+from payment_gateway.adapters.channels.registry import (
+    CHANNEL_FACTORIES,
+    build_channel_protocol,
+    load_channel_protocol,
+)
+
+PRIVATE_FILES = ("channel_private.pem", "merchant_private.pem")
+PUBLIC_FILES = ("channel_public.pem", "merchant_public.pem")
+
+
+@pytest.fixture(scope="module")
+def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("keys-template")
+    generate_dev_keys(path)
+    return path
+
+
+@pytest.fixture
+def keys_dir(template_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "keys"
+    shutil.copytree(template_dir, target)
+    return target
+
+
+def _snapshot(path: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+    }
+
+
+def test_layout_has_every_file_with_safe_modes(template_dir: Path) -> None:
+    for channel in CHANNEL_CODES:
+        directory = template_dir / channel
+        for name in PRIVATE_FILES:
+            assert stat.S_IMODE((directory / name).stat().st_mode) == 0o600
+            assert b"BEGIN PRIVATE KEY" in (directory / name).read_bytes()
+        for name in PUBLIC_FILES:
+            assert b"BEGIN PUBLIC KEY" in (directory / name).read_bytes()
+        ids = json.loads((directory / "ids.json").read_text())
+        assert set(REQUIRED_IDS[channel]) <= set(ids)
+    apiv3 = template_dir / "wechatpay" / "apiv3.key"
+    assert stat.S_IMODE(apiv3.stat().st_mode) == 0o600
+    assert re.fullmatch(rb"[A-Za-z0-9]{32}", apiv3.read_bytes())
+    assert not (template_dir / "alipay" / "apiv3.key").exists()
+
+
+def test_ids_have_the_channels_shapes(template_dir: Path) -> None:
+    wechat = json.loads((template_dir / "wechatpay" / "ids.json").read_text())
+    assert re.fullmatch(r"[0-9A-F]{40}", wechat["serial"])
+    assert re.fullmatch(r"[0-9]{10}", wechat["mchid"])
+    assert wechat["appid"].startswith("wx")
+    alipay = json.loads((template_dir / "alipay" / "ids.json").read_text())
+    assert re.fullmatch(r"2088[0-9]{12}", alipay["seller_id"])
+    unionpay = json.loads((template_dir / "unionpay" / "ids.json").read_text())
+    assert re.fullmatch(r"[0-9]{15}", unionpay["merId"])
+    assert unionpay["certId"].isdigit()
+
+
+def test_keys_are_rsa_2048_pairs(template_dir: Path) -> None:
+    for channel in CHANNEL_CODES:
+        keys = load_key_set(template_dir, channel)
+        assert keys.channel_signing_key().key_size == 2048
+        assert keys.merchant_private_key.public_key().public_numbers() == (
+            keys.merchant_public_key.public_numbers()
+        )
+        assert keys.channel_public_key.public_numbers() != keys.merchant_public_key.public_numbers()
+
+
+def test_second_run_keeps_everything(keys_dir: Path) -> None:
+    before = _snapshot(keys_dir)
+    generate_dev_keys(keys_dir)
+    assert _snapshot(keys_dir) == before
+
+
+def test_missing_public_key_is_derived_from_the_kept_private_key(keys_dir: Path) -> None:
+    private = (keys_dir / "alipay" / "channel_private.pem").read_bytes()
+    (keys_dir / "alipay" / "channel_public.pem").unlink()
+    generate_dev_keys(keys_dir)
+    assert (keys_dir / "alipay" / "channel_private.pem").read_bytes() == private
+    load_key_set(keys_dir, "alipay")  # pair check passes
+
+
+def test_public_key_without_private_key_is_not_replaced(keys_dir: Path) -> None:
+    (keys_dir / "lakala" / "merchant_private.pem").unlink()
+    with pytest.raises(ChannelKeyError):
+        generate_dev_keys(keys_dir)
+
+
+def test_missing_ids_are_added_and_present_ones_kept(keys_dir: Path) -> None:
+    path = keys_dir / "unionpay" / "ids.json"
+    path.write_text(json.dumps({"merId": "777290058110048", "note": "kept"}))
+    generate_dev_keys(keys_dir)
+    ids = json.loads(path.read_text())
+    assert ids["merId"] == "777290058110048"
+    assert ids["note"] == "kept"
+    assert ids["certId"]
+
+
+def test_partial_layout_is_completed(tmp_path: Path) -> None:
+    (tmp_path / "wechatpay").mkdir()
+    (tmp_path / "wechatpay" / "apiv3.key").write_bytes(b"TESTAPIV3KEY0123456789abcdefghij\n")
+    generate_dev_keys(tmp_path)
+    keys = load_key_set(tmp_path, "wechatpay")
+    assert keys.require_apiv3_key() == b"TESTAPIV3KEY0123456789abcdefghij"
+
+
+def test_channel_private_key_is_optional_on_load(keys_dir: Path) -> None:
+    (keys_dir / "allinpay" / "channel_private.pem").unlink()
+    keys = load_key_set(keys_dir, "allinpay")
+    assert keys.channel_private_key is None
+    with pytest.raises(ChannelKeyError):
+        keys.channel_signing_key()
+
+
+@pytest.mark.parametrize(
+    ("channel", "file_name", "content"),
+    [
+        ("alipay", "merchant_private.pem", None),
+        ("alipay", "channel_public.pem", None),
+        ("alipay", "ids.json", b"[]"),
+        ("alipay", "ids.json", b"{not json"),
+        ("alipay", "ids.json", b'{"app_id": "2021000000000000"}'),
+        ("alipay", "ids.json", b'{"app_id": "20210 0", "seller_id": "2088"}'),
+        ("wechatpay", "apiv3.key", b"short"),
+        ("wechatpay", "apiv3.key", None),
+        ("unionpay", "channel_public.pem", b"-----BEGIN PUBLIC KEY-----\njunk\n"),
+    ],
+)
+def test_load_rejects_broken_layouts(
+    keys_dir: Path, channel: str, file_name: str, content: bytes | None
+) -> None:
+    path = keys_dir / channel / file_name
+    if content is None:
+        path.unlink()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ChannelKeyError):
+        load_key_set(keys_dir, channel)
+
+
+def test_load_rejects_a_public_key_of_another_pair(keys_dir: Path) -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    pem = other.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    (keys_dir / "alipay" / "merchant_public.pem").write_bytes(pem)
+    with pytest.raises(ChannelKeyError):
+        load_key_set(keys_dir, "alipay")
+
+
+def test_unknown_channel_is_an_error(template_dir: Path) -> None:
+    with pytest.raises(ChannelKeyError):
+        load_key_set(template_dir, "paypal")
+
+
+def test_repr_shows_no_key_material(template_dir: Path) -> None:
+    keys = load_key_set(template_dir, "wechatpay")
+    text = repr(keys)
+    assert keys.require_apiv3_key().decode() not in text
+    assert "PRIVATE" not in text
+    assert "RSAPrivateKey" not in text
+
+
+def test_registry_builds_every_channel(template_dir: Path) -> None:
+    assert set(CHANNEL_FACTORIES) == set(CHANNEL_CODES)
+    for channel in CHANNEL_CODES:
+        assert load_channel_protocol(template_dir, channel).channel == channel
+
+
+def test_registry_rejects_unknown_codes_and_foreign_key_sets(template_dir: Path) -> None:
+    with pytest.raises(ChannelKeyError):
+        build_channel_protocol("paypal", load_key_set(template_dir, "alipay"))
+    with pytest.raises(ChannelKeyError):
+        build_channel_protocol("wechatpay", load_key_set(template_dir, "alipay"))
