@@ -241,7 +241,8 @@ async def test_failing_event_is_retried_then_parked_without_blocking_other_order
     async with Running(harness.relay(producer).run, consumer.run):
         assert await wait_until(lambda: _eq(harness.effect_count, 3), WAIT_S)
         assert await wait_until(lambda: _parked_count(harness, 2), WAIT_S)
-    assert attempts["poison"] == 3  # the first one: max_attempts; the second: blocked
+    # One all-or-nothing batch attempt, then max_attempts alone; the second: blocked.
+    assert attempts["poison"] == 1 + 3
     assert attempts["transient"] == 2
     parked = await harness.parked()
     assert [row.order_id for row in parked] == ["poison", "poison"]

@@ -13,6 +13,7 @@ rebalance at any point at worst redelivers, which the inbox absorbs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -120,6 +121,8 @@ class EventConsumer:
             for partition, part in batches.items():
                 self._kafka.seek(partition, part[0].offset)
             await asyncio.sleep(RETRY_DELAY_S_MAX)
+            with contextlib.suppress(Exception):  # parks of the failed batch were rolled back
+                await self.reload_blocked_orders()
             return
         await self._commit(batches)
 
@@ -134,7 +137,22 @@ class EventConsumer:
             runnable = await self._triage(session, records)
             if runnable and not await self._apply_batch(session, runnable):
                 for record, envelope, handler in runnable:
-                    await self._apply_with_retries(session, record, envelope, handler)
+                    await self._apply_one(session, record, envelope, handler)
+
+    async def _apply_one(
+        self,
+        session: AsyncSession,
+        record: ConsumerRecord,
+        envelope: EventEnvelope,
+        handler: EventHandler,
+    ) -> None:
+        """Slow path for one event: parked behind an earlier parked event of its order,
+        else applied with retries."""
+        if envelope.order_id is not None and envelope.order_id in self._blocked_orders:
+            reason = "blocked behind an earlier parked event of the same order"
+            await self._park(session, record, envelope, reason, attempts=0)
+            return
+        await self._apply_with_retries(session, record, envelope, handler)
 
     async def _triage(
         self, session: AsyncSession, records: Sequence[ConsumerRecord]
