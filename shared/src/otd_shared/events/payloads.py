@@ -112,7 +112,7 @@ class LoanRejected(_Payload):
 
 
 class LoanDisbursed(_Payload):
-    """order-service, when the bank's disbursement notice arrives; counts toward the final billing."""
+    """order-service, when the bank's disbursement notice arrives (counts toward final)."""
 
     event_type: Literal["LoanDisbursed"] = "LoanDisbursed"
     order_id: str
