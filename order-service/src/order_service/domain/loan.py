@@ -78,13 +78,14 @@ class LoanOrder(Lifecycle[LoanStatus]):
     ) -> LoanSubmitted:
         """intent_collected → submitted."""
         self.require_can_move_to(LoanStatus.SUBMITTED)
-        self.bank_code = require_text(bank_code, "bank_code")
+        bank_code = require_text(bank_code, "bank_code")
         self._move(LoanStatus.SUBMITTED, actor=actor, at=at, reason=reason)
+        self.bank_code = bank_code
         return LoanSubmitted(
             order_id=self.order_id,
             occurred_at=at,
             loan_order_id=self.id,
-            bank_code=self.bank_code,
+            bank_code=bank_code,
             requested_fen=self.requested_fen,
         )
 
