@@ -1,0 +1,257 @@
+"""Lakala v3 protocol (lakala.protocol / models / notification; CHANNEL-FORMATS.md §6.2)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from payment_gateway.adapters.channels.contract import NotificationEvent, NotificationKind, Outcome
+from payment_gateway.adapters.channels.errors import (
+    BadSignature,
+    Malformed,
+    MissingField,
+    StaleTimestamp,
+    UnknownSigningKey,
+)
+from payment_gateway.adapters.channels.keys import ChannelKeySet, generate_dev_keys, load_key_set
+from payment_gateway.adapters.channels.lakala import protocol
+from payment_gateway.adapters.channels.lakala.models import CashierNotification, LabsNotification
+from payment_gateway.adapters.channels.lakala.notification import (
+    ORDER_STATUS_OUTCOMES,
+    TRADE_STATE_OUTCOMES,
+    LakalaChannel,
+    cashier_to_verified,
+    labs_to_verified,
+)
+
+NOW_S = 1_704_074_407
+BODY = b'{"req_time":"20240101100007","version":"3.0","req_data":{"merchant_no":"822"}}'
+REQUEST_AUTH_RE = re.compile(
+    r'LKLAPI-SHA256withRSA appid="([^"]+)",serial_no="([^"]+)",timestamp="(\d+)",'
+    r'nonce_str="(\w{32})",signature="([A-Za-z0-9+/=]+)"'
+)
+NOTIFY_AUTH_RE = re.compile(
+    r'LKLAPI-SHA256withRSA timestamp="(\d+)",nonce_str="(\w{32})",signature="([A-Za-z0-9+/=]+)"'
+)
+CASHIER_BODY = {
+    "pay_order_no": "21092211012001970631000488042",
+    "out_order_no": "ORD20240101000001",
+    "channel_id": "95",
+    "merchant_no": "822290059430BCY",
+    "term_no": "A0000001",
+    "order_status": "2",
+    "total_amount": 1,
+    "order_create_time": "20240101100000",
+    "order_trade_info": {
+        "trade_no": "2024010110012001970631000488042",
+        "log_no": "66210311488042",
+        "trade_type": "PAY",
+        "trade_amount": 1,
+    },
+}
+LABS_BODY = {
+    "merchant_no": "822290059430BCY",
+    "out_trade_no": "ORD20240101000001",
+    "trade_no": "2024010166210311488042",
+    "log_no": "66210311488042",
+    "acc_trade_no": "4200001234202401011234567890",
+    "account_type": "WECHAT",
+    "trade_state": "SUCCESS",
+    "total_amount": "100",
+    "payer_amount": "100",
+    "acc_settle_amount": "100",
+    "trade_time": "20240101100005",
+}
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> ChannelKeySet:
+    path: Path = tmp_path_factory.mktemp("lakala-keys")
+    generate_dev_keys(path)
+    return load_key_set(path, "lakala")
+
+
+def _request_auth(keys: ChannelKeySet, body: bytes = BODY) -> str:
+    return protocol.build_request_authorization(
+        body,
+        appid=keys.id("appid"),
+        serial_no=keys.id("serial_no"),
+        private_key=keys.merchant_private_key,
+        timestamp_s=NOW_S,
+    )
+
+
+def test_request_authorization_format_and_message(keys: ChannelKeySet) -> None:
+    match = REQUEST_AUTH_RE.fullmatch(_request_auth(keys))
+    assert match is not None
+    appid, serial, timestamp, nonce, signature = match.groups()
+    assert (appid, serial, timestamp) == (keys.id("appid"), keys.id("serial_no"), str(NOW_S))
+    message = f"{appid}\n{serial}\n{timestamp}\n{nonce}\n".encode() + BODY + b"\n"
+    keys.merchant_public_key.verify(
+        base64.b64decode(signature), message, padding.PKCS1v15(), hashes.SHA256()
+    )
+
+
+def _verify_request(
+    keys: ChannelKeySet, body: bytes = BODY, *, now_s: int = NOW_S, appid: str | None = None
+) -> protocol.RequestAuthorization:
+    return protocol.verify_request_authorization(
+        _request_auth(keys),
+        body,
+        merchant_public_key=keys.merchant_public_key,
+        expected_appid=appid or keys.id("appid"),
+        expected_serial_no=keys.id("serial_no"),
+        now_s=now_s,
+    )
+
+
+def test_channel_side_verifies_requests(keys: ChannelKeySet) -> None:
+    assert _verify_request(keys).appid == keys.id("appid")
+    with pytest.raises(BadSignature):
+        _verify_request(keys, BODY + b" ")
+    with pytest.raises(StaleTimestamp):
+        _verify_request(keys, now_s=NOW_S + 301)
+    with pytest.raises(UnknownSigningKey):
+        _verify_request(keys, appid="OP1")
+
+
+def test_response_signature_round_trip(keys: ChannelKeySet) -> None:
+    body = b'{"code":"000000","msg":"succ","resp_time":"20240101100007","resp_data":{}}'
+    headers = protocol.sign_response_headers(
+        body,
+        appid=keys.id("appid"),
+        serial_no=keys.id("serial_no"),
+        private_key=keys.channel_signing_key(),
+        now_s=NOW_S,
+    )
+    assert set(headers) == {
+        "Lklapi-Appid",
+        "Lklapi-Serial",
+        "Lklapi-Timestamp",
+        "Lklapi-Nonce",
+        "Lklapi-Signature",
+    }
+
+    def verify(headers: dict[str, str], body: bytes) -> None:
+        protocol.verify_response(
+            headers,
+            body,
+            lakala_public_key=keys.channel_public_key,
+            expected_appid=keys.id("appid"),
+            expected_serial_no=keys.id("serial_no"),
+            now_s=NOW_S,
+        )
+
+    verify({k.lower(): v for k, v in headers.items()}, body)
+    with pytest.raises(BadSignature):
+        verify(headers, body.replace(b"succ", b"fail"))
+    with pytest.raises(UnknownSigningKey):
+        verify(headers | {"Lklapi-Serial": "00"}, body)
+    with pytest.raises(MissingField):
+        verify({k: v for k, v in headers.items() if k != "Lklapi-Nonce"}, body)
+
+
+def test_notification_authorization_format(keys: ChannelKeySet) -> None:
+    body = json.dumps(CASHIER_BODY).encode()
+    value = protocol.build_notification_authorization(
+        body, private_key=keys.channel_signing_key(), now_s=NOW_S
+    )
+    match = NOTIFY_AUTH_RE.fullmatch(value)
+    assert match is not None
+    timestamp, nonce, signature = match.groups()
+    message = f"{timestamp}\n{nonce}\n".encode() + body + b"\n"
+    keys.channel_public_key.verify(
+        base64.b64decode(signature), message, padding.PKCS1v15(), hashes.SHA256()
+    )
+
+
+def test_cashier_body_parses_with_string_or_integer_codes() -> None:
+    for status in ("2", 2):
+        body = json.dumps(CASHIER_BODY | {"order_status": status, "total_amount": "1"}).encode()
+        parsed = protocol.parse_notification_body(body)
+        assert isinstance(parsed, CashierNotification)
+        verified = cashier_to_verified(parsed)
+        assert (verified.outcome, verified.amount_fen) == (Outcome.SUCCEEDED, 1)
+        assert verified.reference_ids["log_no"] == "66210311488042"
+        assert verified.channel_txn_id == "21092211012001970631000488042"
+
+
+def test_labs_body_parses_string_amounts() -> None:
+    parsed = protocol.parse_notification_body(json.dumps(LABS_BODY).encode())
+    assert isinstance(parsed, LabsNotification)
+    verified = labs_to_verified(parsed)
+    assert verified.amount_fen == 100
+    assert verified.reference_ids == {
+        "log_no": "66210311488042",
+        "acc_trade_no": "4200001234202401011234567890",
+    }
+    assert verified.merchant_ids == {"merchant_no": "822290059430BCY"}
+
+
+@pytest.mark.parametrize("amount", ["1.00", "-1", 1.0, True, "１"])
+def test_amounts_must_be_whole_fen(amount: object) -> None:
+    with pytest.raises(Malformed):
+        protocol.parse_notification_body(json.dumps(LABS_BODY | {"total_amount": amount}).encode())
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("0", (NotificationKind.PAYMENT, Outcome.PENDING)),
+        ("1", (NotificationKind.PAYMENT, Outcome.PENDING)),
+        ("2", (NotificationKind.PAYMENT, Outcome.SUCCEEDED)),
+        ("3", (NotificationKind.PAYMENT, Outcome.FAILED)),
+        ("4", (NotificationKind.PAYMENT, Outcome.FAILED)),
+        ("5", (NotificationKind.PAYMENT, Outcome.FAILED)),
+        ("6", (NotificationKind.REFUND, Outcome.REFUNDED)),
+        ("7", (NotificationKind.PAYMENT, Outcome.FAILED)),
+        ("9", (NotificationKind.PAYMENT, Outcome.PENDING)),
+    ],
+)
+def test_order_status_mapping(status: str, expected: tuple[NotificationKind, Outcome]) -> None:
+    parsed = CashierNotification.model_validate(CASHIER_BODY | {"order_status": status})
+    verified = cashier_to_verified(parsed)
+    assert (verified.kind, verified.outcome) == expected
+
+
+def test_trade_state_mapping_covers_the_documented_words() -> None:
+    documented = {
+        "INIT",
+        "CREATE",
+        "SUCCESS",
+        "FAIL",
+        "DEAL",
+        "UNKNOWN",
+        "CLOSE",
+        "PART_REFUND",
+        "REFUND",
+        "REVOKED",
+    }
+    assert set(TRADE_STATE_OUTCOMES) == documented
+    assert set(ORDER_STATUS_OUTCOMES) == {str(code) for code in range(8)}
+    parsed = LabsNotification.model_validate(LABS_BODY | {"trade_state": "PART_REFUND"})
+    assert labs_to_verified(parsed).kind is NotificationKind.REFUND
+
+
+def test_labs_channel_side_round_trip(keys: ChannelKeySet) -> None:
+    channel = LakalaChannel(keys, notify_format="labs")
+    event = NotificationEvent(
+        out_trade_no="ORD1", channel_txn_id="2024010166210311488042", amount_fen=5
+    )
+    signed = channel.sign_notification(event, now_s=NOW_S)
+    verified = channel.verify_notification(signed.headers, signed.body, now_s=NOW_S)
+    assert verified.reference_ids["log_no"] == "66210311488042"
+    assert json.loads(signed.body)["total_amount"] == "5"
+
+
+def test_answers() -> None:
+    success = protocol.success_answer()
+    assert json.loads(success.body) == {"code": "SUCCESS", "message": "执行成功"}
+    assert success.status_code == 200
+    assert json.loads(protocol.failure_answer().body)["code"] == "FAIL"
