@@ -55,6 +55,13 @@ def create_service_app(
     return app
 
 
+def create_ops_app(runtime: ServiceRuntime, *, title: str) -> FastAPI:
+    """The probes and metrics alone, served by relay and consumer processes."""
+    app = FastAPI(title=title, version="1.0.0", docs_url=None, redoc_url=None)
+    app.include_router(_ops_router(runtime))
+    return app
+
+
 async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
     return JSONResponse(exc.to_body(), status_code=exc.http_status)
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
+from otd_shared.app import create_ops_app
 from otd_shared.migrations import upgrade_head
 from otd_shared.observability import configure_logging
 from otd_shared.runtime import ServiceRuntime, run_workers
@@ -66,11 +68,31 @@ def main(entry: ServiceEntry, argv: list[str] | None = None) -> None:
         asyncio.run(_run_workers_until_signal(runtime, args.command))
 
 
+class _OpsServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the worker loop owns SIGINT/SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def _run_workers_until_signal(runtime: ServiceRuntime, command: str) -> None:
+    """Run relay and/or consumers, and serve /healthz, /readyz, /metrics on HOST:PORT."""
     stop = asyncio.Event()
+    settings = runtime.settings
+    ops = _OpsServer(
+        uvicorn.Config(
+            create_ops_app(runtime, title=f"{settings.service_name} {command}"),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+        )
+    )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    ops_task = asyncio.create_task(ops.serve())
     try:
         await run_workers(
             runtime,
@@ -79,4 +101,6 @@ async def _run_workers_until_signal(runtime: ServiceRuntime, command: str) -> No
             consumers=command in ("consumer", "worker"),
         )
     finally:
+        ops.should_exit = True
+        await ops_task
         await runtime.engine.dispose()
