@@ -107,3 +107,13 @@ async def test_auth_and_validation_errors(
         headers=app,
     )
     assert missing.status_code == 404
+
+
+async def test_finance_console_shows_cluster_status(
+    running_cluster: RunningCluster, http: httpx.AsyncClient
+) -> None:
+    page = await http.get(running_cluster.urls["finance-console"] + "/")
+    assert page.status_code == 200
+    assert "Cluster status" in page.text
+    for name in ("order-service", "billing-service", "payment-gateway"):
+        assert f"<td>{name}</td><td class='ready'>ready</td>" in page.text

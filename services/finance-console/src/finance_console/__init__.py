@@ -1,0 +1,1 @@
+"""The finance web console (skeleton): one page over the cluster's finance APIs."""
