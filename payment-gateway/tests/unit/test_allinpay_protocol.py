@@ -85,7 +85,7 @@ def test_to_verified(keys: ChannelKeySet) -> None:
     assert verified.out_trade_no == "ORD20240101000001"
     assert verified.channel_txn_id == "112094120001088317"
     assert verified.fee_fen == 1
-    assert verified.merchant_ids == {"cusid": "990440148166000", "appid": "00000051"}
+    assert verified.merchant_ids == {"appid": "00000051", "cusid": "990440148166000"}
     assert verified.reference_ids["chnltrxid"] == "4200001234202401011234567890"
 
 

@@ -805,7 +805,7 @@ class AllinpayHarness(FormHarness):
     name = "allinpay"
     channel_code = "allinpay"
     signature_field = "sign"
-    required_fields = ("appid", "cusid", "trxid", "cusorderid", "trxamt", "trxstatus")
+    required_fields = ("appid", "trxid", "cusorderid", "trxamt", "trxstatus")
     amount_field = "trxamt"
     order_field = "cusorderid"
     bad_amounts = ("1.00", "-5", "abc", "0x10")

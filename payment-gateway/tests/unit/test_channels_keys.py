@@ -193,3 +193,17 @@ def test_registry_rejects_unknown_codes_and_foreign_key_sets(template_dir: Path)
         build_channel_protocol("paypal", load_key_set(template_dir, "alipay"))
     with pytest.raises(ChannelKeyError):
         build_channel_protocol("wechatpay", load_key_set(template_dir, "alipay"))
+
+
+def test_works_without_hard_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_links(src: object, dst: object) -> None:
+        raise PermissionError("no hard links here")
+
+    monkeypatch.setattr("os.link", no_links)
+    generate_dev_keys(tmp_path)
+    before = _snapshot(tmp_path)
+    generate_dev_keys(tmp_path)
+    assert _snapshot(tmp_path) == before
+    assert not [p for p in tmp_path.rglob(".tmp-*")]
+    assert stat.S_IMODE((tmp_path / "alipay" / "channel_private.pem").stat().st_mode) == 0o600
+    load_key_set(tmp_path, "wechatpay")

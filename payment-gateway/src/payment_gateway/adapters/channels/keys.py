@@ -305,15 +305,34 @@ def _write_temp(directory: Path, data: bytes, mode: int) -> Path:
 
 
 def _create_exclusive(path: Path, data: bytes, mode: int) -> bool:
-    """Create `path` with `data` unless it exists; True when this call created it."""
+    """Create `path` with `data` unless it exists; True when this call created it.
+
+    A complete temporary file is hard-linked into place, so readers never see half a key;
+    filesystems without hard links fall back to an exclusive create.
+    """
     temp = _write_temp(path.parent, data, mode)
     try:
         os.link(temp, path)
     except FileExistsError:
         return False
+    except OSError:
+        return _create_exclusive_direct(path, data, mode)
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
+    return True
+
+
+def _create_exclusive_direct(path: Path, data: bytes, mode: int) -> bool:
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
+    except FileExistsError:
+        return False
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     return True
 
 

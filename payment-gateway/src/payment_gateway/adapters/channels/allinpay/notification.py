@@ -67,7 +67,7 @@ def to_verified(notification: AllinpayNotification) -> VerifiedNotification:
         out_trade_no=notification.cusorderid,
         channel_txn_id=fields.get("srctrxid", "") if is_refund else notification.trxid,
         amount_fen=notification.trxamt_fen,
-        merchant_ids={"cusid": notification.cusid, "appid": notification.appid},
+        merchant_ids=_merchant_ids(notification),
         out_refund_no=notification.cusorderid if is_refund else None,
         channel_refund_id=notification.trxid if is_refund else None,
         refund_amount_fen=notification.trxamt_fen if is_refund else None,
@@ -75,6 +75,13 @@ def to_verified(notification: AllinpayNotification) -> VerifiedNotification:
         reference_ids={name: fields[name] for name in _REFERENCE_FIELDS if fields.get(name)},
         raw_fields=dict(fields),
     )
+
+
+def _merchant_ids(notification: AllinpayNotification) -> dict[str, str]:
+    ids = {"appid": notification.appid}
+    if notification.cusid:
+        ids["cusid"] = notification.cusid
+    return ids
 
 
 class AllinpayChannel:

@@ -39,7 +39,9 @@ from payment_gateway.adapters.channels.wire import (
 CHARSET: Final = "utf-8"
 SIGN_TYPE_RSA: Final = "RSA"
 DEFAULT_SIGN_TYPE: Final = "MD5"  # what Allinpay assumes when signtype is absent
-REQUIRED_FIELDS: Final = ("appid", "cusid", "trxid", "cusorderid", "trxamt", "trxstatus")
+# cusid is listed by the docs but not verified in our sources (App. C): optional here, and
+# reported in merchant_ids when present.
+REQUIRED_FIELDS: Final = ("appid", "trxid", "cusorderid", "trxamt", "trxstatus")
 SUCCESS_BODY: Final = b"success"
 FAILURE_BODY: Final = b"fail"
 
@@ -84,11 +86,11 @@ class AllinpayNotification:
     """A verified result notification; amounts in fen."""
 
     appid: str
-    cusid: str
     trxid: str
     cusorderid: str
     trxstatus: str
     trxamt_fen: int
+    cusid: str | None = None
     trxcode: str = ""
     chnltrxid: str = ""
     fee_fen: int | None = None
@@ -122,7 +124,7 @@ def parse_notification(fields: Mapping[str, str]) -> AllinpayNotification:
         raise Malformed("trxamt is missing")
     return AllinpayNotification(
         appid=fields["appid"],
-        cusid=fields["cusid"],
+        cusid=fields.get("cusid") or None,
         trxid=fields["trxid"],
         cusorderid=fields["cusorderid"],
         trxstatus=fields["trxstatus"],
