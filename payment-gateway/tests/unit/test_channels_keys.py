@@ -204,6 +204,6 @@ def test_works_without_hard_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     before = _snapshot(tmp_path)
     generate_dev_keys(tmp_path)
     assert _snapshot(tmp_path) == before
-    assert not [p for p in tmp_path.rglob(".tmp-*")]
+    assert not list(tmp_path.rglob(".tmp-*"))
     assert stat.S_IMODE((tmp_path / "alipay" / "channel_private.pem").stat().st_mode) == 0o600
     load_key_set(tmp_path, "wechatpay")
