@@ -46,8 +46,12 @@ class VerifiedNotification:
     """A channel notification whose signature verified, in channel-neutral terms.
 
     `amount_fen` is the payment's total; for refunds `refund_amount_fen` is the refunded amount
-    (Alipay: cumulative `refund_fee`). `merchant_ids` holds the channel's merchant/app ids as
-    received (keys as in ids.json) for `check_merchant_ids`. `reference_ids` holds further
+    (Alipay: cumulative `refund_fee`). UnionPay and Allinpay refund notifications name only the
+    refund request: there `out_trade_no` = `out_refund_no` = our refund number, `amount_fen` =
+    the refunded amount, and `channel_txn_id` is the original payment's channel id (may be ""
+    when the channel omits it, as in WeChat's official refund sample).
+    `merchant_ids` holds the channel's merchant/app ids as received (keys as in ids.json) for
+    `check_merchant_ids`. `reference_ids` holds further
     channel references (e.g. Lakala `log_no`, UnionPay `traceNo`). `raw_fields` is the parsed
     notification (decrypted for WeChat) for storage and audit.
     """
