@@ -40,6 +40,10 @@ class OrderCreated(_Payload):
     price_fen: PositiveFen
     loan_fen: NonNegativeFen = 0
     charging_pile: bool = False
+    options: list[str] = Field(default_factory=list)
+    fund_order_id: str | None = None
+    parent_order_id: str | None = None
+    service_kind: str | None = None
 
 
 class OrderRepriced(_Payload):
@@ -50,6 +54,8 @@ class OrderRepriced(_Payload):
     vehicle_model: str
     price_fen: PositiveFen
     loan_fen: NonNegativeFen = 0
+    options: list[str] = Field(default_factory=list)
+    previous_price_fen: PositiveFen | None = None
 
 
 class OrderLocked(_Payload):
@@ -67,6 +73,8 @@ class OrderCancelled(_Payload):
     order_id: str
     reason: str
     was_locked: bool = False
+    cancelled_by: str | None = None
+    previous_status: str | None = None
 
 
 class ProductionScheduled(_Payload):
@@ -83,6 +91,8 @@ class VehicleReadyForDelivery(_Payload):
     event_type: Literal["VehicleReadyForDelivery"] = "VehicleReadyForDelivery"
     order_id: str
     delivery_centre: str | None = None
+    production_order_id: str | None = None
+    vin: str | None = None
 
 
 class OrderDelivered(_Payload):
@@ -91,6 +101,9 @@ class OrderDelivered(_Payload):
     event_type: Literal["OrderDelivered"] = "OrderDelivered"
     order_id: str
     delivered_at: datetime
+    customer_id: str | None = None
+    price_fen: PositiveFen | None = None
+    vin: str | None = None
 
 
 class LoanApproved(_Payload):
@@ -109,6 +122,7 @@ class LoanRejected(_Payload):
     order_id: str
     loan_order_id: str
     reason: str
+    requested_fen: NonNegativeFen | None = None
 
 
 class LoanDisbursed(_Payload):
@@ -119,6 +133,106 @@ class LoanDisbursed(_Payload):
     loan_order_id: str
     amount_fen: PositiveFen
     bank_reference: str
+
+
+class OrderIntentPaid(_Payload):
+    """order-service, when BillingPaid of the intent billing moves the order to intent_paid."""
+
+    event_type: Literal["OrderIntentPaid"] = "OrderIntentPaid"
+    order_id: str
+
+
+class OrderFirmPaid(_Payload):
+    """order-service, when BillingPaid of the firm billing opens the production gate."""
+
+    event_type: Literal["OrderFirmPaid"] = "OrderFirmPaid"
+    order_id: str
+
+
+class OrderFinalPaid(_Payload):
+    """order-service, when BillingPaid of the final billing makes the car deliverable."""
+
+    event_type: Literal["OrderFinalPaid"] = "OrderFinalPaid"
+    order_id: str
+
+
+class VehicleBuilt(_Payload):
+    """order-service, when the factory reports the car built (it has its VIN)."""
+
+    event_type: Literal["VehicleBuilt"] = "VehicleBuilt"
+    order_id: str
+    production_order_id: str
+    vin: str
+
+
+class VehicleShipped(_Payload):
+    """order-service, when the car leaves the factory for the delivery centre."""
+
+    event_type: Literal["VehicleShipped"] = "VehicleShipped"
+    order_id: str
+    production_order_id: str
+    vin: str
+
+
+class VehicleArrivedAtDeliveryCentre(_Payload):
+    """order-service, when the car reaches the delivery centre (VehicleReadyForDelivery follows)."""
+
+    event_type: Literal["VehicleArrivedAtDeliveryCentre"] = "VehicleArrivedAtDeliveryCentre"
+    order_id: str
+    production_order_id: str
+    vin: str
+    delivery_centre: str
+
+
+class ChargingPileSurveyed(_Payload):
+    """order-service, when the installer reports the customer's site surveyed."""
+
+    event_type: Literal["ChargingPileSurveyed"] = "ChargingPileSurveyed"
+    order_id: str
+    charging_pile_order_id: str
+
+
+class ChargingPileInstalled(_Payload):
+    """order-service, when the installer reports the home charger installed."""
+
+    event_type: Literal["ChargingPileInstalled"] = "ChargingPileInstalled"
+    order_id: str
+    charging_pile_order_id: str
+
+
+class ChargingPileNotNeeded(_Payload):
+    """order-service, when the installer reports no installation will happen, and why."""
+
+    event_type: Literal["ChargingPileNotNeeded"] = "ChargingPileNotNeeded"
+    order_id: str
+    charging_pile_order_id: str
+    reason: str
+
+
+class LoanSubmitted(_Payload):
+    """order-service, when the collected loan intent is submitted to a bank."""
+
+    event_type: Literal["LoanSubmitted"] = "LoanSubmitted"
+    order_id: str
+    loan_order_id: str
+    bank_code: str
+    requested_fen: PositiveFen
+
+
+class ServiceOrderPaid(_Payload):
+    """order-service, when BillingPaid of a service order's billing arrives."""
+
+    event_type: Literal["ServiceOrderPaid"] = "ServiceOrderPaid"
+    order_id: str
+    parent_order_id: str
+
+
+class ServiceOrderCompleted(_Payload):
+    """order-service, when a paid post-delivery service is performed."""
+
+    event_type: Literal["ServiceOrderCompleted"] = "ServiceOrderCompleted"
+    order_id: str
+    parent_order_id: str
 
 
 # --- billing-service ---------------------------------------------------------------
@@ -148,6 +262,11 @@ class BillingDue(_Payload):
     amount_fen: PositiveFen
     outstanding_fen: NonNegativeFen
     due_at: datetime
+    customer_payable_fen: NonNegativeFen | None = Field(
+        default=None,
+        description="What the customer must pay now: outstanding minus a loan still expected.",
+    )
+    loan_share_fen: NonNegativeFen = 0
 
 
 class BillingPaid(_Payload):
@@ -170,6 +289,8 @@ class BillingOverpaid(_Payload):
     stage: BillingStage
     overpaid_fen: PositiveFen
     payment_id: str | None = None
+    amount_fen: NonNegativeFen | None = None
+    paid_fen: NonNegativeFen | None = None
 
 
 class RefundRequested(_Payload):
@@ -183,6 +304,63 @@ class RefundRequested(_Payload):
     reason: str
     payment_id: str | None = None
     channel: ChannelCode | None = None
+    stage: BillingStage | None = None
+
+
+class BillingReopened(_Payload):
+    """billing-service, when a refund or a higher amount takes a paid billing below its amount."""
+
+    event_type: Literal["BillingReopened"] = "BillingReopened"
+    order_id: str
+    billing_id: str
+    stage: BillingStage
+    amount_fen: PositiveFen
+    paid_fen: NonNegativeFen
+
+
+class BillingAmountChanged(_Payload):
+    """billing-service, when a billing's amount or self-pay part changes (repricing before the
+    lock, loan approved with a principal, loan rejected: the loan share becomes self-pay)."""
+
+    event_type: Literal["BillingAmountChanged"] = "BillingAmountChanged"
+    order_id: str
+    billing_id: str
+    stage: BillingStage
+    amount_fen: PositiveFen
+    previous_amount_fen: PositiveFen
+    self_pay_fen: NonNegativeFen
+    previous_self_pay_fen: NonNegativeFen
+    reason: str
+
+
+class BillingCancelled(_Payload):
+    """billing-service, for each billing when its order is cancelled: ``retained_fen`` is kept
+    under the deposit policy, ``refund_fen`` goes back (RefundRequested events follow)."""
+
+    event_type: Literal["BillingCancelled"] = "BillingCancelled"
+    order_id: str
+    billing_id: str
+    stage: BillingStage
+    paid_fen: NonNegativeFen
+    retained_fen: NonNegativeFen
+    refund_fen: NonNegativeFen
+    reason: str
+
+
+class BillingReminderDue(_Payload):
+    """billing-service, when an unpaid billing reaches step ``step`` (1-based) of the named
+    reminder ``schedule``; the app backend is told through the billing webhook."""
+
+    event_type: Literal["BillingReminderDue"] = "BillingReminderDue"
+    order_id: str
+    billing_id: str
+    customer_id: str
+    stage: BillingStage
+    schedule: str
+    step: Annotated[int, Field(strict=True, ge=1)]
+    due_at: datetime
+    remind_at: datetime
+    customer_payable_fen: NonNegativeFen
 
 
 # --- payment-gateway ---------------------------------------------------------------
@@ -302,11 +480,27 @@ EventPayload = (
     | LoanApproved
     | LoanRejected
     | LoanDisbursed
+    | OrderIntentPaid
+    | OrderFirmPaid
+    | OrderFinalPaid
+    | VehicleBuilt
+    | VehicleShipped
+    | VehicleArrivedAtDeliveryCentre
+    | ChargingPileSurveyed
+    | ChargingPileInstalled
+    | ChargingPileNotNeeded
+    | LoanSubmitted
+    | ServiceOrderPaid
+    | ServiceOrderCompleted
     | FundOrderOpened
     | BillingDue
     | BillingPaid
     | BillingOverpaid
     | RefundRequested
+    | BillingReopened
+    | BillingAmountChanged
+    | BillingCancelled
+    | BillingReminderDue
     | PaymentCallback
     | WireReceived
     | WireClaimed
@@ -317,11 +511,18 @@ EventPayload = (
 )
 
 __all__ = [
+    "BillingAmountChanged",
+    "BillingCancelled",
     "BillingDue",
     "BillingOverpaid",
     "BillingPaid",
+    "BillingReminderDue",
+    "BillingReopened",
     "BillingStage",
     "ChannelCode",
+    "ChargingPileInstalled",
+    "ChargingPileNotNeeded",
+    "ChargingPileSurveyed",
     "DiscrepancyResolved",
     "EventPayload",
     "FundOrderOpened",
@@ -329,9 +530,13 @@ __all__ = [
     "LoanApproved",
     "LoanDisbursed",
     "LoanRejected",
+    "LoanSubmitted",
     "OrderCancelled",
     "OrderCreated",
     "OrderDelivered",
+    "OrderFinalPaid",
+    "OrderFirmPaid",
+    "OrderIntentPaid",
     "OrderLocked",
     "OrderRepriced",
     "PaymentCallback",
@@ -339,8 +544,13 @@ __all__ = [
     "ReconCompleted",
     "ReconSource",
     "RefundRequested",
+    "ServiceOrderCompleted",
+    "ServiceOrderPaid",
     "StatementLoaded",
+    "VehicleArrivedAtDeliveryCentre",
+    "VehicleBuilt",
     "VehicleReadyForDelivery",
+    "VehicleShipped",
     "WireClaimed",
     "WireReceived",
 ]
