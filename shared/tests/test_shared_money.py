@@ -40,3 +40,17 @@ def test_money_refuses_float_and_mixed_currency() -> None:
     with pytest.raises(MoneyError):
         Money(1) + Money(1, "USD")
     assert (Money(150) - Money(50)).amount_fen == 100
+
+
+def test_wire_forms_are_strict() -> None:
+    from otd_shared.money import fen_text_to_fen, wire_fee_yuan_to_fen, wire_yuan_to_fen
+
+    assert wire_yuan_to_fen("12.3") == 1230
+    assert wire_yuan_to_fen("-0.01", allow_negative=True) == -1
+    assert wire_fee_yuan_to_fen("-0.00500") == -1
+    assert fen_text_to_fen("100") == 100
+    for bad in (" 5.00", "1e2", "+1", "0.001", "５"):
+        with pytest.raises(MoneyError):
+            wire_yuan_to_fen(bad)
+    with pytest.raises(MoneyError):
+        fen_text_to_fen("-5")

@@ -6,12 +6,21 @@ Decimal and an explicit rule. No float ever touches an amount.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CNY = "CNY"
 FEN_PER_YUAN = 100
 MAX_AMOUNT_FEN = 10**15  # far above any car; guards against garbage input
+WIRE_AMOUNT_DIGITS_MAX = 15  # integer digits of an amount on the wire (channel texts)
+WIRE_FEE_DECIMALS_MAX = 5  # WeChat bill 手续费 carries 5 decimals
+_WIRE_INT = f"[0-9]{{1,{WIRE_AMOUNT_DIGITS_MAX}}}"
+_WIRE_YUAN_RE = re.compile(rf"(-?)({_WIRE_INT})(?:\.([0-9]{{1,2}}))?", re.ASCII)
+_WIRE_FEE_RE = re.compile(
+    rf"(-?)({_WIRE_INT})(?:\.([0-9]{{1,{WIRE_FEE_DECIMALS_MAX}}}))?", re.ASCII
+)
+_WIRE_FEN_RE = re.compile(rf"(-?)([0-9]{{1,{WIRE_AMOUNT_DIGITS_MAX + 2}}})", re.ASCII)
 
 
 class MoneyError(ValueError):
@@ -78,6 +87,52 @@ def fen_to_yuan(amount_fen: int) -> str:
     sign = "-" if amount_fen < 0 else ""
     whole, cents = divmod(abs(amount_fen), FEN_PER_YUAN)
     return f"{sign}{whole}.{cents:02d}"
+
+
+def wire_yuan_to_fen(text: str, *, allow_negative: bool = False) -> int:
+    """Parse a yuan amount exactly as a channel sends it (``"0.01"``, ``"12"``) into fen.
+
+    Stricter than ``yuan_to_fen`` (for channel wire texts, which are signed as they are):
+    ASCII digits, at most two decimals, no whitespace, exponent or ``+``; a leading ``-``
+    only when ``allow_negative``. Raises MoneyError; nothing is rounded.
+    """
+    sign, whole, fraction = _wire_match(_WIRE_YUAN_RE, text, "yuan amount")
+    _check_wire_sign(sign, allow_negative, text)
+    fen = int(whole) * FEN_PER_YUAN + int(fraction.ljust(2, "0"))
+    return -fen if sign else fen
+
+
+def wire_fee_yuan_to_fen(text: str) -> int:
+    """Parse a fee in yuan with up to five decimals (WeChat bill ``"0.01000"``) into fen.
+
+    Rule: ROUND_HALF_UP (half away from zero) to the fen; fees may be negative (refund rows).
+    """
+    sign, whole, fraction = _wire_match(_WIRE_FEE_RE, text, "fee amount")
+    magnitude = Decimal(f"{whole}.{fraction or '0'}") * FEN_PER_YUAN
+    fen = int(magnitude.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return -fen if sign else fen
+
+
+def fen_text_to_fen(text: str, *, allow_negative: bool = False) -> int:
+    """Parse an amount a channel already sends in fen as a digit string (``"100"``)."""
+    sign, digits, _ = _wire_match(_WIRE_FEN_RE, text, "fen amount")
+    _check_wire_sign(sign, allow_negative, text)
+    return -int(digits) if sign else int(digits)
+
+
+def _wire_match(pattern: re.Pattern[str], text: str, what: str) -> tuple[str, str, str]:
+    if not isinstance(text, str):
+        raise MoneyError(f"{what} must be a string, not {type(text).__name__}")
+    match = pattern.fullmatch(text)
+    if match is None:
+        raise MoneyError(f"{what} {text[:32]!r} is not an exact decimal in the allowed form")
+    groups = match.groups()
+    return groups[0], groups[1], (groups[2] if len(groups) > 2 else None) or ""
+
+
+def _check_wire_sign(sign: str, allow_negative: bool, text: str) -> None:
+    if sign and not allow_negative:
+        raise MoneyError(f"amount {text[:32]!r} must not be negative")
 
 
 def _parse_decimal(text: str) -> Decimal:
