@@ -1,87 +1,54 @@
-"""Money at the channel edge: yuan strings and fen strings to integer fen, and back.
+"""Money at the channel edge: a thin face over `otd_shared.money` (one implementation).
 
 Follows CHANNEL-FORMATS.md Appendix B item 6 (units per channel) and §2.2 (WeChat bill fees with
-5 decimals). Rules:
+5 decimals). The rules live in `otd_shared.money` (`wire_yuan_to_fen`, `wire_fee_yuan_to_fen`,
+`fen_text_to_fen`, `fen_to_yuan`):
 
 * Payment amounts in yuan (Alipay `total_amount`, `refund_fee`, ...) must be exact: at most two
-  decimals, ASCII digits only, no exponent, no sign unless negatives are allowed. Anything else
-  raises `MoneyFormatError`; nothing is rounded.
-* Fees in yuan (WeChat bill `手续费`, up to 5 decimals) are the one place where rounding happens:
-  `fee_yuan_to_fen` rounds to fen with ROUND_HALF_UP (half away from zero, so -0.00500 → -1).
+  decimals, ASCII digits only, no exponent, no sign unless negatives are allowed; nothing is
+  rounded.
+* Fees in yuan (WeChat bill `手续费`, up to 5 decimals) round to fen with ROUND_HALF_UP.
 * Amounts already in fen (WeChat JSON, UnionPay `txnAmt`, Allinpay `trxamt`, Lakala) are parsed
-  by `fen_text_to_fen` from their decimal-digit string form.
+  from their decimal-digit string form.
 
-No float is ever created: parsing goes through a strict regular expression and `Decimal`.
+This module only translates `MoneyError` into the channel layer's `MoneyFormatError`, so the
+protocol code keeps one exception tree (errors.py).
 """
 
 from __future__ import annotations
 
-import re
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
+from otd_shared import money
 from payment_gateway.adapters.channels.errors import MoneyFormatError
 
-AMOUNT_DIGITS_MAX = 15  # integer digits; 10**15 yuan is far beyond any single payment
-FEE_DECIMALS_MAX = 5  # WeChat bill 手续费 carries 5 decimals
-_FEN_PER_YUAN = Decimal(100)
-_ONE_FEN = Decimal(1)
+AMOUNT_DIGITS_MAX = money.WIRE_AMOUNT_DIGITS_MAX
+FEE_DECIMALS_MAX = money.WIRE_FEE_DECIMALS_MAX
 
-_INT = f"[0-9]{{1,{AMOUNT_DIGITS_MAX}}}"
-_YUAN_RE = re.compile(rf"(-?)({_INT})(?:\.([0-9]{{1,2}}))?", re.ASCII)
-_FEE_RE = re.compile(rf"(-?)({_INT})(?:\.([0-9]{{1,{FEE_DECIMALS_MAX}}}))?", re.ASCII)
-_FEN_RE = re.compile(rf"(-?)([0-9]{{1,{AMOUNT_DIGITS_MAX + 2}}})", re.ASCII)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-def yuan_to_fen(text: str, *, allow_negative: bool = False) -> int:
-    """Parse an exact yuan amount such as `"0.01"` or `"12"` into integer fen.
+def _edge(parse: Callable[_P, _R]) -> Callable[_P, _R]:
+    def translated(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return parse(*args, **kwargs)
+        except money.MoneyError as exc:
+            raise MoneyFormatError(str(exc)) from None
 
-    Rejects more than two decimals, exponents, whitespace, `+`, non-ASCII digits, and a leading
-    `-` unless `allow_negative` (refund rows of bills are negative).
-    """
-    match = _full_match(_YUAN_RE, text, "yuan amount")
-    sign, whole, fraction = match.group(1), match.group(2), match.group(3) or ""
-    _check_sign(sign, allow_negative, text)
-    fen = int(whole) * 100 + int(fraction.ljust(2, "0"))
-    return -fen if sign else fen
-
-
-def fee_yuan_to_fen(text: str) -> int:
-    """Parse a fee in yuan with up to five decimals (WeChat bill `0.01000`) into fen.
-
-    Rounds with ROUND_HALF_UP (half away from zero). Fees may be negative on refund rows.
-    """
-    match = _full_match(_FEE_RE, text, "fee amount")
-    sign, whole, fraction = match.group(1), match.group(2), match.group(3) or ""
-    magnitude = Decimal(f"{whole}.{fraction or '0'}") * _FEN_PER_YUAN
-    fen = int(magnitude.quantize(_ONE_FEN, rounding=ROUND_HALF_UP))
-    return -fen if sign else fen
+    translated.__doc__ = parse.__doc__
+    translated.__name__ = parse.__name__
+    return translated
 
 
-def fen_text_to_fen(text: str, *, allow_negative: bool = False) -> int:
-    """Parse an amount that the channel already sends in fen as a digit string (`"100"`)."""
-    match = _full_match(_FEN_RE, text, "fen amount")
-    _check_sign(match.group(1), allow_negative, text)
-    return int(text)
+yuan_to_fen = _edge(money.wire_yuan_to_fen)
+fee_yuan_to_fen = _edge(money.wire_fee_yuan_to_fen)
+fen_text_to_fen = _edge(money.fen_text_to_fen)
 
 
 def fen_to_yuan(amount_fen: int) -> str:
     """Format integer fen as a yuan string with exactly two decimals (`1` → `"0.01"`)."""
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
         raise MoneyFormatError("amount_fen must be an int")
-    sign = "-" if amount_fen < 0 else ""
-    whole, fen = divmod(abs(amount_fen), 100)
-    return f"{sign}{whole}.{fen:02d}"
-
-
-def _full_match(pattern: re.Pattern[str], text: str, what: str) -> re.Match[str]:
-    if not isinstance(text, str):
-        raise MoneyFormatError(f"{what} must be a string, not {type(text).__name__}")
-    match = pattern.fullmatch(text)
-    if match is None:
-        raise MoneyFormatError(f"{what} {text[:32]!r} is not an exact decimal in the allowed form")
-    return match
-
-
-def _check_sign(sign: str, allow_negative: bool, text: str) -> None:
-    if sign and not allow_negative:
-        raise MoneyFormatError(f"amount {text[:32]!r} must not be negative")
+    return money.fen_to_yuan(amount_fen)
