@@ -36,6 +36,19 @@ class ConsumerSpec:
     handlers: Mapping[str, EventHandler]
 
 
+@dataclass(frozen=True)
+class BackgroundJob:
+    """A named periodic or long-running job of a service (webhook sender, reminders...).
+
+    ``run(stop)`` runs until ``stop`` is set. It runs with the relay (the ``relay`` and
+    ``worker`` commands, ``api --with-workers``), may run in several replicas at once (claim
+    rows with ``FOR UPDATE SKIP LOCKED``), and is restarted after a pause when it crashes.
+    """
+
+    name: str
+    run: Callable[[asyncio.Event], Awaitable[None]]
+
+
 @dataclass
 class ServiceRuntime:
     """Everything a service process needs, built once at startup."""
@@ -50,6 +63,7 @@ class ServiceRuntime:
     metrics: ServiceMetrics
     outbox: OutboxWriter
     consumers: list[ConsumerSpec] = field(default_factory=list)
+    jobs: list[BackgroundJob] = field(default_factory=list)
 
     def consumer_config(self, spec: ConsumerSpec) -> ConsumerConfig:
         """The named limits and group id of one consumer."""
@@ -129,15 +143,27 @@ async def run_consumers(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
 
 
 async def run_workers(
-    runtime: ServiceRuntime, stop: asyncio.Event, *, relay: bool = True, consumers: bool = True
+    runtime: ServiceRuntime,
+    stop: asyncio.Event,
+    *,
+    relay: bool = True,
+    consumers: bool = True,
+    background_jobs: bool | None = None,
 ) -> None:
-    """Run relay and/or consumers; a crash of one is logged and restarted after a pause."""
+    """Run relay and/or consumers (and the background jobs, by default with the relay);
+    a crash of one is logged and restarted after a pause."""
     jobs = []
     if relay:
         jobs.append(_supervise("relay", lambda: run_relay(runtime, stop), stop))
     if consumers and runtime.consumers:
         jobs.append(_supervise("consumers", lambda: run_consumers(runtime, stop), stop))
+    if relay if background_jobs is None else background_jobs:
+        jobs.extend(_supervise(job.name, _bind(job, stop), stop) for job in runtime.jobs)
     await asyncio.gather(*jobs)
+
+
+def _bind(job: BackgroundJob, stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
+    return lambda: job.run(stop)
 
 
 WORKER_RESTART_DELAY_S = 2.0
