@@ -41,6 +41,10 @@ class RunningCluster:
     urls: dict[str, str]
     tokens: dict[str, str]
     var_dir: Path
+    topic_prefix: str = ""
+    """The cluster's KAFKA_TOPIC_PREFIX (for tests that publish or read events directly)."""
+    kafka_bootstrap: str = ""
+    """Bootstrap servers of the cluster's broker."""
 
     def auth(self, role: str) -> dict[str, str]:
         """Authorization header for a role."""
@@ -82,7 +86,13 @@ def running_cluster(
         cluster_file = _wait_for_cluster_file(process, var_dir)
         info = json.loads(cluster_file.read_text())
         tokens = json.loads((var_dir / "dev-tokens.json").read_text())
-        yield RunningCluster(urls=info["services"], tokens=tokens, var_dir=var_dir)
+        yield RunningCluster(
+            urls=info["services"],
+            tokens=tokens,
+            var_dir=var_dir,
+            topic_prefix=env["KAFKA_TOPIC_PREFIX"],
+            kafka_bootstrap=kafka_bootstrap,
+        )
     finally:
         process.send_signal(signal.SIGTERM)
         try:
