@@ -21,6 +21,7 @@ from otd_shared.db import database_ready
 from otd_shared.errors import DomainError
 from otd_shared.kafka import broker_ready
 from otd_shared.observability import configure_logging, http_middleware
+from otd_shared.ops_api import dead_letter_router
 from otd_shared.runtime import ServiceRuntime, run_workers
 
 
@@ -50,6 +51,7 @@ def create_service_app(
     app.add_middleware(BaseHTTPMiddleware, dispatch=_body_limit(settings.max_request_body_bytes))
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     app.include_router(_ops_router(runtime))
+    app.include_router(dead_letter_router(runtime))
     for router in routers:
         app.include_router(router)
     return app

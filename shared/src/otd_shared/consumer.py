@@ -148,7 +148,7 @@ class EventConsumer:
     ) -> None:
         """Slow path for one event: parked behind an earlier parked event of its order,
         else applied with retries."""
-        if envelope.order_id is not None and envelope.order_id in self._blocked_orders:
+        if await self._blocked(session, envelope.order_id):
             reason = "blocked behind an earlier parked event of the same order"
             await self._park(session, record, envelope, reason, attempts=0)
             return
@@ -168,7 +168,7 @@ class EventConsumer:
             handler = self._handlers.get(envelope.event_type)
             if handler is None:
                 continue
-            if envelope.order_id is not None and envelope.order_id in self._blocked_orders:
+            if await self._blocked(session, envelope.order_id):
                 reason = "blocked behind an earlier parked event of the same order"
                 await self._park(session, record, envelope, reason, attempts=0)
                 continue
@@ -221,6 +221,26 @@ class EventConsumer:
             .returning(inbox.c.event_id)
         )
         return {row[0] for row in inserted}
+
+    async def _blocked(self, session: AsyncSession, order_id: str | None) -> bool:
+        """True when the order has an open dead letter. The in-memory set is a cache,
+        confirmed in the database on a hit (an operator may have redriven it)."""
+        if order_id is None or order_id not in self._blocked_orders:
+            return False
+        dl = self._tables.dead_letters
+        still_open = await session.scalar(
+            sa.select(sa.literal(1))
+            .where(
+                dl.c.consumer == self._config.name,
+                dl.c.order_id == order_id,
+                dl.c.resolved_at.is_(None),
+            )
+            .limit(1)
+        )
+        if still_open is None:
+            self._blocked_orders.discard(order_id)
+            return False
+        return True
 
     async def reload_blocked_orders(self) -> None:
         """Reload the orders with open dead letters (after a rebalance or at start)."""
