@@ -1,7 +1,5 @@
-"""``python -m ledger_service api|relay|consumer|worker|migrate``."""
+"""``python -m ledger_service api|relay|consumer|worker|migrate|sap-post``."""
 
-from otd_shared.cli import main
+from ledger_service.entrypoints.cli import main
 
-from ledger_service.bootstrap import ENTRY
-
-main(ENTRY)
+main()

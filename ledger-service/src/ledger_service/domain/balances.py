@@ -8,13 +8,13 @@ account (asset) holding 500 fen shows +500 too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
 from ledger_service.domain.accounts import AccountType, Side, normal_side
-from ledger_service.domain.chart import deposits_account
+from ledger_service.domain.chart import REVENUE_ACCOUNT, deposits_account
 from ledger_service.domain.errors import LedgerInvariantError
 from ledger_service.domain.journal import Entry, Journal, entries_of
 from ledger_service.domain.money import DEFAULT_CURRENCY
@@ -127,6 +127,16 @@ def trial_balance(
             continue
         debit_fen, credit_fen = turnovers.get(entry.account, (0, 0))
         turnovers[entry.account] = (debit_fen + entry.debit_fen, credit_fen + entry.credit_fen)
+    return trial_balance_of_turnovers(turnovers, as_of, currency)
+
+
+def trial_balance_of_turnovers(
+    turnovers: Mapping[str, tuple[int, int]], as_of: date, currency: str = DEFAULT_CURRENCY
+) -> TrialBalance:
+    """The trial balance from ``{account: (debit turnover, credit turnover)}`` up to `as_of`.
+
+    For ledgers that keep turnovers (the SQL balance rows) instead of folding every entry.
+    """
     rows = tuple(
         TrialBalanceRow(code, *Balance(*turnovers[code]).columns_fen())
         for code in sorted(turnovers)
@@ -151,3 +161,47 @@ def order_statement(journals: Iterable[Journal], order_id: str) -> tuple[Entry, 
     return tuple(
         entry for journal in journals if code in journal.accounts for entry in entries_of(journal)
     )
+
+
+@dataclass(frozen=True)
+class OrderSummary:
+    """What happened to an order's money, from its deposits account (all in fen, one currency).
+
+    - `paid_fen`: credited to deposits by payments, wires, claims and loan disbursements;
+    - `refunded_fen`: debited by refunds (to a channel's clearing or to refunds payable);
+    - `recognised_fen`: debited into revenue at delivery;
+    - `reversed_fen`: the net effect of reversing journals (negative when they took money out);
+    - `held_fen`: the deposits balance still held for the customer.
+
+    ``held_fen == paid_fen - refunded_fen - recognised_fen + reversed_fen`` always.
+    """
+
+    order_id: str
+    paid_fen: int
+    refunded_fen: int
+    recognised_fen: int
+    reversed_fen: int
+    held_fen: int
+
+
+def order_summary(journals: Iterable[Journal], order_id: str) -> OrderSummary:
+    """Classify every leg on ``deposits:<order_id>`` of `journals` (see `OrderSummary`)."""
+    code = deposits_account(order_id)
+    paid_fen = refunded_fen = recognised_fen = reversed_fen = held_fen = 0
+    for journal in journals:
+        to_revenue = any(leg.account == REVENUE_ACCOUNT for leg in journal.legs)
+        for leg in journal.legs:
+            if leg.account != code:
+                continue
+            held_fen += leg.credit_fen - leg.debit_fen
+            if journal.is_reversal:
+                reversed_fen += leg.credit_fen - leg.debit_fen
+            elif leg.credit_fen:
+                paid_fen += leg.credit_fen
+            elif to_revenue:
+                recognised_fen += leg.debit_fen
+            else:
+                refunded_fen += leg.debit_fen
+    if held_fen != paid_fen - refunded_fen - recognised_fen + reversed_fen:
+        raise LedgerInvariantError(f"order {order_id}: statement summary does not add up")
+    return OrderSummary(order_id, paid_fen, refunded_fen, recognised_fen, reversed_fen, held_fen)

@@ -12,13 +12,17 @@
     │   └── SapExportError                 422  sap_export_invalid  mixed companies, too many lines
     │       └── UnmappedAccount            422  unmapped_account    no G/L account for an account
     ├── NotFound (otd_shared)              404
-    │   └── JournalNotFound                404  journal_not_found
+    │   ├── JournalNotFound                404  journal_not_found
+    │   ├── AccountNotFound                404  account_not_found   (a read, not a posting leg)
+    │   └── SapDocumentNotFound            404  sap_document_not_found
     ├── Conflict (otd_shared)              409
     │   ├── AccountConflict                409  account_conflict    open with other type/currency
     │   ├── SourceConflict                 409  source_conflict     source id taken elsewhere
     │   ├── AlreadyReversed                409  already_reversed    the journal has a reversal
-    │   └── ReversalOfReversal             409  reversal_of_reversal
-    └── LedgerInvariantError               500  invariant_violated  a bug, never the caller's fault
+    │   ├── ReversalOfReversal             409  reversal_of_reversal
+    │   └── SapStateConflict               409  sap_state_conflict  e.g. re-send an acknowledged doc
+    ├── LedgerInvariantError               500  invariant_violated  a bug, never the caller's fault
+    └── LedgerBusy                         503  ledger_busy         lock-conflict retries ran out
 
 Messages name accounts, amounts and ids only, so they are safe to return to finance users.
 """
@@ -88,6 +92,18 @@ class JournalNotFound(NotFound):
     code = "journal_not_found"
 
 
+class AccountNotFound(NotFound):
+    """A read addresses an account that is not open (a posting leg gets `UnknownAccount`)."""
+
+    code = "account_not_found"
+
+
+class SapDocumentNotFound(NotFound):
+    """No SAP accounting document has the requested reference."""
+
+    code = "sap_document_not_found"
+
+
 class AccountConflict(Conflict):
     """The account code is already open with a different type or currency."""
 
@@ -112,8 +128,24 @@ class ReversalOfReversal(Conflict):
     code = "reversal_of_reversal"
 
 
+class SapStateConflict(Conflict):
+    """The SAP document is not in a state that allows the request (e.g. already acknowledged)."""
+
+    code = "sap_state_conflict"
+
+
 class LedgerInvariantError(DomainError):
     """Recorded data breaks a ledger invariant: a bug, never the caller's fault."""
 
     http_status = 500
     code = "invariant_violated"
+
+
+class LedgerBusy(DomainError):
+    """Concurrent postings kept conflicting (deadlock, serialization) after bounded retries.
+
+    Never the caller's fault and safe to retry: nothing was recorded.
+    """
+
+    http_status = 503
+    code = "ledger_busy"

@@ -30,19 +30,15 @@ from ledger_service.domain.balances import (
 )
 from ledger_service.domain.chart import DEFAULT_CHART, Chart, check_against_chart
 from ledger_service.domain.errors import (
-    AccountConflict,
-    AlreadyReversed,
-    CurrencyMismatch,
-    InvalidJournal,
     JournalNotFound,
     LedgerInvariantError,
-    ReversalOfReversal,
     SourceConflict,
     UnknownAccount,
 )
-from ledger_service.domain.journal import Entry, Journal, JournalDraft, entries_of, mirrors
+from ledger_service.domain.journal import Entry, Journal, JournalDraft, entries_of
 from ledger_service.domain.journal import reverse as reversing_draft
 from ledger_service.domain.money import DEFAULT_CURRENCY
+from ledger_service.domain.posting_checks import check_account_reopen, check_legs, check_reversal
 from ledger_service.domain.rules import PostingProposal
 
 
@@ -85,15 +81,7 @@ class InMemoryLedger:
 
     def _check_new_account(self, account: Account) -> None:
         check_against_chart(account, self._chart)
-        existing = self._accounts.get(account.code)
-        if existing is not None and (existing.type, existing.currency) != (
-            account.type,
-            account.currency,
-        ):
-            raise AccountConflict(
-                f"account {account.code} is open as {existing.type.value} {existing.currency}",
-                field="code",
-            )
+        check_account_reopen(self._accounts.get(account.code), account)
 
     # --- posting --------------------------------------------------------------------------
 
@@ -136,29 +124,11 @@ class InMemoryLedger:
         return self.post(reversing_draft(original, new_source_id, business_date, reason))
 
     def _check_legs(self, draft: JournalDraft, accounts: Mapping[str, Account]) -> None:
-        for leg in draft.legs:
-            account = accounts.get(leg.account)
-            if account is None:
-                raise UnknownAccount(f"account {leg.account!r} is not open", field="lines")
-            if account.currency != leg.currency:
-                raise CurrencyMismatch(
-                    f"leg in {leg.currency} on account {leg.account} kept in {account.currency}",
-                    field="lines",
-                )
+        check_legs(draft, accounts)
 
     def _check_reversal(self, draft: JournalDraft) -> None:
-        target_id = draft.reverses_journal_id
-        target = self._journals.get(target_id or "")
-        if target is None:
-            raise InvalidJournal(f"reversed journal {target_id} does not exist")
-        if target.is_reversal:
-            raise ReversalOfReversal(f"journal {target_id} is itself a reversal")
-        if target_id in self._reversed_by:
-            raise AlreadyReversed(
-                f"journal {target_id} was reversed by {self._reversed_by[target.journal_id]}"
-            )
-        if not mirrors(draft, target):
-            raise InvalidJournal(f"draft does not mirror the legs of journal {target_id}")
+        target_id = draft.reverses_journal_id or ""
+        check_reversal(draft, self._journals.get(target_id), self._reversed_by.get(target_id))
 
     def _record(self, journal: Journal) -> Journal:
         if journal.journal_id in self._journals:

@@ -1,0 +1,266 @@
+"""The books on one session: open accounts, post journals (one, many, from a rule), reverse.
+
+Used by the API commands (own unit of work, retried on lock conflicts) and by the event
+handlers (the consumer's transaction). Every check is the domain's (`posting_checks`), so the
+SQL books refuse exactly what `InMemoryLedger` refuses. A source id that is already posted
+returns the journal posted first, whatever the new request says (DESIGN §3).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger_service.adapters.accounts_repo import AccountRepository
+from ledger_service.adapters.journal_repo import JournalInsert, JournalRepository, OutboxRow
+from ledger_service.domain.accounts import Account, split_account_code
+from ledger_service.domain.chart import Family, check_against_chart
+from ledger_service.domain.errors import (
+    AlreadyReversed,
+    CurrencyMismatch,
+    InvalidJournal,
+    JournalNotFound,
+    SourceConflict,
+    UnknownAccount,
+)
+from ledger_service.domain.journal import Journal, JournalDraft, journal_id_for
+from ledger_service.domain.journal import reverse as reversing_draft
+from ledger_service.domain.memory import PostResult
+from ledger_service.domain.posting_checks import check_account_reopen, check_legs, check_reversal
+from ledger_service.domain.rules import PostingProposal
+from ledger_service.service_layer.context import LedgerContext
+from otd_shared.errors import DomainError
+from otd_shared.events import JournalPosted
+
+SHARD_KEY = "ledger_balance_shard"
+ItemStatus = Literal["created", "duplicate", "rejected"]
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """The fate of one journal of a batch."""
+
+    index: int
+    source_id: str | None
+    status: ItemStatus
+    journal_id: str | None = None
+    error: DomainError | None = None
+
+
+class Books:
+    """Posting on one session. `cache_reads`: this transaction has written nothing yet, so
+    accounts it reads are committed and may be cached (never true inside a consumer batch)."""
+
+    def __init__(self, session: AsyncSession, ctx: LedgerContext, *, cache_reads: bool) -> None:
+        self._session = session
+        self._ctx = ctx
+        self._cache_reads = cache_reads
+        self.accounts = AccountRepository(session)
+        self.journals = JournalRepository(session)
+
+    # --- accounts ---------------------------------------------------------------------------
+
+    async def accounts_for(self, codes: Sequence[str]) -> dict[str, Account]:
+        """The open accounts among `codes` (cache first, then the database)."""
+        cache = self._ctx.accounts
+        found = {code: hit for code in codes if (hit := cache.get(code)) is not None}
+        missing = [code for code in codes if code not in found]
+        if missing:
+            loaded = await self.accounts.get_many(missing)
+            if self._cache_reads:
+                cache.remember(loaded.values())
+            found.update(loaded)
+        return found
+
+    async def open_account(self, account: Account) -> tuple[Account, bool]:
+        """Open `account`; the same account again is fine (created False), another type 409."""
+        check_against_chart(account, self._ctx.chart)
+        inserted = await self.accounts.insert_missing([account])
+        if account.code in inserted:
+            return account, True
+        existing = (await self.accounts.get_many([account.code]))[account.code]
+        check_account_reopen(existing, account)
+        return existing, False
+
+    async def ensure_accounts(self, wanted: Sequence[Account]) -> None:
+        """Open the accounts a rule proposal touches that are not open yet (409 on a clash)."""
+        cache = self._ctx.accounts
+        unsure = []
+        for account in wanted:
+            hit = cache.get(account.code)
+            if hit is None:
+                unsure.append(account)
+            else:
+                check_account_reopen(hit, account)
+        if not unsure:
+            return
+        existing = await self.accounts.get_many(a.code for a in unsure)
+        for account in unsure:
+            check_against_chart(account, self._ctx.chart)
+            check_account_reopen(existing.get(account.code), account)
+        await self.accounts.insert_missing([a for a in unsure if a.code not in existing])
+
+    # --- posting ----------------------------------------------------------------------------
+
+    async def post(self, draft: JournalDraft, *, kind: str, path: str = "api") -> PostResult:
+        """Post one journal whose accounts must be open, or return the source's first journal."""
+        known = await self.accounts_for(draft.accounts)
+        try:
+            check_legs(draft, known)
+        except (UnknownAccount, CurrencyMismatch):
+            stored = await self.journals.by_source(draft.source_id)
+            if stored is not None:
+                return self._counted(PostResult(stored.journal, created=False), path)
+            raise
+        return await self._insert_one(draft, kind=kind, path=path)
+
+    async def post_proposal(self, proposal: PostingProposal, *, kind: str) -> PostResult:
+        """Open the proposal's accounts and post its journal (idempotent by source id)."""
+        await self.ensure_accounts(proposal.accounts)
+        return await self._insert_one(proposal.journal, kind=kind, path="event")
+
+    async def post_many(
+        self, items: Sequence[JournalDraft | DomainError], *, kind: str
+    ) -> list[ItemOutcome]:
+        """Post a batch, each item on its own: created, duplicate (source known) or rejected."""
+        drafts = [item for item in items if isinstance(item, JournalDraft)]
+        known = await self.accounts_for(list(dict.fromkeys(c for d in drafts for c in d.accounts)))
+        outcomes: dict[int, ItemOutcome] = {}
+        accepted: dict[str, tuple[int, JournalDraft]] = {}
+        refused: dict[int, tuple[JournalDraft, DomainError]] = {}
+        for index, item in enumerate(items):
+            if isinstance(item, DomainError):
+                outcomes[index] = ItemOutcome(index, None, "rejected", error=item)
+            elif item.source_id in accepted:
+                outcomes[index] = _duplicate(index, item.source_id)
+            else:
+                try:
+                    check_legs(item, known)
+                    accepted[item.source_id] = (index, item)
+                except (UnknownAccount, CurrencyMismatch) as exc:
+                    refused[index] = (item, exc)
+        created = await self.journals.insert(
+            [self._insertion(Journal.posted(d), kind) for _, d in accepted.values()],
+            self._shard(),
+        )
+        for source_id, (index, _) in accepted.items():
+            is_new = journal_id_for(source_id) in created
+            outcomes[index] = ItemOutcome(
+                index, source_id, "created" if is_new else "duplicate", journal_id_for(source_id)
+            )
+        await self._settle_refused(refused, accepted, outcomes)
+        for outcome in outcomes.values():
+            if outcome.status != "rejected":
+                self._ctx.metrics.journals.labels("batch", outcome.status).inc()
+        return [outcomes[index] for index in range(len(items))]
+
+    async def _settle_refused(
+        self,
+        refused: dict[int, tuple[JournalDraft, DomainError]],
+        accepted: dict[str, tuple[int, JournalDraft]],
+        outcomes: dict[int, ItemOutcome],
+    ) -> None:
+        # Like a single post: a refused journal whose source is already posted is a replay.
+        for index, (draft, error) in refused.items():
+            earlier = accepted.get(draft.source_id)
+            known_source = (earlier is not None and earlier[0] < index) or (
+                await self.journals.by_source(draft.source_id) is not None
+            )
+            outcomes[index] = (
+                _duplicate(index, draft.source_id)
+                if known_source
+                else ItemOutcome(index, draft.source_id, "rejected", error=error)
+            )
+
+    async def reverse(
+        self, journal_id: str, source_id: str, business_date: date, reason: str
+    ) -> PostResult:
+        """Post the reversal of `journal_id` under `source_id` (idempotent by that source)."""
+        original = await self.journals.get(journal_id)
+        if original is None:
+            raise JournalNotFound(f"journal {journal_id} not found")
+        existing = await self.journals.by_source(source_id)
+        if existing is not None:
+            if existing.journal.reverses_journal_id == journal_id:
+                return self._counted(PostResult(existing.journal, created=False), "reversal")
+            raise SourceConflict(
+                f"source {source_id!r} already posted journal {existing.journal.journal_id}",
+                field="source_id",
+            )
+        draft = reversing_draft(original.journal, source_id, business_date, reason)
+        reversal = await self.journals.reversal_of(journal_id)
+        check_reversal(
+            draft, original.journal, None if reversal is None else reversal.journal.journal_id
+        )
+        try:
+            return await self._insert_one(
+                draft, kind="reversal", path="reversal", order_id=original.order_id
+            )
+        except IntegrityError as exc:  # a concurrent reversal of the same journal won
+            if "reverses_journal_id" not in str(exc.orig):
+                raise
+            raise AlreadyReversed(f"journal {journal_id} was reversed concurrently") from None
+
+    async def _insert_one(
+        self, draft: JournalDraft, *, kind: str, path: str, order_id: str | None = None
+    ) -> PostResult:
+        journal = Journal.posted(draft)
+        insertion = self._insertion(journal, kind, order_id)
+        created = await self.journals.insert([insertion], self._shard())
+        if journal.journal_id in created:
+            return self._counted(PostResult(journal, created=True), path)
+        stored = await self.journals.by_source(draft.source_id)
+        if stored is None:  # the conflicting row vanished: impossible for append-only tables
+            raise InvalidJournal(f"source {draft.source_id!r} conflicted but is not stored")
+        return self._counted(PostResult(stored.journal, created=False), path)
+
+    def _insertion(self, journal: Journal, kind: str, order_id: str | None = None) -> JournalInsert:
+        order_id = order_id or order_of(journal)
+        envelope = self._ctx.outbox.envelope(
+            JournalPosted(
+                journal_id=journal.journal_id,
+                source_id=journal.source_id,
+                business_date=journal.business_date,
+                total_debit_fen=sum(leg.debit_fen for leg in journal.legs),
+                order_id=order_id,
+            )
+        )
+        event = OutboxRow(
+            event_id=envelope.event_id,
+            event_type=envelope.event_type,
+            topic=self._ctx.topic,
+            partition_key=envelope.partition_key.decode(),
+            body=envelope.model_dump_json(),
+        )
+        return JournalInsert(journal, kind, order_id, event)
+
+    def _shard(self) -> int:
+        """This transaction's balance shard: random, so concurrent postings spread out."""
+        info = self._session.info
+        if SHARD_KEY not in info:
+            info[SHARD_KEY] = secrets.randbelow(self._ctx.settings.balance_shards)
+        shard: int = info[SHARD_KEY]
+        return shard
+
+    def _counted(self, result: PostResult, path: str) -> PostResult:
+        self._ctx.metrics.journals.labels(path, "created" if result.created else "duplicate").inc()
+        return result
+
+
+def order_of(journal: Journal) -> str | None:
+    """The order a journal belongs to: the owner of its first customer-deposits leg."""
+    for leg in journal.legs:
+        family, owner = split_account_code(leg.account)
+        if family == Family.DEPOSITS and owner is not None:
+            return owner
+    return None
+
+
+def _duplicate(index: int, source_id: str) -> ItemOutcome:
+    return ItemOutcome(index, source_id, "duplicate", journal_id_for(source_id))

@@ -1,0 +1,93 @@
+"""Handlers of the events ledger-service consumes: every money movement becomes a journal.
+
+Each runs inside the consumer's transaction with the inbox row, so a journal, its
+JournalPosted outbox row and the inbox entry commit together. The journal's source id is the
+event id, so even a replay with an empty inbox (a new consumer group) posts nothing twice.
+
+An event whose content breaks a posting rule (a cash payment without a store, a negative
+deposit at delivery…) is recorded in ``unposted_events`` with the reason and skipped: retrying
+cannot fix it and parking it would hold back every later event of the order. Database and
+other unexpected errors propagate (the consumer retries, then parks).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger_service.adapters.balance_repo import BalanceRepository
+from ledger_service.adapters.unposted_repo import UnpostedRepository
+from ledger_service.domain import events as rule
+from ledger_service.domain.chart import deposits_account
+from ledger_service.domain.rules import propose
+from ledger_service.service_layer.books import Books
+from ledger_service.service_layer.context import LedgerContext
+from ledger_service.service_layer.event_mapping import MAPPERS, to_ledger_event
+from otd_shared.consumer import EventHandler
+from otd_shared.errors import DomainError
+from otd_shared.events import EventEnvelope, OrderDelivered
+
+log = logging.getLogger(__name__)
+
+CONSUMED_EVENT_TYPES = (
+    *(payload.__name__ for payload in MAPPERS),
+    OrderDelivered.__name__,
+)
+
+
+class LedgerEventHandlers:
+    """Posts consumed events through the posting rules (built in bootstrap)."""
+
+    def __init__(self, ctx: LedgerContext) -> None:
+        self._ctx = ctx
+
+    def handlers(self) -> dict[str, EventHandler]:
+        """The handler map of the consumer: every consumed type goes through `handle`."""
+        return dict.fromkeys(CONSUMED_EVENT_TYPES, self.handle)
+
+    async def handle(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+        """Post the journal the event's rule proposes (nothing for no money movement)."""
+        try:
+            event = await self._ledger_event(session, envelope)
+            proposal = None if event is None else propose(event, self._ctx.chart)
+            if proposal is None:
+                return
+            books = Books(session, self._ctx, cache_reads=False)
+            await books.post_proposal(proposal, kind=envelope.event_type)
+        except DomainError as exc:
+            if exc.http_status >= 500:
+                raise
+            await self._unposted(session, envelope, exc)
+
+    async def _ledger_event(
+        self, session: AsyncSession, envelope: EventEnvelope
+    ) -> rule.LedgerEvent | None:
+        payload = envelope.payload
+        if isinstance(payload, OrderDelivered):
+            code = deposits_account(payload.order_id)
+            balance = await BalanceRepository(session).balance(code)
+            return rule.OrderDelivered(
+                event_id=str(envelope.event_id),
+                order_id=payload.order_id,
+                occurred_at=payload.delivered_at,
+                deposit_balance_fen=balance.credit_fen - balance.debit_fen,
+            )
+        return to_ledger_event(envelope, self._ctx.settings)
+
+    async def _unposted(
+        self, session: AsyncSession, envelope: EventEnvelope, exc: DomainError
+    ) -> None:
+        log.error(
+            "event not posted",
+            extra={"event_id": str(envelope.event_id), "code": exc.code, "err": exc.message},
+        )
+        self._ctx.metrics.unposted.labels(envelope.event_type).inc()
+        await UnpostedRepository(session).add(
+            envelope.event_id,
+            envelope.event_type,
+            envelope.order_id,
+            exc.code,
+            exc.message,
+            envelope.model_dump_json(),
+        )

@@ -1,0 +1,164 @@
+"""Kafka payloads → posting-rule inputs (pure; the handlers add I/O around it).
+
+The envelope's event id becomes the journal's source id, so a redelivered or replayed event
+posts nothing new. Business timestamps come from the payload when it has one (``completed_at``,
+``received_at``, ``delivered_at``), else from the envelope's ``occurred_at``. What the events
+do not say comes from settings: the bank account a channel settles into, the bank account
+wire and loan refunds leave from, the store whose till absorbs cash adjustments.
+
+ReconCompleted is read as a settlement: ``settled_fen`` is the gross amount the statement
+settles (before fees) and ``fee_fen`` what the channel kept; the bank receives the difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from ledger_service.config import LedgerSettings
+from ledger_service.domain import events as rule
+from ledger_service.domain.chart import CLEARING_CHANNELS, Channel
+from otd_shared.events import (
+    DiscrepancyResolved,
+    EventEnvelope,
+    LoanDisbursed,
+    PaymentCallback,
+    ReconCompleted,
+    RefundRequested,
+    WireClaimed,
+    WireReceived,
+)
+
+
+def payment_callback(
+    env: EventEnvelope, p: PaymentCallback, settings: LedgerSettings
+) -> rule.LedgerEvent | None:
+    """Succeeded → PaymentSucceeded; refunded → RefundSucceeded; failed → nothing."""
+    if p.outcome == "failed" or p.amount_fen == 0:
+        return None
+    channel = Channel.parse(p.channel)
+    if p.outcome == "succeeded":
+        return rule.PaymentSucceeded(
+            event_id=str(env.event_id),
+            order_id=p.order_id,
+            channel=channel,
+            amount_fen=p.amount_fen,
+            occurred_at=p.completed_at,
+            fee_fen=p.fee_fen,
+            payment_id=p.payment_id,
+            store_id=p.store_id,
+        )
+    return rule.RefundSucceeded(
+        event_id=str(env.event_id),
+        order_id=p.order_id,
+        channel=channel,
+        amount_fen=p.amount_fen,
+        occurred_at=p.completed_at,
+        refund_id=p.refund_id,
+        store_id=p.store_id,
+        bank_account_id=settings.default_bank_account_id,
+    )
+
+
+def wire_received(env: EventEnvelope, p: WireReceived, _: LedgerSettings) -> rule.WireReceived:
+    """Dr bank / Cr the matched order's deposits, or suspense."""
+    return rule.WireReceived(
+        event_id=str(env.event_id),
+        wire_id=p.wire_id,
+        bank_account_id=p.bank_account,
+        amount_fen=p.amount_fen,
+        occurred_at=p.received_at,
+        matched_order_id=p.matched_order_id,
+    )
+
+
+def wire_claimed(env: EventEnvelope, p: WireClaimed, _: LedgerSettings) -> rule.WireClaimed:
+    """Dr suspense / Cr deposits."""
+    return rule.WireClaimed(
+        event_id=str(env.event_id),
+        wire_id=p.wire_id,
+        order_id=p.order_id,
+        amount_fen=p.amount_fen,
+        occurred_at=env.occurred_at,
+    )
+
+
+def loan_disbursed(env: EventEnvelope, p: LoanDisbursed, _: LedgerSettings) -> rule.LoanDisbursed:
+    """Dr loan receivable / Cr deposits."""
+    return rule.LoanDisbursed(
+        event_id=str(env.event_id),
+        order_id=p.order_id,
+        loan_order_id=p.loan_order_id,
+        amount_fen=p.amount_fen,
+        occurred_at=env.occurred_at,
+        bank_reference=p.bank_reference,
+    )
+
+
+def refund_requested(env: EventEnvelope, p: RefundRequested, _: LedgerSettings) -> rule.RefundOwed:
+    """Offline refunds become refunds payable; channel refunds post when the channel refunds."""
+    return rule.RefundOwed(
+        event_id=str(env.event_id),
+        order_id=p.order_id,
+        amount_fen=p.amount_fen,
+        occurred_at=env.occurred_at,
+        channel=None if p.channel is None else Channel.parse(p.channel),
+        refund_request_id=p.refund_request_id,
+    )
+
+
+def recon_completed(
+    env: EventEnvelope, p: ReconCompleted, settings: LedgerSettings
+) -> rule.SettlementReported | None:
+    """A clearing channel's settlement; cash and wire settle through other postings."""
+    channel = Channel.parse(p.source)
+    if channel not in CLEARING_CHANNELS:
+        return None
+    return rule.SettlementReported(
+        event_id=str(env.event_id),
+        channel=channel,
+        statement_date=p.recon_date,
+        gross_fen=p.settled_fen,
+        fee_fen=p.fee_fen,
+        bank_account_id=settings.settlement_bank_account(channel.value),
+        occurred_at=env.occurred_at,
+    )
+
+
+def discrepancy_resolved(
+    env: EventEnvelope, p: DiscrepancyResolved, settings: LedgerSettings
+) -> rule.ReconAdjusted:
+    """An approved adjustment between the channel's holding account and recon differences."""
+    channel = Channel.parse(p.source)
+    return rule.ReconAdjusted(
+        event_id=str(env.event_id),
+        discrepancy_id=p.discrepancy_id,
+        channel=channel,
+        adjustment_fen=p.adjustment_fen,
+        occurred_at=env.occurred_at,
+        reason=p.reason,
+        kind=p.kind,
+        order_id=p.order_id,
+        store_id=settings.recon_cash_store_id if channel is Channel.CASH else None,
+        bank_account_id=settings.default_bank_account_id if channel is Channel.WIRE else None,
+    )
+
+
+Mapper = Callable[[EventEnvelope, Any, LedgerSettings], rule.LedgerEvent | None]
+
+# One line per consumed payload class (OrderDelivered needs a balance: see event_handlers).
+MAPPERS: Final[Mapping[type[Any], Mapper]] = {
+    PaymentCallback: payment_callback,
+    WireReceived: wire_received,
+    WireClaimed: wire_claimed,
+    LoanDisbursed: loan_disbursed,
+    RefundRequested: refund_requested,
+    ReconCompleted: recon_completed,
+    DiscrepancyResolved: discrepancy_resolved,
+}
+
+
+def to_ledger_event(env: EventEnvelope, settings: LedgerSettings) -> rule.LedgerEvent | None:
+    """The rule input for an envelope, or None when the event moves no money."""
+    mapper = MAPPERS.get(type(env.payload))
+    return None if mapper is None else mapper(env, env.payload, settings)

@@ -1,0 +1,209 @@
+"""The ledger's HTTP contract (DESIGN §3) on real PostgreSQL: accounts, journals, batch,
+reversal, roles."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from ledger_testkit import auth, journal, unique
+
+pytestmark = pytest.mark.integration
+
+DAY = "2024-05-01"
+
+
+async def open_accounts(client: httpx.AsyncClient, *specs: tuple[str, str]) -> None:
+    for code, kind in specs:
+        r = await client.post("/v1/accounts", json={"code": code, "type": kind, "currency": "CNY"})
+        assert r.status_code == 201, r.text
+
+
+async def balance(client: httpx.AsyncClient, code: str, day: str | None = None) -> int:
+    params = {"date": day} if day else {}
+    r = await client.get(f"/v1/accounts/{code}", params=params)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["net_debit_fen"] == body["debit_fen"] - body["credit_fen"]
+    return int(body["net_debit_fen"])
+
+
+async def test_open_account_is_idempotent_and_refuses_a_clash(client: httpx.AsyncClient) -> None:
+    code = unique("bank:T")
+    first = await client.post(
+        "/v1/accounts", json={"code": code, "type": "asset", "currency": "CNY"}
+    )
+    assert first.status_code == 201, first.text
+    assert first.json() | {"created": None} == {
+        "code": code,
+        "type": "asset",
+        "currency": "CNY",
+        "family": "bank",
+        "owner": code.split(":")[1],
+        "created": None,
+    }
+    assert first.json()["created"] is True
+    again = await client.post(
+        "/v1/accounts", json={"code": code, "type": "ASSET", "currency": "CNY"}
+    )
+    assert (again.status_code, again.json()["created"]) == (201, False)
+    clash = await client.post(
+        "/v1/accounts", json={"code": code, "type": "asset", "currency": "USD"}
+    )
+    assert clash.status_code == 409
+    assert clash.json()["code"] == "account_conflict"
+    wrong_family_type = await client.post(
+        "/v1/accounts", json={"code": unique("deposits:O"), "type": "asset", "currency": "CNY"}
+    )
+    assert wrong_family_type.status_code == 422
+    assert wrong_family_type.json()["code"] == "invalid_account"
+    bad_type = await client.post("/v1/accounts", json={"code": unique("x"), "type": "cash"})
+    assert bad_type.status_code == 422
+    assert (await client.get(f"/v1/accounts/{unique('nope')}")).status_code == 404
+
+
+async def test_roles_finance_only(client: httpx.AsyncClient) -> None:
+    body = {"code": unique("acct"), "type": "asset", "currency": "CNY"}
+    assert (
+        await client.post("/v1/accounts", json=body, headers={"Authorization": ""})
+    ).status_code == 401
+    assert (await client.post("/v1/accounts", json=body, headers=auth("sre"))).status_code == 403
+    assert (
+        await client.get("/v1/trial-balance?date=2024-05-01", headers=auth("sre"))
+    ).status_code == 403
+    assert (
+        await client.get("/v1/trial-balance?date=2024-05-01", headers=auth("app-backend"))
+    ).status_code == 403
+    approver = await client.post("/v1/accounts", json=body, headers=auth("finance-approver"))
+    assert approver.status_code == 201
+
+
+async def test_post_journal_then_replay_returns_the_first(client: httpx.AsyncClient) -> None:
+    bank, rev = unique("bank:B"), unique("sales")
+    await open_accounts(client, (bank, "asset"), (rev, "revenue"))
+    source = unique("manual")
+    first = await client.post(
+        "/v1/journals", json=journal(source, DAY, (bank, 700, 0), (rev, 0, 700))
+    )
+    assert first.status_code == 201, first.text
+    posted = first.json()
+    assert posted["created"] is True
+    assert posted["total_debit_fen"] == posted["total_credit_fen"] == 700
+    assert [(x["account"], x["debit_fen"], x["credit_fen"]) for x in posted["lines"]] == [
+        (bank, 700, 0),
+        (rev, 0, 700),
+    ]
+    # Same source, different content: the first journal comes back, nothing new is posted.
+    replay = await client.post("/v1/journals", json=journal(source, DAY, (bank, 5, 0), (rev, 0, 5)))
+    assert replay.status_code == 200
+    assert replay.json()["journal_id"] == posted["journal_id"]
+    assert replay.json()["created"] is False
+    assert replay.json()["lines"] == posted["lines"]
+    assert await balance(client, bank) == 700
+    fetched = await client.get(f"/v1/journals/{posted['journal_id']}")
+    assert fetched.json()["source_kind"] == "manual"
+    assert fetched.json()["reversed_by"] is None
+
+
+async def test_unbalanced_unknown_and_malformed_journals_are_422(client: httpx.AsyncClient) -> None:
+    bank, rev = unique("bank:B"), unique("sales")
+    await open_accounts(client, (bank, "asset"), (rev, "revenue"))
+    unbalanced = await client.post(
+        "/v1/journals", json=journal(unique("s"), DAY, (bank, 100, 0), (rev, 0, 99))
+    )
+    assert unbalanced.status_code == 422
+    assert unbalanced.json()["code"] == "unbalanced_journal"
+    unknown = await client.post(
+        "/v1/journals", json=journal(unique("s"), DAY, (bank, 100, 0), (unique("ghost"), 0, 100))
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["code"] == "unknown_account"
+    two_sided = await client.post(
+        "/v1/journals", json=journal(unique("s"), DAY, (bank, 100, 100), (rev, 0, 0))
+    )
+    assert two_sided.status_code == 422
+    floats = journal(unique("s"), DAY, (bank, 100, 0), (rev, 0, 100))
+    floats["lines"][0]["debit_fen"] = 100.0
+    assert (await client.post("/v1/journals", json=floats)).status_code == 422
+    one_line = journal(unique("s"), DAY, (bank, 100, 0))
+    assert (await client.post("/v1/journals", json=one_line)).status_code == 422
+    assert await balance(client, bank) == 0
+
+
+async def test_batch_accepts_or_rejects_each_item(client: httpx.AsyncClient) -> None:
+    bank, rev = unique("bank:B"), unique("sales")
+    await open_accounts(client, (bank, "asset"), (rev, "revenue"))
+    known = unique("known")
+    assert (
+        await client.post("/v1/journals", json=journal(known, DAY, (bank, 1, 0), (rev, 0, 1)))
+    ).status_code == 201
+    fresh, twice = unique("fresh"), unique("twice")
+    items = [
+        journal(fresh, DAY, (bank, 10, 0), (rev, 0, 10)),
+        journal(known, DAY, (bank, 99, 0), (rev, 0, 99)),  # duplicate of an earlier post
+        journal(unique("unb"), DAY, (bank, 10, 0), (rev, 0, 9)),  # unbalanced
+        journal(unique("ghost"), DAY, (bank, 10, 0), (unique("ghost"), 0, 10)),  # unknown
+        {"source_id": unique("bad"), "lines": []},  # malformed
+        journal(twice, DAY, (bank, 20, 0), (rev, 0, 20)),
+        journal(twice, DAY, (bank, 30, 0), (rev, 0, 30)),  # duplicate inside the batch
+    ]
+    r = await client.post("/v1/journals/batch", json={"journals": items})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [x["status"] for x in body["results"]] == [
+        "created",
+        "duplicate",
+        "rejected",
+        "rejected",
+        "rejected",
+        "created",
+        "duplicate",
+    ]
+    assert (body["created"], body["duplicates"], body["rejected"]) == (2, 2, 3)
+    errors = [x["error"]["code"] if x["error"] else None for x in body["results"]]
+    assert errors[2:5] == ["unbalanced_journal", "unknown_account", "invalid_journal"]
+    assert body["results"][6]["journal_id"] == body["results"][5]["journal_id"]
+    assert await balance(client, bank) == 1 + 10 + 20
+    too_many = {"journals": [items[0]] * 2001}
+    assert (await client.post("/v1/journals/batch", json=too_many)).status_code == 422
+
+
+async def test_reversal_undoes_a_journal_once(client: httpx.AsyncClient) -> None:
+    bank, rev = unique("bank:B"), unique("sales")
+    await open_accounts(client, (bank, "asset"), (rev, "revenue"))
+    posted = await client.post(
+        "/v1/journals", json=journal(unique("s"), DAY, (bank, 300, 0), (rev, 0, 300))
+    )
+    journal_id = posted.json()["journal_id"]
+    source = unique("rev")
+    body = {"source_id": source, "business_date": "2024-05-02", "reason": "wrong amount"}
+    reversed_ = await client.post(f"/v1/journals/{journal_id}/reversal", json=body)
+    assert reversed_.status_code == 201, reversed_.text
+    reversal = reversed_.json()
+    assert reversal["reverses_journal_id"] == journal_id
+    assert [(x["debit_fen"], x["credit_fen"]) for x in reversal["lines"]] == [(0, 300), (300, 0)]
+    assert await balance(client, bank) == 0
+    assert await balance(client, bank, "2024-05-01") == 300
+    replay = await client.post(f"/v1/journals/{journal_id}/reversal", json=body)
+    assert (replay.status_code, replay.json()["journal_id"]) == (200, reversal["journal_id"])
+    twice = await client.post(
+        f"/v1/journals/{journal_id}/reversal", json=body | {"source_id": unique("rev")}
+    )
+    assert (twice.status_code, twice.json()["code"]) == (409, "already_reversed")
+    of_reversal = await client.post(
+        f"/v1/journals/{reversal['journal_id']}/reversal", json=body | {"source_id": unique("r")}
+    )
+    assert (of_reversal.status_code, of_reversal.json()["code"]) == (409, "reversal_of_reversal")
+    early = await client.post(
+        "/v1/journals", json=journal(unique("s"), "2024-05-03", (bank, 1, 0), (rev, 0, 1))
+    )
+    before = await client.post(
+        f"/v1/journals/{early.json()['journal_id']}/reversal",
+        json=body | {"source_id": unique("r"), "business_date": "2024-05-02"},
+    )
+    assert before.status_code == 422
+    missing = await client.post(
+        "/v1/journals/00000000-0000-0000-0000-000000000000/reversal", json=body
+    )
+    assert missing.status_code == 404
+    fetched = await client.get(f"/v1/journals/{journal_id}")
+    assert fetched.json()["reversed_by"] == reversal["journal_id"]
