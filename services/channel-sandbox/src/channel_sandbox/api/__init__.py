@@ -1,0 +1,1 @@
+"""HTTP entrypoints: one router per channel API, the control API, SAP, probes."""

@@ -1,0 +1,261 @@
+"""Alipay openapi `POST /gateway.do`: trade query, refund, close, refund query.
+
+Request signing and response signing are described in `channel_sandbox.alipay_wire`. As on the
+real gateway, the HTTP status is always 200 and the outcome is in `code`: 10000 success, 40002
+invalid arguments (bad app_id, bad or missing signature, unknown method: answered without
+`sign`, or as `error_response` when the method is unknown), 40004 business failure with a
+`sub_code` such as ACQ.TRADE_NOT_EXIST (signed).
+
+The sandbox learns of app payments only through the control API (`/sandbox/actions`): app pay
+has no server call. Refunds succeed synchronously (`fund_change` Y); the refund-triggered
+notification (`refund_fee` cumulative, `gmt_refund`, `out_biz_no`; TRADE_CLOSED once fully
+refunded) follows after SANDBOX_REFUND_DELAY_MS to the payment's notify_url.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Final
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from channel_sandbox import ids
+from channel_sandbox.alipay_wire import (
+    AlipayRequest,
+    error_payload,
+    parse_request,
+    rejection_sub_code,
+    response_key,
+    signed_response,
+    verify_request,
+)
+from channel_sandbox.api.common import CHANNEL_REQUEST_BODY_MAX_BYTES, count_call, sandbox_of
+from channel_sandbox.channel_states import alipay_trade_status
+from channel_sandbox.engine import Sandbox, SandboxConflict
+from channel_sandbox.store import Order, PayState, Refund
+from payment_gateway.adapters.channels.errors import CallbackRejected, MoneyFormatError
+from payment_gateway.adapters.channels.money_edge import fen_to_yuan, yuan_to_fen
+from payment_gateway.adapters.channels.wire import parse_json_object
+
+CHANNEL: Final = "alipay"
+BUYER_USER_ID: Final = "2088102177846880"  # the buyer_id the notifications carry
+BUYER_LOGON_ID: Final = "sbx***@example.com"
+OUT_REQUEST_NO_LEN_MAX: Final = 64
+router = APIRouter(tags=["Alipay openapi (channel side)"])
+
+Payload = dict[str, object]
+
+
+class BizError(Exception):
+    """A 40004 business failure."""
+
+    def __init__(self, sub_code: str, sub_msg: str) -> None:
+        super().__init__(sub_code)
+        self.sub_code, self.sub_msg = sub_code, sub_msg
+
+
+@router.post("/gateway.do", summary="Alipay openapi gateway")
+async def gateway(request: Request) -> Response:
+    sandbox = sandbox_of(request)
+    body = await request.body()
+    if len(body) > CHANNEL_REQUEST_BODY_MAX_BYTES:
+        return _unsigned("error_response", "isv.invalid-parameter", "请求体过大")
+    try:
+        req = parse_request(
+            request.scope.get("query_string", b""), body, request.headers.get("Content-Type")
+        )
+    except CallbackRejected as error:
+        return _unsigned("error_response", rejection_sub_code(error), "参数无效")
+    method = req.method
+    handler = HANDLERS.get(method)
+    key = response_key(method) if handler is not None else "error_response"
+    keys = sandbox.keys[CHANNEL]
+    if req.params.get("app_id") != keys.id("app_id"):
+        count_call(sandbox, CHANNEL, method or "unknown", "invalid-app-id")
+        return _unsigned(key, "isv.invalid-app-id", "无效的AppID参数")
+    try:
+        verify_request(req, keys.merchant_public_key)
+    except CallbackRejected as error:
+        count_call(sandbox, CHANNEL, method or "unknown", "invalid-signature")
+        return _unsigned(key, rejection_sub_code(error), "验签出错")
+    if handler is None:
+        count_call(sandbox, CHANNEL, "unknown", "invalid-method")
+        return _unsigned(key, "isv.invalid-method", "不存在的方法名")
+    try:
+        payload = handler(sandbox, _biz_content(req))
+        result = "ok"
+    except BizError as error:
+        payload = error_payload("40004", "Business Failed", error.sub_code, error.sub_msg)
+        result = error.sub_code
+    count_call(sandbox, CHANNEL, method, result)
+    signed = signed_response(
+        key, payload, private_key=keys.channel_signing_key(), charset=req.charset
+    )
+    return Response(signed, media_type=f"application/json;charset={req.charset}")
+
+
+# ---------------------------------------------------------------- methods
+
+
+def _query(sandbox: Sandbox, biz: Mapping[str, object]) -> Payload:
+    order = _order(sandbox, biz)
+    paid = order.state is PayState.PAID
+    amount = fen_to_yuan(order.amount_fen)
+    received = amount if paid else "0.00"
+    payload: Payload = {
+        **_success(order),
+        "buyer_logon_id": BUYER_LOGON_ID,
+        "trade_status": alipay_trade_status(order),
+        "total_amount": amount,
+        "buyer_pay_amount": received,
+        "point_amount": "0.00",
+        "invoice_amount": received,
+        "receipt_amount": received,
+        "buyer_user_id": BUYER_USER_ID,
+        "buyer_user_type": "PRIVATE",
+    }
+    if paid and order.paid_s is not None:
+        payload["send_pay_date"] = ids.alipay_time(order.paid_s)
+        payload["fund_bill_list"] = [{"fund_channel": "ALIPAYACCOUNT", "amount": amount}]
+    return payload
+
+
+def _refund(sandbox: Sandbox, biz: Mapping[str, object]) -> Payload:
+    order = _order(sandbox, biz)
+    amount_fen = _refund_amount_fen(biz)
+    out_request_no = _text(biz, "out_request_no") or order.out_trade_no
+    existing = order.refunds.get(out_request_no)
+    if existing is not None:
+        if existing.amount_fen != amount_fen:
+            raise BizError("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款请求号重复且金额不一致")
+        return _refund_payload(order, existing, fund_change="N")
+    if order.state is not PayState.PAID:
+        raise BizError("ACQ.TRADE_STATUS_ERROR", "交易状态不合法")
+    try:
+        refund = sandbox.add_refund(
+            order,
+            out_refund_no=out_request_no,
+            refund_id=ids.alipay_trade_no(ids.now_s()),
+            amount_fen=amount_fen,
+            notify_url=None,  # refund-triggered notifications go to the payment's notify_url
+            reason=_text(biz, "refund_reason"),
+        )
+    except SandboxConflict:
+        raise BizError("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限") from None
+    sandbox.succeed_refund(order, refund, notify=False)
+    sandbox.later(
+        sandbox.settings.refund_delay_ms / 1000, lambda: _notify_refund(sandbox, order, refund)
+    )
+    return _refund_payload(order, refund, fund_change="Y")
+
+
+def _notify_refund(sandbox: Sandbox, order: Order, refund: Refund) -> None:
+    sandbox.notify_refund(order, refund)
+
+
+def _close(sandbox: Sandbox, biz: Mapping[str, object]) -> Payload:
+    order = _order(sandbox, biz)
+    try:
+        sandbox.close(order)
+    except SandboxConflict:
+        raise BizError("ACQ.TRADE_STATUS_ERROR", "交易状态不合法") from None
+    return _success(order)
+
+
+def _refund_query(sandbox: Sandbox, biz: Mapping[str, object]) -> Payload:
+    order = _order(sandbox, biz)
+    out_request_no = _text(biz, "out_request_no")
+    if not out_request_no:
+        raise BizError("ACQ.INVALID_PARAMETER", "参数无效: out_request_no")
+    payload: Payload = {**_success(order), "out_request_no": out_request_no}
+    refund = order.refunds.get(out_request_no)
+    if refund is not None and refund.succeeded_s is not None:
+        payload |= {
+            "total_amount": fen_to_yuan(order.amount_fen),
+            "refund_amount": fen_to_yuan(refund.amount_fen),
+            "refund_status": "REFUND_SUCCESS",
+            "gmt_refund_pay": ids.alipay_time(refund.succeeded_s),
+        }
+    return payload
+
+
+HANDLERS: Final[Mapping[str, Callable[[Sandbox, Mapping[str, object]], Payload]]] = {
+    "alipay.trade.query": _query,
+    "alipay.trade.refund": _refund,
+    "alipay.trade.close": _close,
+    "alipay.trade.fastpay.refund.query": _refund_query,
+}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _success(order: Order) -> Payload:
+    return {
+        "code": "10000",
+        "msg": "Success",
+        "trade_no": order.channel_txn_id,
+        "out_trade_no": order.out_trade_no,
+    }
+
+
+def _refund_payload(order: Order, refund: Refund, *, fund_change: str) -> Payload:
+    assert refund.succeeded_s is not None
+    return {
+        **_success(order),
+        "buyer_logon_id": BUYER_LOGON_ID,
+        "fund_change": fund_change,
+        "refund_fee": fen_to_yuan(order.refunded_fen),
+        "gmt_refund_pay": ids.alipay_time(refund.succeeded_s),
+        "buyer_user_id": BUYER_USER_ID,
+        "send_back_fee": fen_to_yuan(refund.amount_fen),
+        "out_request_no": refund.out_refund_no,
+    }
+
+
+def _order(sandbox: Sandbox, biz: Mapping[str, object]) -> Order:
+    out_trade_no, trade_no = _text(biz, "out_trade_no"), _text(biz, "trade_no")
+    if not (out_trade_no or trade_no):
+        raise BizError("ACQ.INVALID_PARAMETER", "参数无效: out_trade_no 和 trade_no 不能同时为空")
+    if out_trade_no:
+        order = sandbox.store.get(CHANNEL, out_trade_no)
+    else:
+        order = sandbox.store.by_channel_id(CHANNEL, trade_no)
+    if order is None:
+        raise BizError("ACQ.TRADE_NOT_EXIST", "交易不存在")
+    return order
+
+
+def _refund_amount_fen(biz: Mapping[str, object]) -> int:
+    try:
+        amount_fen = yuan_to_fen(_text(biz, "refund_amount"))
+    except MoneyFormatError:
+        raise BizError("ACQ.INVALID_PARAMETER", "参数无效: refund_amount") from None
+    if amount_fen <= 0:
+        raise BizError("ACQ.INVALID_PARAMETER", "参数无效: refund_amount")
+    return amount_fen
+
+
+def _text(biz: Mapping[str, object], name: str) -> str:
+    value = biz.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > OUT_REQUEST_NO_LEN_MAX:
+        raise BizError("ACQ.INVALID_PARAMETER", f"参数无效: {name}")
+    return value
+
+
+def _biz_content(req: AlipayRequest) -> dict[str, object]:
+    text = req.params.get("biz_content", "")
+    try:
+        return parse_json_object(text.encode("utf-8"), "biz_content")
+    except CallbackRejected:
+        raise BizError("ACQ.INVALID_PARAMETER", "参数无效: biz_content") from None
+
+
+def _unsigned(key: str, sub_code: str, sub_msg: str) -> Response:
+    payload = error_payload("40002", "Invalid Arguments", sub_code, sub_msg)
+    return Response(
+        signed_response(key, payload, private_key=None), media_type="application/json;charset=utf-8"
+    )

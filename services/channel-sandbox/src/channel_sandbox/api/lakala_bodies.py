@@ -1,0 +1,144 @@
+"""Lakala request field readers and response bodies (pure; used by api.lakala)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from channel_sandbox import ids
+from channel_sandbox.channel_states import lakala_order_status, lakala_trade_state
+from channel_sandbox.store import AMOUNT_FEN_MAX, Order, PayState
+from payment_gateway.adapters.channels.errors import MoneyFormatError
+from payment_gateway.adapters.channels.money_edge import fen_text_to_fen
+
+TEXT_LEN_MAX: Final = 64
+TERM_NO: Final = "A0000001"  # what the notifications carry
+USER_ID1: Final = "oSandbox"
+
+
+class LakalaError(Exception):
+    """A Lakala error answer (`code`, `msg`, HTTP status)."""
+
+    def __init__(self, code: str, msg: str, *, status: int = 200) -> None:
+        super().__init__(f"{code} {msg}")
+        self.code, self.msg, self.status = code, msg, status
+
+
+def optional_text(data: Mapping[str, object], name: str, *, max_len: int = TEXT_LEN_MAX) -> str:
+    """A string field or ""; LakalaError when it is not a short string."""
+    value = data.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > max_len:
+        raise LakalaError("BBS11105", f"{name} 格式错误")
+    return value
+
+
+def require_text(data: Mapping[str, object], name: str, *, max_len: int = TEXT_LEN_MAX) -> str:
+    value = optional_text(data, name, max_len=max_len)
+    if not value:
+        raise LakalaError("BBS11105", f"{name} 必填")
+    return value
+
+
+def parse_fen(data: Mapping[str, object], name: str, *, code: str = "BBS11105") -> int:
+    """An amount in fen sent as a digit string (or, in 收银台, an integer); must be positive."""
+    value = data.get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        amount_fen = value
+    elif isinstance(value, str):
+        try:
+            amount_fen = fen_text_to_fen(value)
+        except MoneyFormatError:
+            raise LakalaError(code, f"{name} 必须是以分为单位的整数") from None
+    else:
+        raise LakalaError(code, f"{name} 必填")
+    if not 0 < amount_fen <= AMOUNT_FEN_MAX:
+        raise LakalaError(code, f"{name} 超出范围")
+    return amount_fen
+
+
+def labs_trade_json(merchant_no: str, order: Order) -> dict[str, object]:
+    """聚合扫码 tradequery `resp_data`: the same fields as the labs notification body."""
+    paid = order.state is PayState.PAID
+    amount = str(order.amount_fen)
+    body: dict[str, object] = {
+        "merchant_no": merchant_no,
+        "out_trade_no": order.out_trade_no,
+        "trade_no": order.channel_txn_id,
+        "log_no": ids.lakala_log_no(order.channel_txn_id),
+        "acc_trade_no": str(order.request.get("acc_trade_no", "")) if paid else "",
+        "account_type": str(order.request.get("account_type", "WECHAT")),
+        "trade_state": lakala_trade_state(order),
+        "total_amount": amount,
+        "payer_amount": amount if paid else "0",
+        "acc_settle_amount": amount if paid else "0",
+        "refund_amount": str(order.refunded_fen),  # [I] sandbox field
+        "user_id1": USER_ID1 if paid else "",
+        "user_id2": "",
+    }
+    if paid and order.paid_s is not None:
+        body["trade_time"] = ids.lakala_time(order.paid_s)
+    return body
+
+
+def cashier_order_json(merchant_no: str, order: Order) -> dict[str, object]:
+    """收银台 order query `resp_data` with its `order_trade_info_list`."""
+    return {
+        "pay_order_no": order.channel_txn_id,
+        "out_order_no": order.out_trade_no,
+        "channel_id": "95",
+        "trans_merchant_no": merchant_no,
+        "trans_term_no": TERM_NO,
+        "merchant_no": merchant_no,
+        "term_no": TERM_NO,
+        "order_status": lakala_order_status(order),
+        "order_info": str(order.request.get("order_info", "")),
+        "total_amount": order.amount_fen,
+        "order_create_time": ids.lakala_time(order.created_s),
+        "order_efficient_time": str(order.request.get("order_efficient_time", "")),
+        "settle_type": "0",
+        "counter_param": order.request.get("counter_param"),
+        "busi_type_param": order.request.get("busi_type_param"),
+        "order_trade_info_list": _cashier_trades(order),
+    }
+
+
+def _cashier_trades(order: Order) -> list[dict[str, object]]:
+    trades: list[dict[str, object]] = []
+    if order.state in (PayState.PAID, PayState.FAILED):
+        at_s = order.paid_s or order.closed_s or order.created_s
+        trades.append(
+            _trade(
+                order.channel_txn_id, "PAY", "S" if order.paid_s else "F", order.amount_fen, at_s
+            )
+        )
+    for refund in order.refunds.values():
+        status = "S" if refund.succeeded else "D"
+        trades.append(
+            _trade(
+                refund.refund_id,
+                "REFUND",
+                status,
+                refund.amount_fen,
+                refund.succeeded_s or refund.created_s,
+            )
+        )
+    return trades
+
+
+def _trade(
+    trade_no: str, trade_type: str, status: str, amount_fen: int, at_s: int
+) -> dict[str, object]:
+    return {
+        "trade_no": trade_no,
+        "log_no": ids.lakala_log_no(trade_no),
+        "trade_ref_no": "",
+        "trade_type": trade_type,
+        "trade_status": status,
+        "trade_amount": amount_fen,
+        "payer_amount": amount_fen,
+        "user_id1": USER_ID1,
+        "user_id2": "",
+        "trade_time": ids.lakala_time(at_s),
+    }

@@ -1,0 +1,99 @@
+"""Build the sandbox: load (or create) the dev keys, wire the routers, start the notifier.
+
+`create_app(settings)` builds everything at call time (nothing at import), so tests create as
+many sandboxes as they like, each with its own key directory and in-memory state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from channel_sandbox.api import alipay, control, lakala, ops, sap, wechatpay
+from channel_sandbox.config import SandboxSettings
+from channel_sandbox.engine import Sandbox
+from channel_sandbox.metrics import SandboxMetrics
+from channel_sandbox.sap import SapBook
+from otd_shared.observability import configure_logging, http_middleware
+from payment_gateway.adapters.channels.errors import ChannelKeyError
+from payment_gateway.adapters.channels.keys import (
+    CHANNEL_CODES,
+    ChannelKeySet,
+    generate_dev_keys,
+    load_key_set,
+)
+
+log = logging.getLogger("channel_sandbox")
+
+DESCRIPTION = (
+    "Simulated WeChat Pay, Alipay, Lakala, UnionPay and Allinpay (real wire formats, dev keys) "
+    "and SAP. All state is in memory. See docs/channel-sandbox.md."
+)
+
+
+def load_sandbox_keys(keys_dir: Path) -> dict[str, ChannelKeySet]:
+    """Every channel's key set, generating the dev layout first if it is missing or partial.
+
+    The sandbox needs the channel private keys: a key set without one is an error.
+    """
+    try:
+        key_sets = {channel: load_key_set(keys_dir, channel) for channel in CHANNEL_CODES}
+    except ChannelKeyError:
+        log.info("dev keys missing or incomplete; generating", extra={"keys_dir": str(keys_dir)})
+        generate_dev_keys(keys_dir)
+        key_sets = {channel: load_key_set(keys_dir, channel) for channel in CHANNEL_CODES}
+    for key_set in key_sets.values():
+        key_set.channel_signing_key()  # raises ChannelKeyError when the private half is absent
+    return key_sets
+
+
+def create_app(
+    settings: SandboxSettings,
+    *,
+    key_sets: Mapping[str, ChannelKeySet] | None = None,
+    notify_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """The sandbox ASGI app; `key_sets` and `notify_transport` are for tests."""
+    metrics = SandboxMetrics()
+    keys = dict(key_sets) if key_sets is not None else load_sandbox_keys(settings.keys_dir)
+    sandbox = Sandbox(settings, keys, metrics)
+    if notify_transport is not None:
+        sandbox.notifier = type(sandbox.notifier)(
+            retry_scale=settings.retry_scale,
+            timeout_s=settings.notify_timeout_s,
+            resign=sandbox.factory.resign,
+            metrics=metrics,
+            transport=notify_transport,
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, json_lines=settings.log_json)
+        await sandbox.start()
+        app.state.started = True
+        log.info("channel sandbox ready", extra={"retry_scale": settings.retry_scale})
+        try:
+            yield
+        finally:
+            app.state.started = False
+            await sandbox.stop()
+
+    app = FastAPI(
+        title="OTD Pay channel sandbox",
+        description=DESCRIPTION,
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    app.state.sandbox = sandbox
+    app.state.sap = SapBook(reject_prefixes=dict(settings.sap_reject_prefixes))
+    app.state.started = False
+    app.add_middleware(BaseHTTPMiddleware, dispatch=http_middleware(metrics))
+    for module in (ops, control, wechatpay, alipay, lakala, sap):
+        app.include_router(module.router)
+    return app

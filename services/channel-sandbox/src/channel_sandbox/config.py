@@ -1,0 +1,66 @@
+"""Sandbox settings (environment variables; pydantic-settings).
+
+HOST, PORT, KEYS_DIR and OTD_CLUSTER_FILE are the names the launcher passes to every process;
+the sandbox's own knobs carry the `SANDBOX_` prefix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT: Final = Path(__file__).resolve().parents[4]
+DEFAULT_PORT: Final = 8010
+DEFAULT_GATEWAY_URL: Final = "http://127.0.0.1:8003"
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class SandboxSettings(BaseSettings):
+    """Everything the sandbox reads from its environment."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    host: str = Field(default="127.0.0.1", validation_alias=_env("HOST"))
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535, validation_alias=_env("PORT"))
+    keys_dir: Path = Field(default=REPO_ROOT / "var" / "keys", validation_alias=_env("KEYS_DIR"))
+    cluster_file: Path | None = Field(default=None, validation_alias=_env("OTD_CLUSTER_FILE"))
+    log_level: str = Field(default="INFO", validation_alias=_env("LOG_LEVEL"))
+    log_json: bool = Field(default=True, validation_alias=_env("LOG_JSON"))
+
+    retry_scale: float = Field(
+        default=0.01,
+        gt=0,
+        le=1,
+        validation_alias=_env("SANDBOX_RETRY_SCALE"),
+        description="Factor applied to every documented retry interval (1 = real schedule).",
+    )
+    gateway_url: str | None = Field(
+        default=None,
+        validation_alias=_env("SANDBOX_GATEWAY_URL"),
+        description="Base URL of the gateway for default notify URLs; else the cluster file's "
+        "payment-gateway entry, else http://127.0.0.1:8003.",
+    )
+    notify_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, validation_alias=_env("SANDBOX_NOTIFY_TIMEOUT_S")
+    )
+    refund_delay_ms: int = Field(
+        default=200,
+        ge=0,
+        le=600_000,
+        validation_alias=_env("SANDBOX_REFUND_DELAY_MS"),
+        description="WeChat refunds stay PROCESSING this long before REFUND.SUCCESS.",
+    )
+    order_count_max: int = Field(
+        default=100_000, ge=100, validation_alias=_env("SANDBOX_ORDER_COUNT_MAX")
+    )
+    sap_reject_prefixes: dict[str, str] = Field(
+        default_factory=dict,
+        validation_alias=_env("SANDBOX_SAP_REJECT_PREFIXES"),
+        description='JSON {"<reference prefix>": "<reason>"}: SAP rejects matching documents.',
+    )

@@ -1,0 +1,431 @@
+"""Control actions: what tests and humans can tell a channel to do with an order.
+
+* open — make the order known (Alipay and POS orders have no create call); state pending.
+* pay — paid now; the payment notification after `delay_ms` (default 0).
+* fail — failed now (PAYERROR / TRADE_CLOSED / FAIL / respCode 01 / trxstatus 3045), with a
+  failure notification where the channel sends one (every channel but WeChat Pay).
+* pay_twice — paid now; the SAME signed notification twice concurrently, then once more after
+  both were answered and `delay_ms`.
+* notify_late — paid now (queries see it); the notification only after `delay_ms` (default 3000).
+* notify_out_of_order — paid (if pending) and refunded (`refund_amount_fen`, default the rest, or
+  the existing `out_refund_no`); the refund notification first, the payment notification after
+  the refund notification's first attempt and `delay_ms` (default 200).
+* succeed_sync_then_fail — synchronous answers (prepay/create answer, the app's `sync_result`)
+  say paid while queries show pending; after `delay_ms` (default 1000) the order fails, with a
+  failure notification where the channel sends one. For a WeChat/Lakala order not created yet
+  the action is armed and starts with its create call.
+* refund — a channel-side refund (`refund_amount_fen`, default the rest) that succeeds after
+  `delay_ms`, with its refund notification.
+
+Orders unknown to the sandbox are created from `amount_fen` (+ `notify_url`, else
+`<gateway>/callbacks/<channel>`); Alipay orders may come from the app's signed `order_string`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from channel_sandbox import ids
+from channel_sandbox.alipay_wire import signed_response
+from channel_sandbox.channel_states import channel_state
+from channel_sandbox.engine import Sandbox, SandboxConflict
+from channel_sandbox.store import Delivery, Order, Origin, PayState, Refund
+from payment_gateway.adapters.channels.alipay.protocol import verify_app_pay_order_string
+from payment_gateway.adapters.channels.contract import Outcome
+from payment_gateway.adapters.channels.errors import CallbackRejected, MoneyFormatError
+from payment_gateway.adapters.channels.money_edge import fen_to_yuan, yuan_to_fen
+from payment_gateway.adapters.channels.wire import parse_json_object
+
+Channel = Literal["wechatpay", "alipay", "lakala", "unionpay", "allinpay"]
+Action = Literal[
+    "open",
+    "pay",
+    "fail",
+    "pay_twice",
+    "notify_late",
+    "notify_out_of_order",
+    "succeed_sync_then_fail",
+    "refund",
+]
+DEFAULT_DELAY_MS: Final[Mapping[str, int]] = {
+    "open": 0,
+    "pay": 0,
+    "fail": 0,
+    "pay_twice": 0,
+    "notify_late": 3000,
+    "notify_out_of_order": 200,
+    "succeed_sync_then_fail": 1000,
+    "refund": 0,
+}
+SUCCESS_ANSWERS: Final[Mapping[str, str]] = {
+    "wechatpay": "a 2xx answer",
+    "alipay": "the exact body 'success'",
+    "lakala": '{"code":"SUCCESS"}',
+    "unionpay": "HTTP 200",
+    "allinpay": "the exact body 'success'",
+}
+ARMABLE_CHANNELS: Final = frozenset({"wechatpay", "lakala"})
+
+
+class UnknownOrder(Exception):
+    """No such order and not enough to create one (404)."""
+
+
+class InvalidCommand(Exception):
+    """The command contradicts itself or the order (422)."""
+
+
+@dataclass(frozen=True)
+class ActionCommand:
+    channel: Channel
+    action: Action
+    out_trade_no: str | None = None
+    delay_ms: int | None = None
+    amount_fen: int | None = None
+    notify_url: str | None = None
+    refund_amount_fen: int | None = None
+    out_refund_no: str | None = None
+    order_string: str | None = None
+    lakala_format: Literal["labs", "cashier"] = "labs"
+
+
+@dataclass
+class ActionOutcome:
+    out_trade_no: str
+    order: Order | None
+    plan: list[str]
+    deliveries: list[Delivery] = field(default_factory=list)
+    sync_result: dict[str, object] | None = None
+
+
+def run_action(sandbox: Sandbox, command: ActionCommand) -> ActionOutcome:
+    """Apply `command`; raises UnknownOrder, InvalidCommand or SandboxConflict."""
+    delay_ms = (
+        command.delay_ms if command.delay_ms is not None else DEFAULT_DELAY_MS[command.action]
+    )
+    order = _resolve_order(sandbox, command)
+    if order is None:
+        assert command.out_trade_no is not None
+        sandbox.store.armed_sync_then_fail[(command.channel, command.out_trade_no)] = delay_ms
+        plan = [
+            "armed: the next prepay/create call for this out_trade_no answers as paid "
+            f"synchronously; the order fails {delay_ms} ms after it is created"
+        ]
+        return ActionOutcome(command.out_trade_no, None, plan)
+    if command.notify_url:
+        order.notify_url = command.notify_url
+    outcome = ACTIONS[command.action](sandbox, order, command, delay_ms / 1000)
+    order.note(f"control: {command.action}")
+    return outcome
+
+
+# ---------------------------------------------------------------- orders
+
+
+def _resolve_order(sandbox: Sandbox, command: ActionCommand) -> Order | None:
+    if command.channel == "alipay" and command.order_string:
+        return _alipay_order(sandbox, command, command.order_string)
+    if not command.out_trade_no:
+        raise InvalidCommand("out_trade_no is required")
+    order = sandbox.store.get(command.channel, command.out_trade_no)
+    if order is not None:
+        if command.amount_fen is not None and command.amount_fen != order.amount_fen:
+            raise InvalidCommand(f"amount_fen differs from the order's {order.amount_fen}")
+        return order
+    if command.amount_fen is not None:
+        return _create(sandbox, command, command.out_trade_no, command.amount_fen, {})
+    if command.action == "succeed_sync_then_fail" and command.channel in ARMABLE_CHANNELS:
+        return None
+    raise UnknownOrder(
+        f"no {command.channel} order {command.out_trade_no!r}: create it through the channel "
+        "API first, or pass amount_fen"
+    )
+
+
+def _create(
+    sandbox: Sandbox,
+    command: ActionCommand,
+    out_trade_no: str,
+    amount_fen: int,
+    request: Mapping[str, object],
+) -> Order:
+    at_s = ids.now_s()
+    channel = command.channel
+    origin = _ORIGINS[channel]
+    fields = dict(request)
+    if channel == "lakala" and command.lakala_format == "cashier":
+        origin = Origin.LAKALA_CASHIER
+        txn_id = ids.lakala_pay_order_no(at_s)
+    else:
+        txn_id = ids.payment_id(channel, at_s)
+    if origin is Origin.LAKALA_LABS:
+        fields |= {
+            "account_type": "WECHAT",
+            "acc_trade_no": ids.wechat_transaction_id(at_s),
+            "code_url": "weixin://wxpay/bizpayurl?pr=sandbox",
+        }
+    if origin is Origin.WECHAT_APP:
+        fields |= {
+            "appid": sandbox.keys["wechatpay"].id("appid"),
+            "prepay_id": ids.wechat_prepay_id(at_s),
+        }
+    aliases = (ids.lakala_log_no(txn_id),) if channel == "lakala" else ()
+    return sandbox.create_order(
+        channel=channel,
+        out_trade_no=out_trade_no,
+        amount_fen=amount_fen,
+        origin=origin,
+        channel_txn_id=txn_id,
+        notify_url=command.notify_url or sandbox.default_notify_url(channel),
+        request=fields,
+        alias_ids=aliases,
+    )
+
+
+_ORIGINS: Final[Mapping[str, Origin]] = {
+    "wechatpay": Origin.WECHAT_APP,
+    "alipay": Origin.ALIPAY_APP,
+    "lakala": Origin.LAKALA_LABS,
+    "unionpay": Origin.POS,
+    "allinpay": Origin.POS,
+}
+
+
+def _alipay_order(sandbox: Sandbox, command: ActionCommand, order_string: str) -> Order:
+    keys = sandbox.keys["alipay"]
+    try:
+        params = verify_app_pay_order_string(order_string, keys.merchant_public_key)
+        biz = parse_json_object(params.get("biz_content", "").encode("utf-8"), "biz_content")
+        amount_fen = yuan_to_fen(str(biz.get("total_amount", "")))
+    except (CallbackRejected, MoneyFormatError, UnicodeEncodeError) as exc:
+        raise InvalidCommand(f"order_string is not a genuine app pay order: {exc}") from None
+    out_trade_no = str(biz.get("out_trade_no", ""))
+    if params.get("app_id") != keys.id("app_id") or not out_trade_no:
+        raise InvalidCommand("order_string names another app_id or no out_trade_no")
+    if command.out_trade_no and command.out_trade_no != out_trade_no:
+        raise InvalidCommand("out_trade_no differs from the order string's")
+    order = sandbox.store.get("alipay", out_trade_no)
+    if order is not None:
+        if order.amount_fen != amount_fen:
+            raise InvalidCommand("the order string's amount differs from the known order's")
+        return order
+    notify = command.notify_url or params.get("notify_url") or None
+    with_notify = ActionCommand(channel="alipay", action=command.action, notify_url=notify)
+    return _create(
+        sandbox, with_notify, out_trade_no, amount_fen, {"subject": str(biz.get("subject", ""))}
+    )
+
+
+# ---------------------------------------------------------------- actions
+
+
+ActionFn = Callable[[Sandbox, Order, ActionCommand, float], ActionOutcome]
+
+
+def _open(sandbox: Sandbox, order: Order, command: ActionCommand, delay_s: float) -> ActionOutcome:
+    del sandbox, command, delay_s
+    return ActionOutcome(order.out_trade_no, order, [f"order known, {channel_state(order)}"])
+
+
+def _pay(sandbox: Sandbox, order: Order, command: ActionCommand, delay_s: float) -> ActionOutcome:
+    del command
+    _require_pending(order)
+    sandbox.mark_paid(order)
+    deliveries = sandbox.notify_payment(order, Outcome.SUCCEEDED, delay_s=delay_s)
+    plan = [_state_line(order), _delivery_line(order, "payment notification", delay_s)]
+    return ActionOutcome(order.out_trade_no, order, plan, deliveries)
+
+
+def _fail(sandbox: Sandbox, order: Order, command: ActionCommand, delay_s: float) -> ActionOutcome:
+    del command
+    sandbox.mark_failed(order)
+    plan = [_state_line(order)]
+    deliveries: list[Delivery] = []
+    if sandbox.factory.notifies_failures(order.channel):
+        deliveries = sandbox.notify_payment(order, Outcome.FAILED, delay_s=delay_s)
+        plan.append(_delivery_line(order, "failure notification", delay_s))
+    else:
+        plan.append("no notification: WeChat Pay notifies successful payments only")
+    return ActionOutcome(order.out_trade_no, order, plan, deliveries)
+
+
+def _pay_twice(
+    sandbox: Sandbox, order: Order, command: ActionCommand, delay_s: float
+) -> ActionOutcome:
+    del command
+    _require_pending(order)
+    sandbox.mark_paid(order)
+    pair = sandbox.notify_payment(order, Outcome.SUCCEEDED, copies=2)
+    third = sandbox.repeat(order, pair[0], after=[d.finished for d in pair], delay_s=delay_s)
+    plan = [
+        _state_line(order),
+        "deliver the same signed payment notification twice concurrently, each retried until "
+        f"{SUCCESS_ANSWERS[order.channel]}",
+        f"then deliver the same bytes once more {int(delay_s * 1000)} ms after both finished",
+    ]
+    return ActionOutcome(order.out_trade_no, order, plan, [*pair, third])
+
+
+def _notify_late(
+    sandbox: Sandbox, order: Order, command: ActionCommand, delay_s: float
+) -> ActionOutcome:
+    del command
+    _require_pending(order)
+    sandbox.mark_paid(order)
+    deliveries = sandbox.notify_payment(order, Outcome.SUCCEEDED, delay_s=delay_s)
+    plan = [
+        _state_line(order) + " (queries see it now)",
+        _delivery_line(order, "payment notification", delay_s),
+    ]
+    return ActionOutcome(order.out_trade_no, order, plan, deliveries)
+
+
+def _notify_out_of_order(
+    sandbox: Sandbox, order: Order, command: ActionCommand, delay_s: float
+) -> ActionOutcome:
+    if order.state is PayState.PENDING:
+        sandbox.mark_paid(order)
+    refund = order.refunds.get(command.out_refund_no or "")
+    if refund is None:
+        refund = _new_refund(sandbox, order, command)
+    sandbox.succeed_refund(order, refund, notify=False)
+    first = sandbox.notify_refund(order, refund)
+    payment = sandbox.notify_payment(
+        order, Outcome.SUCCEEDED, after=[first.first_attempt_done], delay_s=delay_s
+    )
+    plan = [
+        _state_line(order) + f", refund {refund.out_refund_no} of {refund.amount_fen} fen done",
+        _delivery_line(order, "refund notification", 0.0),
+        f"then the payment notification, {int(delay_s * 1000)} ms after the refund "
+        "notification's first attempt was answered",
+    ]
+    return ActionOutcome(order.out_trade_no, order, plan, [first, *payment])
+
+
+def _sync_then_fail(
+    sandbox: Sandbox, order: Order, command: ActionCommand, delay_s: float
+) -> ActionOutcome:
+    del command
+    sandbox.start_sync_then_fail(order, delay_s)
+    plan = [
+        "synchronous answers say paid (prepay/create answer, sync_result); queries show "
+        f"{channel_state(order)}",
+        f"after {int(delay_s * 1000)} ms the order fails"
+        + (
+            ", with a failure notification"
+            if sandbox.factory.notifies_failures(order.channel)
+            else " (WeChat Pay sends no failure notification)"
+        ),
+    ]
+    return ActionOutcome(order.out_trade_no, order, plan, sync_result=sync_result(sandbox, order))
+
+
+def _refund(
+    sandbox: Sandbox, order: Order, command: ActionCommand, delay_s: float
+) -> ActionOutcome:
+    refund = _new_refund(sandbox, order, command)
+    deliveries: list[Delivery] = []
+    if delay_s:
+        sandbox.later(delay_s, lambda: sandbox.succeed_refund(order, refund))
+    else:
+        delivery = sandbox.succeed_refund(order, refund)
+        deliveries = [delivery] if delivery is not None else []
+    plan = [
+        f"refund {refund.out_refund_no} of {refund.amount_fen} fen",
+        _delivery_line(order, "refund notification", delay_s),
+    ]
+    return ActionOutcome(order.out_trade_no, order, plan, deliveries)
+
+
+ACTIONS: Final[Mapping[str, ActionFn]] = {
+    "open": _open,
+    "pay": _pay,
+    "fail": _fail,
+    "pay_twice": _pay_twice,
+    "notify_late": _notify_late,
+    "notify_out_of_order": _notify_out_of_order,
+    "succeed_sync_then_fail": _sync_then_fail,
+    "refund": _refund,
+}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _require_pending(order: Order) -> None:
+    if order.state is not PayState.PENDING:
+        raise SandboxConflict(f"order is {order.state.value}; this action needs a pending order")
+
+
+def _new_refund(sandbox: Sandbox, order: Order, command: ActionCommand) -> Refund:
+    amount_fen = command.refund_amount_fen or (order.amount_fen - order.requested_refund_fen)
+    out_refund_no = command.out_refund_no or ids.sandbox_refund_no()
+    if order.refunds.get(out_refund_no) is not None:
+        raise SandboxConflict(f"refund {out_refund_no} exists already")
+    return sandbox.add_refund(
+        order,
+        out_refund_no=out_refund_no,
+        refund_id=ids.refund_id(order.channel, ids.now_s()),
+        amount_fen=amount_fen,
+        notify_url=None,
+        reason="sandbox control",
+    )
+
+
+def _state_line(order: Order) -> str:
+    return f"state {order.state.value} ({channel_state(order)})"
+
+
+def _delivery_line(order: Order, what: str, delay_s: float) -> str:
+    when = f" after {int(delay_s * 1000)} ms" if delay_s else ""
+    return (
+        f"deliver the {what} to {order.notify_url}{when}, retried on the {order.channel} "
+        f"schedule until {SUCCESS_ANSWERS[order.channel]}"
+    )
+
+
+def sync_result(sandbox: Sandbox, order: Order) -> dict[str, object]:
+    """What the app or terminal gets back synchronously when the channel says "paid"."""
+    amount = order.amount_fen
+    match order.channel:
+        case "wechatpay":
+            return {"errCode": 0, "errStr": "", "prepayId": str(order.request.get("prepay_id", ""))}
+        case "alipay":
+            return {
+                "resultStatus": "9000",
+                "memo": "",
+                "result": _alipay_app_result(sandbox, order),
+            }
+        case "lakala" if order.origin is Origin.LAKALA_CASHIER:
+            return {"order_status": "2", "pay_order_no": order.channel_txn_id}
+        case "lakala":
+            return {"trade_state": "SUCCESS", "trade_no": order.channel_txn_id}
+        case "unionpay":
+            return {"respCode": "00", "respMsg": "success", "txnAmt": str(amount)}
+        case _:
+            return {"trxstatus": "0000", "trxamt": str(amount), "trxid": order.channel_txn_id}
+
+
+def _alipay_app_result(sandbox: Sandbox, order: Order) -> str:
+    keys = sandbox.keys["alipay"]
+    payload = {
+        "code": "10000",
+        "msg": "Success",
+        "app_id": keys.id("app_id"),
+        "auth_app_id": keys.id("app_id"),
+        "charset": "utf-8",
+        "timestamp": ids.alipay_time(ids.now_s()),
+        "out_trade_no": order.out_trade_no,
+        "total_amount": fen_to_yuan(order.amount_fen),
+        "trade_no": order.channel_txn_id,
+        "seller_id": keys.id("seller_id"),
+    }
+    body = signed_response(
+        "alipay_trade_app_pay_response",
+        payload,
+        private_key=keys.channel_signing_key(),
+        extra={"sign_type": "RSA2"},
+    )
+    return body.decode("utf-8")
