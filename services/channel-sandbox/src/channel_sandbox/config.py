@@ -24,7 +24,9 @@ def _env(name: str) -> AliasChoices:
 class SandboxSettings(BaseSettings):
     """Everything the sandbox reads from its environment."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", frozen=True, populate_by_name=True
+    )
 
     host: str = Field(default="127.0.0.1", validation_alias=_env("HOST"))
     port: int = Field(default=DEFAULT_PORT, ge=1, le=65535, validation_alias=_env("PORT"))
