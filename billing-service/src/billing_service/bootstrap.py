@@ -1,4 +1,4 @@
-"""Wiring of billing-service: settings → runtime (with consumers) → app."""
+"""Wiring of billing-service: settings → runtime (consumers, jobs) → app."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from fastapi import FastAPI
 
 from billing_service.adapters.tables import SCHEMA, metadata
 from billing_service.config import BillingSettings
-from billing_service.entrypoints import api
+from billing_service.entrypoints import api, webhooks_api
 from billing_service.service_layer.event_handlers import BillingEventHandlers
+from billing_service.service_layer.jobs import ReminderJob, WebhookSender
 from otd_shared.app import create_service_app
 from otd_shared.cli import ServiceEntry
 from otd_shared.events import Topic
-from otd_shared.runtime import ConsumerSpec, ServiceRuntime, build_runtime
+from otd_shared.runtime import BackgroundJob, ConsumerSpec, ServiceRuntime, build_runtime
 from otd_shared.settings import ServiceSettings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -25,17 +26,20 @@ def load_settings() -> ServiceSettings:
 
 
 def build(settings: ServiceSettings) -> ServiceRuntime:
-    """The runtime with the order-events consumer."""
+    """The runtime: order and payment consumers, the webhook sender and the reminders."""
     assert isinstance(settings, BillingSettings)
     runtime = build_runtime(settings, schema=SCHEMA, topic=Topic.BILLING, metadata=metadata)
     handlers = BillingEventHandlers(settings, runtime.outbox)
-    runtime.consumers.append(
-        ConsumerSpec(
-            name="billing-order-events",
-            topics=(Topic.ORDERS,),
-            handlers={"OrderCreated": handlers.on_order_created},
-        )
-    )
+    runtime.consumers += [
+        ConsumerSpec("billing-order-events", (Topic.ORDERS,), handlers.order_handlers()),
+        ConsumerSpec("billing-payment-events", (Topic.PAYMENTS,), handlers.payment_handlers()),
+    ]
+    sender = WebhookSender(runtime.sessions, settings)
+    reminders = ReminderJob(runtime.sessions, runtime.outbox, settings)
+    runtime.jobs += [
+        BackgroundJob("billing-webhook-sender", sender.run),
+        BackgroundJob("billing-reminders", reminders.run),
+    ]
     return runtime
 
 
@@ -43,7 +47,7 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
     """The HTTP app."""
     return create_service_app(
         runtime,
-        [api.router],
+        [api.router, webhooks_api.router],
         title="OTD Pay billing-service",
         description="Fund orders and billings: what is due, what is paid, what is owed back.",
     )

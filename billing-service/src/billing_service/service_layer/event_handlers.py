@@ -1,75 +1,197 @@
 """Handlers of the events billing-service consumes.
 
-Each runs inside the consumer's transaction (the inbox row is written in the same
-one), so its effects and the events it emits commit together, exactly once.
+Each runs inside the consumer's transaction (the inbox row is written in the same one),
+so its effects and the events it emits commit together, exactly once. Every handler
+loads the fund order under its row lock first (see ``FundOrderRepository``), asks the
+domain, saves, and publishes what the domain recorded. Times come from the events, so a
+redelivery decides the same way.
+
+Order events (otd.orders): OrderCreated (vehicle or service), OrderRepriced, OrderLocked,
+OrderCancelled, VehicleReadyForDelivery, LoanApproved, LoanRejected, LoanDisbursed. A
+failure there is a bug or a configuration mismatch between the services: it raises, and
+the consumer retries and then parks the event (the order waits behind it).
+
+Payment outcomes (otd.payments): PaymentCallback — see ``payments``.
 """
 
 from __future__ import annotations
 
+import itertools
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_service.adapters.repository import BillingRow, FundOrderRepository, FundOrderRow
+from billing_service.adapters.fund_order_repo import AnyFundOrder, FundOrderRepository
 from billing_service.config import BillingSettings
-from otd_shared.events import BillingDue, EventEnvelope, FundOrderOpened, OrderCreated
+from billing_service.domain import FundOrder, ServiceFundOrder
+from billing_service.domain.errors import FundOrderNotFound, IllegalTransition, InvalidField
+from billing_service.service_layer.clock import utc
+from billing_service.service_layer.messages import publish
+from billing_service.service_layer.payments import apply_payment_callback
+from otd_shared.consumer import EventHandler
+from otd_shared.events import (
+    EventEnvelope,
+    LoanApproved,
+    LoanDisbursed,
+    LoanRejected,
+    OrderCancelled,
+    OrderCreated,
+    OrderLocked,
+    OrderRepriced,
+)
 from otd_shared.outbox import OutboxWriter
+
+ID_NAMESPACE = uuid.UUID("6f1c3c2e-4b1d-4e0a-9a57-0d7c1f3b9e21")
+FundChange = Callable[[AnyFundOrder, datetime], object]
+
+
+def derived_ids(order_id: str) -> Callable[[], str]:
+    """Billing ids derived from the order id: the same on every (re)delivery."""
+    counter = itertools.count(1)
+    return lambda: str(uuid.uuid5(ID_NAMESPACE, f"{order_id}/billing/{next(counter)}"))
 
 
 class BillingEventHandlers:
     """Event handlers bound to settings and the outbox (built in bootstrap)."""
 
     def __init__(self, settings: BillingSettings, outbox: OutboxWriter) -> None:
-        self._settings = settings
+        self._policy = settings.deposit_policy()
+        self._schedule = settings.reminder_schedule()
         self._outbox = outbox
 
-    async def on_order_created(self, session: AsyncSession, event: EventEnvelope) -> None:
-        """Open the fund order with three billings; the intent billing is due now."""
-        payload = event.payload
-        assert isinstance(payload, OrderCreated)
-        repo = FundOrderRepository(session)
-        order_id = uuid.UUID(payload.order_id)
-        if await repo.exists_for_order(order_id):
+    def order_handlers(self) -> dict[str, EventHandler]:
+        """Handlers of the order-service topic, by event type."""
+        return {
+            "OrderCreated": self.on_order_created,
+            "OrderRepriced": self.on_order_repriced,
+            "OrderLocked": self.on_order_locked,
+            "OrderCancelled": self.on_order_cancelled,
+            "VehicleReadyForDelivery": self.on_vehicle_ready,
+            "LoanApproved": self.on_loan_approved,
+            "LoanRejected": self.on_loan_rejected,
+            "LoanDisbursed": self.on_loan_disbursed,
+        }
+
+    def payment_handlers(self) -> dict[str, EventHandler]:
+        """Handlers of the payment-gateway topic, by event type."""
+        return {"PaymentCallback": self.on_payment_callback}
+
+    async def on_order_created(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+        """Open the fund order (three billings, or one for a service order); the first
+        billing falls due now (BillingDue, pushed to the app backend)."""
+        p = envelope.payload
+        assert isinstance(p, OrderCreated)
+        repo = FundOrderRepository(session, self._schedule)
+        if await repo.exists_for_order(p.order_id):
             return
-        now = datetime.now(UTC)
-        fund_order = self._new_fund_order(payload, order_id, now)
-        await repo.add(fund_order)
-        intent = fund_order.billings[0]
-        await self._outbox.add(
+        at = utc(envelope.occurred_at)
+        fund_order_id = p.fund_order_id or str(uuid.uuid5(ID_NAMESPACE, f"{p.order_id}/fund"))
+        fund: AnyFundOrder
+        if p.order_kind == "service":
+            if not p.parent_order_id:
+                raise InvalidField("parent_order_id", "is required for a service order")
+            fund = ServiceFundOrder.open(
+                fund_order_id=fund_order_id,
+                order_id=p.order_id,
+                parent_order_id=p.parent_order_id,
+                customer_id=p.customer_id,
+                price_fen=p.price_fen,
+                new_id=derived_ids(p.order_id),
+                at=at,
+            )
+        else:
+            fund = FundOrder.open(
+                fund_order_id=fund_order_id,
+                order_id=p.order_id,
+                customer_id=p.customer_id,
+                price_fen=p.price_fen,
+                loan_fen=p.loan_fen,
+                new_id=derived_ids(p.order_id),
+                at=at,
+                policy=self._policy,
+            )
+        await repo.add(fund)
+        await publish(session, self._outbox, fund.pull_events(), fund=fund, at=at)
+
+    async def on_order_repriced(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+        """The final billing absorbs the new price (BillingAmountChanged, pushed)."""
+        p = envelope.payload
+        assert isinstance(p, OrderRepriced)
+        await self._change(
+            session, envelope, lambda f, at: _vehicle(f).reprice(price_fen=p.price_fen, at=at)
+        )
+
+    async def on_order_locked(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+        """The firm billing falls due (BillingDue, pushed)."""
+        p = envelope.payload
+        assert isinstance(p, OrderLocked)
+        await self._change(session, envelope, lambda f, _: _vehicle(f).lock(at=utc(p.locked_at)))
+
+    async def on_order_cancelled(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+        """Cancel every billing: refund what the deposit policy does not keep."""
+        p = envelope.payload
+        assert isinstance(p, OrderCancelled)
+        await self._change(session, envelope, lambda f, at: f.cancel(at=at, reason=p.reason))
+
+    async def on_vehicle_ready(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+        """The final billing falls due (BillingDue with the customer's payable part)."""
+        await self._change(
+            session, envelope, lambda f, at: _vehicle(f).mark_ready_for_delivery(at=at)
+        )
+
+    async def on_loan_approved(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+        """The loan share of the final billing becomes the approved principal."""
+        p = envelope.payload
+        assert isinstance(p, LoanApproved)
+        await self._change(
             session,
-            FundOrderOpened(
-                order_id=payload.order_id,
-                fund_order_id=str(fund_order.fund_order_id),
-                customer_id=payload.customer_id,
-                price_fen=payload.price_fen,
-            ),
-            BillingDue(
-                order_id=payload.order_id,
-                billing_id=str(intent.billing_id),
-                customer_id=payload.customer_id,
-                stage="intent",
-                amount_fen=intent.amount_fen,
-                outstanding_fen=intent.amount_fen,
-                due_at=now,
+            envelope,
+            lambda f, at: _vehicle(f).approve_loan(principal_fen=p.principal_fen, at=at),
+        )
+
+    async def on_loan_rejected(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+        """The loan share becomes self-pay (BillingAmountChanged, pushed: the user is told)."""
+        p = envelope.payload
+        assert isinstance(p, LoanRejected)
+        await self._change(
+            session, envelope, lambda f, at: _vehicle(f).reject_loan(at=at, reason=p.reason)
+        )
+
+    async def on_loan_disbursed(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+        """A ``loan`` payment of the final billing (BillingPaid when it completes it)."""
+        p = envelope.payload
+        assert isinstance(p, LoanDisbursed)
+        await self._change(
+            session,
+            envelope,
+            lambda f, at: _vehicle(f).record_loan_disbursed(
+                bank_reference=p.bank_reference, amount_fen=p.amount_fen, at=at
             ),
         )
 
-    def _new_fund_order(
-        self, payload: OrderCreated, order_id: uuid.UUID, now: datetime
-    ) -> FundOrderRow:
-        intent_fen = self._settings.intent_deposit_fen
-        firm_fen = self._settings.firm_deposit_fen
-        final_fen = payload.price_fen - intent_fen - firm_fen - payload.loan_fen
-        return FundOrderRow(
-            fund_order_id=uuid.uuid4(),
-            order_id=order_id,
-            customer_id=payload.customer_id,
-            price_fen=payload.price_fen,
-            created_at=now,
-            billings=(
-                BillingRow(uuid.uuid4(), "intent", intent_fen, 0, "due", now),
-                BillingRow(uuid.uuid4(), "firm", firm_fen, 0, "pending", None),
-                BillingRow(uuid.uuid4(), "final", final_fen, 0, "pending", None),
-            ),
+    async def on_payment_callback(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+        """Apply a verified payment outcome to its billing (see ``payments``)."""
+        await apply_payment_callback(session, envelope, self._outbox, self._schedule)
+
+    async def _change(
+        self, session: AsyncSession, envelope: EventEnvelope, change: FundChange
+    ) -> None:
+        order_id = envelope.order_id or ""
+        repo = FundOrderRepository(session, self._schedule)
+        fund = await repo.get_by_order(order_id, for_update=True)
+        if fund is None:
+            raise FundOrderNotFound(order_id)
+        at = utc(envelope.occurred_at)
+        change(fund, at)
+        await repo.save(fund, at=at)
+        await publish(session, self._outbox, fund.pull_events(), fund=fund, at=at)
+
+
+def _vehicle(fund: AnyFundOrder) -> FundOrder:
+    if not isinstance(fund, FundOrder):
+        raise IllegalTransition(
+            fund.ENTITY, fund.id, "service", "vehicle milestone", "a service order has one billing"
         )
+    return fund

@@ -1,0 +1,403 @@
+"""SQL of fund orders: load an aggregate (under the fund order row lock), add, save.
+
+Locking: every change of a fund order starts with ``get_by_order(..., for_update=True)``,
+which takes ``SELECT ... FOR UPDATE`` on the ``fund_orders`` row first and only then reads
+its billings and money rows. One lock per order, always taken first, so changes of one
+order are serialised (two payments completing one billing end PAID once with the exact
+sum) and no two changes can deadlock. ``save`` also checks the row version.
+
+Saving writes the whole (small) aggregate: the fund order and billing rows, payments
+upserted by ``(billing_id, payment_id)`` in the order they were applied, and new refunds,
+failures and refund requests inserted (existing ones are immutable).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing_service.adapters.rows import billing_row, fund_order_row
+from billing_service.adapters.tables import (
+    billing_failed_payments,
+    billing_payments,
+    billing_refunds,
+    billings,
+    fund_orders,
+    refund_requests,
+)
+from billing_service.domain import (
+    AppliedPayment,
+    AppliedRefund,
+    Billing,
+    BillingStage,
+    CancellationResult,
+    Channel,
+    DepositPolicy,
+    FundOrder,
+    LoanShare,
+    LoanShareStatus,
+    ReminderSchedule,
+    ServiceFundOrder,
+    next_reminder_at,
+)
+from billing_service.domain.events import RefundRequested
+from billing_service.domain.fund_base import FundOrderBase
+from billing_service.domain.payments import PaymentBook
+from otd_shared.errors import Conflict
+
+AnyFundOrder = FundOrder | ServiceFundOrder
+
+
+def as_uuid(value: str) -> uuid.UUID | None:
+    """The id as a UUID, or None when it cannot be one (then nothing has that id)."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+class FundOrderRepository:
+    """Reads and writes fund orders inside one session (the UoW's or the consumer's)."""
+
+    def __init__(self, session: AsyncSession, schedule: ReminderSchedule) -> None:
+        self._session = session
+        self._schedule = schedule
+        self._versions: dict[str, int] = {}
+        self._reminder_steps: dict[str, int] = {}
+
+    async def exists_for_order(self, order_id: str) -> bool:
+        """True when the order already has a fund order."""
+        key = as_uuid(order_id)
+        found = await self._session.scalar(
+            sa.select(fund_orders.c.fund_order_id).where(fund_orders.c.order_id == key)
+        )
+        return found is not None
+
+    async def get_by_order(self, order_id: str, *, for_update: bool = False) -> AnyFundOrder | None:
+        """The fund order of an order (vehicle or service), or None."""
+        key = as_uuid(order_id)
+        if key is None:
+            return None
+        query = sa.select(fund_orders).where(fund_orders.c.order_id == key)
+        head = (
+            (await self._session.execute(query.with_for_update() if for_update else query))
+            .mappings()
+            .first()
+        )
+        if head is None:
+            return None
+        loaded = await self._load_billings(head["fund_order_id"])
+        self._versions[str(head["fund_order_id"])] = head["version"]
+        return _fund_order(head, loaded, await self._cancellation_requests(head))
+
+    def reminder_step(self, billing_id: str) -> int:
+        """The last reminder step sent for a loaded billing (0: none)."""
+        return self._reminder_steps.get(billing_id, 0)
+
+    def mark_reminded(self, billing_id: str, step: int) -> None:
+        """Remember that reminder ``step`` was sent (written by the next ``save``)."""
+        self._reminder_steps[billing_id] = max(step, self.reminder_step(billing_id))
+
+    async def add(self, fund: AnyFundOrder) -> None:
+        """Insert a new fund order with its billings."""
+        await self._session.execute(
+            sa.insert(fund_orders).values(
+                fund_order_id=uuid.UUID(fund.id),
+                order_id=uuid.UUID(fund.order_id),
+                customer_id=fund.customer_id,
+                price_fen=fund.price_fen,
+                created_at=fund.opened_at,
+                updated_at=fund.opened_at,
+                version=1,
+                **fund_order_row(fund),
+            )
+        )
+        await self._session.execute(
+            sa.insert(billings),
+            [
+                {
+                    "billing_id": uuid.UUID(b.id),
+                    "fund_order_id": uuid.UUID(fund.id),
+                    "order_id": uuid.UUID(fund.order_id),
+                    "customer_id": fund.customer_id,
+                    "stage": b.stage.value,
+                    "updated_at": fund.opened_at,
+                    **self._billing_values(b),
+                }
+                for b in fund.billings
+            ],
+        )
+        self._versions[fund.id] = 1
+        await self._save_money(fund, fund.opened_at)
+
+    async def save(self, fund: AnyFundOrder, *, at: datetime) -> None:
+        """Write the changed aggregate (the caller holds the row lock from ``get_by_order``)."""
+        version = self._versions[fund.id]
+        updated = await self._session.execute(
+            sa.update(fund_orders)
+            .where(
+                fund_orders.c.fund_order_id == uuid.UUID(fund.id),
+                fund_orders.c.version == version,
+            )
+            .values(
+                price_fen=fund.price_fen, version=version + 1, updated_at=at, **fund_order_row(fund)
+            )
+        )
+        if updated.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult has rowcount
+            raise Conflict(f"fund order {fund.id} was changed concurrently; retry")
+        self._versions[fund.id] = version + 1
+        for b in fund.billings:
+            await self._session.execute(
+                sa.update(billings)
+                .where(billings.c.billing_id == uuid.UUID(b.id))
+                .values(updated_at=at, **self._billing_values(b))
+            )
+        await self._save_money(fund, at)
+
+    # --- writing ----------------------------------------------------------------------
+
+    def _billing_values(self, billing: Billing) -> dict[str, Any]:
+        step = self.reminder_step(billing.id)
+        return {
+            **billing_row(billing),
+            "last_reminder_step": step,
+            "next_reminder_at": next_reminder_at(billing, self._schedule, range(1, step + 1)),
+        }
+
+    async def _save_money(self, fund: AnyFundOrder, at: datetime) -> None:
+        payments, refunds, failures, requests = [], [], [], []
+        cancelled_ids = {
+            r.refund_request_id
+            for r in (fund.cancellation.refund_requests if fund.cancellation else ())
+        }
+        for b in fund.billings:
+            key = uuid.UUID(b.id)
+            payments += [_payment_row(fund, b, p) for p in b.book.payments.values()]
+            refunds += [_refund_row(key, r) for r in b.book.refunds.values()]
+            failures += [
+                {"billing_id": key, "payment_id": pid, "recorded_at": at}
+                for pid in sorted(b.book.failed_payment_ids)
+            ]
+            requests += [
+                _request_row(key, r, r.refund_request_id in cancelled_ids)
+                for r in b.refund_requests
+            ]
+        if payments:
+            stmt = pg_insert(billing_payments).values(payments)
+            await self._session.execute(
+                stmt.on_conflict_do_update(
+                    constraint="uq_billing_payments_payment",
+                    set_={
+                        "refunded_fen": stmt.excluded.refunded_fen,
+                        "refund_requested_fen": stmt.excluded.refund_requested_fen,
+                    },
+                )
+            )
+        for table, rows in (
+            (billing_refunds, refunds),
+            (billing_failed_payments, failures),
+            (refund_requests, requests),
+        ):
+            if rows:
+                await self._session.execute(pg_insert(table).values(rows).on_conflict_do_nothing())
+
+    # --- reading ----------------------------------------------------------------------
+
+    async def _load_billings(self, fund_order_id: uuid.UUID) -> dict[str, Billing]:
+        rows = (
+            (
+                await self._session.execute(
+                    sa.select(billings).where(billings.c.fund_order_id == fund_order_id)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        by_id = {str(r["billing_id"]): _billing(r) for r in rows}
+        for r in rows:
+            self._reminder_steps[str(r["billing_id"])] = r["last_reminder_step"]
+        keys = [r["billing_id"] for r in rows]
+        await self._load_money(by_id, keys)
+        return {b.stage.value: b for b in by_id.values()}
+
+    async def _load_money(self, by_id: dict[str, Billing], keys: Sequence[uuid.UUID]) -> None:
+        s = self._session
+        for p in await s.execute(
+            sa.select(billing_payments)
+            .where(billing_payments.c.billing_id.in_(keys))
+            .order_by(billing_payments.c.id)
+        ):
+            by_id[str(p.billing_id)].book.payments[p.payment_id] = AppliedPayment(
+                payment_id=p.payment_id,
+                channel=Channel(p.channel),
+                amount_fen=p.amount_fen,
+                received_at=p.received_at,
+                refunded_fen=p.refunded_fen,
+                refund_requested_fen=p.refund_requested_fen,
+            )
+        for r in await s.execute(
+            sa.select(billing_refunds).where(billing_refunds.c.billing_id.in_(keys))
+        ):
+            by_id[str(r.billing_id)].book.refunds[r.refund_id] = AppliedRefund(
+                refund_id=r.refund_id,
+                payment_id=r.payment_id,
+                amount_fen=r.amount_fen,
+                refunded_at=r.refunded_at,
+            )
+        for f in await s.execute(
+            sa.select(billing_failed_payments).where(billing_failed_payments.c.billing_id.in_(keys))
+        ):
+            by_id[str(f.billing_id)].book.failed_payment_ids.add(f.payment_id)
+        for q in await s.execute(
+            sa.select(refund_requests)
+            .where(refund_requests.c.billing_id.in_(keys))
+            .order_by(refund_requests.c.seq)
+        ):
+            by_id[str(q.billing_id)].refund_requests.append(_request(q))
+
+    async def _cancellation_requests(self, head: sa.RowMapping) -> tuple[RefundRequested, ...]:
+        if head["cancelled_at"] is None:
+            return ()
+        rows = await self._session.execute(
+            sa.select(refund_requests)
+            .where(
+                refund_requests.c.order_id == head["order_id"],
+                refund_requests.c.on_cancellation.is_(True),
+            )
+            .order_by(refund_requests.c.seq)
+        )
+        return tuple(_request(q) for q in rows)
+
+
+# --- row → domain -------------------------------------------------------------------------
+
+
+def _billing(r: sa.RowMapping) -> Billing:
+    return Billing(
+        id=str(r["billing_id"]),
+        order_id=str(r["order_id"]),
+        customer_id=r["customer_id"],
+        stage=BillingStage(r["stage"]),
+        amount_fen=r["amount_fen"],
+        loan_share_fen=r["loan_share_fen"],
+        due_at=r["due_at"],
+        cancelled_at=r["cancelled_at"],
+        retained_fen=r["retained_fen"],
+        book=PaymentBook(),
+    )
+
+
+def _request(q: Any) -> RefundRequested:
+    return RefundRequested(
+        order_id=str(q.order_id),
+        occurred_at=q.requested_at,
+        billing_id=str(q.billing_id),
+        stage=q.stage,
+        refund_request_id=q.refund_request_id,
+        payment_id=q.payment_id,
+        channel=q.channel,
+        amount_fen=q.amount_fen,
+        reason=q.reason,
+    )
+
+
+def _fund_order(
+    head: sa.RowMapping, by_stage: dict[str, Billing], requests: tuple[RefundRequested, ...]
+) -> AnyFundOrder:
+    common: dict[str, Any] = {
+        "id": str(head["fund_order_id"]),
+        "order_id": str(head["order_id"]),
+        "customer_id": head["customer_id"],
+        "price_fen": head["price_fen"],
+        "opened_at": head["created_at"],
+        "cancellation": _cancellation(head, requests),
+    }
+    if head["kind"] == "service":
+        return ServiceFundOrder(
+            **common, parent_order_id=str(head["parent_order_id"]), service=by_stage["service"]
+        )
+    return FundOrder(
+        **common,
+        policy=DepositPolicy(
+            name=head["policy_name"],
+            intent_fen=head["policy_intent_fen"],
+            firm_fen=head["policy_firm_fen"],
+            intent_refundable_after_lock=head["intent_refundable_after_lock"],
+            firm_refundable_after_lock=head["firm_refundable_after_lock"],
+        ),
+        intent=by_stage["intent"],
+        firm=by_stage["firm"],
+        final=by_stage["final"],
+        loan=LoanShare(
+            status=LoanShareStatus(head["loan_status"]),
+            requested_fen=head["loan_requested_fen"],
+            principal_fen=head["loan_principal_fen"],
+            bank_reference=head["loan_bank_reference"],
+        ),
+        locked_at=head["locked_at"],
+    )
+
+
+def _cancellation(
+    head: sa.RowMapping, requests: tuple[RefundRequested, ...]
+) -> CancellationResult | None:
+    if head["cancelled_at"] is None:
+        return None
+    return CancellationResult(
+        cancelled_at=head["cancelled_at"],
+        refund_fen=head["cancel_refund_fen"],
+        retained_fen=head["cancel_retained_fen"],
+        reason=head["cancel_reason"],
+        refund_requests=requests,
+    )
+
+
+# --- domain → rows ------------------------------------------------------------------------
+
+
+def _payment_row(fund: FundOrderBase, billing: Billing, p: AppliedPayment) -> dict[str, Any]:
+    return {
+        "billing_id": uuid.UUID(billing.id),
+        "payment_id": p.payment_id,
+        "order_id": uuid.UUID(fund.order_id),
+        "customer_id": fund.customer_id,
+        "stage": billing.stage.value,
+        "channel": p.channel.value,
+        "amount_fen": p.amount_fen,
+        "refunded_fen": p.refunded_fen,
+        "refund_requested_fen": p.refund_requested_fen,
+        "received_at": p.received_at,
+    }
+
+
+def _refund_row(billing_id: uuid.UUID, r: AppliedRefund) -> dict[str, Any]:
+    return {
+        "billing_id": billing_id,
+        "refund_id": r.refund_id,
+        "payment_id": r.payment_id,
+        "amount_fen": r.amount_fen,
+        "refunded_at": r.refunded_at,
+    }
+
+
+def _request_row(
+    billing_id: uuid.UUID, r: RefundRequested, on_cancellation: bool
+) -> dict[str, Any]:
+    return {
+        "refund_request_id": r.refund_request_id,
+        "billing_id": billing_id,
+        "order_id": uuid.UUID(r.order_id),
+        "stage": r.stage,
+        "payment_id": r.payment_id,
+        "channel": r.channel,
+        "amount_fen": r.amount_fen,
+        "reason": r.reason,
+        "on_cancellation": on_cancellation,
+        "requested_at": r.occurred_at,
+    }
