@@ -1,22 +1,81 @@
-"""Wiring of payment-gateway: settings → runtime (with consumers) → app."""
+"""Wiring of payment-gateway: settings → runtime (consumer, scheduler job) → app.
+
+The channel side (keys, notification protocols, API clients) is built lazily by
+``GatewayRuntime.gateway()``: the API builds it at app creation, so startup fails fast when an
+enabled channel lacks its keys; the relay alone (which runs the scheduler job) builds it when
+the job starts, and the consumer never needs keys.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from otd_shared.app import create_service_app
 from otd_shared.cli import ServiceEntry
 from otd_shared.events import Topic
-from otd_shared.runtime import ConsumerSpec, ServiceRuntime, build_runtime
+from otd_shared.runtime import BackgroundJob, ConsumerSpec, ServiceRuntime, build_runtime
 from otd_shared.settings import ServiceSettings
+from payment_gateway.adapters.channels.client_base import (
+    ChannelClient,
+    ChannelHttp,
+    ClientOptions,
+    new_http_client,
+)
+from payment_gateway.adapters.channels.clients import build_channel_client
+from payment_gateway.adapters.channels.contract import ChannelProtocol, NotificationLimits
+from payment_gateway.adapters.channels.keys import load_key_set
+from payment_gateway.adapters.channels.registry import build_channel_protocol
 from payment_gateway.adapters.tables import SCHEMA, metadata
-from payment_gateway.config import GatewaySettings
-from payment_gateway.entrypoints import api
+from payment_gateway.config import CHANNELS, GatewaySettings
+from payment_gateway.domain.health import ChannelHealth
+from payment_gateway.domain.routing import RoutingPolicy, RoutingRules
+from payment_gateway.entrypoints import api, callbacks
 from payment_gateway.service_layer import event_handlers
+from payment_gateway.service_layer.context import Gateway, GatewayMetrics
+from payment_gateway.service_layer.scheduler import QueryScheduler
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+@dataclass
+class GatewayRuntime(ServiceRuntime):
+    """The shared runtime plus the gateway's channel side (built once, on first use)."""
+
+    _gateway: Gateway | None = field(default=None, repr=False)
+    _http: httpx.AsyncClient | None = field(default=None, repr=False)
+
+    @property
+    def gateway_settings(self) -> GatewaySettings:
+        """The settings, typed."""
+        assert isinstance(self.settings, GatewaySettings)
+        return self.settings
+
+    def gateway(self) -> Gateway:
+        """The gateway; the first call loads keys (ChannelKeyError when one is missing)."""
+        if self._gateway is None:
+            self._http = new_http_client(
+                connect_timeout_s=self.gateway_settings.channel_connect_timeout_s,
+                read_timeout_s=self.gateway_settings.channel_read_timeout_s,
+            )
+            self._gateway = build_gateway(self, self._http)
+        return self._gateway
+
+    async def aclose_channels(self) -> None:
+        """Close the channel HTTP client."""
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+            self._gateway = None
 
 
 def load_settings() -> ServiceSettings:
@@ -24,27 +83,111 @@ def load_settings() -> ServiceSettings:
     return GatewaySettings()
 
 
+def routing_rules(settings: GatewaySettings) -> RoutingRules:
+    """Routing rules from settings (unknown channels or methods fail at startup)."""
+    return RoutingRules(
+        stage_entries={stage: frozenset(e) for stage, e in settings.stage_channels.items()},
+        enabled_channels=frozenset(
+            c for c in (*CHANNELS, "cash", "wire") if settings.channel_enabled(c)
+        ),
+        online_limit_fen_default=settings.online_single_payment_limit_fen,
+        online_limit_fen_by_channel=dict(settings.channel_limits_fen),
+    )
+
+
+def build_gateway(runtime: GatewayRuntime, http: httpx.AsyncClient) -> Gateway:
+    """Keys, protocols and clients per channel; policies; metrics."""
+    settings = runtime.gateway_settings
+    limits = NotificationLimits(
+        max_body_bytes=settings.callback_max_body_bytes,
+        clock_skew_max_s=settings.callback_clock_skew_max_s,
+    )
+    options = ClientOptions(
+        clock_skew_max_s=settings.callback_clock_skew_max_s,
+        lakala_term_no=settings.lakala_term_no,
+    )
+    protocols: dict[str, ChannelProtocol] = {}
+    clients: dict[str, ChannelClient] = {}
+    for channel in CHANNELS:
+        enabled = settings.channel_enabled(channel)
+        if not enabled and not (settings.keys_dir / channel).is_dir():
+            continue  # switched off and no keys: its notifications are refused (404)
+        keys = load_key_set(settings.keys_dir, channel)  # ChannelKeyError: fail fast
+        protocols[channel] = build_channel_protocol(channel, keys, limits)
+        if enabled:
+            base = ChannelHttp(http, settings.channel_base_url(channel))
+            clients[channel] = build_channel_client(channel, keys, base, options)
+    return Gateway(
+        settings=settings,
+        sessions=runtime.sessions,
+        outbox=runtime.outbox,
+        routing=RoutingPolicy(routing_rules(settings)),
+        health=ChannelHealth(
+            CHANNELS,
+            failures_to_open=settings.channel_failures_to_open,
+            open_s=settings.channel_open_s,
+            clock=time.monotonic,
+        ),
+        protocols=protocols,
+        clients=clients,
+        metrics=GatewayMetrics(runtime.metrics.registry),
+    )
+
+
 def build(settings: ServiceSettings) -> ServiceRuntime:
-    """The runtime with the billing-events consumer."""
-    runtime = build_runtime(settings, schema=SCHEMA, topic=Topic.PAYMENTS, metadata=metadata)
+    """The runtime with the billing-events consumer and the active-query scheduler job."""
+    assert isinstance(settings, GatewaySettings), "payment-gateway runs on GatewaySettings"
+    base = build_runtime(settings, schema=SCHEMA, topic=Topic.PAYMENTS, metadata=metadata)
+    runtime = GatewayRuntime(
+        **{f.name: getattr(base, f.name) for f in dataclasses.fields(base) if f.init}
+    )
     runtime.consumers.append(
         ConsumerSpec(
             name="gateway-billing-events",
             topics=(Topic.BILLING,),
-            handlers={"BillingDue": event_handlers.on_billing_due},
+            handlers={
+                "BillingDue": event_handlers.on_billing_due,
+                "BillingPaid": event_handlers.on_billing_paid,
+                "BillingReopened": event_handlers.on_billing_reopened,
+                "BillingCancelled": event_handlers.on_billing_cancelled,
+                "BillingAmountChanged": event_handlers.on_billing_amount_changed,
+                "RefundRequested": event_handlers.refund_requested_handler(
+                    lambda: datetime.now(UTC)
+                ),
+            },
         )
     )
+
+    async def run_scheduler(stop: asyncio.Event) -> None:
+        await QueryScheduler(runtime.gateway()).run(stop)
+
+    runtime.jobs.append(BackgroundJob("gateway-active-queries", run_scheduler))
     return runtime
 
 
 def create_app(runtime: ServiceRuntime) -> FastAPI:
-    """The HTTP app."""
-    return create_service_app(
+    """The HTTP app (builds the channel side now: fails fast on missing keys)."""
+    assert isinstance(runtime, GatewayRuntime)
+    gw = runtime.gateway()
+    app = create_service_app(
         runtime,
-        [api.router],
+        [api.router, callbacks.router],
         title="OTD Pay payment-gateway",
-        description="Cashier, channel routing, channel callbacks, POS/cash/wire intake.",
+        description="Cashier, channel routing, channel callbacks, refunds, POS/cash/wire intake.",
     )
+    app.state.gateway = gw
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with inner(app):
+            try:
+                yield
+            finally:
+                await runtime.aclose_channels()
+
+    app.router.lifespan_context = lifespan
+    return app
 
 
 ENTRY = ServiceEntry(load_settings, build, create_app, MIGRATIONS_DIR, SCHEMA)

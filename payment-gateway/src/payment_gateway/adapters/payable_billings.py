@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payment_gateway.adapters.tables import payable_billings
@@ -54,6 +55,41 @@ class PayableBillingRepository:
             )
         )
 
+    async def set_status(
+        self,
+        billing_id: uuid.UUID,
+        status: str,
+        *,
+        outstanding_fen: int | None = None,
+        amount_fen: int | None = None,
+    ) -> None:
+        """Follow billing's news (paid, reopened, cancelled, amount changed)."""
+        values: dict[str, object] = {"status": status, "updated_at": datetime.now(UTC)}
+        if outstanding_fen is not None:
+            values["outstanding_fen"] = max(0, outstanding_fen)
+        if amount_fen is not None:
+            values["amount_fen"] = amount_fen
+        await self._session.execute(
+            sa.update(payable_billings)
+            .where(payable_billings.c.billing_id == billing_id)
+            .values(values)
+        )
+
+    async def get_with_time(self, billing_id: uuid.UUID) -> tuple[PayableBilling, datetime] | None:
+        """One payable billing and when it was last updated from billing's events."""
+        row = (
+            (
+                await self._session.execute(
+                    sa.select(payable_billings).where(payable_billings.c.billing_id == billing_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        return _billing(row), row["updated_at"]
+
     async def get(self, billing_id: uuid.UUID) -> PayableBilling | None:
         """One payable billing, or None."""
         row = (
@@ -67,29 +103,28 @@ class PayableBillingRepository:
         )
         if row is None:
             return None
-        return PayableBilling(
-            row["billing_id"],
-            row["order_id"],
-            row["customer_id"],
-            row["stage"],
-            row["amount_fen"],
-            row["outstanding_fen"],
-            row["due_at"],
-            row["status"],
-        )
+        return _billing(row)
 
     async def list_for_order(self, order_id: uuid.UUID) -> list[PayableBilling]:
         """Payable billings of one order, oldest due first."""
         rows = (
-            (
-                await self._session.execute(
-                    sa.select(payable_billings.c.billing_id)
-                    .where(payable_billings.c.order_id == order_id)
-                    .order_by(payable_billings.c.due_at)
-                )
+            await self._session.execute(
+                sa.select(payable_billings)
+                .where(payable_billings.c.order_id == order_id)
+                .order_by(payable_billings.c.due_at)
             )
-            .scalars()
-            .all()
-        )
-        found = [await self.get(billing_id) for billing_id in rows]
-        return [b for b in found if b is not None]
+        ).mappings()
+        return [_billing(row) for row in rows]
+
+
+def _billing(row: RowMapping) -> PayableBilling:
+    return PayableBilling(
+        row["billing_id"],
+        row["order_id"],
+        row["customer_id"],
+        row["stage"],
+        row["amount_fen"],
+        row["outstanding_fen"],
+        row["due_at"],
+        row["status"],
+    )

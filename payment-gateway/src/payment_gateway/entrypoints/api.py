@@ -1,23 +1,177 @@
-"""HTTP API of payment-gateway (thin routers)."""
+"""HTTP API of payment-gateway (thin: validate → command → handler).
+
+POST endpoints that move money need an ``Idempotency-Key``: the same key and body replay the
+first response (errors included), the same key with another body is 422, concurrent requests
+with one key execute once.
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from otd_shared.auth import Principal, Role, require_roles
-from otd_shared.runtime import ServiceRuntime
 from payment_gateway.adapters.payable_billings import PayableBillingRepository
+from payment_gateway.domain.routing import CHANNEL_METHODS, ONLINE_CHANNELS
+from payment_gateway.entrypoints.schemas import (
+    ChannelOut,
+    PaymentOut,
+    RefundBody,
+    RefundOut,
+    StartPaymentBody,
+)
+from payment_gateway.service_layer import payments, refunds
+from payment_gateway.service_layer.context import Gateway
+from payment_gateway.service_layer.idempotency import check_key, request_hash, run_idempotent
+from payment_gateway.service_layer.unit_of_work import GatewayUnitOfWork
 
-router = APIRouter(prefix="/v1", tags=["billings"])
+router = APIRouter(prefix="/v1", tags=["payments"])
+Payer = Annotated[
+    Principal, Depends(require_roles(Role.APP_BACKEND, Role.POS_INTEGRATOR, Role.CASHIER))
+]
 Reader = Annotated[
     Principal,
     Depends(require_roles(Role.APP_BACKEND, Role.POS_INTEGRATOR, Role.CASHIER, Role.FINANCE)),
 ]
+Finance = Annotated[Principal, Depends(require_roles(Role.FINANCE))]
+Operator = Annotated[Principal, Depends(require_roles(Role.FINANCE, Role.SRE, Role.APP_BACKEND))]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+def gateway(request: Request) -> Gateway:
+    """The gateway built at startup."""
+    gw: Gateway = request.app.state.gateway
+    return gw
+
+
+Gw = Annotated[Gateway, Depends(gateway)]
+
+
+@router.post(
+    "/payments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PaymentOut,
+    responses={409: {}, 422: {}, 503: {}},
+)
+async def start_payment(
+    body: StartPaymentBody, gw: Gw, principal: Payer, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Start paying a billing: routes, opens the order at the channel, returns ``pay_params``
+    (WeChat app parameters, Alipay order string, Lakala QR or cashier URL, POS order QR)."""
+    key = check_key(idempotency_key)
+    command = payments.StartPaymentCommand(
+        billing_id=body.billing_id,
+        channel=body.channel,
+        method=body.method,
+        amount_fen=body.amount_fen,
+        description=body.description,
+        actor=principal.subject,
+    )
+
+    async def action(uow: GatewayUnitOfWork) -> tuple[int, Any]:
+        payment = await payments.start_payment(gw, uow, command)
+        return status.HTTP_201_CREATED, PaymentOut.of(payment).model_dump(mode="json")
+
+    fingerprint = request_hash("POST", "/v1/payments", body.model_dump(mode="json"))
+    code, stored = await run_idempotent(
+        gw,
+        scope=f"payments:{principal.role.value}",
+        key=key,
+        fingerprint=fingerprint,
+        action=action,
+    )
+    return JSONResponse(stored, status_code=code)
+
+
+@router.get("/payments/{payment_id}", response_model=PaymentOut)
+async def get_payment(payment_id: uuid.UUID, gw: Gw, _: Reader) -> PaymentOut:
+    """One payment with its status."""
+    return PaymentOut.of(await payments.get_payment(gw, payment_id))
+
+
+@router.get("/billings/{billing_id}/payments", response_model=list[PaymentOut])
+async def billing_payments(billing_id: uuid.UUID, gw: Gw, _: Reader) -> list[PaymentOut]:
+    """Every payment of a billing, oldest first."""
+    return [PaymentOut.of(p) for p in await payments.list_payments(gw, billing_id)]
+
+
+@router.post("/payments/{payment_id}/close", response_model=PaymentOut)
+async def close_payment(payment_id: uuid.UUID, gw: Gw, _: Payer) -> PaymentOut:
+    """Close an open payment at the channel (the user gave up); refused when it was paid."""
+    return PaymentOut.of(await payments.close_payment(gw, payment_id))
+
+
+@router.post(
+    "/payments/{payment_id}/refunds",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RefundOut,
+    responses={404: {}, 409: {}, 422: {}},
+)
+async def request_refund(
+    payment_id: uuid.UUID,
+    body: RefundBody,
+    gw: Gw,
+    principal: Finance,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Refund a succeeded online payment, fully (no amount) or partially; sent by the scheduler
+    and confirmed by the channel's notification or an active query."""
+    key = check_key(idempotency_key)
+    command = refunds.RequestRefundCommand(
+        payment_id=payment_id,
+        amount_fen=body.amount_fen,
+        reason=body.reason,
+        actor=principal.subject,
+    )
+
+    async def action(uow: GatewayUnitOfWork) -> tuple[int, Any]:
+        refund = await refunds.request_refund(gw, uow, command)
+        return status.HTTP_201_CREATED, RefundOut.of(refund).model_dump(mode="json")
+
+    path = f"/v1/payments/{payment_id}/refunds"
+    fingerprint = request_hash("POST", path, body.model_dump(mode="json"))
+    code, stored = await run_idempotent(
+        gw, scope="refunds", key=key, fingerprint=fingerprint, action=action
+    )
+    return JSONResponse(stored, status_code=code)
+
+
+@router.get("/payments/{payment_id}/refunds", response_model=list[RefundOut])
+async def payment_refunds(payment_id: uuid.UUID, gw: Gw, _: Reader) -> list[RefundOut]:
+    """Refunds of a payment, oldest first."""
+    return [RefundOut.of(r) for r in await refunds.list_refunds(gw, payment_id)]
+
+
+@router.get("/refunds/{refund_id}", response_model=RefundOut)
+async def get_refund(refund_id: uuid.UUID, gw: Gw, _: Reader) -> RefundOut:
+    """One refund."""
+    return RefundOut.of(await refunds.get_refund(gw, refund_id))
+
+
+@router.get("/channels", response_model=list[ChannelOut])
+async def channels(gw: Gw, _: Operator) -> list[ChannelOut]:
+    """Each channel's switch, health (circuit breaker of this replica) and online limit."""
+    result = []
+    for channel in gw.protocols:
+        view = gw.health.view(channel)
+        result.append(
+            ChannelOut(
+                channel=channel,
+                enabled=channel in gw.clients and gw.settings.channel_enabled(channel),
+                health=view.state.value,
+                consecutive_failures=view.consecutive_failures,
+                retry_in_s=round(view.retry_in_s, 1),
+                methods=list(CHANNEL_METHODS[channel]),
+                online_limit_fen=(
+                    gw.routing.rules.limit_fen(channel) if channel in ONLINE_CHANNELS else None
+                ),
+            )
+        )
+    return result
 
 
 class PayableBillingOut(BaseModel):
@@ -28,17 +182,16 @@ class PayableBillingOut(BaseModel):
     stage: str
     amount_fen: int
     outstanding_fen: int
-    due_at: datetime
+    due_at: Any
     status: str
 
 
-@router.get("/orders/{order_id}/payable-billings", response_model=list[PayableBillingOut])
-async def payable_billings(
-    order_id: uuid.UUID, request: Request, _: Reader
-) -> list[PayableBillingOut]:
+@router.get(
+    "/orders/{order_id}/payable-billings", response_model=list[PayableBillingOut], tags=["billings"]
+)
+async def payable_billings(order_id: uuid.UUID, gw: Gw, _: Reader) -> list[PayableBillingOut]:
     """Billings of an order that are due and can be paid."""
-    runtime: ServiceRuntime = request.app.state.runtime
-    async with runtime.sessions() as session:
+    async with gw.sessions() as session:
         found = await PayableBillingRepository(session).list_for_order(order_id)
     return [
         PayableBillingOut(

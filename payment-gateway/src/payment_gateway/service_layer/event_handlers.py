@@ -1,19 +1,47 @@
-"""Handlers of the events payment-gateway consumes."""
+"""Handlers of the events payment-gateway consumes (billing-service's topic).
+
+The payable-billings projection follows BillingDue / BillingPaid / BillingReopened /
+BillingAmountChanged / BillingCancelled; RefundRequested records a refund (sent by the
+scheduler, or ``manual`` when no channel can return the money). Each handler runs in the
+consumer's transaction with the inbox row and is deterministic on redelivery.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from otd_shared.events import BillingDue, EventEnvelope
+from otd_shared.consumer import EventHandler
+from otd_shared.events import (
+    BillingAmountChanged,
+    BillingCancelled,
+    BillingDue,
+    BillingPaid,
+    BillingReopened,
+    EventEnvelope,
+    RefundRequested,
+)
 from payment_gateway.adapters.payable_billings import PayableBilling, PayableBillingRepository
+from payment_gateway.adapters.repository import PaymentRepository, RefundRepository
+from payment_gateway.adapters.tables import payable_billings
+from payment_gateway.service_layer.refunds import record_requested_refund
+
+Clock = Callable[[], datetime]
 
 
 async def on_billing_due(session: AsyncSession, event: EventEnvelope) -> None:
-    """Record the billing as payable (the cashier and POS look it up)."""
+    """Record the billing as payable for what the customer must pay now."""
     payload = event.payload
     assert isinstance(payload, BillingDue)
+    payable_fen = (
+        payload.customer_payable_fen
+        if payload.customer_payable_fen is not None
+        else payload.outstanding_fen
+    )
     await PayableBillingRepository(session).upsert(
         PayableBilling(
             billing_id=uuid.UUID(payload.billing_id),
@@ -21,8 +49,68 @@ async def on_billing_due(session: AsyncSession, event: EventEnvelope) -> None:
             customer_id=payload.customer_id,
             stage=payload.stage,
             amount_fen=payload.amount_fen,
-            outstanding_fen=payload.outstanding_fen,
+            outstanding_fen=payable_fen,
             due_at=payload.due_at,
             status="due",
         )
     )
+
+
+async def on_billing_paid(session: AsyncSession, event: EventEnvelope) -> None:
+    """A paid billing takes no more payments."""
+    payload = event.payload
+    assert isinstance(payload, BillingPaid)
+    await PayableBillingRepository(session).set_status(
+        uuid.UUID(payload.billing_id), "paid", outstanding_fen=0
+    )
+
+
+async def on_billing_reopened(session: AsyncSession, event: EventEnvelope) -> None:
+    """A refund or a higher amount took a paid billing below its amount: payable again."""
+    payload = event.payload
+    assert isinstance(payload, BillingReopened)
+    await PayableBillingRepository(session).set_status(
+        uuid.UUID(payload.billing_id),
+        "due",
+        outstanding_fen=payload.amount_fen - payload.paid_fen,
+        amount_fen=payload.amount_fen,
+    )
+
+
+async def on_billing_cancelled(session: AsyncSession, event: EventEnvelope) -> None:
+    """A cancelled billing takes no more payments."""
+    payload = event.payload
+    assert isinstance(payload, BillingCancelled)
+    await PayableBillingRepository(session).set_status(
+        uuid.UUID(payload.billing_id), "cancelled", outstanding_fen=0
+    )
+
+
+async def on_billing_amount_changed(session: AsyncSession, event: EventEnvelope) -> None:
+    """The self-pay part moved: the outstanding amount moves by the same difference."""
+    payload = event.payload
+    assert isinstance(payload, BillingAmountChanged)
+    delta_fen = payload.self_pay_fen - payload.previous_self_pay_fen
+    t = payable_billings
+    await session.execute(
+        sa.update(t)
+        .where(t.c.billing_id == uuid.UUID(payload.billing_id))
+        .values(
+            amount_fen=payload.amount_fen,
+            outstanding_fen=sa.func.greatest(t.c.outstanding_fen + delta_fen, 0),
+            updated_at=datetime.now(UTC),
+        )
+    )
+
+
+def refund_requested_handler(clock: Clock) -> EventHandler:
+    """RefundRequested → a refund record (the clock is injected for tests)."""
+
+    async def on_refund_requested(session: AsyncSession, event: EventEnvelope) -> None:
+        payload = event.payload
+        assert isinstance(payload, RefundRequested)
+        await record_requested_refund(
+            PaymentRepository(session), RefundRepository(session), payload, now=clock()
+        )
+
+    return on_refund_requested

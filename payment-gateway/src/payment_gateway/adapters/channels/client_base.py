@@ -1,0 +1,168 @@
+"""The uniform face of the channels' server APIs, as our side calls them.
+
+Each online channel has a ``<channel>/client.py`` implementing `ChannelClient` over httpx:
+real API paths, our request signing (merchant key) and verification of the channel's signed
+answers (channel key). Error tree::
+
+    ChannelCallError
+    ├── ChannelUnreachable   timeout, connection error, 5xx / 429, an answer that is unsigned,
+    │                        badly signed or not in the channel's format → the outcome is
+    │                        UNKNOWN (never failed); counts against the channel's health
+    ├── ChannelRefused       the channel answered, signed, with a business refusal (code)
+    └── OperationNotOffered  the channel has no such API (e.g. POS orders are not queried)
+
+Channel statuses map to ours with exhaustive tables; an unknown status maps to pending.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Protocol
+
+import httpx
+
+from payment_gateway.domain.outcomes import ChannelOutcome, RefundOutcome
+
+RESPONSE_BYTES_MAX: Final = 256 * 1024
+ERROR_TEXT_CHARS_MAX: Final = 200
+
+
+class ChannelCallError(Exception):
+    """A call to a channel API did not give a usable answer."""
+
+
+class ChannelUnreachable(ChannelCallError):
+    """No trustworthy answer: the outcome is unknown."""
+
+
+class ChannelRefused(ChannelCallError):
+    """A verified business refusal from the channel."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(f"{code}: {message}"[:ERROR_TEXT_CHARS_MAX])
+        self.code = code[:64]
+        self.message = message[:ERROR_TEXT_CHARS_MAX]
+
+
+class OperationNotOffered(ChannelCallError):
+    """The channel offers no API for this operation."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartPayment:
+    """What a channel needs to open an order for a payment."""
+
+    out_trade_no: str
+    amount_fen: int
+    method: str
+    description: str
+    notify_url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentQueryResult:
+    """A verified answer to an order query."""
+
+    outcome: ChannelOutcome
+    channel_status: str
+    channel_txn_id: str | None = None
+    amount_fen: int | None = None
+    fee_fen: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundOrder:
+    """What a channel needs to refund (part of) a payment."""
+
+    out_trade_no: str
+    out_refund_no: str
+    method: str
+    payment_amount_fen: int
+    refund_amount_fen: int
+    reason: str
+    notify_url: str
+    channel_txn_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundAnswer:
+    """A verified answer about a refund."""
+
+    outcome: RefundOutcome
+    channel_status: str
+    channel_refund_id: str | None = None
+
+
+class ChannelClient(Protocol):
+    """One channel's server API."""
+
+    @property
+    def channel(self) -> str:
+        """The channel code."""
+        ...
+
+    async def start_payment(self, order: StartPayment) -> dict[str, str]:
+        """Open the order at the channel; returns what the app or terminal needs."""
+        ...
+
+    async def query_payment(self, out_trade_no: str, method: str) -> PaymentQueryResult:
+        """Ask the channel what became of an order."""
+        ...
+
+    async def close_payment(self, out_trade_no: str, method: str) -> None:
+        """Close an unpaid order so that it can no longer be paid."""
+        ...
+
+    async def refund(self, order: RefundOrder) -> RefundAnswer:
+        """Ask the channel to refund; the answer is never final (see the module docstring)."""
+        ...
+
+    async def query_refund(self, order: RefundOrder) -> RefundAnswer:
+        """Ask the channel what became of a refund."""
+        ...
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """Named limits and clocks every client takes."""
+
+    now_s: Callable[[], int] = lambda: int(time.time())
+    clock_skew_max_s: int = 300
+    lakala_term_no: str = ""
+
+
+class ChannelHttp:
+    """httpx at one channel's base URL: transport failures become ChannelUnreachable."""
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
+        self._client = client
+        self._base_url = base_url.rstrip("/")
+
+    async def request(
+        self, method: str, path: str, *, content: bytes | None, headers: Mapping[str, str]
+    ) -> httpx.Response:
+        """Send; raise ChannelUnreachable on timeouts, transport errors, 5xx, 429, huge bodies."""
+        try:
+            response = await self._client.request(
+                method, self._base_url + path, content=content, headers=dict(headers)
+            )
+        except httpx.TimeoutException:
+            raise ChannelUnreachable(f"{method} {path}: timed out") from None
+        except httpx.HTTPError as exc:
+            raise ChannelUnreachable(f"{method} {path}: {type(exc).__name__}") from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise ChannelUnreachable(f"{method} {path}: HTTP {response.status_code}")
+        if len(response.content) > RESPONSE_BYTES_MAX:
+            raise ChannelUnreachable(f"{method} {path}: answer exceeds {RESPONSE_BYTES_MAX} bytes")
+        return response
+
+
+def new_http_client(*, connect_timeout_s: float, read_timeout_s: float) -> httpx.AsyncClient:
+    """The pooled httpx client the channel clients share (closed at shutdown)."""
+    timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)

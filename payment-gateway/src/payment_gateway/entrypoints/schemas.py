@@ -1,0 +1,140 @@
+"""API bodies of payment-gateway (pydantic; not rows). Money is integer fen."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from otd_shared.events import ChannelCode
+from payment_gateway.domain.payment import Payment
+from payment_gateway.domain.refund import REFUND_REASON_LEN_MAX, Refund
+
+PositiveFen = Annotated[int, Field(strict=True, gt=0, le=10**12)]
+
+
+class StartPaymentBody(BaseModel):
+    """Pay (part of) a billing with a channel and, optionally, a method."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    billing_id: uuid.UUID
+    channel: ChannelCode
+    amount_fen: PositiveFen
+    method: Annotated[str, Field(min_length=1, max_length=32)] | None = Field(
+        default=None,
+        description="Default per channel: app (wechatpay, alipay), app_quick_pay "
+        "(lakala), pos_order_qr (unionpay, allinpay).",
+    )
+    description: Annotated[str, Field(min_length=1, max_length=127)] | None = None
+
+
+class PaymentOut(BaseModel):
+    """A payment and what the app or terminal needs to pay it (``pay_params``)."""
+
+    payment_id: uuid.UUID
+    out_trade_no: str
+    billing_id: uuid.UUID
+    order_id: uuid.UUID
+    stage: str
+    channel: str
+    method: str
+    amount_fen: int
+    currency: str
+    status: str
+    pay_params: dict[str, str]
+    channel_txn_id: str | None
+    fee_fen: int | None
+    refunded_fen: int
+    failure_code: str | None
+    failure_message: str | None
+    created_at: datetime
+    expires_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, p: Payment) -> PaymentOut:
+        """From the domain record."""
+        return cls(
+            payment_id=p.payment_id,
+            out_trade_no=p.out_trade_no,
+            billing_id=p.billing_id,
+            order_id=p.order_id,
+            stage=p.stage,
+            channel=p.channel,
+            method=p.method,
+            amount_fen=p.amount_fen,
+            currency=p.currency,
+            status=p.status.value,
+            pay_params=dict(p.pay_params),
+            channel_txn_id=p.channel_txn_id,
+            fee_fen=p.fee_fen,
+            refunded_fen=p.refunded_fen,
+            failure_code=p.failure_code,
+            failure_message=p.failure_message,
+            created_at=p.created_at,
+            expires_at=p.expires_at,
+            completed_at=p.completed_at,
+        )
+
+
+class RefundBody(BaseModel):
+    """Refund part of a payment (``amount_fen``) or what is left of it (omitted)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount_fen: PositiveFen | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=REFUND_REASON_LEN_MAX)]
+
+
+class RefundOut(BaseModel):
+    """A refund record."""
+
+    refund_id: uuid.UUID
+    out_refund_no: str
+    payment_id: uuid.UUID | None
+    billing_id: uuid.UUID
+    order_id: uuid.UUID
+    channel: str
+    amount_fen: int
+    reason: str
+    status: str
+    refund_request_id: str | None
+    channel_refund_id: str | None
+    failure_reason: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, r: Refund) -> RefundOut:
+        """From the domain record."""
+        return cls(
+            refund_id=r.refund_id,
+            out_refund_no=r.out_refund_no,
+            payment_id=r.payment_id,
+            billing_id=r.billing_id,
+            order_id=r.order_id,
+            channel=r.channel,
+            amount_fen=r.amount_fen,
+            reason=r.reason,
+            status=r.status.value,
+            refund_request_id=r.refund_request_id,
+            channel_refund_id=r.channel_refund_id,
+            failure_reason=r.failure_reason,
+            created_at=r.created_at,
+            completed_at=r.completed_at,
+        )
+
+
+class ChannelOut(BaseModel):
+    """A channel's switch, health and limit."""
+
+    channel: str
+    enabled: bool
+    health: str
+    consecutive_failures: int
+    retry_in_s: float
+    methods: list[str]
+    online_limit_fen: int | None

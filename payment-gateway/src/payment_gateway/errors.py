@@ -1,0 +1,82 @@
+"""Errors of payment-gateway (the channel protocol layer has its own, adapters/channels/errors.py).
+
+otd_shared.errors.DomainError
+├── NotFound                          404
+│   └── UnknownBilling                    the billing is not (yet) payable here
+├── Conflict                          409
+│   ├── IllegalTransition                 a payment/refund state change the machine forbids
+│   ├── BillingNotPayable                 billing paid or cancelled
+│   └── NotRefundable                     payment not succeeded, or nothing left to refund
+├── InvalidInput                      422
+│   ├── RouteRefused                      stage/channel/method/limit rules say no
+│   │                                     (carries the offline options to suggest)
+│   ├── IdempotencyKeyReused              same Idempotency-Key, different request
+│   └── MissingIdempotencyKey             the header is required
+└── ChannelUnavailable                503   channel switched off for health, or timed out
+"""
+
+from __future__ import annotations
+
+from otd_shared.errors import Conflict, DomainError, InvalidInput, NotFound
+
+
+class UnknownBilling(NotFound):
+    """No payable billing with this id (not due yet, or unknown)."""
+
+    code = "unknown_billing"
+
+
+class IllegalTransition(Conflict):
+    """A state change the payment or refund state machine forbids."""
+
+    code = "illegal_transition"
+
+
+class BillingNotPayable(Conflict):
+    """The billing is paid or cancelled."""
+
+    code = "billing_not_payable"
+
+
+class NotRefundable(Conflict):
+    """The payment cannot be refunded (state or remaining amount)."""
+
+    code = "not_refundable"
+
+
+class RouteRefused(InvalidInput):
+    """Routing rules refuse the channel, method or amount; suggests the offline options."""
+
+    code = "route_refused"
+
+    def __init__(
+        self, message: str, *, reason: str, field: str | None = None, suggestions: tuple[str, ...]
+    ) -> None:
+        super().__init__(message, field=field)
+        self.reason = reason
+        self.suggestions = suggestions
+
+    def to_body(self) -> dict[str, str]:
+        body = super().to_body()
+        body["reason"] = self.reason
+        body["suggested_channels"] = ",".join(self.suggestions)
+        return body
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """The Idempotency-Key was used before with a different request."""
+
+    code = "idempotency_key_reused"
+
+
+class MissingIdempotencyKey(InvalidInput):
+    """POST without an Idempotency-Key header."""
+
+    code = "idempotency_key_required"
+
+
+class ChannelUnavailable(DomainError):
+    """The channel is out of rotation (failing) or did not answer in time."""
+
+    http_status = 503
+    code = "channel_unavailable"

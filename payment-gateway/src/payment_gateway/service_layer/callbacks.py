@@ -1,0 +1,269 @@
+"""``POST /callbacks/{channel}``: verify, check, store, apply once, then answer.
+
+Order of checks (CONVENTIONS.md "Callbacks"): body size → signature and format (the channel's
+protocol) → merchant/app ids → currency → our order (payment, or refund) → amount → outcome.
+Every request is stored raw with its verdict. An accepted notification is applied with a
+guarded UPDATE in the same transaction as its raw record and its PaymentCallback outbox row;
+the answer (channel format) is built only after that commit. A rejected one changes nothing
+but its raw record and gets the channel's failure answer (the channel retries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Final
+
+from payment_gateway.adapters.callback_log import CallbackRecord, Verdict
+from payment_gateway.adapters.channels.contract import (
+    CallbackAnswer,
+    ChannelProtocol,
+    NotificationKind,
+    Outcome,
+    VerifiedNotification,
+    check_merchant_ids,
+)
+from payment_gateway.adapters.channels.errors import BodyTooLarge, CallbackRejected, Malformed
+from payment_gateway.adapters.channels.wire import HeaderView
+from payment_gateway.domain.payment import Payment, PaymentStatus
+from payment_gateway.domain.refund import OPEN_STATUSES as OPEN_REFUNDS
+from payment_gateway.domain.refund import Refund, RefundStatus
+from payment_gateway.service_layer.context import Gateway
+from payment_gateway.service_layer.settle import settle_payment, settle_refund
+from payment_gateway.service_layer.unit_of_work import GatewayUnitOfWork
+
+log = logging.getLogger(__name__)
+# Alipay's refund_fee is the payment's cumulative refunded amount, not this refund's.
+CUMULATIVE_REFUND_CHANNELS: Final = frozenset({"alipay"})
+
+
+class _Rejection(CallbackRejected):
+    reason: ClassVar[str] = "rejected"
+    status: ClassVar[int] = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(self.reason, message)
+
+    @property
+    def http_status(self) -> int:  # type: ignore[override]  # per-class constant
+        return self.status
+
+
+class UnknownOrder(_Rejection):
+    """No payment (or refund) of ours has this number on this channel."""
+
+    reason = "unknown_order"
+    status = 404
+
+
+class AmountMismatch(_Rejection):
+    """The notification's amount is not the payment's (or the refund's)."""
+
+    reason = "amount_mismatch"
+    status = 422
+
+
+class OutcomePending(_Rejection):
+    """A notification that settles nothing (in process): the channel will tell us again."""
+
+    reason = "outcome_pending"
+    status = 422
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying a verified notification did."""
+
+    verdict: Verdict
+    reason: str | None
+    payment: Payment
+    refund: Refund | None = None
+
+
+async def handle_callback(
+    gw: Gateway,
+    protocol: ChannelProtocol,
+    headers: Sequence[tuple[str, str]],
+    body: bytes,
+    *,
+    body_bytes: int,
+) -> CallbackAnswer:
+    """Verify and apply one notification; the channel's answer, built after the commit."""
+    channel = protocol.channel
+    now = gw.now()
+    record = CallbackRecord(
+        channel=channel,
+        received_at=now,
+        headers=dict(headers),
+        body=body,
+        body_bytes=body_bytes,
+        verdict="rejected",
+    )
+    try:
+        if body_bytes > len(body):
+            raise BodyTooLarge(f"body exceeds {gw.settings.callback_max_body_bytes} bytes")
+        HeaderView(headers)  # a repeated header is refused (DuplicateField) before anything else
+        verified = protocol.verify_notification(dict(headers), body, now_s=int(now.timestamp()))
+        check_merchant_ids(verified, protocol.expected_merchant_ids)
+        if verified.currency != "CNY":
+            raise Malformed("only CNY notifications are accepted")
+        async with asyncio.timeout(gw.settings.callback_deadline_s):
+            applied = await _apply(gw, verified, record)
+    except CallbackRejected as exc:
+        await _record_rejection(gw, record, exc)
+        gw.metrics.callback(channel, "rejected", exc.reason_code)
+        log.info("notification rejected", extra={"channel": channel, "reason": exc.reason_code})
+        return protocol.failure_answer(exc)
+    gw.metrics.callback(channel, applied.verdict)
+    return protocol.success_answer()
+
+
+async def _record_rejection(gw: Gateway, record: CallbackRecord, exc: CallbackRejected) -> None:
+    rejected = CallbackRecord(
+        **{**record.__dict__, "verdict": "rejected", "reason": exc.reason_code}
+    )
+    async with gw.uow() as uow:
+        await uow.callbacks.add(rejected)
+        await uow.commit()
+
+
+async def _apply(gw: Gateway, vn: VerifiedNotification, record: CallbackRecord) -> Applied:
+    async with gw.uow() as uow:
+        if vn.kind is NotificationKind.REFUND:
+            applied = await _apply_refund(uow, vn, now=record.received_at)
+        else:
+            applied = await _apply_payment(uow, vn, now=record.received_at)
+        await uow.callbacks.add(
+            CallbackRecord(
+                **{
+                    **record.__dict__,
+                    "verdict": applied.verdict,
+                    "reason": applied.reason,
+                    "notification_id": vn.notification_id,
+                    "out_trade_no": vn.out_trade_no,
+                    "payment_id": applied.payment.payment_id,
+                    "refund_id": applied.refund.refund_id if applied.refund else None,
+                }
+            )
+        )
+        await uow.commit()
+    return applied
+
+
+async def _apply_payment(
+    uow: GatewayUnitOfWork, vn: VerifiedNotification, *, now: datetime
+) -> Applied:
+    payment = await uow.payments.by_out_trade_no(vn.out_trade_no)
+    if payment is None or payment.channel != vn.channel:
+        raise UnknownOrder("no payment of ours has this out_trade_no on this channel")
+    if vn.amount_fen != payment.amount_fen:
+        raise AmountMismatch("notified amount is not the payment's amount")
+    match vn.outcome:
+        case Outcome.SUCCEEDED:
+            target = PaymentStatus.SUCCEEDED
+        case Outcome.FAILED:
+            target = PaymentStatus.FAILED
+        case Outcome.PENDING | Outcome.REFUNDED:
+            raise OutcomePending(f"status {vn.channel_status!r} settles nothing")
+    updated = await settle_payment(
+        uow, payment, target, now=now, channel_txn_id=vn.channel_txn_id, fee_fen=vn.fee_fen
+    )
+    if updated is not None:
+        return Applied("accepted", None, updated)
+    return Applied("duplicate", _duplicate_reason(payment, vn, target), payment)
+
+
+def _duplicate_reason(payment: Payment, vn: VerifiedNotification, target: PaymentStatus) -> str:
+    if payment.status is PaymentStatus.SUCCEEDED and target is PaymentStatus.FAILED:
+        log.error(
+            "failure notified after success; kept succeeded",
+            extra={"out_trade_no": vn.out_trade_no},
+        )
+        return "failure_after_success_ignored"
+    if payment.channel_txn_id and vn.channel_txn_id and payment.channel_txn_id != vn.channel_txn_id:
+        log.error("second transaction id for one order", extra={"out_trade_no": vn.out_trade_no})
+        return "different_channel_txn_id"
+    return f"already_{payment.status.value}"
+
+
+async def _apply_refund(
+    uow: GatewayUnitOfWork, vn: VerifiedNotification, *, now: datetime
+) -> Applied:
+    refund, payment = await _find_refund(uow, vn)
+    _check_refund_amounts(vn, payment, refund)
+    match vn.outcome:
+        case Outcome.REFUNDED:
+            target = RefundStatus.SUCCEEDED
+        case Outcome.FAILED:
+            target = RefundStatus.FAILED
+        case Outcome.PENDING | Outcome.SUCCEEDED:
+            raise OutcomePending(f"refund status {vn.channel_status!r} settles nothing")
+    updated = await settle_refund(
+        uow,
+        payment,
+        refund,
+        target,
+        now=now,
+        channel_refund_id=vn.channel_refund_id,
+        failure_reason=f"channel status {vn.channel_status}"
+        if target is RefundStatus.FAILED
+        else None,
+    )
+    if updated is not None:
+        return Applied("accepted", None, payment, updated)
+    return Applied("duplicate", f"already_{refund.status.value}", payment, refund)
+
+
+async def _find_refund(uow: GatewayUnitOfWork, vn: VerifiedNotification) -> tuple[Refund, Payment]:
+    """Match on our refund number; Lakala's cashier notice names only the payment."""
+    refund = None
+    if vn.out_refund_no:
+        refund = await uow.refunds.by_out_refund_no(vn.out_refund_no)
+    else:
+        refund = await uow.refunds.by_out_refund_no(vn.out_trade_no)
+        if refund is None:
+            refund = await _refund_by_payment(uow, vn)
+    if refund is None or refund.channel != vn.channel or refund.payment_id is None:
+        raise UnknownOrder("no refund of ours matches this notification")
+    payment = await uow.payments.get(refund.payment_id)
+    assert payment is not None, "a refund's payment exists (foreign key)"
+    return refund, payment
+
+
+async def _refund_by_payment(uow: GatewayUnitOfWork, vn: VerifiedNotification) -> Refund | None:
+    payment = await uow.payments.by_out_trade_no(vn.out_trade_no)
+    if payment is None or vn.refund_amount_fen is None:
+        return None
+    candidates = [
+        r
+        for r in await uow.refunds.list_for_payment(payment.payment_id)
+        if r.amount_fen == vn.refund_amount_fen
+    ]
+    open_ones = [r for r in candidates if r.status in OPEN_REFUNDS]
+    done = [r for r in candidates if r.status is RefundStatus.SUCCEEDED]
+    for found in (*open_ones, *done):
+        return found
+    return None
+
+
+def _check_refund_amounts(vn: VerifiedNotification, payment: Payment, refund: Refund) -> None:
+    if vn.out_trade_no == refund.out_refund_no:  # UnionPay, Allinpay: the notice is the refund's
+        refunded = vn.refund_amount_fen if vn.refund_amount_fen is not None else vn.amount_fen
+        if refunded != refund.amount_fen:
+            raise AmountMismatch("notified refund amount is not the refund's amount")
+        return
+    if vn.out_trade_no != payment.out_trade_no:
+        raise UnknownOrder("refund notification names another payment")
+    if vn.amount_fen != payment.amount_fen:
+        raise AmountMismatch("notified payment total is not the payment's amount")
+    if vn.refund_amount_fen is None:
+        return
+    refunded = vn.refund_amount_fen
+    if vn.channel in CUMULATIVE_REFUND_CHANNELS:
+        if not refund.amount_fen <= refunded <= payment.amount_fen:
+            raise AmountMismatch("cumulative refunded amount does not cover this refund")
+    elif refunded != refund.amount_fen:
+        raise AmountMismatch("notified refund amount is not the refund's amount")

@@ -1,0 +1,74 @@
+"""What the gateway's handlers work with, built once at startup (bootstrap.build_gateway)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from prometheus_client import CollectorRegistry, Counter
+
+from otd_shared.db import SessionFactory
+from otd_shared.outbox import OutboxWriter
+from payment_gateway.adapters.channels.client_base import ChannelClient
+from payment_gateway.adapters.channels.contract import ChannelProtocol
+from payment_gateway.config import GatewaySettings
+from payment_gateway.domain.health import ChannelHealth
+from payment_gateway.domain.routing import RoutingPolicy
+from payment_gateway.service_layer.unit_of_work import GatewayUnitOfWork
+
+CallbackResult = Literal["accepted", "rejected", "duplicate"]
+
+
+class GatewayMetrics:
+    """The gateway's own metrics (the deploy alerts use ``payment_callbacks_total``)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.callbacks = Counter(
+            "payment_callbacks_total",
+            "Channel notifications by channel and result",
+            ["channel", "result"],
+            registry=registry,
+        )
+        self.callback_rejections = Counter(
+            "payment_callback_rejections_total",
+            "Rejected channel notifications by reason",
+            ["channel", "reason"],
+            registry=registry,
+        )
+        self.channel_calls = Counter(
+            "payment_channel_calls_total",
+            "Calls to channel APIs by operation and result",
+            ["channel", "operation", "result"],
+            registry=registry,
+        )
+
+    def callback(self, channel: str, result: CallbackResult, reason: str | None = None) -> None:
+        """Count one notification."""
+        self.callbacks.labels(channel, result).inc()
+        if result == "rejected":
+            self.callback_rejections.labels(channel, reason or "rejected").inc()
+
+
+@dataclass
+class Gateway:
+    """Settings, policies, channels and plumbing the handlers share."""
+
+    settings: GatewaySettings
+    sessions: SessionFactory
+    outbox: OutboxWriter
+    routing: RoutingPolicy
+    health: ChannelHealth
+    protocols: Mapping[str, ChannelProtocol]
+    clients: Mapping[str, ChannelClient]
+    metrics: GatewayMetrics
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def uow(self) -> GatewayUnitOfWork:
+        """A fresh unit of work."""
+        return GatewayUnitOfWork(self.sessions, self.outbox)
+
+    def now(self) -> datetime:
+        """The current time (UTC, aware)."""
+        return self.clock()

@@ -1,0 +1,190 @@
+"""Cashier commands and queries: start a payment, read payments, close an open one."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from otd_shared.errors import InvalidInput, NotFound
+from otd_shared.money import fen_to_yuan
+from payment_gateway.adapters.channels.client_base import (
+    ChannelRefused,
+    ChannelUnreachable,
+    OperationNotOffered,
+    StartPayment,
+)
+from payment_gateway.adapters.payable_billings import PayableBilling
+from payment_gateway.domain.payment import Payment, PaymentStatus, new_out_trade_no
+from payment_gateway.domain.routing import POS_CHANNELS, Route
+from payment_gateway.errors import (
+    BillingNotPayable,
+    ChannelUnavailable,
+    IllegalTransition,
+    UnknownBilling,
+)
+from payment_gateway.service_layer.context import Gateway
+from payment_gateway.service_layer.settle import settle_payment
+from payment_gateway.service_layer.unit_of_work import GatewayUnitOfWork
+
+log = logging.getLogger(__name__)
+DESCRIPTION_CHARS_MAX = 127  # WeChat description is at most 127 characters
+DEFAULT_DESCRIPTION = "OTD vehicle order payment"
+
+
+@dataclass(frozen=True)
+class StartPaymentCommand:
+    """Pay (part of) a billing with a channel and method."""
+
+    billing_id: uuid.UUID
+    channel: str
+    method: str | None
+    amount_fen: int
+    description: str | None
+    actor: str
+
+
+async def start_payment(gw: Gateway, uow: GatewayUnitOfWork, cmd: StartPaymentCommand) -> Payment:
+    """Route, record, open the order at the channel (inside the caller's transaction).
+
+    The channel's answer only ever makes the payment ``paying`` (or ``unknown`` when it did not
+    answer, ``failed`` when it refused to open the order): success comes from a verified
+    notification or an active query.
+    """
+    billing, route = await _route(gw, uow, cmd)
+    now = gw.now()
+    settings = gw.settings
+    payment = Payment(
+        payment_id=uuid.uuid4(),
+        out_trade_no=new_out_trade_no(now),
+        billing_id=cmd.billing_id,
+        order_id=billing.order_id,
+        stage=billing.stage,
+        channel=route.channel,
+        method=route.method,
+        amount_fen=cmd.amount_fen,
+        status=PaymentStatus.CREATED,
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.payment_expiry_s),
+        requested_by=cmd.actor,
+    )
+    await uow.payments.add(payment, now=now)
+    order = StartPayment(
+        out_trade_no=payment.out_trade_no,
+        amount_fen=payment.amount_fen,
+        method=payment.method,
+        description=(cmd.description or DEFAULT_DESCRIPTION)[:DESCRIPTION_CHARS_MAX],
+        notify_url=settings.notify_url(route.channel),
+        expires_at=payment.expires_at,
+    )
+    first_query = now + timedelta(seconds=settings.active_query_delay_s)
+    queried = route.channel not in POS_CHANNELS
+    try:
+        params = await gw.clients[route.channel].start_payment(order)
+    except ChannelUnreachable as exc:
+        _record_call(gw, route.channel, "start", "unreachable")
+        log.warning("channel did not answer the order", extra={"err": str(exc)[:200]})
+        values = {"next_query_at": first_query, "failure_message": str(exc)[:200]}
+        return await _move(uow, payment, PaymentStatus.UNKNOWN, values)
+    except ChannelRefused as exc:
+        _record_call(gw, route.channel, "start", "refused")
+        values = {"failure_code": exc.code, "failure_message": exc.message, "completed_at": now}
+        return await _move(uow, payment, PaymentStatus.FAILED, values)
+    _record_call(gw, route.channel, "start", "ok")
+    values = {"pay_params": params, "next_query_at": first_query if queried else None}
+    return await _move(uow, payment, PaymentStatus.PAYING, values)
+
+
+async def _route(
+    gw: Gateway, uow: GatewayUnitOfWork, cmd: StartPaymentCommand
+) -> tuple[PayableBilling, Route]:
+    found = await uow.billings.get_with_time(cmd.billing_id)
+    if found is None:
+        raise UnknownBilling(f"billing {cmd.billing_id} is not payable (unknown or not due)")
+    billing, updated_at = found
+    if billing.status != "due":
+        raise BillingNotPayable(f"billing {cmd.billing_id} is {billing.status}")
+    route = gw.routing.route(
+        stage=billing.stage, channel=cmd.channel, method=cmd.method, amount_fen=cmd.amount_fen
+    )
+    remaining_fen = billing.outstanding_fen - await uow.payments.succeeded_fen_since(
+        cmd.billing_id, updated_at
+    )
+    if cmd.amount_fen > remaining_fen:
+        raise InvalidInput(
+            f"{fen_to_yuan(cmd.amount_fen)} CNY exceeds what is outstanding on the billing "
+            f"({fen_to_yuan(max(remaining_fen, 0))} CNY)",
+            field="amount_fen",
+        )
+    if route.channel not in gw.clients:
+        raise ChannelUnavailable(f"{route.channel} is not configured in this deployment")
+    if not gw.health.allow(route.channel):
+        view = gw.health.view(route.channel)
+        others = [c for c in gw.routing.stage_channels(billing.stage) if c != route.channel]
+        raise ChannelUnavailable(
+            f"{route.channel} is out of rotation after repeated failures; retry in "
+            f"{view.retry_in_s:.0f} s or use {', '.join(others) or 'another channel later'}"
+        )
+    return billing, route
+
+
+async def _move(
+    uow: GatewayUnitOfWork, payment: Payment, target: PaymentStatus, values: dict[str, object]
+) -> Payment:
+    updated = await uow.payments.transition(
+        payment.payment_id, target, now=payment.created_at, values=values
+    )
+    if updated is None:
+        raise IllegalTransition(f"payment {payment.payment_id} changed while it was being opened")
+    return updated
+
+
+def _record_call(gw: Gateway, channel: str, operation: str, result: str) -> None:
+    gw.metrics.channel_calls.labels(channel, operation, result).inc()
+    if result == "unreachable":
+        gw.health.record_failure(channel)
+    else:
+        gw.health.record_success(channel)
+
+
+async def get_payment(gw: Gateway, payment_id: uuid.UUID) -> Payment:
+    """One payment, or NotFound."""
+    async with gw.uow() as uow:
+        payment = await uow.payments.get(payment_id)
+    if payment is None:
+        raise NotFound(f"payment {payment_id} not found")
+    return payment
+
+
+async def list_payments(gw: Gateway, billing_id: uuid.UUID) -> list[Payment]:
+    """Payments of a billing, oldest first."""
+    async with gw.uow() as uow:
+        return await uow.payments.list_for_billing(billing_id)
+
+
+async def close_payment(gw: Gateway, payment_id: uuid.UUID) -> Payment:
+    """Close an open payment at the channel (the user gave up); verified by the channel's answer.
+
+    A paid order cannot be closed: the channel refuses and the active query settles it.
+    """
+    payment = await get_payment(gw, payment_id)
+    if payment.status not in (PaymentStatus.PAYING, PaymentStatus.UNKNOWN):
+        raise IllegalTransition(f"payment {payment_id} is {payment.status}; only open ones close")
+    try:
+        await gw.clients[payment.channel].close_payment(payment.out_trade_no, payment.method)
+    except ChannelUnreachable as exc:
+        _record_call(gw, payment.channel, "close", "unreachable")
+        raise ChannelUnavailable(
+            f"{payment.channel} did not answer the close; retry later"
+        ) from exc
+    except ChannelRefused as exc:
+        _record_call(gw, payment.channel, "close", "refused")
+        raise IllegalTransition(f"{payment.channel} refused to close: {exc.code}") from exc
+    except OperationNotOffered as exc:
+        raise IllegalTransition(f"{payment.channel} orders cannot be closed: {exc}") from exc
+    _record_call(gw, payment.channel, "close", "ok")
+    async with gw.uow() as uow:
+        await settle_payment(uow, payment, PaymentStatus.CLOSED, now=gw.now())
+        await uow.commit()
+    return await get_payment(gw, payment_id)
