@@ -1,0 +1,299 @@
+"""Consumed events → journals, through the real broker: every posting rule, unposted events,
+JournalPosted through the outbox relay, and a replay of every topic from the start."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime
+
+import pytest
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from ledger_testkit import integrity_of, migrated, running, settings_for, unique
+
+from ledger_service.adapters.tables import journals, messaging, unposted_events
+from ledger_service.bootstrap import LedgerRuntime
+from ledger_service.service_layer.queries import LedgerQueries
+from otd_shared.events import (
+    DiscrepancyResolved,
+    EventEnvelope,
+    EventPayload,
+    LoanDisbursed,
+    OrderDelivered,
+    PaymentCallback,
+    ReconCompleted,
+    RefundRequested,
+    Topic,
+    WireClaimed,
+    WireReceived,
+    new_envelope,
+    topic_for,
+)
+from otd_shared.kafka import EventProducer
+from otd_shared.runtime import ConsumerSpec, run_relay
+from otd_shared.testing.cluster import eventually
+
+pytestmark = pytest.mark.integration
+
+AT = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+TOPIC_OF = {
+    "PaymentCallback": Topic.PAYMENTS,
+    "WireReceived": Topic.PAYMENTS,
+    "WireClaimed": Topic.PAYMENTS,
+    "RefundRequested": Topic.BILLING,
+    "LoanDisbursed": Topic.ORDERS,
+    "OrderDelivered": Topic.ORDERS,
+    "ReconCompleted": Topic.RECON,
+    "DiscrepancyResolved": Topic.RECON,
+}
+
+
+@pytest.fixture
+async def own_url(new_database: Callable[[], Awaitable[str]]) -> str:
+    """A database of this test alone, so fixed accounts start at zero."""
+    return await migrated(await new_database())
+
+
+@pytest.fixture
+async def runtime(
+    own_url: str, kafka_bootstrap: str, topic_prefix: str
+) -> AsyncIterator[LedgerRuntime]:
+    settings = settings_for(
+        own_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_topic_prefix=topic_prefix,
+        kafka_consumer_group_prefix=f"g{uuid.uuid4().hex[:8]}.",
+        consumer_retry_delay_ms=1,
+    )
+    async with running(settings) as rt:
+        yield rt
+
+
+def payment(
+    order: str, channel: str, fen: int, outcome: str = "succeeded", **extra: object
+) -> PaymentCallback:
+    return PaymentCallback(
+        order_id=order,
+        billing_id="bill-1",
+        payment_id=f"pay-{uuid.uuid4().hex[:6]}",
+        channel=channel,  # type: ignore[arg-type]
+        method="default",
+        outcome=outcome,  # type: ignore[arg-type]
+        out_trade_no=uuid.uuid4().hex,
+        amount_fen=fen,
+        completed_at=AT,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def scenario(order: str) -> list[EventPayload]:
+    """One order's money, from the intent deposit to revenue (delivery comes later)."""
+    return [
+        payment(order, "wechatpay", 500_000),
+        payment(order, "cash", 2_000_000, store_id="S1"),
+        payment(order, "wire", 1_000_000),  # posted by WireReceived, not here
+        WireReceived(
+            wire_id="w1", bank_account="ICBC-001", payer_account_last4="1234",
+            amount_fen=1_000_000, matched_order_id=order, received_at=AT,
+        ),
+        WireReceived(
+            wire_id="w2", bank_account="ICBC-001", payer_account_last4="9999",
+            amount_fen=300_000, received_at=AT,
+        ),
+        WireClaimed(wire_id="w2", order_id=order, billing_id="b", amount_fen=300_000, claimed_by="c"),
+        LoanDisbursed(order_id=order, loan_order_id="L1", amount_fen=10_000_000, bank_reference="r"),
+        payment(order, "alipay", 100_000),
+        payment(order, "alipay", 100_000, outcome="refunded", refund_id="rf1"),
+        RefundRequested(
+            order_id=order, billing_id="b", refund_request_id="rq1", amount_fen=50_000,
+            reason="overpaid", channel="cash",
+        ),
+        payment(order, "cash", 50_000, outcome="refunded", store_id="S1"),
+        payment(order, "unionpay", 70_000, outcome="failed"),
+        payment(order, "cash", 10_000),  # no store: refused, kept as unposted
+        ReconCompleted(
+            run_id="run-1", source="wechatpay", recon_date=date(2024, 5, 1), counts={},
+            settled_fen=500_000, fee_fen=3_000,
+        ),
+        DiscrepancyResolved(
+            discrepancy_id="d1", source="wechatpay", kind="channel_only", adjustment_fen=200,
+            resolved_by="f1", reason="long",
+        ),
+    ]  # fmt: skip
+
+
+async def publish(runtime: LedgerRuntime, envelopes: list[EventEnvelope]) -> None:
+    settings = runtime.settings
+    producer = EventProducer(settings.kafka_bootstrap_servers, enable_idempotence=False)
+    await producer.start()
+    try:
+        await producer.send_many(
+            (
+                topic_for(TOPIC_OF[e.event_type], settings.kafka_topic_prefix),
+                e.partition_key.decode(),
+                e.model_dump_json(),
+            )
+            for e in envelopes
+        )
+    finally:
+        await producer.stop()
+
+
+async def inbox_count(runtime: LedgerRuntime, consumer: str) -> int:
+    async with runtime.sessions() as session:
+        inbox = messaging.inbox
+        count = await session.scalar(
+            sa.select(sa.func.count()).select_from(inbox).where(inbox.c.consumer == consumer)
+        )
+    return int(count or 0)
+
+
+async def snapshot(runtime: LedgerRuntime) -> tuple[object, ...]:
+    async with runtime.sessions() as session:
+        rows = await session.execute(
+            sa.text(
+                "SELECT j.source_id, l.line_no, l.account, l.debit_fen, l.credit_fen "
+                "FROM ledger.journals j JOIN ledger.journal_lines l USING (journal_id) "
+                "ORDER BY j.seq, l.line_no"
+            )
+        )
+        lines = [tuple(row) for row in rows]
+        balances = await session.execute(
+            sa.text(
+                "SELECT account, sum(debit_fen), sum(credit_fen) FROM ledger.account_balances "
+                "GROUP BY account ORDER BY account"
+            )
+        )
+        outbox = await session.scalar(sa.text("SELECT count(*) FROM ledger.outbox"))
+    return (lines, [tuple(row) for row in balances], outbox)
+
+
+class RunningConsumer:
+    """One consumer of the runtime, running until the context exits (joining a group on the
+    embedded broker takes seconds, so a test starts as few as it can)."""
+
+    def __init__(self, runtime: LedgerRuntime, spec: ConsumerSpec) -> None:
+        self._consumer = runtime.build_consumer(spec)
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> RunningConsumer:
+        self._task = asyncio.create_task(self._consumer.run(self._stop))
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self._stop.set()
+        assert self._task is not None
+        await self._task
+
+
+async def read_ledger_topic(runtime: LedgerRuntime, count: int) -> list[dict[str, object]]:
+    """The first `count` events on the ledger topic (partitions assigned, no group join)."""
+    settings = runtime.settings
+    name = topic_for(Topic.LEDGER, settings.kafka_topic_prefix)
+    reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await reader.start()
+    try:
+        partitions = reader.partitions_for_topic(name) or set()
+        if not partitions:
+            await reader.force_metadata_update()
+            partitions = reader.partitions_for_topic(name) or set()
+        reader.assign([TopicPartition(name, p) for p in partitions])
+        await reader.seek_to_beginning()
+        seen: list[dict[str, object]] = []
+
+        async def enough() -> bool:
+            batches = await reader.getmany(timeout_ms=200)
+            seen.extend(json.loads(r.value) for part in batches.values() for r in part)
+            return len(seen) >= count
+
+        await eventually(enough, timeout_s=20)
+        return seen
+    finally:
+        await reader.stop()
+
+
+async def test_events_post_journals_publish_and_a_replay_changes_nothing(
+    runtime: LedgerRuntime,
+) -> None:
+    order = unique("ORD")
+    spec = runtime.consumers[0]
+    envelopes = [new_envelope(p, producer="test", correlation_id="c") for p in scenario(order)]
+    delivered = new_envelope(
+        OrderDelivered(order_id=order, delivered_at=AT), producer="test", correlation_id="c"
+    )
+
+    def inbox_holds(consumer: str, count: int) -> Callable[[], Awaitable[bool]]:
+        async def probe() -> bool:
+            return await inbox_count(runtime, consumer) == count
+
+        return probe
+
+    async with RunningConsumer(runtime, spec):
+        await publish(runtime, envelopes)
+        await eventually(inbox_holds(spec.name, len(envelopes)), timeout_s=30)
+        # Delivery after the payments: it recognises the deposits held at that moment.
+        await publish(runtime, [delivered])
+        await eventually(inbox_holds(spec.name, len(envelopes) + 1), timeout_s=30)
+
+    queries = LedgerQueries(runtime.ledger, runtime.sessions)
+    expected = {
+        "clearing:wechatpay": 200,
+        "fees:wechatpay": 3_000,
+        "bank:MAIN": 497_000,
+        "cash:S1": 1_950_000,
+        "bank:ICBC-001": 1_300_000,
+        "suspense": 0,
+        "loan_receivable": 10_000_000,
+        "clearing:alipay": 0,
+        "refunds_payable": 0,
+        "revenue": -13_750_000,
+        "recon_differences": -200,
+        f"deposits:{order}": 0,
+    }
+    for code, net_debit_fen in expected.items():
+        found = await queries.account(code, None)
+        assert found.balance.net_debit_fen == net_debit_fen, code
+    statement = await queries.order_statement(order)
+    assert statement.summary.paid_fen == 13_900_000
+    assert statement.summary.refunded_fen == 150_000
+    assert statement.summary.recognised_fen == 13_750_000
+    assert statement.summary.held_fen == 0
+
+    async with runtime.sessions() as session:
+        kinds = [row[0] for row in await session.execute(sa.select(journals.c.source_kind))]
+        refused = (await session.execute(sa.select(unposted_events))).mappings().all()
+    # 16 events; the wire callback (posted by WireReceived), the failure and the unposted
+    # cash payment post nothing.
+    assert len(kinds) == 13
+    assert kinds.count("PaymentCallback") == 5
+    assert [r["code"] for r in refused] == ["invalid_event"]
+    assert "store" in refused[0]["reason"]
+    assert (await integrity_of(runtime.settings.database_url.get_secret_value())).ok
+
+    # Every journal's JournalPosted goes out through the outbox relay.
+    stop = asyncio.Event()
+    relay = asyncio.create_task(run_relay(runtime, stop))
+    try:
+        published = await read_ledger_topic(runtime, len(kinds))
+    finally:
+        stop.set()
+        await relay
+    assert {e["event_type"] for e in published} == {"JournalPosted"}
+    # Keyed by the order for the nine journals on its deposits (partition order per order).
+    assert sum(e["order_id"] == order for e in published) == 9
+    sources = {p["source_id"]: p for e in published if isinstance(p := e["payload"], dict)}
+    first = sources[str(envelopes[0].event_id)]
+    assert (first["total_debit_fen"], first["business_date"]) == (500_000, "2024-05-01")
+    assert first["order_id"] == order
+
+    # Replay every topic from the start under another consumer (empty inbox, new group):
+    # the source ids stop every journal from posting twice.
+    before = await snapshot(runtime)
+    replay = ConsumerSpec(f"{spec.name}-replay", spec.topics, spec.handlers)
+    async with RunningConsumer(runtime, replay):
+        await eventually(inbox_holds(replay.name, len(envelopes) + 1), timeout_s=30)
+    assert await snapshot(runtime) == before
