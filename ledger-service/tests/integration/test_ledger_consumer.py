@@ -103,8 +103,12 @@ def scenario(order: str) -> list[EventPayload]:
             wire_id="w2", bank_account="ICBC-001", payer_account_last4="9999",
             amount_fen=300_000, received_at=AT,
         ),
-        WireClaimed(wire_id="w2", order_id=order, billing_id="b", amount_fen=300_000, claimed_by="c"),
-        LoanDisbursed(order_id=order, loan_order_id="L1", amount_fen=10_000_000, bank_reference="r"),
+        WireClaimed(
+            wire_id="w2", order_id=order, billing_id="b", amount_fen=300_000, claimed_by="c"
+        ),
+        LoanDisbursed(
+            order_id=order, loan_order_id="L1", amount_fen=10_000_000, bank_reference="r"
+        ),
         payment(order, "alipay", 100_000),
         payment(order, "alipay", 100_000, outcome="refunded", refund_id="rf1"),
         RefundRequested(

@@ -12,6 +12,11 @@ from ledger_testkit import journal, unique
 pytestmark = pytest.mark.integration
 
 
+async def open_account(client: httpx.AsyncClient, code: str, kind: str) -> None:
+    r = await client.post("/v1/accounts", json={"code": code, "type": kind})
+    assert r.status_code == 201, r.text
+
+
 async def post(client: httpx.AsyncClient, body: dict[str, object]) -> dict[str, object]:
     r = await client.post("/v1/journals", json=body)
     assert r.status_code == 201, r.text
@@ -53,7 +58,8 @@ async def test_trial_balance_contract_and_dates(client: httpx.AsyncClient) -> No
     table = list(csv.reader(io.StringIO(exported.text)))
     assert table[0] == ["account", "debit_fen", "credit_fen"]
     assert [bank, "970", "0"] in table
-    assert table[-1][0] == "TOTAL" and table[-1][1] == table[-1][2]
+    assert table[-1][0] == "TOTAL"
+    assert table[-1][1] == table[-1][2]
 
 
 async def test_balance_of_an_account_at_any_date(client: httpx.AsyncClient) -> None:
