@@ -165,3 +165,29 @@ async def test_retries_until_code_success(
     assert [a["accepted"] for a in attempts] == [False, True]
     assert '"FAIL"' in attempts[0]["answer"]
     assert '"SUCCESS"' in attempts[1]["answer"]
+
+
+async def test_labs_partial_refund_by_origin_trade_no(
+    merchant: Merchant, receiver: Receiver, control: Control
+) -> None:
+    out_trade_no = new_trade_no("LK")
+    created = await _preorder(merchant, receiver, out_trade_no, 1_000)
+    await control(channel="lakala", out_trade_no=out_trade_no, action="pay")
+    await wait_for(lambda: receiver.of(out_trade_no))
+    refund = {
+        "merchant_no": _merchant_no(merchant),
+        "term_no": "A0000001",
+        "out_trade_no": out_trade_no + "R",
+        "refund_amount": "300",
+        "origin_trade_no": created["trade_no"],
+    }
+    first = (await merchant.lakala(REFUND, refund)).json()
+    again = (await merchant.lakala(REFUND, refund)).json()
+    assert first["code"] == again["code"] == "BBS00000"
+    assert first["resp_data"]["trade_no"] == again["resp_data"]["trade_no"]
+    [refunded] = await wait_for(  # type: ignore[misc]
+        lambda: [r for r in receiver.of(out_trade_no) if r.notification.kind == "refund"]
+    )
+    assert refunded.notification.channel_status == "PART_REFUND"
+    queried = (await _tradequery(merchant, out_trade_no))["resp_data"]
+    assert queried["trade_state"] == "PART_REFUND"

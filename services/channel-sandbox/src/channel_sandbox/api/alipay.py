@@ -99,7 +99,7 @@ async def gateway(request: Request) -> Response:
 
 
 def _query(sandbox: Sandbox, biz: Mapping[str, object]) -> Payload:
-    order = _order(sandbox, biz)
+    order = _order(sandbox, biz, "alipay.trade.query")
     paid = order.state is PayState.PAID
     amount = fen_to_yuan(order.amount_fen)
     received = amount if paid else "0.00"
@@ -122,7 +122,7 @@ def _query(sandbox: Sandbox, biz: Mapping[str, object]) -> Payload:
 
 
 def _refund(sandbox: Sandbox, biz: Mapping[str, object]) -> Payload:
-    order = _order(sandbox, biz)
+    order = _order(sandbox, biz, "alipay.trade.refund")
     amount_fen = _refund_amount_fen(biz)
     out_request_no = _text(biz, "out_request_no") or order.out_trade_no
     existing = order.refunds.get(out_request_no)
@@ -155,7 +155,7 @@ def _notify_refund(sandbox: Sandbox, order: Order, refund: Refund) -> None:
 
 
 def _close(sandbox: Sandbox, biz: Mapping[str, object]) -> Payload:
-    order = _order(sandbox, biz)
+    order = _order(sandbox, biz, "alipay.trade.close")
     try:
         sandbox.close(order)
     except SandboxConflict:
@@ -164,7 +164,7 @@ def _close(sandbox: Sandbox, biz: Mapping[str, object]) -> Payload:
 
 
 def _refund_query(sandbox: Sandbox, biz: Mapping[str, object]) -> Payload:
-    order = _order(sandbox, biz)
+    order = _order(sandbox, biz, "alipay.trade.fastpay.refund.query")
     out_request_no = _text(biz, "out_request_no")
     if not out_request_no:
         raise BizError("ACQ.INVALID_PARAMETER", "参数无效: out_request_no")
@@ -214,7 +214,7 @@ def _refund_payload(order: Order, refund: Refund, *, fund_change: str) -> Payloa
     }
 
 
-def _order(sandbox: Sandbox, biz: Mapping[str, object]) -> Order:
+def _order(sandbox: Sandbox, biz: Mapping[str, object], method: str) -> Order:
     out_trade_no, trade_no = _text(biz, "out_trade_no"), _text(biz, "trade_no")
     if not (out_trade_no or trade_no):
         raise BizError("ACQ.INVALID_PARAMETER", "参数无效: out_trade_no 和 trade_no 不能同时为空")
@@ -224,6 +224,7 @@ def _order(sandbox: Sandbox, biz: Mapping[str, object]) -> Order:
         order = sandbox.store.by_channel_id(CHANNEL, trade_no)
     if order is None:
         raise BizError("ACQ.TRADE_NOT_EXIST", "交易不存在")
+    order.note(f"api: {method} ({alipay_trade_status(order)})")
     return order
 
 

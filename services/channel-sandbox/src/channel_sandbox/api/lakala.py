@@ -156,6 +156,7 @@ def _tradequery(sandbox: Sandbox, request: Request, data: Mapping[str, object]) 
         raise LakalaError("BBS11105", "out_trade_no 和 trade_no 不能同时为空")
     if order is None or order.origin is not Origin.LAKALA_LABS:
         raise LakalaError("BBS11112", "交易不存在")
+    order.note("api: tradequery")
     return labs_trade_json(sandbox.keys[CHANNEL].id("merchant_no"), order)
 
 
@@ -273,6 +274,7 @@ def _cashier_query(sandbox: Sandbox, request: Request, data: Mapping[str, object
         raise LakalaError("010001", "out_order_no 和 pay_order_no 不能同时为空")
     if order is None or order.origin is not Origin.LAKALA_CASHIER:
         raise LakalaError("010013", "订单不存在")
+    order.note("api: counter order query")
     return cashier_order_json(sandbox.keys[CHANNEL].id("merchant_no"), order)
 
 

@@ -141,6 +141,7 @@ def _prepay(sandbox: Sandbox, request: Request, body: bytes) -> Result:
         order = _create(sandbox, req)
     else:
         _check_repeat(order, req)
+        order.note("api: prepay repeated")
     answer: dict[str, object] = {"prepay_id": str(order.request["prepay_id"])}
     if order.sync_success:
         answer |= {"trade_state": "SUCCESS", "trade_state_desc": "支付成功"}
@@ -180,6 +181,7 @@ def _query_out_trade_no(sandbox: Sandbox, request: Request, body: bytes) -> Resu
     order = sandbox.store.get(CHANNEL, request.path_params["out_trade_no"])
     if order is None:
         raise WechatError(404, "ORDER_NOT_EXIST", "订单不存在")
+    order.note(f"api: query → {wechat_trade_state(order)}")
     return 200, transaction_json(sandbox, order)
 
 
@@ -203,6 +205,7 @@ def _close(sandbox: Sandbox, request: Request, body: bytes) -> Result:
         sandbox.close(order)
     except SandboxConflict:
         raise WechatError(400, "ORDERPAID", "订单已支付") from None
+    order.note("api: close")
     return 204, None
 
 
