@@ -177,9 +177,11 @@ class FileDropConnector:
 class HttpSapConnector:
     """POSTs the JSON layout to ``<url>/documents``; the answer is SAP's verdict.
 
-    200/201 ``{"status": "acknowledged", "sap_document_number"}``; 409 (duplicate reference)
-    counts as acknowledged; 400/422 ``{"status": "rejected", "reason"}``; anything else is a
-    delivery failure to retry. ``GET <url>/documents/<reference>`` polls a sent document.
+    200/201 ``{"status": "acknowledged", "sap_document_number" (or "sap_document_no")}``, also
+    for a duplicate reference (SAP books a reference once); 409 counts as acknowledged too;
+    400/422 ``{"status": "rejected", "reason"}``; anything else is a delivery failure to retry.
+    ``GET <url>/documents/<reference>`` polls a sent document (404: no verdict yet). The
+    channel sandbox plays this side at ``<sandbox>/sap``.
     """
 
     name = "http"
@@ -235,10 +237,12 @@ def _http_outcome(response: httpx.Response) -> SapOutcome:
             body = response.json()
         except ValueError:
             body = {}
+        if not isinstance(body, dict):
+            body = {}
         if code == 409:
-            body = {"status": "acknowledged", **body, "reason": "duplicate reference"}
+            body = {**body, "status": "acknowledged", "reason": "duplicate reference"}
         if code in (400, 422):
-            body = {"status": "rejected", **body}
+            body = {**body, "status": "rejected"}
         return _outcome(body)
     raise SapDeliveryError(f"SAP endpoint answered HTTP {code}")
 
@@ -247,7 +251,7 @@ def _outcome(body: object) -> SapOutcome:
     if not isinstance(body, dict):
         raise SapDeliveryError("SAP answer is not a JSON object")
     status = body.get("status")
-    number = body.get("sap_document_number")
+    number = body.get("sap_document_number", body.get("sap_document_no"))
     reason = body.get("reason")
     number_text = None if number is None else str(number)[:MAX_REASON_CHARS]
     reason_text = None if reason is None else str(reason)[:MAX_REASON_CHARS]
