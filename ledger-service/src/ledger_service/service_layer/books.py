@@ -64,6 +64,11 @@ class Books:
         self.accounts = AccountRepository(session)
         self.journals = JournalRepository(session)
 
+    @property
+    def session(self) -> AsyncSession:
+        """The session (its transaction) the books write in."""
+        return self._session
+
     # --- accounts ---------------------------------------------------------------------------
 
     async def accounts_for(self, codes: Sequence[str]) -> dict[str, Account]:

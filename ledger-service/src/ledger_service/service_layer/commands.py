@@ -62,23 +62,23 @@ class LedgerCommands:
 
     async def open_account(self, account: Account) -> tuple[Account, bool]:
         """Open an account (idempotent for the same type and currency)."""
-        opened = await self._run(lambda books: books.open_account(account))
+        opened = await self.run_in_transaction(lambda books: books.open_account(account))
         self._ctx.accounts.remember([opened[0]])
         return opened
 
     async def post_journal(self, draft: JournalDraft) -> PostResult:
         """Post a manual journal, or return the journal its source id posted first."""
-        return await self._run(lambda books: books.post(draft, kind="manual"))
+        return await self.run_in_transaction(lambda books: books.post(draft, kind="manual"))
 
     async def post_batch(self, items: Sequence[JournalDraft | DomainError]) -> list[ItemOutcome]:
         """Post many manual journals in one transaction, each accepted or rejected alone."""
-        return await self._run(lambda books: books.post_many(items, kind="manual"))
+        return await self.run_in_transaction(lambda books: books.post_many(items, kind="manual"))
 
     async def reverse(
         self, journal_id: str, source_id: str, business_date: date, reason: str
     ) -> PostResult:
         """Reverse a journal (idempotent by the reversal's source id)."""
-        return await self._run(
+        return await self.run_in_transaction(
             lambda books: books.reverse(journal_id, source_id, business_date, reason)
         )
 
@@ -91,9 +91,11 @@ class LedgerCommands:
                 return None
             return await books.post_proposal(proposal, kind=kind)
 
-        return await self._run(work)
+        return await self.run_in_transaction(work)
 
-    async def _run(self, work: Callable[[Books], Awaitable[T]]) -> T:
+    async def run_in_transaction(self, work: Callable[[Books], Awaitable[T]]) -> T:
+        """Run `work` in a unit of work and commit; again on a deadlock or serialization
+        failure (bounded, with back-off); `LedgerBusy` when every attempt failed."""
         settings = self._ctx.settings
         for attempt in range(1, settings.db_retry_attempts + 1):
             try:
