@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from channel_sandbox.testing import Merchant, Receiver, new_trade_no, wait_for
-from payment_gateway.adapters.channels.contract import NotificationKind
+from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
 
 Control = Callable[..., Awaitable[httpx.Response]]
 
@@ -135,3 +135,55 @@ async def test_control_errors(control: Control) -> None:
         channel="allinpay", out_trade_no=out_trade_no, action="refund", amount_fen=999
     )
     assert mismatch.status_code == 422
+
+
+async def test_succeed_sync_then_fail_alipay(
+    merchant: Merchant, receiver: Receiver, control: Control
+) -> None:
+    out_trade_no = new_trade_no("SYNC")
+    accepted = await control(
+        channel="alipay",
+        out_trade_no=out_trade_no,
+        action="succeed_sync_then_fail",
+        amount_fen=2_000,
+        delay_ms=300,
+    )
+    sync = accepted.json()["sync_result"]
+    assert sync["resultStatus"] == "9000"
+    app_result = merchant.verify_alipay_response("alipay.trade.app.pay", sync["result"])
+    assert app_result["alipay_trade_app_pay_response"]["code"] == "10000"  # type: ignore[index]
+    query = await merchant.alipay("alipay.trade.query", {"out_trade_no": out_trade_no})
+    assert query["alipay_trade_query_response"]["trade_status"] == "WAIT_BUYER_PAY"  # type: ignore[index]
+
+    [received] = await wait_for(lambda: receiver.of(out_trade_no))  # type: ignore[misc]
+    assert received.notification.outcome is Outcome.FAILED
+    query = await merchant.alipay("alipay.trade.query", {"out_trade_no": out_trade_no})
+    assert query["alipay_trade_query_response"]["trade_status"] == "TRADE_CLOSED"  # type: ignore[index]
+    assert len(receiver.of(out_trade_no)) == 1  # never a success notification
+
+
+async def test_succeed_sync_then_fail_armed_lakala_preorder(
+    merchant: Merchant, receiver: Receiver, control: Control
+) -> None:
+    out_trade_no = new_trade_no("SYNC")
+    armed = await control(
+        channel="lakala", out_trade_no=out_trade_no, action="succeed_sync_then_fail", delay_ms=200
+    )
+    assert armed.status_code == 202
+    response = await merchant.lakala(
+        "/api/v3/labs/trans/preorder",
+        {
+            "merchant_no": merchant.keys["lakala"].id("merchant_no"),
+            "term_no": "A0000001",
+            "out_trade_no": out_trade_no,
+            "account_type": "WECHAT",
+            "total_amount": "100",
+            "notify_url": f"{receiver.base_url}/callbacks/lakala",
+        },
+    )
+    assert response.json()["resp_data"]["trade_state"] == "SUCCESS"
+    [received] = await wait_for(lambda: receiver.of(out_trade_no))  # type: ignore[misc]
+    assert (received.notification.outcome, received.notification.channel_status) == (
+        Outcome.FAILED,
+        "FAIL",
+    )

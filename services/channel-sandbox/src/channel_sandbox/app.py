@@ -62,15 +62,7 @@ def create_app(
     """The sandbox ASGI app; `key_sets` and `notify_transport` are for tests."""
     metrics = SandboxMetrics()
     keys = dict(key_sets) if key_sets is not None else load_sandbox_keys(settings.keys_dir)
-    sandbox = Sandbox(settings, keys, metrics)
-    if notify_transport is not None:
-        sandbox.notifier = type(sandbox.notifier)(
-            retry_scale=settings.retry_scale,
-            timeout_s=settings.notify_timeout_s,
-            resign=sandbox.factory.resign,
-            metrics=metrics,
-            transport=notify_transport,
-        )
+    sandbox = Sandbox(settings, keys, metrics, notify_transport=notify_transport)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -15,6 +15,8 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
+import httpx
+
 from channel_sandbox.config import DEFAULT_GATEWAY_URL, SandboxSettings
 from channel_sandbox.delivery import Notifier
 from channel_sandbox.ids import now_s
@@ -40,18 +42,20 @@ class Sandbox:
         settings: SandboxSettings,
         key_sets: Mapping[str, ChannelKeySet],
         metrics: SandboxMetrics,
-        notifier: Notifier | None = None,
+        *,
+        notify_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self.keys = dict(key_sets)
         self.metrics = metrics
         self.store = OrderStore(settings.order_count_max)
         self.factory = NotificationFactory(key_sets)
-        self.notifier = notifier or Notifier(
+        self.notifier = Notifier(
             retry_scale=settings.retry_scale,
             timeout_s=settings.notify_timeout_s,
             resign=self.factory.resign,
             metrics=metrics,
+            transport=notify_transport,
         )
         self._timers: set[asyncio.Task[None]] = set()
 

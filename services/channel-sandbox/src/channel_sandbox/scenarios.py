@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from channel_sandbox import ids
-from channel_sandbox.alipay_wire import signed_response
 from channel_sandbox.channel_states import channel_state
 from channel_sandbox.engine import Sandbox, SandboxConflict
 from channel_sandbox.store import Delivery, Order, Origin, PayState, Refund
+from channel_sandbox.sync_results import sync_result
 from payment_gateway.adapters.channels.alipay.protocol import verify_app_pay_order_string
 from payment_gateway.adapters.channels.contract import Outcome
 from payment_gateway.adapters.channels.errors import CallbackRejected, MoneyFormatError
-from payment_gateway.adapters.channels.money_edge import fen_to_yuan, yuan_to_fen
+from payment_gateway.adapters.channels.money_edge import yuan_to_fen
 from payment_gateway.adapters.channels.wire import parse_json_object
 
 Channel = Literal["wechatpay", "alipay", "lakala", "unionpay", "allinpay"]
@@ -384,48 +384,3 @@ def _delivery_line(order: Order, what: str, delay_s: float) -> str:
         f"deliver the {what} to {order.notify_url}{when}, retried on the {order.channel} "
         f"schedule until {SUCCESS_ANSWERS[order.channel]}"
     )
-
-
-def sync_result(sandbox: Sandbox, order: Order) -> dict[str, object]:
-    """What the app or terminal gets back synchronously when the channel says "paid"."""
-    amount = order.amount_fen
-    match order.channel:
-        case "wechatpay":
-            return {"errCode": 0, "errStr": "", "prepayId": str(order.request.get("prepay_id", ""))}
-        case "alipay":
-            return {
-                "resultStatus": "9000",
-                "memo": "",
-                "result": _alipay_app_result(sandbox, order),
-            }
-        case "lakala" if order.origin is Origin.LAKALA_CASHIER:
-            return {"order_status": "2", "pay_order_no": order.channel_txn_id}
-        case "lakala":
-            return {"trade_state": "SUCCESS", "trade_no": order.channel_txn_id}
-        case "unionpay":
-            return {"respCode": "00", "respMsg": "success", "txnAmt": str(amount)}
-        case _:
-            return {"trxstatus": "0000", "trxamt": str(amount), "trxid": order.channel_txn_id}
-
-
-def _alipay_app_result(sandbox: Sandbox, order: Order) -> str:
-    keys = sandbox.keys["alipay"]
-    payload = {
-        "code": "10000",
-        "msg": "Success",
-        "app_id": keys.id("app_id"),
-        "auth_app_id": keys.id("app_id"),
-        "charset": "utf-8",
-        "timestamp": ids.alipay_time(ids.now_s()),
-        "out_trade_no": order.out_trade_no,
-        "total_amount": fen_to_yuan(order.amount_fen),
-        "trade_no": order.channel_txn_id,
-        "seller_id": keys.id("seller_id"),
-    }
-    body = signed_response(
-        "alipay_trade_app_pay_response",
-        payload,
-        private_key=keys.channel_signing_key(),
-        extra={"sign_type": "RSA2"},
-    )
-    return body.decode("utf-8")
