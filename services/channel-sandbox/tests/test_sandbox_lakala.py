@@ -191,3 +191,26 @@ async def test_labs_partial_refund_by_origin_trade_no(
     assert refunded.notification.channel_status == "PART_REFUND"
     queried = (await _tradequery(merchant, out_trade_no))["resp_data"]
     assert queried["trade_state"] == "PART_REFUND"
+
+
+async def test_counter_page_pays_the_cashier_order(
+    merchant: Merchant, receiver: Receiver, http: httpx.AsyncClient
+) -> None:
+    out_order_no = new_trade_no("LKC")
+    created = await merchant.lakala(
+        COUNTER_CREATE,
+        {
+            "out_order_no": out_order_no,
+            "merchant_no": _merchant_no(merchant),
+            "total_amount": "990",
+            "notify_url": f"{receiver.base_url}/callbacks/lakala",
+        },
+    )
+    counter_url = created.json()["resp_data"]["counter_url"]
+    page = await http.get(counter_url)
+    assert page.status_code == 200
+    assert "9.90" in page.text
+    paid = await http.post(counter_url + "/pay")
+    assert paid.status_code == 303
+    [received] = await wait_for(lambda: receiver.of(out_order_no))  # type: ignore[misc]
+    assert received.notification.outcome is Outcome.SUCCEEDED
