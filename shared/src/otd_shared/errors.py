@@ -3,7 +3,10 @@
     DomainError (http_status, code)      -- raised by domain and service layers
     ├── NotFound            404
     ├── Conflict            409          -- illegal transition, duplicate, locked
+    │   └── IllegalTransition            -- names the entity and its from/to states
     └── InvalidInput        422          -- names the offending field
+        └── InvalidField                 -- ``field`` + what is wrong with it
+            └── InvalidAmount            -- a money field (``*_fen``)
 
 Each service's own ``errors.py`` subclasses these; the shared app turns them into
 ``{"detail": message, "code": code, "field": field?}`` responses, never a 500.
@@ -50,3 +53,34 @@ class InvalidInput(DomainError):
 
     http_status = 422
     code = "invalid_input"
+
+
+class IllegalTransition(Conflict):
+    """A state change an entity's state machine does not allow from its current state."""
+
+    code = "illegal_transition"
+
+    def __init__(
+        self, entity: str, entity_id: str, from_state: str, to_state: str, because: str = ""
+    ) -> None:
+        message = f"{entity} {entity_id} cannot move from {from_state} to {to_state}"
+        super().__init__(f"{message}: {because}" if because else message)
+        self.entity = entity
+        self.entity_id = entity_id
+        self.from_state = from_state
+        self.to_state = to_state
+
+
+class InvalidField(InvalidInput):
+    """A field has a value the domain cannot accept; ``field`` names it."""
+
+    code = "invalid_field"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}", field=field)
+
+
+class InvalidAmount(InvalidField):
+    """A money field (``*_fen``) is not a valid amount or breaks an amount rule."""
+
+    code = "invalid_amount"

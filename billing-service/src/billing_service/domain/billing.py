@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from billing_service.domain.checks import require_fen, require_utc
 from billing_service.domain.errors import IllegalTransition, InvalidAmount, InvariantViolation
 from billing_service.domain.events import (
     BillingAmountChanged,
@@ -45,6 +44,7 @@ from billing_service.domain.outcomes import (
     PaymentSucceeded,
 )
 from billing_service.domain.payments import AppliedPayment, PaymentBook
+from otd_shared.checks import require_fen, require_utc
 
 
 class BillingStage(StrEnum):

@@ -15,13 +15,34 @@
     │   └── InvalidAmount                    names the money field (``*_fen``)
     └── InvariantViolation               500  a bug: amounts stopped adding up; never expected
 
-A refund that arrives before its payment's success is not an error: applying it returns
-``ApplyStatus.DEFERRED`` so the service layer can park it and retry after the next success.
+IllegalTransition, InvalidField and InvalidAmount are otd_shared's (order-service raises the
+same classes); they are re-exported here. A refund that arrives before its payment's success
+is not an error: applying it returns ``ApplyStatus.DEFERRED`` so the service layer can park
+it and retry after the next success.
 """
 
 from __future__ import annotations
 
-from otd_shared.errors import Conflict, DomainError, InvalidInput, NotFound
+from otd_shared.errors import (
+    Conflict,
+    DomainError,
+    IllegalTransition,
+    InvalidAmount,
+    InvalidField,
+    NotFound,
+)
+
+__all__ = [
+    "BillingNotFound",
+    "ConfigurationFrozen",
+    "FundOrderNotFound",
+    "IllegalTransition",
+    "InvalidAmount",
+    "InvalidField",
+    "InvariantViolation",
+    "PaymentOutcomeConflict",
+    "RefundExceedsPayment",
+]
 
 
 class FundOrderNotFound(NotFound):
@@ -42,22 +63,6 @@ class BillingNotFound(NotFound):
     def __init__(self, billing_id: str) -> None:
         super().__init__(f"billing {billing_id} not found")
         self.billing_id = billing_id
-
-
-class IllegalTransition(Conflict):
-    """A change the fund order or billing does not allow in its current state."""
-
-    code = "illegal_transition"
-
-    def __init__(
-        self, entity: str, entity_id: str, from_state: str, to_state: str, because: str = ""
-    ) -> None:
-        message = f"{entity} {entity_id} cannot move from {from_state} to {to_state}"
-        super().__init__(f"{message}: {because}" if because else message)
-        self.entity = entity
-        self.entity_id = entity_id
-        self.from_state = from_state
-        self.to_state = to_state
 
 
 class ConfigurationFrozen(Conflict):
@@ -93,21 +98,6 @@ class RefundExceedsPayment(Conflict):
             field="amount_fen",
         )
         self.payment_id = payment_id
-
-
-class InvalidField(InvalidInput):
-    """A field has a value the domain cannot accept; ``field`` names it."""
-
-    code = "invalid_field"
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field} {problem}", field=field)
-
-
-class InvalidAmount(InvalidField):
-    """A money field (``*_fen``) is not a valid amount or breaks an amount rule."""
-
-    code = "invalid_amount"
 
 
 class InvariantViolation(DomainError):

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import ClassVar
 
 from billing_service.domain.billing import Billing
-from billing_service.domain.checks import require_text, require_utc
 from billing_service.domain.errors import (
     BillingNotFound,
     IllegalTransition,
@@ -22,6 +21,7 @@ from billing_service.domain.errors import (
 )
 from billing_service.domain.events import BillingEvent, RefundRequested
 from billing_service.domain.outcomes import ApplyResult, PaymentOutcome
+from otd_shared.checks import require_text, require_utc
 
 
 @dataclass(frozen=True, kw_only=True)

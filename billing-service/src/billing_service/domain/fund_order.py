@@ -24,7 +24,6 @@ from datetime import datetime
 from enum import StrEnum
 
 from billing_service.domain.billing import Billing, BillingStage
-from billing_service.domain.checks import require_fen, require_text, require_utc
 from billing_service.domain.errors import (
     ConfigurationFrozen,
     IllegalTransition,
@@ -35,6 +34,7 @@ from billing_service.domain.events import BillingEvent, FundOrderOpened
 from billing_service.domain.fund_base import FundOrderBase
 from billing_service.domain.outcomes import ApplyResult, ApplyStatus, Channel, PaymentSucceeded
 from billing_service.domain.policy import DEFAULT_DEPOSIT_POLICY, DepositPolicy
+from otd_shared.checks import require_fen, require_text, require_utc
 
 NewId = Callable[[], str]
 LOAN_PAYMENT_ID_PREFIX = "loan-"

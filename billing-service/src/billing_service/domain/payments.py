@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import assert_never
 
-from billing_service.domain.checks import require_fen, require_text
 from billing_service.domain.errors import PaymentOutcomeConflict, RefundExceedsPayment
 from billing_service.domain.outcomes import (
     ApplyStatus,
@@ -17,6 +16,7 @@ from billing_service.domain.outcomes import (
     PaymentRefunded,
     PaymentSucceeded,
 )
+from otd_shared.checks import require_fen, require_text
 
 
 @dataclass(kw_only=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from billing_service.domain.checks import require_fen, require_text
 from billing_service.domain.errors import InvalidField
+from otd_shared.checks import require_fen, require_text
 
 DEFAULT_INTENT_FEN = 500_000  # 5,000 CNY
 DEFAULT_FIRM_FEN = 5_000_000  # 50,000 CNY

@@ -13,9 +13,9 @@ from collections.abc import Collection
 from datetime import datetime
 
 from billing_service.domain.billing import Billing, BillingStatus
-from billing_service.domain.checks import require_utc
 from billing_service.domain.events import BillingReminderDue
 from billing_service.domain.policy import STANDARD_REMINDERS, ReminderSchedule
+from otd_shared.checks import require_utc
 
 _UNPAID = (BillingStatus.DUE, BillingStatus.PARTIALLY_PAID)
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from billing_service.domain.billing import Billing, BillingStage
-from billing_service.domain.checks import require_fen, require_text, require_utc
 from billing_service.domain.events import FundOrderOpened
 from billing_service.domain.fund_base import FundOrderBase
+from otd_shared.checks import require_fen, require_text, require_utc
 
 
 @dataclass(kw_only=True)

@@ -12,13 +12,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from order_service.domain.checks import require_text
 from order_service.domain.events import (
     ChargingPileInstalled,
     ChargingPileNotNeeded,
     ChargingPileSurveyed,
 )
 from order_service.domain.lifecycle import Lifecycle, TransitionTable
+from otd_shared.checks import require_text
 
 
 class ChargingPileStatus(StrEnum):

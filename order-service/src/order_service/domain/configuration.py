@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from order_service.domain.checks import require_fen, require_text
 from order_service.domain.errors import InvalidAmount
+from otd_shared.checks import require_fen, require_text
 
 DEFAULT_INTENT_FEN = 500_000  # 5,000 CNY
 DEFAULT_FIRM_FEN = 5_000_000  # 50,000 CNY

@@ -12,12 +12,23 @@
         ├── InvalidField                     names the field (blank id, naive timestamp, ...)
         └── InvalidAmount                    names the money field (``*_fen``)
 
-The shared app turns any of them into ``{"detail", "code", "field"?}`` with its status.
+IllegalTransition, InvalidField and InvalidAmount are otd_shared's (billing-service raises
+the same classes); they are re-exported here. The shared app turns any of them into
+``{"detail", "code", "field"?}`` with its status.
 """
 
 from __future__ import annotations
 
-from otd_shared.errors import Conflict, InvalidInput, NotFound
+from otd_shared.errors import Conflict, IllegalTransition, InvalidAmount, InvalidField, NotFound
+
+__all__ = [
+    "ConfigurationFrozen",
+    "GateClosed",
+    "IllegalTransition",
+    "InvalidAmount",
+    "InvalidField",
+    "OrderNotFound",
+]
 
 
 class OrderNotFound(NotFound):
@@ -28,22 +39,6 @@ class OrderNotFound(NotFound):
     def __init__(self, order_id: str) -> None:
         super().__init__(f"order {order_id} not found")
         self.order_id = order_id
-
-
-class IllegalTransition(Conflict):
-    """A state change the entity's state machine does not allow from its current state."""
-
-    code = "illegal_transition"
-
-    def __init__(
-        self, entity: str, entity_id: str, from_state: str, to_state: str, because: str = ""
-    ) -> None:
-        message = f"{entity} {entity_id} cannot move from {from_state} to {to_state}"
-        super().__init__(f"{message}: {because}" if because else message)
-        self.entity = entity
-        self.entity_id = entity_id
-        self.from_state = from_state
-        self.to_state = to_state
 
 
 class GateClosed(IllegalTransition):
@@ -77,18 +72,3 @@ class ConfigurationFrozen(Conflict):
         )
         self.order_id = order_id
         self.status = status
-
-
-class InvalidField(InvalidInput):
-    """A field has a value the domain cannot accept; ``field`` names it."""
-
-    code = "invalid_field"
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field} {problem}", field=field)
-
-
-class InvalidAmount(InvalidField):
-    """A money field (``*_fen``) is not a valid amount or breaks an amount rule."""
-
-    code = "invalid_amount"

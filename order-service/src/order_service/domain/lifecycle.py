@@ -13,9 +13,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar, Generic, TypeVar
 
-from order_service.domain.checks import require_text, require_utc
 from order_service.domain.errors import IllegalTransition
 from order_service.domain.events import OrderEvent
+from otd_shared.checks import require_text, require_utc
 
 StatusT = TypeVar("StatusT", bound=StrEnum)
 TransitionTable = Mapping[StatusT, frozenset[StatusT]]

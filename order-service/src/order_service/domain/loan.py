@@ -18,10 +18,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from order_service.domain.checks import require_fen, require_text
 from order_service.domain.errors import InvalidAmount
 from order_service.domain.events import LoanApproved, LoanDisbursed, LoanRejected, LoanSubmitted
 from order_service.domain.lifecycle import Lifecycle, TransitionTable
+from otd_shared.checks import require_fen, require_text
 
 
 class LoanStatus(StrEnum):

@@ -12,7 +12,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from order_service.domain.checks import require_text
 from order_service.domain.errors import GateClosed
 from order_service.domain.events import (
     ProductionScheduled,
@@ -21,6 +20,7 @@ from order_service.domain.events import (
     VehicleShipped,
 )
 from order_service.domain.lifecycle import Lifecycle, TransitionTable
+from otd_shared.checks import require_text
 
 
 class ProductionStatus(StrEnum):

@@ -17,7 +17,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from order_service.domain.checks import require_fen, require_text
 from order_service.domain.errors import GateClosed
 from order_service.domain.events import (
     OrderCancelled,
@@ -28,6 +27,7 @@ from order_service.domain.events import (
 )
 from order_service.domain.lifecycle import AggregateRoot, TransitionTable
 from order_service.domain.vehicle_order import VehicleOrder, VehicleOrderStatus
+from otd_shared.checks import require_fen, require_text
 
 
 class ServiceKind(StrEnum):

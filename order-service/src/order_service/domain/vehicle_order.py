@@ -23,7 +23,6 @@ from enum import StrEnum
 from typing import Final
 
 from order_service.domain.charging_pile import ChargingPileOrder
-from order_service.domain.checks import require_text
 from order_service.domain.configuration import (
     DEFAULT_AMOUNT_RULES,
     OrderAmountRules,
@@ -51,6 +50,7 @@ from order_service.domain.events import (
 from order_service.domain.lifecycle import AggregateRoot, HistoryEntry, TransitionTable
 from order_service.domain.loan import LoanOrder
 from order_service.domain.production import ProductionOrder
+from otd_shared.checks import require_text
 
 NewId = Callable[[], str]
 

@@ -1,13 +1,14 @@
-"""Input checks of the domain: money in fen, UTC timestamps, non-blank text.
+"""Input checks shared by the services' domains: money in fen, UTC timestamps, text.
 
-The domain never reads a clock: every timestamp is passed in and must be aware UTC.
+A domain never reads a clock: every timestamp is passed in and must be aware UTC. Each
+check returns its value or raises InvalidField / InvalidAmount (422) naming the field.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from billing_service.domain.errors import InvalidAmount, InvalidField
+from otd_shared.errors import InvalidAmount, InvalidField
 from otd_shared.money import MAX_AMOUNT_FEN
 
 MAX_TEXT_CHARS = 200
