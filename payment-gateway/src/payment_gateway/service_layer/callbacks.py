@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import ClassVar, Final
 
 from payment_gateway.adapters.callback_log import CallbackRecord, Verdict
@@ -26,7 +27,12 @@ from payment_gateway.adapters.channels.contract import (
     VerifiedNotification,
     check_merchant_ids,
 )
-from payment_gateway.adapters.channels.errors import BodyTooLarge, CallbackRejected, Malformed
+from payment_gateway.adapters.channels.errors import (
+    BodyTooLarge,
+    CallbackRejected,
+    Malformed,
+    WrongMerchant,
+)
 from payment_gateway.adapters.channels.wire import HeaderView
 from payment_gateway.domain.payment import Payment, PaymentStatus
 from payment_gateway.domain.refund import OPEN_STATUSES as OPEN_REFUNDS
@@ -36,6 +42,10 @@ from payment_gateway.service_layer.settle import settle_payment, settle_refund
 from payment_gateway.service_layer.unit_of_work import GatewayUnitOfWork
 
 log = logging.getLogger(__name__)
+# Ids that must equal another of our ids when present (we run no ISV / partner mode).
+MERCHANT_ID_ALIASES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
+    {"alipay": MappingProxyType({"auth_app_id": "app_id"})}
+)
 # Alipay's refund_fee is the payment's cumulative refunded amount, not this refund's.
 CUMULATIVE_REFUND_CHANNELS: Final = frozenset({"alipay"})
 
@@ -107,7 +117,7 @@ async def handle_callback(
             raise BodyTooLarge(f"body exceeds {gw.settings.callback_max_body_bytes} bytes")
         HeaderView(headers)  # a repeated header is refused (DuplicateField) before anything else
         verified = protocol.verify_notification(dict(headers), body, now_s=int(now.timestamp()))
-        check_merchant_ids(verified, protocol.expected_merchant_ids)
+        check_merchant(verified, protocol.expected_merchant_ids)
         if verified.currency != "CNY":
             raise Malformed("only CNY notifications are accepted")
         async with asyncio.timeout(gw.settings.callback_deadline_s):
@@ -119,6 +129,15 @@ async def handle_callback(
         return protocol.failure_answer(exc)
     gw.metrics.callback(channel, applied.verdict)
     return protocol.success_answer()
+
+
+def check_merchant(vn: VerifiedNotification, expected: Mapping[str, str]) -> None:
+    """Our merchant/app ids: the protocol's check plus ids that alias one of ours."""
+    check_merchant_ids(vn, expected)
+    for name, ours in MERCHANT_ID_ALIASES.get(vn.channel, {}).items():
+        received = vn.merchant_ids.get(name)
+        if received is not None and received != expected.get(ours):
+            raise WrongMerchant(f"{vn.channel} notification {name} is not ours")
 
 
 async def _record_rejection(gw: Gateway, record: CallbackRecord, exc: CallbackRejected) -> None:
