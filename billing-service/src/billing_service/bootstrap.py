@@ -11,6 +11,7 @@ from billing_service.config import BillingSettings
 from billing_service.entrypoints import api, webhooks_api
 from billing_service.service_layer.event_handlers import BillingEventHandlers
 from billing_service.service_layer.jobs import ReminderJob, WebhookSender
+from billing_service.service_layer.metrics import BillingMetrics
 from otd_shared.app import create_service_app
 from otd_shared.cli import ServiceEntry
 from otd_shared.events import Topic
@@ -29,13 +30,14 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
     """The runtime: order and payment consumers, the webhook sender and the reminders."""
     assert isinstance(settings, BillingSettings)
     runtime = build_runtime(settings, schema=SCHEMA, topic=Topic.BILLING, metadata=metadata)
-    handlers = BillingEventHandlers(settings, runtime.outbox)
+    metrics = BillingMetrics(runtime.metrics.registry)
+    handlers = BillingEventHandlers(settings, runtime.outbox, metrics)
     runtime.consumers += [
         ConsumerSpec("billing-order-events", (Topic.ORDERS,), handlers.order_handlers()),
         ConsumerSpec("billing-payment-events", (Topic.PAYMENTS,), handlers.payment_handlers()),
     ]
-    sender = WebhookSender(runtime.sessions, settings)
-    reminders = ReminderJob(runtime.sessions, runtime.outbox, settings)
+    sender = WebhookSender(runtime.sessions, settings, metrics=metrics)
+    reminders = ReminderJob(runtime.sessions, runtime.outbox, settings, metrics)
     runtime.jobs += [
         BackgroundJob("billing-webhook-sender", sender.run),
         BackgroundJob("billing-reminders", reminders.run),

@@ -294,5 +294,11 @@ async def test_roles(billing: BillingHarness) -> None:
     assert (await billing.http.get("/v1/webhook-deliveries", headers=app)).status_code == 403
 
 
+async def test_billing_metrics_are_exposed(billing: BillingHarness) -> None:
+    text = (await billing.http.get("/metrics")).text
+    for name in ("billing_payment_outcomes_total", "billing_webhook_attempts_total"):
+        assert f"# TYPE {name.removesuffix('_total')} counter" in text
+
+
 def _now() -> datetime:
     return datetime.now(UTC)

@@ -29,6 +29,7 @@ from billing_service.domain import FundOrder, ServiceFundOrder
 from billing_service.domain.errors import FundOrderNotFound, IllegalTransition, InvalidField
 from billing_service.service_layer.clock import utc
 from billing_service.service_layer.messages import publish
+from billing_service.service_layer.metrics import BillingMetrics
 from billing_service.service_layer.payments import apply_payment_callback
 from otd_shared.consumer import EventHandler
 from otd_shared.events import (
@@ -56,10 +57,16 @@ def derived_ids(order_id: str) -> Callable[[], str]:
 class BillingEventHandlers:
     """Event handlers bound to settings and the outbox (built in bootstrap)."""
 
-    def __init__(self, settings: BillingSettings, outbox: OutboxWriter) -> None:
+    def __init__(
+        self,
+        settings: BillingSettings,
+        outbox: OutboxWriter,
+        metrics: BillingMetrics | None = None,
+    ) -> None:
         self._policy = settings.deposit_policy()
         self._schedule = settings.reminder_schedule()
         self._outbox = outbox
+        self._metrics = metrics or BillingMetrics()
 
     def order_handlers(self) -> dict[str, EventHandler]:
         """Handlers of the order-service topic, by event type."""
@@ -173,7 +180,7 @@ class BillingEventHandlers:
 
     async def on_payment_callback(self, session: AsyncSession, envelope: EventEnvelope) -> None:
         """Apply a verified payment outcome to its billing (see ``payments``)."""
-        await apply_payment_callback(session, envelope, self._outbox, self._schedule)
+        await apply_payment_callback(session, envelope, self._outbox, self._schedule, self._metrics)
 
     async def _change(
         self, session: AsyncSession, envelope: EventEnvelope, change: FundChange

@@ -27,6 +27,7 @@ from billing_service.domain import reminders_due
 from billing_service.domain.events import BillingEvent, BillingReminderDue
 from billing_service.service_layer.clock import utc_now
 from billing_service.service_layer.messages import publish
+from billing_service.service_layer.metrics import BillingMetrics
 from otd_shared.db import SessionFactory
 from otd_shared.outbox import OutboxWriter
 
@@ -43,10 +44,12 @@ class WebhookSender:
         settings: BillingSettings,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        metrics: BillingMetrics | None = None,
     ) -> None:
         self._sessions = sessions
         self._settings = settings
         self._transport = transport
+        self._metrics = metrics or BillingMetrics()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until ``stop``; idle for the poll interval when nothing is due."""
@@ -72,6 +75,7 @@ class WebhookSender:
         client = self._client(http)
         for delivery in claimed:
             result = await self._attempt(client, delivery, now=now)
+            self._metrics.webhook_attempts.labels(_result_label(result)).inc()
             async with self._sessions() as session, session.begin():
                 await WebhookRepository(session).record(delivery.id, result, at=utc_now())
         return len(claimed)
@@ -131,12 +135,17 @@ class ReminderJob:
     """Emits BillingReminderDue for unpaid billings on the configured named schedule."""
 
     def __init__(
-        self, sessions: SessionFactory, outbox: OutboxWriter, settings: BillingSettings
+        self,
+        sessions: SessionFactory,
+        outbox: OutboxWriter,
+        settings: BillingSettings,
+        metrics: BillingMetrics | None = None,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
         self._settings = settings
         self._schedule = settings.reminder_schedule()
+        self._metrics = metrics or BillingMetrics()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Remind until ``stop``, once per poll interval."""
@@ -172,6 +181,7 @@ class ReminderJob:
         queries = BillingQueries(session)
         for event, envelope in zip(events, envelopes, strict=True):
             assert isinstance(event, BillingReminderDue)
+            self._metrics.reminders.labels(event.stage).inc()
             await queries.record_reminder(
                 billing_id=event.billing_id,
                 step=event.step,
@@ -181,6 +191,14 @@ class ReminderJob:
                 event_id=envelope.event_id,
             )
         return len(events)
+
+
+def _result_label(result: AttemptResult) -> str:
+    if result.delivered:
+        return "delivered"
+    if result.skipped:
+        return "skipped"
+    return "retry" if result.retry_at is not None else "failed"
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -42,6 +42,7 @@ from billing_service.domain.errors import (
 )
 from billing_service.service_layer.clock import utc
 from billing_service.service_layer.messages import publish
+from billing_service.service_layer.metrics import BillingMetrics
 from otd_shared.errors import InvalidInput
 from otd_shared.events import EventEnvelope, PaymentCallback
 from otd_shared.outbox import OutboxWriter
@@ -84,10 +85,22 @@ async def apply_payment_callback(
     envelope: EventEnvelope,
     outbox: OutboxWriter,
     schedule: ReminderSchedule,
+    metrics: BillingMetrics,
 ) -> None:
     """Apply one PaymentCallback (inside the consumer's transaction)."""
     callback = envelope.payload
     assert isinstance(callback, PaymentCallback)
+    result = await _apply(session, envelope, callback, outbox, schedule)
+    metrics.payment_outcomes.labels(callback.outcome, result).inc()
+
+
+async def _apply(
+    session: AsyncSession,
+    envelope: EventEnvelope,
+    callback: PaymentCallback,
+    outbox: OutboxWriter,
+    schedule: ReminderSchedule,
+) -> str:
     at, now = utc(callback.completed_at), utc(envelope.occurred_at)
     deferred = DeferredOutcomeRepository(session)
     repo = FundOrderRepository(session, schedule)
@@ -97,7 +110,7 @@ async def apply_payment_callback(
         await deferred.add(
             envelope.event_id, callback, occurred_at=at, status=CONFLICT, error=error, at=now
         )
-        return
+        return CONFLICT
     try:
         outcome = outcome_of(callback, at)
         result = fund.apply_payment_outcome(callback.billing_id, outcome)
@@ -108,19 +121,20 @@ async def apply_payment_callback(
         await deferred.add(
             envelope.event_id, callback, occurred_at=at, status=CONFLICT, error=str(exc), at=now
         )
-        return
+        return CONFLICT
     if result.status is ApplyStatus.DEFERRED:
         error = "refund before its payment's success"
         await deferred.add(
             envelope.event_id, callback, occurred_at=at, status=WAITING, error=error, at=now
         )
-        return
+        return ApplyStatus.DEFERRED.value
     if result.status is ApplyStatus.DUPLICATE:
-        return
+        return ApplyStatus.DUPLICATE.value
     if isinstance(outcome, PaymentSucceeded):
         await _retry_waiting(fund, callback.billing_id, deferred, now)
     await repo.save(fund, at=now)
     await publish(session, outbox, fund.pull_events(), fund=fund, at=now)
+    return ApplyStatus.APPLIED.value
 
 
 async def _retry_waiting(
