@@ -191,6 +191,9 @@ async def test_labs_partial_refund_by_origin_trade_no(
     assert refunded.notification.channel_status == "PART_REFUND"
     queried = (await _tradequery(merchant, out_trade_no))["resp_data"]
     assert queried["trade_state"] == "PART_REFUND"
+    refund_trade = (await _tradequery(merchant, out_trade_no + "R"))["resp_data"]
+    assert (refund_trade["trade_state"], refund_trade["refund_amount"]) == ("SUCCESS", "300")
+    assert refund_trade["origin_trade_no"] == created["trade_no"]
 
 
 async def test_counter_page_pays_the_cashier_order(

@@ -26,6 +26,7 @@ from channel_sandbox.api.common import CHANNEL_REQUEST_BODY_MAX_BYTES, count_cal
 from channel_sandbox.api.lakala_bodies import (
     LakalaError,
     cashier_order_json,
+    labs_refund_json,
     labs_trade_json,
     optional_text,
     parse_fen,
@@ -148,8 +149,13 @@ def _tradequery(sandbox: Sandbox, request: Request, data: Mapping[str, object]) 
     del request
     out_trade_no = optional_text(data, "out_trade_no")
     trade_no = optional_text(data, "trade_no")
+    merchant_no = sandbox.keys[CHANNEL].id("merchant_no")
     if out_trade_no:
         order = sandbox.store.get(CHANNEL, out_trade_no)
+        refunded = sandbox.store.order_of_refund(CHANNEL, out_trade_no)
+        if order is None and refunded is not None:  # a refund is a labs trade of its own
+            refunded.note(f"api: tradequery of refund {out_trade_no}")
+            return labs_refund_json(merchant_no, refunded, refunded.refunds[out_trade_no])
     elif trade_no:
         order = sandbox.store.by_channel_id(CHANNEL, trade_no)
     else:
@@ -157,7 +163,7 @@ def _tradequery(sandbox: Sandbox, request: Request, data: Mapping[str, object]) 
     if order is None or order.origin is not Origin.LAKALA_LABS:
         raise LakalaError("BBS11112", "交易不存在")
     order.note("api: tradequery")
-    return labs_trade_json(sandbox.keys[CHANNEL].id("merchant_no"), order)
+    return labs_trade_json(merchant_no, order)
 
 
 def _refund(sandbox: Sandbox, request: Request, data: Mapping[str, object]) -> Data:

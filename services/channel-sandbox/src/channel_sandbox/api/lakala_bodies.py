@@ -7,7 +7,7 @@ from typing import Final
 
 from channel_sandbox import ids
 from channel_sandbox.channel_states import lakala_order_status, lakala_trade_state
-from channel_sandbox.store import AMOUNT_FEN_MAX, Order, PayState
+from channel_sandbox.store import AMOUNT_FEN_MAX, Order, PayState, Refund
 from payment_gateway.adapters.channels.errors import MoneyFormatError
 from payment_gateway.adapters.channels.money_edge import fen_text_to_fen
 
@@ -80,6 +80,29 @@ def labs_trade_json(merchant_no: str, order: Order) -> dict[str, object]:
     if paid and order.paid_s is not None:
         body["trade_time"] = ids.lakala_time(order.paid_s)
     return body
+
+
+def labs_refund_json(merchant_no: str, order: Order, refund: Refund) -> dict[str, object]:
+    """tradequery `resp_data` of a refund trade (queried by the refund's own out_trade_no)."""
+    amount = str(refund.amount_fen)
+    return {
+        "merchant_no": merchant_no,
+        "out_trade_no": refund.out_refund_no,
+        "trade_no": refund.refund_id,
+        "log_no": ids.lakala_log_no(refund.refund_id),
+        "account_type": str(order.request.get("account_type", "")),
+        "trade_state": "SUCCESS" if refund.succeeded else "DEAL",
+        "trade_type": "REFUND",  # [I] sandbox field
+        "total_amount": amount,
+        "payer_amount": amount,
+        "refund_amount": amount,
+        "trade_time": ids.lakala_time(refund.succeeded_s or refund.created_s),
+        "origin_out_trade_no": order.out_trade_no,
+        "origin_trade_no": order.channel_txn_id,
+        "origin_log_no": ids.lakala_log_no(order.channel_txn_id),
+        "user_id1": USER_ID1,
+        "user_id2": "",
+    }
 
 
 def cashier_order_json(merchant_no: str, order: Order) -> dict[str, object]:
