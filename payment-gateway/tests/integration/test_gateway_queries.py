@@ -1,0 +1,229 @@
+"""The active-query scheduler: unknown outcomes settled by querying the channel, with back-off,
+expiry and closing; a late notification after a query applied once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from payment_gateway.adapters.channels.contract import NotificationEvent
+from payment_gateway.adapters.tables import payments
+from payment_gateway.testing.harness import Harness, auth
+
+pytestmark = pytest.mark.integration
+
+
+async def _row(h: Harness, payment_id: str) -> Any:
+    async with h.gw.sessions() as session:
+        return (
+            (
+                await session.execute(
+                    sa.select(payments).where(payments.c.payment_id == uuid.UUID(payment_id))
+                )
+            )
+            .mappings()
+            .one()
+        )
+
+
+async def test_paying_payment_is_queried_after_the_named_delay(make_harness: Any) -> None:
+    async with make_harness(active_query_delay_s=30) as h:
+        created = await h.paying("wechatpay", 7_000)
+        row = await _row(h, created["payment_id"])
+        delay = row["next_query_at"] - row["created_at"]
+        assert timedelta(seconds=29) < delay < timedelta(seconds=31)
+        assert (
+            await h.scheduler().run_once() == 0
+            or await h.status_of(created["payment_id"]) == "paying"
+        )
+
+
+async def test_query_success_then_late_notification_is_applied_once(harness: Harness) -> None:
+    created = await harness.paying("wechatpay", 7_100)
+    order = harness.sim.pay(created["out_trade_no"])
+    await harness.make_due(created["payment_id"])
+    await _run_until_settled(harness, created["payment_id"])
+    payment = await harness.payment(created["payment_id"])
+    assert payment["status"] == "succeeded"
+    assert payment["channel_txn_id"] == order.txn_id
+    assert [e["outcome"] for e in await harness.callbacks_events(created["payment_id"])] == [
+        "succeeded"
+    ]
+    late = harness.sign(
+        "wechatpay",
+        NotificationEvent(
+            out_trade_no=created["out_trade_no"], channel_txn_id=order.txn_id, amount_fen=7_100
+        ),
+    )
+    answer = await harness.notify("wechatpay", dict(late.headers), late.body)
+    assert answer.status_code == 204
+    assert len(await harness.callbacks_events(created["payment_id"])) == 1
+    rows = await harness.callback_rows(payment_id=created["payment_id"])
+    assert [(r["verdict"], r["reason"]) for r in rows] == [("duplicate", "already_succeeded")]
+
+
+async def _run_until_settled(h: Harness, payment_id: str) -> None:
+    for _ in range(20):
+        await h.scheduler().run_once()
+        if await h.status_of(payment_id) not in ("paying", "unknown"):
+            return
+        await h.make_due(payment_id)
+    raise AssertionError("payment did not settle")
+
+
+@pytest.mark.parametrize("channel", ["alipay", "lakala"])
+async def test_query_success_on_alipay_and_lakala(harness: Harness, channel: str) -> None:
+    created = await harness.paying(channel, 7_200)
+    if channel == "alipay":
+        harness.sim.add_alipay_order(created["out_trade_no"], 7_200, "")
+    harness.sim.pay(created["out_trade_no"])
+    await harness.make_due(created["payment_id"])
+    await _run_until_settled(harness, created["payment_id"])
+    assert (await harness.payment(created["payment_id"]))["status"] == "succeeded"
+    assert len(await harness.callbacks_events(created["payment_id"])) == 1
+
+
+async def test_pending_is_queried_again_with_back_off(harness: Harness) -> None:
+    created = await harness.paying("wechatpay", 7_300)
+    gaps = []
+    for _ in range(3):
+        await harness.make_due(created["payment_id"])
+        before = datetime.now(UTC)
+        await harness.scheduler().run_once()
+        row = await _row(harness, created["payment_id"])
+        assert row["status"] == "paying"
+        gaps.append((row["next_query_at"] - before).total_seconds())
+    assert gaps[0] < gaps[1] < gaps[2]
+    assert row["query_attempts"] == 3
+
+
+async def test_timeout_during_query_stays_open(make_harness: Any) -> None:
+    async with make_harness(channel_read_timeout_s=0.2) as h:
+        created = await h.paying("wechatpay", 7_400)
+        h.sim.pay(created["out_trade_no"])
+        h.sim.fail_mode["wechatpay"] = "timeout"
+        try:
+            await h.make_due(created["payment_id"])
+            await h.scheduler().run_once()
+        finally:
+            h.sim.fail_mode["wechatpay"] = None
+        assert await h.status_of(created["payment_id"]) == "paying"
+        assert await h.callbacks_events(created["payment_id"]) == []
+        await h.make_due(created["payment_id"])
+        await h.scheduler().run_once()
+        assert await h.status_of(created["payment_id"]) == "succeeded"
+
+
+async def test_unknown_creation_settled_by_query(make_harness: Any) -> None:
+    async with make_harness(channel_read_timeout_s=0.2) as h:
+        billing = await h.due_billing()
+        h.sim.fail_mode["wechatpay"] = "timeout"
+        try:
+            created = (await h.start(billing, "wechatpay", 7_500)).json()
+        finally:
+            h.sim.fail_mode["wechatpay"] = None
+        assert created["status"] == "unknown"
+        await asyncio.sleep(1.6)  # the simulator finishes the slow prepay: the order exists
+        await h.make_due(created["payment_id"])
+        await h.scheduler().run_once()
+        assert await h.status_of(created["payment_id"]) == "paying"  # exists, not paid
+        h.sim.pay(created["out_trade_no"])
+        await h.make_due(created["payment_id"])
+        await h.scheduler().run_once()
+        assert await h.status_of(created["payment_id"]) == "succeeded"
+
+
+async def test_unknown_creation_that_never_reached_the_channel_is_closed(harness: Harness) -> None:
+    created = await harness.paying("wechatpay", 7_600)
+    del harness.sim.orders[created["out_trade_no"]]
+    async with harness.gw.sessions() as session, session.begin():
+        await session.execute(
+            sa.update(payments)
+            .where(payments.c.payment_id == uuid.UUID(created["payment_id"]))
+            .values(status="unknown")
+        )
+    await harness.make_due(created["payment_id"])
+    await harness.scheduler().run_once()
+    assert await harness.status_of(created["payment_id"]) == "closed"
+    assert [e["outcome"] for e in await harness.callbacks_events(created["payment_id"])] == [
+        "failed"
+    ]
+
+
+async def test_expired_unpaid_order_is_closed_at_the_channel(harness: Harness) -> None:
+    created = await harness.paying("wechatpay", 7_700)
+    async with harness.gw.sessions() as session, session.begin():
+        await session.execute(
+            sa.update(payments)
+            .where(payments.c.payment_id == uuid.UUID(created["payment_id"]))
+            .values(expires_at=sa.func.now() - sa.text("interval '1 minute'"))
+        )
+    await harness.make_due(created["payment_id"])
+    await harness.scheduler().run_once()
+    assert await harness.status_of(created["payment_id"]) == "closed"
+    assert harness.sim.orders[created["out_trade_no"]].state == "CLOSED"
+    assert [e["outcome"] for e in await harness.callbacks_events(created["payment_id"])] == [
+        "failed"
+    ]
+
+
+async def test_channel_says_closed_or_failed(harness: Harness) -> None:
+    closed = await harness.paying("wechatpay", 7_800)
+    failed = await harness.paying("wechatpay", 7_801)
+    harness.sim.set_state(closed["out_trade_no"], "CLOSED")
+    harness.sim.set_state(failed["out_trade_no"], "PAYERROR")
+    for created in (closed, failed):
+        await harness.make_due(created["payment_id"])
+    await harness.scheduler().run_once()
+    assert await harness.status_of(closed["payment_id"]) == "closed"
+    assert await harness.status_of(failed["payment_id"]) == "failed"
+
+
+async def test_attempts_are_bounded_then_left_to_reconciliation(make_harness: Any) -> None:
+    async with make_harness(active_query_attempts_max=2) as h:
+        created = await h.paying("wechatpay", 7_900)
+        for _ in range(2):
+            await h.make_due(created["payment_id"])
+            await h.scheduler().run_once()
+        row = await _row(h, created["payment_id"])
+        assert row["status"] == "paying"
+        assert row["next_query_at"] is None
+
+
+async def test_close_endpoint(harness: Harness) -> None:
+    created = await harness.paying("wechatpay", 8_000)
+    closed = await harness.client.post(
+        f"/v1/payments/{created['payment_id']}/close", headers=auth()
+    )
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["status"] == "closed"
+    again = await harness.client.post(f"/v1/payments/{created['payment_id']}/close", headers=auth())
+    assert again.status_code == 409
+    paid = await harness.paying("wechatpay", 8_001)
+    harness.sim.pay(paid["out_trade_no"])
+    refused = await harness.client.post(f"/v1/payments/{paid['payment_id']}/close", headers=auth())
+    assert refused.status_code == 409
+    assert await harness.status_of(paid["payment_id"]) == "paying"
+
+
+async def test_scheduler_runs_as_a_background_job(make_harness: Any) -> None:
+    async with make_harness(active_query_delay_s=0, scheduler_poll_interval_s=0.05) as h:
+        created = await h.paying("wechatpay", 8_100)
+        h.sim.pay(created["out_trade_no"])
+        job = next(j for j in h.runtime.jobs if j.name == "gateway-active-queries")
+        stop = asyncio.Event()
+        task = asyncio.create_task(job.run(stop))
+        try:
+            for _ in range(100):
+                if await h.status_of(created["payment_id"]) == "succeeded":
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await task
+        assert await h.status_of(created["payment_id"]) == "succeeded"
