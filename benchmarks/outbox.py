@@ -10,10 +10,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from benchmarks.common import BenchContext, Report, percentile
 from otd_shared.consumer import ConsumerConfig, EventConsumer
 from otd_shared.db import asyncpg_url, create_session_factory
 from otd_shared.events import EventEnvelope, OrderLocked, Topic, topic_for
@@ -21,9 +25,6 @@ from otd_shared.kafka import EventProducer, ensure_topics
 from otd_shared.messaging_tables import messaging_tables
 from otd_shared.observability import ServiceMetrics
 from otd_shared.outbox import OutboxRelay, OutboxWriter
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
-
-from benchmarks.common import BenchContext, Report, percentile
 
 EVENTS_BACKLOG = 20_000
 STEADY_RATE_PER_S = 1_000
@@ -95,31 +96,32 @@ def _sample_envelope() -> EventEnvelope:
 class _Pipeline:
     """A schema with messaging tables, a relay and a consumer recording lag."""
 
-    def __init__(self) -> None:
+    def __init__(self, kafka: str, engine: AsyncEngine, metadata: sa.MetaData, prefix: str) -> None:
+        self.kafka = kafka
+        self.engine = engine
+        self.tables = messaging_tables(metadata)
+        self.effects = sa.Table(
+            "effects", metadata, sa.Column("event_id", sa.Uuid, primary_key=True)
+        )
+        self.prefix = prefix
+        self.sessions = create_session_factory(engine)
+        self.writer = OutboxWriter(
+            self.tables.outbox, producer="bench", topic=Topic.ORDERS, topic_prefix=prefix
+        )
+        self.metrics = ServiceMetrics("bench")
         self.handled = 0
         self.lags: list[float] = []
 
     @classmethod
     async def create(cls, ctx: BenchContext) -> _Pipeline:
-        self = cls()
-        self.kafka = ctx.kafka
         url = await ctx.new_database()
-        self.engine = create_async_engine(asyncpg_url(url), pool_size=5)
+        engine = create_async_engine(asyncpg_url(url), pool_size=5)
         metadata = sa.MetaData(schema="bench")
-        self.tables = messaging_tables(metadata)
-        self.effects = sa.Table(
-            "effects", metadata, sa.Column("event_id", sa.Uuid, primary_key=True)
-        )
-        async with self.engine.begin() as conn:
+        self = cls(ctx.kafka, engine, metadata, f"bench{uuid.uuid4().hex[:8]}.")
+        async with engine.begin() as conn:
             await conn.execute(sa.text("CREATE SCHEMA bench"))
             await conn.run_sync(metadata.create_all)
-        self.prefix = f"bench{uuid.uuid4().hex[:8]}."
         await ensure_topics(ctx.kafka, self.prefix)
-        self.sessions = create_session_factory(self.engine)
-        self.writer = OutboxWriter(
-            self.tables.outbox, producer="bench", topic=Topic.ORDERS, topic_prefix=self.prefix
-        )
-        self.metrics = ServiceMetrics("bench")
         return self
 
     async def close(self) -> None:
@@ -140,7 +142,9 @@ class _Pipeline:
                 ),
             )
 
-    def _workers(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+    def _workers(
+        self, stop: asyncio.Event
+    ) -> tuple[EventConsumer, Callable[[], Coroutine[Any, Any, None]]]:
         producer = EventProducer(self.kafka, enable_idempotence=False)
         relay = OutboxRelay(
             self.engine,
@@ -171,25 +175,23 @@ class _Pipeline:
             finally:
                 await producer.stop()
 
-        self.consumer = consumer
-        self.relay_job = relay_job
-        return [asyncio.create_task(consumer.run(stop))]
+        return consumer, relay_job
 
-    async def _start(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
-        """Start the consumer, wait for its partitions, then start the relay."""
-        tasks = self._workers(stop)
-        await asyncio.wait_for(self.consumer.assigned.wait(), WAIT_LIMIT_S)
-        return [*tasks, asyncio.create_task(self.relay_job())]
+    async def _start(self, stop: asyncio.Event) -> tuple[list[asyncio.Task[None]], float]:
+        """Start the consumer, wait for its partitions, then start the relay (and the clock)."""
+        consumer, relay_job = self._workers(stop)
+        tasks = [asyncio.create_task(consumer.run(stop))]
+        await asyncio.wait_for(consumer.assigned.wait(), WAIT_LIMIT_S)
+        started = time.perf_counter()
+        tasks.append(asyncio.create_task(relay_job()))
+        return tasks, started
 
     async def backlog(self, count: int) -> float:
         """Events/s from relay start until the consumer applied a pre-written backlog."""
         for start in range(0, count, 1000):
             await self._write(min(1000, count - start))
         stop = asyncio.Event()
-        tasks = self._workers(stop)
-        await asyncio.wait_for(self.consumer.assigned.wait(), WAIT_LIMIT_S)
-        started = time.perf_counter()
-        tasks.append(asyncio.create_task(self.relay_job()))
+        tasks, started = await self._start(stop)
         await self._until(count, started)
         elapsed = time.perf_counter() - started
         stop.set()
@@ -200,7 +202,7 @@ class _Pipeline:
         """Lags (s) of events written at a steady rate while everything runs."""
         self.handled, self.lags = 0, []
         stop = asyncio.Event()
-        tasks = await self._start(stop)
+        tasks, _ = await self._start(stop)
         per_tick = max(1, int(rate_per_s * STEADY_TICK_S))
         started = time.perf_counter()
         written = 0
