@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -31,6 +32,7 @@ STEADY_RATE_PER_S = 1_000
 STEADY_SECONDS = 5
 STEADY_TICK_S = 0.01
 WAIT_LIMIT_S = 120.0
+RelayJob = Callable[[], Coroutine[Any, Any, None]]
 
 
 async def run(ctx: BenchContext) -> Report:
