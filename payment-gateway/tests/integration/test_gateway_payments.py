@@ -23,7 +23,8 @@ pytestmark = pytest.mark.integration
 async def test_wechat_app_pay_returns_the_signed_app_parameters(harness: Harness) -> None:
     created = await harness.paying("wechatpay", 10_000)
     assert set(created) >= {"payment_id", "out_trade_no", "channel", "status"}
-    assert created["channel"] == "wechatpay" and created["method"] == "app"
+    assert created["channel"] == "wechatpay"
+    assert created["method"] == "app"
     assert 6 <= len(created["out_trade_no"]) <= 32
     params = wechat.AppPayParams(**created["pay_params"])
     keys = load_key_set(harness.gw.settings.keys_dir, "wechatpay")
@@ -91,7 +92,8 @@ async def test_above_the_online_limit_suggests_the_offline_options(harness: Harn
     assert body["field"] == "amount_fen"
     assert body["suggested_channels"] == "unionpay,allinpay,cash,wire"
     assert "50000.00 CNY" in body["detail"]
-    assert "POS card terminal" in body["detail"] and "bank transfer" in body["detail"]
+    assert "POS card terminal" in body["detail"]
+    assert "bank transfer" in body["detail"]
     at_limit = await harness.start(billing, "wechatpay", 5_000_000)
     assert at_limit.status_code == 201, at_limit.text
     offline = await harness.start(billing, "unionpay", 9_000_000)
