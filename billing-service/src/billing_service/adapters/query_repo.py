@@ -173,34 +173,6 @@ class BillingQueries:
             for row in rows
         ]
 
-    async def billings_to_remind(self, *, now: datetime, limit: int) -> list[str]:
-        """Orders with a billing whose next reminder time has come (oldest first)."""
-        t = billings
-        rows = await self._session.execute(
-            sa.select(t.c.order_id, sa.func.min(t.c.next_reminder_at).label("first"))
-            .where(t.c.next_reminder_at <= now, t.c.status.in_(("due", "partially_paid")))
-            .group_by(t.c.order_id)
-            .order_by("first")
-            .limit(limit)
-        )
-        return [str(row.order_id) for row in rows]
-
-    async def record_reminder(
-        self, *, billing_id: str, step: int, schedule: str, remind_at: datetime,
-        sent_at: datetime, event_id: uuid.UUID,
-    ) -> None:  # fmt: skip
-        """Record that a reminder step was sent (the caller holds the fund order lock)."""
-        await self._session.execute(
-            sa.insert(billing_reminders).values(
-                billing_id=uuid.UUID(billing_id),
-                step=step,
-                schedule=schedule,
-                remind_at=remind_at,
-                sent_at=sent_at,
-                event_id=event_id,
-            )
-        )
-
 
 def _billing(r: sa.RowMapping) -> BillingRecord:
     return BillingRecord(

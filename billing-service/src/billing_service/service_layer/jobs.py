@@ -19,7 +19,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_service.adapters.fund_order_repo import FundOrderRepository
-from billing_service.adapters.query_repo import BillingQueries
+from billing_service.adapters.reminder_repo import ReminderRepository
 from billing_service.adapters.webhook_client import WebhookClient
 from billing_service.adapters.webhook_repo import AttemptResult, Delivery, WebhookRepository
 from billing_service.config import BillingSettings
@@ -156,7 +156,7 @@ class ReminderJob:
     async def remind_due(self, *, now: datetime) -> int:
         """One round: returns how many reminders were emitted."""
         async with self._sessions() as session:
-            order_ids = await BillingQueries(session).billings_to_remind(
+            order_ids = await ReminderRepository(session).billings_to_remind(
                 now=now, limit=self._settings.reminder_batch_size
             )
         sent = 0
@@ -178,11 +178,11 @@ class ReminderJob:
                 repo.mark_reminded(billing.id, reminder.step)
         await repo.save(fund, at=now)
         envelopes = await publish(session, self._outbox, events, fund=fund, at=now)
-        queries = BillingQueries(session)
+        reminders = ReminderRepository(session)
         for event, envelope in zip(events, envelopes, strict=True):
             assert isinstance(event, BillingReminderDue)
             self._metrics.reminders.labels(event.stage).inc()
-            await queries.record_reminder(
+            await reminders.record_reminder(
                 billing_id=event.billing_id,
                 step=event.step,
                 schedule=event.schedule,
