@@ -16,6 +16,8 @@ branch_labels = None
 depends_on = None
 
 TS = sa.DateTime(timezone=True)
+# Codes sort and compare byte-wise ("C"): the same order as Python's, on every server.
+CODE = sa.Text(collation="C")
 ACCOUNT_TYPES = "('asset', 'liability', 'equity', 'revenue', 'expense')"
 SAP_STATUSES = "('pending', 'sent', 'acknowledged', 'rejected')"
 # The owner-less rows of the chart and each clearing channel's clearing and fee accounts.
@@ -48,7 +50,7 @@ def upgrade() -> None:
 def _accounts(schema: str) -> None:
     table = op.create_table(
         "accounts",
-        sa.Column("code", sa.Text, primary_key=True),
+        sa.Column("code", CODE, primary_key=True),
         sa.Column("family", sa.Text, nullable=False),
         sa.Column("owner", sa.Text),
         sa.Column("type", sa.Text, nullable=False),
@@ -72,7 +74,7 @@ def _journals(schema: str) -> None:
         "journals",
         sa.Column("seq", sa.BigInteger, sa.Identity(), nullable=False, unique=True),
         sa.Column("journal_id", UUID(as_uuid=True), primary_key=True),
-        sa.Column("source_id", sa.Text, nullable=False, unique=True),
+        sa.Column("source_id", CODE, nullable=False, unique=True),
         sa.Column("business_date", sa.Date, nullable=False, index=True),
         sa.Column("description", sa.Text, nullable=False),
         sa.Column("reverses_journal_id", UUID(as_uuid=True), unique=True),
@@ -86,7 +88,7 @@ def _journals(schema: str) -> None:
         "journal_lines",
         sa.Column("journal_id", UUID(as_uuid=True), primary_key=True),
         sa.Column("line_no", sa.SmallInteger, primary_key=True),
-        sa.Column("account", sa.Text, nullable=False),
+        sa.Column("account", CODE, nullable=False),
         sa.Column("business_date", sa.Date, nullable=False),
         sa.Column("debit_fen", sa.BigInteger, nullable=False),
         sa.Column("credit_fen", sa.BigInteger, nullable=False),
@@ -108,7 +110,7 @@ def _journals(schema: str) -> None:
 def _balances(schema: str) -> None:
     op.create_table(
         "account_balances",
-        sa.Column("account", sa.Text, primary_key=True),
+        sa.Column("account", CODE, primary_key=True),
         sa.Column("business_date", sa.Date, primary_key=True),
         sa.Column("shard", sa.SmallInteger, primary_key=True),
         sa.Column("currency", sa.Text, nullable=False),

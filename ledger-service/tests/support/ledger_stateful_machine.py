@@ -1,9 +1,10 @@
-"""Stateful property test of InMemoryLedger: random command sequences keep every invariant.
+"""The ledger state machine: random command sequences must keep every invariant.
 
-The same commands and invariants are meant to drive the PostgreSQL-backed service with
-InMemoryLedger as the model. Each command states which errors its preconditions allow; the
-ledger must raise one of them when any applies and succeed otherwise, so the check does not
-depend on the order in which an implementation tests its preconditions.
+`LedgerMachine` drives `make_ledger()` — an `InMemoryLedger` here; the PostgreSQL-backed
+service in the integration test, which overrides the hook. Each command states which errors
+its preconditions allow; the ledger must raise one of them when any applies and succeed
+otherwise, so the check does not depend on the order in which an implementation tests its
+preconditions.
 
 Set LEDGER_STATEFUL_EXAMPLES to run more (or fewer) sequences than the default 200.
 """
@@ -15,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from datetime import date, timedelta
+from typing import Any
 
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -69,11 +71,15 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.ledger = InMemoryLedger()
+        self.ledger = self.make_ledger()
         self.opened: dict[str, Account] = {}
         self.expected_net_debit_fen: Counter[str] = Counter()
         self.by_source: dict[str, Journal] = {}
         self.reversed_ids: set[str] = set()
+
+    def make_ledger(self) -> Any:
+        """The ledger under test, empty (InMemoryLedger, or a subclass's SQL ledger)."""
+        return InMemoryLedger()
 
     # --- commands -------------------------------------------------------------------------
 
@@ -259,7 +265,4 @@ class LedgerMachine(RuleBasedStateMachine):
         return (self.ledger.accounts(), self.ledger.journals(), self.ledger.entries())
 
 
-LedgerMachine.TestCase.settings = settings(
-    max_examples=STATEFUL_EXAMPLES, stateful_step_count=40, deadline=None
-)
-test_ledger_state_machine = LedgerMachine.TestCase
+MACHINE_SETTINGS = settings(max_examples=STATEFUL_EXAMPLES, stateful_step_count=40, deadline=None)

@@ -33,6 +33,25 @@ class BalanceRepository:
         debit_fen, credit_fen = (await self._session.execute(stmt)).one()
         return Balance(int(debit_fen), int(credit_fen))
 
+    async def all_balances(self, as_of: date | None = None) -> dict[str, Balance]:
+        """Every open account's balance up to `as_of` (everything when None)."""
+        b = account_balances
+        sums = sa.select(
+            b.c.account,
+            sa.func.sum(b.c.debit_fen).label("debit_fen"),
+            sa.func.sum(b.c.credit_fen).label("credit_fen"),
+        ).group_by(b.c.account)
+        if as_of is not None:
+            sums = sums.where(b.c.business_date <= as_of)
+        totals = sums.subquery()
+        stmt = sa.select(
+            accounts.c.code,
+            sa.func.coalesce(totals.c.debit_fen, 0),
+            sa.func.coalesce(totals.c.credit_fen, 0),
+        ).outerjoin(totals, totals.c.account == accounts.c.code)
+        rows = await self._session.execute(stmt)
+        return {code: Balance(int(debit), int(credit)) for code, debit, credit in rows}
+
     async def turnovers(self, as_of: date, currency: str) -> dict[str, tuple[int, int]]:
         """``{account: (debit, credit)}`` up to `as_of` for EVERY open account in `currency`."""
         b = account_balances

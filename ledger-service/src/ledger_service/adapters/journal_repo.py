@@ -153,7 +153,7 @@ class JournalRepository:
         )
         return {str(target): str(reversal) for target, reversal in rows}
 
-    async def page(self, where: JournalFilter, limit: int) -> list[StoredJournal]:
+    async def page(self, where: JournalFilter, limit: int | None) -> list[StoredJournal]:
         """Journals in posting order after `where.after_seq`, at most `limit`."""
         return await self._select(*_conditions(where), limit=limit)
 

@@ -21,6 +21,8 @@ SCHEMA = "ledger"
 metadata = sa.MetaData(schema=SCHEMA)
 messaging = messaging_tables(metadata)
 TS = sa.DateTime(timezone=True)
+# Codes sort and compare byte-wise ("C"): the same order as Python's, on every server.
+CODE = sa.Text(collation="C")
 
 
 def _stamp(name: str) -> sa.Column[object]:
@@ -30,7 +32,7 @@ def _stamp(name: str) -> sa.Column[object]:
 accounts = sa.Table(
     "accounts",
     metadata,
-    sa.Column("code", sa.Text, primary_key=True),
+    sa.Column("code", CODE, primary_key=True),
     sa.Column("family", sa.Text, nullable=False),
     sa.Column("owner", sa.Text),
     sa.Column("type", sa.Text, nullable=False),
@@ -43,7 +45,7 @@ journals = sa.Table(
     metadata,
     sa.Column("seq", sa.BigInteger, sa.Identity(), nullable=False, unique=True),
     sa.Column("journal_id", UUID(as_uuid=True), primary_key=True),
-    sa.Column("source_id", sa.Text, nullable=False, unique=True),
+    sa.Column("source_id", CODE, nullable=False, unique=True),
     sa.Column("business_date", sa.Date, nullable=False, index=True),
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("reverses_journal_id", UUID(as_uuid=True), unique=True),
@@ -57,7 +59,7 @@ journal_lines = sa.Table(
     metadata,
     sa.Column("journal_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("line_no", sa.SmallInteger, primary_key=True),
-    sa.Column("account", sa.Text, nullable=False),
+    sa.Column("account", CODE, nullable=False),
     sa.Column("business_date", sa.Date, nullable=False),
     sa.Column("debit_fen", sa.BigInteger, nullable=False),
     sa.Column("credit_fen", sa.BigInteger, nullable=False),
@@ -68,7 +70,7 @@ journal_lines = sa.Table(
 account_balances = sa.Table(
     "account_balances",
     metadata,
-    sa.Column("account", sa.Text, primary_key=True),
+    sa.Column("account", CODE, primary_key=True),
     sa.Column("business_date", sa.Date, primary_key=True),
     sa.Column("shard", sa.SmallInteger, primary_key=True),
     sa.Column("currency", sa.Text, nullable=False),
