@@ -23,6 +23,12 @@ class ServiceSettings(BaseSettings):
     service_name: str = "service"
     database_url: SecretStr = SecretStr("postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
     db_pool_size: int = Field(default=10, ge=1, le=100)
+    db_pool_pre_ping: bool = Field(
+        default=True,
+        description="Ping each pooled connection at checkout (BEGIN; ; ROLLBACK with asyncpg: "
+        "three round trips). A latency-bound service may turn it off and rely on the pool "
+        "invalidating itself after a disconnect error.",
+    )
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_topic_prefix: str = ""
     kafka_consumer_group_prefix: str = ""
