@@ -50,6 +50,11 @@ class OutboxWriter:
             await session.execute(sa.insert(self._table), [self._row(e) for e in envelopes])
         return envelopes
 
+    def row(self, envelope: EventEnvelope) -> dict[str, object]:
+        """The outbox row of an envelope, for a caller that inserts it in its own statement
+        (still inside the transaction of the state change it belongs to)."""
+        return self._row(envelope)
+
     def _row(self, envelope: EventEnvelope) -> dict[str, object]:
         return {
             "event_id": envelope.event_id,
