@@ -22,6 +22,7 @@ from fastapi import FastAPI
 
 from otd_shared.app import create_service_app
 from otd_shared.cli import ServiceEntry
+from otd_shared.db import asyncpg_url
 from otd_shared.events import Topic
 from otd_shared.runtime import BackgroundJob, ConsumerSpec, ServiceRuntime, build_runtime
 from otd_shared.settings import ServiceSettings
@@ -35,6 +36,7 @@ from payment_gateway.adapters.channels.clients import build_channel_client
 from payment_gateway.adapters.channels.contract import ChannelProtocol, NotificationLimits
 from payment_gateway.adapters.channels.keys import load_key_set
 from payment_gateway.adapters.channels.registry import build_channel_protocol
+from payment_gateway.adapters.notification_store import NotificationStore
 from payment_gateway.adapters.tables import SCHEMA, metadata
 from payment_gateway.config import CHANNELS, GatewaySettings
 from payment_gateway.domain.health import ChannelHealth
@@ -71,11 +73,18 @@ class GatewayRuntime(ServiceRuntime):
         return self._gateway
 
     async def aclose_channels(self) -> None:
-        """Close the channel HTTP client."""
+        """Close the channel HTTP client and the callback pool."""
+        if self._gateway is not None:
+            await self._gateway.store.close()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
             self._gateway = None
+
+
+def plain_postgres_url(url: str) -> str:
+    """The URL as asyncpg takes it (``postgresql://``)."""
+    return "postgresql://" + asyncpg_url(url).removeprefix("postgresql+asyncpg://")
 
 
 def load_settings() -> ServiceSettings:
@@ -131,6 +140,10 @@ def build_gateway(runtime: GatewayRuntime, http: httpx.AsyncClient) -> Gateway:
         protocols=protocols,
         clients=clients,
         metrics=GatewayMetrics(runtime.metrics.registry),
+        store=NotificationStore(
+            plain_postgres_url(settings.database_url.get_secret_value()),
+            pool_size=settings.callback_db_pool_size,
+        ),
     )
 
 
@@ -176,6 +189,7 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         description="Cashier, channel routing, channel callbacks, refunds, POS/cash/wire intake.",
     )
     app.state.gateway = gw
+    app.add_middleware(callbacks.CallbackLane, gateway=gw)
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager

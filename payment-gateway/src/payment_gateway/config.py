@@ -33,6 +33,9 @@ class GatewaySettings(ServiceSettings):
     service_name: str = "payment-gateway"
     port: int = 8003
     keys_dir: Path = REPO_ROOT / "var" / "keys"
+    # Pre-ping costs three round trips per checkout (BEGIN; ; ROLLBACK) on the callback hot
+    # path; after a database restart the pool invalidates itself on the first error instead.
+    db_pool_pre_ping: bool = False
 
     # --- routing ---------------------------------------------------------------------
     online_single_payment_limit_fen: int = Field(default=ONLINE_LIMIT_FEN_DEFAULT, ge=1)
@@ -81,6 +84,7 @@ class GatewaySettings(ServiceSettings):
     # --- callbacks -------------------------------------------------------------------
     callback_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=1_048_576)
     callback_clock_skew_max_s: int = Field(default=300, ge=1, le=3600)
+    callback_db_pool_size: int = Field(default=10, ge=1, le=100)
     callback_deadline_s: float = Field(default=4.0, gt=0, le=30)
 
     def channel_enabled(self, channel: str) -> bool:

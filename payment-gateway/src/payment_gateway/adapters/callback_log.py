@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +35,8 @@ class CallbackRecord:
     refund_id: uuid.UUID | None = None
 
 
-def _row(record: CallbackRecord) -> dict[str, object]:
+def record_row(record: CallbackRecord) -> dict[str, Any]:
+    """The callback_requests row of a record (bounded sizes)."""
     return {
         "channel": record.channel,
         "received_at": record.received_at,
@@ -59,7 +60,7 @@ class CallbackLog:
 
     async def add(self, record: CallbackRecord) -> None:
         """Store one request (in the caller's transaction)."""
-        await self._session.execute(sa.insert(callback_requests).values(_row(record)))
+        await self._session.execute(sa.insert(callback_requests).values(record_row(record)))
 
     async def count(self, channel: str, verdict: Verdict | None = None) -> int:
         """How many requests of a channel (and verdict) were stored."""

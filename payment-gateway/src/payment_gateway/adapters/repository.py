@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -21,7 +23,9 @@ from payment_gateway.domain.refund import Refund, RefundStatus
 LIST_LIMIT_MAX = 200
 
 
-def _payment(row: RowMapping) -> Payment:
+def payment_from_row(row: Any) -> Payment:
+    """A payment from a result row (SQLAlchemy mapping or asyncpg record)."""
+    params = row["pay_params"]
     return Payment(
         payment_id=row["payment_id"],
         out_trade_no=row["out_trade_no"],
@@ -36,7 +40,7 @@ def _payment(row: RowMapping) -> Payment:
         channel_txn_id=row["channel_txn_id"],
         fee_fen=row["fee_fen"],
         refunded_fen=row["refunded_fen"],
-        pay_params=dict(row["pay_params"]),
+        pay_params=json.loads(params) if isinstance(params, str) else dict(params),
         failure_code=row["failure_code"],
         failure_message=row["failure_message"],
         requested_by=row["requested_by"],
@@ -112,13 +116,13 @@ class PaymentRepository:
         if for_update:
             query = query.with_for_update()
         row = (await self._session.execute(query)).mappings().first()
-        return _payment(row) if row is not None else None
+        return payment_from_row(row) if row is not None else None
 
     async def by_out_trade_no(self, out_trade_no: str) -> Payment | None:
         """The payment with our merchant order number."""
         query = sa.select(payments).where(payments.c.out_trade_no == out_trade_no)
         row = (await self._session.execute(query)).mappings().first()
-        return _payment(row) if row is not None else None
+        return payment_from_row(row) if row is not None else None
 
     async def list_for_billing(self, billing_id: uuid.UUID) -> list[Payment]:
         """Payments of a billing, oldest first (bounded)."""
@@ -128,7 +132,7 @@ class PaymentRepository:
             .order_by(payments.c.created_at)
             .limit(LIST_LIMIT_MAX)
         )
-        return [_payment(r) for r in (await self._session.execute(query)).mappings()]
+        return [payment_from_row(r) for r in (await self._session.execute(query)).mappings()]
 
     async def succeeded_fen_since(self, billing_id: uuid.UUID, since: datetime) -> int:
         """Sum of this billing's payments that succeeded after ``since``."""
@@ -156,7 +160,7 @@ class PaymentRepository:
             .returning(*payments.c)
         )
         row = (await self._session.execute(statement)).mappings().first()
-        return _payment(row) if row is not None else None
+        return payment_from_row(row) if row is not None else None
 
     async def update(
         self, payment_id: uuid.UUID, *, now: datetime, values: Mapping[str, object]
@@ -201,7 +205,7 @@ class PaymentRepository:
             .values(next_query_at=lease_until, query_attempts=payments.c.query_attempts + 1)
             .returning(*payments.c)
         )
-        return [_payment(r) for r in (await self._session.execute(statement)).mappings()]
+        return [payment_from_row(r) for r in (await self._session.execute(statement)).mappings()]
 
 
 class RefundRepository:

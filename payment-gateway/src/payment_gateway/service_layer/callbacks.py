@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import ClassVar, Final
@@ -34,11 +34,12 @@ from payment_gateway.adapters.channels.errors import (
     WrongMerchant,
 )
 from payment_gateway.adapters.channels.wire import HeaderView
-from payment_gateway.domain.payment import Payment, PaymentStatus
+from payment_gateway.domain.payment import OPEN_STATUSES as OPEN_PAYMENT_STATUSES
+from payment_gateway.domain.payment import Payment, PaymentStatus, sources_of
 from payment_gateway.domain.refund import OPEN_STATUSES as OPEN_REFUNDS
 from payment_gateway.domain.refund import Refund, RefundStatus
 from payment_gateway.service_layer.context import Gateway
-from payment_gateway.service_layer.settle import settle_payment, settle_refund
+from payment_gateway.service_layer.settle import payment_callback, settle_refund
 from payment_gateway.service_layer.unit_of_work import GatewayUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -141,58 +142,81 @@ def check_merchant(vn: VerifiedNotification, expected: Mapping[str, str]) -> Non
 
 
 async def _record_rejection(gw: Gateway, record: CallbackRecord, exc: CallbackRejected) -> None:
-    rejected = CallbackRecord(
-        **{**record.__dict__, "verdict": "rejected", "reason": exc.reason_code}
-    )
+    rejected = replace(record, verdict="rejected", reason=exc.reason_code)
     async with gw.uow() as uow:
         await uow.callbacks.add(rejected)
         await uow.commit()
 
 
 async def _apply(gw: Gateway, vn: VerifiedNotification, record: CallbackRecord) -> Applied:
+    if vn.kind is NotificationKind.PAYMENT:
+        return await _apply_payment(gw, vn, record)
     async with gw.uow() as uow:
-        if vn.kind is NotificationKind.REFUND:
-            applied = await _apply_refund(uow, vn, now=record.received_at)
-        else:
-            applied = await _apply_payment(uow, vn, now=record.received_at)
+        applied = await _apply_refund(uow, vn, now=record.received_at)
         await uow.callbacks.add(
-            CallbackRecord(
-                **{
-                    **record.__dict__,
-                    "verdict": applied.verdict,
-                    "reason": applied.reason,
-                    "notification_id": vn.notification_id,
-                    "out_trade_no": vn.out_trade_no,
-                    "payment_id": applied.payment.payment_id,
-                    "refund_id": applied.refund.refund_id if applied.refund else None,
-                }
+            replace(
+                record,
+                verdict=applied.verdict,
+                reason=applied.reason,
+                notification_id=vn.notification_id,
+                out_trade_no=vn.out_trade_no,
+                payment_id=applied.payment.payment_id,
+                refund_id=applied.refund.refund_id if applied.refund else None,
             )
         )
         await uow.commit()
     return applied
 
 
-async def _apply_payment(
-    uow: GatewayUnitOfWork, vn: VerifiedNotification, *, now: datetime
-) -> Applied:
-    payment = await uow.payments.by_out_trade_no(vn.out_trade_no)
-    if payment is None or payment.channel != vn.channel:
-        raise UnknownOrder("no payment of ours has this out_trade_no on this channel")
-    if vn.amount_fen != payment.amount_fen:
-        raise AmountMismatch("notified amount is not the payment's amount")
+async def _apply_payment(gw: Gateway, vn: VerifiedNotification, record: CallbackRecord) -> Applied:
+    """The hot path: one read, then one atomic statement (adapters/notification_store.py)."""
+    now = record.received_at
+    async with gw.store.connection() as conn:
+        payment = await gw.store.payment(conn, vn.out_trade_no)
+        if payment is None or payment.channel != vn.channel:
+            raise UnknownOrder("no payment of ours has this out_trade_no on this channel")
+        if vn.amount_fen != payment.amount_fen:
+            raise AmountMismatch("notified amount is not the payment's amount")
+        target = _payment_target(vn)
+        settled = replace(
+            payment,
+            status=target,
+            channel_txn_id=vn.channel_txn_id or payment.channel_txn_id,
+            fee_fen=vn.fee_fen if vn.fee_fen is not None else payment.fee_fen,
+            completed_at=now,
+        )
+        envelope = gw.outbox.envelope(payment_callback(settled, completed_at=now))
+        verdict = await gw.store.settle(
+            conn,
+            payment_id=payment.payment_id,
+            target=target,
+            sources=sources_of(target),
+            channel_txn_id=vn.channel_txn_id,
+            fee_fen=vn.fee_fen,
+            now=now,
+            event_row=gw.outbox.row(envelope),
+            record=replace(
+                record, notification_id=vn.notification_id, out_trade_no=vn.out_trade_no
+            ),
+            duplicate_reason=_duplicate_reason(payment, vn, target),
+        )
+    if verdict == "accepted" and payment.status not in OPEN_PAYMENT_STATUSES:
+        log.warning(
+            "late verified success after %s",
+            payment.status.value,
+            extra={"payment_id": str(payment.payment_id)},
+        )
+    return Applied(verdict, None, settled if verdict == "accepted" else payment)
+
+
+def _payment_target(vn: VerifiedNotification) -> PaymentStatus:
     match vn.outcome:
         case Outcome.SUCCEEDED:
-            target = PaymentStatus.SUCCEEDED
+            return PaymentStatus.SUCCEEDED
         case Outcome.FAILED:
-            target = PaymentStatus.FAILED
+            return PaymentStatus.FAILED
         case Outcome.PENDING | Outcome.REFUNDED:
             raise OutcomePending(f"status {vn.channel_status!r} settles nothing")
-    updated = await settle_payment(
-        uow, payment, target, now=now, channel_txn_id=vn.channel_txn_id, fee_fen=vn.fee_fen
-    )
-    if updated is not None:
-        return Applied("accepted", None, updated)
-    return Applied("duplicate", _duplicate_reason(payment, vn, target), payment)
 
 
 def _duplicate_reason(payment: Payment, vn: VerifiedNotification, target: PaymentStatus) -> str:

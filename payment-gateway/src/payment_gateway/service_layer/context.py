@@ -13,6 +13,7 @@ from otd_shared.db import SessionFactory
 from otd_shared.outbox import OutboxWriter
 from payment_gateway.adapters.channels.client_base import ChannelClient
 from payment_gateway.adapters.channels.contract import ChannelProtocol
+from payment_gateway.adapters.notification_store import NotificationStore
 from payment_gateway.config import GatewaySettings
 from payment_gateway.domain.health import ChannelHealth
 from payment_gateway.domain.routing import RoutingPolicy
@@ -63,6 +64,7 @@ class Gateway:
     protocols: Mapping[str, ChannelProtocol]
     clients: Mapping[str, ChannelClient]
     metrics: GatewayMetrics
+    store: NotificationStore
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def uow(self) -> GatewayUnitOfWork:
