@@ -1,0 +1,119 @@
+"""A WeChat app payment through the running cluster: order → intent billing due → payment →
+the channel sandbox pays and notifies → the payment succeeds → the billing is paid."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from otd_shared.testing.cluster import RunningCluster, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+async def _sandbox_action(
+    http: httpx.AsyncClient, cluster: RunningCluster, body: dict[str, Any]
+) -> httpx.Response:
+    base = cluster.urls.get("channel-sandbox")
+    if base is None:
+        pytest.skip("the channel sandbox is not part of this checkout yet")
+    try:
+        response = await http.post(base + "/sandbox/actions", json=body)
+    except httpx.HTTPError:
+        pytest.skip("the channel sandbox does not answer")
+    if response.status_code == 404:
+        pytest.skip("the channel sandbox has no /sandbox/actions yet")
+    return response
+
+
+async def _intent_billing(http: httpx.AsyncClient, cluster: RunningCluster) -> dict[str, Any]:
+    urls, app = cluster.urls, cluster.auth("app-backend")
+    created = await http.post(
+        urls["order-service"] + "/v1/orders",
+        headers=app,
+        json={
+            "customer_id": f"cust-{uuid.uuid4().hex[:8]}",
+            "vehicle_model": "OTD-S",
+            "price_fen": 25_000_000,
+            "loan_fen": 0,
+            "charging_pile": False,
+        },
+    )
+    assert created.status_code == 201, created.text
+    order_id = created.json()["order_id"]
+
+    async def payable() -> dict[str, Any] | None:
+        r = await http.get(
+            urls["payment-gateway"] + f"/v1/orders/{order_id}/payable-billings", headers=app
+        )
+        rows = r.json() if r.status_code == 200 else []
+        return next((b for b in rows if b["stage"] == "intent"), None)
+
+    billing = await eventually(payable)
+    assert isinstance(billing, dict)
+    return billing
+
+
+async def test_wechat_payment_pays_the_intent_billing(
+    running_cluster: RunningCluster, http: httpx.AsyncClient
+) -> None:
+    urls, app = running_cluster.urls, running_cluster.auth("app-backend")
+    gateway = urls["payment-gateway"]
+    billing = await _intent_billing(http, running_cluster)
+    started = await http.post(
+        gateway + "/v1/payments",
+        headers={**app, "Idempotency-Key": uuid.uuid4().hex},
+        json={
+            "billing_id": billing["billing_id"],
+            "channel": "wechatpay",
+            "amount_fen": billing["outstanding_fen"],
+        },
+    )
+    if started.status_code == 201 and started.json()["status"] == "unknown":
+        pytest.skip("the channel sandbox did not answer the prepay")
+    assert started.status_code == 201, started.text
+    payment = started.json()
+    assert payment["status"] == "paying"
+    assert payment["pay_params"]["prepayid"]
+
+    action = await _sandbox_action(
+        http,
+        running_cluster,
+        {"channel": "wechatpay", "out_trade_no": payment["out_trade_no"], "action": "pay"},
+    )
+    assert action.status_code in (200, 201, 202, 204), action.text
+
+    async def succeeded() -> bool:
+        r = await http.get(gateway + f"/v1/payments/{payment['payment_id']}", headers=app)
+        return r.status_code == 200 and r.json()["status"] == "succeeded"
+
+    await eventually(succeeded)
+    metrics = (await http.get(gateway + "/metrics")).text
+    assert 'payment_callbacks_total{channel="wechatpay",result="accepted"}' in metrics
+
+    async def billing_paid() -> bool:
+        r = await http.get(
+            urls["billing-service"] + f"/v1/orders/{billing['order_id']}/fund-order", headers=app
+        )
+        if r.status_code != 200:
+            return False
+        intent = next(b for b in r.json()["billings"] if b["stage"] == "intent")
+        return bool(intent["status"] == "paid" and intent["paid_fen"] == intent["amount_fen"])
+
+    await eventually(billing_paid, timeout_s=30)
+
+
+async def test_routing_refusal_through_the_cluster(
+    running_cluster: RunningCluster, http: httpx.AsyncClient
+) -> None:
+    billing = await _intent_billing(http, running_cluster)
+    refused = await http.post(
+        running_cluster.urls["payment-gateway"] + "/v1/payments",
+        headers={**running_cluster.auth("app-backend"), "Idempotency-Key": uuid.uuid4().hex},
+        json={"billing_id": billing["billing_id"], "channel": "unionpay", "amount_fen": 100},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["reason"] == "stage_not_allowed"
