@@ -106,6 +106,43 @@ async def test_wechat_payment_pays_the_intent_billing(
     await eventually(billing_paid, timeout_s=30)
 
 
+@pytest.mark.parametrize(("channel", "method"), [("alipay", None), ("lakala", "wechat_qr")])
+async def test_alipay_and_lakala_payments_through_the_sandbox(
+    running_cluster: RunningCluster, http: httpx.AsyncClient, channel: str, method: str | None
+) -> None:
+    app, gateway = running_cluster.auth("app-backend"), running_cluster.urls["payment-gateway"]
+    billing = await _intent_billing(http, running_cluster)
+    body: dict[str, Any] = {
+        "billing_id": billing["billing_id"],
+        "channel": channel,
+        "amount_fen": billing["outstanding_fen"],
+    }
+    if method:
+        body["method"] = method
+    started = await http.post(
+        gateway + "/v1/payments", headers={**app, "Idempotency-Key": uuid.uuid4().hex}, json=body
+    )
+    assert started.status_code == 201, started.text
+    payment = started.json()
+    if payment["status"] == "unknown":
+        pytest.skip(f"the channel sandbox did not answer the {channel} order")
+    action: dict[str, Any] = {
+        "channel": channel,
+        "out_trade_no": payment["out_trade_no"],
+        "action": "pay",
+    }
+    if channel == "alipay":
+        action["order_string"] = payment["pay_params"]["order_string"]
+    answered = await _sandbox_action(http, running_cluster, action)
+    assert answered.status_code in (200, 201, 202, 204), answered.text
+
+    async def succeeded() -> bool:
+        r = await http.get(gateway + f"/v1/payments/{payment['payment_id']}", headers=app)
+        return r.status_code == 200 and r.json()["status"] == "succeeded"
+
+    await eventually(succeeded)
+
+
 async def test_routing_refusal_through_the_cluster(
     running_cluster: RunningCluster, http: httpx.AsyncClient
 ) -> None:
