@@ -25,6 +25,12 @@ class LedgerSettings(ServiceSettings):
     balance_shards: int = Field(
         default=16, ge=1, le=256, description="Balance rows per account and day (hot accounts)."
     )
+    group_commit_max_journals: int = Field(
+        default=200, ge=1, le=5000, description="Concurrent single posts sharing a transaction."
+    )
+    group_commit_max_in_flight: int = Field(
+        default=2, ge=1, le=64, description="Transactions of single posts written at once."
+    )
     db_retry_attempts: int = Field(default=8, ge=1, le=50)
     db_retry_delay_ms: int = Field(default=5, ge=0, le=10_000)
     default_bank_account_id: str = Field(

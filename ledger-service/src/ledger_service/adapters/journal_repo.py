@@ -130,6 +130,14 @@ class JournalRepository:
         found = await self._select(journals.c.source_id == source_id, limit=1)
         return found[0] if found else None
 
+    async def by_sources(self, source_ids: Iterable[str]) -> dict[str, Journal]:
+        """The journals posted for these source ids, by source id."""
+        wanted = list(dict.fromkeys(source_ids))
+        if not wanted:
+            return {}
+        found = await self._select(journals.c.source_id.in_(wanted), limit=None)
+        return {stored.journal.source_id: stored.journal for stored in found}
+
     async def get(self, journal_id: str) -> StoredJournal | None:
         """The journal with this id, if any."""
         found = await self._select(journals.c.journal_id == _uuid(journal_id), limit=1)

@@ -46,12 +46,19 @@ journals = sa.Table(
     sa.Column("seq", sa.BigInteger, sa.Identity(), nullable=False, unique=True),
     sa.Column("journal_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("source_id", CODE, nullable=False, unique=True),
-    sa.Column("business_date", sa.Date, nullable=False, index=True),
+    sa.Column("business_date", sa.Date, nullable=False),
     sa.Column("description", sa.Text, nullable=False),
-    sa.Column("reverses_journal_id", UUID(as_uuid=True), unique=True),
+    sa.Column("reverses_journal_id", UUID(as_uuid=True)),
     sa.Column("source_kind", sa.Text, nullable=False),
     sa.Column("order_id", sa.Text),
     _stamp("posted_at"),
+    sa.Index("ix_journals_business_date", "business_date", postgresql_using="brin"),
+    sa.Index(
+        "uq_journals_reverses_journal_id",
+        "reverses_journal_id",
+        unique=True,
+        postgresql_where=sa.text("reverses_journal_id IS NOT NULL"),
+    ),
 )
 
 journal_lines = sa.Table(

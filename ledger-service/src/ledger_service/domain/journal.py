@@ -143,20 +143,34 @@ class Journal(JournalDraft):
 
     @classmethod
     def posted(cls, draft: JournalDraft, journal_id: str | None = None) -> Journal:
-        """The journal a ledger records for `draft` (id from `journal_id_for` by default)."""
-        return cls(
-            journal_id=journal_id or journal_id_for(draft.source_id),
-            source_id=draft.source_id,
-            business_date=draft.business_date,
-            description=draft.description,
-            legs=draft.legs,
-            reverses_journal_id=draft.reverses_journal_id,
-        )
+        """The journal a ledger records for `draft` (id from `journal_id_for` by default).
+
+        A draft that exists is valid (it checked itself when built), so only the id is checked
+        here: the hot posting paths build one journal per draft and need not check twice.
+        """
+        chosen_id = journal_id or journal_id_for(draft.source_id)
+        if not isinstance(chosen_id, str) or not chosen_id:
+            raise InvalidJournal("journal_id must be a non-empty string")
+        journal = object.__new__(cls)
+        for name, value in _fields(draft).items():
+            object.__setattr__(journal, name, value)
+        object.__setattr__(journal, "journal_id", chosen_id)
+        return journal
 
     @property
     def is_reversal(self) -> bool:
         """True when this journal reverses another."""
         return self.reverses_journal_id is not None
+
+
+def _fields(draft: JournalDraft) -> dict[str, object]:
+    return {
+        "source_id": draft.source_id,
+        "business_date": draft.business_date,
+        "description": draft.description,
+        "legs": draft.legs,
+        "reverses_journal_id": draft.reverses_journal_id,
+    }
 
 
 def journal_id_for(source_id: str) -> str:

@@ -15,18 +15,19 @@ from otd_shared.auth import Principal, Role, require_roles
 Finance = Annotated[Principal, Depends(require_roles(Role.FINANCE, Role.FINANCE_APPROVER))]
 
 
-def _commands(request: Request) -> LedgerCommands:
+# Dependencies are async: FastAPI runs plain functions in a thread pool, a costly hop per call.
+async def _commands(request: Request) -> LedgerCommands:
     commands: LedgerCommands = request.app.state.ledger_commands
     return commands
 
 
-def _queries(request: Request) -> LedgerQueries:
+async def _queries(request: Request) -> LedgerQueries:
     queries: LedgerQueries = request.app.state.ledger_queries
     return queries
 
 
 async def _sap(request: Request) -> AsyncIterator[SapPosting]:
-    commands = _commands(request)
+    commands: LedgerCommands = request.app.state.ledger_commands
     ctx = commands.context
     connector = ctx.connector_factory()
     try:

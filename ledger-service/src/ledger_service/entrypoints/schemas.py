@@ -267,6 +267,32 @@ class BatchOut(BaseModel):
     rejected: int
 
 
+def batch_body(outcomes: list[ItemOutcome]) -> dict[str, object]:
+    """The BatchOut JSON as plain data (the batch path's response, built without models)."""
+    results: list[dict[str, object]] = []
+    counts = dict.fromkeys(("created", "duplicate", "rejected"), 0)
+    for outcome in outcomes:
+        counts[outcome.status] += 1
+        error = outcome.error
+        results.append(
+            {
+                "index": outcome.index,
+                "status": outcome.status,
+                "source_id": outcome.source_id,
+                "journal_id": outcome.journal_id,
+                "error": None
+                if error is None
+                else {"detail": error.message, "code": error.code, "field": error.field},
+            }
+        )
+    return {
+        "results": results,
+        "created": counts["created"],
+        "duplicates": counts["duplicate"],
+        "rejected": counts["rejected"],
+    }
+
+
 class JournalPageOut(BaseModel):
     """A page of journals; pass `next_after` as `after` for the next page (null: last page)."""
 

@@ -9,6 +9,7 @@ returns the journal posted first, whatever the new request says (DESIGN §3).
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -18,7 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger_service.adapters.accounts_repo import AccountRepository
-from ledger_service.adapters.journal_repo import JournalInsert, JournalRepository, OutboxRow
+from ledger_service.adapters.journal_events import journal_posted_row
+from ledger_service.adapters.journal_repo import JournalInsert, JournalRepository
 from ledger_service.domain.accounts import Account, split_account_code
 from ledger_service.domain.chart import Family, check_against_chart
 from ledger_service.domain.errors import (
@@ -26,6 +28,7 @@ from ledger_service.domain.errors import (
     CurrencyMismatch,
     InvalidJournal,
     JournalNotFound,
+    LedgerInvariantError,
     SourceConflict,
     UnknownAccount,
 )
@@ -36,7 +39,7 @@ from ledger_service.domain.posting_checks import check_account_reopen, check_leg
 from ledger_service.domain.rules import PostingProposal
 from ledger_service.service_layer.context import LedgerContext
 from otd_shared.errors import DomainError
-from otd_shared.events import JournalPosted
+from otd_shared.observability import current_correlation_id
 
 SHARD_KEY = "ledger_balance_shard"
 ItemStatus = Literal["created", "duplicate", "rejected"]
@@ -63,6 +66,7 @@ class Books:
         self._cache_reads = cache_reads
         self.accounts = AccountRepository(session)
         self.journals = JournalRepository(session)
+        self._correlation_id = current_correlation_id()
 
     @property
     def session(self) -> AsyncSession:
@@ -74,8 +78,14 @@ class Books:
     async def accounts_for(self, codes: Sequence[str]) -> dict[str, Account]:
         """The open accounts among `codes` (cache first, then the database)."""
         cache = self._ctx.accounts
-        found = {code: hit for code in codes if (hit := cache.get(code)) is not None}
-        missing = [code for code in codes if code not in found]
+        found: dict[str, Account] = {}
+        missing: list[str] = []
+        for code in codes:
+            hit = cache.get(code)
+            if hit is None:
+                missing.append(code)
+            else:
+                found[code] = hit
         if missing:
             loaded = await self.accounts.get_many(missing)
             if self._cache_reads:
@@ -125,6 +135,41 @@ class Books:
             raise
         return await self._insert_one(draft, kind=kind, path=path)
 
+    async def post_group(self, drafts: Sequence[JournalDraft]) -> list[PostResult | DomainError]:
+        """Post concurrent callers' journals together; each gets what `post` would give it."""
+        known = await self.accounts_for(list(dict.fromkeys(c for d in drafts for c in d.accounts)))
+        first: dict[str, JournalDraft] = {}
+        refused: dict[int, DomainError] = {}
+        for index, draft in enumerate(drafts):
+            try:
+                check_legs(draft, known)
+            except (UnknownAccount, CurrencyMismatch) as exc:
+                refused[index] = exc
+                continue
+            first.setdefault(draft.source_id, draft)
+        created = await self.journals.insert(
+            [self._insertion(Journal.posted(d), "manual") for d in first.values()], self._shard()
+        )
+        fresh = {s: Journal.posted(d) for s, d in first.items() if journal_id_for(s) in created}
+        created_here: dict[int, Journal] = {}
+        for index, draft in enumerate(drafts):
+            if index not in refused and (journal := fresh.pop(draft.source_id, None)):
+                created_here[index] = journal  # the first draft of its source in this group
+        others = [d.source_id for i, d in enumerate(drafts) if i not in created_here]
+        earlier = await self.journals.by_sources(others) if others else {}
+        results: list[PostResult | DomainError] = []
+        for index, draft in enumerate(drafts):
+            if index in created_here:
+                results.append(self._counted(PostResult(created_here[index], True), "api"))
+            elif draft.source_id in earlier:
+                replay = PostResult(earlier[draft.source_id], created=False)
+                results.append(self._counted(replay, "api"))
+            elif index in refused:
+                results.append(refused[index])
+            else:  # its source conflicted yet no journal has it: append-only tables forbid this
+                results.append(LedgerInvariantError(f"source {draft.source_id!r} lost"))
+        return results
+
     async def post_proposal(self, proposal: PostingProposal, *, kind: str) -> PostResult:
         """Open the proposal's accounts and post its journal (idempotent by source id)."""
         await self.ensure_accounts(proposal.accounts)
@@ -135,9 +180,9 @@ class Books:
     ) -> list[ItemOutcome]:
         """Post a batch, each item on its own: created, duplicate (source known) or rejected."""
         drafts = [item for item in items if isinstance(item, JournalDraft)]
-        known = await self.accounts_for(list(dict.fromkeys(c for d in drafts for c in d.accounts)))
+        known = await self.accounts_for(list({leg.account for d in drafts for leg in d.legs}))
         outcomes: dict[int, ItemOutcome] = {}
-        accepted: dict[str, tuple[int, JournalDraft]] = {}
+        accepted: dict[str, tuple[int, Journal]] = {}
         refused: dict[int, tuple[JournalDraft, DomainError]] = {}
         for index, item in enumerate(items):
             if isinstance(item, DomainError):
@@ -147,28 +192,25 @@ class Books:
             else:
                 try:
                     check_legs(item, known)
-                    accepted[item.source_id] = (index, item)
+                    accepted[item.source_id] = (index, Journal.posted(item))
                 except (UnknownAccount, CurrencyMismatch) as exc:
                     refused[index] = (item, exc)
         created = await self.journals.insert(
-            [self._insertion(Journal.posted(d), kind) for _, d in accepted.values()],
-            self._shard(),
+            [self._insertion(journal, kind) for _, journal in accepted.values()], self._shard()
         )
-        for source_id, (index, _) in accepted.items():
-            is_new = journal_id_for(source_id) in created
-            outcomes[index] = ItemOutcome(
-                index, source_id, "created" if is_new else "duplicate", journal_id_for(source_id)
-            )
+        for source_id, (index, journal) in accepted.items():
+            status: ItemStatus = "created" if journal.journal_id in created else "duplicate"
+            outcomes[index] = ItemOutcome(index, source_id, status, journal.journal_id)
         await self._settle_refused(refused, accepted, outcomes)
-        for outcome in outcomes.values():
-            if outcome.status != "rejected":
-                self._ctx.metrics.journals.labels("batch", outcome.status).inc()
+        tally = Counter(outcome.status for outcome in outcomes.values())
+        for status in ("created", "duplicate"):
+            self._ctx.metrics.journals.labels("batch", status).inc(tally[status])
         return [outcomes[index] for index in range(len(items))]
 
     async def _settle_refused(
         self,
         refused: dict[int, tuple[JournalDraft, DomainError]],
-        accepted: dict[str, tuple[int, JournalDraft]],
+        accepted: dict[str, tuple[int, Journal]],
         outcomes: dict[int, ItemOutcome],
     ) -> None:
         # Like a single post: a refused journal whose source is already posted is a replay.
@@ -227,21 +269,15 @@ class Books:
 
     def _insertion(self, journal: Journal, kind: str, order_id: str | None = None) -> JournalInsert:
         order_id = order_id or order_of(journal)
-        envelope = self._ctx.outbox.envelope(
-            JournalPosted(
-                journal_id=journal.journal_id,
-                source_id=journal.source_id,
-                business_date=journal.business_date,
-                total_debit_fen=sum(leg.debit_fen for leg in journal.legs),
-                order_id=order_id,
-            )
-        )
-        event = OutboxRow(
-            event_id=envelope.event_id,
-            event_type=envelope.event_type,
+        event = journal_posted_row(
+            journal_id=journal.journal_id,
+            source_id=journal.source_id,
+            business_date=journal.business_date,
+            total_debit_fen=sum(leg.debit_fen for leg in journal.legs),
+            order_id=order_id,
+            producer=self._ctx.settings.service_name,
+            correlation_id=self._correlation_id,
             topic=self._ctx.topic,
-            partition_key=envelope.partition_key.decode(),
-            body=envelope.model_dump_json(),
         )
         return JournalInsert(journal, kind, order_id, event)
 

@@ -24,6 +24,7 @@ from ledger_service.domain.memory import PostResult
 from ledger_service.domain.rules import propose
 from ledger_service.service_layer.books import Books, ItemOutcome
 from ledger_service.service_layer.context import LedgerContext
+from ledger_service.service_layer.group_commit import GroupCommit
 from ledger_service.service_layer.unit_of_work import LedgerUnitOfWork
 from otd_shared.db import SessionFactory
 from otd_shared.errors import DomainError
@@ -45,6 +46,11 @@ class LedgerCommands:
     def __init__(self, ctx: LedgerContext, sessions: SessionFactory) -> None:
         self._ctx = ctx
         self._sessions = sessions
+        self._group = GroupCommit(
+            self.run_in_transaction,
+            max_journals=ctx.settings.group_commit_max_journals,
+            max_in_flight=ctx.settings.group_commit_max_in_flight,
+        )
 
     @property
     def context(self) -> LedgerContext:
@@ -67,8 +73,9 @@ class LedgerCommands:
         return opened
 
     async def post_journal(self, draft: JournalDraft) -> PostResult:
-        """Post a manual journal, or return the journal its source id posted first."""
-        return await self.run_in_transaction(lambda books: books.post(draft, kind="manual"))
+        """Post a manual journal, or return the journal its source id posted first (concurrent
+        calls share transactions: see `group_commit`)."""
+        return await self._group.post(draft)
 
     async def post_batch(self, items: Sequence[JournalDraft | DomainError]) -> list[ItemOutcome]:
         """Post many manual journals in one transaction, each accepted or rejected alone."""
