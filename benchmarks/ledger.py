@@ -147,8 +147,8 @@ def _lines(report: Report, name: str, measured: Run, goal: str = "") -> None:
 
 def _settings(url: str) -> LedgerSettings:
     return LedgerSettings(
-        database_url=url,  # type: ignore[arg-type]  # pydantic turns str into SecretStr
-        auth_tokens_json=json.dumps({"finance": TOKEN}),  # type: ignore[arg-type]
+        database_url=url,
+        auth_tokens_json=json.dumps({"finance": TOKEN}),
         kafka_bootstrap_servers="127.0.0.1:1",
         db_pool_size=CONCURRENCY,
         log_level="WARNING",
