@@ -261,3 +261,28 @@ async def test_reads(harness: Harness) -> None:
         f"/v1/orders/{created['order_id']}/payable-billings", headers=auth()
     )
     assert payable.json()[0]["billing_id"] == created["billing_id"]
+
+
+async def test_startup_fails_fast_when_an_enabled_channel_lacks_keys(
+    gateway_db: str, gateway_keys_dir: Any, tmp_path: Any
+) -> None:
+    import json
+    import shutil
+
+    from payment_gateway.adapters.channels.errors import ChannelKeyError
+    from payment_gateway.bootstrap import ENTRY
+    from payment_gateway.config import GatewaySettings
+
+    partial = tmp_path / "keys"
+    shutil.copytree(gateway_keys_dir, partial)
+    shutil.rmtree(partial / "lakala")
+    settings = {"database_url": gateway_db, "keys_dir": partial, "auth_tokens_json": json.dumps({})}
+    runtime = ENTRY.build_runtime(GatewaySettings(**settings))
+    with pytest.raises(ChannelKeyError):
+        ENTRY.create_app(runtime)
+    await runtime.engine.dispose()
+    switched_off = ENTRY.build_runtime(GatewaySettings(**settings, lakala_enabled=False))
+    app = ENTRY.create_app(switched_off)
+    assert "lakala" not in app.state.gateway.protocols
+    await switched_off.aclose_channels()
+    await switched_off.engine.dispose()
