@@ -1,0 +1,176 @@
+"""Kafka payloads → posting-rule inputs, and JournalPosted rows the consumers can decode."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+
+from ledger_service.adapters.journal_events import journal_posted_row
+from ledger_service.config import LedgerSettings
+from ledger_service.domain import events as rule
+from ledger_service.domain.chart import Channel
+from ledger_service.domain.errors import InvalidEvent
+from ledger_service.service_layer.event_handlers import CONSUMED_EVENT_TYPES
+from ledger_service.service_layer.event_mapping import to_ledger_event
+from otd_shared.events import (
+    DiscrepancyResolved,
+    EventPayload,
+    JournalPosted,
+    LoanDisbursed,
+    OrderLocked,
+    PaymentCallback,
+    ReconCompleted,
+    RefundRequested,
+    WireClaimed,
+    WireReceived,
+    decode_envelope,
+    new_envelope,
+)
+
+AT = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
+SETTINGS = LedgerSettings(
+    default_bank_account_id="ICBC-MAIN",
+    settlement_bank_accounts={"alipay": "CMB-ALI"},
+    recon_cash_store_id="STORE-HQ",
+)
+
+
+def mapped(payload: EventPayload) -> rule.LedgerEvent | None:
+    envelope = new_envelope(payload, producer="t", correlation_id="c", occurred_at=AT)
+    event = to_ledger_event(envelope, SETTINGS)
+    if event is not None:
+        assert event.event_id == str(envelope.event_id)  # the source id of the journal
+    return event
+
+
+def callback(
+    outcome: str, channel: str = "wechatpay", fen: int = 500, **extra: object
+) -> PaymentCallback:
+    return PaymentCallback.model_validate(
+        {
+            "order_id": "ORD-1",
+            "billing_id": "B-1",
+            "payment_id": "P-1",
+            "channel": channel,
+            "method": "app",
+            "outcome": outcome,
+            "out_trade_no": "T-1",
+            "amount_fen": fen,
+            "completed_at": datetime(2024, 5, 1, 16, 30, tzinfo=UTC),
+            **extra,
+        }
+    )
+
+
+def test_payment_callbacks() -> None:
+    paid = mapped(callback("succeeded", fee_fen=3, store_id=None))
+    assert isinstance(paid, rule.PaymentSucceeded)
+    assert (paid.channel, paid.amount_fen, paid.fee_fen) == (Channel.WECHATPAY, 500, 3)
+    assert paid.occurred_at == datetime(2024, 5, 1, 16, 30, tzinfo=UTC)  # completed_at
+    refunded = mapped(callback("refunded", channel="wire", refund_id="R-1"))
+    assert isinstance(refunded, rule.RefundSucceeded)
+    assert (refunded.bank_account_id, refunded.refund_id) == ("ICBC-MAIN", "R-1")
+    assert mapped(callback("failed")) is None
+    assert mapped(callback("succeeded", fen=0)) is None
+
+
+def test_wires_loans_refunds() -> None:
+    received = mapped(
+        WireReceived(
+            wire_id="W", bank_account="ICBC-9", payer_account_last4="1234", amount_fen=9,
+            matched_order_id="ORD-2", received_at=AT,
+        )
+    )  # fmt: skip
+    assert isinstance(received, rule.WireReceived)
+    assert (received.bank_account_id, received.matched_order_id) == ("ICBC-9", "ORD-2")
+    claimed = mapped(
+        WireClaimed(wire_id="W", order_id="ORD-2", billing_id="B", amount_fen=9, claimed_by="c")
+    )
+    assert isinstance(claimed, rule.WireClaimed)
+    assert claimed.occurred_at == AT
+    loan = mapped(
+        LoanDisbursed(order_id="ORD-3", loan_order_id="L", amount_fen=7, bank_reference="ref")
+    )
+    assert isinstance(loan, rule.LoanDisbursed)
+    assert (loan.loan_order_id, loan.bank_reference) == ("L", "ref")
+    owed = mapped(
+        RefundRequested(
+            order_id="ORD-4", billing_id="B", refund_request_id="RQ", amount_fen=5, reason="x"
+        )
+    )
+    assert isinstance(owed, rule.RefundOwed)
+    assert owed.channel is None
+
+
+def test_recon_events() -> None:
+    settled = mapped(
+        ReconCompleted(
+            run_id="R", source="alipay", recon_date=date(2024, 4, 30), counts={},
+            settled_fen=1_000, fee_fen=6,
+        )
+    )  # fmt: skip
+    assert isinstance(settled, rule.SettlementReported)
+    assert (settled.bank_account_id, settled.gross_fen, settled.fee_fen) == ("CMB-ALI", 1_000, 6)
+    assert settled.statement_date == date(2024, 4, 30)
+    cash_recon = ReconCompleted(run_id="R", source="cash", recon_date=date(2024, 4, 30), counts={})
+    assert mapped(cash_recon) is None  # cash reaches the bank through deposits
+    cash = mapped(
+        DiscrepancyResolved(
+            discrepancy_id="D", source="cash", kind="short", adjustment_fen=-5, resolved_by="f",
+            reason="till count",
+        )
+    )  # fmt: skip
+    assert isinstance(cash, rule.ReconAdjusted)
+    assert (cash.store_id, cash.bank_account_id) == ("STORE-HQ", None)
+    wire = mapped(
+        DiscrepancyResolved(
+            discrepancy_id="D", source="wire", kind="long", adjustment_fen=5, resolved_by="f",
+            reason="bank fee",
+        )
+    )  # fmt: skip
+    assert isinstance(wire, rule.ReconAdjusted)
+    assert wire.bank_account_id == "ICBC-MAIN"
+
+
+def test_unconsumed_events_map_to_nothing_and_the_consumed_set_is_complete() -> None:
+    assert mapped(OrderLocked(order_id="O", locked_at=AT)) is None
+    assert set(CONSUMED_EVENT_TYPES) == {
+        "PaymentCallback", "WireReceived", "WireClaimed", "LoanDisbursed", "RefundRequested",
+        "ReconCompleted", "DiscrepancyResolved", "OrderDelivered",
+    }  # fmt: skip
+
+
+def test_a_bad_channel_is_a_domain_error() -> None:
+    event = DiscrepancyResolved.model_construct(
+        discrepancy_id="D", source="paypal", kind="k", adjustment_fen=1, resolved_by="f",
+        reason="r", event_type="DiscrepancyResolved", order_id=None, approved_by=None,
+    )  # fmt: skip
+    envelope = new_envelope(event, producer="t", correlation_id="c")
+    with pytest.raises(InvalidEvent, match="paypal"):
+        to_ledger_event(envelope, SETTINGS)
+
+
+@pytest.mark.parametrize("order_id", ["ORD-9", None])
+def test_journal_posted_rows_decode_as_the_shared_envelope(order_id: str | None) -> None:
+    journal_id = str(uuid.uuid4())
+    row = journal_posted_row(
+        journal_id=journal_id, source_id='evt "1"', business_date=date(2024, 5, 1),
+        total_debit_fen=1_234, order_id=order_id, producer="ledger-service",
+        correlation_id="corr", topic="p.otd.ledger", sap_document_ref="REF",
+    )  # fmt: skip
+    envelope = decode_envelope(row.body.encode())
+    assert envelope.event_id == row.event_id
+    assert (envelope.producer, envelope.correlation_id, envelope.order_id) == (
+        "ledger-service",
+        "corr",
+        order_id,
+    )
+    assert envelope.payload == JournalPosted(
+        journal_id=journal_id, source_id='evt "1"', business_date=date(2024, 5, 1),
+        total_debit_fen=1_234, order_id=order_id, sap_document_ref="REF",
+    )  # fmt: skip
+    assert row.partition_key == (order_id or str(row.event_id))
+    assert envelope.partition_key.decode() == row.partition_key
+    assert (row.topic, row.event_type) == ("p.otd.ledger", "JournalPosted")
