@@ -206,7 +206,12 @@ def test_channel_keys_are_generated_once_and_mounted_read_only(
     assert _is_one_shot(generator)
     keys_dir = generator["environment"]["KEYS_DIR"]
     assert generator["volumes"] == [f"{KEYS_VOLUME}:{keys_dir}"]
-    readers = {"payment-gateway-api", "payment-gateway-consumer", "channel-sandbox"}
+    readers = {
+        "payment-gateway-api",
+        "payment-gateway-consumer",
+        "payment-gateway-relay",
+        "channel-sandbox",
+    }
     for name, service in services.items():
         mounts = [v for v in service.get("volumes", []) if v.startswith(f"{KEYS_VOLUME}:")]
         if name in readers:
