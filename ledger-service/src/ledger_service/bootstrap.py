@@ -20,6 +20,7 @@ from ledger_service.adapters.sap_connectors import (
 from ledger_service.adapters.tables import SCHEMA, metadata
 from ledger_service.config import LedgerSettings
 from ledger_service.entrypoints import api, api_reports, api_sap
+from ledger_service.entrypoints.lane import PostingLane
 from ledger_service.service_layer.commands import LedgerCommands
 from ledger_service.service_layer.context import LedgerContext, LedgerMetrics
 from ledger_service.service_layer.event_handlers import LedgerEventHandlers
@@ -100,8 +101,16 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         title="OTD Pay ledger-service",
         description="Double-entry accounts, journals, balances, SAP posting.",
     )
-    app.state.ledger_commands = LedgerCommands(runtime.ledger, runtime.sessions)
+    commands = LedgerCommands(runtime.ledger, runtime.sessions)
+    app.state.ledger_commands = commands
     app.state.ledger_queries = LedgerQueries(runtime.ledger, runtime.sessions)
+    app.add_middleware(  # outermost: ahead of the shared middlewares (see entrypoints/lane.py)
+        PostingLane,
+        commands=commands,
+        verifier=app.state.token_verifier,
+        metrics=runtime.metrics,
+        max_body_bytes=runtime.settings.max_request_body_bytes,
+    )
     return app
 
 

@@ -207,3 +207,36 @@ async def test_reversal_undoes_a_journal_once(client: httpx.AsyncClient) -> None
     assert missing.status_code == 404
     fetched = await client.get(f"/v1/journals/{journal_id}")
     assert fetched.json()["reversed_by"] == reversal["journal_id"]
+
+
+async def test_the_posting_lane_keeps_the_routes_behaviour(client: httpx.AsyncClient) -> None:
+    """POST /v1/journals is served ahead of the shared middlewares (entrypoints/lane.py)."""
+    bank = unique("bank:L")
+    await open_accounts(client, (bank, "asset"))
+    body = journal(unique("lane"), DAY, (bank, 5, 0), ("suspense", 0, 5))
+    no_token = await client.post("/v1/journals", json=body, headers={"Authorization": ""})
+    assert (no_token.status_code, no_token.headers["WWW-Authenticate"]) == (401, "Bearer")
+    bad_token = await client.post("/v1/journals", json=body, headers={"Authorization": "Bearer x"})
+    assert bad_token.status_code == 401
+    assert (await client.post("/v1/journals", json=body, headers=auth("sre"))).status_code == 403
+    broken = await client.post(
+        "/v1/journals", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert broken.status_code == 422
+    assert broken.json()["detail"][0]["loc"][0] == "body"
+    missing = await client.post("/v1/journals", json={"source_id": "x"})
+    assert missing.status_code == 422
+    assert {tuple(e["loc"]) for e in missing.json()["detail"]} >= {
+        ("body", "business_date"),
+        ("body", "lines"),
+    }
+    huge = await client.post(
+        "/v1/journals", content=b"x" * 5_000_000, headers={"Content-Type": "application/json"}
+    )
+    assert (huge.status_code, huge.json()["code"]) == (413, "body_too_large")
+    posted = await client.post("/v1/journals", json=body, headers={"X-Correlation-ID": "corr-1"})
+    assert (posted.status_code, posted.headers["X-Correlation-ID"]) == (201, "corr-1")
+    metrics = (await client.get("/metrics")).text
+    assert 'http_requests_total{method="POST",route="/v1/journals",status="201"}' in metrics
+    schema = (await client.get("/openapi.json")).json()
+    assert "post" in schema["paths"]["/v1/journals"]
