@@ -3,9 +3,16 @@ reversal, roles."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import httpx
 import pytest
+import sqlalchemy as sa
 from ledger_testkit import auth, journal, unique
+
+from ledger_service.adapters.tables import messaging
+from ledger_service.bootstrap import LedgerRuntime
+from otd_shared.events import JournalPosted, decode_envelope
 
 pytestmark = pytest.mark.integration
 
@@ -240,3 +247,59 @@ async def test_the_posting_lane_keeps_the_routes_behaviour(client: httpx.AsyncCl
     assert 'http_requests_total{method="POST",route="/v1/journals",status="201"}' in metrics
     schema = (await client.get("/openapi.json")).json()
     assert "post" in schema["paths"]["/v1/journals"]
+
+
+async def test_each_new_journal_writes_one_decodable_journal_posted(
+    client: httpx.AsyncClient, runtime: LedgerRuntime
+) -> None:
+    order = unique("ORD")
+    deposits = f"deposits:{order}"
+    await open_accounts(client, (deposits, "liability"))
+    with_order = journal(unique("jp"), DAY, ("clearing:alipay", 250, 0), (deposits, 0, 250))
+    without = journal(unique("jp"), DAY, ("suspense", 40, 0), ("bank:MAIN", 0, 40))
+    await open_accounts(client, ("bank:MAIN", "asset"))
+    headers = {"X-Correlation-ID": "corr-jp"}
+    ids = []
+    for body in (with_order, without):
+        posted = await client.post("/v1/journals", json=body, headers=headers)
+        assert posted.status_code == 201
+        ids.append(posted.json()["journal_id"])
+        assert (await client.post("/v1/journals", json=body)).status_code == 200  # no new event
+    batch = await client.post(
+        "/v1/journals/batch",
+        json={"journals": [journal(unique("jp"), DAY, (deposits, 10, 0), ("revenue", 0, 10))]},
+    )
+    ids.append(batch.json()["results"][0]["journal_id"])
+
+    outbox = messaging.outbox
+    async with runtime.sessions() as session:
+        rows = (
+            await session.execute(
+                sa.select(
+                    outbox.c.event_id, outbox.c.partition_key, outbox.c.body, outbox.c.topic
+                ).where(outbox.c.event_type == "JournalPosted")
+            )
+        ).all()
+    events = {}
+    for event_id, key, body, topic in rows:
+        envelope = decode_envelope(body.encode())  # the shared envelope, validated
+        assert isinstance(envelope.payload, JournalPosted)
+        if envelope.payload.journal_id in ids:
+            assert envelope.event_id == event_id
+            assert envelope.partition_key.decode() == key
+            assert topic == "otd.ledger"
+            events.setdefault(envelope.payload.journal_id, []).append(envelope)
+    assert [len(events[i]) for i in ids] == [1, 1, 1]
+    first, second, third = (events[i][0] for i in ids)
+    assert (first.producer, first.correlation_id, first.order_id) == (
+        "ledger-service",
+        "corr-jp",
+        order,
+    )
+    assert first.payload == JournalPosted(
+        journal_id=ids[0], source_id=with_order["source_id"], business_date=date(2024, 5, 1),
+        total_debit_fen=250, order_id=order,
+    )  # fmt: skip
+    assert (second.order_id, second.payload.total_debit_fen) == (None, 40)
+    assert (third.order_id, third.payload.total_debit_fen) == (order, 10)
+    assert first.occurred_at.tzinfo is not None

@@ -1,13 +1,11 @@
-"""Kafka payloads → posting-rule inputs, and JournalPosted rows the consumers can decode."""
+"""Kafka payloads → posting-rule inputs."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime
 
 import pytest
 
-from ledger_service.adapters.journal_events import journal_posted_row
 from ledger_service.config import LedgerSettings
 from ledger_service.domain import events as rule
 from ledger_service.domain.chart import Channel
@@ -17,7 +15,6 @@ from ledger_service.service_layer.event_mapping import to_ledger_event
 from otd_shared.events import (
     DiscrepancyResolved,
     EventPayload,
-    JournalPosted,
     LoanDisbursed,
     OrderLocked,
     PaymentCallback,
@@ -25,7 +22,6 @@ from otd_shared.events import (
     RefundRequested,
     WireClaimed,
     WireReceived,
-    decode_envelope,
     new_envelope,
 )
 
@@ -150,27 +146,3 @@ def test_a_bad_channel_is_a_domain_error() -> None:
     envelope = new_envelope(event, producer="t", correlation_id="c")
     with pytest.raises(InvalidEvent, match="paypal"):
         to_ledger_event(envelope, SETTINGS)
-
-
-@pytest.mark.parametrize("order_id", ["ORD-9", None])
-def test_journal_posted_rows_decode_as_the_shared_envelope(order_id: str | None) -> None:
-    journal_id = str(uuid.uuid4())
-    row = journal_posted_row(
-        journal_id=journal_id, source_id='evt "1"', business_date=date(2024, 5, 1),
-        total_debit_fen=1_234, order_id=order_id, producer="ledger-service",
-        correlation_id="corr", topic="p.otd.ledger", sap_document_ref="REF",
-    )  # fmt: skip
-    envelope = decode_envelope(row.body.encode())
-    assert envelope.event_id == row.event_id
-    assert (envelope.producer, envelope.correlation_id, envelope.order_id) == (
-        "ledger-service",
-        "corr",
-        order_id,
-    )
-    assert envelope.payload == JournalPosted(
-        journal_id=journal_id, source_id='evt "1"', business_date=date(2024, 5, 1),
-        total_debit_fen=1_234, order_id=order_id, sap_document_ref="REF",
-    )  # fmt: skip
-    assert row.partition_key == (order_id or str(row.event_id))
-    assert envelope.partition_key.decode() == row.partition_key
-    assert (row.topic, row.event_type) == ("p.otd.ledger", "JournalPosted")

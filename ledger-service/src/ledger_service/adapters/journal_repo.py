@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger_service.adapters.tables import journal_lines, journals
 from ledger_service.domain.journal import Journal, Leg
+from otd_shared.events import SCHEMA_VERSION
 
 _POST = sa.text(
     """
@@ -33,7 +34,7 @@ WITH j AS (
         CAST(:j_order AS text[])
     ) AS t ORDER BY 2
     ON CONFLICT (source_id) DO NOTHING
-    RETURNING journal_id
+    RETURNING journal_id, source_id, business_date, order_id
 ), l AS (
     INSERT INTO ledger.journal_lines
         (journal_id, line_no, account, business_date, debit_fen, credit_fen, currency)
@@ -43,7 +44,7 @@ WITH j AS (
         CAST(:l_currency AS text[])
     ) AS t(journal_id, line_no, account, business_date, debit_fen, credit_fen, currency)
     WHERE t.journal_id IN (SELECT journal_id FROM j)
-    RETURNING account, business_date, currency, debit_fen, credit_fen
+    RETURNING journal_id, account, business_date, currency, debit_fen, credit_fen
 ), b AS (
     INSERT INTO ledger.account_balances
         (account, business_date, shard, currency, debit_fen, credit_fen)
@@ -53,13 +54,36 @@ WITH j AS (
     ON CONFLICT (account, business_date, shard) DO UPDATE SET
         debit_fen = account_balances.debit_fen + excluded.debit_fen,
         credit_fen = account_balances.credit_fen + excluded.credit_fen
+), e AS (
+    SELECT j.*, gen_random_uuid() AS event_id, t.total_debit_fen
+    FROM j JOIN (
+        SELECT journal_id, CAST(sum(debit_fen) AS bigint) AS total_debit_fen
+        FROM l GROUP BY journal_id
+    ) t USING (journal_id)
 ), o AS (
     INSERT INTO ledger.outbox (event_id, event_type, topic, partition_key, body)
-    SELECT t.event_id, t.event_type, t.topic, t.partition_key, t.body FROM unnest(
-        CAST(:o_journal AS uuid[]), CAST(:o_event AS uuid[]), CAST(:o_type AS text[]),
-        CAST(:o_topic AS text[]), CAST(:o_key AS text[]), CAST(:o_body AS text[])
-    ) AS t(journal_id, event_id, event_type, topic, partition_key, body)
-    WHERE t.journal_id IN (SELECT journal_id FROM j)
+    SELECT event_id, 'JournalPosted', CAST(:topic AS text),
+           coalesce(order_id, event_id::text),
+           json_build_object(
+               'event_id', event_id,
+               'event_type', 'JournalPosted',
+               'schema_version', CAST(:schema_version AS integer),
+               'occurred_at', to_char(
+                   clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+               'producer', CAST(:producer AS text),
+               'correlation_id', CAST(:correlation_id AS text),
+               'order_id', order_id,
+               'payload', json_build_object(
+                   'event_type', 'JournalPosted',
+                   'journal_id', journal_id,
+                   'source_id', source_id,
+                   'business_date', business_date,
+                   'total_debit_fen', total_debit_fen,
+                   'order_id', order_id,
+                   'sap_document_ref', NULL
+               )
+           )::text
+    FROM e
 )
 SELECT journal_id FROM j
 """
@@ -67,14 +91,13 @@ SELECT journal_id FROM j
 
 
 @dataclass(frozen=True)
-class OutboxRow:
-    """An event to publish when (and only when) its journal is inserted."""
+class Announcement:
+    """Who announces the posted journals: JournalPosted rows go to `topic` (written by the
+    posting statement itself, one per journal it inserts, in the shared envelope's JSON)."""
 
-    event_id: uuid.UUID
-    event_type: str
     topic: str
-    partition_key: str
-    body: str
+    producer: str
+    correlation_id: str
 
 
 @dataclass(frozen=True)
@@ -84,7 +107,6 @@ class JournalInsert:
     journal: Journal
     source_kind: str
     order_id: str | None
-    event: OutboxRow | None = None
 
 
 @dataclass(frozen=True)
@@ -115,14 +137,24 @@ class JournalRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def insert(self, batch: Sequence[JournalInsert], shard: int) -> set[str]:
-        """Insert journals whose source id is new; returns the ids of those inserted.
+    async def insert(
+        self, batch: Sequence[JournalInsert], shard: int, announce: Announcement
+    ) -> set[str]:
+        """Insert journals whose source id is new, with their JournalPosted outbox rows;
+        returns the ids of those inserted.
 
         The batch must not repeat a source id (the caller keeps the first of duplicates).
         """
         if not batch:
             return set()
-        rows = await self._session.execute(_POST, _post_params(batch, shard))
+        params = _post_params(batch, shard)
+        params |= {
+            "topic": announce.topic,
+            "producer": announce.producer,
+            "correlation_id": announce.correlation_id,
+            "schema_version": SCHEMA_VERSION,
+        }
+        rows = await self._session.execute(_POST, params)
         return {str(row[0]) for row in rows}
 
     async def by_source(self, source_id: str) -> StoredJournal | None:
@@ -319,14 +351,6 @@ def _post_params(batch: Sequence[JournalInsert], shard: int) -> dict[str, object
             params["l_debit"].append(leg.debit_fen)
             params["l_credit"].append(leg.credit_fen)
             params["l_currency"].append(leg.currency)
-        if item.event is not None:
-            event = item.event
-            params["o_journal"].append(journal_id)
-            params["o_event"].append(event.event_id)
-            params["o_type"].append(event.event_type)
-            params["o_topic"].append(event.topic)
-            params["o_key"].append(event.partition_key)
-            params["o_body"].append(event.body)
     return {**params, "shard": shard}
 
 

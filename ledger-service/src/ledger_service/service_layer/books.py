@@ -19,9 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger_service.adapters.accounts_repo import AccountRepository
-from ledger_service.adapters.journal_events import journal_posted_row
-from ledger_service.adapters.journal_repo import JournalInsert, JournalRepository
-from ledger_service.domain.accounts import Account, split_account_code
+from ledger_service.adapters.journal_repo import Announcement, JournalInsert, JournalRepository
+from ledger_service.domain.accounts import OWNER_SEPARATOR, Account
 from ledger_service.domain.chart import Family, check_against_chart
 from ledger_service.domain.errors import (
     AlreadyReversed,
@@ -147,10 +146,13 @@ class Books:
                 refused[index] = exc
                 continue
             first.setdefault(draft.source_id, draft)
+        posted = {source: Journal.posted(draft) for source, draft in first.items()}
         created = await self.journals.insert(
-            [self._insertion(Journal.posted(d), "manual") for d in first.values()], self._shard()
+            [self._insertion(journal, "manual") for journal in posted.values()],
+            self._shard(),
+            self._announcement(),
         )
-        fresh = {s: Journal.posted(d) for s, d in first.items() if journal_id_for(s) in created}
+        fresh = {s: journal for s, journal in posted.items() if journal.journal_id in created}
         created_here: dict[int, Journal] = {}
         for index, draft in enumerate(drafts):
             if index not in refused and (journal := fresh.pop(draft.source_id, None)):
@@ -196,7 +198,9 @@ class Books:
                 except (UnknownAccount, CurrencyMismatch) as exc:
                     refused[index] = (item, exc)
         created = await self.journals.insert(
-            [self._insertion(journal, kind) for _, journal in accepted.values()], self._shard()
+            [self._insertion(journal, kind) for _, journal in accepted.values()],
+            self._shard(),
+            self._announcement(),
         )
         for source_id, (index, journal) in accepted.items():
             status: ItemStatus = "created" if journal.journal_id in created else "duplicate"
@@ -259,7 +263,7 @@ class Books:
     ) -> PostResult:
         journal = Journal.posted(draft)
         insertion = self._insertion(journal, kind, order_id)
-        created = await self.journals.insert([insertion], self._shard())
+        created = await self.journals.insert([insertion], self._shard(), self._announcement())
         if journal.journal_id in created:
             return self._counted(PostResult(journal, created=True), path)
         stored = await self.journals.by_source(draft.source_id)
@@ -268,18 +272,11 @@ class Books:
         return self._counted(PostResult(stored.journal, created=False), path)
 
     def _insertion(self, journal: Journal, kind: str, order_id: str | None = None) -> JournalInsert:
-        order_id = order_id or order_of(journal)
-        event = journal_posted_row(
-            journal_id=journal.journal_id,
-            source_id=journal.source_id,
-            business_date=journal.business_date,
-            total_debit_fen=sum(leg.debit_fen for leg in journal.legs),
-            order_id=order_id,
-            producer=self._ctx.settings.service_name,
-            correlation_id=self._correlation_id,
-            topic=self._ctx.topic,
-        )
-        return JournalInsert(journal, kind, order_id, event)
+        return JournalInsert(journal, kind, order_id or order_of(journal))
+
+    def _announcement(self) -> Announcement:
+        settings = self._ctx.settings
+        return Announcement(self._ctx.topic, settings.service_name, self._correlation_id)
 
     def _shard(self) -> int:
         """This transaction's balance shard: random, so concurrent postings spread out."""
@@ -296,10 +293,10 @@ class Books:
 
 def order_of(journal: Journal) -> str | None:
     """The order a journal belongs to: the owner of its first customer-deposits leg."""
+    prefix = f"{Family.DEPOSITS.value}{OWNER_SEPARATOR}"
     for leg in journal.legs:
-        family, owner = split_account_code(leg.account)
-        if family == Family.DEPOSITS and owner is not None:
-            return owner
+        if leg.account.startswith(prefix):  # codes are valid: the rest is the owner
+            return leg.account[len(prefix) :]
     return None
 
 
