@@ -39,6 +39,10 @@ class LedgerSettings(ServiceSettings):
     settlement_bank_accounts: dict[str, str] = Field(
         default_factory=dict, description="Channel code → bank account its settlements reach."
     )
+    unassigned_cash_store_id: str = Field(
+        default="UNASSIGNED",
+        description="Till for cash callbacks that name no store (finance reclassifies them).",
+    )
     recon_cash_store_id: str = Field(
         default="HQ", description="Store whose till absorbs cash recon adjustments."
     )

@@ -117,7 +117,8 @@ def scenario(order: str) -> list[EventPayload]:
         ),
         payment(order, "cash", 50_000, outcome="refunded", store_id="S1"),
         payment(order, "unionpay", 70_000, outcome="failed"),
-        payment(order, "cash", 10_000),  # no store: refused, kept as unposted
+        payment(order, "cash", 10_000),  # no store: the unassigned till
+        payment("not an order id", "alipay", 10),  # refused, kept as unposted
         ReconCompleted(
             run_id="run-1", source="wechatpay", recon_date=date(2024, 5, 1), counts={},
             settled_fen=500_000, fee_fen=3_000,
@@ -249,12 +250,13 @@ async def test_events_post_journals_publish_and_a_replay_changes_nothing(
         "fees:wechatpay": 3_000,
         "bank:MAIN": 497_000,
         "cash:S1": 1_950_000,
+        "cash:UNASSIGNED": 10_000,
         "bank:ICBC-001": 1_300_000,
         "suspense": 0,
         "loan_receivable": 10_000_000,
         "clearing:alipay": 0,
         "refunds_payable": 0,
-        "revenue": -13_750_000,
+        "revenue": -13_760_000,
         "recon_differences": -200,
         f"deposits:{order}": 0,
     }
@@ -262,20 +264,20 @@ async def test_events_post_journals_publish_and_a_replay_changes_nothing(
         found = await queries.account(code, None)
         assert found.balance.net_debit_fen == net_debit_fen, code
     statement = await queries.order_statement(order)
-    assert statement.summary.paid_fen == 13_900_000
+    assert statement.summary.paid_fen == 13_910_000
     assert statement.summary.refunded_fen == 150_000
-    assert statement.summary.recognised_fen == 13_750_000
+    assert statement.summary.recognised_fen == 13_760_000
     assert statement.summary.held_fen == 0
 
     async with runtime.sessions() as session:
         kinds = [row[0] for row in await session.execute(sa.select(journals.c.source_kind))]
         refused = (await session.execute(sa.select(unposted_events))).mappings().all()
-    # 16 events; the wire callback (posted by WireReceived), the failure and the unposted
-    # cash payment post nothing.
-    assert len(kinds) == 13
-    assert kinds.count("PaymentCallback") == 5
+    # 17 events; the wire callback (posted by WireReceived), the failure and the malformed
+    # order id post nothing.
+    assert len(kinds) == 14
+    assert kinds.count("PaymentCallback") == 6
     assert [r["code"] for r in refused] == ["invalid_event"]
-    assert "store" in refused[0]["reason"]
+    assert "order id" in refused[0]["reason"]
     assert (await integrity_of(runtime.settings.database_url.get_secret_value())).ok
 
     # Every journal's JournalPosted goes out through the outbox relay.
@@ -287,8 +289,8 @@ async def test_events_post_journals_publish_and_a_replay_changes_nothing(
         stop.set()
         await relay
     assert {e["event_type"] for e in published} == {"JournalPosted"}
-    # Keyed by the order for the nine journals on its deposits (partition order per order).
-    assert sum(e["order_id"] == order for e in published) == 9
+    # Keyed by the order for the ten journals on its deposits (partition order per order).
+    assert sum(e["order_id"] == order for e in published) == 10
     sources = {p["source_id"]: p for e in published if isinstance(p := e["payload"], dict)}
     first = sources[str(envelopes[0].event_id)]
     assert (first["total_debit_fen"], first["business_date"]) == (500_000, "2024-05-01")

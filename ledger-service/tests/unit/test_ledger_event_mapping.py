@@ -70,6 +70,12 @@ def test_payment_callbacks() -> None:
     assert (refunded.bank_account_id, refunded.refund_id) == ("ICBC-MAIN", "R-1")
     assert mapped(callback("failed")) is None
     assert mapped(callback("succeeded", fen=0)) is None
+    cash = mapped(callback("succeeded", channel="cash"))
+    assert isinstance(cash, rule.PaymentSucceeded)
+    assert cash.store_id == "UNASSIGNED"
+    till = mapped(callback("refunded", channel="cash", store_id="S-9"))
+    assert isinstance(till, rule.RefundSucceeded)
+    assert till.store_id == "S-9"
 
 
 def test_wires_loans_refunds() -> None:

@@ -4,7 +4,8 @@ The envelope's event id becomes the journal's source id, so a redelivered or rep
 posts nothing new. Business timestamps come from the payload when it has one (``completed_at``,
 ``received_at``, ``delivered_at``), else from the envelope's ``occurred_at``. What the events
 do not say comes from settings: the bank account a channel settles into, the bank account
-wire and loan refunds leave from, the store whose till absorbs cash adjustments.
+wire and loan refunds leave from, the store whose till absorbs cash adjustments, and the
+"unassigned" till for cash callbacks that name no store.
 
 ReconCompleted is read as a settlement: ``settled_fen`` is the gross amount the statement
 settles (before fees) and ``fee_fen`` what the channel kept; the bank receives the difference.
@@ -37,6 +38,10 @@ def payment_callback(
     if p.outcome == "failed" or p.amount_fen == 0:
         return None
     channel = Channel.parse(p.channel)
+    # Money received must land in the books: cash without a store goes to a visible till.
+    store_id = p.store_id
+    if channel is Channel.CASH and store_id is None:
+        store_id = settings.unassigned_cash_store_id
     if p.outcome == "succeeded":
         return rule.PaymentSucceeded(
             event_id=str(env.event_id),
@@ -46,7 +51,7 @@ def payment_callback(
             occurred_at=p.completed_at,
             fee_fen=p.fee_fen,
             payment_id=p.payment_id,
-            store_id=p.store_id,
+            store_id=store_id,
         )
     return rule.RefundSucceeded(
         event_id=str(env.event_id),
@@ -55,7 +60,7 @@ def payment_callback(
         amount_fen=p.amount_fen,
         occurred_at=p.completed_at,
         refund_id=p.refund_id,
-        store_id=p.store_id,
+        store_id=store_id,
         bank_account_id=settings.default_bank_account_id,
     )
 
