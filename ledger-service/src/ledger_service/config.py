@@ -21,7 +21,6 @@ class LedgerSettings(ServiceSettings):
     # A batch of 2,000 two-leg journals is about 600 kB of JSON.
     max_request_body_bytes: int = Field(default=4_194_304, ge=1024)
     batch_max_journals: int = Field(default=2000, ge=1, le=10_000)
-    page_size_max: int = Field(default=500, ge=1, le=10_000)
     balance_shards: int = Field(
         default=16, ge=1, le=256, description="Balance rows per account and day (hot accounts)."
     )
