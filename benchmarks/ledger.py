@@ -49,6 +49,7 @@ RAW_TRANSFERS = 8_000
 BATCH_SIZE = 1_000
 BATCH_REQUESTS = 60
 BATCH_CONCURRENCY = 2
+BATCH_WARMUP_REQUESTS = 8
 WARMUP_TRANSFERS = 300
 DAY = date(2024, 5, 1)
 TOKEN = "bench-finance-token"  # noqa: S105  (a throwaway token of the bench server)
@@ -111,7 +112,7 @@ async def run(ctx: BenchContext) -> Report:
         await _api(port, WARMUP_TRANSFERS, 0.0)
         api = await _api(port, API_TRANSFERS, 0.0)
         api_hot = await _api(port, API_TRANSFERS, HOT_SHARE)
-        await _batch(port, 2, 0.0)
+        await _batch(port, BATCH_WARMUP_REQUESTS, 0.0)
         batch = await _batch(port, BATCH_REQUESTS, 0.0)
         batch_hot = await _batch(port, BATCH_REQUESTS, HOT_SHARE)
     runtime = build(_settings(url))
