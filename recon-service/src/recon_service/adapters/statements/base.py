@@ -1,0 +1,273 @@
+"""What every statement parser shares: the parse context, a streaming line reader with the
+named limits, text decoding, CSV splitting, columns by header name, money and time at the edge.
+
+Parsers are generators ``parse(stream, ctx) -> Iterator[StatementLine]``: they read the file
+line by line and never hold more of it than one line (zip archives need a seekable file, which
+an upload spooled to disk is). Every problem is a ``StatementFormatError(line_no, message)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Final, Protocol
+
+from otd_shared import money
+from recon_service.domain.errors import (
+    StatementDateMissing,
+    StatementFormatError,
+    StatementTooLarge,
+)
+from recon_service.domain.statement import Source, StatementLimits, to_utc
+
+UTF8_BOM: Final = b"\xef\xbb\xbf"
+GZIP_MAGIC: Final = b"\x1f\x8b"
+ZIP_MAGIC: Final = b"PK\x03\x04"
+# What a broken compressed stream raises while it is read.
+UNPACK_ERRORS: Final = (OSError, EOFError, zlib.error, zipfile.BadZipFile)
+
+
+class ByteStream(Protocol):
+    """What the line reader needs: a file, a gzip stream or a zip entry opened for reading."""
+
+    def readline(self, size: int = -1, /) -> bytes:
+        """One line of at most ``size`` bytes, with its ending; b"" at the end."""
+        ...
+
+
+@dataclass
+class ParseContext:
+    """One parse: the source, its limits, what the caller knows, and the day once resolved.
+
+    ``given_date`` is the day the caller names (upload form, daily job); a file that states
+    another day is refused. Formats that do not state their day take it from the first row
+    unless it is given; UnionPay's ZM needs it (its times have no year).
+    """
+
+    source: Source
+    limits: StatementLimits
+    filename: str | None = None
+    given_date: date | None = None
+    statement_date: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.statement_date is None:
+            self.statement_date = self.given_date
+
+    def stated_date(self, found: date, line_no: int | None) -> date:
+        """The file states its day: it must agree with the given one."""
+        if self.statement_date is not None and self.statement_date != found:
+            raise StatementFormatError(
+                line_no,
+                f"the file is for {found.isoformat()}, not {self.statement_date.isoformat()}",
+            )
+        self.statement_date = found
+        return found
+
+    def offered_date(self, found: date) -> date:
+        """A row's day, used as the statement's day only when none is known yet."""
+        if self.statement_date is None:
+            self.statement_date = found
+        return self.statement_date
+
+    def required_date(self, why: str) -> date:
+        """The day, which this format cannot do without."""
+        if self.statement_date is None:
+            raise StatementDateMissing(why)
+        return self.statement_date
+
+
+def byte_lines(
+    stream: ByteStream, limits: StatementLimits, *, max_bytes: int | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """``(line_no, line)`` pairs, 1-based, without the CRLF/LF ending (a first-line UTF-8 BOM
+    is kept: decoding decides). Enforces the size, line count and line length limits."""
+    byte_limit = limits.max_file_bytes if max_bytes is None else max_bytes
+    read_max = limits.max_line_bytes + 2  # room for CRLF
+    total = 0
+    line_no = 0
+    while True:
+        try:
+            raw = stream.readline(read_max)
+        except UNPACK_ERRORS as exc:
+            raise StatementFormatError(
+                line_no + 1, f"compressed data is truncated or corrupt ({type(exc).__name__})"
+            ) from None
+        if not raw:
+            return
+        line_no += 1
+        total += len(raw)
+        if total > byte_limit:
+            raise StatementTooLarge(f"the statement exceeds {byte_limit} bytes")
+        if line_no > limits.max_lines:
+            raise StatementFormatError(line_no, f"more than {limits.max_lines} lines")
+        line = raw[:-1] if raw.endswith(b"\n") else raw
+        line = line[:-1] if line.endswith(b"\r") else line
+        if len(line) > limits.max_line_bytes or (not raw.endswith(b"\n") and len(raw) == read_max):
+            raise StatementFormatError(line_no, f"line longer than {limits.max_line_bytes} bytes")
+        yield line_no, line
+
+
+def decode(raw: bytes, encoding: str, line_no: int) -> str:
+    """Decode one line, refusing bytes that are not ``encoding``."""
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise StatementFormatError(
+            line_no, f"not valid {encoding.upper()} text at byte {exc.start}"
+        ) from None
+
+
+def text_lines(
+    stream: ByteStream, ctx: ParseContext, encoding: str, *, max_bytes: int | None = None
+) -> Iterator[tuple[int, str]]:
+    """Decoded lines; a leading UTF-8 BOM is dropped; blank lines are skipped."""
+    for line_no, raw in byte_lines(stream, ctx.limits, max_bytes=max_bytes):
+        if line_no == 1 and raw.startswith(UTF8_BOM):
+            raw = raw[len(UTF8_BOM) :]
+        text = decode(raw, encoding, line_no)
+        if text.strip():
+            yield line_no, text
+
+
+def split_csv(text: str, line_no: int) -> list[str]:
+    """One CSV record on one line (quotes allowed, no line breaks inside fields)."""
+    try:
+        rows = list(csv.reader([text], strict=True))
+    except csv.Error as exc:
+        raise StatementFormatError(line_no, f"not a CSV record: {exc}") from None
+    return rows[0] if rows else []
+
+
+class Columns:
+    """Column positions by header name; aliases cover legacy spellings."""
+
+    def __init__(
+        self,
+        header: Sequence[str],
+        line_no: int,
+        *,
+        required: Iterable[str],
+        aliases: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        names = [h.strip() for h in header]
+        position = {name: i for i, name in enumerate(names) if name}
+        self.width = len(names)
+        self.line_no = line_no
+        self._index: dict[str, int] = {}
+        for canonical, spellings in (aliases or {}).items():
+            for spelling in (canonical, *spellings):
+                if spelling in position:
+                    self._index[canonical] = position[spelling]
+                    break
+        for name, i in position.items():
+            self._index.setdefault(name, i)
+        missing = [name for name in required if name not in self._index]
+        if missing:
+            raise StatementFormatError(
+                line_no, f"missing column(s) {', '.join(missing)} in the header"
+            )
+
+    def has(self, name: str) -> bool:
+        """Whether the header has this column (or an alias of it)."""
+        return name in self._index
+
+    def check_width(self, fields: Sequence[str], line_no: int) -> None:
+        """A row must have exactly as many fields as the header."""
+        if len(fields) != self.width:
+            raise StatementFormatError(
+                line_no, f"{len(fields)} fields where the header has {self.width}"
+            )
+
+    def get(self, fields: Sequence[str], name: str) -> str:
+        """The field of a column (a KeyError here is a parser bug: check ``has`` first)."""
+        return fields[self._index[name]]
+
+    def optional(self, fields: Sequence[str], name: str) -> str:
+        """The field of a column, or "" when the header lacks it."""
+        return fields[self._index[name]] if name in self._index else ""
+
+
+def yuan_fen(text: str, line_no: int, column: str, *, allow_negative: bool = False) -> int:
+    """A yuan amount with at most two decimals, exactly, in fen."""
+    try:
+        return money.wire_yuan_to_fen(text.strip(), allow_negative=allow_negative)
+    except money.MoneyError as exc:
+        raise StatementFormatError(line_no, f"{column}: {exc}") from None
+
+
+def fee_fen(text: str, line_no: int, column: str) -> int:
+    """A fee in yuan with up to five decimals, in fen, ROUND_HALF_UP; signed."""
+    try:
+        return money.wire_fee_yuan_to_fen(text.strip())
+    except money.MoneyError as exc:
+        raise StatementFormatError(line_no, f"{column}: {exc}") from None
+
+
+def fen(text: str, line_no: int, column: str, *, allow_negative: bool = False) -> int:
+    """An amount already in fen, as a digit string."""
+    try:
+        return money.fen_text_to_fen(text.strip(), allow_negative=allow_negative)
+    except money.MoneyError as exc:
+        raise StatementFormatError(line_no, f"{column}: {exc}") from None
+
+
+def positive(amount_fen: int, line_no: int, column: str) -> int:
+    """A line moves money: zero is refused."""
+    if amount_fen <= 0:
+        raise StatementFormatError(line_no, f"{column}: the amount must be above zero")
+    return amount_fen
+
+
+def local_time(text: str, fmt: str, line_no: int, column: str) -> datetime:
+    """An Asia/Shanghai wall-clock time in ``fmt`` as a UTC instant."""
+    try:
+        naive = datetime.strptime(text.strip(), fmt)  # noqa: DTZ007  (local time, converted below)
+    except ValueError:
+        raise StatementFormatError(
+            line_no, f"{column}: {text.strip()[:32]!r} is not a time in the form {fmt}"
+        ) from None
+    return to_utc(naive)
+
+
+def local_date(text: str, fmt: str, line_no: int, column: str) -> date:
+    """A calendar date in ``fmt``."""
+    try:
+        return datetime.strptime(text.strip(), fmt).date()  # noqa: DTZ007  (a date, no zone)
+    except ValueError:
+        raise StatementFormatError(
+            line_no, f"{column}: {text.strip()[:32]!r} is not a date in the form {fmt}"
+        ) from None
+
+
+def or_none(text: str, *empty: str) -> str | None:
+    """The stripped text, or None when it is empty or one of the ``empty`` placeholders."""
+    value = text.strip()
+    return None if not value or value in empty else value
+
+
+def refs(**fields: str | None) -> tuple[tuple[str, str], ...]:
+    """Reference fields worth keeping (empty ones dropped), in a stable order."""
+    return tuple((k, v) for k, v in fields.items() if v)
+
+
+def gbk_text(raw: bytes, line_no: int) -> str:
+    """A GBK line (decoded as GB18030, its superset)."""
+    refuse_utf8(raw, line_no)
+    return decode(raw, "gb18030", line_no)
+
+
+def refuse_utf8(raw: bytes, line_no: int) -> None:
+    """Refuse UTF-8 Chinese where GBK is due, by name: it would otherwise decode into
+    nonsense that is caught later, if at all. (GBK text is almost never valid UTF-8.)"""
+    if raw.isascii():
+        return
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    raise StatementFormatError(line_no, "the text is UTF-8 encoded; expected GBK")

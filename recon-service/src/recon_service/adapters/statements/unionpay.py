@@ -1,0 +1,210 @@
+"""UnionPay ACP reconciliation detail file ZM (CHANNEL-FORMATS.md §5.2).
+
+Fixed width by BYTES in GBK (a Chinese character is two bytes), 42 fields with the official
+demo's width array, ONE separator byte (a space, [I]) after every field but the last:
+607 bytes a record. Records whose trailing spaces were trimmed are padded back. Amounts are
+fen (n12, zero-padded); signed amounts are a ``D``/``C`` byte plus digits (D: debited to us).
+``交易传输时间`` is MMDDhhmmss without a year: the year is the one that puts the time nearest
+to the statement date, so ZM needs the statement date (given, or 8 digits in the file name).
+Accepts the bare ZM file or the downloaded zip holding ``INN…ZM_<merId>``.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import PurePosixPath
+from typing import BinaryIO, Final
+
+from recon_service.adapters.statements.base import (
+    ZIP_MAGIC,
+    ByteStream,
+    ParseContext,
+    byte_lines,
+    fen,
+    or_none,
+    positive,
+    refs,
+    refuse_utf8,
+)
+from recon_service.domain.errors import StatementFormatError
+from recon_service.domain.statement import LineKind, LineStatus, StatementLine, to_utc
+
+WIDTHS: Final = (
+    3, 11, 11, 6, 10, 19, 12, 4, 2, 21, 2, 32, 2, 6, 10, 13, 13, 4, 15, 2, 2,
+    6, 2, 4, 32, 1, 21, 15, 1, 15, 32, 13, 13, 8, 32, 13, 13, 12, 2, 1, 32, 98,
+)  # fmt: skip
+SEPARATOR: Final = b" "
+RECORD_BYTES: Final = sum(WIDTHS) + len(WIDTHS) - 1
+assert RECORD_BYTES == 607
+# Field numbers (1-based, as in the table of CHANNEL-FORMATS.md §5.2).
+TXN_CODE, TRACE_NO, TRACE_TIME, ACCOUNT, AMOUNT, QUERY_ID, ORDER_ID = 1, 4, 5, 6, 7, 10, 12
+FEE, SETTLE, TXN_TYPE, BIZ_TYPE, ORIG_QUERY_ID, MER_ID, TERM_ID = 16, 17, 20, 22, 27, 28, 34
+ORIG_ORDER_ID = 41
+NAMES: Final = {
+    TXN_CODE: "交易代码", TRACE_TIME: "交易传输时间", AMOUNT: "交易金额", FEE: "商户手续费",
+    SETTLE: "结算金额", ORDER_ID: "商户订单号", QUERY_ID: "查询流水号",
+}  # fmt: skip
+KINDS: Final = {
+    "S22": LineKind.PAYMENT,  # 消费
+    "S30": LineKind.REFUND,  # 退货
+    "S31": LineKind.REFUND,  # 消费撤销 ([I]: a void returns the money like a refund)
+}
+DATE_IN_NAME_RE: Final = re.compile(r"(20\d{2})(\d{2})(\d{2})")
+ZM_ENTRY_RE: Final = re.compile(r"ZM_")
+
+
+def _offsets() -> tuple[tuple[int, int], ...]:
+    spans, start = [], 0
+    for width in WIDTHS:
+        spans.append((start, start + width))
+        start += width + len(SEPARATOR)
+    return tuple(spans)
+
+
+SPANS: Final = _offsets()
+
+
+def parse(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLine]:
+    """The ZM records as lines."""
+    if stream.read(4) == ZIP_MAGIC:
+        stream.seek(0)
+        yield from _zipped(stream, ctx)
+        return
+    stream.seek(0)
+    _date_from_name(ctx, ctx.filename)
+    yield from _records(stream, ctx, ctx.limits.max_file_bytes)
+
+
+def _zipped(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLine]:
+    try:
+        archive = zipfile.ZipFile(stream, metadata_encoding="gbk")
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise StatementFormatError(
+            None, f"not a readable zip archive (truncated?): {exc}"
+        ) from None
+    with archive:
+        entries = [
+            i for i in archive.infolist()
+            if ZM_ENTRY_RE.search(PurePosixPath(i.filename).name) and "ZME_" not in i.filename
+        ]  # fmt: skip
+        if len(entries) != 1:
+            raise StatementFormatError(None, f"expected one ZM_ entry, found {len(entries)}")
+        entry = entries[0]
+        if entry.file_size > ctx.limits.max_unpacked_bytes:
+            raise StatementFormatError(None, f"{entry.filename} unpacks to too many bytes")
+        _date_from_name(ctx, ctx.filename)
+        _date_from_name(ctx, entry.filename)
+        with archive.open(entry) as body:
+            yield from _records(body, ctx, ctx.limits.max_unpacked_bytes)
+
+
+def _date_from_name(ctx: ParseContext, name: str | None) -> None:
+    found = DATE_IN_NAME_RE.search(PurePosixPath(name or "").name)
+    if found:
+        try:
+            ctx.offered_date(date(*(int(g) for g in found.groups())))
+        except ValueError:
+            return
+
+
+def _records(body: ByteStream, ctx: ParseContext, max_bytes: int) -> Iterator[StatementLine]:
+    statement_date: date | None = None
+    for line_no, raw in byte_lines(body, ctx.limits, max_bytes=max_bytes):
+        if not raw.strip():
+            continue
+        if statement_date is None:
+            statement_date = ctx.required_date("ZM times carry no year; name the statement date")
+        refuse_utf8(raw, line_no)
+        yield _line(_fields(raw, line_no), line_no, ctx, statement_date)
+
+
+def _fields(raw: bytes, line_no: int) -> list[str]:
+    """Slice one record by bytes, then decode each field."""
+    if len(raw) > RECORD_BYTES:
+        raise StatementFormatError(
+            line_no, f"record is {len(raw)} bytes; ZM records are {RECORD_BYTES} (wrong widths?)"
+        )
+    record = raw.ljust(RECORD_BYTES, b" ")
+    fields = []
+    for number, (start, end) in enumerate(SPANS, start=1):
+        if end < RECORD_BYTES and record[end : end + 1] != SEPARATOR:
+            raise StatementFormatError(
+                line_no,
+                f"byte {end + 1} after field {number} is not the separator: "
+                "the record is not in the 607-byte ZM layout (wrong widths?)",
+            )
+        try:
+            fields.append(record[start:end].decode("gb18030").strip())
+        except UnicodeDecodeError:
+            raise StatementFormatError(
+                line_no, f"field {number} is not valid GBK (a width splits a character?)"
+            ) from None
+    return fields
+
+
+def _line(fields: list[str], line_no: int, ctx: ParseContext, day: date) -> StatementLine:
+    def field(number: int) -> str:
+        return fields[number - 1]
+
+    code = field(TXN_CODE)
+    kind = KINDS.get(code)
+    if kind is None:
+        raise StatementFormatError(line_no, f"交易代码 {code!r} is not one of {', '.join(KINDS)}")
+    amount = positive(fen(field(AMOUNT), line_no, NAMES[AMOUNT]), line_no, NAMES[AMOUNT])
+    own_order, own_query = or_none(field(ORDER_ID)), or_none(field(QUERY_ID))
+    refund = kind is LineKind.REFUND
+    return StatementLine(
+        source=ctx.source,
+        statement_date=day,
+        line_no=line_no,
+        kind=kind,
+        out_trade_no=or_none(field(ORIG_ORDER_ID)) if refund else own_order,
+        channel_txn_id=or_none(field(ORIG_QUERY_ID)) if refund else own_query,
+        out_refund_no=own_order if refund else None,
+        amount_fen=amount,
+        fee_fen=_signed(field(FEE), line_no, NAMES[FEE]),
+        status=LineStatus.SUCCEEDED,
+        occurred_at=_trace_time(field(TRACE_TIME), day, line_no),
+        refs=refs(
+            txn_code=code,
+            query_id=own_query,
+            trace_no=field(TRACE_NO),
+            account=field(ACCOUNT),
+            settle_fen=str(_signed(field(SETTLE), line_no, NAMES[SETTLE])),
+            txn_type=field(TXN_TYPE),
+            biz_type=field(BIZ_TYPE),
+            mer_id=field(MER_ID),
+            terminal_id=field(TERM_ID),
+        ),
+    )
+
+
+def _signed(text: str, line_no: int, name: str) -> int:
+    """``D000000000012`` → 12 (debited to us: a fee we pay); ``C…`` → negative."""
+    if not text:
+        return 0
+    sign, digits = text[:1], text[1:]
+    if sign not in ("D", "C"):
+        raise StatementFormatError(line_no, f"{name}: {text!r} does not start with D or C")
+    value = fen(digits, line_no, name)
+    return value if sign == "D" else -value
+
+
+def _trace_time(text: str, day: date, line_no: int) -> datetime:
+    """MMDDhhmmss in the year that puts it nearest to the statement date."""
+    if len(text) != 10 or not text.isdigit():
+        raise StatementFormatError(line_no, f"交易传输时间 {text!r} is not MMDDhhmmss")
+    best: datetime | None = None
+    for year in (day.year - 1, day.year, day.year + 1):
+        try:
+            candidate = datetime.strptime(f"{year}{text}", "%Y%m%d%H%M%S")  # noqa: DTZ007  (local)
+        except ValueError:
+            continue
+        if best is None or abs(candidate.date() - day) < abs(best.date() - day):
+            best = candidate
+    if best is None:
+        raise StatementFormatError(line_no, f"交易传输时间 {text!r} is not a valid time")
+    return to_utc(best)

@@ -1,0 +1,76 @@
+"""The exception tree of recon-service (the shared roots are in ``otd_shared.errors``).
+
+    DomainError
+    ├── NotFound 404
+    │   ├── StatementNotFound          -- no statement with this id
+    │   └── RunNotFound                -- no reconciliation run with this id
+    ├── Conflict 409
+    │   └── StatementMissing           -- a run of a source and day with no statement loaded
+    ├── InvalidInput 422
+    │   ├── StatementFormatError       -- the file breaks its format; carries ``line_no``
+    │   └── InvalidField
+    │       ├── UnknownSource          -- ``source`` is not one of the seven
+    │       └── StatementDateMissing   -- the file does not state its day and none was given
+    └── StatementTooLarge 413          -- the upload exceeds the named size limit
+
+Parsers raise only ``StatementFormatError``; nothing of a refused file is stored.
+"""
+
+from __future__ import annotations
+
+from otd_shared.errors import Conflict, DomainError, InvalidField, InvalidInput, NotFound
+
+
+class StatementFormatError(InvalidInput):
+    """A statement file that breaks its format, at ``line_no`` (None: the file as a whole)."""
+
+    code = "statement_format"
+
+    def __init__(self, line_no: int | None, message: str) -> None:
+        where = "file" if line_no is None else f"line {line_no}"
+        super().__init__(f"{where}: {message}")
+        self.line_no = line_no
+        self.reason = message
+
+
+class StatementTooLarge(DomainError):
+    """The uploaded statement exceeds the size limit."""
+
+    http_status = 413
+    code = "statement_too_large"
+
+
+class UnknownSource(InvalidField):
+    """Not one of the seven statement sources."""
+
+    code = "unknown_source"
+
+    def __init__(self, source: str, known: list[str]) -> None:
+        super().__init__("source", f"{source[:32]!r} is not one of {', '.join(known)}")
+
+
+class StatementDateMissing(InvalidField):
+    """The statement's business day is neither in the file nor given."""
+
+    code = "statement_date_missing"
+
+    def __init__(self, why: str) -> None:
+        super().__init__("statement_date", f"is required: {why}")
+
+
+class StatementNotFound(NotFound):
+    """No statement with this id."""
+
+    code = "statement_not_found"
+
+
+class RunNotFound(NotFound):
+    """No reconciliation run with this id."""
+
+    code = "run_not_found"
+
+
+class StatementMissing(Conflict):
+    """A reconciliation run was asked for a source and day with no statement loaded."""
+
+    code = "statement_missing"

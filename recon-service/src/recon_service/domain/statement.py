@@ -1,0 +1,113 @@
+"""The one line shape every statement format is parsed into, and the limits of a parse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Final
+
+# China has kept UTC+8 without daylight saving since 1991: a fixed offset needs no tz database.
+BUSINESS_TZ: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+class Source(StrEnum):
+    """A statement source; declaration order is the fixed processing order (DESIGN.md §1)."""
+
+    WECHATPAY = "wechatpay"
+    ALIPAY = "alipay"
+    LAKALA = "lakala"
+    UNIONPAY = "unionpay"
+    ALLINPAY = "allinpay"
+    CASH = "cash"
+    WIRE = "wire"
+
+    @classmethod
+    def in_processing_order(cls) -> tuple[Source, ...]:
+        """WeChat, Alipay, Lakala, UnionPay, Allinpay, cash, wire."""
+        return tuple(cls)
+
+
+class LineKind(StrEnum):
+    """What a line moved: money in (payment) or money back out (refund)."""
+
+    PAYMENT = "payment"
+    REFUND = "refund"
+
+
+class LineStatus(StrEnum):
+    """The channel's outcome of a line. Unknown channel statuses map to PENDING."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CLOSED = "closed"  # revoked / cancelled before money moved
+    PENDING = "pending"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatementLimits:
+    """Named limits of one parse; a statement breaking one is refused with a clear error."""
+
+    max_file_bytes: int = 64 * 1024 * 1024
+    max_unpacked_bytes: int = 512 * 1024 * 1024  # gzip / zip content after unpacking
+    max_lines: int = 2_000_000
+    max_line_bytes: int = 8 * 1024
+
+    def __post_init__(self) -> None:
+        assert self.max_file_bytes > 0
+        assert self.max_unpacked_bytes > 0
+        assert self.max_lines > 0
+        assert self.max_line_bytes > 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatementLine:
+    """One normalised statement line.
+
+    ``amount_fen`` is always positive; ``kind`` says whether it is a refund. ``fee_fen`` is
+    signed from our side: positive is charged to us, negative is returned to us (fee refunds).
+    ``occurred_at`` is UTC. ``refs`` keeps the channel's own reference fields as text pairs.
+    ``line_no`` is the 1-based physical line (or record) number in the statement file.
+    """
+
+    source: Source
+    statement_date: date
+    line_no: int
+    kind: LineKind
+    out_trade_no: str | None
+    channel_txn_id: str | None
+    out_refund_no: str | None
+    amount_fen: int
+    fee_fen: int
+    status: LineStatus
+    occurred_at: datetime
+    refs: tuple[tuple[str, str], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        assert self.line_no >= 1, "line numbers start at 1"
+        assert isinstance(self.amount_fen, int), "amount_fen is integer fen"
+        assert self.amount_fen > 0, "amount_fen > 0 (kind says refund)"
+        assert isinstance(self.fee_fen, int), "fee_fen is integer fen"
+        assert self.occurred_at.utcoffset() == timedelta(0), "occurred_at is UTC"
+        assert self.out_trade_no or self.channel_txn_id or self.out_refund_no, "a line has a key"
+
+    @property
+    def signed_amount_fen(self) -> int:
+        """The amount as it moves our balance: refunds negative."""
+        return -self.amount_fen if self.kind is LineKind.REFUND else self.amount_fen
+
+    def refs_dict(self) -> dict[str, str]:
+        """The reference fields as a dict."""
+        return dict(self.refs)
+
+
+def to_utc(local: datetime) -> datetime:
+    """A naive Asia/Shanghai wall-clock time as an aware UTC instant."""
+    assert local.tzinfo is None, "expects a naive local time"
+    return local.replace(tzinfo=BUSINESS_TZ).astimezone(UTC)
+
+
+def business_date_of(instant: datetime) -> date:
+    """The Asia/Shanghai calendar day of an aware instant."""
+    assert instant.tzinfo is not None
+    return instant.astimezone(BUSINESS_TZ).date()
