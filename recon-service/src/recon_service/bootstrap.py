@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from otd_shared.app import create_service_app
 from otd_shared.cli import ServiceEntry
@@ -13,6 +14,7 @@ from otd_shared.runtime import ServiceRuntime, build_runtime
 from otd_shared.settings import ServiceSettings
 from recon_service.adapters.tables import SCHEMA, metadata
 from recon_service.config import ReconSettings
+from recon_service.domain.errors import StatementFormatError
 from recon_service.entrypoints import api
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -30,12 +32,19 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
 
 def create_app(runtime: ServiceRuntime) -> FastAPI:
     """The HTTP app."""
-    return create_service_app(
+    app = create_service_app(
         runtime,
         [api.router],
         title="OTD Pay recon-service",
         description="Statements, reconciliation runs, discrepancies, adjustments.",
     )
+    app.add_exception_handler(StatementFormatError, _statement_format_error)  # type: ignore[arg-type]  # Starlette types handlers loosely
+    return app
+
+
+async def _statement_format_error(_: Request, exc: StatementFormatError) -> JSONResponse:
+    """Like every DomainError, plus the line number of the refused file."""
+    return JSONResponse({**exc.to_body(), "line_no": exc.line_no}, status_code=exc.http_status)
 
 
 ENTRY = ServiceEntry(load_settings, build, create_app, MIGRATIONS_DIR, SCHEMA)

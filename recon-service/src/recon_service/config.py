@@ -1,10 +1,37 @@
-"""Settings of recon-service (environment variables, see README)."""
+"""Settings of recon-service (environment variables, see docs/recon.md)."""
+
+from __future__ import annotations
+
+from pydantic import Field
 
 from otd_shared.settings import ServiceSettings
+from recon_service.domain.statement import StatementLimits
+
+MIB = 1024 * 1024
+STATEMENT_MAX_FILE_BYTES_DEFAULT = 64 * MIB
+MULTIPART_OVERHEAD_BYTES = MIB  # form fields and part headers around the file
 
 
 class ReconSettings(ServiceSettings):
-    """recon-service settings."""
+    """recon-service settings; sizes in bytes, durations with their unit in the name."""
 
     service_name: str = "recon-service"
     port: int = 8005
+    # The whole request may carry one statement file plus the form around it.
+    max_request_body_bytes: int = Field(
+        default=STATEMENT_MAX_FILE_BYTES_DEFAULT + MULTIPART_OVERHEAD_BYTES, ge=1024
+    )
+    statement_max_file_bytes: int = Field(default=STATEMENT_MAX_FILE_BYTES_DEFAULT, ge=1024)
+    statement_max_unpacked_bytes: int = Field(default=512 * MIB, ge=1024)
+    statement_max_lines: int = Field(default=2_000_000, ge=1, le=50_000_000)
+    statement_max_line_bytes: int = Field(default=8 * 1024, ge=256, le=1 * MIB)
+    statement_copy_batch_lines: int = Field(default=5_000, ge=1, le=100_000)
+
+    def statement_limits(self) -> StatementLimits:
+        """The named limits every statement parse runs under."""
+        return StatementLimits(
+            max_file_bytes=self.statement_max_file_bytes,
+            max_unpacked_bytes=self.statement_max_unpacked_bytes,
+            max_lines=self.statement_max_lines,
+            max_line_bytes=self.statement_max_line_bytes,
+        )

@@ -1,0 +1,184 @@
+"""SQL of statements: the statement rows, the COPY of their lines into the staging table,
+and the read queries. All SQL of statements lives here."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recon_service.adapters.tables import (
+    SCHEMA,
+    STATEMENT_LINE_COLUMNS,
+    statement_lines,
+    statements,
+)
+from recon_service.domain.statement import StatementLine
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatementRecord:
+    """A loaded statement as stored (totals over its lines, in fen)."""
+
+    statement_id: uuid.UUID
+    source: str
+    statement_date: date
+    content_sha256: str
+    filename: str | None
+    size_bytes: int
+    line_count: int
+    payment_count: int
+    refund_count: int
+    payment_total_fen: int
+    refund_total_fen: int
+    fee_total_fen: int
+    loaded_by: str
+    loaded_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineRecord:
+    """One staged statement line as stored."""
+
+    line_no: int
+    kind: str
+    out_trade_no: str | None
+    channel_txn_id: str | None
+    out_refund_no: str | None
+    amount_fen: int
+    fee_fen: int
+    status: str
+    occurred_at: datetime
+    refs: dict[str, str]
+
+
+def line_row(statement_id: uuid.UUID, line: StatementLine) -> tuple[Any, ...]:
+    """The COPY record of a line, in ``STATEMENT_LINE_COLUMNS`` order."""
+    return (
+        statement_id,
+        line.line_no,
+        line.source.value,
+        line.statement_date,
+        line.kind.value,
+        line.out_trade_no,
+        line.channel_txn_id,
+        line.out_refund_no,
+        line.amount_fen,
+        line.fee_fen,
+        line.status.value,
+        line.occurred_at,
+        json.dumps(line.refs_dict(), ensure_ascii=False),
+    )
+
+
+class StatementRepository:
+    """Statements and their staged lines, inside one session (one transaction)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def find_same(
+        self, source: str, content_sha256: str, statement_date: date | None
+    ) -> StatementRecord | None:
+        """The statement already loaded from the same content (and day, when given)."""
+        query = sa.select(statements).where(
+            statements.c.source == source, statements.c.content_sha256 == content_sha256
+        )
+        if statement_date is not None:
+            query = query.where(statements.c.statement_date == statement_date)
+        row = (await self._session.execute(query.order_by(statements.c.loaded_at))).first()
+        return None if row is None else StatementRecord(**row._mapping)
+
+    async def copy_lines(
+        self, statement_id: uuid.UUID, batches: AsyncIterable[Sequence[StatementLine]]
+    ) -> None:
+        """COPY the lines into the staging table inside the session's transaction."""
+        connection = await self._session.connection()
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        # The session has already run a statement, so asyncpg is inside its transaction: the
+        # COPY commits or rolls back with the statement row and the outbox.
+        assert driver.is_in_transaction(), "COPY must run inside the unit of work"
+        await driver.copy_records_to_table(
+            statement_lines.name,
+            schema_name=SCHEMA,
+            columns=list(STATEMENT_LINE_COLUMNS),
+            records=_rows(statement_id, batches),
+        )
+
+    async def insert(self, record: StatementRecord) -> StatementRecord | None:
+        """Write the statement row; None when the same source, day and content won a race."""
+        values = {k: v for k, v in record.__dict__.items() if k != "loaded_at"}
+        query = (
+            sa.dialects.postgresql.insert(statements)
+            .values(**values)
+            .on_conflict_do_nothing(constraint="uq_statements_source_day_content")
+            .returning(statements)
+        )
+        row = (await self._session.execute(query)).first()
+        return None if row is None else StatementRecord(**row._mapping)
+
+    async def get(self, statement_id: uuid.UUID) -> StatementRecord | None:
+        """One statement."""
+        query = sa.select(statements).where(statements.c.statement_id == statement_id)
+        row = (await self._session.execute(query)).first()
+        return None if row is None else StatementRecord(**row._mapping)
+
+    async def page(
+        self, *, source: str | None, statement_date: date | None, limit: int, offset: int
+    ) -> tuple[list[StatementRecord], int]:
+        """Statements, newest day first, then newest load first."""
+        conditions = []
+        if source is not None:
+            conditions.append(statements.c.source == source)
+        if statement_date is not None:
+            conditions.append(statements.c.statement_date == statement_date)
+        total = await self._session.scalar(
+            sa.select(sa.func.count()).select_from(statements).where(*conditions)
+        )
+        query = (
+            sa.select(statements)
+            .where(*conditions)
+            .order_by(
+                statements.c.statement_date.desc(),
+                statements.c.loaded_at.desc(),
+                statements.c.statement_id,
+            )
+            .limit(limit)
+            .offset(offset)
+        )
+        rows = (await self._session.execute(query)).all()
+        return [StatementRecord(**r._mapping) for r in rows], int(total or 0)
+
+    async def lines(
+        self, statement_id: uuid.UUID, *, kind: str | None, limit: int, offset: int
+    ) -> tuple[list[LineRecord], int]:
+        """A statement's lines in file order."""
+        t = statement_lines
+        conditions = [t.c.statement_id == statement_id]
+        if kind is not None:
+            conditions.append(t.c.kind == kind)
+        total = await self._session.scalar(
+            sa.select(sa.func.count()).select_from(t).where(*conditions)
+        )
+        columns = [c for c in t.c if c.name not in ("statement_id", "source", "statement_date")]
+        query = (
+            sa.select(*columns).where(*conditions).order_by(t.c.line_no).limit(limit).offset(offset)
+        )
+        rows = (await self._session.execute(query)).all()
+        return [LineRecord(**r._mapping) for r in rows], int(total or 0)
+
+
+async def _rows(
+    statement_id: uuid.UUID, batches: AsyncIterable[Sequence[StatementLine]]
+) -> AsyncIterator[tuple[Any, ...]]:
+    async for batch in batches:
+        for line in batch:
+            yield line_row(statement_id, line)

@@ -1,0 +1,161 @@
+"""Loading a statement file: hash it, parse it (streaming, in a worker thread, batch by batch),
+COPY its lines into the staging table, write the statement row and StatementLoaded — all in
+one transaction, so a refused file leaves nothing behind. The same content of the same source
+(and day) loads once: a second upload answers with the first statement."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import date
+from itertools import islice
+from typing import BinaryIO, Final
+
+from otd_shared.events import StatementLoaded
+from recon_service.adapters.statement_repo import StatementRecord
+from recon_service.adapters.statements import ParseContext, parse_statement
+from recon_service.domain.errors import StatementTooLarge
+from recon_service.domain.statement import LineKind, Source, StatementLimits, StatementLine
+from recon_service.service_layer.unit_of_work import ReconUnitOfWork
+
+HASH_CHUNK_BYTES: Final = 1024 * 1024
+FILENAME_MAX_CHARS: Final = 255
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatementUpload:
+    """A statement file to load; ``stream`` is seekable (an upload spooled to disk)."""
+
+    source: Source
+    stream: BinaryIO
+    filename: str | None
+    statement_date: date | None
+    loaded_by: str
+
+
+@dataclass(frozen=True)
+class LoadedStatement:
+    """The statement and whether this call created it (False: the same file was loaded)."""
+
+    statement: StatementRecord
+    created: bool
+
+
+@dataclass
+class _Tally:
+    lines: int = 0
+    payments: int = 0
+    refunds: int = 0
+    payment_total_fen: int = 0
+    refund_total_fen: int = 0
+    fee_total_fen: int = 0
+
+    def add(self, line: StatementLine) -> None:
+        self.lines += 1
+        self.fee_total_fen += line.fee_fen
+        if line.kind is LineKind.REFUND:
+            self.refunds += 1
+            self.refund_total_fen += line.amount_fen
+        else:
+            self.payments += 1
+            self.payment_total_fen += line.amount_fen
+
+
+async def load_statement(
+    uow: ReconUnitOfWork, upload: StatementUpload, limits: StatementLimits, *, batch_lines: int
+) -> LoadedStatement:
+    """Load one statement file (see the module docstring)."""
+    size_bytes, sha256 = await asyncio.to_thread(
+        content_digest, upload.stream, limits.max_file_bytes
+    )
+    async with uow:
+        found = await uow.statements.find_same(upload.source, sha256, upload.statement_date)
+        if found is not None:
+            return LoadedStatement(found, created=False)
+        ctx = ParseContext(
+            upload.source, limits, filename=upload.filename, given_date=upload.statement_date
+        )
+        statement_id = uuid.uuid4()
+        tally = _Tally()
+        batches = _batches(parse_statement(upload.stream, ctx), batch_lines, tally)
+        await uow.statements.copy_lines(statement_id, batches)
+        statement_date = ctx.required_date("the file has no line that names its day")
+        stored = await uow.statements.insert(
+            _record(statement_id, upload, statement_date, sha256, size_bytes, tally)
+        )
+        if stored is not None:
+            await uow.emit(_loaded_event(stored))
+            await uow.commit()
+            return LoadedStatement(stored, created=True)
+    # The same content was loaded concurrently and committed first (our copy rolled back).
+    async with uow:
+        found = await uow.statements.find_same(upload.source, sha256, statement_date)
+    assert found is not None, "the conflicting statement is committed"
+    return LoadedStatement(found, created=False)
+
+
+def content_digest(stream: BinaryIO, max_bytes: int) -> tuple[int, str]:
+    """Size and SHA-256 of the whole upload (refused above ``max_bytes``); rewinds it."""
+    digest = hashlib.sha256()
+    size = 0
+    stream.seek(0)
+    while chunk := stream.read(HASH_CHUNK_BYTES):
+        size += len(chunk)
+        if size > max_bytes:
+            raise StatementTooLarge(f"the statement exceeds {max_bytes} bytes")
+        digest.update(chunk)
+    stream.seek(0)
+    return size, digest.hexdigest()
+
+
+async def _batches(
+    lines: Iterator[StatementLine], size: int, tally: _Tally
+) -> AsyncIterator[list[StatementLine]]:
+    """Pull the parser in a worker thread, one batch at a time (parsing is CPU and file I/O)."""
+    while batch := await asyncio.to_thread(_take, lines, size):
+        for line in batch:
+            tally.add(line)
+        yield batch
+
+
+def _take(lines: Iterator[StatementLine], size: int) -> list[StatementLine]:
+    return list(islice(lines, size))
+
+
+def _record(
+    statement_id: uuid.UUID,
+    upload: StatementUpload,
+    statement_date: date,
+    sha256: str,
+    size_bytes: int,
+    tally: _Tally,
+) -> StatementRecord:
+    return StatementRecord(
+        statement_id=statement_id,
+        source=upload.source.value,
+        statement_date=statement_date,
+        content_sha256=sha256,
+        filename=upload.filename[:FILENAME_MAX_CHARS] if upload.filename else None,
+        size_bytes=size_bytes,
+        line_count=tally.lines,
+        payment_count=tally.payments,
+        refund_count=tally.refunds,
+        payment_total_fen=tally.payment_total_fen,
+        refund_total_fen=tally.refund_total_fen,
+        fee_total_fen=tally.fee_total_fen,
+        loaded_by=upload.loaded_by,
+    )
+
+
+def _loaded_event(statement: StatementRecord) -> StatementLoaded:
+    return StatementLoaded(
+        statement_id=str(statement.statement_id),
+        source=statement.source,
+        statement_date=statement.statement_date,
+        lines=statement.line_count,
+        total_amount_fen=statement.payment_total_fen - statement.refund_total_fen,
+        total_fee_fen=statement.fee_total_fen,
+    )

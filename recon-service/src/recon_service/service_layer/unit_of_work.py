@@ -1,0 +1,17 @@
+"""The unit of work of recon-service: the session, its repositories, the outbox."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from otd_shared.uow import SqlUnitOfWork
+from recon_service.adapters.statement_repo import StatementRepository
+
+
+class ReconUnitOfWork(SqlUnitOfWork):
+    """One transaction over statements, runs and the outbox."""
+
+    statements: StatementRepository
+
+    def _open(self, session: AsyncSession) -> None:
+        self.statements = StatementRepository(session)

@@ -1,0 +1,223 @@
+"""POST /v1/statements and the statement reads on real PostgreSQL: every source loads through
+COPY, a re-upload answers with the first statement, broken and oversized files store nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from recon_service.domain import BUSINESS_TZ
+from recon_service.testing.statement_files import (
+    Txn,
+    alipay_zip,
+    allinpay_csv,
+    cash_csv,
+    lakala_csv,
+    unionpay_zm,
+    wechat_bill,
+    wire_csv,
+)
+
+pytestmark = pytest.mark.integration
+
+DAY = date(2024, 6, 3)
+
+
+def txns(n: int, *, refunds: int = 0) -> list[Txn]:
+    """n payments and some refunds of the first payments; unique ids per call."""
+    tag = uuid.uuid4().int % 10**6
+    start = datetime(2024, 6, 3, 9, 0, tzinfo=BUSINESS_TZ)
+    pays = [
+        Txn(
+            out_trade_no=f"P240603{tag:06d}{i:014d}",
+            channel_txn_id=f"4{tag:06d}{i:014d}",
+            amount_fen=100_000 + i,
+            at=start + timedelta(minutes=i),
+            fee_fen=i % 7,
+        )
+        for i in range(n)
+    ]
+    backs = [
+        Txn(
+            out_trade_no=p.out_trade_no,
+            channel_txn_id=p.channel_txn_id,
+            amount_fen=500,
+            at=p.at + timedelta(hours=1),
+            refund=True,
+            out_refund_no=f"R{p.out_trade_no[1:]}",
+            fee_fen=0,
+        )
+        for p in pays[:refunds]
+    ]
+    return pays + backs
+
+
+BUILDERS: dict[str, Callable[[list[Txn]], bytes]] = {
+    "wechatpay": lambda t: wechat_bill(t),
+    "alipay": lambda t: alipay_zip(t, DAY),
+    "lakala": lambda t: lakala_csv(t),
+    "unionpay": lambda t: unionpay_zm(t),
+    "allinpay": lambda t: allinpay_csv(t),
+    "cash": lambda t: cash_csv(t, DAY),
+    "wire": lambda t: wire_csv(t, DAY),
+}
+
+
+@pytest.mark.parametrize("source", list(BUILDERS))
+async def test_every_source_loads_through_copy(recon, source: str) -> None:
+    batch = txns(20, refunds=3)
+    content = BUILDERS[source](batch)
+    date_field = DAY.isoformat() if source == "unionpay" else None
+
+    response = await recon.upload(source, content, statement_date=date_field)
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["source"], body["statement_date"], body["lines"]) == (source, "2024-06-03", 23)
+    assert body["payment_total_fen"] == sum(t.amount_fen for t in batch if not t.refund)
+    assert body["refund_total_fen"] == 1_500
+    assert body["created"] is True
+    stored = await recon.scalar(
+        "SELECT count(*) FROM recon.statement_lines WHERE statement_id = :id",
+        id=uuid.UUID(body["statement_id"]),
+    )
+    assert stored == 23
+
+
+async def test_upload_reads_and_statement_loaded(recon) -> None:
+    batch = txns(12, refunds=2)
+    created = (await recon.upload("wechatpay", wechat_bill(batch), filename="bill.csv")).json()
+    statement_id = created["statement_id"]
+
+    listed = await recon.http.get(
+        "/v1/statements",
+        params={"source": "wechatpay", "statement_date": "2024-06-03", "limit": 100},
+        headers=recon.auth("finance-approver"),
+    )
+    page1 = await recon.http.get(
+        f"/v1/statements/{statement_id}/lines", params={"limit": 5}, headers=recon.auth()
+    )
+    page3 = await recon.http.get(
+        f"/v1/statements/{statement_id}/lines",
+        params={"limit": 5, "offset": 10},
+        headers=recon.auth(),
+    )
+    refunds = await recon.http.get(
+        f"/v1/statements/{statement_id}/lines", params={"kind": "refund"}, headers=recon.auth()
+    )
+
+    assert statement_id in [s["statement_id"] for s in listed.json()["items"]]
+    assert page1.json()["total"] == 14
+    assert [line["line_no"] for line in page1.json()["items"]] == [2, 3, 4, 5, 6]
+    assert len(page3.json()["items"]) == 4
+    first = page1.json()["items"][0]
+    assert first["out_trade_no"] == batch[0].out_trade_no
+    assert first["occurred_at"].startswith("2024-06-03T01:00:00")  # 09:00 in Shanghai
+    assert first["refs"]["trade_type"] == "APP"
+    assert [line["kind"] for line in refunds.json()["items"]] == ["refund", "refund"]
+    events = [
+        e for e in await recon.outbox("StatementLoaded")
+        if e["payload"]["statement_id"] == statement_id
+    ]  # fmt: skip
+    assert len(events) == 1
+    payload = events[0]["payload"]
+    assert payload["lines"] == 14
+    assert payload["total_amount_fen"] == created["payment_total_fen"] - 1_000
+    assert payload["total_fee_fen"] == created["fee_total_fen"]
+
+
+async def test_the_same_file_again_answers_the_first_statement(recon) -> None:
+    content = alipay_zip(txns(5), DAY)
+
+    first = await recon.upload("alipay", content)
+    again = await recon.upload("alipay", content)
+    events_before = len(await recon.outbox("StatementLoaded"))
+    concurrent = await asyncio.gather(*(recon.upload("alipay", content) for _ in range(3)))
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["statement_id"] == first.json()["statement_id"]
+    assert again.json()["created"] is False
+    assert {r.json()["statement_id"] for r in concurrent} == {first.json()["statement_id"]}
+    assert len(await recon.outbox("StatementLoaded")) == events_before
+
+
+async def test_concurrent_first_uploads_store_one_statement(recon) -> None:
+    content = cash_csv(txns(30), DAY)
+
+    answers = await asyncio.gather(*(recon.upload("cash", content) for _ in range(4)))
+
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 201]
+    assert len({a.json()["statement_id"] for a in answers}) == 1
+    sha = answers[0].json()["content_sha256"]
+    assert (
+        await recon.scalar(
+            "SELECT count(*) FROM recon.statements WHERE content_sha256 = :sha", sha=sha
+        )
+        == 1
+    )
+
+
+async def test_a_broken_file_is_422_with_its_line_and_stores_nothing(recon) -> None:
+    content = wechat_bill(txns(10)).replace(b"`1000.05,", b"`1000.051,")
+    statements_before = await recon.scalar("SELECT count(*) FROM recon.statements")
+    lines_before = await recon.scalar("SELECT count(*) FROM recon.statement_lines")
+
+    response = await recon.upload("wechatpay", content)
+
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "statement_format"
+    assert body["line_no"] == 7
+    assert body["detail"].startswith("line 7: 应结订单金额")
+    assert await recon.scalar("SELECT count(*) FROM recon.statements") == statements_before
+    assert await recon.scalar("SELECT count(*) FROM recon.statement_lines") == lines_before
+
+
+async def test_a_truncated_zip_is_422_for_the_file(recon) -> None:
+    content = alipay_zip(txns(40), DAY)
+
+    response = await recon.upload("alipay", content[:-200])
+
+    assert response.status_code == 422
+    assert response.json()["line_no"] is None
+
+
+async def test_unknown_source_missing_date_and_roles(recon) -> None:
+    unknown = await recon.upload("paypal", b"x")
+    no_date = await recon.upload("unionpay", unionpay_zm(txns(1)), filename="zm.txt")
+    empty = await recon.upload("wechatpay", b"")
+    cashier = await recon.upload("cash", cash_csv(txns(1), DAY), role="cashier")
+    anonymous = await recon.http.get("/v1/statements")
+
+    assert (unknown.status_code, unknown.json()["code"], unknown.json()["field"]) == (
+        422, "unknown_source", "source",
+    )  # fmt: skip
+    assert (no_date.status_code, no_date.json()["code"]) == (422, "statement_date_missing")
+    assert empty.status_code == 422
+    assert cashier.status_code == 403
+    assert anonymous.status_code == 401
+
+
+async def test_an_oversized_upload_is_413_and_stores_nothing(recon_with) -> None:
+    content = wechat_bill(txns(50))
+    assert 4096 < len(content) < 1_000_000
+
+    async with recon_with(statement_max_file_bytes=4096) as small:
+        before = await small.scalar("SELECT count(*) FROM recon.statements")
+        over_limit = await small.upload("wechatpay", content)
+        after = await small.scalar("SELECT count(*) FROM recon.statements")
+    async with recon_with(max_request_body_bytes=4096) as tiny_body:
+        over_body = await tiny_body.upload("wechatpay", content)
+
+    assert (over_limit.status_code, over_limit.json()["code"]) == (413, "statement_too_large")
+    assert after == before
+    assert over_body.status_code == 413
+
+
+async def test_unknown_statement_is_404(recon) -> None:
+    response = await recon.http.get(f"/v1/statements/{uuid.uuid4()}/lines", headers=recon.auth())
+    assert (response.status_code, response.json()["code"]) == (404, "statement_not_found")
