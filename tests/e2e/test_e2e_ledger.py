@@ -112,7 +112,7 @@ async def test_a_wechat_payment_lands_in_the_orders_statement(
         rows = r.json() if r.status_code == 200 else []
         return next((b for b in rows if b["stage"] == "intent"), None)
 
-    billing = await eventually(payable)
+    billing = await eventually(payable, timeout_s=60)
     assert isinstance(billing, dict)
     started = await http.post(
         urls["payment-gateway"] + "/v1/payments",
@@ -144,14 +144,17 @@ async def test_a_wechat_payment_lands_in_the_orders_statement(
         body = r.json() if r.status_code == 200 else {}
         return body if body.get("lines") else None
 
-    statement = await eventually(posted, timeout_s=30)
+    statement = await eventually(posted, timeout_s=60)
     assert isinstance(statement, dict)
     amount = billing["outstanding_fen"]
     lines = {
         (line["account"], line["debit_fen"], line["credit_fen"]) for line in statement["lines"]
     }
-    assert lines == {("clearing:wechatpay", amount, 0), (f"deposits:{order_id}", 0, amount)}
-    assert statement["summary"]["paid_fen"] == statement["summary"]["held_fen"] == amount
+    assert lines == {("clearing:wechatpay", amount, 0), (f"deposits:{order_id}", 0, amount)}, (
+        statement
+    )
+    summary = statement["summary"]
+    assert summary["paid_fen"] == summary["held_fen"] == amount, statement
     journal = await http.get(
         ledger + "/v1/journals",
         headers=finance,
