@@ -10,12 +10,13 @@ from fastapi.responses import JSONResponse
 from otd_shared.app import create_service_app
 from otd_shared.cli import ServiceEntry
 from otd_shared.events import Topic
-from otd_shared.runtime import ServiceRuntime, build_runtime
+from otd_shared.runtime import ConsumerSpec, ServiceRuntime, build_runtime
 from otd_shared.settings import ServiceSettings
 from recon_service.adapters.tables import SCHEMA, metadata
 from recon_service.config import ReconSettings
 from recon_service.domain.errors import StatementFormatError
-from recon_service.entrypoints import api
+from recon_service.entrypoints import api, runs_api
+from recon_service.service_layer.event_handlers import payment_handlers
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -26,15 +27,19 @@ def load_settings() -> ServiceSettings:
 
 
 def build(settings: ServiceSettings) -> ServiceRuntime:
-    """The runtime: engine, outbox, consumers."""
-    return build_runtime(settings, schema=SCHEMA, topic=Topic.RECON, metadata=metadata)
+    """The runtime: engine, outbox, the payment-outcome consumer."""
+    runtime = build_runtime(settings, schema=SCHEMA, topic=Topic.RECON, metadata=metadata)
+    runtime.consumers.append(
+        ConsumerSpec("recon-payment-events", (Topic.PAYMENTS,), payment_handlers())
+    )
+    return runtime
 
 
 def create_app(runtime: ServiceRuntime) -> FastAPI:
     """The HTTP app."""
     app = create_service_app(
         runtime,
-        [api.router],
+        [api.router, runs_api.router],
         title="OTD Pay recon-service",
         description="Statements, reconciliation runs, discrepancies, adjustments.",
     )

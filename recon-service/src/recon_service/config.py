@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 
 from otd_shared.settings import ServiceSettings
+from recon_service.domain.recon import ReconPolicy
 from recon_service.domain.statement import StatementLimits
 
 MIB = 1024 * 1024
@@ -26,6 +29,15 @@ class ReconSettings(ServiceSettings):
     statement_max_lines: int = Field(default=2_000_000, ge=1, le=50_000_000)
     statement_max_line_bytes: int = Field(default=8 * 1024, ge=256, le=1 * MIB)
     statement_copy_batch_lines: int = Field(default=5_000, ge=1, le=100_000)
+    recon_carry_over_days: int = Field(default=3, ge=0, le=31)
+    recon_cut_grace_s: int = Field(default=3_600, ge=0, le=12 * 3_600)
+
+    def recon_policy(self) -> ReconPolicy:
+        """How internal records near the day cut carry over."""
+        return ReconPolicy(
+            carry_over_days=self.recon_carry_over_days,
+            cut_grace=timedelta(seconds=self.recon_cut_grace_s),
+        )
 
     def statement_limits(self) -> StatementLimits:
         """The named limits every statement parse runs under."""

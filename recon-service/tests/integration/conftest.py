@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,11 +14,13 @@ import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 
+from otd_shared.events import PaymentCallback, new_envelope
 from otd_shared.migrations import upgrade_head_async
 from otd_shared.runtime import ServiceRuntime
 from recon_service.adapters.tables import SCHEMA
 from recon_service.bootstrap import ENTRY, MIGRATIONS_DIR
 from recon_service.config import ReconSettings
+from recon_service.service_layer.event_handlers import on_payment_callback
 
 TOKENS = {"finance": "r-fin", "finance-approver": "r-appr", "cashier": "r-cash"}
 
@@ -54,6 +57,23 @@ class ReconHarness:
             files={"file": (filename, content, "application/octet-stream")},
             headers=self.auth(role),
         )
+
+    async def deliver(self, payload: PaymentCallback, *, event_id: uuid.UUID | None = None) -> None:
+        """Apply one PaymentCallback through the consumer's handler, in its own transaction."""
+        envelope = new_envelope(
+            payload, producer="payment-gateway", correlation_id="test", event_id=event_id
+        )
+        async with self.runtime.sessions() as session, session.begin():
+            await on_payment_callback(session, envelope)
+
+    async def run(self, source: str, day: str, *, expect: int = 201) -> dict[str, Any]:
+        """POST /v1/recon-runs; returns the body."""
+        response = await self.http.post(
+            "/v1/recon-runs", json={"source": source, "date": day}, headers=self.auth()
+        )
+        assert response.status_code == expect, response.text
+        body: dict[str, Any] = response.json()
+        return body
 
     async def scalar(self, query: str, **params: Any) -> Any:
         """One value from the recon schema."""

@@ -50,3 +50,96 @@ statement_lines = sa.Table(
 )
 
 STATEMENT_LINE_COLUMNS = tuple(c.name for c in statement_lines.columns)
+
+# recon's own projection of internal payments and refunds (fed by PaymentCallback).
+internal_records = sa.Table(
+    "internal_records",
+    metadata,
+    sa.Column("kind", sa.Text, primary_key=True),  # payment | refund
+    sa.Column("ref_id", sa.Text, primary_key=True),  # payment_id | refund_id
+    sa.Column("payment_id", sa.Text, nullable=False),
+    sa.Column("refund_id", sa.Text),
+    sa.Column("order_id", sa.Text, nullable=False),
+    sa.Column("billing_id", sa.Text, nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("method", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # succeeded | failed
+    sa.Column("out_trade_no", sa.Text, nullable=False),
+    sa.Column("channel_txn_id", sa.Text),
+    sa.Column("amount_fen", sa.BigInteger, nullable=False),
+    sa.Column("fee_fen", sa.BigInteger),
+    sa.Column("completed_at", TS, nullable=False),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("event_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
+)
+
+recon_runs = sa.Table(
+    "recon_runs",
+    metadata,
+    sa.Column("run_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("recon_date", sa.Date, nullable=False),
+    sa.Column("statement_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("requested_by", sa.Text, nullable=False),
+    sa.Column("counts", JSONB, nullable=False),
+    sa.Column("settled_fen", sa.BigInteger, nullable=False),
+    sa.Column("fee_fen", sa.BigInteger, nullable=False),
+    sa.Column("started_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("finished_at", TS),
+)
+
+# The run whose results stand for each source and day (the latest).
+recon_days = sa.Table(
+    "recon_days",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("recon_date", sa.Date, primary_key=True),
+    sa.Column("current_run_id", UUID(as_uuid=True), nullable=False),
+)
+
+
+def _result_columns() -> list[sa.Column[object]]:
+    """What a result and a discrepancy both record (fresh Column objects per table)."""
+    return [
+        sa.Column("outcome", sa.Text, nullable=False),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("match_key", sa.Text),
+        sa.Column("statement_id", UUID(as_uuid=True)),
+        sa.Column("line_no", sa.Integer),
+        sa.Column("record_kind", sa.Text),
+        sa.Column("record_ref", sa.Text),
+        sa.Column("order_id", sa.Text),
+        sa.Column("line_amount_fen", sa.BigInteger),
+        sa.Column("record_amount_fen", sa.BigInteger),
+        sa.Column("line_fee_fen", sa.BigInteger),
+        sa.Column("record_fee_fen", sa.BigInteger),
+        sa.Column("line_status", sa.Text),
+        sa.Column("record_status", sa.Text),
+        sa.Column("discrepancy_key", sa.Text, nullable=False),
+    ]
+
+
+recon_results = sa.Table(
+    "recon_results",
+    metadata,
+    sa.Column("run_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("result_no", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("recon_date", sa.Date, nullable=False),
+    *_result_columns(),
+)
+
+discrepancies = sa.Table(
+    "discrepancies",
+    metadata,
+    sa.Column("discrepancy_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("recon_date", sa.Date, nullable=False),
+    *_result_columns(),
+    sa.Column("status", sa.Text, nullable=False),  # open | cleared (a re-run no longer finds it)
+    sa.Column("first_run_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("last_run_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
+)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from recon_service.adapters.run_repo import RunRecord
 from recon_service.adapters.statement_repo import LineRecord, StatementRecord
+
+date_type = date  # the run bodies have a field called ``date``
 
 
 class StatementOut(BaseModel):
@@ -101,3 +104,94 @@ class ErrorOut(BaseModel):
     code: str
     field: str | None = None
     line_no: int | None = None
+
+
+class ReconRunIn(BaseModel):
+    """Reconcile one source and business day."""
+
+    source: str = Field(max_length=32, description="wechatpay, alipay, lakala, unionpay, …")
+    date: date_type = Field(description="The business day (Asia/Shanghai), YYYY-MM-DD.")
+
+
+class ReconRunOut(BaseModel):
+    """A finished run: counts by outcome (the six, plus carried_over)."""
+
+    run_id: uuid.UUID
+    source: str
+    date: date_type
+    statement_id: uuid.UUID
+    counts: dict[str, int]
+    settled_fen: int = Field(description="Net of the statement's settled lines after fees.")
+    fee_fen: int
+    requested_by: str
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, r: RunRecord) -> ReconRunOut:
+        """From a stored run."""
+        return cls(
+            run_id=r.run_id,
+            source=r.source,
+            date=r.recon_date,
+            statement_id=r.statement_id,
+            counts=r.counts,
+            settled_fen=r.settled_fen,
+            fee_fen=r.fee_fen,
+            requested_by=r.requested_by,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+        )
+
+
+class ReconResultOut(BaseModel):
+    """What a run decided about a statement line, an internal record, or a pair."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    outcome: str
+    kind: str
+    match_key: str | None
+    statement_id: uuid.UUID | None
+    line_no: int | None
+    record_kind: str | None
+    record_ref: str | None
+    order_id: str | None
+    line_amount_fen: int | None
+    record_amount_fen: int | None
+    line_fee_fen: int | None
+    record_fee_fen: int | None
+    line_status: str | None
+    record_status: str | None
+
+
+class ReconResultPageOut(BaseModel):
+    """One page of a run's results."""
+
+    run_id: uuid.UUID
+    items: list[ReconResultOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class DiscrepancyOut(ReconResultOut):
+    """A discrepancy (差错): found by a run, kept across re-runs, cleared when gone."""
+
+    discrepancy_id: uuid.UUID
+    source: str
+    recon_date: date_type
+    status: str
+    first_run_id: uuid.UUID
+    last_run_id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+
+
+class DiscrepancyPageOut(BaseModel):
+    """One page of discrepancies."""
+
+    items: list[DiscrepancyOut]
+    total: int
+    limit: int
+    offset: int

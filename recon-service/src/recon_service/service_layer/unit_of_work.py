@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from otd_shared.uow import SqlUnitOfWork
+from recon_service.adapters.run_repo import RunRepository
 from recon_service.adapters.statement_repo import StatementRepository
 
 
@@ -12,6 +13,8 @@ class ReconUnitOfWork(SqlUnitOfWork):
     """One transaction over statements, runs and the outbox."""
 
     statements: StatementRepository
+    runs: RunRepository
 
     def _open(self, session: AsyncSession) -> None:
         self.statements = StatementRepository(session)
+        self.runs = RunRepository(session)

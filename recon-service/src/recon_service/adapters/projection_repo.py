@@ -1,0 +1,56 @@
+"""recon's projection of internal payments and refunds (``recon.internal_records``)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recon_service.adapters.tables import internal_records
+
+
+@dataclass(frozen=True, kw_only=True)
+class InternalRecord:
+    """One internal payment outcome or refund, as recon sees it."""
+
+    kind: str
+    ref_id: str
+    payment_id: str
+    refund_id: str | None
+    order_id: str
+    billing_id: str
+    channel: str
+    method: str
+    status: str
+    out_trade_no: str
+    channel_txn_id: str | None
+    amount_fen: int
+    fee_fen: int | None
+    completed_at: datetime
+    business_date: date
+    event_id: uuid.UUID
+
+
+class ProjectionRepository:
+    """Writes the projection inside the consumer's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def upsert(self, record: InternalRecord) -> None:
+        """Insert or update one record. ``succeeded`` is final: a later ``failed`` for the same
+        payment changes nothing, while a late success replaces a failure (money arrived)."""
+        values = asdict(record)
+        insert = pg_insert(internal_records).values(**values)
+        changed = {k: insert.excluded[k] for k in values if k not in ("kind", "ref_id")}
+        await self._session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[internal_records.c.kind, internal_records.c.ref_id],
+                set_={**changed, "updated_at": sa.func.now()},
+                where=internal_records.c.status != "succeeded",
+            )
+        )

@@ -1,0 +1,363 @@
+"""SQL of reconciliation runs: the set-based matching of one statement against recon's
+projection of internal records, the run row, the day's current run, the discrepancies.
+
+Matching (one INSERT … SELECT; the rules are described in ``domain/recon.py``):
+
+1. ``lines``: the statement's lines with a match key — ``o:<out_trade_no>`` when the line has
+   our order number, else ``t:<channel_txn_id>`` (else ``r:<out_refund_no>``); line status
+   ``closed`` counts as ``failed``.
+2. ``candidates``: internal records of the channel in the run window, minus those another
+   day's current run already judged (anything but carried over); each is keyed under both
+   ``o:`` and ``t:`` keys (``keyed``).
+3. Pairing within (kind, key): first lines and records with equal amounts by rank, then the
+   rest by rank of amount (so partial refunds pair exactly where they can). A record pairs
+   with at most one line.
+4. Results: a pair is status_mismatch, amount_mismatch, fee_mismatch (when we know the fee)
+   or matched, in that order; an unpaired line is channel_only (unsettled when it moved no
+   money); an unpaired succeeded record of the day or before is carried_over or
+   internal_only. Records after the day that did not pair belong to the next day's run.
+
+Every result carries a ``discrepancy_key`` that does not depend on the run, so re-running a
+day finds the same discrepancies again instead of new ones.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recon_service.adapters.tables import (
+    SCHEMA,
+    discrepancies,
+    recon_days,
+    recon_results,
+    recon_runs,
+    statement_lines,
+    statements,
+)
+from recon_service.domain.recon import DISCREPANCIES, RunWindow
+
+_S: Final = SCHEMA
+MATCH_SQL: Final = f"""
+WITH lines AS (
+    SELECT l.line_no, l.kind, l.amount_fen, l.fee_fen, l.occurred_at,
+           CASE l.status WHEN 'closed' THEN 'failed' ELSE l.status END AS status,
+           CASE WHEN l.out_trade_no IS NOT NULL THEN 'o:' || l.out_trade_no
+                WHEN l.channel_txn_id IS NOT NULL THEN 't:' || l.channel_txn_id
+                ELSE 'r:' || l.out_refund_no END AS match_key
+    FROM {_S}.statement_lines l
+    WHERE l.statement_id = :statement_id
+),
+ranked_lines AS (
+    SELECT l.*,
+           row_number() OVER (PARTITION BY l.kind, l.match_key, l.amount_fen
+                              ORDER BY l.occurred_at, l.line_no) AS same_amount_no
+    FROM lines l
+),
+judged_elsewhere AS (
+    SELECT r.record_kind, r.record_ref
+    FROM {_S}.recon_results r
+    JOIN {_S}.recon_days d ON d.current_run_id = r.run_id
+    WHERE d.source = :source AND d.recon_date <> :day
+      AND r.record_ref IS NOT NULL AND r.outcome <> 'carried_over'
+),
+candidates AS (
+    SELECT i.*
+    FROM {_S}.internal_records i
+    WHERE i.channel = :source
+      AND (i.business_date BETWEEN :first_day AND :day
+           OR (i.completed_at >= :next_day_start AND i.completed_at < :late_until))
+      AND NOT EXISTS (SELECT 1 FROM judged_elsewhere j
+                      WHERE j.record_kind = i.kind AND j.record_ref = i.ref_id)
+),
+keyed AS (
+    SELECT c.kind, c.ref_id, 'o:' || c.out_trade_no AS match_key, c.amount_fen, c.completed_at
+    FROM candidates c
+    UNION ALL
+    SELECT c.kind, c.ref_id, 't:' || c.channel_txn_id, c.amount_fen, c.completed_at
+    FROM candidates c WHERE c.channel_txn_id IS NOT NULL
+),
+exact_pairs AS (
+    SELECT DISTINCT ON (r.kind, r.ref_id) l.line_no, r.kind AS record_kind, r.ref_id AS record_ref
+    FROM ranked_lines l
+    JOIN (SELECT k.*, row_number() OVER (PARTITION BY k.kind, k.match_key, k.amount_fen
+                                         ORDER BY k.completed_at, k.ref_id) AS same_amount_no
+          FROM keyed k) r
+      ON r.kind = l.kind AND r.match_key = l.match_key AND r.amount_fen = l.amount_fen
+     AND r.same_amount_no = l.same_amount_no
+    ORDER BY r.kind, r.ref_id, l.line_no
+),
+rest_lines AS (
+    SELECT l.line_no, l.kind, l.match_key,
+           row_number() OVER (PARTITION BY l.kind, l.match_key
+                              ORDER BY l.amount_fen, l.occurred_at, l.line_no) AS rank_no
+    FROM lines l
+    WHERE NOT EXISTS (SELECT 1 FROM exact_pairs p WHERE p.line_no = l.line_no)
+),
+rest_records AS (
+    SELECT k.kind, k.ref_id, k.match_key,
+           row_number() OVER (PARTITION BY k.kind, k.match_key
+                              ORDER BY k.amount_fen, k.completed_at, k.ref_id) AS rank_no
+    FROM keyed k
+    WHERE NOT EXISTS (SELECT 1 FROM exact_pairs p
+                      WHERE p.record_kind = k.kind AND p.record_ref = k.ref_id)
+),
+rest_pairs AS (
+    SELECT DISTINCT ON (r.kind, r.ref_id) l.line_no, r.kind AS record_kind, r.ref_id AS record_ref
+    FROM rest_lines l
+    JOIN rest_records r
+      ON r.kind = l.kind AND r.match_key = l.match_key AND r.rank_no = l.rank_no
+    ORDER BY r.kind, r.ref_id, l.line_no
+),
+pairs AS (
+    SELECT * FROM exact_pairs
+    UNION ALL
+    SELECT * FROM rest_pairs
+)
+INSERT INTO {_S}.recon_results (
+    run_id, source, recon_date, outcome, kind, match_key, statement_id, line_no, record_kind,
+    record_ref, order_id, line_amount_fen, record_amount_fen, line_fee_fen, record_fee_fen,
+    line_status, record_status, discrepancy_key)
+SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
+       CASE WHEN l.status <> c.status THEN 'status_mismatch'
+            WHEN l.amount_fen <> c.amount_fen THEN 'amount_mismatch'
+            WHEN c.fee_fen IS NOT NULL AND l.fee_fen <> c.fee_fen THEN 'fee_mismatch'
+            ELSE 'matched' END,
+       l.kind, l.match_key, CAST(:statement_id AS uuid), l.line_no, c.kind, c.ref_id, c.order_id,
+       l.amount_fen, c.amount_fen, l.fee_fen, c.fee_fen, l.status, c.status,
+       'P:' || c.kind || ':' || c.ref_id
+FROM pairs p
+JOIN ranked_lines l ON l.line_no = p.line_no
+JOIN candidates c ON c.kind = p.record_kind AND c.ref_id = p.record_ref
+UNION ALL
+SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
+       CASE WHEN l.status = 'succeeded' THEN 'channel_only' ELSE 'unsettled' END,
+       l.kind, l.match_key, CAST(:statement_id AS uuid), l.line_no, NULL, NULL, NULL,
+       l.amount_fen, NULL, l.fee_fen, NULL, l.status, NULL,
+       'L:' || l.kind || ':' || l.match_key || ':' || l.amount_fen || ':' || l.same_amount_no
+FROM ranked_lines l
+WHERE NOT EXISTS (SELECT 1 FROM pairs p WHERE p.line_no = l.line_no)
+UNION ALL
+SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
+       CASE WHEN c.completed_at >= ((c.business_date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
+                                   - CAST(:cut_grace AS interval)
+             AND CAST(:day AS date) - c.business_date < :carry_over_days
+            THEN 'carried_over' ELSE 'internal_only' END,
+       c.kind, 'o:' || c.out_trade_no, NULL, NULL, c.kind, c.ref_id, c.order_id,
+       NULL, c.amount_fen, NULL, c.fee_fen, NULL, c.status,
+       'I:' || c.kind || ':' || c.ref_id
+FROM candidates c
+WHERE c.status = 'succeeded' AND c.business_date <= :day
+  AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.record_kind = c.kind AND p.record_ref = c.ref_id)
+"""  # noqa: S608  (only the fixed schema name is formatted in; every value is a bind parameter)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRecord:
+    """A finished reconciliation run."""
+
+    run_id: uuid.UUID
+    source: str
+    recon_date: date
+    statement_id: uuid.UUID
+    requested_by: str
+    counts: dict[str, int]
+    settled_fen: int
+    fee_fen: int
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class RunRepository:
+    """Runs, their results and the discrepancies, inside one session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def lock_source(self, source: str) -> None:
+        """Serialise runs of one source (days of a source see each other's results)."""
+        key = sa.func.hashtext(f"recon-run:{source}")
+        await self._session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+    async def latest_statement(self, source: str, day: date) -> uuid.UUID | None:
+        """The statement a run of (source, day) reconciles: the latest loaded."""
+        query = (
+            sa.select(statements.c.statement_id)
+            .where(statements.c.source == source, statements.c.statement_date == day)
+            .order_by(statements.c.loaded_at.desc(), statements.c.statement_id)
+            .limit(1)
+        )
+        found: uuid.UUID | None = await self._session.scalar(query)
+        return found
+
+    async def match(self, run: RunRecord, window: RunWindow) -> dict[str, int]:
+        """Insert the run row and its results; returns the count per outcome."""
+        await self._session.execute(
+            sa.insert(recon_runs).values(
+                run_id=run.run_id,
+                source=run.source,
+                recon_date=run.recon_date,
+                statement_id=run.statement_id,
+                requested_by=run.requested_by,
+                counts={},
+                settled_fen=0,
+                fee_fen=0,
+            )
+        )
+        await self._session.execute(sa.text(MATCH_SQL), _match_params(run, window))
+        rows = await self._session.execute(
+            sa.select(recon_results.c.outcome, sa.func.count())
+            .where(recon_results.c.run_id == run.run_id)
+            .group_by(recon_results.c.outcome)
+        )
+        return {str(outcome): int(count) for outcome, count in rows.all()}
+
+    async def settlement(self, statement_id: uuid.UUID) -> tuple[int, int]:
+        """(net settled, fees) of the statement's succeeded lines, in fen."""
+        t = statement_lines
+        signed = sa.case((t.c.kind == "refund", -t.c.amount_fen), else_=t.c.amount_fen)
+        row = (
+            await self._session.execute(
+                sa.select(
+                    sa.func.coalesce(sa.func.sum(signed - t.c.fee_fen), 0),
+                    sa.func.coalesce(sa.func.sum(t.c.fee_fen), 0),
+                ).where(t.c.statement_id == statement_id, t.c.status == "succeeded")
+            )
+        ).one()
+        return int(row[0]), int(row[1])
+
+    async def finish(self, run: RunRecord) -> RunRecord:
+        """Record the counts, make this run the day's current one, upsert the discrepancies."""
+        finished = (
+            await self._session.execute(
+                sa.update(recon_runs)
+                .where(recon_runs.c.run_id == run.run_id)
+                .values(
+                    counts=run.counts,
+                    settled_fen=run.settled_fen,
+                    fee_fen=run.fee_fen,
+                    finished_at=sa.func.now(),
+                )
+                .returning(recon_runs)
+            )
+        ).one()
+        day = pg_insert(recon_days).values(
+            source=run.source, recon_date=run.recon_date, current_run_id=run.run_id
+        )
+        await self._session.execute(
+            day.on_conflict_do_update(
+                index_elements=[recon_days.c.source, recon_days.c.recon_date],
+                set_={"current_run_id": day.excluded.current_run_id},
+            )
+        )
+        await self._upsert_discrepancies(run)
+        return RunRecord(**finished._mapping)
+
+    async def _upsert_discrepancies(self, run: RunRecord) -> None:
+        r = recon_results
+        copied = [c.name for c in r.c if c.name not in ("run_id", "result_no")]
+        select = sa.select(
+            sa.func.gen_random_uuid(),
+            *(r.c[name] for name in copied),
+            sa.literal("open"),
+            r.c.run_id,
+            r.c.run_id,
+        ).where(r.c.run_id == run.run_id, r.c.outcome.in_(sorted(DISCREPANCIES)))
+        insert = pg_insert(discrepancies).from_select(
+            ["discrepancy_id", *copied, "status", "first_run_id", "last_run_id"], select
+        )
+        await self._session.execute(
+            insert.on_conflict_do_update(
+                constraint="uq_discrepancies_identity",
+                set_={
+                    "last_run_id": insert.excluded.last_run_id,
+                    "status": "open",
+                    "updated_at": sa.func.now(),
+                },
+            )
+        )
+        # What this run no longer finds is cleared (a late callback, a corrected statement).
+        await self._session.execute(
+            sa.update(discrepancies)
+            .where(
+                discrepancies.c.source == run.source,
+                discrepancies.c.recon_date == run.recon_date,
+                discrepancies.c.status == "open",
+                discrepancies.c.last_run_id != run.run_id,
+            )
+            .values(status="cleared", updated_at=sa.func.now())
+        )
+
+    async def get(self, run_id: uuid.UUID) -> RunRecord | None:
+        """One run."""
+        row = (
+            await self._session.execute(sa.select(recon_runs).where(recon_runs.c.run_id == run_id))
+        ).first()
+        return None if row is None else RunRecord(**row._mapping)
+
+    async def results(
+        self, run_id: uuid.UUID, *, outcome: str | None, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A run's results (lines and records with what was decided), in result order."""
+        r = recon_results
+        conditions = [r.c.run_id == run_id]
+        if outcome is not None:
+            conditions.append(r.c.outcome == outcome)
+        total = await self._session.scalar(
+            sa.select(sa.func.count()).select_from(r).where(*conditions)
+        )
+        rows = await self._session.execute(
+            sa.select(r).where(*conditions).order_by(r.c.result_no).limit(limit).offset(offset)
+        )
+        return [dict(row._mapping) for row in rows], int(total or 0)
+
+    async def discrepancies(
+        self,
+        *,
+        source: str | None,
+        recon_date: date | None,
+        status: str | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Discrepancies, newest day first."""
+        d = discrepancies
+        conditions = []
+        for column, value in (
+            (d.c.source, source),
+            (d.c.recon_date, recon_date),
+            (d.c.status, status),
+        ):
+            if value is not None:
+                conditions.append(column == value)
+        total = await self._session.scalar(
+            sa.select(sa.func.count()).select_from(d).where(*conditions)
+        )
+        rows = await self._session.execute(
+            sa.select(d)
+            .where(*conditions)
+            .order_by(d.c.recon_date.desc(), d.c.source, d.c.created_at, d.c.discrepancy_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [dict(row._mapping) for row in rows], int(total or 0)
+
+
+def _match_params(run: RunRecord, window: RunWindow) -> dict[str, object]:
+    return {
+        "run_id": run.run_id,
+        "source": run.source,
+        "day": run.recon_date,
+        "statement_id": run.statement_id,
+        "first_day": window.first_day,
+        "next_day_start": window.next_day_start,
+        "late_until": window.late_until,
+        "cut_grace": window.cut_grace,
+        "carry_over_days": window.carry_over_days,
+    }

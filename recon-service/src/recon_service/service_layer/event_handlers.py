@@ -1,0 +1,53 @@
+"""Handlers of the events recon-service consumes.
+
+PaymentCallback (otd.payments) → recon's projection of internal payments and refunds. Each
+runs inside the consumer's transaction with the inbox row, so a redelivered event changes
+nothing; the upsert is also idempotent on its own (keyed by payment or refund id). Business
+dates come from the event's ``completed_at`` (Asia/Shanghai), never from the clock.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from otd_shared.consumer import EventHandler
+from otd_shared.events import EventEnvelope, PaymentCallback
+from recon_service.adapters.projection_repo import InternalRecord, ProjectionRepository
+from recon_service.domain.statement import business_date_of
+
+
+def payment_handlers() -> dict[str, EventHandler]:
+    """Handlers of the payment-gateway topic, by event type."""
+    return {"PaymentCallback": on_payment_callback}
+
+
+async def on_payment_callback(session: AsyncSession, envelope: EventEnvelope) -> None:
+    """Project one verified payment outcome or refund."""
+    event = envelope.payload
+    assert isinstance(event, PaymentCallback)
+    await ProjectionRepository(session).upsert(record_of(event, envelope))
+
+
+def record_of(event: PaymentCallback, envelope: EventEnvelope) -> InternalRecord:
+    """The projection row of a PaymentCallback."""
+    refund = event.outcome == "refunded"
+    if refund and not event.refund_id:
+        raise ValueError("a refunded PaymentCallback carries its refund_id")
+    return InternalRecord(
+        kind="refund" if refund else "payment",
+        ref_id=event.refund_id if refund and event.refund_id else event.payment_id,
+        payment_id=event.payment_id,
+        refund_id=event.refund_id if refund else None,
+        order_id=event.order_id,
+        billing_id=event.billing_id,
+        channel=event.channel,
+        method=event.method,
+        status="failed" if event.outcome == "failed" else "succeeded",
+        out_trade_no=event.out_trade_no,
+        channel_txn_id=event.channel_txn_id or None,
+        amount_fen=event.amount_fen,
+        fee_fen=event.fee_fen,
+        completed_at=event.completed_at,
+        business_date=business_date_of(event.completed_at),
+        event_id=envelope.event_id,
+    )

@@ -1,0 +1,89 @@
+"""Reconciliation runs: one (source, day) at a time, in one transaction (serialised per
+source), emitting ReconCompleted with the counts. Re-running a day replaces the day's current
+run; its discrepancies are found again, not created again."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import date
+
+from otd_shared.events import ReconCompleted
+from recon_service.adapters.run_repo import RunRecord
+from recon_service.domain.errors import RunNotFound, StatementMissing
+from recon_service.domain.recon import ReconPolicy, RunWindow, counts_of
+from recon_service.domain.statement import Source
+from recon_service.service_layer.unit_of_work import ReconUnitOfWork
+
+
+async def run_recon(
+    uow: ReconUnitOfWork, source: Source, day: date, policy: ReconPolicy, *, requested_by: str
+) -> RunRecord:
+    """Reconcile the latest statement of (source, day); StatementMissing (409) without one."""
+    async with uow:
+        await uow.runs.lock_source(source.value)
+        statement_id = await uow.runs.latest_statement(source.value, day)
+        if statement_id is None:
+            raise StatementMissing(f"no {source.value} statement is loaded for {day.isoformat()}")
+        run = RunRecord(
+            run_id=uuid.uuid4(),
+            source=source.value,
+            recon_date=day,
+            statement_id=statement_id,
+            requested_by=requested_by,
+            counts={},
+            settled_fen=0,
+            fee_fen=0,
+        )
+        found = await uow.runs.match(run, RunWindow.of(day, policy))
+        settled_fen, fee_fen = await uow.runs.settlement(statement_id)
+        finished = await uow.runs.finish(
+            replace(run, counts=counts_of(found), settled_fen=settled_fen, fee_fen=fee_fen)
+        )
+        await uow.emit(
+            ReconCompleted(
+                run_id=str(finished.run_id),
+                source=source.value,
+                recon_date=day,
+                counts=finished.counts,
+                settled_fen=finished.settled_fen,
+                fee_fen=finished.fee_fen,
+            )
+        )
+        await uow.commit()
+    return finished
+
+
+async def get_run(uow: ReconUnitOfWork, run_id: uuid.UUID) -> RunRecord:
+    """One run, or RunNotFound (404)."""
+    async with uow:
+        found = await uow.runs.get(run_id)
+    if found is None:
+        raise RunNotFound(f"reconciliation run {run_id} not found")
+    return found
+
+
+async def results(
+    uow: ReconUnitOfWork, run_id: uuid.UUID, *, outcome: str | None, limit: int, offset: int
+) -> tuple[list[dict[str, object]], int]:
+    """A run's results, or RunNotFound (404)."""
+    async with uow:
+        if await uow.runs.get(run_id) is None:
+            raise RunNotFound(f"reconciliation run {run_id} not found")
+        return await uow.runs.results(run_id, outcome=outcome, limit=limit, offset=offset)
+
+
+async def discrepancies(
+    uow: ReconUnitOfWork,
+    *,
+    source: str | None,
+    recon_date: date | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, object]], int]:
+    """Discrepancies by source, day and status."""
+    async with uow:
+        return await uow.runs.discrepancies(
+            source=source, recon_date=recon_date, status=status, limit=limit, offset=offset
+        )

@@ -1,0 +1,234 @@
+"""POST /v1/recon-runs on real PostgreSQL: every outcome, refunds paired exactly, the day cut
+carried over and caught up, a re-run giving the same result and no new discrepancies."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from otd_shared.events import PaymentCallback
+from recon_service.domain import BUSINESS_TZ
+from recon_service.testing.statement_files import Txn, wechat_bill
+
+pytestmark = pytest.mark.integration
+
+COUNTED = (
+    "matched", "amount_mismatch", "status_mismatch", "fee_mismatch", "channel_only",
+    "internal_only",
+)  # fmt: skip
+
+
+class Day:
+    """Payments of one business day on one channel, internal and on the statement."""
+
+    def __init__(self, day: date) -> None:
+        self.day = day
+        self.tag = uuid.uuid4().hex[:6].upper()
+
+    def at(self, hh: int, mm: int = 0, ss: int = 0, *, days: int = 0) -> datetime:
+        local = datetime.combine(self.day + timedelta(days=days), datetime.min.time())
+        return local.replace(hour=hh, minute=mm, second=ss, tzinfo=BUSINESS_TZ)
+
+    def otn(self, n: int) -> str:
+        return f"P{self.day:%y%m%d}{self.tag}{n:014d}"
+
+    def txn_id(self, n: int) -> str:
+        return f"42000{self.day:%Y%m%d}{n:015d}"
+
+    def line(self, n: int, fen: int, at: datetime, **kw: Any) -> Txn:
+        return Txn(
+            out_trade_no=self.otn(n), channel_txn_id=self.txn_id(n), amount_fen=fen, at=at, **kw
+        )
+
+    def callback(
+        self, n: int, fen: int, at: datetime, outcome: str = "succeeded", **kw: Any
+    ) -> PaymentCallback:
+        return PaymentCallback(
+            order_id=f"order-{self.tag}-{n}",
+            billing_id=f"bill-{self.tag}-{n}",
+            payment_id=f"pay-{self.tag}-{n}",
+            channel="wechatpay",
+            method="app",
+            outcome=outcome,  # type: ignore[arg-type]  # tests pass valid outcomes
+            out_trade_no=self.otn(n),
+            channel_txn_id=self.txn_id(n),
+            amount_fen=fen,
+            completed_at=at.astimezone(UTC),
+            **kw,
+        )
+
+
+async def load(recon, txns: list[Txn], day: date) -> None:
+    response = await recon.upload("wechatpay", wechat_bill(txns), statement_date=day.isoformat())
+    assert response.status_code in (200, 201), response.text
+
+
+async def test_every_outcome_of_one_day(recon) -> None:
+    d = Day(date(2031, 3, 10))
+    refund_at = d.at(15)
+    for payload in (
+        d.callback(1, 100_000, d.at(10)),  # matched, with two partial refunds
+        d.callback(2, 100_000, d.at(10, 5)),  # amount mismatch
+        d.callback(3, 100_000, d.at(10, 10), outcome="failed"),  # status mismatch
+        d.callback(4, 100_000, d.at(10, 15), fee_fen=500),  # fee mismatch
+        d.callback(6, 100_000, d.at(11)),  # internal only (短款)
+        d.callback(7, 100_000, d.at(23, 30)),  # near the cut: carried over
+        d.callback(8, 100_000, d.at(0, 0, 20, days=1)),  # booked by the channel on the day
+        d.callback(9, 100_000, d.at(9, days=-5)),  # outside the window
+        d.callback(1, 300, refund_at, outcome="refunded", refund_id=f"ref-{d.tag}-a"),
+        d.callback(1, 200, refund_at, outcome="refunded", refund_id=f"ref-{d.tag}-b"),
+        d.callback(11, 5_000, d.at(12), outcome="failed"),  # failed and not on the bill: nothing
+    ):
+        await recon.deliver(payload)
+    statement = [
+        d.line(1, 100_000, d.at(10)),
+        d.line(2, 99_900, d.at(10, 5)),
+        d.line(3, 100_000, d.at(10, 10)),
+        d.line(4, 100_000, d.at(10, 15), fee_fen=600),
+        d.line(5, 100_000, d.at(10, 20)),  # channel only (长款)
+        d.line(8, 100_000, d.at(23, 59, 50)),
+        d.line(1, 200, refund_at, refund=True, out_refund_no="R-b"),
+        d.line(1, 300, refund_at, refund=True, out_refund_no="R-a"),
+    ]
+    await load(recon, statement, d.day)
+
+    run = await recon.run("wechatpay", d.day.isoformat())
+
+    assert run["counts"] == {
+        "matched": 4, "amount_mismatch": 1, "status_mismatch": 1, "fee_mismatch": 1,
+        "channel_only": 1, "internal_only": 1, "carried_over": 1,
+    }  # fmt: skip
+    assert run["source"] == "wechatpay"
+    assert run["date"] == d.day.isoformat()
+    results = await recon.http.get(
+        f"/v1/recon-runs/{run['run_id']}/results", params={"limit": 100}, headers=recon.auth()
+    )
+    by_ref = {r["record_ref"]: r for r in results.json()["items"] if r["record_ref"]}
+    assert by_ref[f"ref-{d.tag}-a"]["outcome"] == "matched"
+    assert by_ref[f"ref-{d.tag}-a"]["line_amount_fen"] == 300
+    assert by_ref[f"pay-{d.tag}-2"]["outcome"] == "amount_mismatch"
+    assert by_ref[f"pay-{d.tag}-3"]["outcome"] == "status_mismatch"
+    assert by_ref[f"pay-{d.tag}-7"]["outcome"] == "carried_over"
+    assert by_ref[f"pay-{d.tag}-8"]["outcome"] == "matched"
+    assert f"pay-{d.tag}-9" not in by_ref
+    assert f"pay-{d.tag}-11" not in by_ref
+    events = [
+        e for e in await recon.outbox("ReconCompleted") if e["payload"]["run_id"] == run["run_id"]
+    ]
+    assert events[0]["payload"]["counts"] == run["counts"]
+    assert events[0]["payload"]["settled_fen"] == run["settled_fen"]
+
+
+async def test_a_rerun_gives_the_same_result_and_no_new_discrepancies(recon) -> None:
+    d = Day(date(2031, 4, 10))
+    await recon.deliver(d.callback(1, 100_000, d.at(10)))
+    await recon.deliver(d.callback(2, 100_000, d.at(11)))
+    await load(recon, [d.line(1, 100_000, d.at(10)), d.line(3, 7_000, d.at(12))], d.day)
+
+    first = await recon.run("wechatpay", d.day.isoformat())
+    open_first = await discrepancy_keys(recon, d.day)
+    again = await recon.run("wechatpay", d.day.isoformat())
+    open_again = await discrepancy_keys(recon, d.day)
+    total = await recon.scalar(
+        "SELECT count(*) FROM recon.discrepancies WHERE recon_date = :d", d=d.day
+    )
+
+    assert again["run_id"] != first["run_id"]
+    assert again["counts"] == first["counts"]
+    assert [first["counts"][k] for k in ("matched", "channel_only", "internal_only")] == [1, 1, 1]
+    assert open_again == open_first
+    assert len(open_first) == total == 2
+
+
+async def test_a_late_callback_clears_the_discrepancy_on_rerun(recon) -> None:
+    d = Day(date(2031, 5, 10))
+    await load(recon, [d.line(1, 100_000, d.at(10))], d.day)
+    first = await recon.run("wechatpay", d.day.isoformat())
+    await recon.deliver(d.callback(1, 100_000, d.at(10, 1)))
+
+    again = await recon.run("wechatpay", d.day.isoformat())
+
+    assert (first["counts"]["channel_only"], again["counts"]["matched"]) == (1, 1)
+    assert await discrepancy_keys(recon, d.day) == set()
+    cleared = await recon.http.get(
+        "/v1/discrepancies",
+        params={"date": d.day.isoformat(), "status": "cleared", "source": "wechatpay"},
+        headers=recon.auth("finance-approver"),
+    )
+    assert [x["outcome"] for x in cleared.json()["items"]] == ["channel_only"]
+
+
+async def test_near_the_cut_a_record_carries_over_up_to_three_days(recon) -> None:
+    d = Day(date(2031, 6, 10))
+    await recon.deliver(d.callback(1, 100_000, d.at(23, 40)))  # appears the next day
+    await recon.deliver(d.callback(2, 100_000, d.at(23, 50)))  # never appears
+    outcomes = []
+    for offset in range(4):
+        day = d.day + timedelta(days=offset)
+        lines = [d.line(1, 100_000, d.at(0, 5, days=1))] if offset == 1 else []
+        await load(recon, lines, day)
+        run = await recon.run("wechatpay", day.isoformat())
+        outcomes.append(
+            (
+                run["counts"]["matched"],
+                run["counts"]["carried_over"],
+                run["counts"]["internal_only"],
+            )
+        )
+    fifth = d.day + timedelta(days=4)
+    await load(recon, [], fifth)
+    after = await recon.run("wechatpay", fifth.isoformat())
+
+    assert outcomes == [(0, 2, 0), (1, 1, 0), (0, 1, 0), (0, 0, 1)]
+    assert after["counts"]["internal_only"] == 0  # judged once, on the third day after
+    rerun_first = await recon.run("wechatpay", d.day.isoformat())
+    assert rerun_first["counts"]["carried_over"] == 0  # both were judged by later days
+
+
+async def test_runs_need_a_statement_and_a_known_source(recon) -> None:
+    missing = await recon.http.post(
+        "/v1/recon-runs", json={"source": "cash", "date": "2031-07-01"}, headers=recon.auth()
+    )
+    unknown = await recon.http.post(
+        "/v1/recon-runs", json={"source": "paypal", "date": "2031-07-01"}, headers=recon.auth()
+    )
+    approver = await recon.http.post(
+        "/v1/recon-runs",
+        json={"source": "cash", "date": "2031-07-01"},
+        headers=recon.auth("finance-approver"),
+    )
+    not_found = await recon.http.get(f"/v1/recon-runs/{uuid.uuid4()}", headers=recon.auth())
+
+    assert (missing.status_code, missing.json()["code"]) == (409, "statement_missing")
+    assert (unknown.status_code, unknown.json()["code"]) == (422, "unknown_source")
+    assert approver.status_code == 403
+    assert not_found.status_code == 404
+
+
+async def test_redelivered_and_late_outcomes_keep_the_projection_right(recon) -> None:
+    d = Day(date(2031, 8, 10))
+    event_id = uuid.uuid4()
+    await recon.deliver(d.callback(1, 100_000, d.at(10), outcome="failed"))
+    await recon.deliver(d.callback(1, 100_000, d.at(10, 30)), event_id=event_id)
+    await recon.deliver(d.callback(1, 100_000, d.at(10, 30)), event_id=event_id)
+    await recon.deliver(d.callback(1, 100_000, d.at(11), outcome="failed"))  # never undoes
+
+    status, completed = await recon.scalar(
+        "SELECT ARRAY[status, completed_at::text] FROM recon.internal_records WHERE ref_id = :ref",
+        ref=f"pay-{d.tag}-1",
+    )
+    assert status == "succeeded"
+    assert completed.startswith("2031-08-10 02:30:00")
+
+
+async def discrepancy_keys(recon, day: date) -> set[tuple[str, str]]:
+    response = await recon.http.get(
+        "/v1/discrepancies",
+        params={"date": day.isoformat(), "source": "wechatpay", "limit": 500},
+        headers=recon.auth(),
+    )
+    assert response.status_code == 200, response.text
+    return {(x["outcome"], x["discrepancy_id"]) for x in response.json()["items"]}
