@@ -214,8 +214,9 @@ def test_each_process_runs_its_own_service_image(docs: tuple[Doc, ...]) -> None:
         for role in LONG_RUNNING_ROLES:
             image = _containers(_role_deployment(docs, service, role))[0]["image"]
             assert image.split(":")[0] == f"otd-pay/{service}", f"{service}-{role}: {image}"
-    (cron,) = _of_kind(docs, "CronJob").values()
-    assert _containers(cron)[0]["image"].split(":")[0] == "otd-pay/recon-service"
+    crons = _of_kind(docs, "CronJob")
+    for name, owner in CRONJOB_OWNERS.items():
+        assert _containers(crons[name])[0]["image"].split(":")[0] == f"otd-pay/{owner}"
 
 
 # --------------------------------------------------------------------------- pods
@@ -359,9 +360,32 @@ def test_each_api_has_a_service_selecting_only_its_pods(docs: tuple[Doc, ...]) -
 # --------------------------------------------------------------------------- recon
 
 
+CRONJOB_OWNERS = {
+    "recon-service-recon-daily": "recon-service",
+    "ledger-service-sap-post": "ledger-service",
+}
+
+
+def test_the_daily_jobs_are_exactly_recon_and_sap(docs: tuple[Doc, ...]) -> None:
+    assert sorted(_of_kind(docs, "CronJob")) == sorted(CRONJOB_OWNERS)
+
+
+def test_sap_posting_runs_daily_after_recon_without_overlap(docs: tuple[Doc, ...]) -> None:
+    spec = _of_kind(docs, "CronJob")["ledger-service-sap-post"]["spec"]
+    assert spec["schedule"] == "0 16 * * *"  # after the 14:30 reconciliation
+    assert spec["timeZone"] == "Asia/Shanghai"
+    assert spec["concurrencyPolicy"] == "Forbid"
+    (container,) = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["sap-post"]
+    env = _env(container)
+    assert env["SAP_CONNECTOR"]["value"] == "http"
+    assert env["SAP_HTTP_URL"]["valueFrom"]["secretKeyRef"]["name"] == "ledger-service-sap"
+    database = env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    assert database == {"name": "ledger-service-db", "key": "DATABASE_URL"}
+
+
 def test_recon_runs_daily_at_1430_shanghai_without_overlap(docs: tuple[Doc, ...]) -> None:
     cronjobs = _of_kind(docs, "CronJob")
-    assert list(cronjobs) == ["recon-service-recon-daily"]
     spec = cronjobs["recon-service-recon-daily"]["spec"]
     assert spec["schedule"] == "30 14 * * *"
     assert spec["timeZone"] == "Asia/Shanghai"

@@ -2,7 +2,8 @@
 
 Commands: ``api`` (HTTP; ``--with-workers`` also runs relay and consumers in-process),
 ``relay`` (outbox relay), ``consumer`` (Kafka consumers), ``worker`` (both),
-``migrate`` (Alembic upgrade head of the service schema).
+``migrate`` (Alembic upgrade head of the service schema), plus a service's own
+``ExtraCommand``s (daily jobs such as ``sap-post``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import argparse
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,17 +38,35 @@ class ServiceEntry:
     schema: str
 
 
-def main(entry: ServiceEntry, argv: list[str] | None = None) -> None:
-    """Parse the command and run it."""
+@dataclass(frozen=True)
+class ExtraCommand:
+    """A service-specific command (e.g. a daily job): its help line and its runner."""
+
+    help: str
+    run: Callable[[list[str]], int]
+
+
+def main(
+    entry: ServiceEntry,
+    argv: list[str] | None = None,
+    extra_commands: Mapping[str, ExtraCommand] | None = None,
+) -> None:
+    """Parse the command and run it; extra commands get the rest of the arguments."""
+    args_in = sys.argv[1:] if argv is None else argv
+    extras = dict(extra_commands or {})
+    if args_in[:1] and args_in[0] in extras:
+        sys.exit(extras[args_in[0]].run(args_in[1:]))
     parser = argparse.ArgumentParser(prog=entry.schema)
     sub = parser.add_subparsers(dest="command", required=True)
+    for name, command in extras.items():
+        sub.add_parser(name, help=command.help)
     api = sub.add_parser("api", help="serve the HTTP API")
     api.add_argument("--with-workers", action="store_true", help="also run relay and consumers")
     sub.add_parser("relay", help="publish the outbox to Kafka")
     sub.add_parser("consumer", help="consume Kafka events")
     sub.add_parser("worker", help="relay and consumers in one process")
     sub.add_parser("migrate", help="upgrade the database schema")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_in)
     settings = entry.load_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
     if args.command == "migrate":

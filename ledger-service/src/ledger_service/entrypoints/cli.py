@@ -11,13 +11,13 @@ import argparse
 import asyncio
 import gc
 import json
-import sys
 from datetime import UTC, date, datetime, timedelta
 
 from ledger_service.adapters.sap_repo import SapDocumentRecord
 from ledger_service.bootstrap import ENTRY, build
 from ledger_service.domain.business_date import business_date_of
 from ledger_service.service_layer.sap_posting import SapPosting
+from otd_shared.cli import ExtraCommand
 from otd_shared.cli import main as shared_main
 from otd_shared.observability import configure_logging
 
@@ -26,14 +26,17 @@ FAILED_STATUSES = frozenset({"pending", "rejected"})
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Dispatch ``sap-post`` here and everything else to the shared CLI."""
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] == [SAP_COMMAND]:
-        sys.exit(sap_post(args[1:]))
+    """The shared CLI with ``sap-post`` added."""
     # Everything imported so far lives as long as the process: keep it out of the cyclic
     # collector's full passes, which otherwise stall a batch of thousands of journals.
     gc.freeze()
-    shared_main(ENTRY, args)
+    shared_main(
+        ENTRY,
+        argv,
+        extra_commands={
+            SAP_COMMAND: ExtraCommand("post a business day's journals to SAP", sap_post),
+        },
+    )
 
 
 def sap_post(argv: list[str]) -> int:

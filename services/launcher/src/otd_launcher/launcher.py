@@ -125,6 +125,10 @@ def _child_env(cluster: Cluster, port: int) -> dict[str, str]:
             "OTD_CLUSTER_FILE": str(cluster.var_dir / "cluster.json"),
         }
     )
+    # Locally the channel sandbox plays SAP for the ledger's HTTP connector.
+    sandbox_port = env.get("OTD_PORT_CHANNEL_SANDBOX", "8010")
+    env.setdefault("SAP_CONNECTOR", "http")
+    env.setdefault("SAP_HTTP_URL", f"http://127.0.0.1:{sandbox_port}/sap")
     return env
 
 
