@@ -1,6 +1,5 @@
-"""``python -m recon_service api|relay|consumer|worker|migrate``."""
+"""``python -m recon_service api|relay|consumer|worker|migrate|recon-daily``."""
 
-from otd_shared.cli import main
-from recon_service.bootstrap import ENTRY
+from recon_service.entrypoints.cli import main
 
-main(ENTRY)
+main()

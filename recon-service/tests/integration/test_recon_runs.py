@@ -232,3 +232,20 @@ async def discrepancy_keys(recon, day: date) -> set[tuple[str, str]]:
     )
     assert response.status_code == 200, response.text
     return {(x["outcome"], x["discrepancy_id"]) for x in response.json()["items"]}
+
+
+async def test_recon_daily_runs_every_source_in_order(recon) -> None:
+    from recon_service.entrypoints.cli import daily
+
+    d = Day(date(2031, 10, 10))
+    await recon.deliver(d.callback(1, 100_000, d.at(10)))
+    await load(recon, [d.line(1, 100_000, d.at(10))], d.day)
+
+    reports = await daily(recon.runtime, d.day)
+
+    assert [r["source"] for r in reports] == [
+        "wechatpay", "alipay", "lakala", "unionpay", "allinpay", "cash", "wire",
+    ]  # fmt: skip
+    assert reports[0]["status"] == "reconciled"
+    assert reports[0]["counts"]["matched"] == 1  # type: ignore[index]
+    assert {r["status"] for r in reports[1:]} == {"statement_missing"}
