@@ -123,18 +123,14 @@ async def test_a_wechat_payment_lands_in_the_orders_statement(
             "amount_fen": billing["outstanding_fen"],
         },
     )
-    if started.status_code != 201 or started.json()["status"] == "unknown":
-        pytest.skip(f"the gateway could not start a WeChat payment: {started.text[:200]}")
+    assert started.status_code == 201, started.text
     payment = started.json()
-    sandbox = urls.get("channel-sandbox")
-    if sandbox is None:
-        pytest.skip("the channel sandbox is not part of this checkout")
+    assert payment["status"] == "paying", payment
+    sandbox = urls["channel-sandbox"]
     paid = await http.post(
         sandbox + "/sandbox/actions",
         json={"channel": "wechatpay", "out_trade_no": payment["out_trade_no"], "action": "pay"},
     )
-    if paid.status_code == 404:
-        pytest.skip("the channel sandbox has no /sandbox/actions")
     assert paid.status_code in (200, 201, 202, 204), paid.text
 
     ledger, finance = urls["ledger-service"], running_cluster.auth("finance")
