@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon_service.adapters.tables import (
@@ -117,7 +118,7 @@ class StatementRepository:
         """Write the statement row; None when the same source, day and content won a race."""
         values = {k: v for k, v in record.__dict__.items() if k != "loaded_at"}
         query = (
-            sa.dialects.postgresql.insert(statements)
+            pg_insert(statements)
             .values(**values)
             .on_conflict_do_nothing(constraint="uq_statements_source_day_content")
             .returning(statements)

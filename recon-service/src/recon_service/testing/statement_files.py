@@ -232,8 +232,8 @@ def zm_record(t: Txn, *, mer_id: str = "777290058167151", trace_no: str = "06740
     put(12, (t.out_refund_no or "") if t.refund else t.out_trade_no)
     put(13, "01")
     put(16, ("C" if t.refund else "D") + f"{abs(t.fee_fen):012d}")
-    settle = t.amount_fen - t.fee_fen
-    put(17, ("D" if t.refund else "C") + f"{settle:012d}")
+    settle = -(t.amount_fen - t.fee_fen) if t.refund else t.amount_fen - t.fee_fen
+    put(17, _dc(-settle))  # credited to us: C
     put(18, "0001")
     put(20, "01")
     put(21, "01")
@@ -241,7 +241,7 @@ def zm_record(t: Txn, *, mer_id: str = "777290058167151", trace_no: str = "06740
     put(23, "01")
     put(27, t.channel_txn_id if t.refund else "")
     put(28, mer_id)
-    put(33, ("D" if t.refund else "C") + f"{settle:012d}")
+    put(33, _dc(-settle))
     put(34, "10000001")
     put(41, t.out_trade_no if t.refund else "")
     cells = [v.encode("gbk").ljust(w, b" ") for v, w in zip(values, ZM_WIDTHS, strict=True)]
@@ -249,6 +249,11 @@ def zm_record(t: Txn, *, mer_id: str = "777290058167151", trace_no: str = "06740
     if too_wide:
         raise ValueError(f"ZM fields {too_wide} are wider than their byte widths")
     return b" ".join(cells)
+
+
+def _dc(fen: int) -> str:
+    """A ZM signed amount: D (debited to us) for positive, C (credited) for negative."""
+    return ("D" if fen >= 0 else "C") + f"{abs(fen):012d}"
 
 
 def unionpay_zm(txns: Sequence[Txn]) -> bytes:
