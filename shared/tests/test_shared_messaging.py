@@ -353,3 +353,45 @@ async def test_parked_order_is_redriven_in_order_and_then_flows_again(
     letters, total = await store.page(include_resolved=True)
     assert total == 2
     assert all(letter.resolved_at is not None for letter in letters)
+
+
+async def test_batch_handler_gets_runs_of_events_and_applies_each_once(
+    harness: Harness, producer: EventProducer
+) -> None:
+    from collections.abc import Sequence
+
+    from otd_shared.consumer import ConsumerConfig as Config
+
+    sizes: list[int] = []
+
+    async def bulk(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
+        sizes.append(len(events))
+        await session.execute(
+            sa.insert(harness.effects),
+            [{"event_id": e.event_id, "order_id": e.order_id} for e in events],
+        )
+
+    config = Config(name="bulk", group_id=f"g-{uuid.uuid4()}", topics=[harness.topic])
+    consumer = EventConsumer(
+        config,
+        {},
+        harness.sessions,
+        harness.tables,
+        harness.metrics,
+        harness.kafka,
+        batch_handlers={"OrderLocked": bulk},
+    )
+    await harness.emit(*(f"order-{i}" for i in range(200)))
+    async with Running(consumer.run):
+        await asyncio.wait_for(consumer.assigned.wait(), WAIT_S)
+        async with Running(harness.relay(producer).run):
+            assert await wait_until(lambda: _eq(harness.effect_count, 200), WAIT_S)
+        # Redeliver all of them: the inbox filters every one before the batch handler.
+        async with harness.engine.begin() as conn:
+            await conn.execute(sa.update(harness.tables.outbox).values(published_at=None))
+        async with Running(harness.relay(producer).run):
+            assert await wait_until(lambda: _unsent_is(harness, 0), WAIT_S)
+            await asyncio.sleep(1.0)
+    assert await harness.effect_count() == 200
+    assert sum(sizes) == 200
+    assert max(sizes) > 1  # events really arrived in runs

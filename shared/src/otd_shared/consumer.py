@@ -35,6 +35,8 @@ from otd_shared.observability import ServiceMetrics, set_correlation_id
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+BatchEventHandler = Callable[[AsyncSession, Sequence[EventEnvelope]], Awaitable[None]]
+"""Applies a run of consecutive events of one type at once (e.g. one multi-row insert)."""
 POLL_TIMEOUT_MS = 200
 # The broker may hold a fetch this long waiting for data; short keeps lag low.
 FETCH_MAX_WAIT_MS = 20
@@ -52,6 +54,22 @@ class ConsumerConfig:
     max_attempts: int = 5
     retry_delay_ms: int = 50
     batch_max: int = 500
+
+
+def _qualified(table: sa.Table) -> str:
+    return f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
+
+
+def one_by_one(batch_handlers: Mapping[str, BatchEventHandler]) -> dict[str, EventHandler]:
+    """Per-event handlers calling batch handlers with one event (slow path, redrive)."""
+
+    def single(batch: BatchEventHandler) -> EventHandler:
+        async def handle(session: AsyncSession, envelope: EventEnvelope) -> None:
+            await batch(session, [envelope])
+
+        return handle
+
+    return {event_type: single(batch) for event_type, batch in batch_handlers.items()}
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
@@ -77,9 +95,11 @@ class EventConsumer:
         tables: MessagingTables,
         metrics: ServiceMetrics,
         bootstrap_servers: str,
+        batch_handlers: Mapping[str, BatchEventHandler] | None = None,
     ) -> None:
         self._config = config
-        self._handlers = dict(handlers)
+        self._batch_handlers = dict(batch_handlers or {})
+        self._handlers = {**one_by_one(self._batch_handlers), **handlers}
         self._sessions = session_factory
         self._tables = tables
         self._metrics = metrics
@@ -184,14 +204,13 @@ class EventConsumer:
         try:
             async with session.begin_nested():
                 fresh_ids = await self._record_in_inbox(session, [e for _, e, _ in runnable])
-                applied = 0
+                fresh: list[tuple[EventEnvelope, EventHandler]] = []
                 for _, envelope, handler in runnable:
-                    if envelope.event_id not in fresh_ids:
-                        continue
-                    fresh_ids.discard(envelope.event_id)  # a duplicate inside the batch
-                    set_correlation_id(envelope.correlation_id)
-                    await handler(session, envelope)
-                    applied += 1
+                    if envelope.event_id in fresh_ids:
+                        fresh_ids.discard(envelope.event_id)  # a duplicate inside the batch
+                        fresh.append((envelope, handler))
+                await self._apply_runs(session, fresh)
+                applied = len(fresh)
         except Exception:  # noqa: BLE001  (retried one by one right after)
             log.info("batch fast path failed; applying one by one", exc_info=True)
             return False
@@ -201,24 +220,40 @@ class EventConsumer:
         )
         return True
 
+    async def _apply_runs(
+        self, session: AsyncSession, fresh: list[tuple[EventEnvelope, EventHandler]]
+    ) -> None:
+        """Apply in order; a run of consecutive events of a type with a batch handler goes
+        to that handler at once (order across types is kept)."""
+        start = 0
+        while start < len(fresh):
+            envelope, handler = fresh[start]
+            set_correlation_id(envelope.correlation_id)
+            batch = self._batch_handlers.get(envelope.event_type)
+            if batch is None:
+                await handler(session, envelope)
+                start += 1
+                continue
+            end = start
+            while end < len(fresh) and fresh[end][0].event_type == envelope.event_type:
+                end += 1
+            await batch(session, [e for e, _ in fresh[start:end]])
+            start = end
+
     async def _record_in_inbox(
         self, session: AsyncSession, envelopes: list[EventEnvelope]
     ) -> set[uuid.UUID]:
-        """Insert inbox rows for the batch; returns the ids seen for the first time."""
+        """Insert inbox rows for the batch (one statement over arrays); returns the ids
+        seen for the first time."""
         inbox = self._tables.inbox
-        rows = {
-            e.event_id: {
-                "consumer": self._config.name,
-                "event_id": e.event_id,
-                "event_type": e.event_type,
-            }
-            for e in envelopes
-        }
+        types = {e.event_id: e.event_type for e in envelopes}
         inserted = await session.execute(
-            pg_insert(inbox)
-            .values(list(rows.values()))
-            .on_conflict_do_nothing()
-            .returning(inbox.c.event_id)
+            sa.text(
+                f"INSERT INTO {_qualified(inbox)} (consumer, event_id, event_type) "
+                "SELECT :consumer, unnest(CAST(:ids AS uuid[])), unnest(CAST(:types AS text[])) "
+                "ON CONFLICT DO NOTHING RETURNING event_id"
+            ),
+            {"consumer": self._config.name, "ids": list(types), "types": list(types.values())},
         )
         return {row[0] for row in inserted}
 

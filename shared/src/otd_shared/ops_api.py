@@ -15,7 +15,12 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from otd_shared.auth import Principal, Role, require_roles
-from otd_shared.dead_letters import PAGE_SIZE_MAX, DeadLetterStore, RedriveOutcome
+from otd_shared.dead_letters import (
+    PAGE_SIZE_MAX,
+    DeadLetterStore,
+    HandlersByConsumer,
+    RedriveOutcome,
+)
 from otd_shared.runtime import ServiceRuntime
 
 Sre = Annotated[Principal, Depends(require_roles(Role.SRE))]
@@ -73,8 +78,8 @@ def dead_letter_router(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(prefix="/v1/ops/dead-letters", tags=["operations"])
     store = DeadLetterStore(runtime.sessions, runtime.tables)
 
-    def handlers() -> dict[str, dict[str, object]]:
-        return {spec.name: dict(spec.handlers) for spec in runtime.consumers}
+    def handlers() -> HandlersByConsumer:
+        return {spec.name: spec.event_handlers() for spec in runtime.consumers}
 
     @router.get("", response_model=DeadLetterPage, summary="Parked events, oldest first")
     async def list_dead_letters(
@@ -98,7 +103,7 @@ def dead_letter_router(runtime: ServiceRuntime) -> APIRouter:
 
     @router.post("/{dead_letter_id}/redrive", response_model=RedriveOut)
     async def redrive(dead_letter_id: int, _: Sre) -> RedriveOut:
-        return _out(await store.redrive(dead_letter_id, handlers()))  # type: ignore[arg-type]
+        return _out(await store.redrive(dead_letter_id, handlers()))
 
     @router.post(
         "/redrive",
@@ -106,7 +111,7 @@ def dead_letter_router(runtime: ServiceRuntime) -> APIRouter:
         summary="Redrive an order's parked events oldest first",
     )
     async def redrive_order(body: RedriveOrderBody, _: Sre) -> list[RedriveOut]:
-        outcomes = await store.redrive_order(body.consumer, body.order_id, handlers())  # type: ignore[arg-type]
+        outcomes = await store.redrive_order(body.consumer, body.order_id, handlers())
         return [_out(o) for o in outcomes]
 
     @router.post("/{dead_letter_id}/discard", status_code=204)

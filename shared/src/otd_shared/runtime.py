@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from otd_shared.consumer import ConsumerConfig, EventConsumer, EventHandler
+from otd_shared.consumer import (
+    BatchEventHandler,
+    ConsumerConfig,
+    EventConsumer,
+    EventHandler,
+    one_by_one,
+)
 from otd_shared.db import SessionFactory, create_engine, create_session_factory
 from otd_shared.events import Topic, topic_for
 from otd_shared.kafka import EventProducer
@@ -34,6 +40,11 @@ class ConsumerSpec:
     name: str
     topics: tuple[Topic, ...]
     handlers: Mapping[str, EventHandler]
+    batch_handlers: Mapping[str, BatchEventHandler] = field(default_factory=dict)
+
+    def event_handlers(self) -> dict[str, EventHandler]:
+        """Every type's per-event handler (batch handlers called with one event)."""
+        return {**one_by_one(self.batch_handlers), **self.handlers}
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,7 @@ class ServiceRuntime:
             self.tables,
             self.metrics,
             self.settings.kafka_bootstrap_servers,
+            batch_handlers=spec.batch_handlers,
         )
 
 
