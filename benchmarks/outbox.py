@@ -32,6 +32,8 @@ STEADY_RATE_PER_S = 1_000
 STEADY_SECONDS = 5
 STEADY_TICK_S = 0.01
 WAIT_LIMIT_S = 120.0
+# Relay batch and consumer poll size (RELAY_BATCH_SIZE / CONSUMER_BATCH_MAX in production).
+BATCH_SIZE = 2_000
 RelayJob = Callable[[], Coroutine[Any, Any, None]]
 
 
@@ -166,13 +168,14 @@ class _Pipeline:
             self.tables.outbox,
             producer,
             self.metrics,
-            batch_size=500,
+            batch_size=BATCH_SIZE,
             idle_sleep_ms=10,
         )
         config = ConsumerConfig(
             name="bench",
             group_id=f"{self.prefix}bench",
             topics=[topic_for(Topic.ORDERS, self.prefix)],
+            batch_max=BATCH_SIZE,
         )
         consumer = EventConsumer(
             config,
