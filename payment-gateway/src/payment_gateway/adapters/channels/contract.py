@@ -196,3 +196,13 @@ def check_merchant_ids(notification: VerifiedNotification, expected: Mapping[str
 def channel_time(now_s: int) -> datetime:
     """`now_s` as an aware datetime in the channels' zone (UTC+8)."""
     return datetime.fromtimestamp(now_s, tz=UTC).astimezone(CHANNEL_TZ)
+
+
+def extra_form_fields(event: NotificationEvent, channel_label: str) -> dict[str, str]:
+    """A form channel's ``extra_fields`` as strings (form bodies carry text only)."""
+    fields: dict[str, str] = {}
+    for name, value in event.extra_fields.items():
+        if not isinstance(value, str):
+            raise TypeError(f"{channel_label} form field {name!r} must be a string")
+        fields[name] = value
+    return fields

@@ -26,6 +26,7 @@ from payment_gateway.adapters.channels.contract import (
     SignedNotification,
     VerifiedNotification,
     channel_time,
+    extra_form_fields,
 )
 from payment_gateway.adapters.channels.errors import CallbackRejected
 from payment_gateway.adapters.channels.keys import ChannelKeySet
@@ -108,7 +109,7 @@ class AlipayChannel:
         return to_verified(notification)
 
     def sign_notification(self, event: NotificationEvent, *, now_s: int) -> SignedNotification:
-        extra = {name: _text(name, value) for name, value in event.extra_fields.items()}
+        extra = extra_form_fields(event, "Alipay")
         charset = normalize_charset(extra.get("charset", "utf-8"))
         fields = {**self._fields(event, now_s), **extra, "charset": charset}
         body = protocol.sign_notification_form(
@@ -176,9 +177,3 @@ def _status_fields(event: NotificationEvent, stamp: str) -> dict[str, str]:
             return {"trade_status": "WAIT_BUYER_PAY"}
         case Outcome.REFUNDED:
             raise ValueError("use kind=refund for refund notifications")
-
-
-def _text(name: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"Alipay form field {name!r} must be a string")
-    return value

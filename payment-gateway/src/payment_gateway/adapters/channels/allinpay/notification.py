@@ -24,6 +24,7 @@ from payment_gateway.adapters.channels.contract import (
     SignedNotification,
     VerifiedNotification,
     channel_time,
+    extra_form_fields,
 )
 from payment_gateway.adapters.channels.errors import CallbackRejected
 from payment_gateway.adapters.channels.keys import ChannelKeySet
@@ -113,11 +114,7 @@ class AllinpayChannel:
         return to_verified(notification)
 
     def sign_notification(self, event: NotificationEvent, *, now_s: int) -> SignedNotification:
-        fields = self._fields(event, now_s)
-        for name, value in event.extra_fields.items():
-            if not isinstance(value, str):
-                raise TypeError(f"Allinpay form field {name!r} must be a string")
-            fields[name] = value
+        fields = {**self._fields(event, now_s), **extra_form_fields(event, "Allinpay")}
         body = protocol.sign_notification_form(
             list(fields.items()), private_key=self._keys.channel_signing_key()
         )
