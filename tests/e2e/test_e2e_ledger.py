@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from otd_shared.testing.cluster import RunningCluster, eventually
+from otd_shared.testing.cluster import RunningCluster, eventually, order_with_intent_billing
 
 pytestmark = pytest.mark.e2e
 DAY = "2024-05-01"
@@ -91,29 +91,8 @@ async def test_a_wechat_payment_lands_in_the_orders_statement(
     running_cluster: RunningCluster, http: httpx.AsyncClient
 ) -> None:
     urls, app = running_cluster.urls, running_cluster.auth("app-backend")
-    created = await http.post(
-        urls["order-service"] + "/v1/orders",
-        headers=app,
-        json={
-            "customer_id": f"cust-{uuid.uuid4().hex[:8]}",
-            "vehicle_model": "OTD-S",
-            "price_fen": 25_000_000,
-            "loan_fen": 0,
-            "charging_pile": False,
-        },
-    )
-    assert created.status_code == 201, created.text
-    order_id = created.json()["order_id"]
-
-    async def payable() -> dict[str, Any] | None:
-        r = await http.get(
-            urls["payment-gateway"] + f"/v1/orders/{order_id}/payable-billings", headers=app
-        )
-        rows = r.json() if r.status_code == 200 else []
-        return next((b for b in rows if b["stage"] == "intent"), None)
-
-    billing = await eventually(payable, timeout_s=60)
-    assert isinstance(billing, dict)
+    billing = await order_with_intent_billing(http, running_cluster)
+    order_id = billing["order_id"]
     started = await http.post(
         urls["payment-gateway"] + "/v1/payments",
         headers={**app, "Idempotency-Key": uuid.uuid4().hex},

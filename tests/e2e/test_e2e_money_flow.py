@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from otd_shared.testing.cluster import RunningCluster, eventually
+from otd_shared.testing.cluster import RunningCluster, eventually, order_with_intent_billing
 
 pytestmark = pytest.mark.e2e
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -30,28 +30,8 @@ async def test_a_payment_notified_twice_is_booked_once_from_channel_to_sap(
 ) -> None:
     urls = running_cluster.urls
     app, finance = running_cluster.auth("app-backend"), running_cluster.auth("finance")
-    created = await http.post(
-        urls["order-service"] + "/v1/orders",
-        headers=app,
-        json={
-            "customer_id": f"cust-{uuid.uuid4().hex[:8]}",
-            "vehicle_model": "OTD-S",
-            "price_fen": PRICE_FEN,
-            "loan_fen": 0,
-            "charging_pile": False,
-        },
-    )
-    assert created.status_code == 201, created.text
-    order_id = created.json()["order_id"]
-
-    async def intent_billing() -> dict[str, Any] | None:
-        rows = await _get_json(
-            http, urls["payment-gateway"] + f"/v1/orders/{order_id}/payable-billings", app
-        )
-        return next((b for b in rows or [] if b["stage"] == "intent"), None)
-
-    billing = await eventually(intent_billing, timeout_s=30)
-    assert isinstance(billing, dict)
+    billing = await order_with_intent_billing(http, running_cluster, price_fen=PRICE_FEN)
+    order_id = billing["order_id"]
     amount = billing["outstanding_fen"]
     started = await http.post(
         urls["payment-gateway"] + "/v1/payments",

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from otd_shared.testing.cluster import RunningCluster, eventually
+from otd_shared.testing.cluster import RunningCluster, eventually, order_with_intent_billing
 
 pytestmark = pytest.mark.e2e
 
@@ -20,40 +20,12 @@ async def _sandbox_action(
     return await http.post(cluster.urls["channel-sandbox"] + "/sandbox/actions", json=body)
 
 
-async def _intent_billing(http: httpx.AsyncClient, cluster: RunningCluster) -> dict[str, Any]:
-    urls, app = cluster.urls, cluster.auth("app-backend")
-    created = await http.post(
-        urls["order-service"] + "/v1/orders",
-        headers=app,
-        json={
-            "customer_id": f"cust-{uuid.uuid4().hex[:8]}",
-            "vehicle_model": "OTD-S",
-            "price_fen": 25_000_000,
-            "loan_fen": 0,
-            "charging_pile": False,
-        },
-    )
-    assert created.status_code == 201, created.text
-    order_id = created.json()["order_id"]
-
-    async def payable() -> dict[str, Any] | None:
-        r = await http.get(
-            urls["payment-gateway"] + f"/v1/orders/{order_id}/payable-billings", headers=app
-        )
-        rows = r.json() if r.status_code == 200 else []
-        return next((b for b in rows if b["stage"] == "intent"), None)
-
-    billing = await eventually(payable)
-    assert isinstance(billing, dict)
-    return billing
-
-
 async def test_wechat_payment_pays_the_intent_billing(
     running_cluster: RunningCluster, http: httpx.AsyncClient
 ) -> None:
     urls, app = running_cluster.urls, running_cluster.auth("app-backend")
     gateway = urls["payment-gateway"]
-    billing = await _intent_billing(http, running_cluster)
+    billing = await order_with_intent_billing(http, running_cluster)
     started = await http.post(
         gateway + "/v1/payments",
         headers={**app, "Idempotency-Key": uuid.uuid4().hex},
@@ -100,7 +72,7 @@ async def test_alipay_and_lakala_payments_through_the_sandbox(
     running_cluster: RunningCluster, http: httpx.AsyncClient, channel: str, method: str | None
 ) -> None:
     app, gateway = running_cluster.auth("app-backend"), running_cluster.urls["payment-gateway"]
-    billing = await _intent_billing(http, running_cluster)
+    billing = await order_with_intent_billing(http, running_cluster)
     body: dict[str, Any] = {
         "billing_id": billing["billing_id"],
         "channel": channel,
@@ -134,7 +106,7 @@ async def test_alipay_and_lakala_payments_through_the_sandbox(
 async def test_routing_refusal_through_the_cluster(
     running_cluster: RunningCluster, http: httpx.AsyncClient
 ) -> None:
-    billing = await _intent_billing(http, running_cluster)
+    billing = await order_with_intent_billing(http, running_cluster)
     refused = await http.post(
         running_cluster.urls["payment-gateway"] + "/v1/payments",
         headers={**running_cluster.auth("app-backend"), "Idempotency-Key": uuid.uuid4().hex},

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -139,3 +140,39 @@ async def _sleep(seconds: float) -> None:
     import asyncio
 
     await asyncio.sleep(seconds)
+
+
+async def order_with_intent_billing(
+    http: httpx.AsyncClient,
+    cluster: RunningCluster,
+    *,
+    price_fen: int = 25_000_000,
+    timeout_s: float = 60.0,
+) -> dict[str, Any]:
+    """Create a vehicle order (no loan) and wait until the gateway accepts payments for its
+    intent billing; returns that payable billing (``billing_id``, ``order_id``,
+    ``outstanding_fen``, ...)."""
+    app = cluster.auth("app-backend")
+    created = await http.post(
+        cluster.urls["order-service"] + "/v1/orders",
+        headers=app,
+        json={
+            "customer_id": f"cust-{uuid.uuid4().hex[:8]}",
+            "vehicle_model": "OTD-S",
+            "price_fen": price_fen,
+            "loan_fen": 0,
+            "charging_pile": False,
+        },
+    )
+    assert created.status_code == 201, created.text
+    order_id = created.json()["order_id"]
+    url = cluster.urls["payment-gateway"] + f"/v1/orders/{order_id}/payable-billings"
+
+    async def payable() -> dict[str, Any] | None:
+        response = await http.get(url, headers=app)
+        rows = response.json() if response.status_code == 200 else []
+        return next((b for b in rows if b["stage"] == "intent"), None)
+
+    billing = await eventually(payable, timeout_s=timeout_s)
+    assert isinstance(billing, dict)
+    return billing
