@@ -21,8 +21,10 @@ from urllib.parse import quote_plus
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from otd_shared.events import PaymentCallback, decode_envelope
 from payment_gateway.adapters.channels import wire
 from payment_gateway.adapters.channels.alipay import protocol as alipay
 from payment_gateway.adapters.channels.allinpay import protocol as allinpay
@@ -767,6 +769,61 @@ async def test_genuine_notification_settles_the_payment_once(
     assert [r["verdict"] for r in rows].count("accepted") == 1
     assert [r["verdict"] for r in rows].count("duplicate") == 9
     assert rows[0]["body"] == signed.body
+
+
+async def test_one_statement_event_is_a_valid_envelope_of_the_payment(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hot statement fills the payment's fields into the envelope in SQL: the row decodes as
+    an envelope, keyed by the order, and a notification without a fee gets the stored one (as
+    the read-then-write path would)."""
+    created = await harness.paying("wechatpay", AMOUNT_FEN)
+    payment_id = created["payment_id"]
+    async with harness.gw.store.connection() as conn:
+        await conn.execute(
+            "UPDATE payment.payments SET fee_fen = 7 WHERE payment_id = $1",
+            uuid.UUID(payment_id),
+        )
+    signed = harness.sign(
+        "wechatpay",
+        NotificationEvent(
+            out_trade_no=created["out_trade_no"], channel_txn_id="4200077", amount_fen=AMOUNT_FEN
+        ),
+    )
+
+    async def no_read(*_: object) -> None:
+        raise AssertionError("the common case reads nothing before its one statement")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(harness.gw.store, "payment", no_read)
+        answer = await harness.notify("wechatpay", dict(signed.headers), signed.body)
+    assert answer.status_code == 204
+    outbox = harness.runtime.tables.outbox
+    async with harness.gw.sessions() as session:
+        rows = (
+            await session.execute(
+                sa.select(outbox.c.partition_key, outbox.c.body).where(
+                    outbox.c.body.contains(payment_id)
+                )
+            )
+        ).all()
+    assert len(rows) == 1
+    envelope = decode_envelope(rows[0].body.encode())
+    assert envelope.order_id == created["order_id"] == rows[0].partition_key
+    assert envelope.producer == "payment-gateway"
+    payload = envelope.payload
+    assert isinstance(payload, PaymentCallback)
+    assert (payload.order_id, payload.billing_id, payload.payment_id, payload.method) == (
+        created["order_id"],
+        created["billing_id"],
+        payment_id,
+        created["method"],
+    )
+    assert (payload.channel_txn_id, payload.fee_fen) == ("4200077", 7)
+    payment = await harness.payment(payment_id)
+    assert payment["status"] == "succeeded"
+    verdicts = [r["verdict"] for r in await harness.callback_rows(payment_id=payment_id)]
+    assert verdicts == ["accepted"]
 
 
 async def test_ten_identical_notifications_at_the_same_moment(harness: Harness) -> None:

@@ -1,4 +1,11 @@
-"""SQL of the callback hot path: one read, then one atomic statement.
+"""SQL of the callback hot path: one atomic statement, a read and a second one only if not.
+
+``settle_known`` is the common case in one round trip: it locks the payment by our order number
+only if it is this channel's, of this amount and currency, and in a status the target may be
+reached from; then updates it, writes the PaymentCallback outbox row (the payment's fields filled
+in by SQL into the envelope built by the caller) and the raw request as ``accepted``. When it
+finds no such row it writes nothing and returns None; the caller then takes the slower path
+below, which decides the exact rejection or duplicate.
 
 ``settle`` is a single statement (so, in autocommit, its own transaction): the guarded UPDATE
 of the payment, the PaymentCallback outbox row only when that UPDATE changed the row, and the
@@ -25,6 +32,39 @@ from payment_gateway.adapters.tables import SCHEMA
 from payment_gateway.domain.payment import Payment, PaymentStatus
 
 _PAYMENT_BY_OUT_TRADE_NO: Final = f"SELECT * FROM {SCHEMA}.payments WHERE out_trade_no = $1"  # noqa: S608
+_SETTLE_KNOWN: Final = f"""
+WITH found AS (
+    SELECT payment_id, status FROM {SCHEMA}.payments
+     WHERE out_trade_no = $1 AND channel = $2 AND amount_fen = $3 AND currency = $4
+       AND status = ANY($5::text[])
+       FOR UPDATE
+), settled AS (
+    UPDATE {SCHEMA}.payments AS p
+       SET status = $6, channel_txn_id = COALESCE($7, p.channel_txn_id),
+           fee_fen = COALESCE($8, p.fee_fen), completed_at = $9, updated_at = $9,
+           next_query_at = NULL
+      FROM found
+     WHERE p.payment_id = found.payment_id AND p.status = ANY($5::text[])
+ RETURNING p.payment_id, p.order_id, p.billing_id, p.method, p.channel_txn_id, p.fee_fen,
+           found.status AS prior
+), event AS (
+    INSERT INTO {SCHEMA}.outbox (event_id, event_type, topic, partition_key, body)
+    SELECT $10, $11, $12, s.order_id::text,
+           ($13::jsonb || jsonb_build_object(
+               'order_id', s.order_id::text,
+               'payload', ($13::jsonb -> 'payload') || jsonb_build_object(
+                   'order_id', s.order_id::text, 'billing_id', s.billing_id::text,
+                   'payment_id', s.payment_id::text, 'method', s.method,
+                   'channel_txn_id', s.channel_txn_id, 'fee_fen', s.fee_fen)))::text
+      FROM settled AS s
+), raw AS (
+    INSERT INTO {SCHEMA}.callback_requests (channel, received_at, headers, body, body_bytes,
+        verdict, reason, notification_id, out_trade_no, payment_id)
+    SELECT $19, $9, $14::jsonb, $15, $16, 'accepted', NULL, $17, $18, s.payment_id
+      FROM settled AS s
+)
+SELECT prior FROM settled
+"""  # noqa: S608  (constant schema name)
 _SETTLE: Final = f"""
 WITH settled AS (
     UPDATE {SCHEMA}.payments
@@ -93,6 +133,49 @@ class NotificationStore:
         """The payment with our merchant order number."""
         row = await conn.fetchrow(_PAYMENT_BY_OUT_TRADE_NO, out_trade_no)
         return payment_from_row(row) if row is not None else None
+
+    async def settle_known(
+        self,
+        conn: Any,
+        *,
+        out_trade_no: str,
+        channel: str,
+        amount_fen: int,
+        currency: str,
+        target: PaymentStatus,
+        sources: Iterable[PaymentStatus],
+        channel_txn_id: str | None,
+        fee_fen: int | None,
+        now: datetime,
+        event_row: dict[str, object],
+        record: CallbackRecord,
+    ) -> PaymentStatus | None:
+        """Settle a known payment this notification matches, with its event and raw request, in
+        one statement; its status before, or None (nothing written) when no payment matched."""
+        raw = record_row(record)
+        prior: str | None = await conn.fetchval(
+            _SETTLE_KNOWN,
+            out_trade_no,
+            channel,
+            amount_fen,
+            currency,
+            [s.value for s in sources],
+            target.value,
+            channel_txn_id or None,
+            fee_fen,
+            now,
+            event_row["event_id"],
+            event_row["event_type"],
+            event_row["topic"],
+            event_row["body"],
+            json.dumps(raw["headers"]),
+            raw["body"],
+            raw["body_bytes"],
+            raw["notification_id"],
+            raw["out_trade_no"],
+            raw["channel"],
+        )
+        return PaymentStatus(prior) if prior is not None else None
 
     async def settle(
         self,

@@ -16,8 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import ClassVar, Final
+from typing import Any, ClassVar, Final
 
+from otd_shared.events import PaymentCallback
 from payment_gateway.adapters.callback_log import CallbackRecord, Verdict
 from payment_gateway.adapters.channels.contract import (
     CallbackAnswer,
@@ -35,7 +36,7 @@ from payment_gateway.adapters.channels.errors import (
 )
 from payment_gateway.adapters.channels.wire import HeaderView
 from payment_gateway.domain.payment import OPEN_STATUSES as OPEN_PAYMENT_STATUSES
-from payment_gateway.domain.payment import Payment, PaymentStatus, sources_of
+from payment_gateway.domain.payment import Payment, PaymentStatus, callback_outcome, sources_of
 from payment_gateway.domain.refund import OPEN_STATUSES as OPEN_REFUNDS
 from payment_gateway.domain.refund import Refund, RefundStatus
 from payment_gateway.service_layer.context import Gateway
@@ -49,6 +50,8 @@ MERCHANT_ID_ALIASES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
 )
 # Alipay's refund_fee is the payment's cumulative refunded amount, not this refund's.
 CUMULATIVE_REFUND_CHANNELS: Final = frozenset({"alipay"})
+# Placeholder of an event field the hot statement replaces with the payment's own value.
+_FILLED_BY_SQL: Final = ""
 
 
 class _Rejection(CallbackRejected):
@@ -90,7 +93,7 @@ class Applied:
 
     verdict: Verdict
     reason: str | None
-    payment: Payment
+    payment: Payment | None = None  # None when settled in one statement (not read back)
     refund: Refund | None = None
 
 
@@ -160,7 +163,7 @@ async def _apply(gw: Gateway, vn: VerifiedNotification, record: CallbackRecord) 
                 reason=applied.reason,
                 notification_id=vn.notification_id,
                 out_trade_no=vn.out_trade_no,
-                payment_id=applied.payment.payment_id,
+                payment_id=applied.payment.payment_id if applied.payment else None,
                 refund_id=applied.refund.refund_id if applied.refund else None,
             )
         )
@@ -169,9 +172,21 @@ async def _apply(gw: Gateway, vn: VerifiedNotification, record: CallbackRecord) 
 
 
 async def _apply_payment(gw: Gateway, vn: VerifiedNotification, record: CallbackRecord) -> Applied:
-    """The hot path: one read, then one atomic statement (adapters/notification_store.py)."""
+    """The hot path (adapters/notification_store.py): one atomic statement settles a known
+    payment the notification matches; only when it matches none, a read decides the rejection
+    or duplicate, then one atomic statement records it."""
     now = record.received_at
+    record = replace(record, notification_id=vn.notification_id, out_trade_no=vn.out_trade_no)
     async with gw.store.connection() as conn:
+        settled_from = await _settle_known(gw, conn, vn, record)
+        if settled_from is not None:
+            if settled_from not in OPEN_PAYMENT_STATUSES:
+                log.warning(
+                    "late verified success after %s",
+                    settled_from.value,
+                    extra={"out_trade_no": vn.out_trade_no},
+                )
+            return Applied("accepted", None)
         payment = await gw.store.payment(conn, vn.out_trade_no)
         if payment is None or payment.channel != vn.channel:
             raise UnknownOrder("no payment of ours has this out_trade_no on this channel")
@@ -195,9 +210,7 @@ async def _apply_payment(gw: Gateway, vn: VerifiedNotification, record: Callback
             fee_fen=vn.fee_fen,
             now=now,
             event_row=gw.outbox.row(envelope),
-            record=replace(
-                record, notification_id=vn.notification_id, out_trade_no=vn.out_trade_no
-            ),
+            record=record,
             duplicate_reason=_duplicate_reason(payment, vn, target),
         )
     if verdict == "accepted" and payment.status not in OPEN_PAYMENT_STATUSES:
@@ -207,6 +220,50 @@ async def _apply_payment(gw: Gateway, vn: VerifiedNotification, record: Callback
             extra={"payment_id": str(payment.payment_id)},
         )
     return Applied(verdict, None, settled if verdict == "accepted" else payment)
+
+
+async def _settle_known(
+    gw: Gateway, conn: Any, vn: VerifiedNotification, record: CallbackRecord
+) -> PaymentStatus | None:
+    """The common case in one round trip; the payment's status before, or None (nothing
+    written) when no payment of this channel, amount and currency may reach the outcome."""
+    match vn.outcome:
+        case Outcome.SUCCEEDED:
+            target = PaymentStatus.SUCCEEDED
+        case Outcome.FAILED:
+            target = PaymentStatus.FAILED
+        case _:
+            return None  # the slower path tells an unknown order from a pending outcome
+    # The event with what the notification says; SQL fills in the payment's own fields
+    # (order/billing/payment ids, method, and the stored transaction id and fee when the
+    # notification carries none) from the row it settles.
+    template = PaymentCallback(
+        order_id=_FILLED_BY_SQL,
+        billing_id=_FILLED_BY_SQL,
+        payment_id=_FILLED_BY_SQL,
+        channel=vn.channel,
+        method=_FILLED_BY_SQL,
+        outcome=callback_outcome(target),
+        out_trade_no=vn.out_trade_no,
+        channel_txn_id=vn.channel_txn_id or None,
+        amount_fen=vn.amount_fen,
+        fee_fen=vn.fee_fen,
+        completed_at=record.received_at,
+    )
+    return await gw.store.settle_known(
+        conn,
+        out_trade_no=vn.out_trade_no,
+        channel=vn.channel,
+        amount_fen=vn.amount_fen,
+        currency=vn.currency,
+        target=target,
+        sources=sources_of(target),
+        channel_txn_id=vn.channel_txn_id,
+        fee_fen=vn.fee_fen,
+        now=record.received_at,
+        event_row=gw.outbox.row(gw.outbox.envelope(template)),
+        record=record,
+    )
 
 
 def _payment_target(vn: VerifiedNotification) -> PaymentStatus:
