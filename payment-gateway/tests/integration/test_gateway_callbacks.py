@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from otd_shared.events import PaymentCallback, decode_envelope
+from payment_gateway.adapters import notification_store
 from payment_gateway.adapters.channels import wire
 from payment_gateway.adapters.channels.alipay import protocol as alipay
 from payment_gateway.adapters.channels.allinpay import protocol as allinpay
@@ -841,6 +842,52 @@ async def test_ten_identical_notifications_at_the_same_moment(harness: Harness) 
     assert len(await harness.callbacks_events(created["payment_id"])) == 1
     verdicts = [r["verdict"] for r in await harness.callback_rows(payment_id=created["payment_id"])]
     assert sorted(verdicts) == ["accepted"] + ["duplicate"] * 9
+
+
+async def _concurrent_distinct_notifications(harness: Harness) -> None:
+    """Five payments, each notified three times, all at once: grouped settlement."""
+    created = [await harness.paying("wechatpay", AMOUNT_FEN) for _ in range(5)]
+    signed = [
+        harness.sign(
+            "wechatpay",
+            NotificationEvent(
+                out_trade_no=c["out_trade_no"],
+                channel_txn_id=f"42000000000000000000000000{i:02d}",
+                amount_fen=AMOUNT_FEN,
+            ),
+        )
+        for i, c in enumerate(created)
+    ]
+    answers = await asyncio.gather(
+        *(harness.notify("wechatpay", dict(s.headers), s.body) for _ in range(3) for s in signed)
+    )
+    assert {a.status_code for a in answers} == {204}
+    for i, c in enumerate(created):
+        assert (await harness.payment(c["payment_id"]))["status"] == "succeeded"
+        events = await harness.callbacks_events(c["payment_id"])
+        assert len(events) == 1
+        assert events[0]["channel_txn_id"] == f"42000000000000000000000000{i:02d}"
+        assert (events[0]["order_id"], events[0]["billing_id"], events[0]["method"]) == (
+            c["order_id"],
+            c["billing_id"],
+            c["method"],
+        )
+        rows = await harness.callback_rows(payment_id=c["payment_id"])
+        assert sorted(r["verdict"] for r in rows) == ["accepted", "duplicate", "duplicate"]
+
+
+async def test_concurrent_notifications_of_several_payments_settle_each_once(
+    harness: Harness,
+) -> None:
+    await _concurrent_distinct_notifications(harness)
+
+
+async def test_failed_grouped_statement_falls_back_one_by_one(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(notification_store, "_SETTLE_KNOWN_GROUP", "SELECT broken(")
+    await _concurrent_distinct_notifications(harness)
+    assert "grouped settlement failed" in caplog.text
 
 
 async def test_failed_notification_then_late_success_is_kept(harness: Harness) -> None:

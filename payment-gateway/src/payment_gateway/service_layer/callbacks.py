@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, ClassVar, Final
+from typing import ClassVar, Final
 
 from otd_shared.events import PaymentCallback
 from payment_gateway.adapters.callback_log import CallbackRecord, Verdict
@@ -35,6 +35,7 @@ from payment_gateway.adapters.channels.errors import (
     WrongMerchant,
 )
 from payment_gateway.adapters.channels.wire import HeaderView
+from payment_gateway.adapters.notification_store import KnownSettlement
 from payment_gateway.domain.payment import OPEN_STATUSES as OPEN_PAYMENT_STATUSES
 from payment_gateway.domain.payment import Payment, PaymentStatus, callback_outcome, sources_of
 from payment_gateway.domain.refund import OPEN_STATUSES as OPEN_REFUNDS
@@ -177,16 +178,16 @@ async def _apply_payment(gw: Gateway, vn: VerifiedNotification, record: Callback
     or duplicate, then one atomic statement records it."""
     now = record.received_at
     record = replace(record, notification_id=vn.notification_id, out_trade_no=vn.out_trade_no)
+    settled_from = await _settle_known(gw, vn, record)
+    if settled_from is not None:
+        if settled_from not in OPEN_PAYMENT_STATUSES:
+            log.warning(
+                "late verified success after %s",
+                settled_from.value,
+                extra={"out_trade_no": vn.out_trade_no},
+            )
+        return Applied("accepted", None)
     async with gw.store.connection() as conn:
-        settled_from = await _settle_known(gw, conn, vn, record)
-        if settled_from is not None:
-            if settled_from not in OPEN_PAYMENT_STATUSES:
-                log.warning(
-                    "late verified success after %s",
-                    settled_from.value,
-                    extra={"out_trade_no": vn.out_trade_no},
-                )
-            return Applied("accepted", None)
         payment = await gw.store.payment(conn, vn.out_trade_no)
         if payment is None or payment.channel != vn.channel:
             raise UnknownOrder("no payment of ours has this out_trade_no on this channel")
@@ -223,10 +224,12 @@ async def _apply_payment(gw: Gateway, vn: VerifiedNotification, record: Callback
 
 
 async def _settle_known(
-    gw: Gateway, conn: Any, vn: VerifiedNotification, record: CallbackRecord
+    gw: Gateway, vn: VerifiedNotification, record: CallbackRecord
 ) -> PaymentStatus | None:
-    """The common case in one round trip; the payment's status before, or None (nothing
-    written) when no payment of this channel, amount and currency may reach the outcome."""
+    """The common case in one round trip (grouped with concurrent notifications under load);
+    the payment's status before, or None (nothing written) when no payment of this channel,
+    amount and currency may reach the outcome, or when another delivery of the same
+    notification was tried in the same group."""
     match vn.outcome:
         case Outcome.SUCCEEDED:
             target = PaymentStatus.SUCCEEDED
@@ -250,19 +253,20 @@ async def _settle_known(
         fee_fen=vn.fee_fen,
         completed_at=record.received_at,
     )
-    return await gw.store.settle_known(
-        conn,
-        out_trade_no=vn.out_trade_no,
-        channel=vn.channel,
-        amount_fen=vn.amount_fen,
-        currency=vn.currency,
-        target=target,
-        sources=sources_of(target),
-        channel_txn_id=vn.channel_txn_id,
-        fee_fen=vn.fee_fen,
-        now=record.received_at,
-        event_row=gw.outbox.row(gw.outbox.envelope(template)),
-        record=record,
+    return await gw.store.settle_known_grouped(
+        KnownSettlement(
+            out_trade_no=vn.out_trade_no,
+            channel=vn.channel,
+            amount_fen=vn.amount_fen,
+            currency=vn.currency,
+            target=target,
+            sources=tuple(sources_of(target)),
+            channel_txn_id=vn.channel_txn_id,
+            fee_fen=vn.fee_fen,
+            now=record.received_at,
+            event_row=gw.outbox.row(gw.outbox.envelope(template)),
+            record=record,
+        )
     )
 
 
