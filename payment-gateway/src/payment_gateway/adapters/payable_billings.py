@@ -92,18 +92,24 @@ class PayableBillingRepository:
 
     async def get(self, billing_id: uuid.UUID) -> PayableBilling | None:
         """One payable billing, or None."""
-        row = (
-            (
-                await self._session.execute(
-                    sa.select(payable_billings).where(payable_billings.c.billing_id == billing_id)
-                )
+        found = await self.get_with_time(billing_id)
+        return None if found is None else found[0]
+
+    async def shift_outstanding(
+        self, billing_id: uuid.UUID, *, amount_fen: int, delta_fen: int
+    ) -> None:
+        """The billing's amount changed: move what is outstanding by the same difference
+        (never below zero), in one guarded statement."""
+        t = payable_billings
+        await self._session.execute(
+            sa.update(t)
+            .where(t.c.billing_id == billing_id)
+            .values(
+                amount_fen=amount_fen,
+                outstanding_fen=sa.func.greatest(t.c.outstanding_fen + delta_fen, 0),
+                updated_at=datetime.now(UTC),
             )
-            .mappings()
-            .first()
         )
-        if row is None:
-            return None
-        return _billing(row)
 
     async def list_for_order(self, order_id: uuid.UUID) -> list[PayableBilling]:
         """Payable billings of one order, oldest due first."""

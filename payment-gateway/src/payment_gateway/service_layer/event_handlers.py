@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from otd_shared.consumer import EventHandler
@@ -27,7 +26,6 @@ from otd_shared.events import (
 )
 from payment_gateway.adapters.payable_billings import PayableBilling, PayableBillingRepository
 from payment_gateway.adapters.repository import PaymentRepository, RefundRepository
-from payment_gateway.adapters.tables import payable_billings
 from payment_gateway.service_layer.refunds import record_requested_refund
 
 Clock = Callable[[], datetime]
@@ -90,16 +88,10 @@ async def on_billing_amount_changed(session: AsyncSession, event: EventEnvelope)
     """The self-pay part moved: the outstanding amount moves by the same difference."""
     payload = event.payload
     assert isinstance(payload, BillingAmountChanged)
-    delta_fen = payload.self_pay_fen - payload.previous_self_pay_fen
-    t = payable_billings
-    await session.execute(
-        sa.update(t)
-        .where(t.c.billing_id == uuid.UUID(payload.billing_id))
-        .values(
-            amount_fen=payload.amount_fen,
-            outstanding_fen=sa.func.greatest(t.c.outstanding_fen + delta_fen, 0),
-            updated_at=datetime.now(UTC),
-        )
+    await PayableBillingRepository(session).shift_outstanding(
+        uuid.UUID(payload.billing_id),
+        amount_fen=payload.amount_fen,
+        delta_fen=payload.self_pay_fen - payload.previous_self_pay_fen,
     )
 
 
