@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -152,25 +152,22 @@ class PaymentRepository:
         values: Mapping[str, object] | None = None,
     ) -> Payment | None:
         """Guarded state change; the updated payment, or None when the guard did not match."""
-        sources = [s.value for s in payment_sm.sources_of(target)]
-        statement = (
-            sa.update(payments)
-            .where(payments.c.payment_id == payment_id, payments.c.status.in_(sources))
-            .values(status=target.value, updated_at=now, **dict(values or {}))
-            .returning(*payments.c)
+        row = await _guarded_transition(
+            self._session,
+            payments.c.payment_id,
+            payment_id,
+            target.value,
+            [s.value for s in payment_sm.sources_of(target)],
+            now=now,
+            values=values,
         )
-        row = (await self._session.execute(statement)).mappings().first()
         return payment_from_row(row) if row is not None else None
 
     async def update(
         self, payment_id: uuid.UUID, *, now: datetime, values: Mapping[str, object]
     ) -> None:
         """Change fields other than the status (query schedule, pay parameters)."""
-        await self._session.execute(
-            sa.update(payments)
-            .where(payments.c.payment_id == payment_id)
-            .values(updated_at=now, **dict(values))
-        )
+        await _update_fields(self._session, payments.c.payment_id, payment_id, now, values)
 
     async def add_refunded(self, payment_id: uuid.UUID, amount_fen: int, *, now: datetime) -> bool:
         """Count a succeeded refund against the payment (never beyond its amount)."""
@@ -281,25 +278,22 @@ class RefundRepository:
         values: Mapping[str, object] | None = None,
     ) -> Refund | None:
         """Guarded state change; the updated refund, or None when the guard did not match."""
-        sources = [s.value for s in refund_sm.sources_of(target)]
-        statement = (
-            sa.update(refunds)
-            .where(refunds.c.refund_id == refund_id, refunds.c.status.in_(sources))
-            .values(status=target.value, updated_at=now, **dict(values or {}))
-            .returning(*refunds.c)
+        row = await _guarded_transition(
+            self._session,
+            refunds.c.refund_id,
+            refund_id,
+            target.value,
+            [s.value for s in refund_sm.sources_of(target)],
+            now=now,
+            values=values,
         )
-        row = (await self._session.execute(statement)).mappings().first()
         return _refund(row) if row is not None else None
 
     async def update(
         self, refund_id: uuid.UUID, *, now: datetime, values: Mapping[str, object]
     ) -> None:
         """Change fields other than the status."""
-        await self._session.execute(
-            sa.update(refunds)
-            .where(refunds.c.refund_id == refund_id)
-            .values(updated_at=now, **dict(values))
-        )
+        await _update_fields(self._session, refunds.c.refund_id, refund_id, now, values)
 
     async def claim_due(self, *, now: datetime, lease_until: datetime, limit: int) -> list[Refund]:
         """Refunds due to be sent or queried; leased to this worker (SKIP LOCKED)."""
@@ -321,3 +315,38 @@ class RefundRepository:
             .returning(*refunds.c)
         )
         return [_refund(r) for r in (await self._session.execute(statement)).mappings()]
+
+
+async def _guarded_transition(
+    session: AsyncSession,
+    key_column: sa.Column[uuid.UUID],
+    key: uuid.UUID,
+    target: str,
+    sources: Sequence[str],
+    *,
+    now: datetime,
+    values: Mapping[str, object] | None,
+) -> RowMapping | None:
+    """``UPDATE … SET status = target WHERE key = … AND status IN sources RETURNING *``:
+    the changed row, or None when the guard did not match (someone else moved it first)."""
+    table = key_column.table
+    statement = (
+        sa.update(table)
+        .where(key_column == key, table.c.status.in_(sources))
+        .values(status=target, updated_at=now, **dict(values or {}))
+        .returning(*table.c)
+    )
+    return (await session.execute(statement)).mappings().first()
+
+
+async def _update_fields(
+    session: AsyncSession,
+    key_column: sa.Column[uuid.UUID],
+    key: uuid.UUID,
+    now: datetime,
+    values: Mapping[str, object],
+) -> None:
+    """Change fields other than the status of one row."""
+    await session.execute(
+        sa.update(key_column.table).where(key_column == key).values(updated_at=now, **dict(values))
+    )
