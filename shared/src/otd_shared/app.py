@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from otd_shared.auth import TokenVerifier
+from otd_shared.body_limit import BodyLimitMiddleware
 from otd_shared.db import database_ready
 from otd_shared.errors import DomainError
 from otd_shared.kafka import broker_ready
@@ -48,7 +49,7 @@ def create_service_app(
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(settings.tokens_by_value())
     app.add_middleware(BaseHTTPMiddleware, dispatch=http_middleware(runtime.metrics))
-    app.add_middleware(BaseHTTPMiddleware, dispatch=_body_limit(settings.max_request_body_bytes))
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     app.include_router(_ops_router(runtime))
     app.include_router(dead_letter_router(runtime))
@@ -66,19 +67,6 @@ def create_ops_app(runtime: ServiceRuntime, *, title: str) -> FastAPI:
 
 async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
     return JSONResponse(exc.to_body(), status_code=exc.http_status)
-
-
-def _body_limit(max_bytes: int):  # type: ignore[no-untyped-def]
-    async def limit(request: Request, call_next):  # type: ignore[no-untyped-def]
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
-            return JSONResponse(
-                {"detail": f"request body exceeds {max_bytes} bytes", "code": "body_too_large"},
-                status_code=413,
-            )
-        return await call_next(request)
-
-    return limit
 
 
 def _ops_router(runtime: ServiceRuntime) -> APIRouter:

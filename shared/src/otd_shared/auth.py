@@ -55,32 +55,46 @@ class TokenVerifier:
         return Principal(role=found, subject=f"{found.value}:{token[-4:]}")
 
 
+class AuthError(Exception):
+    """Why a caller is refused: ``status`` 401 (no/unknown token) or 403 (wrong role)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """``WWW-Authenticate`` on 401, as RFC 6750 asks."""
+        return {"WWW-Authenticate": "Bearer"} if self.status == 401 else {}
+
+
+def authorize(
+    verifier: TokenVerifier, authorization_header: str, allowed: frozenset[Role]
+) -> Principal:
+    """The caller of an ``Authorization: Bearer …`` header, or AuthError (401/403)."""
+    scheme, _, token = authorization_header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError(status.HTTP_401_UNAUTHORIZED, "missing bearer token")
+    principal = verifier.principal_for(token.strip())
+    if principal is None:
+        raise AuthError(status.HTTP_401_UNAUTHORIZED, "invalid bearer token")
+    if principal.role not in allowed:
+        raise AuthError(
+            status.HTTP_403_FORBIDDEN, f"role {principal.role.value} may not call this endpoint"
+        )
+    return principal
+
+
 def require_roles(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
     """A FastAPI dependency admitting only the given roles (SRE is never implied)."""
     allowed = frozenset(roles)
 
     async def dependency(request: Request) -> Principal:
         verifier: TokenVerifier = request.app.state.token_verifier
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                detail="missing bearer token",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        principal = verifier.principal_for(token.strip())
-        if principal is None:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                detail="invalid bearer token",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if principal.role not in allowed:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=f"role {principal.role.value} may not call this endpoint",
-            )
-        return principal
+        try:
+            return authorize(verifier, request.headers.get("Authorization", ""), allowed)
+        except AuthError as exc:
+            raise HTTPException(exc.status, detail=exc.detail, headers=exc.headers) from exc
 
     return dependency

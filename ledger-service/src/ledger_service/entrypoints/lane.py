@@ -29,7 +29,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ledger_service.entrypoints.schemas import JournalIn, JournalOut
 from ledger_service.service_layer.commands import LedgerCommands
-from otd_shared.auth import Role, TokenVerifier
+from otd_shared.auth import AuthError, Role, TokenVerifier, authorize
+from otd_shared.body_limit import read_limited_body, too_large_body
 from otd_shared.errors import DomainError
 from otd_shared.observability import (
     CORRELATION_HEADER,
@@ -82,13 +83,9 @@ class PostingLane:
         refused = self._refuse_caller(request)
         if refused is not None:
             return refused
-        body = await self._body(request)
-        if body is None:
-            limit = self._max_body_bytes
-            return JSONResponse(
-                {"detail": f"request body exceeds {limit} bytes", "code": "body_too_large"},
-                status_code=413,
-            )
+        body, seen = await read_limited_body(request, self._max_body_bytes)
+        if seen > self._max_body_bytes:
+            return JSONResponse(too_large_body(self._max_body_bytes), status_code=413)
         try:
             journal_in = JournalIn.model_validate_json(body)
         except ValidationError as exc:
@@ -110,32 +107,8 @@ class PostingLane:
         )
 
     def _refuse_caller(self, request: Request) -> Response | None:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return _unauthorized("missing bearer token")
-        principal = self._verifier.principal_for(token.strip())
-        if principal is None:
-            return _unauthorized("invalid bearer token")
-        if principal.role not in ALLOWED_ROLES:
-            detail = f"role {principal.role.value} may not call this endpoint"
-            return JSONResponse({"detail": detail}, status_code=403)
+        try:
+            authorize(self._verifier, request.headers.get("Authorization", ""), ALLOWED_ROLES)
+        except AuthError as exc:
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
         return None
-
-    async def _body(self, request: Request) -> bytes | None:
-        """The body, or None when it is larger than the limit (declared or streamed)."""
-        declared = request.headers.get("content-length")
-        limit = self._max_body_bytes
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return None
-        chunks: list[bytes] = []
-        seen = 0
-        async for chunk in request.stream():
-            seen += len(chunk)
-            if seen > limit:
-                return None
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-
-def _unauthorized(detail: str) -> Response:
-    return JSONResponse({"detail": detail}, status_code=401, headers={"WWW-Authenticate": "Bearer"})

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from otd_shared.body_limit import read_limited_body
 from otd_shared.observability import CORRELATION_HEADER, set_correlation_id
 from payment_gateway.service_layer.callbacks import handle_callback
 from payment_gateway.service_layer.context import Gateway
@@ -30,27 +31,12 @@ router = APIRouter(tags=["callbacks"])
 CALLBACK_PREFIX: Final = "/callbacks/"
 
 
-async def read_limited(request: Request, limit_bytes: int) -> tuple[bytes, int]:
-    """The body up to ``limit_bytes`` and how many bytes were seen (more means too large)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit_bytes:
-        return b"", int(declared)
-    chunks: list[bytes] = []
-    seen = 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen > limit_bytes:
-            return b"".join(chunks), seen
-        chunks.append(chunk)
-    return b"".join(chunks), seen
-
-
 async def answer_callback(gw: Gateway, channel: str, request: Request) -> Response:
     """Verify, apply and answer one notification in the channel's format."""
     protocol = gw.protocols.get(channel)
     if protocol is None:
         return PlainTextResponse("unknown channel", status_code=404)
-    body, seen = await read_limited(request, gw.settings.callback_max_body_bytes)
+    body, seen = await read_limited_body(request, gw.settings.callback_max_body_bytes)
     try:
         answer = await handle_callback(gw, protocol, request.headers.items(), body, body_bytes=seen)
     except Exception:  # noqa: BLE001  (answer the channel's failure so it retries; logged)
