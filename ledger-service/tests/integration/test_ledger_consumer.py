@@ -121,7 +121,7 @@ def scenario(order: str) -> list[EventPayload]:
         payment("not an order id", "alipay", 10),  # refused, kept as unposted
         ReconCompleted(
             run_id="run-1", source="wechatpay", recon_date=date(2024, 5, 1), counts={},
-            settled_fen=500_000, fee_fen=3_000,
+            settled_fen=497_000, fee_fen=3_000, gross_fen=500_000,
         ),
         DiscrepancyResolved(
             discrepancy_id="d1", source="wechatpay", kind="channel_only", adjustment_fen=200,
@@ -303,3 +303,58 @@ async def test_events_post_journals_publish_and_a_replay_changes_nothing(
     async with RunningConsumer(runtime, replay):
         await eventually(inbox_holds(replay.name, len(envelopes) + 1), timeout_s=30)
     assert await snapshot(runtime) == before
+
+
+def alipay_settlement(version: int, gross_fen: int, fee_fen: int, run: str) -> ReconCompleted:
+    """ReconCompleted of Alipay's 2024-05-01 statement as recon sends it."""
+    return ReconCompleted(
+        run_id=run, source="alipay", recon_date=date(2024, 5, 1), counts={},
+        settled_fen=gross_fen - fee_fen, fee_fen=fee_fen, gross_fen=gross_fen,
+        statement_id=f"st-{version}", statement_version=version,
+    )  # fmt: skip
+
+
+async def test_a_settlement_reconciled_three_times_is_booked_once_and_gross(
+    runtime: LedgerRuntime,
+) -> None:
+    """Issue 11: one Alipay line of 5,000.00 with a 30.00 fee, reconciled three times, moves
+    the books once (clearing −5,000.00, bank +4,970.00, fees +30.00); a corrected statement
+    (a second line of 1,000.00 with 6.00 fee) posts only the difference; a late redelivery
+    of the first version changes nothing."""
+    spec = runtime.consumers[0]
+    runs = [alipay_settlement(1, 500_000, 3_000, f"run-{n}") for n in range(3)]
+    corrected = alipay_settlement(2, 600_000, 3_600, "run-4")
+    late = alipay_settlement(1, 500_000, 3_000, "run-5")
+    envelopes = [
+        new_envelope(p, producer="recon-service", correlation_id="c")
+        for p in (*runs, corrected, late)
+    ]
+    queries = LedgerQueries(runtime.ledger, runtime.sessions)
+
+    async def balances() -> tuple[int, int, int]:
+        found = [await queries.account(c, None) for c in ("clearing:alipay", "bank:MAIN")]
+        fees = await queries.account("fees:alipay", None)
+        return (*(a.balance.net_debit_fen for a in found), fees.balance.net_debit_fen)
+
+    async def consumed(count: int) -> Callable[[], Awaitable[bool]]:
+        async def probe() -> bool:
+            return await inbox_count(runtime, spec.name) == count
+
+        return probe
+
+    async with RunningConsumer(runtime, spec):
+        await publish(runtime, envelopes[:3])
+        await eventually(await consumed(3), timeout_s=30)
+        assert await balances() == (-500_000, 497_000, 3_000)
+        await publish(runtime, envelopes[3:])
+        await eventually(await consumed(5), timeout_s=30)
+    assert await balances() == (-600_000, 596_400, 3_600)
+    async with runtime.sessions() as session:
+        sources = sorted(
+            row[0]
+            for row in await session.execute(
+                sa.select(journals.c.source_id).where(journals.c.source_kind == "ReconCompleted")
+            )
+        )
+    assert sources == ["settlement:alipay:2024-05-01:v1", "settlement:alipay:2024-05-01:v2"]
+    assert (await integrity_of(runtime.settings.database_url.get_secret_value())).ok

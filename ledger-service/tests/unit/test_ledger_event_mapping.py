@@ -36,7 +36,8 @@ SETTINGS = LedgerSettings(
 def mapped(payload: EventPayload) -> rule.LedgerEvent | None:
     envelope = new_envelope(payload, producer="t", correlation_id="c", occurred_at=AT)
     event = to_ledger_event(envelope, SETTINGS)
-    if event is not None:
+    versioned = isinstance(payload, ReconCompleted) and payload.statement_version is not None
+    if event is not None and not versioned:
         assert event.event_id == str(envelope.event_id)  # the source id of the journal
     return event
 
@@ -110,11 +111,27 @@ def test_recon_events() -> None:
     settled = mapped(
         ReconCompleted(
             run_id="R", source="alipay", recon_date=date(2024, 4, 30), counts={},
-            settled_fen=1_000, fee_fen=6,
+            settled_fen=994, fee_fen=6, gross_fen=1_000,
         )
     )  # fmt: skip
     assert isinstance(settled, rule.SettlementReported)
     assert (settled.bank_account_id, settled.gross_fen, settled.fee_fen) == ("CMB-ALI", 1_000, 6)
+    older = mapped(
+        ReconCompleted(
+            run_id="R", source="alipay", recon_date=date(2024, 4, 30), counts={},
+            settled_fen=994, fee_fen=6,
+        )
+    )  # fmt: skip
+    assert isinstance(older, rule.SettlementReported)
+    assert older.gross_fen == 1_000, "an unversioned producer's settled_fen is the net"
+    versioned = mapped(
+        ReconCompleted(
+            run_id="R2", source="alipay", recon_date=date(2024, 4, 30), counts={},
+            settled_fen=994, fee_fen=6, gross_fen=1_000, statement_version=2,
+        )
+    )  # fmt: skip
+    assert isinstance(versioned, rule.SettlementReported)
+    assert versioned.event_id == "settlement:alipay:2024-04-30:v2"
     assert settled.statement_date == date(2024, 4, 30)
     cash_recon = ReconCompleted(run_id="R", source="cash", recon_date=date(2024, 4, 30), counts={})
     assert mapped(cash_recon) is None  # cash reaches the bank through deposits

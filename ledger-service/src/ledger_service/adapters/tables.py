@@ -97,6 +97,23 @@ unposted_events = sa.Table(
     _stamp("recorded_at"),
 )
 
+# What each version of a channel's statement of a day settles in total, and what its journal
+# posted (the difference to the version before).
+settlements = sa.Table(
+    "settlements",
+    metadata,
+    sa.Column("channel", sa.Text, primary_key=True),
+    sa.Column("statement_date", sa.Date, primary_key=True),
+    sa.Column("statement_version", sa.Integer, primary_key=True),
+    sa.Column("statement_id", sa.Text),
+    sa.Column("gross_fen", sa.BigInteger, nullable=False),
+    sa.Column("fee_fen", sa.BigInteger, nullable=False),
+    sa.Column("delta_gross_fen", sa.BigInteger, nullable=False),
+    sa.Column("delta_fee_fen", sa.BigInteger, nullable=False),
+    sa.Column("journal_source_id", sa.Text, nullable=False),
+    _stamp("recorded_at"),
+)
+
 sap_documents = sa.Table(
     "sap_documents",
     metadata,

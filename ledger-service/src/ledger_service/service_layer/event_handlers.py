@@ -13,20 +13,27 @@ other unexpected errors propagate (the consumer retries, then parks).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger_service.adapters.balance_repo import BalanceRepository
+from ledger_service.adapters.settlement_repo import SettlementRepository
 from ledger_service.adapters.unposted_repo import UnpostedRepository
 from ledger_service.domain import events as rule
 from ledger_service.domain.chart import deposits_account
 from ledger_service.domain.rules import propose
+from ledger_service.domain.settlements import settlement_delta
 from ledger_service.service_layer.books import Books
 from ledger_service.service_layer.context import LedgerContext
-from ledger_service.service_layer.event_mapping import MAPPERS, to_ledger_event
+from ledger_service.service_layer.event_mapping import (
+    MAPPERS,
+    settlement_version,
+    to_ledger_event,
+)
 from otd_shared.consumer import EventHandler
 from otd_shared.errors import DomainError
-from otd_shared.events import EventEnvelope, OrderDelivered
+from otd_shared.events import EventEnvelope, OrderDelivered, ReconCompleted
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +80,10 @@ class LedgerEventHandlers:
                 occurred_at=payload.delivered_at,
                 deposit_balance_fen=balance.credit_fen - balance.debit_fen,
             )
-        return to_ledger_event(envelope, self._ctx.settings)
+        event = to_ledger_event(envelope, self._ctx.settings)
+        if isinstance(payload, ReconCompleted) and isinstance(event, rule.SettlementReported):
+            return await settlement_difference(session, event, payload)
+        return event
 
     async def _unposted(
         self, session: AsyncSession, envelope: EventEnvelope, exc: DomainError
@@ -91,3 +101,20 @@ class LedgerEventHandlers:
             exc.message,
             envelope.model_dump_json(),
         )
+
+
+async def settlement_difference(
+    session: AsyncSession, event: rule.SettlementReported, payload: ReconCompleted
+) -> rule.SettlementReported | None:
+    """A versioned settlement posts the difference to the version posted before it; a
+    version that is not newer (a re-run of the same statement) posts nothing."""
+    version = settlement_version(payload)
+    if version is None:
+        return event
+    repo = SettlementRepository(session)
+    await repo.lock_day(version)
+    delta = settlement_delta(version, await repo.latest(version))
+    if delta is None:
+        return None
+    await repo.record(version, delta)
+    return replace(event, gross_fen=delta.gross_fen, fee_fen=delta.fee_fen)

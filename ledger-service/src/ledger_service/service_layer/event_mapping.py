@@ -7,8 +7,8 @@ do not say comes from settings: the bank account a channel settles into, the ban
 wire and loan refunds leave from, the store whose till absorbs cash adjustments, and the
 "unassigned" till for cash callbacks that name no store.
 
-ReconCompleted is read as a settlement: ``settled_fen`` is the gross amount the statement
-settles (before fees) and ``fee_fen`` what the channel kept; the bank receives the difference.
+ReconCompleted is read as a settlement: ``gross_fen`` is what the statement collected (before
+fees), ``fee_fen`` what the channel kept and ``settled_fen`` the net the bank receives.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any, Final
 from ledger_service.config import LedgerSettings
 from ledger_service.domain import events as rule
 from ledger_service.domain.chart import CLEARING_CHANNELS, Channel
+from ledger_service.domain.settlements import SettlementVersion
 from otd_shared.events import (
     DiscrepancyResolved,
     EventEnvelope,
@@ -115,18 +116,43 @@ def refund_requested(env: EventEnvelope, p: RefundRequested, _: LedgerSettings) 
 def recon_completed(
     env: EventEnvelope, p: ReconCompleted, settings: LedgerSettings
 ) -> rule.SettlementReported | None:
-    """A clearing channel's settlement; cash and wire settle through other postings."""
+    """A clearing channel's settlement; cash and wire settle through other postings.
+
+    A versioned report is keyed by (channel, day, version) and carries the version's TOTALS;
+    the handler turns them into the difference to the version posted before (see
+    ``settlement_version``). An unversioned one (an older producer) is keyed by its event id.
+    """
     channel = Channel.parse(p.source)
     if channel not in CLEARING_CHANNELS:
         return None
+    version = settlement_version(p)
     return rule.SettlementReported(
-        event_id=str(env.event_id),
+        event_id=str(env.event_id) if version is None else version.source_id,
         channel=channel,
         statement_date=p.recon_date,
-        gross_fen=p.settled_fen,
+        gross_fen=gross_of(p),
         fee_fen=p.fee_fen,
         bank_account_id=settings.settlement_bank_account(channel.value),
         occurred_at=env.occurred_at,
+    )
+
+
+def gross_of(p: ReconCompleted) -> int:
+    """What the statement collected before fees (``settled_fen`` is the net)."""
+    return p.settled_fen + p.fee_fen if p.gross_fen is None else p.gross_fen
+
+
+def settlement_version(p: ReconCompleted) -> SettlementVersion | None:
+    """The report as a settlement version, or None when the producer sent no version."""
+    if p.statement_version is None:
+        return None
+    return SettlementVersion(
+        channel=p.source,
+        statement_date=p.recon_date,
+        version=p.statement_version,
+        gross_fen=gross_of(p),
+        fee_fen=p.fee_fen,
+        statement_id=p.statement_id,
     )
 
 

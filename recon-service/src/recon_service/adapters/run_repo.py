@@ -168,10 +168,12 @@ class RunRecord:
     statement_id: uuid.UUID
     requested_by: str
     counts: dict[str, int]
-    settled_fen: int
+    settled_fen: int  # net to our bank: gross − fees
     fee_fen: int
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    gross_fen: int = 0
+    statement_version: int | None = None
 
 
 class RunRepository:
@@ -185,16 +187,16 @@ class RunRepository:
         key = sa.func.hashtext(f"recon-run:{source}")
         await self._session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
-    async def latest_statement(self, source: str, day: date) -> uuid.UUID | None:
-        """The statement a run of (source, day) reconciles: the latest loaded."""
+    async def latest_statement(self, source: str, day: date) -> tuple[uuid.UUID, int] | None:
+        """(id, version) of the statement a run of (source, day) reconciles: the latest."""
         query = (
-            sa.select(statements.c.statement_id)
+            sa.select(statements.c.statement_id, statements.c.version)
             .where(statements.c.source == source, statements.c.statement_date == day)
-            .order_by(statements.c.loaded_at.desc(), statements.c.statement_id)
+            .order_by(statements.c.version.desc())
             .limit(1)
         )
-        found: uuid.UUID | None = await self._session.scalar(query)
-        return found
+        row = (await self._session.execute(query)).first()
+        return None if row is None else (row.statement_id, row.version)
 
     async def match(self, run: RunRecord, window: RunWindow) -> dict[str, int]:
         """Insert the run row and its results; returns the count per outcome."""
@@ -219,13 +221,14 @@ class RunRepository:
         return {str(outcome): int(count) for outcome, count in rows.all()}
 
     async def settlement(self, statement_id: uuid.UUID) -> tuple[int, int]:
-        """(net settled, fees) of the statement's succeeded lines, in fen."""
+        """(gross, fees) of the statement's succeeded lines, in fen: gross is payments −
+        refunds before fees; the bank receives gross − fees."""
         t = statement_lines
         signed = sa.case((t.c.kind == "refund", -t.c.amount_fen), else_=t.c.amount_fen)
         row = (
             await self._session.execute(
                 sa.select(
-                    sa.func.coalesce(sa.func.sum(signed - t.c.fee_fen), 0),
+                    sa.func.coalesce(sa.func.sum(signed), 0),
                     sa.func.coalesce(sa.func.sum(t.c.fee_fen), 0),
                 ).where(t.c.statement_id == statement_id, t.c.status == "succeeded")
             )
@@ -242,6 +245,8 @@ class RunRepository:
                     counts=run.counts,
                     settled_fen=run.settled_fen,
                     fee_fen=run.fee_fen,
+                    gross_fen=run.gross_fen,
+                    statement_version=run.statement_version,
                     finished_at=sa.func.now(),
                 )
                 .returning(recon_runs)

@@ -41,6 +41,7 @@ class StatementRecord:
     fee_total_fen: int
     loaded_by: str
     loaded_at: datetime | None = None
+    version: int = 0  # given by the insert
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,11 +116,21 @@ class StatementRepository:
         )
 
     async def insert(self, record: StatementRecord) -> StatementRecord | None:
-        """Write the statement row; None when the same source, day and content won a race."""
-        values = {k: v for k, v in record.__dict__.items() if k != "loaded_at"}
+        """Write the statement row as the day's next version; None when the same source, day
+        and content won a race. Loads of one source and day are serialised from here to the
+        commit, so versions are dense and in load order."""
+        key = sa.func.hashtext(f"recon-statement:{record.source}:{record.statement_date}")
+        await self._session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+        values = {k: v for k, v in record.__dict__.items() if k not in ("loaded_at", "version")}
+        t = statements
+        next_version = (
+            sa.select(sa.func.coalesce(sa.func.max(t.c.version), 0) + 1)
+            .where(t.c.source == record.source, t.c.statement_date == record.statement_date)
+            .scalar_subquery()
+        )
         query = (
             pg_insert(statements)
-            .values(**values)
+            .values(**values, version=next_version)
             .on_conflict_do_nothing(constraint="uq_statements_source_day_content")
             .returning(statements)
         )

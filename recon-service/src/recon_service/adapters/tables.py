@@ -25,8 +25,13 @@ statements = sa.Table(
     sa.Column("fee_total_fen", sa.BigInteger, nullable=False),
     sa.Column("loaded_by", sa.Text, nullable=False),
     sa.Column("loaded_at", TS, nullable=False, server_default=sa.func.now()),
+    # 1 for the first statement of (source, day), +1 for each corrected one.
+    sa.Column("version", sa.Integer, nullable=False),
     sa.UniqueConstraint(
         "source", "statement_date", "content_sha256", name="uq_statements_source_day_content"
+    ),
+    sa.UniqueConstraint(
+        "source", "statement_date", "version", name="uq_statements_source_day_version"
     ),
 )
 
@@ -83,10 +88,12 @@ recon_runs = sa.Table(
     sa.Column("statement_id", UUID(as_uuid=True), nullable=False),
     sa.Column("requested_by", sa.Text, nullable=False),
     sa.Column("counts", JSONB, nullable=False),
-    sa.Column("settled_fen", sa.BigInteger, nullable=False),
+    sa.Column("settled_fen", sa.BigInteger, nullable=False),  # net: gross − fees
     sa.Column("fee_fen", sa.BigInteger, nullable=False),
     sa.Column("started_at", TS, nullable=False, server_default=sa.func.now()),
     sa.Column("finished_at", TS),
+    sa.Column("gross_fen", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("statement_version", sa.Integer),
 )
 
 # The run whose results stand for each source and day (the latest).

@@ -30,6 +30,7 @@ class StatementOut(BaseModel):
     size_bytes: int
     loaded_by: str
     loaded_at: datetime | None
+    version: int = Field(description="1 for the day's first statement, +1 per corrected one.")
 
     @classmethod
     def of(cls, r: StatementRecord) -> StatementOut:
@@ -49,6 +50,7 @@ class StatementOut(BaseModel):
             size_bytes=r.size_bytes,
             loaded_by=r.loaded_by,
             loaded_at=r.loaded_at,
+            version=r.version,
         )
 
 
@@ -121,8 +123,10 @@ class ReconRunOut(BaseModel):
     date: date_type
     statement_id: uuid.UUID
     counts: dict[str, int]
-    settled_fen: int = Field(description="Net of the statement's settled lines after fees.")
+    settled_fen: int = Field(description="Net to our bank: gross − fees.")
     fee_fen: int
+    gross_fen: int = Field(description="Payments − refunds of the settled lines, before fees.")
+    statement_version: int | None
     requested_by: str
     started_at: datetime | None
     finished_at: datetime | None
@@ -138,6 +142,8 @@ class ReconRunOut(BaseModel):
             counts=r.counts,
             settled_fen=r.settled_fen,
             fee_fen=r.fee_fen,
+            gross_fen=r.gross_fen,
+            statement_version=r.statement_version,
             requested_by=r.requested_by,
             started_at=r.started_at,
             finished_at=r.finished_at,

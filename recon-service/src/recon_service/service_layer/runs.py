@@ -22,9 +22,10 @@ async def run_recon(
     """Reconcile the latest statement of (source, day); StatementMissing (409) without one."""
     async with uow:
         await uow.runs.lock_source(source.value)
-        statement_id = await uow.runs.latest_statement(source.value, day)
-        if statement_id is None:
+        latest = await uow.runs.latest_statement(source.value, day)
+        if latest is None:
             raise StatementMissing(f"no {source.value} statement is loaded for {day.isoformat()}")
+        statement_id, version = latest
         run = RunRecord(
             run_id=uuid.uuid4(),
             source=source.value,
@@ -36,9 +37,16 @@ async def run_recon(
             fee_fen=0,
         )
         found = await uow.runs.match(run, RunWindow.of(day, policy))
-        settled_fen, fee_fen = await uow.runs.settlement(statement_id)
+        gross_fen, fee_fen = await uow.runs.settlement(statement_id)
         finished = await uow.runs.finish(
-            replace(run, counts=counts_of(found), settled_fen=settled_fen, fee_fen=fee_fen)
+            replace(
+                run,
+                counts=counts_of(found),
+                gross_fen=gross_fen,
+                settled_fen=gross_fen - fee_fen,
+                fee_fen=fee_fen,
+                statement_version=version,
+            )
         )
         await uow.emit(
             ReconCompleted(
@@ -48,6 +56,9 @@ async def run_recon(
                 counts=finished.counts,
                 settled_fen=finished.settled_fen,
                 fee_fen=finished.fee_fen,
+                gross_fen=finished.gross_fen,
+                statement_id=str(finished.statement_id),
+                statement_version=finished.statement_version,
             )
         )
         await uow.commit()

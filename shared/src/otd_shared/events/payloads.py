@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 Fen = Annotated[int, Field(strict=True)]
 NonNegativeFen = Annotated[int, Field(strict=True, ge=0)]
 PositiveFen = Annotated[int, Field(strict=True, gt=0)]
+StatementVersion = Annotated[int, Field(strict=True, ge=1)]
 ChannelCode = Literal[
     "wechatpay", "alipay", "lakala", "unionpay", "allinpay", "cash", "wire", "loan"
 ]
@@ -437,7 +438,16 @@ class ReconCompleted(_Payload):
     recon_date: date
     counts: dict[str, int]
     settled_fen: Fen = 0
+    """The NET the channel settles to our bank (gross − fees)."""
     fee_fen: Fen = 0
+    gross_fen: Fen | None = None
+    """What the statement collected for us before fees (payments − refunds); None: an older
+    producer, read as ``settled_fen + fee_fen``."""
+    statement_id: str | None = None
+    statement_version: StatementVersion | None = None
+    """1 for the first statement of (source, day), +1 for every corrected one. The ledger keys
+    the settlement journal by (source, day, version) and posts only the difference to what an
+    earlier version of the day posted."""
 
 
 class DiscrepancyResolved(_Payload):
