@@ -26,6 +26,7 @@ from otd_shared.events import (
     PaymentCallback,
     ReconCompleted,
     RefundRequested,
+    ServiceOrderCompleted,
     Topic,
     WireClaimed,
     WireReceived,
@@ -46,6 +47,7 @@ TOPIC_OF = {
     "RefundRequested": Topic.BILLING,
     "LoanDisbursed": Topic.ORDERS,
     "OrderDelivered": Topic.ORDERS,
+    "ServiceOrderCompleted": Topic.ORDERS,
     "ReconCompleted": Topic.RECON,
     "DiscrepancyResolved": Topic.RECON,
 }
@@ -357,4 +359,65 @@ async def test_a_settlement_reconciled_three_times_is_booked_once_and_gross(
             )
         )
     assert sources == ["settlement:alipay:2024-05-01:v1", "settlement:alipay:2024-05-01:v2"]
+    assert (await integrity_of(runtime.settings.database_url.get_secret_value())).ok
+
+
+async def test_service_orders_become_revenue_per_kind_and_a_cancelled_one_is_refunded(
+    runtime: LedgerRuntime,
+) -> None:
+    film, maintenance, legacy = unique("SVC"), unique("SVC"), unique("SVC")
+    parent = unique("ORD")
+    money: list[EventPayload] = [
+        payment(film, "wechatpay", 300_000),
+        # Cancelled before completion: billing asks for the refund, the channel refunds it.
+        payment(maintenance, "alipay", 80_000),
+        RefundRequested(
+            order_id=maintenance, billing_id="b", refund_request_id="rq-m", amount_fen=80_000,
+            reason="service order cancelled", channel="alipay",
+        ),
+        payment(maintenance, "alipay", 80_000, outcome="refunded", refund_id="rf-m"),
+        payment(legacy, "wechatpay", 1_000),
+    ]  # fmt: skip
+    completions: list[EventPayload] = [
+        ServiceOrderCompleted(order_id=film, parent_order_id=parent, service_kind="window_film"),
+        # Written before the event carried its kind: still revenue, on a visible account.
+        ServiceOrderCompleted(order_id=legacy, parent_order_id=parent),
+    ]
+    spec = runtime.consumers[0]
+
+    def consumed(count: int) -> Callable[[], Awaitable[bool]]:
+        async def probe() -> bool:
+            return await inbox_count(runtime, spec.name) == count
+
+        return probe
+
+    async with RunningConsumer(runtime, spec):
+        # Completion is gated on payment, so it comes after the money (another topic).
+        await publish(runtime, [new_envelope(p, producer="t", correlation_id="c") for p in money])
+        await eventually(consumed(len(money)), timeout_s=30)
+        done = [new_envelope(p, producer="t", correlation_id="c") for p in completions]
+        await publish(runtime, done)
+        await eventually(consumed(len(money) + len(done)), timeout_s=30)
+
+    queries = LedgerQueries(runtime.ledger, runtime.sessions)
+    expected = {
+        f"deposits:{film}": 0,
+        "service_revenue:window_film": -300_000,
+        f"deposits:{maintenance}": 0,
+        "clearing:alipay": 0,
+        f"deposits:{legacy}": 0,
+        "service_revenue:service": -1_000,
+    }
+    for code, net_debit_fen in expected.items():
+        found = await queries.account(code, None)
+        assert found.balance.net_debit_fen == net_debit_fen, code
+    film_statement = await queries.order_statement(film)
+    assert (film_statement.summary.paid_fen, film_statement.summary.recognised_fen) == (
+        300_000,
+        300_000,
+    )
+    cancelled = await queries.order_statement(maintenance)
+    assert (cancelled.summary.refunded_fen, cancelled.summary.recognised_fen) == (80_000, 0)
+    trial = await queries.trial_balance(AT.date(), "CNY")
+    assert trial.total_debit_fen == trial.total_credit_fen
     assert (await integrity_of(runtime.settings.database_url.get_secret_value())).ok

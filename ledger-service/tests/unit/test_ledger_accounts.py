@@ -108,6 +108,7 @@ def test_default_chart_families_are_unique_and_complete() -> None:
         "bank",
         "cash",
         "deposits",
+        "service_revenue",
         "loan_receivable",
         "revenue",
         "fees",

@@ -157,7 +157,7 @@ def test_unconsumed_events_map_to_nothing_and_the_consumed_set_is_complete() -> 
     assert mapped(OrderLocked(order_id="O", locked_at=AT)) is None
     assert set(CONSUMED_EVENT_TYPES) == {
         "PaymentCallback", "WireReceived", "WireClaimed", "LoanDisbursed", "RefundRequested",
-        "ReconCompleted", "DiscrepancyResolved", "OrderDelivered",
+        "ReconCompleted", "DiscrepancyResolved", "OrderDelivered", "ServiceOrderCompleted",
     }  # fmt: skip
 
 

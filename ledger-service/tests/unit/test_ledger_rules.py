@@ -21,6 +21,7 @@ from ledger_service.domain.events import (
     ReconAdjusted,
     RefundOwed,
     RefundSucceeded,
+    ServiceCompleted,
     SettlementReported,
     WireClaimed,
     WireReceived,
@@ -349,6 +350,31 @@ def test_delivery_without_deposits_has_no_effect() -> None:
 def test_delivery_with_negative_deposit_balance_is_invalid() -> None:
     with pytest.raises(InvalidEvent, match="negative"):
         propose(delivered(-1))
+
+
+def completed(balance_fen: int, kind: str = "window_film") -> ServiceCompleted:
+    return ServiceCompleted(
+        event_id="evt-done", order_id="SVC-1", service_kind=kind, occurred_at=AT,
+        deposit_balance_fen=balance_fen,
+    )  # fmt: skip
+
+
+def test_a_completed_service_order_is_revenue_of_its_kind() -> None:
+    proposal = propose(completed(300_000))
+    assert legs_of(proposal) == [
+        ("deposits:SVC-1", 300_000, 0),
+        ("service_revenue:window_film", 0, 300_000),
+    ]
+    assert types_of(proposal)["service_revenue:window_film"] is AccountType.REVENUE
+    assert legs_of(propose(completed(5, "leasing")))[1] == ("service_revenue:leasing", 0, 5)
+
+
+def test_a_service_order_completed_without_payments_posts_nothing_and_never_negative() -> None:
+    assert propose(completed(0)) is None
+    with pytest.raises(InvalidEvent, match="negative"):
+        propose(completed(-1))
+    with pytest.raises(InvalidEvent, match="service kind"):
+        propose(completed(1, "bad:kind"))
 
 
 # --- recon adjustments ---------------------------------------------------------------------

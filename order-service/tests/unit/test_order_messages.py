@@ -43,6 +43,7 @@ SAMPLE_VALUES: dict[str, object] = {
     "amount_fen": 1_000_000,
     "bank_reference": "B-1",
     "parent_order_id": "o-0",
+    "service_kind": "window_film",
 }
 
 

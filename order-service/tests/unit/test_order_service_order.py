@@ -91,7 +91,11 @@ def test_paid_then_completed(order_in: OrderIn) -> None:
 
     assert paid == [ServiceOrderPaid(order_id="svc-1", occurred_at=T, parent_order_id=parent)]
     assert again == []
-    assert done == [ServiceOrderCompleted(order_id="svc-1", occurred_at=T, parent_order_id=parent)]
+    assert done == [
+        ServiceOrderCompleted(
+            order_id="svc-1", occurred_at=T, parent_order_id=parent, service_kind="window_film"
+        )
+    ]
     assert service.record_paid(actor="billing", at=T) == []
     assert service.status is ServiceOrderStatus.COMPLETED
 

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Protocol
 
 from ledger_service.domain.accounts import AccountType, Side, normal_side
-from ledger_service.domain.chart import REVENUE_ACCOUNT, deposits_account
+from ledger_service.domain.chart import deposits_account, is_revenue_account
 from ledger_service.domain.errors import LedgerInvariantError
 from ledger_service.domain.journal import Entry, Journal, entries_of
 from ledger_service.domain.money import DEFAULT_CURRENCY
@@ -169,7 +169,7 @@ class OrderSummary:
 
     - `paid_fen`: credited to deposits by payments, wires, claims and loan disbursements;
     - `refunded_fen`: debited by refunds (to a channel's clearing or to refunds payable);
-    - `recognised_fen`: debited into revenue at delivery;
+    - `recognised_fen`: debited into revenue at delivery (or service completion);
     - `reversed_fen`: the net effect of reversing journals (negative when they took money out);
     - `held_fen`: the deposits balance still held for the customer.
 
@@ -189,7 +189,7 @@ def order_summary(journals: Iterable[Journal], order_id: str) -> OrderSummary:
     code = deposits_account(order_id)
     paid_fen = refunded_fen = recognised_fen = reversed_fen = held_fen = 0
     for journal in journals:
-        to_revenue = any(leg.account == REVENUE_ACCOUNT for leg in journal.legs)
+        to_revenue = any(is_revenue_account(leg.account) for leg in journal.legs)
         for leg in journal.legs:
             if leg.account != code:
                 continue

@@ -63,6 +63,7 @@ class Family(StrEnum):
     DEPOSITS = "deposits"
     LOAN_RECEIVABLE = "loan_receivable"
     REVENUE = "revenue"
+    SERVICE_REVENUE = "service_revenue"
     FEES = "fees"
     SUSPENSE = "suspense"
     REFUNDS_PAYABLE = "refunds_payable"
@@ -77,6 +78,7 @@ class OwnerKind(StrEnum):
     ORDER = "order"
     STORE = "store"
     BANK_ACCOUNT = "bank_account"
+    SERVICE_KIND = "service_kind"
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,9 @@ DEFAULT_CHART: Final[Chart] = (
              "wires received but not yet identified"),
     ChartRow(Family.REVENUE, AccountType.REVENUE, OwnerKind.NONE,
              "vehicle revenue, recognised at delivery"),
+    ChartRow(Family.SERVICE_REVENUE, AccountType.REVENUE, OwnerKind.SERVICE_KIND,
+             "post-delivery service revenue (window film, maintenance, leasing), one account"
+             " per service kind, recognised when the service order is completed"),
     ChartRow(Family.FEES, AccountType.EXPENSE, OwnerKind.CHANNEL,
              "channel fees, from settlement statements"),
     ChartRow(Family.RECON_DIFFERENCES, AccountType.EXPENSE, OwnerKind.NONE,
@@ -198,8 +203,13 @@ def fees_account(channel: Channel) -> str:
 
 
 def deposits_account(order_id: str) -> str:
-    """``deposits:<order_id>``: customer money held for one vehicle order."""
+    """``deposits:<order_id>``: customer money held for one vehicle or service order."""
     return _owned(Family.DEPOSITS, order_id, "order id")
+
+
+def service_revenue_account(service_kind: str) -> str:
+    """``service_revenue:<kind>``: revenue of one kind of post-delivery service."""
+    return _owned(Family.SERVICE_REVENUE, service_kind, "service kind")
 
 
 def cash_account(store_id: str) -> str:
@@ -217,6 +227,12 @@ def _owned(family: Family, owner: str, what: str) -> str:
         return join_account_code(family, owner)
     except InvalidAccount as exc:
         raise InvalidEvent(f"bad {what} {owner!r}: {exc}") from None
+
+
+def is_revenue_account(code: str) -> bool:
+    """Whether `code` is vehicle revenue or one of the service revenue accounts."""
+    family, _ = split_account_code(code)
+    return family in (Family.REVENUE, Family.SERVICE_REVENUE)
 
 
 def receiving_account(

@@ -18,6 +18,7 @@ Mapping from Kafka (see `rules` for the journals):
     WireClaimed                         → WireClaimed
     cash statement deposit line         → CashDeposited
     OrderDelivered                      → OrderDelivered       (+ the order's deposit balance)
+    ServiceOrderCompleted               → ServiceCompleted     (+ the service order's balance)
     DiscrepancyResolved                 → ReconAdjusted
 """
 
@@ -155,6 +156,22 @@ class CashDeposited:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ServiceCompleted:
+    """A post-delivery service order was completed; its deposit balance becomes revenue.
+
+    `order_id` is the service order's own id (its deposits account), `service_kind` picks the
+    revenue account. The consumer reads the balance in the same transaction, as for delivery.
+    """
+
+    event_id: str
+    order_id: str
+    service_kind: str
+    occurred_at: datetime
+    deposit_balance_fen: int
+    currency: str = DEFAULT_CURRENCY
+
+
+@dataclass(frozen=True, kw_only=True)
 class OrderDelivered:
     """The car was handed over; `deposit_balance_fen` is the order's deposit (credit) balance.
 
@@ -199,5 +216,6 @@ LedgerEvent = (
     | WireClaimed
     | CashDeposited
     | OrderDelivered
+    | ServiceCompleted
     | ReconAdjusted
 )

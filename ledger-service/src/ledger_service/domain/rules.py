@@ -20,6 +20,7 @@ the event id, so replaying an event posts nothing new.
 | WireClaimed          | Dr suspense / Cr deposits:<order>                                      |
 | CashDeposited        | Dr bank / Cr cash:<store>                                              |
 | OrderDelivered       | Dr deposits:<order> / Cr revenue for the deposit balance; 0 → None     |
+| ServiceCompleted     | Dr deposits:<service order> / Cr service_revenue:<kind>; 0 → None      |
 | ReconAdjusted        | > 0: Dr clearing / Cr recon_differences; < 0: the reverse; 0 → None    |
 """
 
@@ -48,6 +49,7 @@ from ledger_service.domain.chart import (
     deposits_account,
     fees_account,
     receiving_account,
+    service_revenue_account,
 )
 from ledger_service.domain.errors import InvalidEvent
 from ledger_service.domain.events import (
@@ -59,6 +61,7 @@ from ledger_service.domain.events import (
     ReconAdjusted,
     RefundOwed,
     RefundSucceeded,
+    ServiceCompleted,
     SettlementReported,
     WireClaimed,
     WireReceived,
@@ -184,15 +187,34 @@ def order_delivered(event: OrderDelivered, chart: Chart = DEFAULT_CHART) -> Post
 
     A negative balance (more refunded than received) is an error for finance, not revenue.
     """
-    balance_fen = _integer("deposit_balance_fen", event.deposit_balance_fen)
+    balance_fen = _recognisable(event.order_id, event.deposit_balance_fen)
     if balance_fen == 0:
         return None
-    if balance_fen < 0:
-        raise InvalidEvent(f"order {event.order_id}: deposit balance {balance_fen} fen is negative")
     debit = deposits_account(event.order_id)
     legs = _transfer(debit, REVENUE_ACCOUNT, balance_fen, event.currency)
     text = f"order {event.order_id} delivered: deposits recognised as revenue"
     return _proposal(event.event_id, event.occurred_at, text, legs, event.currency, chart)
+
+
+def service_completed(
+    event: ServiceCompleted, chart: Chart = DEFAULT_CHART
+) -> PostingProposal | None:
+    """Dr deposits:<service order> / Cr service_revenue:<kind>; None when nothing was paid."""
+    balance_fen = _recognisable(event.order_id, event.deposit_balance_fen)
+    if balance_fen == 0:
+        return None
+    revenue = service_revenue_account(event.service_kind)
+    legs = _transfer(deposits_account(event.order_id), revenue, balance_fen, event.currency)
+    text = f"{event.service_kind} service order {event.order_id} completed: revenue recognised"
+    return _proposal(event.event_id, event.occurred_at, text, legs, event.currency, chart)
+
+
+def _recognisable(order_id: str, deposit_balance_fen: int) -> int:
+    """A deposit balance that may become revenue: integer fen, never negative."""
+    balance_fen = _integer("deposit_balance_fen", deposit_balance_fen)
+    if balance_fen < 0:
+        raise InvalidEvent(f"order {order_id}: deposit balance {balance_fen} fen is negative")
+    return balance_fen
 
 
 def recon_adjusted(event: ReconAdjusted, chart: Chart = DEFAULT_CHART) -> PostingProposal | None:
@@ -264,5 +286,6 @@ POSTING_RULES: Final[Mapping[type[Any], Callable[[Any, Chart], PostingProposal |
     WireClaimed: wire_claimed,
     CashDeposited: cash_deposited,
     OrderDelivered: order_delivered,
+    ServiceCompleted: service_completed,
     ReconAdjusted: recon_adjusted,
 }

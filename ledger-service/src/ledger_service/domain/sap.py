@@ -69,6 +69,7 @@ DEV_SAP_MAPPING: Final = SapMapping(
         GlRule("refunds_payable", "2241000000"),  # 其他应付款
         GlRule("suspense", "2241990000"),  # 其他应付款-待认领
         GlRule("revenue", "6001000000"),  # 主营业务收入
+        GlRule("service_revenue", "6051000000"),  # 其他业务收入
         GlRule("fees", "6603000000"),  # 财务费用
         GlRule("recon_differences", "6711000000"),  # 营业外支出
     ),

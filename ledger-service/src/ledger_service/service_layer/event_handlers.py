@@ -33,14 +33,22 @@ from ledger_service.service_layer.event_mapping import (
 )
 from otd_shared.consumer import EventHandler
 from otd_shared.errors import DomainError
-from otd_shared.events import EventEnvelope, OrderDelivered, ReconCompleted
+from otd_shared.events import (
+    EventEnvelope,
+    OrderDelivered,
+    ReconCompleted,
+    ServiceOrderCompleted,
+)
 
 log = logging.getLogger(__name__)
 
+# OrderDelivered and ServiceOrderCompleted recognise a balance read from the books.
 CONSUMED_EVENT_TYPES = (
     *(payload.__name__ for payload in MAPPERS),
     OrderDelivered.__name__,
+    ServiceOrderCompleted.__name__,
 )
+UNKNOWN_SERVICE_KIND = "service"
 
 
 class LedgerEventHandlers:
@@ -72,13 +80,19 @@ class LedgerEventHandlers:
     ) -> rule.LedgerEvent | None:
         payload = envelope.payload
         if isinstance(payload, OrderDelivered):
-            code = deposits_account(payload.order_id)
-            balance = await BalanceRepository(session).balance(code)
             return rule.OrderDelivered(
                 event_id=str(envelope.event_id),
                 order_id=payload.order_id,
                 occurred_at=payload.delivered_at,
-                deposit_balance_fen=balance.credit_fen - balance.debit_fen,
+                deposit_balance_fen=await _deposit_balance_fen(session, payload.order_id),
+            )
+        if isinstance(payload, ServiceOrderCompleted):
+            return rule.ServiceCompleted(
+                event_id=str(envelope.event_id),
+                order_id=payload.order_id,
+                service_kind=payload.service_kind or UNKNOWN_SERVICE_KIND,
+                occurred_at=envelope.occurred_at,
+                deposit_balance_fen=await _deposit_balance_fen(session, payload.order_id),
             )
         event = to_ledger_event(envelope, self._ctx.settings)
         if isinstance(payload, ReconCompleted) and isinstance(event, rule.SettlementReported):
@@ -118,3 +132,9 @@ async def settlement_difference(
         return None
     await repo.record(version, delta)
     return replace(event, gross_fen=delta.gross_fen, fee_fen=delta.fee_fen)
+
+
+async def _deposit_balance_fen(session: AsyncSession, order_id: str) -> int:
+    """The credit balance of the order's deposits account (what the customer has paid in)."""
+    balance = await BalanceRepository(session).balance(deposits_account(order_id))
+    return balance.credit_fen - balance.debit_fen

@@ -244,3 +244,4 @@ class ServiceOrderCompleted(OrderEvent):
     """The service (window film, maintenance, leasing hand-over) was performed."""
 
     parent_order_id: str
+    service_kind: str

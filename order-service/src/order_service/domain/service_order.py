@@ -142,7 +142,10 @@ class ServiceOrder(AggregateRoot[ServiceOrderStatus]):
         self._move(ServiceOrderStatus.COMPLETED, actor=actor, at=at, reason=reason)
         return self._emit(
             ServiceOrderCompleted(
-                order_id=self.id, occurred_at=at, parent_order_id=self.parent_order_id
+                order_id=self.id,
+                occurred_at=at,
+                parent_order_id=self.parent_order_id,
+                service_kind=self.kind.value,
             )
         )
 

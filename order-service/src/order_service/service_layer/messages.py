@@ -147,6 +147,6 @@ _MAPPERS: dict[type[d.OrderEvent], Callable[[Any], EventPayload]] = {
         order_id=e.order_id, parent_order_id=e.parent_order_id
     ),
     d.ServiceOrderCompleted: lambda e: wire.ServiceOrderCompleted(
-        order_id=e.order_id, parent_order_id=e.parent_order_id
+        order_id=e.order_id, parent_order_id=e.parent_order_id, service_kind=e.service_kind
     ),
 }

@@ -234,6 +234,9 @@ class ServiceOrderCompleted(_Payload):
     event_type: Literal["ServiceOrderCompleted"] = "ServiceOrderCompleted"
     order_id: str
     parent_order_id: str
+    # window_film | maintenance | leasing; the ledger recognises revenue per kind
+    # (absent in events written before it existed: read as "service").
+    service_kind: str | None = None
 
 
 # --- billing-service ---------------------------------------------------------------
