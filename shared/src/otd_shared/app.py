@@ -24,6 +24,7 @@ from otd_shared.kafka import broker_ready
 from otd_shared.observability import configure_logging, http_middleware
 from otd_shared.ops_api import dead_letter_router
 from otd_shared.runtime import ServiceRuntime, run_workers
+from otd_shared.strict_input import install_strict_input
 
 
 def create_service_app(
@@ -48,6 +49,7 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(settings.tokens_by_value())
+    install_strict_input(app)  # innermost: metrics and correlation ids see its 422s
     app.add_middleware(BaseHTTPMiddleware, dispatch=http_middleware(runtime.metrics))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
@@ -61,6 +63,7 @@ def create_service_app(
 def create_ops_app(runtime: ServiceRuntime, *, title: str) -> FastAPI:
     """The probes and metrics alone, served by relay and consumer processes."""
     app = FastAPI(title=title, version="1.0.0", docs_url=None, redoc_url=None)
+    install_strict_input(app)
     app.include_router(_ops_router(runtime))
     return app
 

@@ -22,6 +22,7 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=settings.db_pool_pre_ping,
+        hide_parameters=True,  # SQL parameters (customer data, secrets) never reach a log
     )
 
 

@@ -50,7 +50,7 @@ def run_env() -> None:
 
 
 async def _run_online(url: str, schema: str) -> None:
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)
     try:
         async with engine.connect() as conn:
             await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))

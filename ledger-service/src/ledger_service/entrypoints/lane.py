@@ -20,8 +20,6 @@ import time
 import uuid
 from typing import Final
 
-from fastapi.exception_handlers import request_validation_exception_handler
-from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -37,6 +35,12 @@ from otd_shared.observability import (
     ServiceMetrics,
     current_correlation_id,
     set_correlation_id,
+)
+from otd_shared.strict_input import (
+    StrictInputError,
+    refuse_body,
+    strict_input_response,
+    validation_error_body,
 )
 
 log = logging.getLogger(__name__)
@@ -87,14 +91,15 @@ class PostingLane:
         if seen > self._max_body_bytes:
             return JSONResponse(too_large_body(self._max_body_bytes), status_code=413)
         try:
+            refuse_body(request.scope, body)
             journal_in = JournalIn.model_validate_json(body)
+        except StrictInputError as exc:
+            return strict_input_response(exc)
         except ValidationError as exc:
             errors = [
                 {**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)
             ]
-            return await request_validation_exception_handler(
-                request, RequestValidationError(errors)
-            )
+            return JSONResponse(validation_error_body(errors), status_code=422)
         try:
             result = await self._commands.post_journal(journal_in.to_draft())
         except DomainError as exc:

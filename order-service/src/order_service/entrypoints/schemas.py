@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from order_service.domain import HistoryEntry, ServiceKind, ServiceOrder, VehicleOrder
 from order_service.domain.charging_pile import ChargingPileStatus
@@ -33,7 +33,7 @@ class CreateOrderBody(_Body):
     vehicle_model: str = Field(min_length=1, max_length=128)
     price_fen: PositiveFen
     loan_fen: int = Field(default=0, strict=True, ge=0, le=MAX_PRICE_FEN)
-    charging_pile: bool = False
+    charging_pile: StrictBool = False
     options: list[Code] = Field(default_factory=list, max_length=MAX_OPTIONS)
 
 

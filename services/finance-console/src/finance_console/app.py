@@ -18,6 +18,8 @@ from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from otd_shared.strict_input import install_strict_input
+
 STATUS_TIMEOUT_S = 2.0
 
 
@@ -81,6 +83,7 @@ def render_status(status: dict[str, str], urls: dict[str, str]) -> str:
 def create_app(settings: ConsoleSettings) -> FastAPI:
     """Build the console app."""
     app = FastAPI(title="OTD Pay finance-console", version="1.0.0")
+    install_strict_input(app)
     registry = CollectorRegistry()
     views = Counter("console_page_views_total", "Pages served", registry=registry)
 
