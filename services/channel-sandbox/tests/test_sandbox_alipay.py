@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 
 import httpx
 
+from channel_sandbox.channels.base import Kind as NotificationKind
+from channel_sandbox.channels.base import Outcome
 from channel_sandbox.testing import Merchant, Received, Receiver, new_trade_no, wait_for
-from payment_gateway.adapters.channels.alipay.protocol import (
-    app_pay_biz_content,
-    build_app_pay_order_string,
-)
-from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
 
 Control = Callable[..., Awaitable[httpx.Response]]
 
 
 def _order_string(merchant: Merchant, receiver: Receiver, out_trade_no: str, fen: int) -> str:
-    keys = merchant.keys["alipay"]
-    return build_app_pay_order_string(
-        app_id=keys.id("app_id"),
-        biz_content=app_pay_biz_content(out_trade_no, fen, "OTD 小定"),
-        notify_url=f"{receiver.base_url}/callbacks/alipay",
-        private_key=keys.merchant_private_key,
-        now_s=int(time.time()),
+    return merchant.alipay_order_string(
+        out_trade_no, fen, "OTD 小定", notify_url=f"{receiver.base_url}/callbacks/alipay"
     )
 
 

@@ -6,8 +6,9 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
+from channel_sandbox.channels.base import Kind as NotificationKind
+from channel_sandbox.channels.base import Outcome
 from channel_sandbox.testing import Merchant, Receiver, new_trade_no, wait_for
-from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
 
 Control = Callable[..., Awaitable[httpx.Response]]
 PREORDER = "/api/v3/labs/trans/preorder"
@@ -70,8 +71,8 @@ async def test_labs_preorder_pay_labs_notification(
         Outcome.SUCCEEDED,
         8_800,
     )
-    assert "trade_state" in note.raw_fields  # the flat 聚合扫码 shape
-    assert note.reference_ids["log_no"] == created["log_no"]
+    assert "trade_state" in note.fields  # the flat 聚合扫码 shape
+    assert note.fields["log_no"] == created["log_no"]
     queried = (await _tradequery(merchant, out_trade_no))["resp_data"]
     assert (queried["trade_state"], queried["trade_no"]) == ("SUCCESS", note.channel_txn_id)
     assert queried["account_type"] == "ALIPAY"

@@ -7,8 +7,9 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
+from channel_sandbox.channels.base import Kind as NotificationKind
+from channel_sandbox.channels.base import Outcome
 from channel_sandbox.testing import Receiver, new_trade_no, wait_for
-from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
 
 Control = Callable[..., Awaitable[httpx.Response]]
 

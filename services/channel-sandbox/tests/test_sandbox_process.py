@@ -81,3 +81,36 @@ async def test_python_m_channel_sandbox_serves_readyz(keys_dir: Path, key_sets: 
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_sandbox_never_loads_the_gateway() -> None:
+    """Independence: importing and building the whole app loads no gateway module."""
+    probe = (
+        "import sys, tempfile, pathlib\n"
+        "from channel_sandbox.app import create_app\n"
+        "from channel_sandbox.config import SandboxSettings\n"
+        "import channel_sandbox.testing\n"
+        "create_app(SandboxSettings(keys_dir=pathlib.Path(tempfile.mkdtemp())))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'payment' + '_gateway'))\n"
+    )
+    result = subprocess.run(  # noqa: S603 - our own interpreter and probe
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_no_source_file_names_the_gateway_package() -> None:
+    root = Path(__file__).resolve().parents[1]
+    needle = "payment" + "_gateway"
+    offenders = [
+        str(path.relative_to(root))
+        for path in root.rglob("*")
+        if path.is_file()
+        and path.suffix in {".py", ".md", ".toml", ".txt"}
+        and needle in path.read_text(encoding="utf-8", errors="replace")
+    ]
+    assert offenders == []

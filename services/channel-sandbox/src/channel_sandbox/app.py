@@ -18,16 +18,10 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from channel_sandbox.api import alipay, control, lakala, ops, sap, wechatpay
 from channel_sandbox.config import SandboxSettings
 from channel_sandbox.engine import Sandbox
+from channel_sandbox.keys import SandboxKeySet, load_all
 from channel_sandbox.metrics import SandboxMetrics
 from channel_sandbox.sap import SapBook
 from otd_shared.observability import configure_logging, http_middleware
-from payment_gateway.adapters.channels.errors import ChannelKeyError
-from payment_gateway.adapters.channels.keys import (
-    CHANNEL_CODES,
-    ChannelKeySet,
-    generate_dev_keys,
-    load_key_set,
-)
 
 log = logging.getLogger("channel_sandbox")
 
@@ -37,26 +31,15 @@ DESCRIPTION = (
 )
 
 
-def load_sandbox_keys(keys_dir: Path) -> dict[str, ChannelKeySet]:
-    """Every channel's key set, generating the dev layout first if it is missing or partial.
-
-    The sandbox needs the channel private keys: a key set without one is an error.
-    """
-    try:
-        key_sets = {channel: load_key_set(keys_dir, channel) for channel in CHANNEL_CODES}
-    except ChannelKeyError:
-        log.info("dev keys missing or incomplete; generating", extra={"keys_dir": str(keys_dir)})
-        generate_dev_keys(keys_dir)
-        key_sets = {channel: load_key_set(keys_dir, channel) for channel in CHANNEL_CODES}
-    for key_set in key_sets.values():
-        key_set.channel_signing_key()  # raises ChannelKeyError when the private half is absent
-    return key_sets
+def load_sandbox_keys(keys_dir: Path) -> dict[str, SandboxKeySet]:
+    """Every channel's key set, creating the missing parts of the dev layout first."""
+    return load_all(keys_dir)
 
 
 def create_app(
     settings: SandboxSettings,
     *,
-    key_sets: Mapping[str, ChannelKeySet] | None = None,
+    key_sets: Mapping[str, SandboxKeySet] | None = None,
     notify_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """The sandbox ASGI app; `key_sets` and `notify_transport` are for tests."""

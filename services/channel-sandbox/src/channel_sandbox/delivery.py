@@ -18,10 +18,10 @@ from typing import Final
 
 import httpx
 
+from channel_sandbox.channels.base import SignedNotification
 from channel_sandbox.metrics import SandboxMetrics
 from channel_sandbox.schedules import is_accepted, retry_delays_s
 from channel_sandbox.store import ANSWER_TEXT_LEN_MAX, Attempt, Delivery, DeliveryStatus
-from payment_gateway.adapters.channels.contract import SignedNotification
 
 RESIGN_AGE_S: Final = 60.0
 CONNECT_TIMEOUT_S: Final = 2.0

@@ -17,14 +17,14 @@ from typing import Final
 
 import httpx
 
+from channel_sandbox.channels.base import Outcome, SignedNotification
 from channel_sandbox.config import DEFAULT_GATEWAY_URL, SandboxSettings
 from channel_sandbox.delivery import Notifier
 from channel_sandbox.ids import now_s
+from channel_sandbox.keys import SandboxKeySet
 from channel_sandbox.metrics import SandboxMetrics
 from channel_sandbox.notifications import NotificationFactory
 from channel_sandbox.store import Delivery, Order, OrderStore, Origin, PayState, Refund
-from payment_gateway.adapters.channels.contract import Outcome, SignedNotification
-from payment_gateway.adapters.channels.keys import ChannelKeySet
 
 CLUSTER_FILE_SIZE_MAX_BYTES: Final = 64 * 1024
 log = logging.getLogger("channel_sandbox.engine")
@@ -40,7 +40,7 @@ class Sandbox:
     def __init__(
         self,
         settings: SandboxSettings,
-        key_sets: Mapping[str, ChannelKeySet],
+        key_sets: Mapping[str, SandboxKeySet],
         metrics: SandboxMetrics,
         *,
         notify_transport: httpx.AsyncBaseTransport | None = None,

@@ -10,7 +10,7 @@ import secrets
 import time
 from typing import Final
 
-from payment_gateway.adapters.channels.contract import channel_time
+from otd_shared.channel_wire import channel_time
 
 WECHAT_TXN_ID_LEN: Final = 28
 WECHAT_REFUND_ID_LEN: Final = 29

@@ -1,9 +1,9 @@
-"""Genuine channel notifications for sandbox orders, built by the gateway's channel protocol layer.
+"""Genuine channel notifications for sandbox orders, built by the sandbox's channel modules.
 
-Each channel's `ChannelProtocol.sign_notification` (payment_gateway.adapters.channels) produces
-the real wire format signed with the channel's dev private key; this module only maps a sandbox
-order or refund to a `NotificationEvent` and picks the Lakala body shape by the order's origin
-(收银台 orders get 收银台 notifications, 聚合扫码 orders the flat labs body).
+Each channel module (`channel_sandbox.channels.<channel>`) renders the channel's real wire format
+and signs it with the channel's dev private key; this module only maps a sandbox order or
+refund to a `NotificationEvent` and picks the Lakala body shape by the order's origin (收银台
+orders get 收银台 notifications, 聚合扫码 orders the flat labs body).
 """
 
 from __future__ import annotations
@@ -11,36 +11,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from channel_sandbox.ids import now_s
-from channel_sandbox.store import Order, Origin, Refund
-from payment_gateway.adapters.channels.contract import (
-    ChannelProtocol,
+from channel_sandbox.channels import alipay, allinpay, lakala, unionpay, wechatpay
+from channel_sandbox.channels.base import (
     NotificationEvent,
-    NotificationKind,
     Outcome,
+    RefundFacts,
     SignedNotification,
 )
-from payment_gateway.adapters.channels.keys import ChannelKeySet
-from payment_gateway.adapters.channels.lakala import protocol as lakala_protocol
-from payment_gateway.adapters.channels.lakala.notification import LakalaChannel
-from payment_gateway.adapters.channels.registry import build_channel_protocol
-from payment_gateway.adapters.channels.wechatpay import protocol as wechatpay_protocol
+from channel_sandbox.ids import now_s
+from channel_sandbox.keys import SandboxKeySet
+from channel_sandbox.store import Order, Origin, Refund
 
 # WeChat Pay notifies payments only when they succeed (§1.5); the others notify failures too.
 CHANNELS_NOTIFYING_FAILURES: Final = frozenset({"alipay", "lakala", "unionpay", "allinpay"})
 
 
 class NotificationFactory:
-    """Builds signed notifications for orders; one protocol object per channel and shape."""
+    """Builds signed notifications for orders."""
 
-    def __init__(self, key_sets: Mapping[str, ChannelKeySet]) -> None:
+    def __init__(self, key_sets: Mapping[str, SandboxKeySet]) -> None:
         self._keys = dict(key_sets)
-        self._protocols: dict[str, ChannelProtocol] = {
-            channel: build_channel_protocol(channel, keys) for channel, keys in key_sets.items()
-        }
-        lakala_keys = key_sets["lakala"]
-        self._lakala_labs = LakalaChannel(lakala_keys, notify_format="labs")
-        self._lakala_cashier = LakalaChannel(lakala_keys, notify_format="cashier")
 
     @staticmethod
     def notifies_failures(channel: str) -> bool:
@@ -57,60 +47,64 @@ class NotificationFactory:
             outcome=outcome,
             extra_fields=_payment_extras(order),
         )
-        return self._protocol_for(order).sign_notification(event, now_s=now_s())
+        return self._sign(order, event)
 
     def refund(self, order: Order, refund: Refund) -> SignedNotification:
         """The notification of a refund that succeeded."""
         assert refund.succeeded
         # Alipay reports the cumulative refund_fee up to this refund (§3.2).
-        refund_fen = self._cumulative_fen(order, refund) if order.channel == "alipay" else None
+        amount_fen = (
+            _cumulative_fen(order, refund) if order.channel == "alipay" else refund.amount_fen
+        )
         event = NotificationEvent(
             out_trade_no=order.out_trade_no,
             channel_txn_id=order.channel_txn_id,
             amount_fen=order.amount_fen,
-            kind=NotificationKind.REFUND,
             outcome=Outcome.REFUNDED,
-            out_refund_no=refund.out_refund_no,
-            channel_refund_id=refund.refund_id,
-            refund_amount_fen=refund_fen if refund_fen is not None else refund.amount_fen,
+            refund=RefundFacts(
+                out_refund_no=refund.out_refund_no,
+                refund_id=refund.refund_id,
+                amount_fen=amount_fen,
+            ),
             extra_fields=_refund_extras(order, refund),
         )
-        return self._protocol_for(order).sign_notification(event, now_s=now_s())
+        return self._sign(order, event)
 
     def resign(self, channel: str, signed: SignedNotification) -> SignedNotification:
         """The same body with a fresh timestamped signature (WeChat, Lakala); others unchanged."""
-        headers = dict(signed.headers)
         keys = self._keys[channel]
         if channel == "wechatpay":
-            fresh = wechatpay_protocol.sign_message_headers(
-                signed.body,
-                private_key=keys.channel_signing_key(),
-                serial=keys.id("serial"),
-                now_s=now_s(),
-            )
-            return SignedNotification(headers={**headers, **fresh}, body=signed.body)
+            return wechatpay.resign(keys, signed, now_s=now_s())
         if channel == "lakala":
-            headers["Authorization"] = lakala_protocol.build_notification_authorization(
-                signed.body, private_key=keys.channel_signing_key(), now_s=now_s()
-            )
-            return SignedNotification(headers=headers, body=signed.body)
+            return lakala.resign(keys, signed, now_s=now_s())
         return signed
 
-    def _protocol_for(self, order: Order) -> ChannelProtocol:
-        if order.origin is Origin.LAKALA_LABS:
-            return self._lakala_labs
-        if order.origin is Origin.LAKALA_CASHIER:
-            return self._lakala_cashier
-        return self._protocols[order.channel]
+    def _sign(self, order: Order, event: NotificationEvent) -> SignedNotification:
+        keys, at_s = self._keys[order.channel], now_s()
+        match order.channel:
+            case "wechatpay":
+                return wechatpay.notification(keys, event, now_s=at_s)
+            case "alipay":
+                return alipay.notification(keys, event, now_s=at_s)
+            case "lakala":
+                shape: lakala.BodyShape = (
+                    "labs" if order.origin is Origin.LAKALA_LABS else "cashier"
+                )
+                return lakala.notification(keys, event, now_s=at_s, shape=shape)
+            case "unionpay":
+                return unionpay.notification(keys, event, now_s=at_s)
+            case "allinpay":
+                return allinpay.notification(keys, event, now_s=at_s)
+        raise ValueError(f"unknown channel {order.channel!r}")
 
-    @staticmethod
-    def _cumulative_fen(order: Order, refund: Refund) -> int:
-        total = 0
-        for other in order.refunds.values():  # insertion order = request order
-            total += other.amount_fen if other.succeeded else 0
-            if other is refund:
-                return total
-        raise AssertionError("refund does not belong to the order")
+
+def _cumulative_fen(order: Order, refund: Refund) -> int:
+    total = 0
+    for other in order.refunds.values():  # insertion order = request order
+        total += other.amount_fen if other.succeeded else 0
+        if other is refund:
+            return total
+    raise AssertionError("refund does not belong to the order")
 
 
 def _payment_extras(order: Order) -> dict[str, object]:
@@ -128,7 +122,7 @@ def _refund_extras(order: Order, refund: Refund) -> dict[str, object]:
     extras = _payment_extras(order)
     if order.origin is Origin.LAKALA_LABS:
         partial = order.refunded_fen < order.amount_fen
-        # [I] The labs refund notification body is undocumented (CHANNEL-FORMATS.md App. C);
+        # [I] The labs refund notification body is undocumented (docs/channel-formats.md);
         # the sandbox names the refund in extra fields next to the documented trade_state.
         extras |= {
             "trade_state": "PART_REFUND" if partial else "REFUND",

@@ -29,14 +29,13 @@ from typing import Final, Literal
 
 from channel_sandbox import ids
 from channel_sandbox.channel_states import channel_state
+from channel_sandbox.channels.alipay import verify_order_string
+from channel_sandbox.channels.base import Outcome, RequestRejected
 from channel_sandbox.engine import Sandbox, SandboxConflict
 from channel_sandbox.store import Delivery, Order, Origin, PayState, Refund
 from channel_sandbox.sync_results import sync_result
-from payment_gateway.adapters.channels.alipay.protocol import verify_app_pay_order_string
-from payment_gateway.adapters.channels.contract import Outcome
-from payment_gateway.adapters.channels.errors import CallbackRejected, MoneyFormatError
-from payment_gateway.adapters.channels.money_edge import yuan_to_fen
-from payment_gateway.adapters.channels.wire import parse_json_object
+from otd_shared.channel_wire import WireFormatError, parse_json_object
+from otd_shared.money import MoneyError, wire_yuan_to_fen
 
 Channel = Literal["wechatpay", "alipay", "lakala", "unionpay", "allinpay"]
 Action = Literal[
@@ -196,10 +195,10 @@ _ORIGINS: Final[Mapping[str, Origin]] = {
 def _alipay_order(sandbox: Sandbox, command: ActionCommand, order_string: str) -> Order:
     keys = sandbox.keys["alipay"]
     try:
-        params = verify_app_pay_order_string(order_string, keys.merchant_public_key)
+        params = verify_order_string(keys, order_string)
         biz = parse_json_object(params.get("biz_content", "").encode("utf-8"), "biz_content")
-        amount_fen = yuan_to_fen(str(biz.get("total_amount", "")))
-    except (CallbackRejected, MoneyFormatError, UnicodeEncodeError) as exc:
+        amount_fen = wire_yuan_to_fen(str(biz.get("total_amount", "")))
+    except (RequestRejected, WireFormatError, MoneyError) as exc:
         raise InvalidCommand(f"order_string is not a genuine app pay order: {exc}") from None
     out_trade_no = str(biz.get("out_trade_no", ""))
     if params.get("app_id") != keys.id("app_id") or not out_trade_no:

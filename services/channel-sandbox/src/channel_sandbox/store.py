@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-from payment_gateway.adapters.channels.contract import SignedNotification
+from channel_sandbox.channels.base import SignedNotification
 
 ORDER_LOG_LEN_MAX: Final = 100
 RECENT_DELIVERIES_MAX: Final = 1000

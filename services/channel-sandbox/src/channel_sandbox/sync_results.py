@@ -8,10 +8,10 @@ client-side shape: WeChat OpenSDK `PayResp`, the Alipay app SDK result (with a g
 from __future__ import annotations
 
 from channel_sandbox import ids
-from channel_sandbox.alipay_wire import signed_response
+from channel_sandbox.channels.alipay import signed_response
 from channel_sandbox.engine import Sandbox
 from channel_sandbox.store import Order, Origin
-from payment_gateway.adapters.channels.money_edge import fen_to_yuan
+from otd_shared.money import fen_to_yuan
 
 
 def sync_result(sandbox: Sandbox, order: Order) -> dict[str, object]:
@@ -51,9 +51,6 @@ def _alipay_app_result(sandbox: Sandbox, order: Order) -> str:
         "seller_id": keys.id("seller_id"),
     }
     body = signed_response(
-        "alipay_trade_app_pay_response",
-        payload,
-        private_key=keys.channel_signing_key(),
-        extra={"sign_type": "RSA2"},
+        keys, "alipay_trade_app_pay_response", payload, extra={"sign_type": "RSA2"}
     )
     return body.decode("utf-8")

@@ -1,15 +1,16 @@
 """Test kit: serve an app on a real uvicorn server, play the merchant side of each channel.
 
 * `serving(app)`: run an ASGI app on a free loopback port inside the running event loop.
-* `Receiver`: our callback endpoint `/callbacks/{channel}`; it verifies every notification with
-  the gateway-side verifier (`registry.load_channel_protocol(...).verify_notification`) and
-  answers in the channel's format; tests can make it fail the first N deliveries of an order or
-  hold answers to observe concurrency.
-* `Merchant`: signs requests with the merchant keys and verifies the sandbox's response
-  signatures the way the gateway's channel clients must.
+* `Receiver`: a merchant callback endpoint `/callbacks/{channel}`; it reads every notification
+  with a `Reader` (by default the merchant's reading in `channel_sandbox.channels.<channel>`;
+  the gateway's tests plug in the gateway's own verifiers) and answers in the channel's
+  format; tests can make it fail the first N deliveries of an order or hold answers to
+  observe concurrency.
+* `Merchant`: signs requests with the merchant keys and checks the sandbox's response
+  signatures.
+* `sandbox_running(...)`: a whole sandbox on a free port (for other services' tests).
 
-Used by the sandbox's own tests; e2e tests may use it too. Imports test-only behaviour, never
-imported by the sandbox app.
+Used by the sandbox's own tests and by other services' tests; never imported by the app.
 """
 
 from __future__ import annotations
@@ -21,25 +22,19 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import httpx
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from channel_sandbox.channels import alipay, allinpay, lakala, unionpay, wechatpay
+from channel_sandbox.channels.base import ReadNotification
+from channel_sandbox.keys import SandboxKeySet
+from otd_shared.channel_wire import encode_form, rsa_sign_b64, rsa_verify_b64
 from otd_shared.infra import free_port
-from payment_gateway.adapters.channels.alipay.protocol import request_sign_content
-from payment_gateway.adapters.channels.contract import (
-    CallbackAnswer,
-    ChannelProtocol,
-    VerifiedNotification,
-)
-from payment_gateway.adapters.channels.errors import CallbackRejected
-from payment_gateway.adapters.channels.keys import ChannelKeySet
-from payment_gateway.adapters.channels.lakala import protocol as lakala_protocol
-from payment_gateway.adapters.channels.rsa_signing import sign_b64, verify_b64
-from payment_gateway.adapters.channels.wechatpay import protocol as wechat_protocol
-from payment_gateway.adapters.channels.wire import encode_form
+from otd_shared.money import fen_to_yuan
 
 SERVER_START_TIMEOUT_S = 10.0
 
@@ -96,10 +91,46 @@ def new_trade_no(prefix: str = "T") -> str:
 # ---------------------------------------------------------------- merchant notify endpoint
 
 
+class NotificationLike(Protocol):
+    """What the Receiver needs from a read notification (ours or the gateway's)."""
+
+    @property
+    def out_trade_no(self) -> str: ...
+
+
+Reader = Callable[[str, Mapping[str, str], bytes], NotificationLike]
+"""(channel, headers, raw body) → the notification; raises when it is not genuine."""
+
+_SANDBOX_READERS: dict[str, Callable[..., ReadNotification]] = {
+    "wechatpay": wechatpay.read_notification,
+    "alipay": alipay.read_notification,
+    "lakala": lakala.read_notification,
+    "unionpay": unionpay.read_notification,
+    "allinpay": allinpay.read_notification,
+}
+SUCCESS_ANSWERS: dict[str, tuple[int, bytes]] = {
+    "wechatpay": (204, b""),
+    "alipay": (200, b"success"),
+    "lakala": (200, '{"code":"SUCCESS","message":"执行成功"}'.encode()),
+    "unionpay": (200, b"ok"),
+    "allinpay": (200, b"success"),
+}
+FAILURE_ANSWER: tuple[int, bytes] = (500, '{"code":"FAIL","message":"失败"}'.encode())
+
+
+def sandbox_reader(keys: Mapping[str, SandboxKeySet]) -> Reader:
+    """Read notifications with the merchant's reading in the sandbox's channel modules."""
+
+    def read(channel: str, headers: Mapping[str, str], body: bytes) -> ReadNotification:
+        return _SANDBOX_READERS[channel](keys[channel], headers, body, now_s=int(time.time()))
+
+    return read
+
+
 @dataclass(frozen=True)
 class Received:
     channel: str
-    notification: VerifiedNotification
+    notification: Any  # ReadNotification, or whatever the Receiver's reader returns
     body: bytes
     headers: dict[str, str]
     at: float
@@ -107,9 +138,13 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Our callback endpoint: verify with the gateway-side protocol, answer, record."""
+    """A merchant callback endpoint: read (verify) each notification, answer, record.
 
-    protocols: dict[str, ChannelProtocol]
+    `received` holds what `reader` returned (a ReadNotification with the sandbox's reader; the
+    gateway's VerifiedNotification with the gateway's).
+    """
+
+    reader: Reader
     received: list[Received] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
     fail_first: dict[str, int] = field(default_factory=dict)  # out_trade_no → failures left
@@ -127,36 +162,32 @@ class Receiver:
         @app.post("/callbacks/{channel}")
         async def callback(channel: str, request: Request) -> Response:
             body = await request.body()
-            protocol = self.protocols[channel]
             try:
-                verified = protocol.verify_notification(
-                    request.headers, body, now_s=int(time.time())
-                )
-            except CallbackRejected as error:
-                self.rejected.append((channel, str(error)))
-                answer = protocol.failure_answer(error)
+                read = self.reader(channel, request.headers, body)
+            except Exception as error:  # noqa: BLE001 - any failure to read is a rejection
+                self.rejected.append((channel, f"{type(error).__name__}: {error}"))
+                status, answer = FAILURE_ANSWER
             else:
-                answer = await self._answer(channel, verified, body, dict(request.headers))
-            return Response(answer.body, answer.status_code, media_type=answer.media_type)
+                status, answer = await self._answer(channel, read, body, dict(request.headers))
+            return Response(answer, status)
 
         return app
 
     async def _answer(
-        self, channel: str, verified: VerifiedNotification, body: bytes, headers: dict[str, str]
-    ) -> CallbackAnswer:
-        key = verified.out_trade_no
+        self, channel: str, read: NotificationLike, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        key = read.out_trade_no
         self.in_flight[key] = self.in_flight.get(key, 0) + 1
         self.max_in_flight[key] = max(self.max_in_flight.get(key, 0), self.in_flight[key])
         try:
             await asyncio.sleep(self.hold_s.get(key, 0.0))
         finally:
             self.in_flight[key] -= 1
-        self.received.append(Received(channel, verified, body, headers, time.time()))
-        protocol = self.protocols[channel]
+        self.received.append(Received(channel, read, body, headers, time.time()))
         if self.fail_first.get(key, 0) > 0:
             self.fail_first[key] -= 1
-            return protocol.failure_answer()
-        return protocol.success_answer()
+            return FAILURE_ANSWER
+        return SUCCESS_ANSWERS[channel]
 
 
 # ---------------------------------------------------------------- merchant API client
@@ -167,7 +198,7 @@ class Merchant:
     """Signs our requests and verifies the sandbox's signed responses."""
 
     http: httpx.AsyncClient
-    keys: Mapping[str, ChannelKeySet]
+    keys: Mapping[str, SandboxKeySet]
 
     async def wechat(
         self, method: str, url: str, payload: object | None = None, *, sign: bool = True
@@ -176,14 +207,8 @@ class Merchant:
         body = json.dumps(payload).encode() if payload is not None else b""
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if sign:
-            headers["Authorization"] = wechat_protocol.build_authorization(
-                method,
-                url,
-                body,
-                mchid=keys.id("mchid"),
-                serial_no=keys.id("merchant_serial"),
-                private_key=keys.merchant_private_key,
-                timestamp_s=int(time.time()),
+            headers["Authorization"] = wechatpay.merchant_authorization(
+                keys, method, url, body, now_s=int(time.time())
             )
         response = await self.http.request(method, url, content=body, headers=headers)
         self.verify_wechat_response(response)
@@ -191,12 +216,13 @@ class Merchant:
 
     def verify_wechat_response(self, response: httpx.Response) -> None:
         keys = self.keys["wechatpay"]
-        wechat_protocol.verify_signed_headers(
-            dict(response.headers),
-            response.content,
-            platform_keys={keys.id("serial"): keys.channel_public_key},
-            now_s=int(time.time()),
+        headers = response.headers
+        assert headers[wechatpay.HEADER_SERIAL] == keys.id("serial")
+        assert abs(int(headers[wechatpay.HEADER_TIMESTAMP]) - time.time()) < 300
+        message = wechatpay.platform_message(
+            headers[wechatpay.HEADER_TIMESTAMP], headers[wechatpay.HEADER_NONCE], response.content
         )
+        assert rsa_verify_b64(keys.channel_public_key, headers[wechatpay.HEADER_SIGNATURE], message)
 
     async def lakala(
         self, path: str, req_data: Mapping[str, object], *, sign: bool = True
@@ -206,21 +232,12 @@ class Merchant:
         body = json.dumps({**envelope, "req_data": dict(req_data)}).encode()
         headers = {"Content-Type": "application/json"}
         if sign:
-            headers["Authorization"] = lakala_protocol.build_request_authorization(
-                body,
-                appid=keys.id("appid"),
-                serial_no=keys.id("serial_no"),
-                private_key=keys.merchant_private_key,
-                timestamp_s=int(time.time()),
+            headers["Authorization"] = lakala.merchant_authorization(
+                keys, body, now_s=int(time.time())
             )
         response = await self.http.post(path, content=body, headers=headers)
-        lakala_protocol.verify_response(
-            dict(response.headers),
-            response.content,
-            lakala_public_key=keys.channel_public_key,
-            expected_appid=keys.id("appid"),
-            expected_serial_no=keys.id("serial_no"),
-            now_s=int(time.time()),
+        lakala.verify_response(
+            keys, dict(response.headers), response.content, now_s=int(time.time())
         )
         return response
 
@@ -238,7 +255,8 @@ class Merchant:
             ("version", "1.0"),
             ("biz_content", json.dumps(dict(biz_content), ensure_ascii=False)),
         ]
-        sign = sign_b64(keys.merchant_private_key, request_sign_content(params).encode())
+        content = alipay.request_sign_content(params).encode("utf-8")
+        sign = rsa_sign_b64(keys.require_merchant_private_key(), content)
         if tamper:
             params[-1] = ("biz_content", json.dumps({**biz_content, "x": "1"}))
         body = encode_form([*params, ("sign", sign)], "utf-8")
@@ -250,6 +268,32 @@ class Merchant:
         assert response.status_code == 200
         return self.verify_alipay_response(method, response.text)
 
+    def alipay_order_string(
+        self, out_trade_no: str, amount_fen: int, subject: str, *, notify_url: str
+    ) -> str:
+        """The signed app pay order string the merchant's backend hands the app."""
+        keys = self.keys["alipay"]
+        biz = {
+            "out_trade_no": out_trade_no,
+            "total_amount": fen_to_yuan(amount_fen),
+            "subject": subject,
+            "product_code": "QUICK_MSECURITY_PAY",
+        }
+        params = [
+            ("app_id", keys.id("app_id")),
+            ("biz_content", json.dumps(biz, ensure_ascii=False, separators=(",", ":"))),
+            ("charset", "utf-8"),
+            ("format", "JSON"),
+            ("method", alipay.APP_PAY_METHOD),
+            ("notify_url", notify_url),
+            ("sign_type", "RSA2"),
+            ("timestamp", alipay.alipay_time(int(time.time()))),
+            ("version", "1.0"),
+        ]
+        content = alipay.request_sign_content(params).encode("utf-8")
+        sign = rsa_sign_b64(keys.require_merchant_private_key(), content)
+        return encode_form([*params, ("sign", sign)], "utf-8").decode("ascii")
+
     def verify_alipay_response(self, method: str, text: str) -> dict[str, object]:
         """Check `sign` over the exact `*_response` text; returns the parsed document."""
         document: dict[str, object] = json.loads(text)
@@ -257,9 +301,9 @@ class Merchant:
         if "sign" in document:
             start = text.index(f'"{key}":') + len(key) + 3
             end = text.rindex(',"sign":')
-            verify_b64(
+            assert rsa_verify_b64(
                 self.keys["alipay"].channel_public_key,
                 str(document["sign"]),
                 text[start:end].encode("utf-8"),
-            )
+            ), "Alipay response sign does not verify"
         return document

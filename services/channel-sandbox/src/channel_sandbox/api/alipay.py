@@ -21,7 +21,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from channel_sandbox import ids
-from channel_sandbox.alipay_wire import (
+from channel_sandbox.api.common import CHANNEL_REQUEST_BODY_MAX_BYTES, count_call, sandbox_of
+from channel_sandbox.channel_states import alipay_trade_status
+from channel_sandbox.channels.alipay import (
+    BUYER_ID,
     AlipayRequest,
     error_payload,
     parse_request,
@@ -30,16 +33,14 @@ from channel_sandbox.alipay_wire import (
     signed_response,
     verify_request,
 )
-from channel_sandbox.api.common import CHANNEL_REQUEST_BODY_MAX_BYTES, count_call, sandbox_of
-from channel_sandbox.channel_states import alipay_trade_status
+from channel_sandbox.channels.base import RequestRejected
 from channel_sandbox.engine import Sandbox, SandboxConflict
 from channel_sandbox.store import Order, PayState, Refund
-from payment_gateway.adapters.channels.errors import CallbackRejected, MoneyFormatError
-from payment_gateway.adapters.channels.money_edge import fen_to_yuan, yuan_to_fen
-from payment_gateway.adapters.channels.wire import parse_json_object
+from otd_shared.channel_wire import WireFormatError, parse_json_object
+from otd_shared.money import MoneyError, fen_to_yuan, wire_yuan_to_fen
 
 CHANNEL: Final = "alipay"
-BUYER_USER_ID: Final = "2088102177846880"  # the buyer_id the notifications carry
+BUYER_USER_ID: Final = BUYER_ID  # the buyer_id the notifications carry
 BUYER_LOGON_ID: Final = "sbx***@example.com"
 OUT_REQUEST_NO_LEN_MAX: Final = 64
 router = APIRouter(tags=["Alipay openapi (channel side)"])
@@ -65,7 +66,7 @@ async def gateway(request: Request) -> Response:
         req = parse_request(
             request.scope.get("query_string", b""), body, request.headers.get("Content-Type")
         )
-    except CallbackRejected as error:
+    except RequestRejected as error:
         return _unsigned("error_response", rejection_sub_code(error), "参数无效")
     method = req.method
     handler = HANDLERS.get(method)
@@ -75,8 +76,8 @@ async def gateway(request: Request) -> Response:
         count_call(sandbox, CHANNEL, method or "unknown", "invalid-app-id")
         return _unsigned(key, "isv.invalid-app-id", "无效的AppID参数")
     try:
-        verify_request(req, keys.merchant_public_key)
-    except CallbackRejected as error:
+        verify_request(keys, req)
+    except RequestRejected as error:
         count_call(sandbox, CHANNEL, method or "unknown", "invalid-signature")
         return _unsigned(key, rejection_sub_code(error), "验签出错")
     if handler is None:
@@ -89,9 +90,7 @@ async def gateway(request: Request) -> Response:
         payload = error_payload("40004", "Business Failed", error.sub_code, error.sub_msg)
         result = error.sub_code
     count_call(sandbox, CHANNEL, method, result)
-    signed = signed_response(
-        key, payload, private_key=keys.channel_signing_key(), charset=req.charset
-    )
+    signed = signed_response(keys, key, payload, charset=req.charset)
     return Response(signed, media_type=f"application/json;charset={req.charset}")
 
 
@@ -230,8 +229,8 @@ def _order(sandbox: Sandbox, biz: Mapping[str, object], method: str) -> Order:
 
 def _refund_amount_fen(biz: Mapping[str, object]) -> int:
     try:
-        amount_fen = yuan_to_fen(_text(biz, "refund_amount"))
-    except MoneyFormatError:
+        amount_fen = wire_yuan_to_fen(_text(biz, "refund_amount"))
+    except MoneyError:
         raise BizError("ACQ.INVALID_PARAMETER", "参数无效: refund_amount") from None
     if amount_fen <= 0:
         raise BizError("ACQ.INVALID_PARAMETER", "参数无效: refund_amount")
@@ -251,12 +250,12 @@ def _biz_content(req: AlipayRequest) -> dict[str, object]:
     text = req.params.get("biz_content", "")
     try:
         return parse_json_object(text.encode("utf-8"), "biz_content")
-    except CallbackRejected:
+    except WireFormatError:
         raise BizError("ACQ.INVALID_PARAMETER", "参数无效: biz_content") from None
 
 
 def _unsigned(key: str, sub_code: str, sub_msg: str) -> Response:
     payload = error_payload("40002", "Invalid Arguments", sub_code, sub_msg)
     return Response(
-        signed_response(key, payload, private_key=None), media_type="application/json;charset=utf-8"
+        signed_response(None, key, payload), media_type="application/json;charset=utf-8"
     )

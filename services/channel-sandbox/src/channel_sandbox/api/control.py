@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from channel_sandbox.api.common import sandbox_of
 from channel_sandbox.api.sap import book_of
+from channel_sandbox.channels.base import Outcome
 from channel_sandbox.engine import SandboxConflict
 from channel_sandbox.scenarios import (
     Action,
@@ -28,8 +29,7 @@ from channel_sandbox.scenarios import (
 )
 from channel_sandbox.store import AMOUNT_FEN_MAX, OUT_TRADE_NO_LEN_MAX, PayState
 from channel_sandbox.views import delivery_view, order_view
-from payment_gateway.adapters.channels.contract import Outcome
-from payment_gateway.adapters.channels.money_edge import fen_to_yuan
+from otd_shared.money import fen_to_yuan
 
 RECENT_LIMIT_MAX: Final = 1000
 DELAY_MS_MAX: Final = 24 * 3600 * 1000

@@ -32,11 +32,11 @@ from channel_sandbox.api.lakala_bodies import (
     parse_fen,
     require_text,
 )
+from channel_sandbox.channels import lakala as wire
+from channel_sandbox.channels.base import RequestRejected
 from channel_sandbox.engine import Sandbox, SandboxConflict
 from channel_sandbox.store import Order, Origin, PayState
-from payment_gateway.adapters.channels.errors import CallbackRejected, MissingField
-from payment_gateway.adapters.channels.lakala import protocol
-from payment_gateway.adapters.channels.wire import dump_json_compact, parse_json_object
+from otd_shared.channel_wire import WireFormatError, dump_json_compact, parse_json_object
 
 CHANNEL: Final = "lakala"
 LABS_OK: Final = "BBS00000"
@@ -311,20 +311,11 @@ async def _serve(request: Request, api: str, ok_code: str, handler: Handler) -> 
 def _verify(sandbox: Sandbox, request: Request, body: bytes) -> None:
     if len(body) > CHANNEL_REQUEST_BODY_MAX_BYTES:
         raise LakalaError("BBS11105", "请求体过大", status=413)
-    keys = sandbox.keys[CHANNEL]
     try:
-        authorization = request.headers.get("Authorization")
-        if not authorization:
-            raise MissingField("Authorization", where="header")
-        protocol.verify_request_authorization(
-            authorization,
-            body,
-            merchant_public_key=keys.merchant_public_key,
-            expected_appid=keys.id("appid"),
-            expected_serial_no=keys.id("serial_no"),
-            now_s=ids.now_s(),
+        wire.verify_request(
+            sandbox.keys[CHANNEL], request.headers.get("Authorization"), body, now_s=ids.now_s()
         )
-    except CallbackRejected:
+    except RequestRejected:
         raise LakalaError("BBS10001", "验签失败", status=401) from None
 
 
@@ -332,7 +323,7 @@ def _req_data(body: bytes, ok_code: str) -> Mapping[str, object]:
     bad = "BBS11105" if ok_code == LABS_OK else "010001"
     try:
         envelope = parse_json_object(body, "request body")
-    except CallbackRejected:
+    except WireFormatError:
         raise LakalaError(bad, "请求报文不是合法的JSON") from None
     data = envelope.get("req_data")
     if envelope.get("version") != "3.0" or not isinstance(data, dict):
@@ -341,13 +332,6 @@ def _req_data(body: bytes, ok_code: str) -> Mapping[str, object]:
 
 
 def _signed(sandbox: Sandbox, status: int, payload: Mapping[str, object]) -> Response:
-    keys = sandbox.keys[CHANNEL]
     body = dump_json_compact(dict(payload))
-    headers = protocol.sign_response_headers(
-        body,
-        appid=keys.id("appid"),
-        serial_no=keys.id("serial_no"),
-        private_key=keys.channel_signing_key(),
-        now_s=ids.now_s(),
-    )
+    headers = wire.response_headers(sandbox.keys[CHANNEL], body, now_s=ids.now_s())
     return Response(body, status_code=status, headers=headers, media_type="application/json")

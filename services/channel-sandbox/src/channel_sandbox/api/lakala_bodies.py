@@ -8,8 +8,7 @@ from typing import Final
 from channel_sandbox import ids
 from channel_sandbox.channel_states import lakala_order_status, lakala_trade_state
 from channel_sandbox.store import AMOUNT_FEN_MAX, Order, PayState, Refund
-from payment_gateway.adapters.channels.errors import MoneyFormatError
-from payment_gateway.adapters.channels.money_edge import fen_text_to_fen
+from otd_shared.money import MoneyError, fen_text_to_fen
 
 TEXT_LEN_MAX: Final = 64
 TERM_NO: Final = "A0000001"  # what the notifications carry
@@ -49,7 +48,7 @@ def parse_fen(data: Mapping[str, object], name: str, *, code: str = "BBS11105") 
     elif isinstance(value, str):
         try:
             amount_fen = fen_text_to_fen(value)
-        except MoneyFormatError:
+        except MoneyError:
             raise LakalaError(code, f"{name} 必须是以分为单位的整数") from None
     else:
         raise LakalaError(code, f"{name} 必填")

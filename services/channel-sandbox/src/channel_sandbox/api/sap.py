@@ -16,8 +16,7 @@ from fastapi.responses import JSONResponse
 
 from channel_sandbox.api.common import sandbox_of
 from channel_sandbox.sap import SapBook, SapDocument
-from payment_gateway.adapters.channels.errors import CallbackRejected
-from payment_gateway.adapters.channels.wire import parse_json_object
+from otd_shared.channel_wire import WireFormatError, parse_json_object
 
 SAP_BODY_MAX_BYTES: Final = 1024 * 1024
 REFERENCE_LEN_MAX: Final = 128
@@ -37,7 +36,7 @@ async def post_document(request: Request) -> JSONResponse:
         return JSONResponse({"status": "error", "reason": "document too large"}, status_code=413)
     try:
         document = parse_json_object(body, "document")
-    except CallbackRejected:
+    except WireFormatError:
         return JSONResponse({"status": "error", "reason": "body is not a JSON object"}, 400)
     reference = document.get("reference")
     if not isinstance(reference, str) or not 0 < len(reference) <= REFERENCE_LEN_MAX:

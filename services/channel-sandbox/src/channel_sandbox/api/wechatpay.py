@@ -27,14 +27,14 @@ from channel_sandbox.api.common import (
     signed_url,
 )
 from channel_sandbox.channel_states import WECHAT_TRADE_STATE_DESC, wechat_trade_state
+from channel_sandbox.channels import wechatpay as wire
+from channel_sandbox.channels.base import RequestRejected
 from channel_sandbox.engine import Sandbox, SandboxConflict
 from channel_sandbox.store import AMOUNT_FEN_MAX, Order, Origin, PayState, Refund
-from payment_gateway.adapters.channels.errors import CallbackRejected, MissingField
-from payment_gateway.adapters.channels.wechatpay import protocol
-from payment_gateway.adapters.channels.wire import dump_json_compact, parse_json_object
+from otd_shared.channel_wire import WireFormatError, dump_json_compact, parse_json_object
 
 CHANNEL: Final = "wechatpay"
-PAYER_OPENID: Final = "oSandbox0000000000000000000"  # what the notifications carry too
+PAYER_OPENID: Final = wire.PAYER_OPENID  # what the notifications carry too
 router = APIRouter(tags=["WeChat Pay v3 (channel side)"])
 
 Fen = Annotated[int, Field(strict=True, ge=1, le=AMOUNT_FEN_MAX)]
@@ -350,32 +350,23 @@ async def _serve(request: Request, api: str, handler: Handler) -> Response:
 def _verify(sandbox: Sandbox, request: Request, body: bytes) -> None:
     if len(body) > CHANNEL_REQUEST_BODY_MAX_BYTES:
         raise WechatError(413, "PARAM_ERROR", "请求体过大")
-    keys = sandbox.keys[CHANNEL]
     try:
-        authorization = request.headers.get("Authorization")
-        if not authorization:
-            raise MissingField("Authorization", where="header")
-        protocol.verify_authorization(
-            authorization,
+        wire.verify_request(
+            sandbox.keys[CHANNEL],
+            request.headers.get("Authorization"),
             method=request.method,
             url=signed_url(request),
             body=body,
-            merchant_public_key=keys.merchant_public_key,
-            expected_mchid=keys.id("mchid"),
-            expected_serial_no=keys.id("merchant_serial"),
             now_s=ids.now_s(),
         )
-    except CallbackRejected:
+    except RequestRejected:
         raise WechatError(401, "SIGN_ERROR", "签名错误") from None
 
 
 def _signed(sandbox: Sandbox, status: int, payload: dict[str, object] | None) -> Response:
-    keys = sandbox.keys[CHANNEL]
     body = dump_json_compact(payload) if payload is not None else b""
-    headers = protocol.sign_message_headers(
-        body, private_key=keys.channel_signing_key(), serial=keys.id("serial"), now_s=ids.now_s()
-    )
-    headers[protocol.HEADER_REQUEST_ID] = uuid.uuid4().hex
+    headers = wire.platform_headers(sandbox.keys[CHANNEL], body, now_s=ids.now_s())
+    headers[wire.HEADER_REQUEST_ID] = uuid.uuid4().hex
     media_type = "application/json" if payload is not None else None
     return Response(content=body, status_code=status, headers=headers, media_type=media_type)
 
@@ -383,7 +374,7 @@ def _signed(sandbox: Sandbox, status: int, payload: dict[str, object] | None) ->
 def _parse(model: type[ModelT], body: bytes) -> ModelT:
     try:
         return model.model_validate(parse_json_object(body, "request body"))
-    except CallbackRejected:
+    except WireFormatError:
         raise WechatError(400, "PARAM_ERROR", "请求体不是合法的JSON对象") from None
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]

@@ -1,0 +1,194 @@
+"""UnionPay ACP back notifications (后台通知) as UnionPay sends them (docs/channel-formats.md §5.1).
+
+* Form POST in the charset named by `encoding` (UTF-8 here).
+* String to sign: every field except `signature`, empty values removed, keys sorted, `k=v`
+  joined by `&`.
+* `version=5.1.0`, `signMethod=01`: signature = Base64(SHA256withRSA(hex(SHA-256(string))))
+  — RSA signs the 64-character lower-case hex digest as ASCII, not the string. The
+  verification key travels in `signPubKeyCert` (PEM, validated against the UnionPay chain),
+  or is named by `certId`.
+* `version=5.0.0`: the same with SHA-1 (hex digest, SHA1withRSA); the key is named by `certId`.
+* `txnAmt` is fen. A refund (`txnType=04`) names the refund request: `orderId` is the
+  merchant's refund number, `queryId` the refund's id, `origQryId` the payment's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable, Mapping
+from typing import Final, Literal
+
+from channel_sandbox.channels.base import (
+    Kind,
+    NotificationEvent,
+    Outcome,
+    ReadNotification,
+    RequestRejected,
+    SignedNotification,
+)
+from channel_sandbox.keys import SandboxKeySet
+from otd_shared.channel_wire import (
+    HashName,
+    WireFormatError,
+    canonical_query,
+    channel_time,
+    decode_form,
+    encode_form,
+    rsa_sign_b64,
+    rsa_verify_b64,
+)
+
+CHANNEL: Final = "unionpay"
+CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=UTF-8"
+AcpVersion = Literal["5.1.0", "5.0.0"]
+_HASHES: Final[Mapping[str, HashName]] = {"5.1.0": "sha256", "5.0.0": "sha1"}
+_RESP: Final[Mapping[Outcome, tuple[str, str]]] = {
+    Outcome.SUCCEEDED: ("00", "success"),
+    Outcome.REFUNDED: ("00", "success"),
+    Outcome.PENDING: ("05", "处理中"),
+    Outcome.FAILED: ("01", "交易失败"),
+}
+
+
+def sign_content(pairs: Iterable[tuple[str, str]]) -> str:
+    """Every field but `signature`, empties removed, sorted, `k=v&...`."""
+    return canonical_query((k, v) for k, v in pairs if k != "signature" and v)
+
+
+def digest_text(content: str, version: str) -> bytes:
+    """What RSA signs: the lower-case hex SHA-256 (5.1.0) or SHA-1 (5.0.0) of the content."""
+    algorithm = hashlib.sha256 if _HASHES[version] == "sha256" else hashlib.sha1
+    return algorithm(content.encode("utf-8")).hexdigest().encode("ascii")
+
+
+def signature(keys: SandboxKeySet, pairs: Iterable[tuple[str, str]], version: str) -> str:
+    """The `signature` field for `pairs` under `version`."""
+    digest = digest_text(sign_content(pairs), version)
+    return rsa_sign_b64(keys.channel_private_key, digest, _HASHES[version])
+
+
+def notification_fields(
+    keys: SandboxKeySet,
+    event: NotificationEvent,
+    now_s: int,
+    *,
+    version: AcpVersion = "5.1.0",
+    sign_cert_pem: str | None = None,
+    trace_no: str | None = None,
+) -> dict[str, str]:
+    """The fields of a back notification, without `signature`.
+
+    The key is identified by `signPubKeyCert` when `sign_cert_pem` is given (5.1.0 only),
+    else by `certId`.
+    """
+    moment = channel_time(now_s)
+    resp_code, resp_msg = _RESP[event.outcome]
+    fields = {
+        "accNo": "6226********0048",
+        "accessType": "0",
+        "bizType": "000201",
+        "currencyCode": "156",
+        "encoding": "UTF-8",
+        "merId": keys.id("merId"),
+        "respCode": resp_code,
+        "respMsg": resp_msg,
+        "settleCurrencyCode": "156",
+        "settleDate": moment.strftime("%m%d"),
+        "signMethod": "01",
+        "traceNo": trace_no or f"{secrets.randbelow(1_000_000):06d}",
+        "traceTime": moment.strftime("%m%d%H%M%S"),
+        "txnTime": moment.strftime("%Y%m%d%H%M%S"),
+        "version": version,
+    }
+    if sign_cert_pem is not None:
+        if version != "5.1.0":
+            raise ValueError("signPubKeyCert exists in ACP 5.1.0 only")
+        fields["signPubKeyCert"] = sign_cert_pem
+    else:
+        fields["certId"] = keys.id("certId")
+    return fields | _transaction_fields(event) | event.text_extras("UnionPay")
+
+
+def _transaction_fields(event: NotificationEvent) -> dict[str, str]:
+    if event.refund is not None:
+        amount = str(event.refund.amount_fen)
+        return {
+            "orderId": event.refund.out_refund_no,
+            "queryId": event.refund.refund_id,
+            "origQryId": event.channel_txn_id,
+            "txnAmt": amount,
+            "settleAmt": amount,
+            "txnType": "04",
+            "txnSubType": "00",
+        }
+    amount = str(event.amount_fen)
+    return {
+        "orderId": event.out_trade_no,
+        "queryId": event.channel_txn_id,
+        "txnAmt": amount,
+        "settleAmt": amount,
+        "txnType": "01",
+        "txnSubType": "01",
+    }
+
+
+def signed_form(keys: SandboxKeySet, fields: Mapping[str, str]) -> SignedNotification:
+    """Sign `fields` under their `version` and encode the form."""
+    pairs = list(fields.items())
+    body = encode_form([*pairs, ("signature", signature(keys, pairs, fields["version"]))])
+    return SignedNotification(headers={"Content-Type": CONTENT_TYPE}, body=body)
+
+
+def notification(
+    keys: SandboxKeySet,
+    event: NotificationEvent,
+    *,
+    now_s: int,
+    version: AcpVersion = "5.1.0",
+    sign_cert_pem: str | None = None,
+) -> SignedNotification:
+    """A signed back notification (5.1.0 with certId unless told otherwise)."""
+    fields = notification_fields(keys, event, now_s, version=version, sign_cert_pem=sign_cert_pem)
+    return signed_form(keys, fields)
+
+
+# ---------------------------------------------------------------- the merchant's reading (tests)
+
+
+def read_notification(
+    keys: SandboxKeySet, headers: Mapping[str, str], body: bytes, *, now_s: int
+) -> ReadNotification:
+    """Verify and read a back notification as a merchant would; RequestRejected otherwise."""
+    del headers, now_s
+    try:
+        fields = dict(decode_form(body, "utf-8"))
+    except WireFormatError as exc:
+        raise RequestRejected(str(exc)) from None
+    version = fields.get("version", "")
+    if version not in _HASHES:
+        raise RequestRejected("unknown ACP version")
+    digest = digest_text(sign_content(fields.items()), version)
+    if not rsa_verify_b64(
+        keys.channel_public_key, fields.get("signature", ""), digest, _HASHES[version]
+    ):
+        raise RequestRejected("signature does not verify")
+    is_refund = fields["txnType"] in ("04", "31")
+    success = fields["respCode"] in ("00", "A6")
+    if is_refund:
+        kind, outcome = Kind.REFUND, Outcome.REFUNDED if success else Outcome.FAILED
+    else:
+        kind, outcome = Kind.PAYMENT, Outcome.SUCCEEDED if success else Outcome.FAILED
+    amount_fen = int(fields["txnAmt"])
+    return ReadNotification(
+        channel=CHANNEL,
+        kind=kind,
+        outcome=outcome,
+        channel_status=fields["respCode"],
+        out_trade_no=fields["orderId"],
+        channel_txn_id=fields.get("origQryId", "") if is_refund else fields["queryId"],
+        amount_fen=amount_fen,
+        out_refund_no=fields["orderId"] if is_refund else None,
+        refund_amount_fen=amount_fen if is_refund else None,
+        fields=fields,
+    )

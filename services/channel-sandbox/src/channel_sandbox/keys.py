@@ -1,0 +1,198 @@
+"""The sandbox's view of the dev key layout (`var/keys/<channel>/`, see otd_shared.keyfiles).
+
+The sandbox is the channel: it signs with `channel_private.pem`, verifies our requests with
+`merchant_public.pem`, encrypts WeChat resources with `apiv3.key`, and issues the identifiers
+in `ids.json` (mchid, app_id, merId, ...). When the layout is missing or partial it creates
+what is missing, as a channel issues keys and ids at onboarding; existing files and ids are
+kept, so the gateway and the sandbox always agree on one layout.
+
+`merchant_private_key` is loaded when present: only the sandbox's test kit (which plays the
+merchant) uses it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Final
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from otd_shared import keyfiles
+from otd_shared.keyfiles import KeyFileError
+
+CHANNELS: Final = ("wechatpay", "alipay", "lakala", "unionpay", "allinpay")
+APIV3_KEY_LEN: Final = 32
+ID_LEN_MAX: Final = 64
+_ID_CHARS: Final = frozenset(string.ascii_letters + string.digits + "_-.")
+_APIV3_CHARS: Final = string.ascii_letters + string.digits
+
+
+class SandboxKeyError(Exception):
+    """The key layout is unusable for the sandbox (missing private key, bad ids.json, ...)."""
+
+
+def _digits(count: int) -> str:
+    return "".join(secrets.choice(string.digits) for _ in range(count))
+
+
+def issue_ids(channel: str) -> dict[str, str]:
+    """Fresh identifiers in each channel's usual shape, as the channel issues them."""
+    match channel:
+        case "wechatpay":
+            return {
+                "mchid": "19" + _digits(8),
+                "appid": "wx" + secrets.token_hex(8),
+                "serial": secrets.token_hex(20).upper(),  # platform certificate
+                "merchant_serial": secrets.token_hex(20).upper(),  # our merchant certificate
+            }
+        case "alipay":
+            return {"app_id": "2021" + _digits(12), "seller_id": "2088" + _digits(12)}
+        case "lakala":
+            return {
+                "appid": "OP" + _digits(8),
+                "serial_no": secrets.token_hex(8),
+                "merchant_no": "822" + _digits(12),
+            }
+        case "unionpay":
+            return {"merId": "777290058" + _digits(6), "certId": "6" + _digits(10)}
+        case "allinpay":
+            return {"cusid": "5500" + _digits(11), "appid": "0000" + _digits(4)}
+    raise SandboxKeyError(f"unknown channel {channel!r}")
+
+
+@dataclass(frozen=True)
+class SandboxKeySet:
+    """One channel's keys and ids as the channel holds them."""
+
+    channel: str
+    channel_private_key: rsa.RSAPrivateKey = field(repr=False)
+    channel_public_key: rsa.RSAPublicKey = field(repr=False)
+    merchant_public_key: rsa.RSAPublicKey = field(repr=False)
+    ids: Mapping[str, str]
+    merchant_private_key: rsa.RSAPrivateKey | None = field(default=None, repr=False)
+    apiv3_key: bytes | None = field(default=None, repr=False)
+
+    def id(self, name: str) -> str:
+        """The identifier `name` from ids.json; SandboxKeyError when absent."""
+        value = self.ids.get(name)
+        if not value:
+            raise SandboxKeyError(f"{self.channel}: ids.json has no {name!r}")
+        return value
+
+    def require_apiv3_key(self) -> bytes:
+        """The WeChat APIv3 AEAD key."""
+        if self.apiv3_key is None:
+            raise SandboxKeyError(f"{self.channel}: no {keyfiles.APIV3_KEY_FILE}")
+        return self.apiv3_key
+
+    def require_merchant_private_key(self) -> rsa.RSAPrivateKey:
+        """The merchant's private key (test kit only: it plays the merchant)."""
+        if self.merchant_private_key is None:
+            raise SandboxKeyError(f"{self.channel}: no {keyfiles.MERCHANT_PRIVATE_PEM}")
+        return self.merchant_private_key
+
+
+def load_channel_keys(keys_dir: Path, channel: str) -> SandboxKeySet:
+    """Load `keys_dir/<channel>/`; SandboxKeyError naming what is wrong."""
+    directory = keys_dir / channel
+    try:
+        merchant_private_path = directory / keyfiles.MERCHANT_PRIVATE_PEM
+        return SandboxKeySet(
+            channel=channel,
+            channel_private_key=keyfiles.load_private_pem(directory / keyfiles.CHANNEL_PRIVATE_PEM),
+            channel_public_key=keyfiles.load_public_pem(directory / keyfiles.CHANNEL_PUBLIC_PEM),
+            merchant_public_key=keyfiles.load_public_pem(directory / keyfiles.MERCHANT_PUBLIC_PEM),
+            ids=MappingProxyType(_load_ids(directory / keyfiles.IDS_FILE, channel)),
+            merchant_private_key=(
+                keyfiles.load_private_pem(merchant_private_path)
+                if merchant_private_path.exists()
+                else None
+            ),
+            apiv3_key=_load_apiv3(directory) if channel == "wechatpay" else None,
+        )
+    except KeyFileError as exc:
+        raise SandboxKeyError(str(exc)) from None
+
+
+def ensure_layout(keys_dir: Path) -> None:
+    """Create whatever is missing of the layout for every channel; keep what exists."""
+    try:
+        for channel in CHANNELS:
+            directory = keys_dir / channel
+            directory.mkdir(mode=keyfiles.KEY_DIR_MODE, parents=True, exist_ok=True)
+            keyfiles.ensure_key_pair(
+                directory / keyfiles.CHANNEL_PRIVATE_PEM, directory / keyfiles.CHANNEL_PUBLIC_PEM
+            )
+            keyfiles.ensure_key_pair(
+                directory / keyfiles.MERCHANT_PRIVATE_PEM, directory / keyfiles.MERCHANT_PUBLIC_PEM
+            )
+            if channel == "wechatpay":
+                apiv3 = "".join(secrets.choice(_APIV3_CHARS) for _ in range(APIV3_KEY_LEN))
+                keyfiles.create_exclusive(
+                    directory / keyfiles.APIV3_KEY_FILE,
+                    apiv3.encode("ascii"),
+                    keyfiles.PRIVATE_FILE_MODE,
+                )
+            _ensure_ids(directory / keyfiles.IDS_FILE, channel)
+    except KeyFileError as exc:
+        raise SandboxKeyError(str(exc)) from None
+
+
+def load_all(keys_dir: Path) -> dict[str, SandboxKeySet]:
+    """Every channel's key set, creating the missing parts of the layout first."""
+    ensure_layout(keys_dir)
+    return {channel: load_channel_keys(keys_dir, channel) for channel in CHANNELS}
+
+
+def _load_apiv3(directory: Path) -> bytes:
+    path = directory / keyfiles.APIV3_KEY_FILE
+    text = keyfiles.read_small(path).rstrip(b"\r\n")
+    if len(text) != APIV3_KEY_LEN or not text.isascii() or not text.isalnum():
+        raise SandboxKeyError(f"{path} must hold exactly {APIV3_KEY_LEN} ASCII letters/digits")
+    return text
+
+
+def _read_ids(path: Path) -> dict[str, object]:
+    try:
+        raw = json.loads(keyfiles.read_small(path))
+    except ValueError:
+        raise SandboxKeyError(f"{path} is not valid JSON") from None
+    if not isinstance(raw, dict):
+        raise SandboxKeyError(f"{path} must hold a JSON object")
+    return raw
+
+
+def _load_ids(path: Path, channel: str) -> dict[str, str]:
+    ids: dict[str, str] = {}
+    for name, value in _read_ids(path).items():
+        if not isinstance(value, str) or not (0 < len(value) <= ID_LEN_MAX):
+            raise SandboxKeyError(f"{path}: {name!r} must be a short string")
+        if not set(value) <= _ID_CHARS:
+            raise SandboxKeyError(f"{path}: {name!r} must be of [A-Za-z0-9_.-]")
+        ids[name] = value
+    missing = sorted(set(issue_ids(channel)) - set(ids))
+    if missing:
+        raise SandboxKeyError(f"{path} lacks {', '.join(missing)}")
+    return ids
+
+
+def _ids_json(ids: Mapping[str, object]) -> bytes:
+    return (json.dumps(dict(ids), indent=2, sort_keys=True) + "\n").encode("ascii")
+
+
+def _ensure_ids(path: Path, channel: str) -> None:
+    fresh = issue_ids(channel)
+    if keyfiles.create_exclusive(path, _ids_json(fresh), keyfiles.PUBLIC_FILE_MODE):
+        return
+    existing = _read_ids(path)
+    missing = {name: value for name, value in fresh.items() if name not in existing}
+    if missing:
+        keyfiles.replace_atomically(
+            path, _ids_json({**existing, **missing}), keyfiles.PUBLIC_FILE_MODE
+        )
