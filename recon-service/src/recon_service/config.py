@@ -28,6 +28,8 @@ class ReconSettings(ServiceSettings):
     statement_max_unpacked_bytes: int = Field(default=512 * MIB, ge=1024)
     statement_max_lines: int = Field(default=2_000_000, ge=1, le=50_000_000)
     statement_max_line_bytes: int = Field(default=8 * 1024, ge=256, le=1 * MIB)
+    statement_max_unpack_ratio: int = Field(default=24, ge=1, le=1_000)
+    statement_max_parse_s: float = Field(default=120.0, gt=0, le=3_600)
     statement_copy_batch_lines: int = Field(default=5_000, ge=1, le=100_000)
     recon_carry_over_days: int = Field(default=3, ge=0, le=31)
     recon_cut_grace_s: int = Field(default=3_600, ge=0, le=12 * 3_600)
@@ -46,4 +48,6 @@ class ReconSettings(ServiceSettings):
             max_unpacked_bytes=self.statement_max_unpacked_bytes,
             max_lines=self.statement_max_lines,
             max_line_bytes=self.statement_max_line_bytes,
+            max_unpack_ratio=self.statement_max_unpack_ratio,
+            max_parse_s=self.statement_max_parse_s,
         )

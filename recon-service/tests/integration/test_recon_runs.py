@@ -168,7 +168,9 @@ async def test_near_the_cut_a_record_carries_over_up_to_three_days(recon) -> Non
     outcomes = []
     for offset in range(4):
         day = d.day + timedelta(days=offset)
-        lines = [d.line(1, 100_000, d.at(0, 5, days=1))] if offset == 1 else []
+        # A statement is never empty: a day without our payments has another merchant line.
+        filler = [d.line(90 + offset, 500, d.at(12, days=offset))]
+        lines = [d.line(1, 100_000, d.at(0, 5, days=1))] if offset == 1 else filler
         await load(recon, lines, day)
         run = await recon.run("wechatpay", day.isoformat())
         outcomes.append(
@@ -179,7 +181,7 @@ async def test_near_the_cut_a_record_carries_over_up_to_three_days(recon) -> Non
             )
         )
     fifth = d.day + timedelta(days=4)
-    await load(recon, [], fifth)
+    await load(recon, [d.line(99, 500, d.at(12, days=4))], fifth)
     after = await recon.run("wechatpay", fifth.isoformat())
 
     assert outcomes == [(0, 2, 0), (1, 1, 0), (0, 1, 0), (0, 0, 1)]

@@ -13,7 +13,7 @@ import pytest
 from otd_shared.money import fen_to_yuan
 from recon_service.adapters.statements import wechatpay
 from recon_service.domain import BUSINESS_TZ, LineKind, LineStatus, StatementLimits
-from recon_service.domain.errors import StatementFormatError, StatementTooLarge
+from recon_service.domain.errors import StatementFormatError, StatementTooLarge, UnsafeArchive
 from recon_service.testing.statement_files import Txn, wechat_bill
 
 # Verbatim from CHANNEL-FORMATS.md §2.2 (rows from the official PHP SDK fixture).
@@ -259,5 +259,5 @@ def test_limits_refuse_long_lines_and_big_files(parse) -> None:
         parse("wechatpay", data, limits=StatementLimits(max_file_bytes=600))
     packed = wechat_bill([txn(n) for n in range(100)], gz=True)
     assert len(packed) < 2000
-    with pytest.raises(StatementTooLarge):
+    with pytest.raises(UnsafeArchive, match="unpacks to more than 2000 bytes"):
         parse("wechatpay", packed, limits=StatementLimits(max_unpacked_bytes=2000))

@@ -53,6 +53,8 @@ WITH lines AS (
                 ELSE 'r:' || l.out_refund_no END AS match_key
     FROM {_S}.statement_lines l
     WHERE l.statement_id = :statement_id
+      AND NOT EXISTS (SELECT 1 FROM {_S}.upload_exceptions x  -- duplicates: upload exceptions
+                      WHERE x.statement_id = l.statement_id AND x.line_no = l.line_no)
 ),
 ranked_lines AS (
     SELECT l.*,

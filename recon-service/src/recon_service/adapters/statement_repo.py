@@ -19,6 +19,7 @@ from recon_service.adapters.tables import (
     STATEMENT_LINE_COLUMNS,
     statement_lines,
     statements,
+    upload_exceptions,
 )
 from recon_service.domain.statement import StatementLine
 
@@ -186,6 +187,79 @@ class StatementRepository:
         )
         rows = (await self._session.execute(query)).all()
         return [LineRecord(**r._mapping) for r in rows], int(total or 0)
+
+
+DUPLICATES_SQL = f"""
+INSERT INTO {SCHEMA}.upload_exceptions (
+    exception_id, source, statement_date, statement_id, filename, content_sha256, line_no,
+    code, message, recorded_by)
+SELECT gen_random_uuid(), d.source, d.statement_date, d.statement_id, :filename, :sha256,
+       d.line_no, 'duplicate_line', 'the same line as line ' || d.first_no, :recorded_by
+FROM (SELECT l.source, l.statement_date, l.statement_id, l.line_no,
+             min(l.line_no) OVER (PARTITION BY l.kind, l.out_trade_no, l.channel_txn_id,
+                                  l.out_refund_no, l.amount_fen, l.fee_fen, l.status,
+                                  l.occurred_at, l.refs) AS first_no
+      FROM {SCHEMA}.statement_lines l WHERE l.statement_id = :statement_id) d
+WHERE d.line_no <> d.first_no
+"""  # noqa: S608  (only the fixed schema name is formatted in)
+
+
+class UploadExceptionRepository:
+    """Exceptions at upload: refused files and duplicate lines."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def record_duplicates(self, statement: StatementRecord) -> int:
+        """Every line identical to an earlier one of the statement; returns how many."""
+        result = await self._session.execute(
+            sa.text(DUPLICATES_SQL),
+            {
+                "statement_id": statement.statement_id,
+                "filename": statement.filename,
+                "sha256": statement.content_sha256,
+                "recorded_by": statement.loaded_by,
+            },
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def record_refusal(self, values: dict[str, Any]) -> None:
+        """A refused upload (nothing of it is stored but this row)."""
+        await self._session.execute(
+            sa.insert(upload_exceptions).values(exception_id=uuid.uuid4(), **values)
+        )
+
+    async def page(
+        self,
+        *,
+        source: str | None,
+        statement_date: date | None,
+        statement_id: uuid.UUID | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Exceptions, newest first."""
+        t = upload_exceptions
+        conditions = [
+            column == value
+            for column, value in (
+                (t.c.source, source),
+                (t.c.statement_date, statement_date),
+                (t.c.statement_id, statement_id),
+            )
+            if value is not None
+        ]
+        total = await self._session.scalar(
+            sa.select(sa.func.count()).select_from(t).where(*conditions)
+        )
+        rows = await self._session.execute(
+            sa.select(t)
+            .where(*conditions)
+            .order_by(t.c.recorded_at.desc(), t.c.line_no, t.c.exception_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [dict(r._mapping) for r in rows], int(total or 0)
 
 
 async def _rows(

@@ -150,3 +150,21 @@ discrepancies = sa.Table(
     sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
 )
+
+# Exceptions at upload (上传异常): a refused file (no statement_id) or a duplicate line of a
+# loaded statement; listed apart from reconciliation discrepancies.
+upload_exceptions = sa.Table(
+    "upload_exceptions",
+    metadata,
+    sa.Column("exception_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("statement_date", sa.Date),
+    sa.Column("statement_id", UUID(as_uuid=True)),
+    sa.Column("filename", sa.Text),
+    sa.Column("content_sha256", sa.Text),
+    sa.Column("line_no", sa.Integer),
+    sa.Column("code", sa.Text, nullable=False),  # the error code, or duplicate_line
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("recorded_by", sa.Text, nullable=False),
+    sa.Column("recorded_at", TS, nullable=False, server_default=sa.func.now()),
+)

@@ -8,6 +8,10 @@
     │   └── StatementMissing           -- a run of a source and day with no statement loaded
     ├── InvalidInput 422
     │   ├── StatementFormatError       -- the file breaks its format; carries ``line_no``
+    │   │   ├── StatementEmpty         -- no statement line (empty, header only)
+    │   │   ├── UnsafeArchive          -- zip bomb, unsafe path, encrypted or unknown method
+    │   │   ├── StatementCharset       -- not the encoding the layout is in (names the one found)
+    │   │   └── WorkBudgetExceeded     -- the parse took more than its seconds or unpack ratio
     │   └── InvalidField
     │       ├── UnknownSource          -- ``source`` is not one of the seven
     │       └── StatementDateMissing   -- the file does not state its day and none was given
@@ -31,6 +35,33 @@ class StatementFormatError(InvalidInput):
         super().__init__(f"{where}: {message}")
         self.line_no = line_no
         self.reason = message
+
+
+class StatementEmpty(StatementFormatError):
+    """The file has no statement line: empty, header only, or only comments."""
+
+    code = "statement_empty"
+
+    def __init__(self) -> None:
+        super().__init__(None, "the file has no statement lines (empty or header only)")
+
+
+class UnsafeArchive(StatementFormatError):
+    """A zip or gzip the service refuses to unpack (bomb, path, encryption, method)."""
+
+    code = "statement_archive"
+
+
+class StatementCharset(StatementFormatError):
+    """Text that is not in the layout's encoding."""
+
+    code = "statement_charset"
+
+
+class WorkBudgetExceeded(StatementFormatError):
+    """The upload would cost more work than its named budget."""
+
+    code = "statement_budget"
 
 
 class StatementTooLarge(DomainError):

@@ -52,12 +52,29 @@ class StatementLimits:
     max_unpacked_bytes: int = 512 * 1024 * 1024  # gzip / zip content after unpacking
     max_lines: int = 2_000_000
     max_line_bytes: int = 8 * 1024
+    # The work budget of one upload: compressed content may unpack to at most this many times
+    # its packed size (plus a small allowance), and the parse may take at most this long.
+    # Real bills pack about 10-17:1; 300,000 repeated rows pack above 200:1.
+    max_unpack_ratio: int = 24
+    unpack_allowance_bytes: int = 2 * 1024 * 1024
+    max_parse_s: float = 120.0
+    max_zip_entries: int = 16
 
     def __post_init__(self) -> None:
         assert self.max_file_bytes > 0
         assert self.max_unpacked_bytes > 0
         assert self.max_lines > 0
         assert self.max_line_bytes > 0
+        assert self.max_unpack_ratio >= 1
+        assert self.max_parse_s > 0
+        assert self.max_zip_entries >= 1
+
+    def unpacked_limit(self, packed_bytes: int | None) -> int:
+        """How many bytes compressed content of ``packed_bytes`` may unpack to."""
+        if packed_bytes is None:
+            return self.max_unpacked_bytes
+        by_ratio = packed_bytes * self.max_unpack_ratio + self.unpack_allowance_bytes
+        return min(self.max_unpacked_bytes, by_ratio)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,6 +25,8 @@ from recon_service.entrypoints.schemas import (
     StatementLoadedOut,
     StatementOut,
     StatementPageOut,
+    UploadExceptionOut,
+    UploadExceptionPageOut,
 )
 from recon_service.service_layer import queries
 from recon_service.service_layer.statements import StatementUpload, load_statement
@@ -147,6 +149,34 @@ async def list_statement_lines(
     return StatementLinesOut(
         statement_id=statement_id,
         items=[StatementLineOut.of(line) for line in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/upload-exceptions", response_model=UploadExceptionPageOut)
+async def list_upload_exceptions(
+    uow: UoW,
+    _: Reader,
+    source: Source | None = None,
+    statement_date: date | None = None,
+    statement_id: uuid.UUID | None = None,
+    limit: Limit = PAGE_SIZE_DEFAULT,
+    offset: Offset = 0,
+) -> UploadExceptionPageOut:
+    """Exceptions at upload (上传异常), apart from reconciliation discrepancies: every refused
+    file with its error and line, and every duplicate line of a loaded statement."""
+    page = await queries.upload_exceptions(
+        uow,
+        source=source.value if source else None,
+        statement_date=statement_date,
+        statement_id=statement_id,
+        limit=limit,
+        offset=offset,
+    )
+    return UploadExceptionPageOut(
+        items=[UploadExceptionOut.model_validate(e) for e in page.items],
         total=page.total,
         limit=page.limit,
         offset=page.offset,

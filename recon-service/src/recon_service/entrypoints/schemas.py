@@ -201,3 +201,31 @@ class DiscrepancyPageOut(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class UploadExceptionOut(BaseModel):
+    """An exception at upload: a refused file (``statement_id`` null, the whole file was
+    refused at ``line_no``) or a duplicate line of a loaded statement (not reconciled)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    exception_id: uuid.UUID
+    source: str
+    statement_date: date_type | None
+    statement_id: uuid.UUID | None
+    filename: str | None
+    content_sha256: str | None
+    line_no: int | None
+    code: str = Field(description="statement_format, statement_empty, …, or duplicate_line.")
+    message: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+class UploadExceptionPageOut(BaseModel):
+    """One page of exceptions at upload."""
+
+    items: list[UploadExceptionOut]
+    total: int
+    limit: int
+    offset: int

@@ -60,3 +60,24 @@ async def statement_lines(
             statement_id, kind=kind, limit=limit, offset=offset
         )
     return Page(items, total, limit, offset)
+
+
+async def upload_exceptions(
+    uow: ReconUnitOfWork,
+    *,
+    source: str | None,
+    statement_date: date | None,
+    statement_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
+) -> Page[dict[str, object]]:
+    """Exceptions at upload (refused files, duplicate lines), newest first."""
+    async with uow:
+        items, total = await uow.upload_exceptions.page(
+            source=source,
+            statement_date=statement_date,
+            statement_id=statement_id,
+            limit=limit,
+            offset=offset,
+        )
+    return Page(items, total, limit, offset)

@@ -14,15 +14,24 @@ from datetime import date
 from itertools import islice
 from typing import BinaryIO, Final
 
+from otd_shared.errors import DomainError
 from otd_shared.events import StatementLoaded
 from recon_service.adapters.statement_repo import StatementRecord
 from recon_service.adapters.statements import ParseContext, parse_statement
-from recon_service.domain.errors import StatementTooLarge
+from recon_service.domain.errors import (
+    StatementDateMissing,
+    StatementEmpty,
+    StatementFormatError,
+    StatementTooLarge,
+)
 from recon_service.domain.statement import LineKind, Source, StatementLimits, StatementLine
 from recon_service.service_layer.unit_of_work import ReconUnitOfWork
 
 HASH_CHUNK_BYTES: Final = 1024 * 1024
 FILENAME_MAX_CHARS: Final = 255
+MESSAGE_MAX_CHARS: Final = 1000
+# What refuses an upload as a whole (kept as an exception at upload).
+REFUSALS: Final = (StatementFormatError, StatementTooLarge, StatementDateMissing)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,26 +76,51 @@ class _Tally:
 async def load_statement(
     uow: ReconUnitOfWork, upload: StatementUpload, limits: StatementLimits, *, batch_lines: int
 ) -> LoadedStatement:
-    """Load one statement file (see the module docstring)."""
-    size_bytes, sha256 = await asyncio.to_thread(
-        content_digest, upload.stream, limits.max_file_bytes
-    )
+    """Load one statement file (see the module docstring); a refused file is recorded as an
+    exception at upload (and nothing else of it is stored) before the error goes up."""
+    sha256: str | None = None
+    try:
+        size_bytes, digest = await asyncio.to_thread(
+            content_digest, upload.stream, limits.max_file_bytes
+        )
+        sha256 = digest
+        return await _load(uow, upload, limits, batch_lines, size_bytes, digest)
+    except REFUSALS as exc:
+        await _record_refusal(uow, upload, sha256, exc)
+        raise
+
+
+async def _load(
+    uow: ReconUnitOfWork,
+    upload: StatementUpload,
+    limits: StatementLimits,
+    batch_lines: int,
+    size_bytes: int,
+    sha256: str,
+) -> LoadedStatement:
     async with uow:
         found = await uow.statements.find_same(upload.source, sha256, upload.statement_date)
         if found is not None:
             return LoadedStatement(found, created=False)
         ctx = ParseContext(
-            upload.source, limits, filename=upload.filename, given_date=upload.statement_date
+            upload.source,
+            limits,
+            filename=upload.filename,
+            given_date=upload.statement_date,
+            packed_bytes=size_bytes,
         )
         statement_id = uuid.uuid4()
         tally = _Tally()
         batches = _batches(parse_statement(upload.stream, ctx), batch_lines, tally)
         await uow.statements.copy_lines(statement_id, batches)
+        if tally.lines == 0:
+            raise StatementEmpty()
         statement_date = ctx.required_date("the file has no line that names its day")
         stored = await uow.statements.insert(
             _record(statement_id, upload, statement_date, sha256, size_bytes, tally)
         )
         if stored is not None:
+            await uow.upload_exceptions.record_duplicates(stored)
             await uow.emit(_loaded_event(stored))
             await uow.commit()
             return LoadedStatement(stored, created=True)
@@ -95,6 +129,25 @@ async def load_statement(
         found = await uow.statements.find_same(upload.source, sha256, statement_date)
     assert found is not None, "the conflicting statement is committed"
     return LoadedStatement(found, created=False)
+
+
+async def _record_refusal(
+    uow: ReconUnitOfWork, upload: StatementUpload, sha256: str | None, exc: DomainError
+) -> None:
+    async with uow:
+        await uow.upload_exceptions.record_refusal(
+            {
+                "source": upload.source.value,
+                "statement_date": upload.statement_date,
+                "filename": upload.filename[:FILENAME_MAX_CHARS] if upload.filename else None,
+                "content_sha256": sha256,
+                "line_no": getattr(exc, "line_no", None),
+                "code": exc.code,
+                "message": exc.message[:MESSAGE_MAX_CHARS],
+                "recorded_by": upload.loaded_by,
+            }
+        )
+        await uow.commit()
 
 
 def content_digest(stream: BinaryIO, max_bytes: int) -> tuple[int, str]:

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from otd_shared.uow import SqlUnitOfWork
 from recon_service.adapters.run_repo import RunRepository
-from recon_service.adapters.statement_repo import StatementRepository
+from recon_service.adapters.statement_repo import StatementRepository, UploadExceptionRepository
 
 
 class ReconUnitOfWork(SqlUnitOfWork):
@@ -14,7 +14,9 @@ class ReconUnitOfWork(SqlUnitOfWork):
 
     statements: StatementRepository
     runs: RunRepository
+    upload_exceptions: UploadExceptionRepository
 
     def _open(self, session: AsyncSession) -> None:
         self.statements = StatementRepository(session)
         self.runs = RunRepository(session)
+        self.upload_exceptions = UploadExceptionRepository(session)

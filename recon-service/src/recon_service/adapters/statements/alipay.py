@@ -27,6 +27,8 @@ from recon_service.adapters.statements.base import (
     byte_lines,
     gbk_text,
     local_time,
+    open_entry,
+    open_zip,
     or_none,
     positive,
     refs,
@@ -74,27 +76,18 @@ def parse(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLine]:
         yield from _detail(stream, ctx, ctx.limits.max_file_bytes, _Counted())
         return
     stream.seek(0)
-    archive = _open_zip(stream)
+    archive = open_zip(stream, ctx)
     with archive:
         detail, summary = _entries(archive, ctx)
         match = ENTRY_DATE_RE.search(PurePosixPath(detail.filename).name)
         if match:
             ctx.stated_date(_yyyymmdd(match.group(1)), None)
         counted = _Counted()
-        with archive.open(detail) as body:
-            yield from _detail(body, ctx, ctx.limits.max_unpacked_bytes, counted)
+        with open_entry(archive, detail) as body:
+            yield from _detail(body, ctx, ctx.unpacked_limit(), counted)
         if summary is not None:
-            with archive.open(summary) as body:
+            with open_entry(archive, summary) as body:
                 _check_summary(body, ctx, counted)
-
-
-def _open_zip(stream: BinaryIO) -> zipfile.ZipFile:
-    try:
-        return zipfile.ZipFile(stream, metadata_encoding="gbk")
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise StatementFormatError(
-            None, f"not a readable zip archive (truncated?): {exc}"
-        ) from None
 
 
 def _entries(
@@ -111,11 +104,6 @@ def _entries(
     if detail is None:
         names = ", ".join(i.filename for i in archive.infolist())[:200]
         raise StatementFormatError(None, f"no …{DETAIL_SUFFIX} entry in the archive ({names})")
-    for entry in (detail, summary):
-        if entry is not None and entry.file_size > ctx.limits.max_unpacked_bytes:
-            raise StatementFormatError(
-                None, f"{entry.filename} unpacks to more than {ctx.limits.max_unpacked_bytes} bytes"
-            )
     return detail, summary
 
 
@@ -146,7 +134,7 @@ def _detail(
 
 
 def _gbk_lines(body: ByteStream, ctx: ParseContext, max_bytes: int) -> Iterator[tuple[int, str]]:
-    for line_no, raw in byte_lines(body, ctx.limits, max_bytes=max_bytes):
+    for line_no, raw in byte_lines(body, ctx, max_bytes=max_bytes):
         text = gbk_text(raw, line_no)
         if text.strip():
             yield line_no, text
@@ -214,7 +202,7 @@ def _line(
 
 
 def _check_summary(body: ByteStream, ctx: ParseContext, counted: _Counted) -> None:
-    lines = _gbk_lines(body, ctx, ctx.limits.max_unpacked_bytes)
+    lines = _gbk_lines(body, ctx, ctx.unpacked_limit())
     marker_no = _preamble(lines, ctx, SUMMARY_OPEN)
     header_no, header = next(lines, (marker_no + 1, ""))
     columns = Columns(

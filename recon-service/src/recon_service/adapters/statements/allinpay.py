@@ -58,7 +58,7 @@ def parse(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLine]:
 
 def _lines(stream: BinaryIO, ctx: ParseContext) -> Iterator[tuple[int, str]]:
     encoding: str | None = None
-    for line_no, raw in byte_lines(stream, ctx.limits):
+    for line_no, raw in byte_lines(stream, ctx):
         if line_no == 1 and raw.startswith(UTF8_BOM):
             raw, encoding = raw[len(UTF8_BOM) :], "utf-8"
         if encoding is None and not raw.isascii():

@@ -9,18 +9,23 @@ an upload spooled to disk is). Every problem is a ``StatementFormatError(line_no
 from __future__ import annotations
 
 import csv
+import time
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Final, Protocol
+from pathlib import PurePosixPath
+from typing import IO, BinaryIO, Final, Protocol
 
 from otd_shared import money
 from recon_service.domain.errors import (
+    StatementCharset,
     StatementDateMissing,
     StatementFormatError,
     StatementTooLarge,
+    UnsafeArchive,
+    WorkBudgetExceeded,
 )
 from recon_service.domain.statement import Source, StatementLimits, to_utc
 
@@ -29,6 +34,12 @@ GZIP_MAGIC: Final = b"\x1f\x8b"
 ZIP_MAGIC: Final = b"PK\x03\x04"
 # What a broken compressed stream raises while it is read.
 UNPACK_ERRORS: Final = (OSError, EOFError, zlib.error, zipfile.BadZipFile)
+# What opening a hostile or broken archive raises (encrypted entries: RuntimeError, unknown
+# methods: NotImplementedError).
+OPEN_ERRORS: Final = (*UNPACK_ERRORS, ValueError, RuntimeError, NotImplementedError)
+ZIP_METHODS: Final = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
+ZIP_FLAG_ENCRYPTED: Final = 0x1
+BUDGET_CHECK_EVERY_LINES: Final = 1024
 
 
 class ByteStream(Protocol):
@@ -53,10 +64,27 @@ class ParseContext:
     filename: str | None = None
     given_date: date | None = None
     statement_date: date | None = None
+    packed_bytes: int | None = None
+    """The size of the file as received (bounds what compressed content may unpack to)."""
+    deadline: float = 0.0
+    """``time.monotonic()`` past which the parse stops (the work budget's seconds)."""
 
     def __post_init__(self) -> None:
         if self.statement_date is None:
             self.statement_date = self.given_date
+        if not self.deadline:
+            self.deadline = time.monotonic() + self.limits.max_parse_s
+
+    def unpacked_limit(self) -> int:
+        """What the compressed content of this file may unpack to (ratio and absolute)."""
+        return self.limits.unpacked_limit(self.packed_bytes)
+
+    def check_budget(self, line_no: int) -> None:
+        """Refuse once the parse has used up its seconds."""
+        if time.monotonic() > self.deadline:
+            raise WorkBudgetExceeded(
+                line_no, f"the parse took more than {self.limits.max_parse_s:g} s (work budget)"
+            )
 
     def stated_date(self, found: date, line_no: int | None) -> date:
         """The file states its day: it must agree with the given one."""
@@ -82,10 +110,12 @@ class ParseContext:
 
 
 def byte_lines(
-    stream: ByteStream, limits: StatementLimits, *, max_bytes: int | None = None
+    stream: ByteStream, ctx: ParseContext, *, max_bytes: int | None = None
 ) -> Iterator[tuple[int, bytes]]:
     """``(line_no, line)`` pairs, 1-based, without the CRLF/LF ending (a first-line UTF-8 BOM
-    is kept: decoding decides). Enforces the size, line count and line length limits."""
+    is kept: decoding decides). Enforces the size, line count, line length and time limits;
+    ``max_bytes`` below the file limit is unpacked content (over it: a zip/gzip bomb)."""
+    limits = ctx.limits
     byte_limit = limits.max_file_bytes if max_bytes is None else max_bytes
     read_max = limits.max_line_bytes + 2  # room for CRLF
     total = 0
@@ -102,9 +132,11 @@ def byte_lines(
         line_no += 1
         total += len(raw)
         if total > byte_limit:
-            raise StatementTooLarge(f"the statement exceeds {byte_limit} bytes")
+            _over_bytes(byte_limit == limits.max_file_bytes, byte_limit, line_no)
         if line_no > limits.max_lines:
-            raise StatementFormatError(line_no, f"more than {limits.max_lines} lines")
+            raise WorkBudgetExceeded(line_no, f"more than {limits.max_lines} lines")
+        if line_no % BUDGET_CHECK_EVERY_LINES == 0:
+            ctx.check_budget(line_no)
         line = raw[:-1] if raw.endswith(b"\n") else raw
         line = line[:-1] if line.endswith(b"\r") else line
         if len(line) > limits.max_line_bytes or (not raw.endswith(b"\n") and len(raw) == read_max):
@@ -112,21 +144,91 @@ def byte_lines(
         yield line_no, line
 
 
+def _over_bytes(plain: bool, byte_limit: int, line_no: int) -> None:
+    if plain:
+        raise StatementTooLarge(f"the statement exceeds {byte_limit} bytes")
+    raise UnsafeArchive(
+        line_no, f"the compressed content unpacks to more than {byte_limit} bytes (zip bomb?)"
+    )
+
+
+def open_zip(stream: BinaryIO, ctx: ParseContext) -> zipfile.ZipFile:
+    """The archive (entry names in GBK, as the channels write them), its entries checked:
+    at most ``max_zip_entries``, no absolute or ``..`` paths, no encrypted entries, only
+    stored/deflated, and every declared size within the unpack budget."""
+    try:
+        archive = zipfile.ZipFile(stream, metadata_encoding="gbk")
+    except OPEN_ERRORS as exc:
+        raise StatementFormatError(
+            None, f"not a readable zip archive (truncated?): {exc}"
+        ) from None
+    infos = archive.infolist()
+    if len(infos) > ctx.limits.max_zip_entries:
+        archive.close()
+        raise UnsafeArchive(None, f"more than {ctx.limits.max_zip_entries} entries in the archive")
+    for info in infos:
+        try:
+            check_entry(info, ctx)
+        except UnsafeArchive:
+            archive.close()
+            raise
+    return archive
+
+
+def check_entry(info: zipfile.ZipInfo, ctx: ParseContext) -> None:
+    """One entry's path, encryption, method and declared size."""
+    name = info.filename
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
+        raise UnsafeArchive(None, f"unsafe entry path {name[:80]!r}")
+    if info.flag_bits & ZIP_FLAG_ENCRYPTED:
+        raise UnsafeArchive(None, f"entry {name[:80]!r} is encrypted")
+    if info.compress_type not in ZIP_METHODS:
+        raise UnsafeArchive(
+            None, f"entry {name[:80]!r} uses compression method {info.compress_type} "
+            "(only stored and deflated are read)"
+        )  # fmt: skip
+    limit = ctx.unpacked_limit()
+    if info.file_size > limit:
+        raise UnsafeArchive(None, f"entry {name[:80]!r} unpacks to more than {limit} bytes")
+
+
+def open_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
+    """An entry opened for reading (errors become format errors, never 500)."""
+    try:
+        return archive.open(info)
+    except OPEN_ERRORS as exc:
+        raise UnsafeArchive(None, f"entry {info.filename[:80]!r} cannot be read: {exc}") from None
+
+
 def decode(raw: bytes, encoding: str, line_no: int) -> str:
-    """Decode one line, refusing bytes that are not ``encoding``."""
+    """Decode one line, refusing bytes that are not ``encoding`` (naming what they look like)."""
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise StatementFormatError(
-            line_no, f"not valid {encoding.upper()} text at byte {exc.start}"
+        found = guess_charset(raw)
+        looks = f"; the text looks {found}-encoded" if found and found != encoding else ""
+        raise StatementCharset(
+            line_no, f"not valid {encoding.upper()} text at byte {exc.start}{looks}"
         ) from None
+
+
+def guess_charset(raw: bytes) -> str | None:
+    """``utf-8`` or ``gbk`` when the bytes decode as one of them, else None."""
+    for name, codec in (("utf-8", "utf-8"), ("gbk", "gb18030")):
+        try:
+            raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        return name
+    return None
 
 
 def text_lines(
     stream: ByteStream, ctx: ParseContext, encoding: str, *, max_bytes: int | None = None
 ) -> Iterator[tuple[int, str]]:
     """Decoded lines; a leading UTF-8 BOM is dropped; blank lines are skipped."""
-    for line_no, raw in byte_lines(stream, ctx.limits, max_bytes=max_bytes):
+    for line_no, raw in byte_lines(stream, ctx, max_bytes=max_bytes):
         if line_no == 1 and raw.startswith(UTF8_BOM):
             raw = raw[len(UTF8_BOM) :]
         text = decode(raw, encoding, line_no)
@@ -270,4 +372,4 @@ def refuse_utf8(raw: bytes, line_no: int) -> None:
         raw.decode("utf-8")
     except UnicodeDecodeError:
         return
-    raise StatementFormatError(line_no, "the text is UTF-8 encoded; expected GBK")
+    raise StatementCharset(line_no, "the text is UTF-8 encoded; expected GBK")

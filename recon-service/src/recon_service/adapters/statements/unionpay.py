@@ -12,7 +12,6 @@ Accepts the bare ZM file or the downloaded zip holding ``INN…ZM_<merId>``.
 from __future__ import annotations
 
 import re
-import zipfile
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import PurePosixPath
@@ -24,6 +23,8 @@ from recon_service.adapters.statements.base import (
     ParseContext,
     byte_lines,
     fen,
+    open_entry,
+    open_zip,
     or_none,
     positive,
     refs,
@@ -79,12 +80,7 @@ def parse(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLine]:
 
 
 def _zipped(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLine]:
-    try:
-        archive = zipfile.ZipFile(stream, metadata_encoding="gbk")
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise StatementFormatError(
-            None, f"not a readable zip archive (truncated?): {exc}"
-        ) from None
+    archive = open_zip(stream, ctx)
     with archive:
         entries = [
             i for i in archive.infolist()
@@ -93,12 +89,10 @@ def _zipped(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLine]:
         if len(entries) != 1:
             raise StatementFormatError(None, f"expected one ZM_ entry, found {len(entries)}")
         entry = entries[0]
-        if entry.file_size > ctx.limits.max_unpacked_bytes:
-            raise StatementFormatError(None, f"{entry.filename} unpacks to too many bytes")
         _date_from_name(ctx, ctx.filename)
         _date_from_name(ctx, entry.filename)
-        with archive.open(entry) as body:
-            yield from _records(body, ctx, ctx.limits.max_unpacked_bytes)
+        with open_entry(archive, entry) as body:
+            yield from _records(body, ctx, ctx.unpacked_limit())
 
 
 def _date_from_name(ctx: ParseContext, name: str | None) -> None:
@@ -112,7 +106,7 @@ def _date_from_name(ctx: ParseContext, name: str | None) -> None:
 
 def _records(body: ByteStream, ctx: ParseContext, max_bytes: int) -> Iterator[StatementLine]:
     statement_date: date | None = None
-    for line_no, raw in byte_lines(body, ctx.limits, max_bytes=max_bytes):
+    for line_no, raw in byte_lines(body, ctx, max_bytes=max_bytes):
         if not raw.strip():
             continue
         if statement_date is None:

@@ -108,7 +108,7 @@ def parse(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLine]:
 def open_bill(stream: BinaryIO, ctx: ParseContext) -> tuple[ByteStream, int]:
     """The bill's text stream (gunzipped when gzip) and the byte limit that applies to it."""
     if _is_gzip(stream):
-        return gzip.GzipFile(fileobj=stream, mode="rb"), ctx.limits.max_unpacked_bytes
+        return gzip.GzipFile(fileobj=stream, mode="rb"), ctx.unpacked_limit()
     return stream, ctx.limits.max_file_bytes
 
 
@@ -143,7 +143,7 @@ def check_bill_sha1(stream: BinaryIO, expected_hex: str) -> None:
 
 
 def _decoded(body: ByteStream, ctx: ParseContext, max_bytes: int) -> Iterator[tuple[int, str]]:
-    for line_no, raw in byte_lines(body, ctx.limits, max_bytes=max_bytes):
+    for line_no, raw in byte_lines(body, ctx, max_bytes=max_bytes):
         if line_no == 1 and raw.startswith(UTF8_BOM):
             raw = raw[len(UTF8_BOM) :]
         text = decode(raw, ENCODING, line_no)
