@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import httpx
 import pytest
 
@@ -112,8 +115,16 @@ async def test_auth_and_validation_errors(
 async def test_finance_console_shows_cluster_status(
     running_cluster: RunningCluster, http: httpx.AsyncClient
 ) -> None:
-    page = await http.get(running_cluster.urls["finance-console"] + "/")
+    console = running_cluster.urls["finance-console"]
+    assert (await http.get(console + "/status")).status_code == 303  # sign in first
+    user = json.loads((running_cluster.var_dir / "console-users.json").read_text())["cashier"]
+    form = await http.get(console + "/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert csrf is not None
+    signed_in = await http.post(console + "/login", data={**user, "csrf_token": csrf.group(1)})
+    assert signed_in.status_code == 303  # the client keeps the session cookie
+    page = await http.get(console + "/status")
     assert page.status_code == 200
     assert "Cluster status" in page.text
     for name in ("order-service", "billing-service", "payment-gateway"):
-        assert f"<td>{name}</td><td class='ready'>ready</td>" in page.text
+        assert f'<td>{name}</td><td class="ready">ready</td>' in page.text

@@ -251,3 +251,29 @@ async def test_recon_daily_runs_every_source_in_order(recon) -> None:
     assert reports[0]["status"] == "reconciled"
     assert reports[0]["counts"]["matched"] == 1  # type: ignore[index]
     assert {r["status"] for r in reports[1:]} == {"statement_missing"}
+
+
+async def test_runs_are_listed_by_source_and_day_latest_first(recon) -> None:
+    d = Day(date(2031, 9, 10))
+    await recon.deliver(d.callback(1, 100_000, d.at(10)))
+    await load(recon, [d.line(1, 100_000, d.at(10))], d.day)
+    first = await recon.run("wechatpay", d.day.isoformat())
+    second = await recon.run("wechatpay", d.day.isoformat())
+
+    response = await recon.http.get(
+        "/v1/recon-runs",
+        params={"source": "wechatpay", "date": d.day.isoformat()},
+        headers=recon.auth("finance-approver"),
+    )
+    other_day = await recon.http.get(
+        "/v1/recon-runs", params={"date": "2031-09-11"}, headers=recon.auth()
+    )
+    refused = await recon.http.get("/v1/recon-runs", headers=recon.auth("cashier"))
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["total"] == 2
+    assert [r["run_id"] for r in body["items"]] == [second["run_id"], first["run_id"]]
+    assert body["items"][0]["counts"]["matched"] == 1
+    assert other_day.json()["total"] == 0
+    assert refused.status_code == 403

@@ -308,6 +308,34 @@ class RunRepository:
         ).first()
         return None if row is None else RunRecord(**row._mapping)
 
+    async def runs(
+        self, *, source: str | None, recon_date: date | None, limit: int, offset: int
+    ) -> tuple[list[RunRecord], int]:
+        """Runs, newest day first and the latest run of a day first."""
+        conditions = [
+            column == value
+            for column, value in (
+                (recon_runs.c.source, source),
+                (recon_runs.c.recon_date, recon_date),
+            )
+            if value is not None
+        ]
+        total = await self._session.scalar(
+            sa.select(sa.func.count()).select_from(recon_runs).where(*conditions)
+        )
+        rows = await self._session.execute(
+            sa.select(recon_runs)
+            .where(*conditions)
+            .order_by(
+                recon_runs.c.recon_date.desc(),
+                recon_runs.c.started_at.desc().nulls_last(),
+                recon_runs.c.run_id,
+            )
+            .limit(limit)
+            .offset(offset)
+        )
+        return [RunRecord(**row._mapping) for row in rows], int(total or 0)
+
     async def results(
         self, run_id: uuid.UUID, *, outcome: str | None, limit: int, offset: int
     ) -> tuple[list[dict[str, Any]], int]:

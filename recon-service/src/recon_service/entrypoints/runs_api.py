@@ -35,6 +35,7 @@ from recon_service.entrypoints.schemas import (
     ReconResultPageOut,
     ReconRunIn,
     ReconRunOut,
+    ReconRunPageOut,
 )
 from recon_service.service_layer import runs
 
@@ -69,6 +70,24 @@ async def start_run(
         requested_by=principal.subject,
     )
     return ReconRunOut.of(run)
+
+
+@router.get("/recon-runs", response_model=ReconRunPageOut)
+async def list_runs(
+    uow: UoW,
+    _: Reader,
+    source: Source | None = None,
+    date: date | None = None,
+    limit: Limit = PAGE_SIZE_DEFAULT,
+    offset: Offset = 0,
+) -> ReconRunPageOut:
+    """Runs, newest day first and the latest run of a day first; paginated."""
+    items, total = await runs.list_runs(
+        uow, source=source.value if source else None, recon_date=date, limit=limit, offset=offset
+    )
+    return ReconRunPageOut(
+        items=[ReconRunOut.of(r) for r in items], total=total, limit=limit, offset=offset
+    )
 
 
 @router.get("/recon-runs/{run_id}", response_model=ReconRunOut)

@@ -150,6 +150,15 @@ class ReconRunOut(BaseModel):
         )
 
 
+class ReconRunPageOut(BaseModel):
+    """One page of runs."""
+
+    items: list[ReconRunOut]
+    total: int
+    limit: int
+    offset: int
+
+
 class ReconResultOut(BaseModel):
     """What a run decided about a statement line, an internal record, or a pair."""
 

@@ -74,6 +74,19 @@ async def get_run(uow: ReconUnitOfWork, run_id: uuid.UUID) -> RunRecord:
     return found
 
 
+async def list_runs(
+    uow: ReconUnitOfWork,
+    *,
+    source: str | None,
+    recon_date: date | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[RunRecord], int]:
+    """Runs by source and day, newest first."""
+    async with uow:
+        return await uow.runs.runs(source=source, recon_date=recon_date, limit=limit, offset=offset)
+
+
 async def results(
     uow: ReconUnitOfWork, run_id: uuid.UUID, *, outcome: str | None, limit: int, offset: int
 ) -> tuple[list[dict[str, object]], int]:

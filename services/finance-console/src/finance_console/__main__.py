@@ -4,7 +4,8 @@ import argparse
 
 import uvicorn
 
-from finance_console.app import ConsoleSettings, create_app
+from finance_console.bootstrap import create_app
+from finance_console.config import ConsoleSettings
 
 
 def main() -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 from otd_shared.auth import Role
 
 TOKEN_BYTES = 24
+PASSWORD_BYTES = 12
+CONSOLE_USERNAMES = {"finance": "finance", "finance-approver": "approver", "cashier": "cashier"}
 
 
 def ensure_dev_tokens(path: Path) -> dict[str, str]:
@@ -21,10 +23,26 @@ def ensure_dev_tokens(path: Path) -> dict[str, str]:
             tokens[role.value] = f"dev-{role.value}-{secrets.token_urlsafe(TOKEN_BYTES)}"
             changed = True
     if changed:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(tokens, indent=2) + "\n")
-        os.chmod(path, 0o600)
+        _write_private(path, tokens)
     return tokens
+
+
+def ensure_console_users(path: Path) -> dict[str, dict[str, str]]:
+    """Write ``{"<role>": {"username", "password"}}`` for each console role missing from the
+    file (DESIGN.md §3: finance, finance-approver, cashier); return all."""
+    users: dict[str, dict[str, str]] = json.loads(path.read_text()) if path.is_file() else {}
+    missing = {r: n for r, n in CONSOLE_USERNAMES.items() if r not in users}
+    for role, username in missing.items():
+        users[role] = {"username": username, "password": secrets.token_urlsafe(PASSWORD_BYTES)}
+    if missing:
+        _write_private(path, users)
+    return users
+
+
+def _write_private(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    os.chmod(path, 0o600)
 
 
 def ensure_dev_keys(keys_dir: Path) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from otd_launcher.cluster import ServiceDef, cluster_services
-from otd_launcher.devsecrets import ensure_dev_keys, ensure_dev_tokens
+from otd_launcher.devsecrets import ensure_console_users, ensure_dev_keys, ensure_dev_tokens
 from otd_launcher.processes import Child
 from otd_shared.infra import (
     Broker,
@@ -88,6 +88,7 @@ def start_infrastructure(cluster: Cluster) -> None:
 def prepare(cluster: Cluster, services: list[ServiceDef]) -> None:
     """Dev secrets and migrations."""
     ensure_dev_tokens(cluster.var_dir / "dev-tokens.json")
+    ensure_console_users(cluster.var_dir / "console-users.json")
     ensure_dev_keys(cluster.var_dir / "keys")
     for service in services:
         if service.schema and service.migrations_dir:
@@ -123,6 +124,7 @@ def _child_env(cluster: Cluster, port: int) -> dict[str, str]:
             "KEYS_DIR": str(cluster.var_dir / "keys"),
             "DB_POOL_SIZE": env.get("DB_POOL_SIZE", "5"),
             "OTD_CLUSTER_FILE": str(cluster.var_dir / "cluster.json"),
+            "CONSOLE_USERS_FILE": str(cluster.var_dir / "console-users.json"),
         }
     )
     # Locally the channel sandbox plays SAP for the ledger's HTTP connector.
@@ -168,9 +170,9 @@ def write_cluster_file(cluster: Cluster) -> None:
 
 def main() -> None:
     """Run the cluster until a signal or a child's death."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s launcher %(message)s")
     var_dir = Path(os.environ.get("OTD_VAR_DIR", REPO_ROOT / "var")).resolve()
     var_dir.mkdir(parents=True, exist_ok=True)
+    _configure_logging(var_dir / "logs" / "launcher.log")
     cluster = Cluster(var_dir=var_dir)
     stopping = {"now": False}
 
@@ -195,16 +197,37 @@ def main() -> None:
                 )
                 break
             time.sleep(0.3)
+    except RuntimeError as exc:  # a child that died or never became ready: say which, where
+        log.error("%s", exc)
     finally:
         log.info("stopping")
         cluster.stop()
     sys.exit(0 if stopping["now"] else 1)
 
 
+def _configure_logging(log_file: Path) -> None:
+    """Everything (PostgreSQL's initdb and pg_ctl output, probes) goes to the log file; the
+    terminal gets warnings and errors only, plus the summary ``_print_urls`` writes."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    to_file = logging.FileHandler(log_file)
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    to_terminal = logging.StreamHandler(sys.stderr)
+    to_terminal.setLevel(logging.WARNING)
+    to_terminal.setFormatter(logging.Formatter("launcher %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [to_file, to_terminal]
+    root.setLevel(logging.INFO)
+    print(f"Starting OTD Pay (details in {log_file}) …", flush=True)  # noqa: T201
+
+
 def _print_urls(cluster: Cluster) -> None:
     lines = ["OTD Pay is up:"]
-    lines += [f"  {name:16} {url}   (docs: {url}/docs)" for name, url in cluster.urls.items()]
+    for name, url in cluster.urls.items():
+        extra = "" if name == "finance-console" else f"   (docs: {url}/docs)"
+        lines.append(f"  {name:16} {url}{extra}")
     lines.append(f"  kafka            {cluster.kafka}")
     lines.append(f"  dev tokens       {cluster.var_dir / 'dev-tokens.json'}")
+    lines.append(f"  console users    {cluster.var_dir / 'console-users.json'}")
+    lines.append(f"  logs             {cluster.var_dir / 'logs'}")
     lines.append("Ctrl-C stops everything.")
     print("\n".join(lines), flush=True)  # noqa: T201  (the launcher's output is for a person)

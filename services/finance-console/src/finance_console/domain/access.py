@@ -1,0 +1,78 @@
+"""Who may open which page: the console's roles and the pages each one sees."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ConsoleRole(StrEnum):
+    """The roles a console user holds (DESIGN.md §3 ``var/console-users.json``)."""
+
+    FINANCE = "finance"
+    FINANCE_APPROVER = "finance-approver"
+    CASHIER = "cashier"
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A console page: its path, its title in the menu and the roles that may open it."""
+
+    path: str
+    title: str
+    roles: frozenset[ConsoleRole]
+
+
+FINANCE_ROLES = frozenset({ConsoleRole.FINANCE, ConsoleRole.FINANCE_APPROVER})
+PAGES: tuple[Page, ...] = (
+    Page("/dashboard", "Recon dashboard", FINANCE_ROLES),
+    Page("/statements", "Statements", FINANCE_ROLES),
+    Page("/orders", "Order lookup", frozenset({ConsoleRole.FINANCE})),
+    Page("/ledger", "Ledger", FINANCE_ROLES),
+    Page("/status", "Cluster", frozenset(ConsoleRole)),
+)
+UPLOAD_ROLES = frozenset({ConsoleRole.FINANCE})
+SAP_RESEND_ROLES = frozenset({ConsoleRole.FINANCE, ConsoleRole.FINANCE_APPROVER})
+
+
+def page(path: str) -> Page:
+    """The page registered under ``path``."""
+    return next(p for p in PAGES if p.path == path)
+
+
+def pages_for(role: ConsoleRole) -> list[Page]:
+    """The menu of a role."""
+    return [p for p in PAGES if role in p.roles]
+
+
+def home_for(role: ConsoleRole) -> str:
+    """Where a user lands after signing in."""
+    menu = pages_for(role)
+    return menu[0].path if menu else "/account"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleUser:
+    """A signed-in person."""
+
+    username: str
+    role: ConsoleRole
+
+
+class UserDirectory:
+    """The console users by name; passwords compared in constant time."""
+
+    def __init__(self, by_role: dict[str, dict[str, str]]) -> None:
+        self._users: dict[str, tuple[bytes, ConsoleRole]] = {}
+        for role, entry in by_role.items():
+            if role in ConsoleRole.__members__.values():
+                self._users[entry["username"]] = (entry["password"].encode(), ConsoleRole(role))
+
+    def authenticate(self, username: str, password: str) -> ConsoleUser | None:
+        """The user when the password is right, else None (same work either way)."""
+        stored, role = self._users.get(username, (b"\x00" * 32, None))
+        matches = hmac.compare_digest(stored, password.encode())
+        if role is None or not matches:
+            return None
+        return ConsoleUser(username=username, role=role)

@@ -1,0 +1,85 @@
+"""Debian's chromium driven by Playwright for the console's browser tests.
+
+Never a downloaded browser: ``/usr/bin/chromium`` (``apt-get install chromium``; the test
+command installs it when missing, see scripts/run_tests.py). A missing browser fails the
+tests, it does not skip them. Screenshots go to var/test-artifacts/console/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from otd_shared.settings import REPO_ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SCREENSHOTS = REPO_ROOT / "var" / "test-artifacts" / "console"
+VIEWPORT_W = 1440
+VIEWPORT_H = 900
+
+
+def require_chromium() -> None:
+    """Fail (never skip) when Debian's chromium is not installed."""
+    assert CHROMIUM.is_file(), (
+        f"{CHROMIUM} is missing: run `apt-get install -y chromium` (make test does it as root)"
+    )
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """One headless chromium for the session (Playwright's async API on the test loop)."""
+    require_chromium()
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A fresh browser context (no cookies) and page."""
+    context = await browser.new_context(viewport={"width": VIEWPORT_W, "height": VIEWPORT_H})
+    opened = await context.new_page()
+    try:
+        yield opened
+    finally:
+        await context.close()
+
+
+async def shot(page: Page, name: str) -> Path:
+    """Save a full-page screenshot as a test artefact."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def console_users(var_dir: Path) -> dict[str, dict[str, str]]:
+    """The users the launcher wrote."""
+    users: dict[str, dict[str, str]] = json.loads((var_dir / "console-users.json").read_text())
+    return users
+
+
+async def sign_in(page: Page, base_url: str, username: str, password: str) -> None:
+    """Fill and send the sign-in form."""
+    await page.goto(base_url + "/login")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", password)
+    await page.click("form button[type=submit]")
+    await page.wait_for_load_state("load")

@@ -1,0 +1,172 @@
+"""The console app without the services: sign-in, CSRF, roles, sessions, sign-out, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from finance_console.adapters.sessions import COOKIE_NAME
+from finance_console.bootstrap import create_app
+from finance_console.config import ConsoleSettings
+
+USERS = {
+    "finance": {"username": "fin", "password": "fin-pass-1"},
+    "finance-approver": {"username": "appr", "password": "appr-pass-1"},
+    "cashier": {"username": "cash", "password": "cash-pass-1"},
+}
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    users = tmp_path / "console-users.json"
+    users.write_text(json.dumps(USERS))
+    settings = ConsoleSettings(
+        console_users_file=users,
+        auth_tokens_file=tmp_path / "none.json",
+        console_session_secret=SecretStr("test-secret"),
+    )
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://console") as c:
+        yield c
+
+
+async def _sign_in(client: httpx.AsyncClient, role: str) -> httpx.Response:
+    form = await client.get("/login")
+    match = CSRF.search(form.text)
+    assert match is not None
+    return await client.post(
+        "/login",
+        data={
+            "username": USERS[role]["username"],
+            "password": USERS[role]["password"],
+            "csrf_token": match.group(1),
+        },
+    )
+
+
+async def test_pages_need_a_session(client: httpx.AsyncClient) -> None:
+    for path in ("/dashboard", "/statements", "/ledger", "/orders", "/account"):
+        response = await client.get(path)
+        assert response.status_code == 303
+        assert response.headers["location"] == "/login"
+
+
+async def test_sign_in_sets_a_signed_http_only_cookie(client: httpx.AsyncClient) -> None:
+    response = await _sign_in(client, "finance")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/dashboard"
+    cookie = next(h for h in response.headers.get_list("set-cookie") if COOKIE_NAME in h)
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    assert "fin-pass-1" not in cookie
+
+
+async def test_a_wrong_password_is_401_and_sets_no_session(client: httpx.AsyncClient) -> None:
+    form = await client.get("/login")
+    match = CSRF.search(form.text)
+    assert match is not None
+    response = await client.post(
+        "/login", data={"username": "fin", "password": "nope", "csrf_token": match.group(1)}
+    )
+    assert response.status_code == 401
+    assert COOKIE_NAME not in response.headers.get("set-cookie", "")
+
+
+async def test_sign_in_without_the_login_csrf_token_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post("/login", data={"username": "fin", "password": "fin-pass-1"})
+    assert response.status_code == 403
+
+
+async def test_a_forged_cookie_is_no_session(client: httpx.AsyncClient) -> None:
+    client.cookies.set(COOKIE_NAME, "eyJ1IjoiZmluIiwiciI6ImZpbmFuY2UifQ.forged.sig")
+    response = await client.get("/dashboard")
+    assert response.status_code == 303
+
+
+async def test_the_cashier_is_refused_finance_pages(client: httpx.AsyncClient) -> None:
+    await _sign_in(client, "cashier")
+    for path in ("/dashboard", "/statements", "/ledger", "/orders"):
+        response = await client.get(path)
+        assert response.status_code == 403, path
+        assert "may not" in response.text
+
+
+async def test_the_approver_may_not_upload(client: httpx.AsyncClient) -> None:
+    await _sign_in(client, "finance-approver")
+    page = await client.get("/account")
+    match = CSRF.search(page.text)
+    assert match is not None
+    response = await client.post(
+        "/statements/upload",
+        data={"source": "wechatpay", "csrf_token": match.group(1)},
+        files={"file": ("a.csv", b"x", "text/csv")},
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "role_refused"
+
+
+async def test_a_post_without_the_csrf_token_is_refused(client: httpx.AsyncClient) -> None:
+    await _sign_in(client, "finance")
+    response = await client.post(
+        "/statements/upload",
+        data={"source": "wechatpay", "csrf_token": "wrong"},
+        files={"file": ("a.csv", b"x", "text/csv")},
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "csrf_rejected"
+    logout = await client.post("/logout", data={})
+    assert logout.status_code == 403
+
+
+async def test_a_service_that_is_not_there_is_a_503_page(client: httpx.AsyncClient) -> None:
+    await _sign_in(client, "finance")
+    response = await client.get("/ledger")
+    assert response.status_code == 503
+
+
+async def test_a_bad_date_is_422_not_500(client: httpx.AsyncClient) -> None:
+    await _sign_in(client, "finance")
+    response = await client.get("/dashboard", params={"date": "2026-02-30"})
+    assert response.status_code == 422
+
+
+async def test_sign_out_clears_the_cookie(client: httpx.AsyncClient) -> None:
+    await _sign_in(client, "finance")
+    page = await client.get("/account")
+    match = CSRF.search(page.text)
+    assert match is not None
+    response = await client.post("/logout", data={"csrf_token": match.group(1)})
+    assert response.status_code == 303
+    assert f'{COOKIE_NAME}=""' in response.headers["set-cookie"]
+
+
+async def test_pages_carry_a_strict_content_security_policy(client: httpx.AsyncClient) -> None:
+    response = await client.get("/login")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+async def test_echarts_is_served_with_its_licence(client: httpx.AsyncClient) -> None:
+    script = await client.get("/static/vendor/echarts/echarts.min.js")
+    licence = await client.get("/static/vendor/echarts/LICENSE")
+    version = await client.get("/static/vendor/echarts/VERSION")
+    assert script.status_code == 200
+    assert "Apache" in script.text[:400]
+    assert "Apache License" in licence.text
+    assert version.text.startswith("echarts ")
+
+
+async def test_metrics_count_requests_per_route(client: httpx.AsyncClient) -> None:
+    await client.get("/login")
+    body = (await client.get("/metrics")).text
+    assert 'http_requests_total{method="GET",route="/login",status="200"}' in body
