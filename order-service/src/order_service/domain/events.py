@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from order_service.domain.lease import Installment
+
 OrderKind = Literal["vehicle", "service"]
 
 
@@ -61,6 +63,7 @@ class OrderCreated(OrderEvent):
     fund_order_id: str | None = None
     parent_order_id: str | None = None
     service_kind: str | None = None
+    lease_installments: tuple[Installment, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

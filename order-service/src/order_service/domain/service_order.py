@@ -12,12 +12,12 @@ cancellation is an OrderCancelled like any other.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from order_service.domain.errors import GateClosed
+from order_service.domain.errors import GateClosed, InvalidAmount, InvalidField
 from order_service.domain.events import (
     OrderCancelled,
     OrderCreated,
@@ -25,6 +25,7 @@ from order_service.domain.events import (
     ServiceOrderCompleted,
     ServiceOrderPaid,
 )
+from order_service.domain.lease import Installment
 from order_service.domain.lifecycle import AggregateRoot, TransitionTable
 from order_service.domain.vehicle_order import VehicleOrder, VehicleOrderStatus
 from otd_shared.checks import require_fen, require_text
@@ -63,6 +64,9 @@ class ServiceOrder(AggregateRoot[ServiceOrderStatus]):
     price_fen: int
     created_at: datetime
     status: ServiceOrderStatus = ServiceOrderStatus.CREATED
+    # A lease's schedule, known at creation only: it travels in OrderCreated and is
+    # billing-service's from then on (order-service does not store it).
+    lease_installments: tuple[Installment, ...] = field(default=(), compare=False)
 
     def _transitions(self) -> TransitionTable[ServiceOrderStatus]:
         return SERVICE_ORDER_TRANSITIONS
@@ -78,8 +82,14 @@ class ServiceOrder(AggregateRoot[ServiceOrderStatus]):
         new_id: Callable[[], str],
         actor: str,
         at: datetime,
+        lease_installments: tuple[Installment, ...] = (),
     ) -> ServiceOrder:
-        """A service order for a delivered car; GateClosed (409) before the delivery."""
+        """A service order for a delivered car; GateClosed (409) before the delivery.
+
+        A leasing order needs its installment schedule (summing to the price); other kinds
+        take none (InvalidField, 422).
+        """
+        _check_lease(kind, price_fen, lease_installments)
         if vehicle_order.status is not VehicleOrderStatus.DELIVERED:
             raise GateClosed(
                 cls.ENTITY,
@@ -97,6 +107,7 @@ class ServiceOrder(AggregateRoot[ServiceOrderStatus]):
             description=require_text(description, "description"),
             price_fen=require_fen(price_fen, "price_fen"),
             created_at=at,
+            lease_installments=lease_installments,
         )
         order._note(actor=actor, at=at, reason=f"{kind} service order created")
         order._emit(order._created_event(vehicle_order.configuration.vehicle_model, at))
@@ -115,6 +126,7 @@ class ServiceOrder(AggregateRoot[ServiceOrderStatus]):
             charging_pile=False,
             parent_order_id=self.parent_order_id,
             service_kind=self.kind,
+            lease_installments=self.lease_installments,
         )
 
     def record_paid(self, *, actor: str, at: datetime) -> list[OrderEvent]:
@@ -164,3 +176,14 @@ class ServiceOrder(AggregateRoot[ServiceOrderStatus]):
                 previous_status=str(previous_status),
             )
         )
+
+
+def _check_lease(kind: ServiceKind, price_fen: int, installments: tuple[Installment, ...]) -> None:
+    if kind is not ServiceKind.LEASING:
+        if installments:
+            raise InvalidField("lease", f"only a leasing service order has a schedule, not {kind}")
+        return
+    if not installments:
+        raise InvalidField("lease", "a leasing service order needs its schedule (months, dates)")
+    if sum(i.amount_fen for i in installments) != price_fen:
+        raise InvalidAmount("lease", f"the installments do not add up to {price_fen} fen")

@@ -7,13 +7,14 @@ payment) are the domain's and also answer 422 with the field named.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from order_service.domain import HistoryEntry, ServiceKind, ServiceOrder, VehicleOrder
 from order_service.domain.charging_pile import ChargingPileStatus
+from order_service.domain.lease import LEASE_MONTHS_MAX, LEASE_MONTHS_MIN, LeaseTerms
 
 MAX_PRICE_FEN = 100_000_000_00  # 100 million CNY
 MAX_OPTIONS = 50
@@ -89,6 +90,25 @@ class ServiceOrderBody(_Body):
     kind: ServiceKind
     description: Text
     price_fen: PositiveFen
+    lease: LeaseTermsBody | None = Field(
+        default=None, description="Required for kind=leasing (the price is what is financed)."
+    )
+
+
+class LeaseTermsBody(_Body):
+    """A lease schedule: monthly installments from ``first_due_date`` (Asia/Shanghai).
+
+    ``monthly_fen`` defaults to the price divided by the months (rounded down); the last
+    installment takes the remainder, so the schedule sums exactly to the price.
+    """
+
+    months: int = Field(strict=True, ge=LEASE_MONTHS_MIN, le=LEASE_MONTHS_MAX)
+    first_due_date: date
+    monthly_fen: PositiveFen | None = None
+
+    def terms(self) -> LeaseTerms:
+        """The domain's view of the requested terms."""
+        return LeaseTerms(self.months, self.first_due_date, self.monthly_fen)
 
 
 class SubOrderOut(BaseModel):

@@ -20,7 +20,9 @@ async def create_service_order(
     body: ServiceOrderBody, uow: UoW, principal: AppBackend
 ) -> ServiceOrderOut:
     """Open a service order for a delivered car (OrderCreated with order_kind=service:
-    billing opens its single billing, due now). 409 ``gate_closed`` before delivery."""
+    billing opens its single billing, due now; a lease opens one billing per installment,
+    each due on its date). 409 ``gate_closed`` before delivery; 422 for a lease schedule
+    that does not add up, months out of range or a zero installment."""
     order = await handlers.create_service_order(
         uow,
         handlers.CreateServiceOrder(
@@ -29,6 +31,7 @@ async def create_service_order(
             description=body.description,
             price_fen=body.price_fen,
             actor=principal.subject,
+            lease=None if body.lease is None else body.lease.terms(),
         ),
     )
     return ServiceOrderOut.of(order)

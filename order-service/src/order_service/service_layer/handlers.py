@@ -22,8 +22,10 @@ from order_service.domain import (
     VehicleOrder,
 )
 from order_service.domain.errors import IllegalTransition, InvalidField, OrderNotFound
+from order_service.domain.lease import LeaseTerms, plan_schedule
 from order_service.domain.vehicle_order import LOCKED_OR_LATER, VehicleOrderStatus
 from order_service.service_layer.unit_of_work import OrderUnitOfWork
+from otd_shared.business_time import business_date
 
 Clock = Callable[[], datetime]
 VehicleChange = Callable[[VehicleOrder, datetime], object]
@@ -62,6 +64,7 @@ class CreateServiceOrder:
     description: str
     price_fen: int
     actor: str
+    lease: LeaseTerms | None = None
 
 
 async def create_order(
@@ -243,6 +246,12 @@ async def create_service_order(
         parent = await uow.orders.get(command.parent_order_id, for_update=True)
         if parent is None:
             raise InvalidField("parent_order_id", f"names no order ({command.parent_order_id})")
+        at = clock()
+        schedule = (
+            ()
+            if command.lease is None
+            else plan_schedule(command.price_fen, command.lease, today=business_date(at))
+        )
         order = ServiceOrder.create(
             vehicle_order=parent,
             kind=command.kind,
@@ -250,7 +259,8 @@ async def create_service_order(
             price_fen=command.price_fen,
             new_id=new_id,
             actor=command.actor,
-            at=clock(),
+            at=at,
+            lease_installments=schedule,
         )
         await uow.orders.add_service_order(order)
         await uow.publish(order)

@@ -41,6 +41,10 @@ def _created(e: d.OrderCreated) -> EventPayload:
         fund_order_id=e.fund_order_id,
         parent_order_id=e.parent_order_id,
         service_kind=e.service_kind,
+        lease_installments=tuple(
+            wire.LeaseInstallment(number=i.number, due_date=i.due_date, amount_fen=i.amount_fen)
+            for i in e.lease_installments
+        ),
     )
 
 

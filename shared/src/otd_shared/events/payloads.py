@@ -19,12 +19,20 @@ StatementVersion = Annotated[int, Field(strict=True, ge=1)]
 ChannelCode = Literal[
     "wechatpay", "alipay", "lakala", "unionpay", "allinpay", "cash", "wire", "loan"
 ]
-BillingStage = Literal["intent", "firm", "final", "service"]
+BillingStage = Literal["intent", "firm", "final", "service", "installment", "payoff"]
 ReconSource = Literal["wechatpay", "alipay", "lakala", "unionpay", "allinpay", "cash", "wire"]
 
 
 class _Payload(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LeaseInstallment(_Payload):
+    """One installment of a lease schedule: its number (1…), due date (Asia/Shanghai) and amount."""
+
+    number: Annotated[int, Field(strict=True, ge=1)]
+    due_date: date
+    amount_fen: PositiveFen
 
 
 # --- order-service -----------------------------------------------------------------
@@ -45,6 +53,8 @@ class OrderCreated(_Payload):
     fund_order_id: str | None = None
     parent_order_id: str | None = None
     service_kind: str | None = None
+    # A leasing service order's schedule (sums to price_fen); empty for every other order.
+    lease_installments: tuple[LeaseInstallment, ...] = ()
 
 
 class OrderRepriced(_Payload):
@@ -282,6 +292,40 @@ class BillingPaid(_Payload):
     stage: BillingStage
     amount_fen: PositiveFen
     paid_fen: NonNegativeFen
+    # True when this payment completed the whole fund order (every billing paid): a lease
+    # service order is paid once its last installment (or its payoff) is.
+    fund_order_paid: bool = False
+
+
+class BillingScheduled(_Payload):
+    """billing-service, for each installment of a lease when the schedule is opened.
+
+    The gateway accepts payments for it from ``payable_from`` (the advance window before
+    ``due_at``); BillingDue follows on the due date.
+    """
+
+    event_type: Literal["BillingScheduled"] = "BillingScheduled"
+    order_id: str
+    billing_id: str
+    customer_id: str
+    stage: BillingStage
+    installment_no: Annotated[int, Field(strict=True, ge=1)]
+    amount_fen: PositiveFen
+    due_at: datetime
+    payable_from: datetime
+
+
+class InstallmentOverdue(_Payload):
+    """billing-service, when a due installment is still unpaid after the grace period."""
+
+    event_type: Literal["InstallmentOverdue"] = "InstallmentOverdue"
+    order_id: str
+    billing_id: str
+    customer_id: str
+    installment_no: Annotated[int, Field(strict=True, ge=1)]
+    due_at: datetime
+    overdue_at: datetime
+    outstanding_fen: PositiveFen
 
 
 class BillingOverpaid(_Payload):
@@ -508,6 +552,8 @@ EventPayload = (
     | FundOrderOpened
     | BillingDue
     | BillingPaid
+    | BillingScheduled
+    | InstallmentOverdue
     | BillingOverpaid
     | RefundRequested
     | BillingReopened
@@ -530,6 +576,9 @@ __all__ = [
     "BillingOverpaid",
     "BillingPaid",
     "BillingReminderDue",
+    "BillingScheduled",
+    "InstallmentOverdue",
+    "LeaseInstallment",
     "BillingReopened",
     "BillingStage",
     "ChannelCode",
