@@ -9,6 +9,12 @@ the pure ``reminders_due`` / ``next_reminder_at``.
 from billing_service.domain.billing import Billing, BillingStage, BillingStatus
 from billing_service.domain.fund_base import CancellationResult, FundOrderBase
 from billing_service.domain.fund_order import FundOrder, LoanShare, LoanShareStatus
+from billing_service.domain.lease_fund_order import (
+    LeaseFundOrder,
+    LeaseRules,
+    PlannedInstallment,
+    ScheduleChange,
+)
 from billing_service.domain.outcomes import (
     ApplyResult,
     ApplyStatus,
@@ -43,13 +49,17 @@ __all__ = [
     "DepositPolicy",
     "FundOrder",
     "FundOrderBase",
+    "LeaseFundOrder",
+    "LeaseRules",
     "LoanShare",
     "LoanShareStatus",
     "PaymentFailed",
     "PaymentOutcome",
     "PaymentRefunded",
     "PaymentSucceeded",
+    "PlannedInstallment",
     "ReminderSchedule",
+    "ScheduleChange",
     "ServiceFundOrder",
     "next_reminder_at",
     "reminders_due",

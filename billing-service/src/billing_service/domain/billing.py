@@ -52,6 +52,8 @@ class BillingStage(StrEnum):
     FIRM = "firm"
     FINAL = "final"
     SERVICE = "service"
+    INSTALLMENT = "installment"
+    PAYOFF = "payoff"
 
 
 class BillingStatus(StrEnum):
@@ -88,6 +90,12 @@ class Billing:
     due_at: datetime | None = None
     cancelled_at: datetime | None = None
     retained_fen: int = 0
+    # Lease installments only: number 1…, when it falls due by the schedule, when it was
+    # marked overdue, and whether an early payoff replaced it (then it is cancelled).
+    installment_no: int = 0
+    scheduled_due_at: datetime | None = None
+    overdue_at: datetime | None = None
+    superseded: bool = False
     book: PaymentBook = field(default_factory=PaymentBook)
     refund_requests: list[RefundRequested] = field(default_factory=list)
 

@@ -3,7 +3,8 @@
 The service layer maps each to its ``otd_shared.events`` payload inside the outbox
 transaction. Events without a shared payload yet (BillingReopened, BillingAmountChanged,
 BillingCancelled, BillingReminderDue) are recorded all the same; the outbox mapper decides
-which ones go to Kafka. ``stage`` is one of ``intent``, ``firm``, ``final``, ``service``.
+which ones go to Kafka. ``stage`` is one of ``intent``, ``firm``, ``final``, ``service``,
+``installment``, ``payoff``.
 """
 
 from __future__ import annotations
@@ -135,3 +136,28 @@ class BillingReminderDue(BillingEvent):
     due_at: datetime
     remind_at: datetime
     customer_payable_fen: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class BillingScheduled(BillingEvent):
+    """An installment of a lease exists: payable from ``payable_from``, due at ``due_at``."""
+
+    billing_id: str
+    customer_id: str
+    stage: str
+    installment_no: int
+    amount_fen: int
+    due_at: datetime
+    payable_from: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstallmentOverdue(BillingEvent):
+    """A due installment is still unpaid after the grace period (pushed to the app backend)."""
+
+    billing_id: str
+    customer_id: str
+    installment_no: int
+    due_at: datetime
+    overdue_at: datetime
+    outstanding_fen: int

@@ -62,7 +62,12 @@ class FundOrderBase:
         """``open``, ``paid`` once every billing is paid, or ``cancelled``."""
         if self.is_cancelled:
             return "cancelled"
-        return "paid" if all(b.is_settled for b in self.billings) else "open"
+        return "paid" if all(b.is_settled for b in self.live_billings) else "open"
+
+    @property
+    def live_billings(self) -> tuple[Billing, ...]:
+        """The billings that make up the price (a lease drops installments a payoff replaced)."""
+        return tuple(b for b in self.billings if not b.superseded)
 
     def billing(self, billing_id: str) -> Billing:
         """The billing with this id; BillingNotFound (404) otherwise."""
@@ -150,7 +155,7 @@ class FundOrderBase:
         billing's own bookkeeping holds."""
         for billing in self.billings:
             billing.check_invariants()
-        billed_fen = sum(billing.amount_fen for billing in self.billings)
+        billed_fen = sum(billing.amount_fen for billing in self.live_billings)
         if billed_fen != self.price_fen:
             raise InvariantViolation(
                 f"fund order {self.id}: billings add up to {billed_fen} fen,"
