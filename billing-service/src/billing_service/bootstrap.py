@@ -8,9 +8,10 @@ from fastapi import FastAPI
 
 from billing_service.adapters.tables import SCHEMA, metadata
 from billing_service.config import BillingSettings
-from billing_service.entrypoints import api, webhooks_api
+from billing_service.entrypoints import api, leases_api, webhooks_api
 from billing_service.service_layer.event_handlers import BillingEventHandlers
 from billing_service.service_layer.jobs import ReminderJob, WebhookSender
+from billing_service.service_layer.leases import LeaseJob
 from billing_service.service_layer.metrics import BillingMetrics
 from otd_shared.app import create_service_app
 from otd_shared.cli import ServiceEntry
@@ -38,9 +39,11 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
     ]
     sender = WebhookSender(runtime.sessions, settings, metrics=metrics)
     reminders = ReminderJob(runtime.sessions, runtime.outbox, settings, metrics)
+    leases = LeaseJob(runtime.sessions, runtime.outbox, settings)
     runtime.jobs += [
         BackgroundJob("billing-webhook-sender", sender.run),
         BackgroundJob("billing-reminders", reminders.run),
+        BackgroundJob("billing-leases", leases.run),
     ]
     return runtime
 
@@ -49,7 +52,7 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
     """The HTTP app."""
     return create_service_app(
         runtime,
-        [api.router, webhooks_api.router],
+        [api.router, leases_api.router, webhooks_api.router],
         title="OTD Pay billing-service",
         description="Fund orders and billings: what is due, what is paid, what is owed back.",
     )

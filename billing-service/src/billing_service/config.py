@@ -12,7 +12,7 @@ from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from billing_service.domain import DepositPolicy, ReminderSchedule
+from billing_service.domain import DepositPolicy, LeaseRules, ReminderSchedule
 from otd_shared.settings import ServiceSettings
 
 
@@ -42,6 +42,11 @@ class BillingSettings(ServiceSettings):
     reminder_poll_interval_s: float = Field(default=60.0, gt=0, le=86_400)
     reminder_batch_size: int = Field(default=100, ge=1, le=5000)
 
+    lease_grace_days: int = Field(default=5, ge=0, le=90)
+    lease_advance_window_days: int = Field(default=30, ge=0, le=366)
+    lease_poll_interval_s: float = Field(default=60.0, gt=0, le=86_400)
+    lease_batch_size: int = Field(default=100, ge=1, le=5000)
+
     @model_validator(mode="after")
     def _webhook_needs_a_secret(self) -> Self:
         if self.billing_webhook_url and self.billing_webhook_secret is None:
@@ -64,3 +69,7 @@ class BillingSettings(ServiceSettings):
             self.reminder_schedule_name,
             tuple(timedelta(seconds=s) for s in self.reminder_offsets_s),
         )
+
+    def lease_rules(self) -> LeaseRules:
+        """Grace period and advance payment window of lease installments."""
+        return LeaseRules(self.lease_grace_days, self.lease_advance_window_days)

@@ -48,6 +48,9 @@ SAMPLE_VALUES: dict[str, object] = {
     "schedule": "standard",
     "step": 1,
     "remind_at": T,
+    "installment_no": 3,
+    "payable_from": T,
+    "overdue_at": T,
 }
 
 
@@ -63,8 +66,9 @@ def test_every_domain_event_maps_to_its_payload_of_the_same_name(
     assert payload.order_id == "o-1"
 
 
-def test_the_app_backend_hears_about_due_reminded_and_changed_amounts() -> None:
-    assert {"BillingDue", "BillingReminderDue", "BillingAmountChanged"} == WEBHOOK_EVENT_TYPES
+def test_the_app_backend_hears_about_due_reminded_and_changed_amounts_and_overdue() -> None:
+    expected = {"BillingDue", "BillingReminderDue", "BillingAmountChanged", "InstallmentOverdue"}
+    assert expected == WEBHOOK_EVENT_TYPES
 
 
 def test_signature_verifies_only_the_same_body_secret_and_recent_time() -> None:

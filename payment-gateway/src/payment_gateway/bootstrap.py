@@ -159,6 +159,7 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
             name="gateway-billing-events",
             topics=(Topic.BILLING,),
             handlers={
+                "BillingScheduled": event_handlers.on_billing_scheduled,
                 "BillingDue": event_handlers.on_billing_due,
                 "BillingPaid": event_handlers.on_billing_paid,
                 "BillingReopened": event_handlers.on_billing_reopened,

@@ -18,7 +18,14 @@ ALL_CHANNELS_AND_OFFLINE: Final = (*CHANNELS, "cash", "wire")
 def _default_stage_channels() -> dict[str, list[str]]:
     online = ["wechatpay", "alipay", "lakala"]
     every = list(ALL_CHANNELS_AND_OFFLINE)
-    return {"intent": online, "firm": every, "final": every, "service": every}
+    return {
+        "intent": online,
+        "firm": every,
+        "final": every,
+        "service": every,
+        "installment": every,
+        "payoff": every,
+    }
 
 
 class GatewaySettings(ServiceSettings):

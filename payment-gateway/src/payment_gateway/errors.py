@@ -8,6 +8,7 @@ otd_shared.errors.DomainError
 │   ├── BillingNotPayable                 billing paid or cancelled
 │   └── NotRefundable                     payment not succeeded, or nothing left to refund
 ├── InvalidInput                      422
+│   ├── InstallmentNotDue                 a lease installment before its advance window
 │   ├── RouteRefused                      stage/channel/method/limit rules say no
 │   │                                     (carries the offline options to suggest)
 │   ├── IdempotencyKeyReused              same Idempotency-Key, different request
@@ -30,6 +31,12 @@ class IllegalTransition(Conflict):
     """A state change the payment or refund state machine forbids."""
 
     code = "illegal_transition"
+
+
+class InstallmentNotDue(InvalidInput):
+    """A lease installment paid before its advance window opens."""
+
+    code = "installment_not_due"
 
 
 class BillingNotPayable(Conflict):

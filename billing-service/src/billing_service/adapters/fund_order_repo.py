@@ -29,6 +29,7 @@ from billing_service.adapters.tables import (
     billing_refunds,
     billings,
     fund_orders,
+    lease_schedule_changes,
     refund_requests,
 )
 from billing_service.domain import (
@@ -40,6 +41,7 @@ from billing_service.domain import (
     Channel,
     DepositPolicy,
     FundOrder,
+    LeaseFundOrder,
     LoanShare,
     LoanShareStatus,
     ReminderSchedule,
@@ -51,7 +53,7 @@ from billing_service.domain.fund_base import FundOrderBase
 from billing_service.domain.payments import PaymentBook
 from otd_shared.errors import Conflict
 
-AnyFundOrder = FundOrder | ServiceFundOrder
+AnyFundOrder = FundOrder | ServiceFundOrder | LeaseFundOrder
 
 
 def as_uuid(value: str) -> uuid.UUID | None:
@@ -70,6 +72,7 @@ class FundOrderRepository:
         self._schedule = schedule
         self._versions: dict[str, int] = {}
         self._reminder_steps: dict[str, int] = {}
+        self._stored_billing_ids: set[str] = set()
 
     async def exists_for_order(self, order_id: str) -> bool:
         """True when the order already has a fund order."""
@@ -118,23 +121,10 @@ class FundOrderRepository:
                 **fund_order_row(fund),
             )
         )
-        await self._session.execute(
-            sa.insert(billings),
-            [
-                {
-                    "billing_id": uuid.UUID(b.id),
-                    "fund_order_id": uuid.UUID(fund.id),
-                    "order_id": uuid.UUID(fund.order_id),
-                    "customer_id": fund.customer_id,
-                    "stage": b.stage.value,
-                    "updated_at": fund.opened_at,
-                    **self._billing_values(b),
-                }
-                for b in fund.billings
-            ],
-        )
+        await self._insert_billings(fund, fund.billings, at=fund.opened_at)
         self._versions[fund.id] = 1
         await self._save_money(fund, fund.opened_at)
+        await self._save_schedule_changes(fund)
 
     async def save(self, fund: AnyFundOrder, *, at: datetime) -> None:
         """Write the changed aggregate (the caller holds the row lock from ``get_by_order``)."""
@@ -152,13 +142,62 @@ class FundOrderRepository:
         if updated.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult has rowcount
             raise Conflict(f"fund order {fund.id} was changed concurrently; retry")
         self._versions[fund.id] = version + 1
+        new = [b for b in fund.billings if b.id not in self._stored_billing_ids]
         for b in fund.billings:
+            if b in new:
+                continue
             await self._session.execute(
                 sa.update(billings)
                 .where(billings.c.billing_id == uuid.UUID(b.id))
                 .values(updated_at=at, **self._billing_values(b))
             )
+        await self._insert_billings(fund, new, at=at)
         await self._save_money(fund, at)
+        await self._save_schedule_changes(fund)
+
+    async def _insert_billings(
+        self, fund: AnyFundOrder, new: Sequence[Billing], *, at: datetime
+    ) -> None:
+        """Insert billings the database does not hold yet (all of a new fund order; a
+        lease's payoff billing)."""
+        if not new:
+            return
+        await self._session.execute(
+            sa.insert(billings),
+            [
+                {
+                    "billing_id": uuid.UUID(b.id),
+                    "fund_order_id": uuid.UUID(fund.id),
+                    "order_id": uuid.UUID(fund.order_id),
+                    "customer_id": fund.customer_id,
+                    "stage": b.stage.value,
+                    "updated_at": at,
+                    **self._billing_values(b),
+                }
+                for b in new
+            ],
+        )
+        self._stored_billing_ids.update(b.id for b in new)
+
+    async def _save_schedule_changes(self, fund: AnyFundOrder) -> None:
+        if not isinstance(fund, LeaseFundOrder):
+            return
+        changes = fund.pull_changes()
+        if changes:
+            await self._session.execute(
+                sa.insert(lease_schedule_changes),
+                [
+                    {
+                        "order_id": uuid.UUID(fund.order_id),
+                        "billing_id": c.billing_id,
+                        "change": c.change,
+                        "detail": c.detail,
+                        "actor": c.actor,
+                        "changed_at": c.at,
+                    }
+                    for c in changes
+                ],
+            )
 
     # --- writing ----------------------------------------------------------------------
 
@@ -209,7 +248,7 @@ class FundOrderRepository:
 
     # --- reading ----------------------------------------------------------------------
 
-    async def _load_billings(self, fund_order_id: uuid.UUID) -> dict[str, Billing]:
+    async def _load_billings(self, fund_order_id: uuid.UUID) -> list[Billing]:
         rows = (
             (
                 await self._session.execute(
@@ -222,9 +261,10 @@ class FundOrderRepository:
         by_id = {str(r["billing_id"]): _billing(r) for r in rows}
         for r in rows:
             self._reminder_steps[str(r["billing_id"])] = r["last_reminder_step"]
+        self._stored_billing_ids.update(by_id)
         keys = [r["billing_id"] for r in rows]
         await self._load_money(by_id, keys)
-        return {b.stage.value: b for b in by_id.values()}
+        return sorted(by_id.values(), key=lambda b: (b.stage.value, b.installment_no))
 
     async def _load_money(self, by_id: dict[str, Billing], keys: Sequence[uuid.UUID]) -> None:
         s = self._session
@@ -289,6 +329,10 @@ def _billing(r: sa.RowMapping) -> Billing:
         due_at=r["due_at"],
         cancelled_at=r["cancelled_at"],
         retained_fen=r["retained_fen"],
+        installment_no=r["installment_no"],
+        scheduled_due_at=r["scheduled_due_at"],
+        overdue_at=r["overdue_at"],
+        superseded=r["superseded"],
         book=PaymentBook(),
     )
 
@@ -308,7 +352,7 @@ def _request(q: Any) -> RefundRequested:
 
 
 def _fund_order(
-    head: sa.RowMapping, by_stage: dict[str, Billing], requests: tuple[RefundRequested, ...]
+    head: sa.RowMapping, loaded: list[Billing], requests: tuple[RefundRequested, ...]
 ) -> AnyFundOrder:
     common: dict[str, Any] = {
         "id": str(head["fund_order_id"]),
@@ -318,6 +362,14 @@ def _fund_order(
         "opened_at": head["created_at"],
         "cancellation": _cancellation(head, requests),
     }
+    by_stage = {b.stage.value: b for b in loaded}
+    if head["kind"] == "lease":
+        return LeaseFundOrder(
+            **common,
+            parent_order_id=str(head["parent_order_id"]),
+            installments=[b for b in loaded if b.stage is BillingStage.INSTALLMENT],
+            payoff=by_stage.get(BillingStage.PAYOFF.value),
+        )
     if head["kind"] == "service":
         return ServiceFundOrder(
             **common, parent_order_id=str(head["parent_order_id"]), service=by_stage["service"]

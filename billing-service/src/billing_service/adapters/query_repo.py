@@ -37,6 +37,10 @@ class BillingRecord:
     status: str
     due_at: datetime | None
     cancelled_at: datetime | None
+    installment_no: int = 0
+    scheduled_due_at: datetime | None = None
+    overdue_at: datetime | None = None
+    superseded: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,4 +194,8 @@ def _billing(r: sa.RowMapping) -> BillingRecord:
         status=r["status"],
         due_at=r["due_at"],
         cancelled_at=r["cancelled_at"],
+        installment_no=r["installment_no"],
+        scheduled_due_at=r["scheduled_due_at"],
+        overdue_at=r["overdue_at"],
+        superseded=r["superseded"],
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from billing_service.domain import Billing, FundOrder, ServiceFundOrder
+from billing_service.domain import Billing, FundOrder, LeaseFundOrder, ServiceFundOrder
 
 
 def billing_row(billing: Billing) -> dict[str, Any]:
@@ -26,10 +26,14 @@ def billing_row(billing: Billing) -> dict[str, Any]:
         "status": billing.status.value,
         "due_at": billing.due_at,
         "cancelled_at": billing.cancelled_at,
+        "installment_no": billing.installment_no,
+        "scheduled_due_at": billing.scheduled_due_at,
+        "overdue_at": billing.overdue_at,
+        "superseded": billing.superseded,
     }
 
 
-def fund_order_row(fund: FundOrder | ServiceFundOrder) -> dict[str, Any]:
+def fund_order_row(fund: FundOrder | ServiceFundOrder | LeaseFundOrder) -> dict[str, Any]:
     """The columns of a fund order row that describe its kind, terms and progress."""
     cancellation = fund.cancellation
     values: dict[str, Any] = {
@@ -38,8 +42,9 @@ def fund_order_row(fund: FundOrder | ServiceFundOrder) -> dict[str, Any]:
         "cancel_retained_fen": cancellation.retained_fen if cancellation else None,
         "cancel_reason": cancellation.reason if cancellation else None,
     }
-    if isinstance(fund, ServiceFundOrder):
-        return {**values, "kind": "service", "parent_order_id": uuid.UUID(fund.parent_order_id)}
+    if isinstance(fund, ServiceFundOrder | LeaseFundOrder):
+        kind = "service" if isinstance(fund, ServiceFundOrder) else "lease"
+        return {**values, "kind": kind, "parent_order_id": uuid.UUID(fund.parent_order_id)}
     policy, loan = fund.policy, fund.loan
     return {
         **values,

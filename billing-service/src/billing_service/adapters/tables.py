@@ -8,7 +8,8 @@ The billing row also carries derived amounts and the status (written with every 
 never edited alone) so queries need no aggregate. ``deferred_outcomes`` holds payment
 outcomes that could not be applied yet (a refund before its success) or contradict what
 was applied; ``webhook_deliveries``/``webhook_attempts`` are the app-backend push outbox;
-``billing_reminders`` records each reminder step sent.
+``billing_reminders`` records each reminder step sent; ``lease_schedule_changes`` every change
+of a lease's schedule (opened, fell due, overdue, paid off).
 """
 
 import sqlalchemy as sa
@@ -74,7 +75,13 @@ billings = sa.Table(
     sa.Column("last_reminder_step", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_reminder_at", _ts),
     sa.Column("updated_at", _ts, nullable=False),
-    sa.UniqueConstraint("order_id", "stage", name="uq_billings_order_stage"),
+    sa.Column("installment_no", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("scheduled_due_at", _ts),
+    sa.Column("overdue_at", _ts),
+    sa.Column("superseded", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.UniqueConstraint(
+        "order_id", "stage", "installment_no", name="uq_billings_order_stage_installment"
+    ),
 )
 
 billing_payments = sa.Table(
@@ -198,4 +205,16 @@ billing_reminders = sa.Table(
     sa.Column("remind_at", _ts, nullable=False),
     sa.Column("sent_at", _ts, nullable=False),
     sa.Column("event_id", UUID(as_uuid=True), nullable=False),
+)
+
+lease_schedule_changes = sa.Table(
+    "lease_schedule_changes",
+    metadata,
+    sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("order_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("billing_id", sa.Text),
+    sa.Column("change", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("changed_at", _ts, nullable=False),
 )

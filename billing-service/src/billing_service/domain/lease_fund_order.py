@@ -5,7 +5,7 @@
                                └─ grace period over, still unpaid: overdue (InstallmentOverdue)
     early payoff ── every unpaid rest moves into one ``payoff`` billing, due at once;
                     unpaid installments are superseded (cancelled), partly paid ones shrink
-                    to what was paid
+                    to what was paid, and every installment left falls due (it is paid)
 
 The installments always add up to the price (the financed amount): a payoff moves money
 between billings and never changes the sum of the live ones. Every change of the schedule is
@@ -119,6 +119,11 @@ class LeaseFundOrder(FundOrderBase):
         order.check_invariants()
         return order
 
+    def pull_changes(self) -> list[ScheduleChange]:
+        """Hand the recorded schedule changes to the repository and forget them."""
+        changes, self.changes = self.changes, []
+        return changes
+
     # --- the schedule moves on ----------------------------------------------------------
 
     def advance(self, *, at: datetime, rules: LeaseRules) -> list[BillingEvent]:
@@ -158,6 +163,9 @@ class LeaseFundOrder(FundOrderBase):
         events: list[BillingEvent] = []
         for billing in remaining:
             events += self._hand_over_to_payoff(billing, at=at)
+        # Nothing stays scheduled: what was paid ahead is due (and paid) from now on.
+        for billing in self._open_installments():
+            events += billing.fall_due(at=at)
         self.payoff = Billing(
             id=require_text(billing_id, "billing_id"),
             order_id=self.order_id,

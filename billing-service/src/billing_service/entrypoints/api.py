@@ -37,7 +37,7 @@ PAGE_SIZE_MAX = 500
 Limit = Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 BillingStatusParam = Literal["pending", "due", "partially_paid", "paid", "cancelled"]
-StageParam = Literal["intent", "firm", "final", "service"]
+StageParam = Literal["intent", "firm", "final", "service", "installment", "payoff"]
 
 
 def unit_of_work(request: Request) -> BillingUnitOfWork:

@@ -21,7 +21,13 @@ from billing_service.adapters.fund_order_repo import AnyFundOrder
 from billing_service.adapters.query_repo import BillingRecord, PaymentRecord, ReminderRecord
 from billing_service.adapters.rows import billing_row
 from billing_service.adapters.webhook_repo import Attempt, Delivery
-from billing_service.domain import Billing, CancellationResult, FundOrder, ServiceFundOrder
+from billing_service.domain import (
+    Billing,
+    CancellationResult,
+    FundOrder,
+    LeaseFundOrder,
+    ServiceFundOrder,
+)
 from billing_service.domain.events import RefundRequested
 
 
@@ -43,6 +49,16 @@ class BillingOut(BaseModel):
     credit_fen: int = Field(description="Paid beyond what the billing keeps: owed back.")
     retained_fen: int = Field(description="Kept under the deposit policy after a cancellation.")
     cancelled_at: datetime | None
+    installment_no: int | None = Field(default=None, description="Lease installments: 1, 2, …")
+    scheduled_due_at: datetime | None = Field(
+        default=None, description="Lease installments: when it falls due by the schedule."
+    )
+    overdue_at: datetime | None = Field(
+        default=None, description="Lease installments: when it became overdue (unpaid)."
+    )
+    superseded: bool = Field(
+        default=False, description="Lease installments replaced by an early payoff."
+    )
 
     @classmethod
     def of_record(cls, r: BillingRecord) -> BillingOut:
@@ -63,6 +79,10 @@ class BillingOut(BaseModel):
             credit_fen=r.credit_fen,
             retained_fen=r.retained_fen,
             cancelled_at=r.cancelled_at,
+            installment_no=r.installment_no or None,
+            scheduled_due_at=r.scheduled_due_at,
+            overdue_at=r.overdue_at,
+            superseded=r.superseded,
         )
 
     @classmethod
@@ -141,7 +161,8 @@ class CancellationOut(BaseModel):
 
 
 class FundOrderOut(BaseModel):
-    """The fund order with its billings (three for a vehicle order, one for a service)."""
+    """The fund order with its billings (three for a vehicle order, one for a service, one
+    per installment and a payoff for a lease)."""
 
     order_id: str
     fund_order_id: str
@@ -172,6 +193,8 @@ class FundOrderOut(BaseModel):
         }
         if isinstance(fund, ServiceFundOrder):
             return cls(kind="service", parent_order_id=fund.parent_order_id, **common)
+        if isinstance(fund, LeaseFundOrder):
+            return cls(kind="lease", parent_order_id=fund.parent_order_id, **common)
         return cls(kind="vehicle", **_vehicle_fields(fund), **common)
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_service.adapters.fund_order_repo import AnyFundOrder, FundOrderRepository
 from billing_service.config import BillingSettings
-from billing_service.domain import FundOrder, ServiceFundOrder
+from billing_service.domain import FundOrder, LeaseFundOrder, PlannedInstallment, ServiceFundOrder
 from billing_service.domain.errors import FundOrderNotFound, IllegalTransition, InvalidField
 from billing_service.service_layer.clock import utc
 from billing_service.service_layer.messages import publish
@@ -65,6 +65,7 @@ class BillingEventHandlers:
     ) -> None:
         self._policy = settings.deposit_policy()
         self._schedule = settings.reminder_schedule()
+        self._lease_rules = settings.lease_rules()
         self._outbox = outbox
         self._metrics = metrics or BillingMetrics()
 
@@ -96,7 +97,9 @@ class BillingEventHandlers:
         at = utc(envelope.occurred_at)
         fund_order_id = p.fund_order_id or str(uuid.uuid5(ID_NAMESPACE, f"{p.order_id}/fund"))
         fund: AnyFundOrder
-        if p.order_kind == "service":
+        if p.order_kind == "service" and p.lease_installments:
+            fund = self._open_lease(p, fund_order_id, at)
+        elif p.order_kind == "service":
             if not p.parent_order_id:
                 raise InvalidField("parent_order_id", "is required for a service order")
             fund = ServiceFundOrder.open(
@@ -121,6 +124,24 @@ class BillingEventHandlers:
             )
         await repo.add(fund)
         await publish(session, self._outbox, fund.pull_events(), fund=fund, at=at)
+
+    def _open_lease(self, p: OrderCreated, fund_order_id: str, at: datetime) -> LeaseFundOrder:
+        """A leasing service order: one billing per installment of its schedule."""
+        if not p.parent_order_id:
+            raise InvalidField("parent_order_id", "is required for a service order")
+        return LeaseFundOrder.open(
+            fund_order_id=fund_order_id,
+            order_id=p.order_id,
+            parent_order_id=p.parent_order_id,
+            customer_id=p.customer_id,
+            price_fen=p.price_fen,
+            schedule=[
+                PlannedInstallment(i.number, i.due_date, i.amount_fen) for i in p.lease_installments
+            ],
+            new_id=derived_ids(p.order_id),
+            at=at,
+            rules=self._lease_rules,
+        )
 
     async def on_order_repriced(self, session: AsyncSession, envelope: EventEnvelope) -> None:
         """The final billing absorbs the new price (BillingAmountChanged, pushed)."""

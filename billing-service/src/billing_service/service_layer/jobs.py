@@ -58,7 +58,7 @@ class WebhookSender:
             while not stop.is_set():
                 sent = await self.send_due(http, now=utc_now())
                 if sent < s.webhook_batch_size:
-                    await _sleep_or_stop(stop, s.webhook_poll_interval_ms / 1000)
+                    await sleep_or_stop(stop, s.webhook_poll_interval_ms / 1000)
 
     def _http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -151,7 +151,7 @@ class ReminderJob:
         """Remind until ``stop``, once per poll interval."""
         while not stop.is_set():
             await self.remind_due(now=utc_now())
-            await _sleep_or_stop(stop, self._settings.reminder_poll_interval_s)
+            await sleep_or_stop(stop, self._settings.reminder_poll_interval_s)
 
     async def remind_due(self, *, now: datetime) -> int:
         """One round: returns how many reminders were emitted."""
@@ -201,7 +201,8 @@ def _result_label(result: AttemptResult) -> str:
     return "retry" if result.retry_at is not None else "failed"
 
 
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds`` or until ``stop`` is set, whichever comes first."""
     try:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     except TimeoutError:

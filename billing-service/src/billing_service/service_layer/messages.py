@@ -21,9 +21,11 @@ from otd_shared.events import EventEnvelope, EventPayload
 from otd_shared.events.payloads import BillingStage, ChannelCode
 from otd_shared.outbox import OutboxWriter
 
-WEBHOOK_EVENT_TYPES = frozenset({"BillingDue", "BillingReminderDue", "BillingAmountChanged"})
+WEBHOOK_EVENT_TYPES = frozenset(
+    {"BillingDue", "BillingReminderDue", "BillingAmountChanged", "InstallmentOverdue"}
+)
 """What the app backend is pushed: a billing fell due, a reminder, a changed amount (a
-repricing or a loan decision changed what the customer pays)."""
+repricing or a loan decision changed what the customer pays), an overdue lease installment."""
 
 
 def to_payload(event: d.BillingEvent, fund: FundOrderBase | None = None) -> EventPayload:
@@ -132,15 +134,49 @@ def _reminder(e: d.BillingReminderDue, _: object) -> EventPayload:
     )
 
 
-def _paid_state(
-    cls: type[wire.BillingPaid] | type[wire.BillingReopened],
-) -> Callable[[Any, object], EventPayload]:
-    return lambda e, _: cls(
+def _paid(e: d.BillingPaid, fund: FundOrderBase | None) -> EventPayload:
+    return wire.BillingPaid(
         order_id=e.order_id,
         billing_id=e.billing_id,
         stage=_stage(e.stage),
         amount_fen=e.amount_fen,
         paid_fen=e.paid_fen,
+        fund_order_paid=fund is not None and fund.status == "paid",
+    )
+
+
+def _reopened(e: d.BillingReopened, _: object) -> EventPayload:
+    return wire.BillingReopened(
+        order_id=e.order_id,
+        billing_id=e.billing_id,
+        stage=_stage(e.stage),
+        amount_fen=e.amount_fen,
+        paid_fen=e.paid_fen,
+    )
+
+
+def _scheduled(e: d.BillingScheduled, _: object) -> EventPayload:
+    return wire.BillingScheduled(
+        order_id=e.order_id,
+        billing_id=e.billing_id,
+        customer_id=e.customer_id,
+        stage=_stage(e.stage),
+        installment_no=e.installment_no,
+        amount_fen=e.amount_fen,
+        due_at=e.due_at,
+        payable_from=e.payable_from,
+    )
+
+
+def _overdue(e: d.InstallmentOverdue, _: object) -> EventPayload:
+    return wire.InstallmentOverdue(
+        order_id=e.order_id,
+        billing_id=e.billing_id,
+        customer_id=e.customer_id,
+        installment_no=e.installment_no,
+        due_at=e.due_at,
+        overdue_at=e.overdue_at,
+        outstanding_fen=e.outstanding_fen,
     )
 
 
@@ -152,8 +188,10 @@ _MAPPERS: dict[type[d.BillingEvent], Callable[[Any, Any], EventPayload]] = {
         price_fen=e.price_fen,
     ),
     d.BillingDue: _due,
-    d.BillingPaid: _paid_state(wire.BillingPaid),
-    d.BillingReopened: _paid_state(wire.BillingReopened),
+    d.BillingPaid: _paid,
+    d.BillingReopened: _reopened,
+    d.BillingScheduled: _scheduled,
+    d.InstallmentOverdue: _overdue,
     d.BillingOverpaid: _overpaid,
     d.RefundRequested: _refund,
     d.BillingAmountChanged: _amount_changed,

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 AUTO_SCHEDULE_REASON = "scheduled automatically: the firm deposit is paid"
 
 
+LEASE_STAGES = frozenset({"installment", "payoff"})
+
+
 class OrderEventHandlers:
     """Event handlers bound to the outbox (built in bootstrap)."""
 
@@ -37,7 +40,10 @@ class OrderEventHandlers:
         assert isinstance(payload, BillingPaid)
         orders = OrderRepository(session)
         actor, at = envelope.producer, envelope.occurred_at
-        if payload.stage == "service":
+        # A lease is paid once its fund order is (every installment, or the payoff).
+        if payload.stage in LEASE_STAGES and not payload.fund_order_paid:
+            return
+        if payload.stage == "service" or payload.stage in LEASE_STAGES:
             service = await orders.get_service_order(payload.order_id, for_update=True)
             if service is None:
                 raise OrderNotFound(payload.order_id)

@@ -26,6 +26,7 @@ class PayableBilling:
     outstanding_fen: int
     due_at: datetime
     status: str
+    payable_from: datetime | None = None
 
 
 class PayableBillingRepository:
@@ -53,6 +54,25 @@ class PayableBillingRepository:
                 index_elements=[payable_billings.c.billing_id],
                 set_={k: statement.excluded[k] for k in values if k != "billing_id"},
             )
+        )
+
+    async def add_scheduled(self, billing: PayableBilling) -> None:
+        """Record a lease installment before it falls due; never overwrites what billing
+        already said about it (a due, paid or cancelled billing stays so)."""
+        values = {
+            "billing_id": billing.billing_id,
+            "order_id": billing.order_id,
+            "customer_id": billing.customer_id,
+            "stage": billing.stage,
+            "amount_fen": billing.amount_fen,
+            "outstanding_fen": billing.outstanding_fen,
+            "due_at": billing.due_at,
+            "status": billing.status,
+            "payable_from": billing.payable_from,
+            "updated_at": datetime.now(UTC),
+        }
+        await self._session.execute(
+            pg_insert(payable_billings).values(values).on_conflict_do_nothing()
         )
 
     async def set_status(
@@ -133,4 +153,5 @@ def _billing(row: RowMapping) -> PayableBilling:
         row["outstanding_fen"],
         row["due_at"],
         row["status"],
+        row["payable_from"],
     )

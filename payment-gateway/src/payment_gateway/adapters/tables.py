@@ -19,6 +19,8 @@ payable_billings = sa.Table(
     sa.Column("due_at", _TS, nullable=False),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("updated_at", _TS, nullable=False),
+    # Lease installments (status ``scheduled``): payments are accepted from this instant on.
+    sa.Column("payable_from", _TS),
 )
 
 payments = sa.Table(

@@ -1,8 +1,8 @@
 """Handlers of the events payment-gateway consumes (billing-service's topic).
 
-The payable-billings projection follows BillingDue / BillingPaid / BillingReopened /
-BillingAmountChanged / BillingCancelled; RefundRequested records a refund (sent by the
-scheduler, or ``manual`` when no channel can return the money). Each handler runs in the
+The payable-billings projection follows BillingScheduled (lease installments) / BillingDue /
+BillingPaid / BillingReopened / BillingAmountChanged / BillingCancelled; RefundRequested
+records a refund (sent by the scheduler, or ``manual`` when no channel can return the money). Each handler runs in the
 consumer's transaction with the inbox row and is deterministic on redelivery.
 """
 
@@ -21,6 +21,7 @@ from otd_shared.events import (
     BillingDue,
     BillingPaid,
     BillingReopened,
+    BillingScheduled,
     EventEnvelope,
     RefundRequested,
 )
@@ -29,6 +30,7 @@ from payment_gateway.adapters.repository import PaymentRepository, RefundReposit
 from payment_gateway.service_layer.refunds import record_requested_refund
 
 Clock = Callable[[], datetime]
+SCHEDULED = "scheduled"
 
 
 async def on_billing_due(session: AsyncSession, event: EventEnvelope) -> None:
@@ -50,6 +52,25 @@ async def on_billing_due(session: AsyncSession, event: EventEnvelope) -> None:
             outstanding_fen=payable_fen,
             due_at=payload.due_at,
             status="due",
+        )
+    )
+
+
+async def on_billing_scheduled(session: AsyncSession, event: EventEnvelope) -> None:
+    """A lease installment: known now, payable from its advance window, due later."""
+    payload = event.payload
+    assert isinstance(payload, BillingScheduled)
+    await PayableBillingRepository(session).add_scheduled(
+        PayableBilling(
+            billing_id=uuid.UUID(payload.billing_id),
+            order_id=uuid.UUID(payload.order_id),
+            customer_id=payload.customer_id,
+            stage=payload.stage,
+            amount_fen=payload.amount_fen,
+            outstanding_fen=payload.amount_fen,
+            due_at=payload.due_at,
+            status=SCHEDULED,
+            payable_from=payload.payable_from,
         )
     )
 

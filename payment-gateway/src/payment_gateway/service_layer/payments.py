@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from otd_shared.errors import InvalidInput, NotFound
 from otd_shared.money import fen_to_yuan
@@ -22,6 +22,7 @@ from payment_gateway.errors import (
     BillingNotPayable,
     ChannelUnavailable,
     IllegalTransition,
+    InstallmentNotDue,
     UnknownBilling,
 )
 from payment_gateway.service_layer.context import Gateway
@@ -103,8 +104,7 @@ async def _route(
     if found is None:
         raise UnknownBilling(f"billing {cmd.billing_id} is not payable (unknown or not due)")
     billing, updated_at = found
-    if billing.status != "due":
-        raise BillingNotPayable(f"billing {cmd.billing_id} is {billing.status}")
+    _refuse_unless_payable(billing, now=datetime.now(UTC))
     route = gw.routing.route(
         stage=billing.stage, channel=cmd.channel, method=cmd.method, amount_fen=cmd.amount_fen
     )
@@ -188,3 +188,17 @@ async def close_payment(gw: Gateway, payment_id: uuid.UUID) -> Payment:
         await settle_payment(uow, payment, PaymentStatus.CLOSED, now=gw.now())
         await uow.commit()
     return await get_payment(gw, payment_id)
+
+
+def _refuse_unless_payable(billing: PayableBilling, *, now: datetime) -> None:
+    """Due billings are payable; a scheduled lease installment only inside its advance
+    window (422 ``installment_not_due`` before it); paid or cancelled ones never (409)."""
+    if billing.status == "scheduled" and billing.payable_from is not None:
+        if now < billing.payable_from:
+            raise InstallmentNotDue(
+                f"billing {billing.billing_id} falls due at {billing.due_at.isoformat()};"
+                f" it can be paid from {billing.payable_from.isoformat()}"
+            )
+        return
+    if billing.status != "due":
+        raise BillingNotPayable(f"billing {billing.billing_id} is {billing.status}")
