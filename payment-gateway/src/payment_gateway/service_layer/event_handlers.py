@@ -2,8 +2,9 @@
 
 The payable-billings projection follows BillingScheduled (lease installments) / BillingDue /
 BillingPaid / BillingReopened / BillingAmountChanged / BillingCancelled; RefundRequested
-records a refund (sent by the scheduler, or ``manual`` when no channel can return the money). Each handler runs in the
-consumer's transaction with the inbox row and is deterministic on redelivery.
+records a refund (sent by the scheduler, or ``manual`` when no channel can return the
+money). Each handler runs in the consumer's transaction with the inbox row and is
+deterministic on redelivery.
 """
 
 from __future__ import annotations
