@@ -1,5 +1,6 @@
 """Fixtures for the gateway's integration tests: real PostgreSQL, dev keys in a temporary
-directory, the channel simulator on a free loopback port, and the app over ASGI."""
+directory, the channel sandbox on a free loopback port (in-process controls through
+`channel_sandbox.testing.SandboxHandle`), and the app over ASGI."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
+from channel_sandbox.testing import SandboxHandle, sandbox_running
 from otd_shared.migrations import upgrade_head_async
 from payment_gateway.adapters.channels.keys import generate_dev_keys
 from payment_gateway.adapters.tables import SCHEMA
 from payment_gateway.bootstrap import ENTRY, MIGRATIONS_DIR, GatewayRuntime
 from payment_gateway.config import GatewaySettings
-from payment_gateway.testing.channel_sim import ChannelSim
 from payment_gateway.testing.harness import TOKENS, Harness
 
 
@@ -35,26 +36,35 @@ async def gateway_db(new_database: Callable[[], Awaitable[str]]) -> str:
     return url
 
 
+# Nothing listens on the discard port: the sandbox's own notification deliveries to the
+# notify URLs the gateway sends fail fast; the tests post notifications themselves.
+UNREACHABLE_GATEWAY_URL = "http://127.0.0.1:9"
+
+
 @pytest.fixture(scope="session")
-async def channel_sim(gateway_keys_dir: Path) -> AsyncIterator[ChannelSim]:
-    sim = ChannelSim(gateway_keys_dir)
-    async with sim.serving():
-        yield sim
+async def sandbox(gateway_keys_dir: Path) -> AsyncIterator[SandboxHandle]:
+    """The channel sandbox; WeChat refunds stay PROCESSING until `settle_refund`."""
+    async with sandbox_running(
+        gateway_keys_dir,
+        gateway_url=UNREACHABLE_GATEWAY_URL,
+        refund_delay_ms=600_000,
+        fault_delay_ms=1_500,
+    ) as handle:
+        yield handle
 
 
 HarnessFactory = Callable[..., contextlib.AbstractAsyncContextManager[Harness]]
 
 
 @pytest.fixture(scope="session")
-def make_harness(
-    gateway_db: str, gateway_keys_dir: Path, channel_sim: ChannelSim
-) -> HarnessFactory:
+def make_harness(gateway_db: str, gateway_keys_dir: Path, sandbox: SandboxHandle) -> HarnessFactory:
     @contextlib.asynccontextmanager
     async def make(**overrides: Any) -> AsyncIterator[Harness]:
         values: dict[str, Any] = {
             "database_url": gateway_db,
             "keys_dir": gateway_keys_dir,
-            "channel_sandbox_url": channel_sim.url,
+            "channel_sandbox_url": sandbox.url,
+            "gateway_public_url": UNREACHABLE_GATEWAY_URL,
             "auth_tokens_json": json.dumps(TOKENS),
             "active_query_delay_s": 3600.0,
             "active_query_interval_s_min": 0.05,
@@ -70,7 +80,7 @@ def make_harness(
         transport = httpx.ASGITransport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
             try:
-                yield Harness(runtime, runtime.gateway(), client, channel_sim)
+                yield Harness(runtime, runtime.gateway(), client, sandbox)
             finally:
                 await runtime.aclose_channels()
                 await runtime.engine.dispose()

@@ -6,6 +6,10 @@
   payment as it was, writes no outbox row and is stored raw as rejected;
 * the same genuine notification ten times, sequentially and at the same moment: one state
   change, one PaymentCallback.
+
+Every notification, genuine or tampered, is built and signed on the channel's side by the
+channel sandbox's modules (`channel_sandbox.channels.<channel>`), never by the gateway code
+under test.
 """
 
 from __future__ import annotations
@@ -24,24 +28,24 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from channel_sandbox.channels import alipay as sbx_alipay
+from channel_sandbox.channels import allinpay as sbx_allinpay
+from channel_sandbox.channels import lakala as sbx_lakala
+from channel_sandbox.channels import unionpay as sbx_unionpay
+from channel_sandbox.channels import wechatpay as sbx_wechat
+from channel_sandbox.keys import SandboxKeySet, load_channel_keys
+from channel_sandbox.testing import sign_notification
+from otd_shared.channel_wire import decode_form, dump_json_compact, rsa_sign_b64
 from otd_shared.events import PaymentCallback, decode_envelope
 from payment_gateway.adapters import notification_store
-from payment_gateway.adapters.channels import wire
-from payment_gateway.adapters.channels.alipay import protocol as alipay
-from payment_gateway.adapters.channels.allinpay import protocol as allinpay
 from payment_gateway.adapters.channels.contract import (
     NotificationEvent,
     NotificationKind,
     Outcome,
     SignedNotification,
 )
-from payment_gateway.adapters.channels.keys import ChannelKeySet, load_key_set
-from payment_gateway.adapters.channels.lakala import protocol as lakala
-from payment_gateway.adapters.channels.registry import build_channel_protocol
-from payment_gateway.adapters.channels.rsa_signing import sign_b64
-from payment_gateway.adapters.channels.unionpay import protocol as unionpay
 from payment_gateway.adapters.channels.wechatpay import protocol as wechat
-from payment_gateway.testing.harness import Harness
+from payment_gateway.testing.harness import Harness, sandbox_event
 
 pytestmark = pytest.mark.integration
 
@@ -57,9 +61,7 @@ def _now() -> int:
 
 
 def _pairs(body: bytes, drop: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    return [
-        (k, v) for k, v in wire.decode_form_values(wire.split_form(body), "utf-8") if k not in drop
-    ]
+    return [(k, v) for k, v in decode_form(body, "utf-8") if k not in drop]
 
 
 @dataclass
@@ -67,7 +69,7 @@ class Ctx:
     """What a rejection case works from: the target payment and signers for its channel."""
 
     channel: str
-    keys: ChannelKeySet
+    keys: SandboxKeySet  # the channel's side (signs)
     foreign: rsa.RSAPrivateKey
     out_trade_no: str
     other_out_trade_no: str
@@ -82,21 +84,33 @@ class Ctx:
         return NotificationEvent(**(base | changes))
 
     def genuine(self, *, now_s: int | None = None, **changes: Any) -> SignedNotification:
-        protocol = build_channel_protocol(self.channel, self.keys)
-        return protocol.sign_notification(self.event(**changes), now_s=now_s or _now())
+        return self._signed(self.keys, now_s=now_s, **changes)
 
     def foreign_genuine(self) -> SignedNotification:
-        keys = replace(self.keys, channel_private_key=self.foreign)
-        return build_channel_protocol(self.channel, keys).sign_notification(
-            self.event(), now_s=_now()
+        return self._signed(replace(self.keys, channel_private_key=self.foreign))
+
+    def keys_with(self, key: rsa.RSAPrivateKey | None) -> SandboxKeySet:
+        """The channel's keys, signing with `key` instead when given."""
+        return self.keys if key is None else replace(self.keys, channel_private_key=key)
+
+    def _signed(
+        self, keys: SandboxKeySet, *, now_s: int | None = None, **changes: Any
+    ) -> SignedNotification:
+        signed = sign_notification(
+            keys, sandbox_event(self.event(**changes)), now_s=now_s or _now()
         )
+        return SignedNotification(headers=dict(signed.headers), body=signed.body)
 
     def extra(self, **fields: object) -> SignedNotification:
         return self.genuine(extra_fields=fields)
 
     @property
     def key(self) -> rsa.RSAPrivateKey:
-        return self.keys.channel_signing_key()
+        return self.keys.channel_private_key
+
+    @property
+    def merchant_key(self) -> rsa.RSAPrivateKey:
+        return self.keys.require_merchant_private_key()
 
 
 def _request(signed: SignedNotification) -> Request:
@@ -107,28 +121,26 @@ def _request(signed: SignedNotification) -> Request:
 
 
 def wechat_headers(ctx: Ctx, body: bytes, **kw: Any) -> Headers:
-    headers = wechat.sign_message_headers(
-        body,
-        private_key=kw.get("key", ctx.key),
-        serial=kw.get("serial", ctx.keys.id("serial")),
-        now_s=kw.get("now_s", _now()),
-        nonce=kw.get("nonce"),
+    keys = ctx.keys_with(kw.get("key"))
+    if "serial" in kw:
+        keys = replace(keys, ids={**keys.ids, "serial": kw["serial"]})
+    headers = sbx_wechat.platform_headers(
+        keys, body, now_s=kw.get("now_s", _now()), nonce=kw.get("nonce")
     )
     return {**headers, "Content-Type": "application/json"}
 
 
 def wechat_resource(ctx: Ctx, resource: bytes, **kw: Any) -> Request:
-    signed = wechat.build_notification(
+    signed = sbx_wechat.envelope_notification(
+        ctx.keys,
         resource,
         original_type=kw.get("original_type", "transaction"),
         event_type=kw.get("event_type", "TRANSACTION.SUCCESS"),
         summary="支付成功",
-        apiv3_key=kw.get("apiv3_key", ctx.keys.require_apiv3_key()),
-        private_key=ctx.key,
-        serial=ctx.keys.id("serial"),
         now_s=_now(),
+        apiv3_key=kw.get("apiv3_key"),
     )
-    return _request(signed)
+    return dict(signed.headers), signed.body
 
 
 def wechat_plain_resource(ctx: Ctx) -> dict[str, Any]:
@@ -145,36 +157,33 @@ def wechat_plain_resource(ctx: Ctx) -> dict[str, Any]:
 def wechat_envelope(ctx: Ctx, change: Callable[[dict[str, Any]], None]) -> Request:
     envelope = json.loads(ctx.genuine().body)
     change(envelope)
-    body = wire.dump_json_compact(envelope)
+    body = dump_json_compact(envelope)
     return wechat_headers(ctx, body), body
 
 
 def alipay_form(ctx: Ctx, pairs: list[tuple[str, str]], **kw: Any) -> Request:
     charset = kw.get("charset", "utf-8")
-    body = alipay.sign_notification_form(
-        pairs,
-        private_key=kw.get("key", ctx.key),
-        charset=charset,
-        sign_type=kw.get("sign_type", "RSA2"),
+    signed = sbx_alipay.signed_form(
+        ctx.keys_with(kw.get("key")), pairs, sign_type=kw.get("sign_type", "RSA2"), charset=charset
     )
-    return {"Content-Type": f"application/x-www-form-urlencoded; charset={charset}"}, body
+    return {"Content-Type": f"application/x-www-form-urlencoded; charset={charset}"}, signed.body
 
 
 def lakala_headers(ctx: Ctx, body: bytes, **kw: Any) -> Headers:
-    authorization = lakala.build_notification_authorization(
-        body, private_key=kw.get("key", ctx.key), now_s=kw.get("now_s", _now())
+    authorization = sbx_lakala.notification_authorization(
+        ctx.keys_with(kw.get("key")), body, now_s=kw.get("now_s", _now())
     )
     return {"Authorization": authorization, "Content-Type": "application/json"}
 
 
 def unionpay_form(ctx: Ctx, pairs: list[tuple[str, str]], **kw: Any) -> Request:
-    body = unionpay.build_notification_form(pairs, private_key=kw.get("key", ctx.key))
-    return {"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"}, body
+    signed = sbx_unionpay.signed_form(ctx.keys_with(kw.get("key")), pairs)
+    return {"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"}, signed.body
 
 
 def allinpay_form(ctx: Ctx, pairs: list[tuple[str, str]], **kw: Any) -> Request:
-    body = allinpay.sign_notification_form(pairs, private_key=kw.get("key", ctx.key))
-    return {"Content-Type": "application/x-www-form-urlencoded"}, body
+    signed = sbx_allinpay.signed_form(ctx.keys_with(kw.get("key")), pairs)
+    return {"Content-Type": "application/x-www-form-urlencoded"}, signed.body
 
 
 def _form_resign(ctx: Ctx, pairs: list[tuple[str, str]], **kw: Any) -> Request:
@@ -292,7 +301,7 @@ def wechat_cases() -> dict[str, Case]:
         def case(ctx: Ctx) -> Request:
             resource = wechat_plain_resource(ctx)
             change(resource)
-            return wechat_resource(ctx, wire.dump_json_compact(resource), **kw)
+            return wechat_resource(ctx, dump_json_compact(resource), **kw)
 
         return case
 
@@ -314,7 +323,7 @@ def wechat_cases() -> dict[str, Case]:
         headers, body = _request(ctx.genuine())
         envelope = json.loads(body)
         envelope["summary"] = "支付成功!"
-        return headers, wire.dump_json_compact(envelope)
+        return headers, dump_json_compact(envelope)
 
     def duplicate_header(ctx: Ctx) -> Request:
         headers, body = _request(ctx.genuine())
@@ -445,7 +454,7 @@ def lakala_cases() -> dict[str, Case]:
         def case(ctx: Ctx) -> Request:
             data = json.loads(ctx.genuine().body)
             change(data)
-            body = wire.dump_json_compact(data)
+            body = dump_json_compact(data)
             return lakala_headers(ctx, body), body
 
         return case
@@ -466,7 +475,7 @@ def lakala_cases() -> dict[str, Case]:
         headers, body = _request(ctx.genuine())
         data = json.loads(body)
         data["term_no"] = "B0000002"
-        return headers, wire.dump_json_compact(data)
+        return headers, dump_json_compact(data)
 
     def both_shapes(data: dict[str, Any]) -> None:
         data["trade_state"] = "SUCCESS"
@@ -505,7 +514,7 @@ def lakala_cases() -> dict[str, Case]:
             b'{"a":"\xff"}',
         ),
         "signed_by_merchant_key": lambda ctx: (
-            lakala_headers(ctx, ctx.genuine().body, key=ctx.keys.merchant_private_key),
+            lakala_headers(ctx, ctx.genuine().body, key=ctx.merchant_key),
             ctx.genuine().body,
         ),
     }
@@ -549,7 +558,7 @@ def unionpay_cases() -> dict[str, Case]:
             ctx.genuine().body + b"&merId=777290058000000",
         ),
         "signed_by_merchant_key": lambda ctx: unionpay_form(
-            ctx, _form_fields(ctx), key=ctx.keys.merchant_private_key
+            ctx, _form_fields(ctx), key=ctx.merchant_key
         ),
     }
 
@@ -591,8 +600,9 @@ def allinpay_cases() -> dict[str, Case]:
             _replace_value(
                 ctx.genuine().body,
                 "sign",
-                sign_b64(
-                    ctx.key, allinpay.sign_content(_pairs(ctx.genuine().body, ("sign",))).encode()
+                rsa_sign_b64(
+                    ctx.key,
+                    sbx_allinpay.sign_content(_pairs(ctx.genuine().body, ("sign",))).encode(),
                 ),
             ),
         ),
@@ -640,7 +650,7 @@ async def targets(
         other = CHANNELS[(index + 1) % len(CHANNELS)]
         ctx = Ctx(
             channel=channel,
-            keys=load_key_set(gateway_keys_dir, channel),
+            keys=load_channel_keys(gateway_keys_dir, channel),
             foreign=foreign,
             out_trade_no=created[channel]["out_trade_no"],
             other_out_trade_no=created[other]["out_trade_no"],

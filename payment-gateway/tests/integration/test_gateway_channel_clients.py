@@ -13,6 +13,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from channel_sandbox.testing import SandboxHandle
 from payment_gateway.adapters.channels.client_base import (
     ChannelClient,
     ChannelHttp,
@@ -27,7 +28,6 @@ from payment_gateway.adapters.channels.clients import build_channel_client
 from payment_gateway.adapters.channels.keys import load_key_set
 from payment_gateway.domain.outcomes import ChannelOutcome, RefundOutcome
 from payment_gateway.domain.payment import new_out_trade_no
-from payment_gateway.testing.channel_sim import ChannelSim
 
 pytestmark = pytest.mark.integration
 
@@ -39,11 +39,15 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def client_for(
-    channel: str, sim: ChannelSim, keys_dir: Path, http: httpx.AsyncClient, **key_changes: object
+    channel: str,
+    sandbox: SandboxHandle,
+    keys_dir: Path,
+    http: httpx.AsyncClient,
+    **key_changes: object,
 ) -> ChannelClient:
     keys = replace(load_key_set(keys_dir, channel), **key_changes)  # type: ignore[arg-type]
     return build_channel_client(
-        channel, keys, ChannelHttp(http, sim.url), ClientOptions(lakala_term_no="T1")
+        channel, keys, ChannelHttp(http, sandbox.url), ClientOptions(lakala_term_no="T1")
     )
 
 
@@ -73,20 +77,20 @@ def refund_of(start: StartPayment, amount_fen: int) -> RefundOrder:
 
 
 async def test_wechat_client_operations(
-    channel_sim: ChannelSim, gateway_keys_dir: Path, http: httpx.AsyncClient
+    sandbox: SandboxHandle, gateway_keys_dir: Path, http: httpx.AsyncClient
 ) -> None:
-    client = client_for("wechatpay", channel_sim, gateway_keys_dir, http)
+    client = client_for("wechatpay", sandbox, gateway_keys_dir, http)
     start = order()
     params = await client.start_payment(start)
     assert params["prepayid"].startswith("wx")
     assert params["package"] == "Sign=WXPay"
     pending = await client.query_payment(start.out_trade_no, "app")
     assert (pending.outcome, pending.channel_status) == (ChannelOutcome.PENDING, "NOTPAY")
-    sim_order = channel_sim.pay(start.out_trade_no)
+    sim_order = sandbox.pay("wechatpay", start.out_trade_no)
     paid = await client.query_payment(start.out_trade_no, "app")
     assert (paid.outcome, paid.channel_txn_id, paid.amount_fen) == (
         ChannelOutcome.SUCCEEDED,
-        sim_order.txn_id,
+        sim_order.channel_txn_id,
         1_234,
     )
     with pytest.raises(ChannelRefused) as refused:
@@ -94,84 +98,78 @@ async def test_wechat_client_operations(
     assert refused.value.code == "ORDERPAID"
     answer = await client.refund(refund_of(start, 234))
     assert answer.outcome is RefundOutcome.PROCESSING
-    channel_sim.settle_refund("R" + start.out_trade_no[1:])
+    sandbox.settle_refund("wechatpay", "R" + start.out_trade_no[1:])
     assert (await client.query_refund(refund_of(start, 234))).outcome is RefundOutcome.SUCCEEDED
     missing = await client.query_payment("PNOSUCHORDER000000000000000", "app")
     assert missing.outcome is ChannelOutcome.NOT_FOUND
 
 
 async def test_alipay_client_operations(
-    channel_sim: ChannelSim, gateway_keys_dir: Path, http: httpx.AsyncClient
+    sandbox: SandboxHandle, gateway_keys_dir: Path, http: httpx.AsyncClient
 ) -> None:
-    client = client_for("alipay", channel_sim, gateway_keys_dir, http)
+    client = client_for("alipay", sandbox, gateway_keys_dir, http)
     start = order()
     assert "order_string" in await client.start_payment(start)
     assert (
         await client.query_payment(start.out_trade_no, "app")
     ).outcome is ChannelOutcome.NOT_FOUND
     await client.close_payment(start.out_trade_no, "app")  # never opened: nothing to close
-    channel_sim.add_alipay_order(start.out_trade_no, start.amount_fen, "")
+    sandbox.open("alipay", start.out_trade_no, start.amount_fen)
     assert (await client.query_payment(start.out_trade_no, "app")).outcome is ChannelOutcome.PENDING
-    channel_sim.pay(start.out_trade_no)
+    sandbox.pay("alipay", start.out_trade_no)
     paid = await client.query_payment(start.out_trade_no, "app")
     assert (paid.outcome, paid.amount_fen) == (ChannelOutcome.SUCCEEDED, 1_234)
-    assert (await client.refund(refund_of(start, 1_000))).outcome is RefundOutcome.PROCESSING
     assert (await client.query_refund(refund_of(start, 1_000))).outcome is RefundOutcome.NOT_FOUND
-    channel_sim.settle_refund("R" + start.out_trade_no[1:])
+    assert (await client.refund(refund_of(start, 1_000))).outcome is RefundOutcome.PROCESSING
+    # Alipay refunds synchronously (fund_change Y): the refund query confirms it at once.
     assert (await client.query_refund(refund_of(start, 1_000))).outcome is RefundOutcome.SUCCEEDED
 
 
 @pytest.mark.parametrize("method", ["app_quick_pay", "web_banking", "wechat_qr", "alipay_qr"])
 async def test_lakala_client_operations(
-    channel_sim: ChannelSim, gateway_keys_dir: Path, http: httpx.AsyncClient, method: str
+    sandbox: SandboxHandle, gateway_keys_dir: Path, http: httpx.AsyncClient, method: str
 ) -> None:
-    client = client_for("lakala", channel_sim, gateway_keys_dir, http)
+    client = client_for("lakala", sandbox, gateway_keys_dir, http)
     start = order(method)
     params = await client.start_payment(start)
     assert params.get("counter_url") or params.get("code_url")
     assert (
         await client.query_payment(start.out_trade_no, method)
     ).outcome is ChannelOutcome.PENDING
-    channel_sim.pay(start.out_trade_no)
+    sandbox.pay("lakala", start.out_trade_no)
     paid = await client.query_payment(start.out_trade_no, method)
     assert (paid.outcome, paid.amount_fen) == (ChannelOutcome.SUCCEEDED, 1_234)
     with pytest.raises(OperationNotOffered):
         await client.close_payment(start.out_trade_no, method)
     assert (await client.refund(refund_of(start, 200))).outcome is RefundOutcome.PROCESSING
-    channel_sim.settle_refund("R" + start.out_trade_no[1:])
+    sandbox.settle_refund("lakala", "R" + start.out_trade_no[1:])
     assert (await client.query_refund(refund_of(start, 200))).outcome is RefundOutcome.SUCCEEDED
 
 
 @pytest.mark.parametrize("channel", ["wechatpay", "alipay", "lakala"])
 @pytest.mark.parametrize("mode", ["timeout", "error", "bad_signature"])
 async def test_unusable_answers_are_unreachable(
-    channel_sim: ChannelSim,
+    sandbox: SandboxHandle,
     gateway_keys_dir: Path,
     http: httpx.AsyncClient,
     channel: str,
     mode: str,
 ) -> None:
-    client = client_for(channel, channel_sim, gateway_keys_dir, http)
+    client = client_for(channel, sandbox, gateway_keys_dir, http)
     start = order("wechat_qr" if channel == "lakala" else "app")
     if channel == "alipay":
-        channel_sim.add_alipay_order(start.out_trade_no, start.amount_fen, "")
+        sandbox.open("alipay", start.out_trade_no, start.amount_fen)
     else:
         await client.start_payment(start)
-    channel_sim.fail_mode[channel] = mode  # type: ignore[assignment]
-    try:
-        with pytest.raises(ChannelUnreachable):
-            await client.query_payment(start.out_trade_no, start.method)
-    finally:
-        channel_sim.fail_mode[channel] = None
+    with sandbox.faulty(channel, mode), pytest.raises(ChannelUnreachable):
+        await client.query_payment(start.out_trade_no, start.method)
 
 
 async def test_our_wrong_signature_is_refused_by_the_channel(
-    channel_sim: ChannelSim, gateway_keys_dir: Path, http: httpx.AsyncClient
+    sandbox: SandboxHandle, gateway_keys_dir: Path, http: httpx.AsyncClient
 ) -> None:
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    client = client_for(
-        "wechatpay", channel_sim, gateway_keys_dir, http, merchant_private_key=stranger
-    )
+    client = client_for("wechatpay", sandbox, gateway_keys_dir, http, merchant_private_key=stranger)
     with pytest.raises(ChannelRefused) as refused:
         await client.start_payment(order())
     assert refused.value.code == "SIGN_ERROR"

@@ -30,7 +30,7 @@ async def test_wechat_app_pay_returns_the_signed_app_parameters(harness: Harness
     keys = load_key_set(harness.gw.settings.keys_dir, "wechatpay")
     wechat.verify_app_pay_params(params, keys.merchant_public_key)
     assert params.partnerid == keys.id("mchid")
-    order = harness.sim.orders[created["out_trade_no"]]
+    order = harness.sandbox.order("wechatpay", created["out_trade_no"])
     assert order.amount_fen == 10_000
     assert order.notify_url == harness.gw.settings.notify_url("wechatpay")
 
@@ -64,7 +64,7 @@ async def test_lakala_methods_through_one_adapter(
     created = await harness.paying("lakala", 8_800, method=method)
     assert created["method"] == method
     assert created["pay_params"][param]
-    assert harness.sim.orders[created["out_trade_no"]].amount_fen == 8_800
+    assert harness.sandbox.order("lakala", created["out_trade_no"]).amount_fen == 8_800
 
 
 @pytest.mark.parametrize("channel", ["unionpay", "allinpay"])
@@ -194,14 +194,16 @@ async def test_an_error_is_replayed_too(harness: Harness) -> None:
 
 async def test_concurrent_requests_with_one_key_execute_once(harness: Harness) -> None:
     billing = await harness.due_billing()
-    calls_before = len(harness.sim.calls)
+    calls_before = len(harness.sandbox.calls())
     answers = await asyncio.gather(
         *(harness.start(billing, "wechatpay", 4_000, key="concurrent-1") for _ in range(8))
     )
     assert {a.status_code for a in answers} == {201}
     assert len({a.json()["payment_id"] for a in answers}) == 1
     assert await _payment_count(harness, billing) == 1
-    prepays = [c for c in harness.sim.calls[calls_before:] if c[1] == "/v3/pay/transactions/app"]
+    prepays = [
+        c for c in harness.sandbox.calls()[calls_before:] if c[:2] == ("wechatpay", "prepay")
+    ]
     assert len(prepays) == 1
 
 
@@ -215,8 +217,7 @@ async def test_keys_are_scoped_per_caller_role(harness: Harness) -> None:
 async def test_a_channel_timeout_is_unknown_never_failed(make_harness: Any) -> None:
     async with make_harness(channel_read_timeout_s=0.2, channel_failures_to_open=2) as h:
         billing = await h.due_billing(amount_fen=1_000_000)
-        h.sim.fail_mode["wechatpay"] = "timeout"
-        try:
+        with h.sandbox.faulty("wechatpay", "timeout"):
             first = await h.start(billing, "wechatpay", 1_000)
             assert first.status_code == 201
             assert first.json()["status"] == "unknown"
@@ -229,8 +230,6 @@ async def test_a_channel_timeout_is_unknown_never_failed(make_harness: Any) -> N
             assert other.status_code == 201
             channels = (await h.client.get("/v1/channels", headers=auth("sre"))).json()
             assert {c["channel"]: c["health"] for c in channels}["wechatpay"] == "open"
-        finally:
-            h.sim.fail_mode["wechatpay"] = None
 
 
 @pytest.mark.parametrize("mode", ["error", "bad_signature"])
@@ -238,11 +237,8 @@ async def test_unusable_channel_answers_leave_the_outcome_unknown(
     harness: Harness, mode: str
 ) -> None:
     billing = await harness.due_billing()
-    harness.sim.fail_mode["wechatpay"] = mode  # type: ignore[assignment]
-    try:
+    with harness.sandbox.faulty("wechatpay", mode):
         created = await harness.start(billing, "wechatpay", 1_000)
-    finally:
-        harness.sim.fail_mode["wechatpay"] = None
     assert created.status_code == 201
     assert created.json()["status"] == "unknown"
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from channel_sandbox.store import PayState
 from payment_gateway.adapters.channels.contract import NotificationEvent
 from payment_gateway.adapters.tables import payments
 from payment_gateway.testing.harness import Harness, auth
@@ -45,19 +46,21 @@ async def test_paying_payment_is_queried_after_the_named_delay(make_harness: Any
 
 async def test_query_success_then_late_notification_is_applied_once(harness: Harness) -> None:
     created = await harness.paying("wechatpay", 7_100)
-    order = harness.sim.pay(created["out_trade_no"])
+    order = harness.sandbox.pay("wechatpay", created["out_trade_no"])
     await harness.make_due(created["payment_id"])
     await _run_until_settled(harness, created["payment_id"])
     payment = await harness.payment(created["payment_id"])
     assert payment["status"] == "succeeded"
-    assert payment["channel_txn_id"] == order.txn_id
+    assert payment["channel_txn_id"] == order.channel_txn_id
     assert [e["outcome"] for e in await harness.callbacks_events(created["payment_id"])] == [
         "succeeded"
     ]
     late = harness.sign(
         "wechatpay",
         NotificationEvent(
-            out_trade_no=created["out_trade_no"], channel_txn_id=order.txn_id, amount_fen=7_100
+            out_trade_no=created["out_trade_no"],
+            channel_txn_id=order.channel_txn_id,
+            amount_fen=7_100,
         ),
     )
     answer = await harness.notify("wechatpay", dict(late.headers), late.body)
@@ -80,8 +83,8 @@ async def _run_until_settled(h: Harness, payment_id: str) -> None:
 async def test_query_success_on_alipay_and_lakala(harness: Harness, channel: str) -> None:
     created = await harness.paying(channel, 7_200)
     if channel == "alipay":
-        harness.sim.add_alipay_order(created["out_trade_no"], 7_200, "")
-    harness.sim.pay(created["out_trade_no"])
+        harness.sandbox.open("alipay", created["out_trade_no"], 7_200)
+    harness.sandbox.pay(channel, created["out_trade_no"])
     await harness.make_due(created["payment_id"])
     await _run_until_settled(harness, created["payment_id"])
     assert (await harness.payment(created["payment_id"]))["status"] == "succeeded"
@@ -104,13 +107,10 @@ async def test_pending_is_queried_again_with_back_off(harness: Harness) -> None:
 async def test_timeout_during_query_stays_open(make_harness: Any) -> None:
     async with make_harness(channel_read_timeout_s=0.2) as h:
         created = await h.paying("wechatpay", 7_400)
-        h.sim.pay(created["out_trade_no"])
-        h.sim.fail_mode["wechatpay"] = "timeout"
-        try:
+        h.sandbox.pay("wechatpay", created["out_trade_no"])
+        with h.sandbox.faulty("wechatpay", "timeout"):
             await h.make_due(created["payment_id"])
             await h.scheduler().run_once()
-        finally:
-            h.sim.fail_mode["wechatpay"] = None
         assert await h.status_of(created["payment_id"]) == "paying"
         assert await h.callbacks_events(created["payment_id"]) == []
         await h.make_due(created["payment_id"])
@@ -121,17 +121,14 @@ async def test_timeout_during_query_stays_open(make_harness: Any) -> None:
 async def test_unknown_creation_settled_by_query(make_harness: Any) -> None:
     async with make_harness(channel_read_timeout_s=0.2) as h:
         billing = await h.due_billing()
-        h.sim.fail_mode["wechatpay"] = "timeout"
-        try:
+        with h.sandbox.faulty("wechatpay", "timeout"):
             created = (await h.start(billing, "wechatpay", 7_500)).json()
-        finally:
-            h.sim.fail_mode["wechatpay"] = None
         assert created["status"] == "unknown"
-        await asyncio.sleep(1.6)  # the simulator finishes the slow prepay: the order exists
+        await asyncio.sleep(1.6)  # the sandbox finishes the slow prepay: the order exists
         await h.make_due(created["payment_id"])
         await h.scheduler().run_once()
         assert await h.status_of(created["payment_id"]) == "paying"  # exists, not paid
-        h.sim.pay(created["out_trade_no"])
+        h.sandbox.pay("wechatpay", created["out_trade_no"])
         await h.make_due(created["payment_id"])
         await h.scheduler().run_once()
         assert await h.status_of(created["payment_id"]) == "succeeded"
@@ -139,7 +136,7 @@ async def test_unknown_creation_settled_by_query(make_harness: Any) -> None:
 
 async def test_unknown_creation_that_never_reached_the_channel_is_closed(harness: Harness) -> None:
     created = await harness.paying("wechatpay", 7_600)
-    del harness.sim.orders[created["out_trade_no"]]
+    harness.sandbox.forget("wechatpay", created["out_trade_no"])
     async with harness.gw.sessions() as session, session.begin():
         await session.execute(
             sa.update(payments)
@@ -165,7 +162,7 @@ async def test_expired_unpaid_order_is_closed_at_the_channel(harness: Harness) -
     await harness.make_due(created["payment_id"])
     await harness.scheduler().run_once()
     assert await harness.status_of(created["payment_id"]) == "closed"
-    assert harness.sim.orders[created["out_trade_no"]].state == "CLOSED"
+    assert harness.sandbox.order("wechatpay", created["out_trade_no"]).state is PayState.CLOSED
     assert [e["outcome"] for e in await harness.callbacks_events(created["payment_id"])] == [
         "failed"
     ]
@@ -174,8 +171,8 @@ async def test_expired_unpaid_order_is_closed_at_the_channel(harness: Harness) -
 async def test_channel_says_closed_or_failed(harness: Harness) -> None:
     closed = await harness.paying("wechatpay", 7_800)
     failed = await harness.paying("wechatpay", 7_801)
-    harness.sim.set_state(closed["out_trade_no"], "CLOSED")
-    harness.sim.set_state(failed["out_trade_no"], "PAYERROR")
+    harness.sandbox.set_state("wechatpay", closed["out_trade_no"], PayState.CLOSED)
+    harness.sandbox.set_state("wechatpay", failed["out_trade_no"], PayState.FAILED)
     for created in (closed, failed):
         await harness.make_due(created["payment_id"])
     await harness.scheduler().run_once()
@@ -204,7 +201,7 @@ async def test_close_endpoint(harness: Harness) -> None:
     again = await harness.client.post(f"/v1/payments/{created['payment_id']}/close", headers=auth())
     assert again.status_code == 409
     paid = await harness.paying("wechatpay", 8_001)
-    harness.sim.pay(paid["out_trade_no"])
+    harness.sandbox.pay("wechatpay", paid["out_trade_no"])
     refused = await harness.client.post(f"/v1/payments/{paid['payment_id']}/close", headers=auth())
     assert refused.status_code == 409
     assert await harness.status_of(paid["payment_id"]) == "paying"
@@ -213,7 +210,7 @@ async def test_close_endpoint(harness: Harness) -> None:
 async def test_scheduler_runs_as_a_background_job(make_harness: Any) -> None:
     async with make_harness(active_query_delay_s=0, scheduler_poll_interval_s=0.05) as h:
         created = await h.paying("wechatpay", 8_100)
-        h.sim.pay(created["out_trade_no"])
+        h.sandbox.pay("wechatpay", created["out_trade_no"])
         job = next(j for j in h.runtime.jobs if j.name == "gateway-active-queries")
         stop = asyncio.Event()
         task = asyncio.create_task(job.run(stop))

@@ -20,19 +20,20 @@ pytestmark = pytest.mark.integration
 
 async def _paid(h: Harness, channel: str, amount_fen: int) -> dict[str, Any]:
     created = await h.paying(channel, amount_fen)
-    order = h.sim.orders.get(created["out_trade_no"]) or h.sim.add_alipay_order(
-        created["out_trade_no"], amount_fen, ""
-    )
-    h.sim.pay(created["out_trade_no"])
+    if channel == "alipay":  # Alipay learns of an app payment when the buyer opens it
+        h.sandbox.open("alipay", created["out_trade_no"], amount_fen)
+    order = h.sandbox.pay(channel, created["out_trade_no"])
     signed = h.sign(
         channel,
         NotificationEvent(
-            out_trade_no=created["out_trade_no"], channel_txn_id=order.txn_id, amount_fen=amount_fen
+            out_trade_no=created["out_trade_no"],
+            channel_txn_id=order.channel_txn_id,
+            amount_fen=amount_fen,
         ),
     )
     answer = await h.notify(channel, dict(signed.headers), signed.body)
     assert answer.status_code in (200, 204), answer.text
-    created["channel_txn_id"] = order.txn_id
+    created["channel_txn_id"] = order.channel_txn_id
     return created
 
 
@@ -63,7 +64,7 @@ async def test_partial_then_full_wechat_refund_confirmed_by_notification(harness
     assert refund["status"] == "requested"
     await harness.scheduler().run_once()
     assert (await _refund_status(harness, refund["refund_id"]))["status"] == "processing"
-    sim_refund = harness.sim.settle_refund(refund["out_refund_no"])
+    sim_refund = harness.sandbox.settle_refund("wechatpay", refund["out_refund_no"])
     signed = harness.sign(
         "wechatpay",
         NotificationEvent(
@@ -95,7 +96,7 @@ async def test_partial_then_full_wechat_refund_confirmed_by_notification(harness
     rest = (await _refund(harness, paid["payment_id"], None)).json()
     assert rest["amount_fen"] == 7_000
     await harness.scheduler().run_once()
-    harness.sim.settle_refund(rest["out_refund_no"])
+    harness.sandbox.settle_refund("wechatpay", rest["out_refund_no"])
     await _query_refund(harness, rest["refund_id"])
     assert (await harness.payment(paid["payment_id"]))["refunded_fen"] == 10_000
     over = await _refund(harness, paid["payment_id"], 1)
@@ -174,8 +175,7 @@ async def test_alipay_refund_confirmed_by_query(harness: Harness) -> None:
     paid = await _paid(harness, "alipay", 6_000)
     refund = (await _refund(harness, paid["payment_id"], 6_000)).json()
     await harness.scheduler().run_once()
-    harness.sim.settle_refund(refund["out_refund_no"])
-    await _query_refund(harness, refund["refund_id"])
+    await _query_refund(harness, refund["refund_id"])  # Alipay refunds synchronously
     assert (await harness.payment(paid["payment_id"]))["refunded_fen"] == 6_000
 
 
@@ -205,9 +205,7 @@ async def test_lakala_refund_confirmed_by_cashier_notification(harness: Harness)
 async def test_refund_channel_refusal_fails_the_refund_without_event(harness: Harness) -> None:
     paid = await _paid(harness, "wechatpay", 5_000)
     refund = (await _refund(harness, paid["payment_id"], 5_000)).json()
-    harness.sim.refunds[refund["out_refund_no"]] = harness.sim.refunds.get(
-        refund["out_refund_no"]
-    ) or _abnormal(harness, paid, refund)
+    harness.sandbox.refuse_refund("wechatpay", refund["out_refund_no"])
     await harness.scheduler().run_once()
     assert (await _refund_status(harness, refund["refund_id"]))["status"] == "failed"
     assert [
@@ -215,14 +213,6 @@ async def test_refund_channel_refusal_fails_the_refund_without_event(harness: Ha
     ] == []
     again = await _refund(harness, paid["payment_id"], 5_000)
     assert again.status_code == 201  # a failed refund frees its amount
-
-
-def _abnormal(h: Harness, paid: dict[str, Any], refund: dict[str, Any]) -> Any:
-    from payment_gateway.testing.channel_sim import SimRefund
-
-    return SimRefund(
-        "wechatpay", paid["out_trade_no"], refund["out_refund_no"], 5_000, state="ABNORMAL"
-    )
 
 
 async def test_refund_rules(harness: Harness) -> None:

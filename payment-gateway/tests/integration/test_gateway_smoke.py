@@ -13,11 +13,13 @@ pytestmark = pytest.mark.integration
 async def test_wechat_payment_paid_by_notification(harness: Harness) -> None:
     created = await harness.paying("wechatpay", 12_345)
     assert set(created["pay_params"]) >= {"appid", "partnerid", "prepayid", "package", "sign"}
-    order = harness.sim.pay(created["out_trade_no"])
+    order = harness.sandbox.pay("wechatpay", created["out_trade_no"])
     signed = harness.sign(
         "wechatpay",
         NotificationEvent(
-            out_trade_no=created["out_trade_no"], channel_txn_id=order.txn_id, amount_fen=12_345
+            out_trade_no=created["out_trade_no"],
+            channel_txn_id=order.channel_txn_id,
+            amount_fen=12_345,
         ),
     )
     answer = await harness.notify("wechatpay", dict(signed.headers), signed.body)

@@ -58,6 +58,13 @@ class SandboxSettings(BaseSettings):
         validation_alias=_env("SANDBOX_REFUND_DELAY_MS"),
         description="WeChat refunds stay PROCESSING this long before REFUND.SUCCESS.",
     )
+    fault_delay_ms: int = Field(
+        default=1500,
+        ge=0,
+        le=600_000,
+        validation_alias=_env("SANDBOX_FAULT_DELAY_MS"),
+        description="How long a channel with the `timeout` fault waits before answering.",
+    )
     order_count_max: int = Field(
         default=100_000, ge=100, validation_alias=_env("SANDBOX_ORDER_COUNT_MAX")
     )

@@ -12,7 +12,9 @@ import json
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from enum import StrEnum
 from typing import Final
 
 import httpx
@@ -28,6 +30,17 @@ from channel_sandbox.store import Delivery, Order, OrderStore, Origin, PayState,
 
 CLUSTER_FILE_SIZE_MAX_BYTES: Final = 64 * 1024
 log = logging.getLogger("channel_sandbox.engine")
+
+
+API_CALL_LOG_LEN_MAX: Final = 1000
+
+
+class Fault(StrEnum):
+    """A failure the sandbox injects into a channel's API answers (control API, tests)."""
+
+    TIMEOUT = "timeout"  # answer only after SANDBOX_FAULT_DELAY_MS (the request is processed)
+    ERROR = "error"  # HTTP 500 without processing the request
+    BAD_SIGNATURE = "bad_signature"  # a normal answer whose signature does not verify
 
 
 class SandboxConflict(Exception):
@@ -58,6 +71,8 @@ class Sandbox:
             transport=notify_transport,
         )
         self._timers: set[asyncio.Task[None]] = set()
+        self.faults: dict[str, Fault] = {}
+        self.api_calls: deque[tuple[str, str, str]] = deque(maxlen=API_CALL_LOG_LEN_MAX)
 
     async def start(self) -> None:
         await self.notifier.start()
@@ -183,6 +198,10 @@ class Sandbox:
         if amount_fen <= 0 or amount_fen > order.amount_fen - order.requested_refund_fen:
             raise SandboxConflict("refund amount exceeds what is left to refund")
         refund = Refund(out_refund_no, refund_id, amount_fen, now_s(), notify_url, reason)
+        if (order.channel, out_refund_no) in self.store.armed_refund_failures:
+            self.store.armed_refund_failures.discard((order.channel, out_refund_no))
+            refund.abnormal = True
+            order.note(f"refund {out_refund_no} is abnormal (armed)")
         order.refunds[out_refund_no] = refund
         self.store.index_refund(order, out_refund_no)
         order.note(f"refund {out_refund_no} requested ({amount_fen} fen)")
@@ -192,7 +211,7 @@ class Sandbox:
         self, order: Order, refund: Refund, *, notify: bool = True
     ) -> Delivery | None:
         """The refund succeeds now; its notification goes out unless `notify` is False."""
-        if refund.succeeded:
+        if refund.succeeded or refund.abnormal:
             return None
         refund.succeeded_s = now_s()
         order.note(f"refund {refund.out_refund_no} succeeded")

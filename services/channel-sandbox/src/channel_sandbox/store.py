@@ -61,6 +61,7 @@ class Refund:
     notify_url: str | None
     reason: str = ""
     succeeded_s: int | None = None
+    abnormal: bool = False  # the channel gave up on it (WeChat ABNORMAL); it never succeeds
 
     @property
     def succeeded(self) -> bool:
@@ -126,8 +127,8 @@ class Order:
 
     @property
     def requested_refund_fen(self) -> int:
-        """Sum of every refund accepted so far (processing or done)."""
-        return sum(refund.amount_fen for refund in self.refunds.values())
+        """Sum of every refund accepted so far (processing or done; abnormal ones free theirs)."""
+        return sum(refund.amount_fen for refund in self.refunds.values() if not refund.abnormal)
 
     @property
     def fully_refunded(self) -> bool:
@@ -152,6 +153,7 @@ class OrderStore:
         self._refund_owner: dict[tuple[str, str], OrderKey] = {}
         self._order_count_max = order_count_max
         self.armed_sync_then_fail: dict[OrderKey, int] = {}  # key → delay_ms, before creation
+        self.armed_refund_failures: set[tuple[str, str]] = set()  # (channel, out_refund_no)
         self.recent_deliveries: deque[Delivery] = deque(maxlen=RECENT_DELIVERIES_MAX)
 
     def get(self, channel: str, out_trade_no: str) -> Order | None:
@@ -181,6 +183,16 @@ class OrderStore:
         key = self._refund_owner.get((channel, out_refund_no))
         return self._orders.get(key) if key is not None else None
 
+    def remove(self, channel: str, out_trade_no: str) -> None:
+        """Forget one order (as if the channel never had it)."""
+        order = self._orders.pop((channel, out_trade_no), None)
+        if order is None:
+            return
+        for channel_id in self._aliases.pop((channel, out_trade_no), ()):
+            self._by_channel_id.pop((channel, channel_id), None)
+        for out_refund_no in order.refunds:
+            self._refund_owner.pop((channel, out_refund_no), None)
+
     def orders(self) -> Iterator[Order]:
         return iter(self._orders.values())
 
@@ -194,6 +206,7 @@ class OrderStore:
         self._aliases.clear()
         self._refund_owner.clear()
         self.armed_sync_then_fail.clear()
+        self.armed_refund_failures.clear()
         self.recent_deliveries.clear()
 
     def _evict_oldest(self) -> None:

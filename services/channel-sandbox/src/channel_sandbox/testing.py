@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -29,9 +30,14 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from channel_sandbox.app import create_app
 from channel_sandbox.channels import alipay, allinpay, lakala, unionpay, wechatpay
-from channel_sandbox.channels.base import ReadNotification
-from channel_sandbox.keys import SandboxKeySet
+from channel_sandbox.channels.base import NotificationEvent, ReadNotification, SignedNotification
+from channel_sandbox.config import SandboxSettings
+from channel_sandbox.engine import Fault, Sandbox
+from channel_sandbox.keys import SandboxKeySet, load_all
+from channel_sandbox.scenarios import ActionCommand, Channel, run_action
+from channel_sandbox.store import Order, PayState, Refund
 from otd_shared.channel_wire import encode_form, rsa_sign_b64, rsa_verify_b64
 from otd_shared.infra import free_port
 from otd_shared.money import fen_to_yuan
@@ -307,3 +313,133 @@ class Merchant:
                 text[start:end].encode("utf-8"),
             ), "Alipay response sign does not verify"
         return document
+
+
+# ---------------------------------------------------------------- a whole sandbox for other tests
+
+
+@dataclass
+class SandboxHandle:
+    """A running sandbox: its URL and in-process controls over the channels' side.
+
+    The controls act on the channel's state directly (no notification is sent unless a
+    method says so), for tests that drive a merchant client against the sandbox.
+    """
+
+    url: str
+    engine: Sandbox
+
+    @property
+    def keys(self) -> Mapping[str, SandboxKeySet]:
+        return self.engine.keys
+
+    def order(self, channel: str, out_trade_no: str) -> Order:
+        """The channel's order; KeyError when the channel does not know it."""
+        order = self.engine.store.get(channel, out_trade_no)
+        if order is None:
+            raise KeyError(f"{channel} has no order {out_trade_no!r}")
+        return order
+
+    def open(self, channel: Channel, out_trade_no: str, amount_fen: int) -> Order:
+        """Make an order known without a create call (Alipay app pay, POS)."""
+        command = ActionCommand(
+            channel=channel, action="open", out_trade_no=out_trade_no, amount_fen=amount_fen
+        )
+        outcome = run_action(self.engine, command)
+        assert outcome.order is not None
+        return outcome.order
+
+    def pay(self, channel: str, out_trade_no: str) -> Order:
+        """The buyer paid (queries see it); no notification is sent."""
+        order = self.order(channel, out_trade_no)
+        self.engine.mark_paid(order)
+        return order
+
+    def set_state(self, channel: str, out_trade_no: str, state: PayState) -> Order:
+        """Fail or close a pending order (no notification)."""
+        order = self.order(channel, out_trade_no)
+        if state is PayState.FAILED:
+            self.engine.mark_failed(order)
+        elif state is PayState.CLOSED:
+            self.engine.close(order)
+        elif state is PayState.PAID:
+            self.engine.mark_paid(order)
+        return order
+
+    def forget(self, channel: str, out_trade_no: str) -> None:
+        """The channel loses the order (queries answer not found)."""
+        self.engine.store.remove(channel, out_trade_no)
+
+    def refund(self, channel: str, out_refund_no: str) -> tuple[Order, Refund]:
+        """A refund the channel accepted; KeyError when unknown."""
+        order = self.engine.store.order_of_refund(channel, out_refund_no)
+        if order is None:
+            raise KeyError(f"{channel} has no refund {out_refund_no!r}")
+        return order, order.refunds[out_refund_no]
+
+    def settle_refund(self, channel: str, out_refund_no: str) -> Refund:
+        """The refund succeeds now (queries see it); no notification is sent."""
+        order, refund = self.refund(channel, out_refund_no)
+        self.engine.succeed_refund(order, refund, notify=False)
+        return refund
+
+    def refuse_refund(self, channel: str, out_refund_no: str) -> None:
+        """The refund with this number, when requested, ends abnormal (WeChat ABNORMAL)."""
+        self.engine.store.armed_refund_failures.add((channel, out_refund_no))
+
+    def fault(self, channel: str, fault: Fault | str | None) -> None:
+        """Inject `fault` into the channel's API answers (None heals it)."""
+        if fault is None:
+            self.engine.faults.pop(channel, None)
+        else:
+            self.engine.faults[channel] = Fault(fault)
+
+    @contextlib.contextmanager
+    def faulty(self, channel: str, fault: Fault | str) -> Iterator[None]:
+        """`fault` for the duration of the block."""
+        self.fault(channel, fault)
+        try:
+            yield
+        finally:
+            self.fault(channel, None)
+
+    def calls(self, channel: str | None = None) -> list[tuple[str, str, str]]:
+        """The recent channel API calls as (channel, api, result), oldest first."""
+        return [call for call in self.engine.api_calls if channel in (None, call[0])]
+
+    def notification(
+        self, channel: str, event: NotificationEvent, *, now_s: int | None = None, **options: Any
+    ) -> SignedNotification:
+        """A notification signed by the channel (`options`: the module's, e.g. Lakala shape)."""
+        at_s = int(time.time()) if now_s is None else now_s
+        return sign_notification(self.keys[channel], event, now_s=at_s, **options)
+
+
+def sign_notification(
+    keys: SandboxKeySet, event: NotificationEvent, *, now_s: int, **options: Any
+) -> SignedNotification:
+    """`event` as `keys.channel` notifies it, signed with the channel key."""
+    modules: dict[str, Any] = {
+        "wechatpay": wechatpay,
+        "alipay": alipay,
+        "lakala": lakala,
+        "unionpay": unionpay,
+        "allinpay": allinpay,
+    }
+    signed: SignedNotification = modules[keys.channel].notification(
+        keys, event, now_s=now_s, **options
+    )
+    return signed
+
+
+@contextlib.asynccontextmanager
+async def sandbox_running(keys_dir: Path, **settings: Any) -> AsyncIterator[SandboxHandle]:
+    """A whole sandbox on a free loopback port with the keys under `keys_dir`.
+
+    `settings` override SandboxSettings (defaults here: quiet logs, retries scaled by 0.001).
+    """
+    values: dict[str, Any] = {"keys_dir": keys_dir, "retry_scale": 0.001, "log_level": "WARNING"}
+    values.update(settings)
+    app = create_app(SandboxSettings(**values), key_sets=load_all(keys_dir))
+    async with serving(app) as url:
+        yield SandboxHandle(url, app.state.sandbox)

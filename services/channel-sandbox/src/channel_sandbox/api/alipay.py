@@ -21,7 +21,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from channel_sandbox import ids
-from channel_sandbox.api.common import CHANNEL_REQUEST_BODY_MAX_BYTES, count_call, sandbox_of
+from channel_sandbox.api.common import (
+    CHANNEL_REQUEST_BODY_MAX_BYTES,
+    count_call,
+    injected_fault,
+    sandbox_of,
+    signs_badly,
+)
 from channel_sandbox.channel_states import alipay_trade_status
 from channel_sandbox.channels.alipay import (
     BUYER_ID,
@@ -83,6 +89,9 @@ async def gateway(request: Request) -> Response:
     if handler is None:
         count_call(sandbox, CHANNEL, "unknown", "invalid-method")
         return _unsigned(key, "isv.invalid-method", "不存在的方法名")
+    if (fault := await injected_fault(sandbox, CHANNEL)) is not None:
+        count_call(sandbox, CHANNEL, method, "fault")
+        return fault
     try:
         payload = handler(sandbox, _biz_content(req))
         result = "ok"
@@ -90,7 +99,9 @@ async def gateway(request: Request) -> Response:
         payload = error_payload("40004", "Business Failed", error.sub_code, error.sub_msg)
         result = error.sub_code
     count_call(sandbox, CHANNEL, method, result)
-    signed = signed_response(keys, key, payload, charset=req.charset)
+    signed = signed_response(
+        keys, key, payload, charset=req.charset, corrupt=signs_badly(sandbox, CHANNEL)
+    )
     return Response(signed, media_type=f"application/json;charset={req.charset}")
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from channel_sandbox.api.common import sandbox_of
 from channel_sandbox.api.sap import book_of
 from channel_sandbox.channels.base import Outcome
-from channel_sandbox.engine import SandboxConflict
+from channel_sandbox.engine import Fault, SandboxConflict
 from channel_sandbox.scenarios import (
     Action,
     ActionCommand,
@@ -135,10 +135,36 @@ async def recent_notifications(
     return {"notifications": deliveries[:limit]}
 
 
+class FaultSetting(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    fault: Fault | None = Field(
+        description="timeout (answer after SANDBOX_FAULT_DELAY_MS), error (HTTP 500, nothing "
+        "processed), bad_signature (answers signed wrongly), or null to heal the channel"
+    )
+
+
+@router.put("/faults/{channel}")
+async def set_fault(request: Request, channel: Channel, body: FaultSetting) -> dict[str, str]:
+    """Make a channel's API answers fail in one way until healed (`fault: null`)."""
+    faults = sandbox_of(request).faults
+    if body.fault is None:
+        faults.pop(channel, None)
+    else:
+        faults[channel] = body.fault
+    return {name: fault.value for name, fault in faults.items()}
+
+
+@router.get("/faults")
+async def get_faults(request: Request) -> dict[str, str]:
+    """The faults in force, by channel."""
+    return {name: fault.value for name, fault in sandbox_of(request).faults.items()}
+
+
 @router.post("/reset", status_code=204)
 async def reset(request: Request) -> None:
     """Forget every order and SAP document (pending deliveries keep running)."""
     sandbox_of(request).store.clear()
+    sandbox_of(request).faults.clear()
     book = book_of(request)
     book.documents.clear()
     book.rejections.clear()

@@ -22,7 +22,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from channel_sandbox import ids
-from channel_sandbox.api.common import CHANNEL_REQUEST_BODY_MAX_BYTES, count_call, sandbox_of
+from channel_sandbox.api.common import (
+    CHANNEL_REQUEST_BODY_MAX_BYTES,
+    count_call,
+    injected_fault,
+    sandbox_of,
+    signs_badly,
+)
 from channel_sandbox.api.lakala_bodies import (
     LakalaError,
     cashier_order_json,
@@ -292,6 +298,9 @@ async def _serve(request: Request, api: str, ok_code: str, handler: Handler) -> 
     body = await request.body()
     try:
         _verify(sandbox, request, body)
+        if (fault := await injected_fault(sandbox, CHANNEL)) is not None:
+            count_call(sandbox, CHANNEL, api, "fault")
+            return fault
         data = _req_data(body, ok_code)
         if optional_text(data, "merchant_no") != sandbox.keys[CHANNEL].id("merchant_no"):
             raise LakalaError("BBS11106" if ok_code == LABS_OK else "010002", "商户号不存在")
@@ -333,5 +342,6 @@ def _req_data(body: bytes, ok_code: str) -> Mapping[str, object]:
 
 def _signed(sandbox: Sandbox, status: int, payload: Mapping[str, object]) -> Response:
     body = dump_json_compact(dict(payload))
-    headers = wire.response_headers(sandbox.keys[CHANNEL], body, now_s=ids.now_s())
+    signed_body = body + b" " if signs_badly(sandbox, CHANNEL) else body
+    headers = wire.response_headers(sandbox.keys[CHANNEL], signed_body, now_s=ids.now_s())
     return Response(body, status_code=status, headers=headers, media_type="application/json")

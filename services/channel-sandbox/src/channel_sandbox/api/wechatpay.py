@@ -23,8 +23,10 @@ from channel_sandbox import ids
 from channel_sandbox.api.common import (
     CHANNEL_REQUEST_BODY_MAX_BYTES,
     count_call,
+    injected_fault,
     sandbox_of,
     signed_url,
+    signs_badly,
 )
 from channel_sandbox.channel_states import WECHAT_TRADE_STATE_DESC, wechat_trade_state
 from channel_sandbox.channels import wechatpay as wire
@@ -299,6 +301,12 @@ def transaction_json(sandbox: Sandbox, order: Order) -> dict[str, object]:
     return body
 
 
+def _refund_status(refund: Refund) -> str:
+    if refund.abnormal:
+        return "ABNORMAL"
+    return "SUCCESS" if refund.succeeded else "PROCESSING"
+
+
 def refund_json(order: Order, refund: Refund) -> dict[str, object]:
     """The APIv3 refund object."""
     body: dict[str, object] = {
@@ -309,7 +317,7 @@ def refund_json(order: Order, refund: Refund) -> dict[str, object]:
         "channel": "ORIGINAL",
         "user_received_account": "支付用户零钱",
         "create_time": ids.rfc3339(refund.created_s),
-        "status": "SUCCESS" if refund.succeeded else "PROCESSING",
+        "status": _refund_status(refund),
         "funds_account": "AVAILABLE",
         "amount": {
             "total": order.amount_fen,
@@ -338,6 +346,9 @@ async def _serve(request: Request, api: str, handler: Handler) -> Response:
     body = await request.body()
     try:
         _verify(sandbox, request, body)
+        if (fault := await injected_fault(sandbox, CHANNEL)) is not None:
+            count_call(sandbox, CHANNEL, api, "fault")
+            return fault
         status, payload = handler(sandbox, request, body)
         result = "ok"
     except WechatError as error:
@@ -365,7 +376,8 @@ def _verify(sandbox: Sandbox, request: Request, body: bytes) -> None:
 
 def _signed(sandbox: Sandbox, status: int, payload: dict[str, object] | None) -> Response:
     body = dump_json_compact(payload) if payload is not None else b""
-    headers = wire.platform_headers(sandbox.keys[CHANNEL], body, now_s=ids.now_s())
+    signed_body = body + b" " if signs_badly(sandbox, CHANNEL) else body
+    headers = wire.platform_headers(sandbox.keys[CHANNEL], signed_body, now_s=ids.now_s())
     headers[wire.HEADER_REQUEST_ID] = uuid.uuid4().hex
     media_type = "application/json" if payload is not None else None
     return Response(content=body, status_code=status, headers=headers, media_type=media_type)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -116,11 +116,15 @@ def _status_fields(event: NotificationEvent, stamp: str) -> dict[str, str]:
 
 
 def signed_form(
-    keys: SandboxKeySet, fields: Mapping[str, str], *, sign_type: str = "RSA2"
+    keys: SandboxKeySet,
+    fields: Mapping[str, str] | Sequence[tuple[str, str]],
+    *,
+    sign_type: str = "RSA2",
+    charset: Charset | None = None,
 ) -> SignedNotification:
-    """Sign `fields` as a notification and encode the body in their declared charset."""
-    charset = normalize_charset(fields.get("charset", "utf-8"))
-    pairs = list(fields.items())
+    """Sign `fields` as a notification and encode the body in `charset` (default: declared)."""
+    pairs = list(fields.items()) if isinstance(fields, Mapping) else list(fields)
+    charset = charset or normalize_charset(dict(pairs).get("charset", "utf-8"))
     content = notification_sign_content(pairs).encode(charset)
     sign = rsa_sign_b64(keys.channel_private_key, content, SIGN_TYPE_HASHES[sign_type])
     body = encode_form([*pairs, ("sign_type", sign_type), ("sign", sign)], charset)
@@ -234,16 +238,19 @@ def signed_response(
     *,
     charset: Charset = "utf-8",
     extra: Mapping[str, str] | None = None,
+    corrupt: bool = False,
 ) -> bytes:
     """`{"<key>":<payload>,"sign":"..."}` signed over the payload's exact JSON text.
 
     `keys=None` leaves it unsigned (Alipay sends no `sign` when it rejected the request's own
-    signature). `extra` adds members after `sign` (e.g. `sign_type`).
+    signature). `extra` adds members after `sign` (e.g. `sign_type`). `corrupt` signs other
+    bytes (the sandbox's `bad_signature` fault).
     """
     text = json.dumps(dict(payload), ensure_ascii=False, separators=(",", ":"))
     members = [f"{json.dumps(key)}:{text}"]
     if keys is not None:
-        sign = rsa_sign_b64(keys.channel_private_key, text.encode(charset))
+        signed_text = text + " " if corrupt else text
+        sign = rsa_sign_b64(keys.channel_private_key, signed_text.encode(charset))
         members.append(f'"sign":{json.dumps(sign)}')
     for name, value in (extra or {}).items():
         members.append(f"{json.dumps(name)}:{json.dumps(value, ensure_ascii=False)}")

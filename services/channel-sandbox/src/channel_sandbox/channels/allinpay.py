@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from channel_sandbox.channels.base import (
@@ -88,9 +88,11 @@ def notification_fields(
     return fields | event.text_extras("Allinpay")
 
 
-def signed_form(keys: SandboxKeySet, fields: Mapping[str, str]) -> SignedNotification:
+def signed_form(
+    keys: SandboxKeySet, fields: Mapping[str, str] | Sequence[tuple[str, str]]
+) -> SignedNotification:
     """Sign `fields` with SHA1WithRSA and encode the form."""
-    pairs = list(fields.items())
+    pairs = list(fields.items()) if isinstance(fields, Mapping) else list(fields)
     sign = rsa_sign_b64(keys.channel_private_key, sign_content(pairs).encode("utf-8"), "sha1")
     body = encode_form([*pairs, ("sign", sign)])
     return SignedNotification(headers={"Content-Type": CONTENT_TYPE}, body=body)

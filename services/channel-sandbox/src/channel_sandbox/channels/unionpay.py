@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, Literal
 
 from channel_sandbox.channels.base import (
@@ -57,15 +57,15 @@ def sign_content(pairs: Iterable[tuple[str, str]]) -> str:
 
 
 def digest_text(content: str, version: str) -> bytes:
-    """What RSA signs: the lower-case hex SHA-256 (5.1.0) or SHA-1 (5.0.0) of the content."""
-    algorithm = hashlib.sha256 if _HASHES[version] == "sha256" else hashlib.sha1
+    """What RSA signs: the lower-case hex SHA-1 (5.0.0) or SHA-256 (5.1.0, default) digest."""
+    algorithm = hashlib.sha1 if _HASHES.get(version) == "sha1" else hashlib.sha256
     return algorithm(content.encode("utf-8")).hexdigest().encode("ascii")
 
 
 def signature(keys: SandboxKeySet, pairs: Iterable[tuple[str, str]], version: str) -> str:
     """The `signature` field for `pairs` under `version`."""
     digest = digest_text(sign_content(pairs), version)
-    return rsa_sign_b64(keys.channel_private_key, digest, _HASHES[version])
+    return rsa_sign_b64(keys.channel_private_key, digest, _HASHES.get(version, "sha256"))
 
 
 def notification_fields(
@@ -133,10 +133,13 @@ def _transaction_fields(event: NotificationEvent) -> dict[str, str]:
     }
 
 
-def signed_form(keys: SandboxKeySet, fields: Mapping[str, str]) -> SignedNotification:
-    """Sign `fields` under their `version` and encode the form."""
-    pairs = list(fields.items())
-    body = encode_form([*pairs, ("signature", signature(keys, pairs, fields["version"]))])
+def signed_form(
+    keys: SandboxKeySet, fields: Mapping[str, str] | Sequence[tuple[str, str]]
+) -> SignedNotification:
+    """Sign `fields` under their `version` (5.1.0 when absent) and encode the form."""
+    pairs = list(fields.items()) if isinstance(fields, Mapping) else list(fields)
+    version = dict(pairs).get("version", "5.1.0")
+    body = encode_form([*pairs, ("signature", signature(keys, pairs, version))])
     return SignedNotification(headers={"Content-Type": CONTENT_TYPE}, body=body)
 
 

@@ -219,7 +219,33 @@ def notification(
         resource = refund_resource(keys, event, now_s)
         status, summary = _REFUND_STATUS[event.outcome]
         original, event_type = "refund", f"REFUND.{status}"
-    plaintext = dump_json_compact({**resource, **event.extra_fields})
+    return envelope_notification(
+        keys,
+        dump_json_compact({**resource, **event.extra_fields}),
+        original_type=original,
+        event_type=event_type,
+        summary=summary,
+        now_s=now_s,
+        notification_id=notification_id,
+        resource_nonce=resource_nonce,
+        header_nonce=header_nonce,
+    )
+
+
+def envelope_notification(
+    keys: SandboxKeySet,
+    plaintext: bytes,
+    *,
+    original_type: str,
+    event_type: str,
+    summary: str,
+    now_s: int,
+    notification_id: str | None = None,
+    resource_nonce: str | None = None,
+    header_nonce: str | None = None,
+    apiv3_key: bytes | None = None,
+) -> SignedNotification:
+    """`plaintext` encrypted as the resource of a signed envelope (any resource, any key)."""
     nonce = resource_nonce or new_nonce(RESOURCE_NONCE_LEN)
     envelope = {
         "id": notification_id or str(uuid.uuid4()),
@@ -228,12 +254,15 @@ def notification(
         "event_type": event_type,
         "summary": summary,
         "resource": {
-            "original_type": original,
+            "original_type": original_type,
             "algorithm": ALGORITHM,
             "ciphertext": encrypt_resource(
-                keys.require_apiv3_key(), plaintext, nonce=nonce, associated=original
+                apiv3_key or keys.require_apiv3_key(),
+                plaintext,
+                nonce=nonce,
+                associated=original_type,
             ),
-            "associated_data": original,
+            "associated_data": original_type,
             "nonce": nonce,
         },
     }
