@@ -37,17 +37,7 @@ class PayableBillingRepository:
 
     async def upsert(self, billing: PayableBilling) -> None:
         """Record (or refresh) a billing that fell due."""
-        values = {
-            "billing_id": billing.billing_id,
-            "order_id": billing.order_id,
-            "customer_id": billing.customer_id,
-            "stage": billing.stage,
-            "amount_fen": billing.amount_fen,
-            "outstanding_fen": billing.outstanding_fen,
-            "due_at": billing.due_at,
-            "status": billing.status,
-            "updated_at": datetime.now(UTC),
-        }
+        values = _values(billing)
         statement = pg_insert(payable_billings).values(values)
         await self._session.execute(
             statement.on_conflict_do_update(
@@ -59,18 +49,7 @@ class PayableBillingRepository:
     async def add_scheduled(self, billing: PayableBilling) -> None:
         """Record a lease installment before it falls due; never overwrites what billing
         already said about it (a due, paid or cancelled billing stays so)."""
-        values = {
-            "billing_id": billing.billing_id,
-            "order_id": billing.order_id,
-            "customer_id": billing.customer_id,
-            "stage": billing.stage,
-            "amount_fen": billing.amount_fen,
-            "outstanding_fen": billing.outstanding_fen,
-            "due_at": billing.due_at,
-            "status": billing.status,
-            "payable_from": billing.payable_from,
-            "updated_at": datetime.now(UTC),
-        }
+        values = {**_values(billing), "payable_from": billing.payable_from}
         await self._session.execute(
             pg_insert(payable_billings).values(values).on_conflict_do_nothing()
         )
@@ -141,6 +120,21 @@ class PayableBillingRepository:
             )
         ).mappings()
         return [_billing(row) for row in rows]
+
+
+def _values(billing: PayableBilling) -> dict[str, object]:
+    """The columns billing's events set (``payable_from`` only by BillingScheduled)."""
+    return {
+        "billing_id": billing.billing_id,
+        "order_id": billing.order_id,
+        "customer_id": billing.customer_id,
+        "stage": billing.stage,
+        "amount_fen": billing.amount_fen,
+        "outstanding_fen": billing.outstanding_fen,
+        "due_at": billing.due_at,
+        "status": billing.status,
+        "updated_at": datetime.now(UTC),
+    }
 
 
 def _billing(row: RowMapping) -> PayableBilling:
