@@ -27,6 +27,7 @@ from ledger_service.domain.chart import (
     clearing_account,
     deposits_account,
     fixed_accounts,
+    parse_channel_code,
     receiving_account,
 )
 from ledger_service.domain.errors import InvalidAccount, InvalidEvent
@@ -190,9 +191,9 @@ def test_fixed_accounts_are_the_ownerless_rows() -> None:
 
 
 def test_channel_parse() -> None:
-    assert Channel.parse("lakala") is Channel.LAKALA
+    assert parse_channel_code("lakala") is Channel.LAKALA
     with pytest.raises(InvalidEvent, match="unknown channel"):
-        Channel.parse("WeChat")
+        parse_channel_code("WeChat")
 
 
 @pytest.mark.parametrize("channel", sorted(CLEARING_CHANNELS))

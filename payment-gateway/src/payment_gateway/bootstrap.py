@@ -21,6 +21,7 @@ import httpx
 from fastapi import FastAPI
 
 from otd_shared.app import create_service_app
+from otd_shared.channels import ChannelCode
 from otd_shared.cli import ServiceEntry
 from otd_shared.db import asyncpg_url
 from otd_shared.events import Topic
@@ -32,16 +33,23 @@ from payment_gateway.adapters.channels.client_base import (
     ClientOptions,
     new_http_client,
 )
-from payment_gateway.adapters.channels.clients import build_channel_client
 from payment_gateway.adapters.channels.contract import ChannelProtocol, NotificationLimits
-from payment_gateway.adapters.channels.keys import load_key_set
-from payment_gateway.adapters.channels.registry import build_channel_protocol
+from payment_gateway.adapters.channels.errors import ChannelKeyError
+from payment_gateway.adapters.channels.registry import (
+    REGISTRY,
+    ChannelRegistry,
+    build_channel_client,
+    build_channel_protocol,
+    load_key_set_of,
+)
+from payment_gateway.adapters.channels.spec import SETTING_BASE_URL, SETTING_ENABLED
 from payment_gateway.adapters.notification_store import NotificationStore
 from payment_gateway.adapters.tables import SCHEMA, metadata
-from payment_gateway.config import CHANNELS, GatewaySettings
+from payment_gateway.config import GatewaySettings
 from payment_gateway.domain.health import ChannelHealth
-from payment_gateway.domain.routing import RoutingPolicy, RoutingRules
+from payment_gateway.domain.routing import ChannelRouting, RoutingPolicy, RoutingRules
 from payment_gateway.entrypoints import api, callbacks
+from payment_gateway.errors import ChannelConfigError
 from payment_gateway.service_layer import event_handlers
 from payment_gateway.service_layer.context import Gateway, GatewayMetrics
 from payment_gateway.service_layer.scheduler import QueryScheduler
@@ -92,16 +100,58 @@ def load_settings() -> ServiceSettings:
     return GatewaySettings()
 
 
-def routing_rules(settings: GatewaySettings) -> RoutingRules:
-    """Routing rules from settings (unknown channels or methods fail at startup)."""
+def routing_rules(settings: GatewaySettings, registry: ChannelRegistry = REGISTRY) -> RoutingRules:
+    """Routing rules from the registry and settings (unknown channels or methods fail at
+    startup)."""
+    limits = {spec.code: spec.online_limit_fen for spec in registry if spec.online_limit_fen}
     return RoutingRules(
+        channels={
+            spec.code: ChannelRouting(
+                methods=spec.methods,
+                online=spec.online,
+                startable=spec.startable,
+                queried=spec.calls_api,
+                offline_label=spec.offline_label,
+            )
+            for spec in registry
+        },
         stage_entries={stage: frozenset(e) for stage, e in settings.stage_channels.items()},
-        enabled_channels=frozenset(
-            c for c in (*CHANNELS, "cash", "wire") if settings.channel_enabled(c)
-        ),
+        enabled_channels=frozenset(settings.enabled_channels(registry)),
         online_limit_fen_default=settings.online_single_payment_limit_fen,
-        online_limit_fen_by_channel=dict(settings.channel_limits_fen),
+        online_limit_fen_by_channel={**limits, **settings.channel_limits_fen},
     )
+
+
+def channel_config_problems(
+    settings: GatewaySettings, registry: ChannelRegistry = REGISTRY
+) -> list[str]:
+    """What keeps the enabled channels from working: missing keys, settings a channel does not
+    take. Empty when all is well."""
+    problems: list[str] = []
+    for code, given in settings.channels.items():
+        spec = registry.spec(code)
+        if given.base_url and SETTING_BASE_URL not in spec.settings:
+            problems.append(f"{code} calls no API: {spec.env_name(SETTING_BASE_URL)} is not used")
+    for spec in registry.keyed():
+        if not settings.channel_enabled(spec.code):
+            continue
+        try:
+            load_key_set_of(spec, settings.keys_dir)
+        except ChannelKeyError as exc:
+            switch = spec.env_name(SETTING_ENABLED)
+            problems.append(
+                f"{spec.code} is enabled but its keys are not usable ({exc}); put its key set "
+                f"under {settings.keys_dir / spec.code} (the launcher makes dev keys) "
+                f"or set {switch}=false"
+            )
+    return problems
+
+
+def check_channel_config(settings: GatewaySettings, registry: ChannelRegistry = REGISTRY) -> None:
+    """Fail fast (ChannelConfigError listing every problem) before anything is served."""
+    problems = channel_config_problems(settings, registry)
+    if problems:
+        raise ChannelConfigError("payment-gateway cannot start: " + "; ".join(problems))
 
 
 def build_gateway(runtime: GatewayRuntime, http: httpx.AsyncClient) -> Gateway:
@@ -115,13 +165,15 @@ def build_gateway(runtime: GatewayRuntime, http: httpx.AsyncClient) -> Gateway:
         clock_skew_max_s=settings.callback_clock_skew_max_s,
         lakala_term_no=settings.lakala_term_no,
     )
-    protocols: dict[str, ChannelProtocol] = {}
-    clients: dict[str, ChannelClient] = {}
-    for channel in CHANNELS:
+    check_channel_config(settings)
+    protocols: dict[ChannelCode, ChannelProtocol] = {}
+    clients: dict[ChannelCode, ChannelClient] = {}
+    for spec in REGISTRY.keyed():
+        channel = spec.code
         enabled = settings.channel_enabled(channel)
         if not enabled and not (settings.keys_dir / channel).is_dir():
             continue  # switched off and no keys: its notifications are refused (404)
-        keys = load_key_set(settings.keys_dir, channel)  # ChannelKeyError: fail fast
+        keys = load_key_set_of(spec, settings.keys_dir)
         protocols[channel] = build_channel_protocol(channel, keys, limits)
         if enabled:
             base = ChannelHttp(http, settings.channel_base_url(channel))
@@ -132,7 +184,7 @@ def build_gateway(runtime: GatewayRuntime, http: httpx.AsyncClient) -> Gateway:
         outbox=runtime.outbox,
         routing=RoutingPolicy(routing_rules(settings)),
         health=ChannelHealth(
-            CHANNELS,
+            REGISTRY.codes(),
             failures_to_open=settings.channel_failures_to_open,
             open_s=settings.channel_open_s,
             clock=time.monotonic,

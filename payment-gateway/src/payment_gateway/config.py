@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
+from otd_shared.channels import ChannelCode
 from otd_shared.settings import REPO_ROOT, ServiceSettings
+from payment_gateway.adapters.channels.registry import REGISTRY, ChannelRegistry
 
-CHANNELS: Final = ("wechatpay", "alipay", "lakala", "unionpay", "allinpay")
 SANDBOX_URL_DEFAULT: Final = "http://127.0.0.1:8010"
 ONLINE_LIMIT_FEN_DEFAULT: Final = 5_000_000  # 50,000.00 CNY per online payment
-ALL_CHANNELS_AND_OFFLINE: Final = (*CHANNELS, "cash", "wire")
 
 
 def _default_stage_channels() -> dict[str, list[str]]:
-    online = ["wechatpay", "alipay", "lakala"]
-    every = list(ALL_CHANNELS_AND_OFFLINE)
+    online = [str(code) for code in REGISTRY.online()]
+    every = [*online, *(str(code) for code in REGISTRY.offline())]
     return {
         "intent": online,
         "firm": every,
@@ -28,13 +31,53 @@ def _default_stage_channels() -> dict[str, list[str]]:
     }
 
 
+class ChannelSettings(BaseModel):
+    """The settings of one channel (which of them a channel takes: ``ChannelSpec.settings``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    base_url: str = ""
+
+
+def channel_env_names(registry: ChannelRegistry = REGISTRY) -> dict[str, tuple[ChannelCode, str]]:
+    """``WECHATPAY_ENABLED`` → (wechatpay, enabled), for every setting of every channel."""
+    return {
+        spec.env_name(setting): (spec.code, setting)
+        for spec in registry
+        for setting in spec.settings
+    }
+
+
+class ChannelEnvSource(PydanticBaseSettingsSource):
+    """Reads ``<CODE>_ENABLED`` / ``<CODE>_BASE_URL`` of every registered channel into
+    ``channels`` (names derived from the registry, not one field per channel)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], registry: ChannelRegistry = REGISTRY):
+        super().__init__(settings_cls)
+        self._registry = registry
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is read in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        environ = {name.upper(): value for name, value in os.environ.items()}
+        channels: dict[str, dict[str, str]] = {}
+        for env_name, (code, setting) in channel_env_names(self._registry).items():
+            if env_name in environ:
+                channels.setdefault(str(code), {})[setting] = environ[env_name]
+        return {"channels": channels} if channels else {}
+
+
 class GatewaySettings(ServiceSettings):
     """payment-gateway settings.
 
-    Channel switches and URLs are one field per channel (``WECHATPAY_ENABLED``,
-    ``WECHATPAY_BASE_URL`` ...). A base URL left empty points at the channel sandbox
+    Channel switches and URLs come from the registry: ``<CODE>_ENABLED`` for every channel,
+    ``<CODE>_BASE_URL`` for those that call an API (`ChannelEnvSource`), or ``channels``
+    (``{"lakala": {"enabled": false}}``). A base URL left empty points at the channel sandbox
     (``CHANNEL_SANDBOX_URL``, or ``http://127.0.0.1:$OTD_PORT_CHANNEL_SANDBOX`` when the
-    launcher chose the sandbox port).
+    launcher chose the sandbox port). bootstrap checks at startup that every enabled channel
+    has its keys (`channel_config_problems`).
     """
 
     service_name: str = "payment-gateway"
@@ -46,25 +89,21 @@ class GatewaySettings(ServiceSettings):
 
     # --- routing ---------------------------------------------------------------------
     online_single_payment_limit_fen: int = Field(default=ONLINE_LIMIT_FEN_DEFAULT, ge=1)
-    channel_limits_fen: dict[str, int] = Field(
+    channel_limits_fen: dict[ChannelCode, int] = Field(
         default_factory=dict, description="Per-channel online limit overriding the default."
     )
     stage_channels: dict[str, list[str]] = Field(
         default_factory=_default_stage_channels,
         description='Stage → allowed "channel" or "channel:method" entries.',
     )
-    wechatpay_enabled: bool = True
-    alipay_enabled: bool = True
-    lakala_enabled: bool = True
-    unionpay_enabled: bool = True
-    allinpay_enabled: bool = True
+    channels: dict[ChannelCode, ChannelSettings] = Field(
+        default_factory=dict,
+        description="Per-channel settings; env <CODE>_ENABLED and <CODE>_BASE_URL fill them.",
+    )
 
     # --- channel endpoints -----------------------------------------------------------
     channel_sandbox_url: str = ""
     otd_port_channel_sandbox: int | None = None
-    wechatpay_base_url: str = ""
-    alipay_base_url: str = ""
-    lakala_base_url: str = ""
     gateway_public_url: str = Field(
         default="", description="Base of our notify URLs; default http://127.0.0.1:$PORT."
     )
@@ -94,20 +133,35 @@ class GatewaySettings(ServiceSettings):
     callback_db_pool_size: int = Field(default=10, ge=1, le=100)
     callback_deadline_s: float = Field(default=4.0, gt=0, le=30)
 
-    def channel_enabled(self, channel: str) -> bool:
-        """The enable switch of one channel."""
-        switches = {
-            "wechatpay": self.wechatpay_enabled,
-            "alipay": self.alipay_enabled,
-            "lakala": self.lakala_enabled,
-            "unionpay": self.unionpay_enabled,
-            "allinpay": self.allinpay_enabled,
-        }
-        return switches.get(channel, channel in ("cash", "wire"))
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Init arguments first, then the per-channel variables, then the usual ones."""
+        return (
+            init_settings,
+            ChannelEnvSource(settings_cls),
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+        )
 
-    def enabled_channels(self) -> tuple[str, ...]:
-        """The enabled channels among the five with keys and adapters."""
-        return tuple(c for c in CHANNELS if self.channel_enabled(c))
+    def channel(self, channel: ChannelCode) -> ChannelSettings:
+        """The settings of one channel (defaults when none are given)."""
+        return self.channels.get(channel) or ChannelSettings()
+
+    def channel_enabled(self, channel: ChannelCode) -> bool:
+        """The enable switch of one channel."""
+        return self.channel(channel).enabled
+
+    def enabled_channels(self, registry: ChannelRegistry = REGISTRY) -> tuple[ChannelCode, ...]:
+        """The enabled channels, in registry order."""
+        return tuple(code for code in registry.codes() if self.channel_enabled(code))
 
     def sandbox_url(self) -> str:
         """Where the channel sandbox listens."""
@@ -117,23 +171,18 @@ class GatewaySettings(ServiceSettings):
             return f"http://127.0.0.1:{self.otd_port_channel_sandbox}"
         return SANDBOX_URL_DEFAULT
 
-    def channel_base_url(self, channel: str) -> str:
+    def channel_base_url(self, channel: ChannelCode) -> str:
         """The API base URL of a channel (the sandbox unless configured)."""
-        configured = {
-            "wechatpay": self.wechatpay_base_url,
-            "alipay": self.alipay_base_url,
-            "lakala": self.lakala_base_url,
-        }.get(channel, "")
-        return (configured or self.sandbox_url()).rstrip("/")
+        return (self.channel(channel).base_url or self.sandbox_url()).rstrip("/")
 
     def public_url(self) -> str:
         """Base URL the channels reach us at."""
         return (self.gateway_public_url or f"http://127.0.0.1:{self.port}").rstrip("/")
 
-    def notify_url(self, channel: str) -> str:
+    def notify_url(self, channel: ChannelCode) -> str:
         """Our ``POST /callbacks/<channel>`` as the channel must call it."""
         return f"{self.public_url()}/callbacks/{channel}"
 
-    def online_limit_fen(self, channel: str) -> int:
+    def online_limit_fen(self, channel: ChannelCode) -> int:
         """The single-payment online limit of a channel."""
         return self.channel_limits_fen.get(channel, self.online_single_payment_limit_fen)

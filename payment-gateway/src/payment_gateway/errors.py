@@ -14,6 +14,9 @@ otd_shared.errors.DomainError
 │   ├── IdempotencyKeyReused              same Idempotency-Key, different request
 │   └── MissingIdempotencyKey             the header is required
 └── ChannelUnavailable                503   channel switched off for health, or timed out
+
+RuntimeError
+└── ChannelConfigError                      startup: an enabled channel lacks keys/settings
 """
 
 from __future__ import annotations
@@ -80,6 +83,10 @@ class MissingIdempotencyKey(InvalidInput):
     """POST without an Idempotency-Key header."""
 
     code = "idempotency_key_required"
+
+
+class ChannelConfigError(RuntimeError):
+    """An enabled channel lacks its keys or has settings it does not take (startup only)."""
 
 
 class ChannelUnavailable(DomainError):

@@ -104,7 +104,7 @@ async def test_limits_and_switches_are_configurable(make_harness: Any) -> None:
     async with make_harness(
         online_single_payment_limit_fen=100_000,
         channel_limits_fen={"alipay": 200_000},
-        lakala_enabled=False,
+        channels={"lakala": {"enabled": False}},
     ) as h:
         billing = await h.due_billing(stage="final", amount_fen=1_000_000)
         assert (await h.start(billing, "wechatpay", 100_001)).status_code == 422
@@ -265,19 +265,25 @@ async def test_startup_fails_fast_when_an_enabled_channel_lacks_keys(
     import json
     import shutil
 
-    from payment_gateway.adapters.channels.errors import ChannelKeyError
     from payment_gateway.bootstrap import ENTRY
     from payment_gateway.config import GatewaySettings
+    from payment_gateway.errors import ChannelConfigError
 
     partial = tmp_path / "keys"
     shutil.copytree(gateway_keys_dir, partial)
     shutil.rmtree(partial / "lakala")
     settings = {"database_url": gateway_db, "keys_dir": partial, "auth_tokens_json": json.dumps({})}
     runtime = ENTRY.build_runtime(GatewaySettings(**settings))
-    with pytest.raises(ChannelKeyError):
+    with pytest.raises(ChannelConfigError) as refused:
         ENTRY.create_app(runtime)
+    message = str(refused.value)
+    assert "lakala is enabled but its keys are not usable" in message
+    assert "LAKALA_ENABLED=false" in message
+    assert "wechatpay" not in message  # only the channel that lacks keys is named
     await runtime.engine.dispose()
-    switched_off = ENTRY.build_runtime(GatewaySettings(**settings, lakala_enabled=False))
+    switched_off = ENTRY.build_runtime(
+        GatewaySettings(**settings, channels={"lakala": {"enabled": False}})
+    )
     app = ENTRY.create_app(switched_off)
     assert "lakala" not in app.state.gateway.protocols
     await switched_off.aclose_channels()

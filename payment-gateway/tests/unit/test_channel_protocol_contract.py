@@ -28,7 +28,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from payment_gateway.adapters.channels import wire
+from payment_gateway.adapters.channels import wire_format as wire
 from payment_gateway.adapters.channels.alipay import protocol as alipay
 from payment_gateway.adapters.channels.allinpay import protocol as allinpay
 from payment_gateway.adapters.channels.contract import (

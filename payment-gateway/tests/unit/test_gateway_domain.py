@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from payment_gateway.adapters.channels.alipay.client import member_text
+from payment_gateway.bootstrap import routing_rules
 from payment_gateway.config import GatewaySettings
 from payment_gateway.domain import payment as pay
 from payment_gateway.domain import refund as ref
@@ -64,6 +65,7 @@ def rules(**changes: object) -> RoutingRules:
         },
         "enabled_channels": every,
         "online_limit_fen_default": 5_000_000,
+        "channels": routing_rules(GatewaySettings()).channels,
     }
     return RoutingRules(**(base | changes))  # type: ignore[arg-type]
 
@@ -249,7 +251,8 @@ def test_settings_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.channel_base_url("wechatpay") == "http://127.0.0.1:18010"
     assert settings.notify_url("alipay") == "http://127.0.0.1:18003/callbacks/alipay"
     explicit = GatewaySettings(
-        gateway_public_url="https://pay.example.com/", alipay_base_url="https://openapi.alipay.com"
+        gateway_public_url="https://pay.example.com/",
+        channels={"alipay": {"base_url": "https://openapi.alipay.com"}},
     )
     assert explicit.notify_url("lakala") == "https://pay.example.com/callbacks/lakala"
     assert explicit.channel_base_url("alipay") == "https://openapi.alipay.com"

@@ -7,6 +7,7 @@ them programmatically (the ``migrate`` command, the launcher, the tests).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -41,26 +42,32 @@ async def upgrade_head_async(migrations_dir: Path, database_url: str, schema: st
     await asyncio.to_thread(upgrade_head, migrations_dir, database_url, schema)
 
 
-def run_env() -> None:
+# Runs after the revisions, in their transaction, on every upgrade (also when already at head):
+# reference data derived from code (the channel catalogue) is brought up to date here instead
+# of in one revision per change. It must be idempotent.
+AfterUpgrade = Callable[[Connection, str], None]
+
+
+def run_env(after_upgrade: AfterUpgrade | None = None) -> None:
     """The body of every service's ``migrations/env.py`` (online mode, asyncpg)."""
     config = context.config
     url: str = config.attributes["database_url"]
     schema: str = config.attributes["schema"]
-    asyncio.run(_run_online(url, schema))
+    asyncio.run(_run_online(url, schema, after_upgrade))
 
 
-async def _run_online(url: str, schema: str) -> None:
+async def _run_online(url: str, schema: str, after_upgrade: AfterUpgrade | None) -> None:
     engine = create_async_engine(url, hide_parameters=True)
     try:
         async with engine.connect() as conn:
             await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             await conn.commit()
-            await conn.run_sync(_run_sync, schema)
+            await conn.run_sync(_run_sync, schema, after_upgrade)
     finally:
         await engine.dispose()
 
 
-def _run_sync(connection: Connection, schema: str) -> None:
+def _run_sync(connection: Connection, schema: str, after_upgrade: AfterUpgrade | None) -> None:
     context.configure(
         connection=connection,
         version_table=VERSION_TABLE,
@@ -70,6 +77,8 @@ def _run_sync(connection: Connection, schema: str) -> None:
     with context.begin_transaction():
         context.get_context().opts["otd_schema"] = schema
         context.run_migrations()
+        if after_upgrade is not None:
+            after_upgrade(connection, schema)
 
 
 def current_schema() -> str:

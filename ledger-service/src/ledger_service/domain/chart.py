@@ -25,33 +25,23 @@ from ledger_service.domain.accounts import (
 )
 from ledger_service.domain.errors import InvalidAccount, InvalidEvent
 from ledger_service.domain.money import DEFAULT_CURRENCY
+from otd_shared.channels import CATALOGUE, Catalogue, ChannelCode, clearing_channels
+
+# The cluster's one list of channel codes (otd_shared.channels); the ledger keeps its old name.
+Channel = ChannelCode
 
 
-class Channel(StrEnum):
-    """Channel codes used everywhere in the cluster (API, events, statements)."""
-
-    WECHATPAY = "wechatpay"
-    ALIPAY = "alipay"
-    LAKALA = "lakala"
-    UNIONPAY = "unionpay"
-    ALLINPAY = "allinpay"
-    CASH = "cash"
-    WIRE = "wire"
-    LOAN = "loan"
-
-    @classmethod
-    def parse(cls, code: str) -> Channel:
-        """Parse a channel code; unknown codes raise `InvalidEvent` (422)."""
-        try:
-            return cls(code)
-        except ValueError:
-            raise InvalidEvent(f"unknown channel code {code!r}") from None
+def parse_channel_code(code: str) -> Channel:
+    """Parse a channel code; unknown codes raise `InvalidEvent` (422)."""
+    try:
+        return ChannelCode(code)
+    except ValueError:
+        raise InvalidEvent(f"unknown channel code {code!r}") from None
 
 
-# Channels whose money sits with a third party (acquirer/wallet) until settlement.
-CLEARING_CHANNELS: Final = frozenset(
-    {Channel.WECHATPAY, Channel.ALIPAY, Channel.LAKALA, Channel.UNIONPAY, Channel.ALLINPAY}
-)
+# Channels whose money sits with a third party (acquirer/wallet) until settlement: each has a
+# clearing and a fee account, opened at start-up from the catalogue (`channel_accounts`).
+CLEARING_CHANNELS: Final = frozenset(clearing_channels())
 
 
 class Family(StrEnum):
@@ -262,4 +252,24 @@ def channel_accounts(channel: Channel, currency: str = DEFAULT_CURRENCY) -> tupl
     return (
         account_for(clearing_account(channel), currency),
         account_for(fees_account(channel), currency),
+    )
+
+
+def catalogue_accounts(
+    catalogue: Catalogue = CATALOGUE, currency: str = DEFAULT_CURRENCY
+) -> tuple[Account, ...]:
+    """The clearing and fee accounts of every clearing channel in the channel catalogue.
+
+    Opened on every ``migrate`` (adapters/reference_data.py), so a channel added to the
+    catalogue gets its accounts without a revision of its own.
+    """
+    return tuple(
+        Account(
+            code=join_account_code(family, str(code)),
+            type=chart_row(family).type,
+            currency=currency,
+            owner=str(code),
+        )
+        for code in clearing_channels(catalogue)
+        for family in (Family.CLEARING, Family.FEES)
     )

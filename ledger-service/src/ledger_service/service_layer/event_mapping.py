@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from ledger_service.config import LedgerSettings
 from ledger_service.domain import events as rule
-from ledger_service.domain.chart import CLEARING_CHANNELS, Channel
+from ledger_service.domain.chart import CLEARING_CHANNELS, Channel, parse_channel_code
 from ledger_service.domain.settlements import SettlementVersion
 from otd_shared.events import (
     DiscrepancyResolved,
@@ -38,7 +38,7 @@ def payment_callback(
     """Succeeded → PaymentSucceeded; refunded → RefundSucceeded; failed → nothing."""
     if p.outcome == "failed" or p.amount_fen == 0:
         return None
-    channel = Channel.parse(p.channel)
+    channel = parse_channel_code(p.channel)
     # Money received must land in the books: cash without a store goes to a visible till.
     store_id = p.store_id
     if channel is Channel.CASH and store_id is None:
@@ -108,7 +108,7 @@ def refund_requested(env: EventEnvelope, p: RefundRequested, _: LedgerSettings) 
         order_id=p.order_id,
         amount_fen=p.amount_fen,
         occurred_at=env.occurred_at,
-        channel=None if p.channel is None else Channel.parse(p.channel),
+        channel=None if p.channel is None else parse_channel_code(p.channel),
         refund_request_id=p.refund_request_id,
     )
 
@@ -122,7 +122,7 @@ def recon_completed(
     the handler turns them into the difference to the version posted before (see
     ``settlement_version``). An unversioned one (an older producer) is keyed by its event id.
     """
-    channel = Channel.parse(p.source)
+    channel = parse_channel_code(p.source)
     if channel not in CLEARING_CHANNELS:
         return None
     version = settlement_version(p)
@@ -160,7 +160,7 @@ def discrepancy_resolved(
     env: EventEnvelope, p: DiscrepancyResolved, settings: LedgerSettings
 ) -> rule.ReconAdjusted:
     """An approved adjustment between the channel's holding account and recon differences."""
-    channel = Channel.parse(p.source)
+    channel = parse_channel_code(p.source)
     return rule.ReconAdjusted(
         event_id=str(env.event_id),
         discrepancy_id=p.discrepancy_id,

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.tables import callback_requests
 
 Verdict = Literal["accepted", "duplicate", "rejected"]
@@ -22,7 +23,7 @@ HEADER_VALUE_CHARS_MAX = 2048
 class CallbackRecord:
     """One received notification and what we made of it."""
 
-    channel: str
+    channel: ChannelCode
     received_at: datetime
     headers: Mapping[str, str]
     body: bytes
@@ -62,7 +63,7 @@ class CallbackLog:
         """Store one request (in the caller's transaction)."""
         await self._session.execute(sa.insert(callback_requests).values(record_row(record)))
 
-    async def count(self, channel: str, verdict: Verdict | None = None) -> int:
+    async def count(self, channel: ChannelCode, verdict: Verdict | None = None) -> int:
         """How many requests of a channel (and verdict) were stored."""
         query = sa.select(sa.func.count()).where(callback_requests.c.channel == channel)
         if verdict is not None:

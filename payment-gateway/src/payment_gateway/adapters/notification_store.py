@@ -41,6 +41,7 @@ from typing import Any, Final
 
 import asyncpg  # type: ignore[import-untyped]
 
+from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.callback_log import CallbackRecord, Verdict, record_row
 from payment_gateway.adapters.repository import payment_from_row
 from payment_gateway.adapters.tables import SCHEMA
@@ -159,7 +160,7 @@ class KnownSettlement:
     """What ``settle_known`` needs of one notification (see there)."""
 
     out_trade_no: str
-    channel: str
+    channel: ChannelCode
     amount_fen: int
     currency: str
     target: PaymentStatus

@@ -7,13 +7,14 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.tables import payments, refunds
 from payment_gateway.domain import payment as payment_sm
 from payment_gateway.domain import refund as refund_sm
@@ -32,7 +33,7 @@ def payment_from_row(row: Any) -> Payment:
         billing_id=row["billing_id"],
         order_id=row["order_id"],
         stage=row["stage"],
-        channel=row["channel"],
+        channel=ChannelCode(row["channel"]),
         method=row["method"],
         amount_fen=row["amount_fen"],
         currency=row["currency"],
@@ -52,6 +53,11 @@ def payment_from_row(row: Any) -> Payment:
     )
 
 
+# A manual refund billing asked for without naming a payment has no channel; the column is
+# NOT NULL, so it stores this word.
+NO_CHANNEL: Final = "unknown"
+
+
 def _refund(row: RowMapping) -> Refund:
     return Refund(
         refund_id=row["refund_id"],
@@ -59,7 +65,7 @@ def _refund(row: RowMapping) -> Refund:
         payment_id=row["payment_id"],
         billing_id=row["billing_id"],
         order_id=row["order_id"],
-        channel=row["channel"],
+        channel=None if row["channel"] == NO_CHANNEL else ChannelCode(row["channel"]),
         amount_fen=row["amount_fen"],
         reason=row["reason"],
         status=RefundStatus(row["status"]),
@@ -221,7 +227,7 @@ class RefundRepository:
                 payment_id=r.payment_id,
                 billing_id=r.billing_id,
                 order_id=r.order_id,
-                channel=r.channel,
+                channel=r.channel or NO_CHANNEL,
                 amount_fen=r.amount_fen,
                 reason=r.reason,
                 status=r.status.value,

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from otd_shared.channels import ChannelCode
+
 
 class BreakerState(StrEnum):
     CLOSED = "closed"
@@ -30,7 +32,7 @@ class _Breaker:
 class HealthView:
     """One channel's health for the status API."""
 
-    channel: str
+    channel: ChannelCode
     state: BreakerState
     consecutive_failures: int
     retry_in_s: float
@@ -41,7 +43,7 @@ class ChannelHealth:
 
     def __init__(
         self,
-        channels: Iterable[str],
+        channels: Iterable[ChannelCode],
         *,
         failures_to_open: int,
         open_s: float,
@@ -54,7 +56,7 @@ class ChannelHealth:
         self._open_s = open_s
         self._clock = clock
 
-    def state(self, channel: str) -> BreakerState:
+    def state(self, channel: ChannelCode) -> BreakerState:
         """The breaker state now (open turns half-open once ``open_s`` has passed)."""
         breaker = self._breakers[channel]
         if breaker.opened_at_s is None:
@@ -63,7 +65,7 @@ class ChannelHealth:
             return BreakerState.OPEN
         return BreakerState.HALF_OPEN
 
-    def allow(self, channel: str) -> bool:
+    def allow(self, channel: ChannelCode) -> bool:
         """May we call the channel now? Half-open admits one trial at a time."""
         breaker = self._breakers[channel]
         match self.state(channel):
@@ -77,11 +79,11 @@ class ChannelHealth:
                 breaker.trial_in_flight = True
                 return True
 
-    def record_success(self, channel: str) -> None:
+    def record_success(self, channel: ChannelCode) -> None:
         """A call got a usable answer."""
         self._breakers[channel] = _Breaker()
 
-    def record_failure(self, channel: str) -> None:
+    def record_failure(self, channel: ChannelCode) -> None:
         """A call timed out or got no usable answer."""
         breaker = self._breakers[channel]
         breaker.failures += 1
@@ -90,7 +92,7 @@ class ChannelHealth:
         if half_open or breaker.failures >= self._failures_to_open:
             breaker.opened_at_s = self._clock()
 
-    def view(self, channel: str) -> HealthView:
+    def view(self, channel: ChannelCode) -> HealthView:
         """A snapshot for humans."""
         breaker = self._breakers[channel]
         retry_in_s = 0.0

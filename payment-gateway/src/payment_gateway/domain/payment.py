@@ -23,6 +23,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final, Literal
 
+from otd_shared.channels import ChannelCode
 from payment_gateway.errors import IllegalTransition
 
 OUT_TRADE_NO_PREFIX: Final = "P"
@@ -99,7 +100,7 @@ class Payment:
     billing_id: uuid.UUID
     order_id: uuid.UUID
     stage: str
-    channel: str
+    channel: ChannelCode
     method: str
     amount_fen: int
     status: PaymentStatus

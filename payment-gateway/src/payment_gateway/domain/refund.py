@@ -21,6 +21,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
+from otd_shared.channels import ChannelCode
 from payment_gateway.domain.payment import CHANNEL_TZ
 from payment_gateway.errors import IllegalTransition
 
@@ -80,7 +81,7 @@ class Refund:
     payment_id: uuid.UUID | None
     billing_id: uuid.UUID
     order_id: uuid.UUID
-    channel: str
+    channel: ChannelCode | None  # None: a manual refund of no known payment
     amount_fen: int
     reason: str
     status: RefundStatus

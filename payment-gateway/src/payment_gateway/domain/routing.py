@@ -1,6 +1,8 @@
 """Routing: which channel and method a billing stage may be paid with, and for how much.
 
 A pure policy over configurable rules (settings → ``RoutingRules`` in bootstrap):
+* the channels (methods, online or not, startable, advice label), derived from the channel
+  registry (adapters/channels/registry.py) by bootstrap;
 * stage → allowed entries, each ``"channel"`` (every method) or ``"channel:method"``;
   default intent: online only; firm and final (and service): offline plus online;
 * per-channel enable switches;
@@ -13,63 +15,51 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Final
 
+from otd_shared.channels import ChannelCode
 from otd_shared.money import fen_to_yuan
 from payment_gateway.errors import RouteRefused
 
-ONLINE_CHANNELS: Final = ("wechatpay", "alipay", "lakala")
-POS_CHANNELS: Final = ("unionpay", "allinpay")
-OFFLINE_CHANNELS: Final = ("unionpay", "allinpay", "cash", "wire")
-# The first method is the channel's default.
-CHANNEL_METHODS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
-    {
-        "wechatpay": ("app",),
-        "alipay": ("app",),
-        "lakala": ("app_quick_pay", "wechat_qr", "alipay_qr", "web_banking", "web_quick_pay"),
-        "unionpay": ("pos_order_qr",),
-        "allinpay": ("pos_order_qr",),
-        "cash": ("cash_receipt",),
-        "wire": ("bank_transfer",),
-    }
-)
-# cash is recorded by the store cashier and wire arrives through the bank link: neither is
-# started by POST /v1/payments.
-STARTABLE_CHANNELS: Final = (*ONLINE_CHANNELS, *POS_CHANNELS)
-_OFFLINE_WORDS: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        "unionpay": "POS card terminal (unionpay)",
-        "allinpay": "POS card terminal (allinpay)",
-        "cash": "cash at the store cashier (cash)",
-        "wire": "bank transfer (wire)",
-    }
-)
+
+@dataclass(frozen=True, kw_only=True)
+class ChannelRouting:
+    """What routing knows of one channel (derived from its ChannelSpec in bootstrap).
+
+    ``methods``: the first is the default; ``queried``: open orders are queried at the
+    channel's API (POS orders are settled by notification and reconciliation);
+    ``offline_label``: how advice names an offline channel.
+    """
+
+    methods: tuple[str, ...]
+    online: bool
+    startable: bool
+    queried: bool
+    offline_label: str = ""
 
 
 @dataclass(frozen=True)
 class RoutingRules:
     """The configurable rules."""
 
+    channels: Mapping[ChannelCode, ChannelRouting]
     stage_entries: Mapping[str, frozenset[str]]
-    enabled_channels: frozenset[str]
+    enabled_channels: frozenset[ChannelCode]
     online_limit_fen_default: int
-    online_limit_fen_by_channel: Mapping[str, int] = field(default_factory=dict)
+    online_limit_fen_by_channel: Mapping[ChannelCode, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         assert self.online_limit_fen_default > 0
         for stage, entries in self.stage_entries.items():
             for entry in entries:
-                channel, _, method = entry.partition(":")
-                if channel not in CHANNEL_METHODS or (
-                    method and method not in CHANNEL_METHODS[channel]
-                ):
+                code, _, method = entry.partition(":")
+                known = next((r for c, r in self.channels.items() if c == code), None)
+                if known is None or (method and method not in known.methods):
                     raise ValueError(f"routing entry {entry!r} of stage {stage!r} is unknown")
         for channel, limit in self.online_limit_fen_by_channel.items():
-            if channel not in ONLINE_CHANNELS or limit <= 0:
+            if channel not in self.channels or not self.channels[channel].online or limit <= 0:
                 raise ValueError(f"online limit for {channel!r} must be positive, online only")
 
-    def limit_fen(self, channel: str) -> int:
+    def limit_fen(self, channel: ChannelCode) -> int:
         """The single-payment online limit of a channel."""
         return self.online_limit_fen_by_channel.get(channel, self.online_limit_fen_default)
 
@@ -78,13 +68,9 @@ class RoutingRules:
 class Route:
     """A channel and method the rules accept for a payment."""
 
-    channel: str
+    channel: ChannelCode
     method: str
-
-    @property
-    def online(self) -> bool:
-        """Online (app, QR, web) as opposed to a terminal or the counter."""
-        return self.channel in ONLINE_CHANNELS
+    online: bool
 
 
 class RoutingPolicy:
@@ -98,28 +84,44 @@ class RoutingPolicy:
         """The rules in force."""
         return self._rules
 
-    def allows(self, stage: str, channel: str, method: str) -> bool:
+    def channel(self, channel: ChannelCode) -> ChannelRouting:
+        """The routing facts of a known channel."""
+        return self._rules.channels[channel]
+
+    def is_online(self, channel: ChannelCode) -> bool:
+        """Online (app, QR, web): refunded and queried through the channel's API."""
+        known = self._rules.channels.get(channel)
+        return known is not None and known.online
+
+    def allows(self, stage: str, channel: ChannelCode, method: str) -> bool:
         """Does the stage allow this channel and method?"""
         entries = self._rules.stage_entries.get(stage, frozenset())
         return channel in entries or f"{channel}:{method}" in entries
 
-    def stage_channels(self, stage: str) -> tuple[str, ...]:
+    def stage_channels(self, stage: str) -> tuple[ChannelCode, ...]:
         """The enabled channels a stage allows (any method), in a fixed order."""
         return tuple(
             channel
-            for channel, methods in CHANNEL_METHODS.items()
+            for channel, known in self._rules.channels.items()
             if channel in self._rules.enabled_channels
-            and any(self.allows(stage, channel, method) for method in methods)
+            and any(self.allows(stage, channel, method) for method in known.methods)
         )
 
-    def offline_options(self, stage: str) -> tuple[str, ...]:
+    def offline_options(self, stage: str) -> tuple[ChannelCode, ...]:
         """The offline channels (POS, cash, wire) the stage allows and that are enabled."""
-        return tuple(c for c in self.stage_channels(stage) if c in OFFLINE_CHANNELS)
+        return tuple(
+            c
+            for c in self.stage_channels(stage)
+            if not self.channel(c).online and self.channel(c).offline_label
+        )
 
-    def route(self, *, stage: str, channel: str, method: str | None, amount_fen: int) -> Route:
+    def route(
+        self, *, stage: str, channel: ChannelCode, method: str | None, amount_fen: int
+    ) -> Route:
         """The route for the payment, or RouteRefused saying why and what to use instead."""
         assert amount_fen > 0
-        if channel not in STARTABLE_CHANNELS:
+        known = self._rules.channels.get(channel)
+        if known is None or not known.startable:
             raise RouteRefused(
                 f"{channel} payments are not started here: cash is recorded by the store "
                 "cashier, wire transfers arrive through the bank link",
@@ -127,9 +129,9 @@ class RoutingPolicy:
                 field="channel",
                 suggestions=self.stage_channels(stage),
             )
-        chosen = method or CHANNEL_METHODS[channel][0]
-        if chosen not in CHANNEL_METHODS[channel]:
-            offered = ", ".join(CHANNEL_METHODS[channel])
+        chosen = method or known.methods[0]
+        if chosen not in known.methods:
+            offered = ", ".join(known.methods)
             raise RouteRefused(
                 f"{channel} offers the methods {offered}, not {chosen!r}",
                 reason="unknown_method",
@@ -152,12 +154,12 @@ class RoutingPolicy:
                 field="channel",
                 suggestions=self.stage_channels(stage),
             )
-        route = Route(channel, chosen)
+        route = Route(channel, chosen, known.online)
         if route.online and amount_fen > self._rules.limit_fen(channel):
             raise self._over_limit(stage, channel, amount_fen)
         return route
 
-    def _over_limit(self, stage: str, channel: str, amount_fen: int) -> RouteRefused:
+    def _over_limit(self, stage: str, channel: ChannelCode, amount_fen: int) -> RouteRefused:
         limit_fen = self._rules.limit_fen(channel)
         offline = self.offline_options(stage)
         head = (
@@ -165,7 +167,7 @@ class RoutingPolicy:
             f"{fen_to_yuan(limit_fen)} CNY on {channel}"
         )
         if offline:
-            words = "; ".join(_OFFLINE_WORDS[c] for c in offline)
+            words = "; ".join(self.channel(c).offline_label for c in offline)
             advice = f"; pay it offline: {words}, or in several online payments"
         else:
             advice = f"; split it into online payments of at most {fen_to_yuan(limit_fen)} CNY"

@@ -16,7 +16,6 @@ from pydantic import BaseModel
 
 from otd_shared.auth import Principal, Role, require_roles
 from payment_gateway.adapters.payable_billings import PayableBillingRepository
-from payment_gateway.domain.routing import CHANNEL_METHODS, ONLINE_CHANNELS
 from payment_gateway.entrypoints.schemas import (
     ChannelOut,
     PaymentOut,
@@ -154,21 +153,29 @@ async def get_refund(refund_id: uuid.UUID, gw: Gw, _: Reader) -> RefundOut:
 
 @router.get("/channels", response_model=list[ChannelOut])
 async def channels(gw: Gw, _: Operator) -> list[ChannelOut]:
-    """Each channel's switch, health (circuit breaker of this replica) and online limit."""
+    """Every channel of the registry: kind, methods, switch, health (circuit breaker of this
+    replica), online limit, and what the rest of the cluster keeps for it."""
     result = []
-    for channel in gw.protocols:
+    for spec in gw.registry:
+        channel = spec.code
         view = gw.health.view(channel)
+        started_here = channel in gw.clients or not spec.keys
         result.append(
             ChannelOut(
                 channel=channel,
-                enabled=channel in gw.clients and gw.settings.channel_enabled(channel),
+                kind=spec.facts.kind,
+                online=spec.online,
+                startable=spec.startable,
+                enabled=started_here and gw.settings.channel_enabled(channel),
                 health=view.state.value,
                 consecutive_failures=view.consecutive_failures,
                 retry_in_s=round(view.retry_in_s, 1),
-                methods=list(CHANNEL_METHODS[channel]),
-                online_limit_fen=(
-                    gw.routing.rules.limit_fen(channel) if channel in ONLINE_CHANNELS else None
-                ),
+                methods=list(spec.methods),
+                default_method=spec.default_method,
+                online_limit_fen=gw.routing.rules.limit_fen(channel) if spec.online else None,
+                notifications=channel in gw.protocols,
+                statement_source=spec.statement_source,
+                ledger_accounts=list(spec.ledger_accounts),
             )
         )
     return result

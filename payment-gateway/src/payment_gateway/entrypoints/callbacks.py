@@ -22,6 +22,7 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from otd_shared.body_limit import read_limited_body
+from otd_shared.channels import ChannelCode
 from otd_shared.observability import CORRELATION_HEADER, set_correlation_id
 from payment_gateway.service_layer.callbacks import handle_callback
 from payment_gateway.service_layer.context import Gateway
@@ -31,10 +32,11 @@ router = APIRouter(tags=["callbacks"])
 CALLBACK_PREFIX: Final = "/callbacks/"
 
 
-async def answer_callback(gw: Gateway, channel: str, request: Request) -> Response:
+async def answer_callback(gw: Gateway, path_channel: str, request: Request) -> Response:
     """Verify, apply and answer one notification in the channel's format."""
-    protocol = gw.protocols.get(channel)
-    if protocol is None:
+    channel = _channel_of(path_channel)
+    protocol = None if channel is None else gw.protocols.get(channel)
+    if channel is None or protocol is None:
         return PlainTextResponse("unknown channel", status_code=404)
     body, seen = await read_limited_body(request, gw.settings.callback_max_body_bytes)
     try:
@@ -54,6 +56,13 @@ async def answer_callback(gw: Gateway, channel: str, request: Request) -> Respon
 async def channel_callback(channel: str, request: Request) -> Response:
     """Verify the signature, our merchant ids, amount and order; store; apply once; answer."""
     return await answer_callback(request.app.state.gateway, channel, request)
+
+
+def _channel_of(path_channel: str) -> ChannelCode | None:
+    try:
+        return ChannelCode(path_channel)
+    except ValueError:
+        return None
 
 
 class CallbackLane:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from otd_shared.events import ChannelCode
+from otd_shared.channels import ChannelCode, ChannelKind
 from payment_gateway.domain.payment import Payment
 from payment_gateway.domain.refund import REFUND_REASON_LEN_MAX, Refund
 
@@ -39,7 +39,7 @@ class PaymentOut(BaseModel):
     billing_id: uuid.UUID
     order_id: uuid.UUID
     stage: str
-    channel: str
+    channel: ChannelCode
     method: str
     amount_fen: int
     currency: str
@@ -97,7 +97,7 @@ class RefundOut(BaseModel):
     payment_id: uuid.UUID | None
     billing_id: uuid.UUID
     order_id: uuid.UUID
-    channel: str
+    channel: ChannelCode
     amount_fen: int
     reason: str
     status: str
@@ -129,12 +129,19 @@ class RefundOut(BaseModel):
 
 
 class ChannelOut(BaseModel):
-    """A channel's switch, health and limit."""
+    """A channel of the registry: what it is, its switch, health and limit."""
 
-    channel: str
+    channel: ChannelCode
+    kind: ChannelKind
+    online: bool
+    startable: bool = Field(description="POST /v1/payments starts it (cash, wire, loan: not).")
     enabled: bool
     health: str
     consecutive_failures: int
     retry_in_s: float
     methods: list[str]
+    default_method: str
     online_limit_fen: int | None
+    notifications: bool = Field(description="POST /callbacks/<channel> accepts its notices.")
+    statement_source: bool = Field(description="recon-service loads its daily statement.")
+    ledger_accounts: list[str] = Field(description="Its clearing and fee accounts, if any.")

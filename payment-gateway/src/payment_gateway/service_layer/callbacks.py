@@ -34,7 +34,7 @@ from payment_gateway.adapters.channels.errors import (
     Malformed,
     WrongMerchant,
 )
-from payment_gateway.adapters.channels.wire import HeaderView
+from payment_gateway.adapters.channels.wire_format import HeaderView
 from payment_gateway.adapters.notification_store import KnownSettlement
 from payment_gateway.domain.payment import OPEN_STATUSES as OPEN_PAYMENT_STATUSES
 from payment_gateway.domain.payment import Payment, PaymentStatus, callback_outcome, sources_of

@@ -9,10 +9,12 @@ from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter
 
+from otd_shared.channels import ChannelCode
 from otd_shared.db import SessionFactory
 from otd_shared.outbox import OutboxWriter
 from payment_gateway.adapters.channels.client_base import ChannelClient
 from payment_gateway.adapters.channels.contract import ChannelProtocol
+from payment_gateway.adapters.channels.registry import REGISTRY, ChannelRegistry
 from payment_gateway.adapters.notification_store import NotificationStore
 from payment_gateway.config import GatewaySettings
 from payment_gateway.domain.health import ChannelHealth
@@ -45,7 +47,9 @@ class GatewayMetrics:
             registry=registry,
         )
 
-    def callback(self, channel: str, result: CallbackResult, reason: str | None = None) -> None:
+    def callback(
+        self, channel: ChannelCode, result: CallbackResult, reason: str | None = None
+    ) -> None:
         """Count one notification."""
         self.callbacks.labels(channel, result).inc()
         if result == "rejected":
@@ -61,11 +65,12 @@ class Gateway:
     outbox: OutboxWriter
     routing: RoutingPolicy
     health: ChannelHealth
-    protocols: Mapping[str, ChannelProtocol]
-    clients: Mapping[str, ChannelClient]
+    protocols: Mapping[ChannelCode, ChannelProtocol]
+    clients: Mapping[ChannelCode, ChannelClient]
     metrics: GatewayMetrics
     store: NotificationStore
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    registry: ChannelRegistry = REGISTRY
 
     def uow(self) -> GatewayUnitOfWork:
         """A fresh unit of work."""

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from otd_shared.channels import ChannelCode
 from otd_shared.errors import InvalidInput, NotFound
 from otd_shared.money import fen_to_yuan
 from payment_gateway.adapters.channels.client_base import (
@@ -17,7 +18,7 @@ from payment_gateway.adapters.channels.client_base import (
 )
 from payment_gateway.adapters.payable_billings import PayableBilling
 from payment_gateway.domain.payment import Payment, PaymentStatus, new_out_trade_no
-from payment_gateway.domain.routing import POS_CHANNELS, Route
+from payment_gateway.domain.routing import Route
 from payment_gateway.errors import (
     BillingNotPayable,
     ChannelUnavailable,
@@ -39,7 +40,7 @@ class StartPaymentCommand:
     """Pay (part of) a billing with a channel and method."""
 
     billing_id: uuid.UUID
-    channel: str
+    channel: ChannelCode
     method: str | None
     amount_fen: int
     description: str | None
@@ -80,7 +81,7 @@ async def start_payment(gw: Gateway, uow: GatewayUnitOfWork, cmd: StartPaymentCo
         expires_at=payment.expires_at,
     )
     first_query = now + timedelta(seconds=settings.active_query_delay_s)
-    queried = route.channel not in POS_CHANNELS
+    queried = gw.routing.channel(route.channel).queried
     try:
         params = await gw.clients[route.channel].start_payment(order)
     except ChannelUnreachable as exc:
@@ -140,7 +141,7 @@ async def _move(
     return updated
 
 
-def _record_call(gw: Gateway, channel: str, operation: str, result: str) -> None:
+def _record_call(gw: Gateway, channel: ChannelCode, operation: str, result: str) -> None:
     gw.metrics.channel_calls.labels(channel, operation, result).inc()
     if result == "unreachable":
         gw.health.record_failure(channel)

@@ -15,6 +15,7 @@ from datetime import datetime
 from otd_shared.errors import NotFound
 from otd_shared.events import RefundRequested
 from otd_shared.money import fen_to_yuan
+from payment_gateway.adapters.channels.registry import REGISTRY
 from payment_gateway.adapters.repository import PaymentRepository, RefundRepository
 from payment_gateway.domain.payment import Payment, PaymentStatus
 from payment_gateway.domain.refund import (
@@ -24,7 +25,6 @@ from payment_gateway.domain.refund import (
     new_out_refund_no,
     refundable_fen,
 )
-from payment_gateway.domain.routing import ONLINE_CHANNELS
 from payment_gateway.errors import NotRefundable
 from payment_gateway.service_layer.context import Gateway
 from payment_gateway.service_layer.unit_of_work import GatewayUnitOfWork
@@ -47,7 +47,7 @@ async def request_refund(gw: Gateway, uow: GatewayUnitOfWork, cmd: RequestRefund
         raise NotFound(f"payment {cmd.payment_id} not found")
     if payment.status is not PaymentStatus.SUCCEEDED:
         raise NotRefundable(f"payment {payment.payment_id} is {payment.status}, not succeeded")
-    if payment.channel not in ONLINE_CHANNELS:
+    if not gw.routing.is_online(payment.channel):
         raise NotRefundable(f"{payment.channel} payments are refunded at the POS terminal")
     left_fen = refundable_fen(
         payment.amount_fen, await uow.refunds.list_for_payment(payment.payment_id)
@@ -107,7 +107,7 @@ async def record_requested_refund(
     actor = "billing-service"
     if payment is None:
         refund = _manual(event, now, "no gateway payment to refund through a channel")
-    elif payment.status is not PaymentStatus.SUCCEEDED or payment.channel not in ONLINE_CHANNELS:
+    elif payment.status is not PaymentStatus.SUCCEEDED or not REGISTRY.spec(payment.channel).online:
         refund = new_refund(
             payment,
             event.amount_fen,
@@ -144,7 +144,7 @@ def _manual(event: RefundRequested, now: datetime, why: str) -> Refund:
         payment_id=None,
         billing_id=uuid.UUID(event.billing_id),
         order_id=uuid.UUID(event.order_id),
-        channel=event.channel or "unknown",
+        channel=event.channel,
         amount_fen=event.amount_fen,
         reason=event.reason[:REFUND_REASON_LEN_MAX],
         status=RefundStatus.MANUAL,

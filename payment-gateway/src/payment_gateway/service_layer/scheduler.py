@@ -19,6 +19,7 @@ from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
+from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.client_base import (
     ChannelCallError,
     ChannelRefused,
@@ -199,7 +200,7 @@ class QueryScheduler:
         gw = self._gw
         async with gw.uow() as uow:
             payment = await uow.payments.get(refund.payment_id) if refund.payment_id else None
-        client = gw.clients.get(refund.channel)
+        client = None if payment is None else gw.clients.get(payment.channel)
         if payment is None or client is None:
             await self._refund_to(refund, RefundStatus.MANUAL, reason="no channel can send it")
             return
@@ -210,34 +211,38 @@ class QueryScheduler:
             payment_amount_fen=payment.amount_fen,
             refund_amount_fen=refund.amount_fen,
             reason=refund.reason,
-            notify_url=gw.settings.notify_url(refund.channel),
+            notify_url=gw.settings.notify_url(payment.channel),
             channel_txn_id=payment.channel_txn_id,
         )
         try:
             if refund.status is RefundStatus.REQUESTED:
-                answer = await self._send(client.refund(order), refund)
+                answer = await self._send(client.refund(order), payment.channel)
             else:
                 answer = await client.query_refund(order)
                 if (
                     answer.outcome is RefundOutcome.NOT_FOUND
                     and refund.status is RefundStatus.UNKNOWN
                 ):
-                    answer = await self._send(client.refund(order), refund)  # never arrived
+                    answer = await self._send(
+                        client.refund(order), payment.channel
+                    )  # never arrived
         except OperationNotOffered as exc:
             await self._refund_to(refund, RefundStatus.MANUAL, reason=str(exc))
             return
         except ChannelRefused as exc:
-            self._count(refund.channel, "refund", exc)
+            self._count(payment.channel, "refund", exc)
             await self._refund_to(refund, RefundStatus.FAILED, reason=exc.code, payment=payment)
             return
         except ChannelUnreachable as exc:
-            self._count(refund.channel, "refund", exc)
+            self._count(payment.channel, "refund", exc)
             answer = RefundAnswer(outcome=RefundOutcome.UNKNOWN, channel_status="UNKNOWN")
         await self._apply_refund(payment, refund, answer)
 
-    async def _send(self, call: Coroutine[Any, Any, RefundAnswer], refund: Refund) -> RefundAnswer:
+    async def _send(
+        self, call: Coroutine[Any, Any, RefundAnswer], channel: ChannelCode
+    ) -> RefundAnswer:
         answer = await call
-        self._count(refund.channel, "refund", None)
+        self._count(channel, "refund", None)
         # The answer to a refund request is never final: confirmed by query or notification.
         if answer.outcome is RefundOutcome.SUCCEEDED:
             return RefundAnswer(
@@ -316,7 +321,7 @@ class QueryScheduler:
                 )
             await uow.commit()
 
-    def _count(self, channel: str, operation: str, error: ChannelCallError | None) -> None:
+    def _count(self, channel: ChannelCode, operation: str, error: ChannelCallError | None) -> None:
         gw = self._gw
         if isinstance(error, ChannelUnreachable):
             gw.metrics.channel_calls.labels(channel, operation, "unreachable").inc()

@@ -7,25 +7,26 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Final
 
+from otd_shared.channels import CATALOGUE, Catalogue, ChannelCode, statement_sources
+
 # China has kept UTC+8 without daylight saving since 1991: a fixed offset needs no tz database.
 BUSINESS_TZ: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
-class Source(StrEnum):
-    """A statement source; declaration order is the fixed processing order (DESIGN.md §1)."""
+# A statement source is a channel of the catalogue with ``statement=True`` (otd_shared.channels):
+# the catalogue's order is the fixed processing order.
+Source = ChannelCode
 
-    WECHATPAY = "wechatpay"
-    ALIPAY = "alipay"
-    LAKALA = "lakala"
-    UNIONPAY = "unionpay"
-    ALLINPAY = "allinpay"
-    CASH = "cash"
-    WIRE = "wire"
 
-    @classmethod
-    def in_processing_order(cls) -> tuple[Source, ...]:
-        """WeChat, Alipay, Lakala, UnionPay, Allinpay, cash, wire."""
-        return tuple(cls)
+def sources_in_processing_order(catalogue: Catalogue = CATALOGUE) -> tuple[Source, ...]:
+    """The statement sources: WeChat, Alipay, Lakala, UnionPay, Allinpay, cash, wire."""
+    return statement_sources(catalogue)
+
+
+def parse_source(value: str, catalogue: Catalogue = CATALOGUE) -> Source | None:
+    """`value` as a statement source, or None when it is not one."""
+    sources = {str(code): code for code in statement_sources(catalogue)}
+    return sources.get(value)
 
 
 class LineKind(StrEnum):

@@ -17,7 +17,7 @@ from otd_shared.auth import Principal, Role, require_roles
 from otd_shared.runtime import ServiceRuntime
 from recon_service.config import ReconSettings
 from recon_service.domain.errors import StatementTooLarge, UnknownSource
-from recon_service.domain.statement import Source
+from recon_service.domain.statement import Source, parse_source, sources_in_processing_order
 from recon_service.entrypoints.schemas import (
     ErrorOut,
     StatementLineOut,
@@ -79,13 +79,13 @@ async def upload_statement(
     wire, Lakala): 201 with the new statement, or 200 with the one loaded from the same file."""
     settings = runtime_of(request).settings
     assert isinstance(settings, ReconSettings)
-    known = [s.value for s in Source]
-    if source not in known:
-        raise UnknownSource(source, known)
+    parsed = parse_source(source)
+    if parsed is None:
+        raise UnknownSource(source, [str(s) for s in sources_in_processing_order()])
     if file.size is not None and file.size > settings.statement_max_file_bytes:
         raise StatementTooLarge(f"the statement exceeds {settings.statement_max_file_bytes} bytes")
     upload = StatementUpload(
-        source=Source(source),
+        source=parsed,
         stream=file.file,
         filename=file.filename,
         statement_date=statement_date,

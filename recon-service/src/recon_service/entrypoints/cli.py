@@ -23,7 +23,7 @@ from otd_shared.settings import ServiceSettings
 from recon_service.bootstrap import ENTRY
 from recon_service.config import ReconSettings
 from recon_service.domain.errors import StatementMissing
-from recon_service.domain.statement import Source, business_date_of
+from recon_service.domain.statement import business_date_of, sources_in_processing_order
 from recon_service.service_layer.runs import run_recon
 from recon_service.service_layer.unit_of_work import ReconUnitOfWork
 
@@ -71,7 +71,7 @@ async def daily(runtime: ServiceRuntime, day: date) -> list[dict[str, object]]:
     settings = runtime.settings
     assert isinstance(settings, ReconSettings)
     reports: list[dict[str, object]] = []
-    for source in Source.in_processing_order():
+    for source in sources_in_processing_order():
         uow = ReconUnitOfWork(runtime.sessions, runtime.outbox)
         report: dict[str, object] = {"source": source.value, "date": day.isoformat()}
         try:

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request, status
 from recon_service.config import ReconSettings
 from recon_service.domain.errors import UnknownSource
 from recon_service.domain.recon import Outcome
-from recon_service.domain.statement import Source
+from recon_service.domain.statement import Source, parse_source, sources_in_processing_order
 from recon_service.entrypoints.api import (
     PAGE_SIZE_DEFAULT,
     Finance,
@@ -59,12 +59,12 @@ async def start_run(
     """Reconcile one source and day (re-running a day gives the same result)."""
     settings = runtime_of(request).settings
     assert isinstance(settings, ReconSettings)
-    known = [s.value for s in Source]
-    if body.source not in known:
-        raise UnknownSource(body.source, known)
+    parsed = parse_source(body.source)
+    if parsed is None:
+        raise UnknownSource(body.source, [str(s) for s in sources_in_processing_order()])
     run = await runs.run_recon(
         uow,
-        Source(body.source),
+        parsed,
         body.date,
         settings.recon_policy(),
         requested_by=principal.subject,

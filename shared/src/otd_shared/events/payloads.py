@@ -10,17 +10,27 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from otd_shared.channels import ChannelCode, statement_sources
 
 Fen = Annotated[int, Field(strict=True)]
 NonNegativeFen = Annotated[int, Field(strict=True, ge=0)]
 PositiveFen = Annotated[int, Field(strict=True, gt=0)]
 StatementVersion = Annotated[int, Field(strict=True, ge=1)]
-ChannelCode = Literal[
-    "wechatpay", "alipay", "lakala", "unionpay", "allinpay", "cash", "wire", "loan"
-]
 BillingStage = Literal["intent", "firm", "final", "service", "installment", "payoff"]
-ReconSource = Literal["wechatpay", "alipay", "lakala", "unionpay", "allinpay", "cash", "wire"]
+
+
+def _statement_source(code: ChannelCode) -> ChannelCode:
+    if code not in statement_sources():
+        raise ValueError(
+            f"{code} has no statements (recon sources: {', '.join(statement_sources())})"
+        )
+    return code
+
+
+# A channel recon-service loads statements of (otd_shared.channels.statement_sources).
+ReconSource = Annotated[ChannelCode, AfterValidator(_statement_source)]
 
 
 class _Payload(BaseModel):

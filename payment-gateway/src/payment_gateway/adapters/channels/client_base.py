@@ -24,6 +24,7 @@ from typing import Final, Protocol
 
 import httpx
 
+from otd_shared.channels import ChannelCode
 from payment_gateway.domain.outcomes import ChannelOutcome, RefundOutcome
 
 RESPONSE_BYTES_MAX: Final = 256 * 1024
@@ -101,7 +102,7 @@ class ChannelClient(Protocol):
     """One channel's server API."""
 
     @property
-    def channel(self) -> str:
+    def channel(self) -> ChannelCode:
         """The channel code."""
         ...
 

@@ -18,8 +18,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Final, Protocol
 
+from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.errors import CallbackRejected, WrongMerchant
-from payment_gateway.adapters.channels.wire import BODY_SIZE_MAX_BYTES_DEFAULT
+from payment_gateway.adapters.channels.wire_format import BODY_SIZE_MAX_BYTES_DEFAULT
 
 CLOCK_SKEW_MAX_S_DEFAULT: Final = 300
 CHANNEL_TZ: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -56,7 +57,7 @@ class VerifiedNotification:
     notification (decrypted for WeChat) for storage and audit.
     """
 
-    channel: str
+    channel: ChannelCode
     kind: NotificationKind
     outcome: Outcome
     channel_status: str
@@ -139,7 +140,7 @@ class ChannelProtocol(Protocol):
     """Both sides of one channel's notification protocol, bound to its key set and limits."""
 
     @property
-    def channel(self) -> str:
+    def channel(self) -> ChannelCode:
         """The channel code (`wechatpay`, `alipay`, `lakala`, `unionpay`, `allinpay`)."""
         ...
 

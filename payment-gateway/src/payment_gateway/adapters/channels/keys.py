@@ -1,341 +1,82 @@
-"""Channel key sets: the dev key layout of DESIGN.md §3 "Dev keys", loaded and generated.
+"""Channel keys by channel code: every keyed channel of the registry (see `key_files` for the
+layout of one channel, docs/channel-formats.md "Keys").
 
-Layout, one directory per channel under `var/keys/`::
-
-    var/keys/<channel>/channel_private.pem   channel side (sandbox signs notifications)  0600
-    var/keys/<channel>/channel_public.pem    channel side (gateway verifies notifications)
-    var/keys/<channel>/merchant_private.pem  our side (gateway signs requests)            0600
-    var/keys/<channel>/merchant_public.pem   our side (sandbox verifies requests)
-    var/keys/wechatpay/apiv3.key             WeChat AEAD key, 32 ASCII characters         0600
-    var/keys/<channel>/ids.json              identifiers both sides agree on
-
-RSA 2048, PEM (PKCS#8 private keys, SubjectPublicKeyInfo public keys). `generate_dev_keys` never
-overwrites: files are created with an exclusive link, so two processes racing at start-up end
-with one consistent key set; missing ids are added to an existing ids.json, present ones kept.
-
-ids.json also carries one id the design does not list: WeChat `merchant_serial`, the serial of
-*our* merchant certificate that goes into the `Authorization` header of our API calls (the
-design's `serial` is the platform certificate that signs notifications).
+    generate_dev_keys(repo_root / "var" / "keys")          # the launcher, tests
+    keys = load_key_set(repo_root / "var" / "keys", ChannelCode.ALIPAY)
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import secrets
-import string
-import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-from payment_gateway.adapters.channels.errors import ChannelKeyError
-
-CHANNEL_CODES: Final = ("wechatpay", "alipay", "lakala", "unionpay", "allinpay")
-RSA_KEY_SIZE_BITS: Final = 2048
-RSA_PUBLIC_EXPONENT: Final = 65537
-APIV3_KEY_LEN: Final = 32
-KEY_FILE_SIZE_MAX_BYTES: Final = 16 * 1024
-PRIVATE_FILE_MODE: Final = 0o600
-PUBLIC_FILE_MODE: Final = 0o644
-KEY_DIR_MODE: Final = 0o700
-
-CHANNEL_PRIVATE_PEM: Final = "channel_private.pem"
-CHANNEL_PUBLIC_PEM: Final = "channel_public.pem"
-MERCHANT_PRIVATE_PEM: Final = "merchant_private.pem"
-MERCHANT_PUBLIC_PEM: Final = "merchant_public.pem"
-APIV3_KEY_FILE: Final = "apiv3.key"
-IDS_FILE: Final = "ids.json"
-
-REQUIRED_IDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
-    {
-        "wechatpay": ("mchid", "appid", "serial"),
-        "alipay": ("app_id", "seller_id"),
-        "lakala": ("appid", "serial_no", "merchant_no"),
-        "unionpay": ("merId", "certId"),
-        "allinpay": ("cusid", "appid"),
-    }
+from otd_shared.channels import ChannelCode
+from payment_gateway.adapters.channels.key_files import (
+    APIV3_KEY_FILE,
+    CHANNEL_PRIVATE_PEM,
+    CHANNEL_PUBLIC_PEM,
+    IDS_FILE,
+    MERCHANT_PRIVATE_PEM,
+    MERCHANT_PUBLIC_PEM,
+    ChannelKeySet,
+    generate_keys,
 )
-_ID_CHARS: Final = frozenset(string.ascii_letters + string.digits + "_-.")
-_ID_LEN_MAX: Final = 64
-_APIV3_CHARS: Final = string.ascii_letters + string.digits
+from payment_gateway.adapters.channels.registry import REGISTRY, ChannelRegistry, load_key_set_of
+
+# The channels with keys, in catalogue order, and the ids each must have in ids.json.
+CHANNEL_CODES: Final = tuple(spec.code for spec in REGISTRY.keyed())
+REQUIRED_IDS: Final[Mapping[ChannelCode, tuple[str, ...]]] = MappingProxyType(
+    {spec.code: spec.keys.required_ids for spec in REGISTRY.keyed() if spec.keys is not None}
+)
 
 
-@dataclass(frozen=True)
-class ChannelKeySet:
-    """Keys and identifiers of one channel, as both the gateway and the sandbox see them.
-
-    `channel_private_key` is None where only the public half is deployed (the gateway in
-    production); `channel_signing_key()` raises then.
-    """
-
-    channel: str
-    channel_public_key: rsa.RSAPublicKey = field(repr=False)
-    merchant_private_key: rsa.RSAPrivateKey = field(repr=False)
-    merchant_public_key: rsa.RSAPublicKey = field(repr=False)
-    ids: Mapping[str, str]
-    channel_private_key: rsa.RSAPrivateKey | None = field(default=None, repr=False)
-    apiv3_key: bytes | None = field(default=None, repr=False)
-
-    def id(self, name: str) -> str:
-        """Return the identifier `name` from ids.json, or raise ChannelKeyError."""
-        value = self.ids.get(name)
-        if not value:
-            raise ChannelKeyError(f"{self.channel}: ids.json has no {name!r}")
-        return value
-
-    def channel_signing_key(self) -> rsa.RSAPrivateKey:
-        """The channel-side private key (sandbox only)."""
-        if self.channel_private_key is None:
-            raise ChannelKeyError(f"{self.channel}: no {CHANNEL_PRIVATE_PEM} loaded")
-        return self.channel_private_key
-
-    def require_apiv3_key(self) -> bytes:
-        """The WeChat APIv3 AEAD key (32 bytes)."""
-        if self.apiv3_key is None:
-            raise ChannelKeyError(f"{self.channel}: no {APIV3_KEY_FILE} loaded")
-        return self.apiv3_key
+def load_key_set(keys_dir: Path, channel: ChannelCode) -> ChannelKeySet:
+    """Load `keys_dir/<channel>/`; ChannelKeyError naming the file (or code) that is wrong."""
+    return load_key_set_of(REGISTRY.spec(channel), keys_dir)
 
 
-def load_key_set(keys_dir: Path, channel: str) -> ChannelKeySet:
-    """Load `keys_dir/<channel>/` (keys_dir is usually `<repo>/var/keys`).
-
-    `channel_private.pem` is optional; every other file of the layout is required, including
-    `apiv3.key` for wechatpay. Raises ChannelKeyError naming the file that is wrong.
-    """
-    _check_channel(channel)
-    directory = keys_dir / channel
-    channel_private = _load_private_optional(directory / CHANNEL_PRIVATE_PEM)
-    merchant_private = _load_private(directory / MERCHANT_PRIVATE_PEM)
-    channel_public = _load_public(directory / CHANNEL_PUBLIC_PEM)
-    merchant_public = _load_public(directory / MERCHANT_PUBLIC_PEM)
-    _check_pair(channel_private, channel_public, directory / CHANNEL_PUBLIC_PEM)
-    _check_pair(merchant_private, merchant_public, directory / MERCHANT_PUBLIC_PEM)
-    apiv3 = _load_apiv3(directory / APIV3_KEY_FILE) if channel == "wechatpay" else None
-    return ChannelKeySet(
-        channel=channel,
-        channel_public_key=channel_public,
-        merchant_private_key=merchant_private,
-        merchant_public_key=merchant_public,
-        ids=MappingProxyType(_load_ids(directory / IDS_FILE, channel)),
-        channel_private_key=channel_private,
-        apiv3_key=apiv3,
-    )
+def generate_dev_keys(keys_dir: Path, registry: ChannelRegistry = REGISTRY) -> None:
+    """Create the dev key layout of every keyed channel, keeping whatever already exists."""
+    for spec in registry.keyed():
+        assert spec.keys is not None
+        generate_keys(keys_dir, spec.code, spec.keys)
 
 
-def generate_dev_keys(keys_dir: Path) -> None:
-    """Create the whole dev key layout for all five channels, keeping whatever already exists."""
-    for channel in CHANNEL_CODES:
-        directory = keys_dir / channel
-        directory.mkdir(mode=KEY_DIR_MODE, parents=True, exist_ok=True)
-        _ensure_key_pair(directory / CHANNEL_PRIVATE_PEM, directory / CHANNEL_PUBLIC_PEM)
-        _ensure_key_pair(directory / MERCHANT_PRIVATE_PEM, directory / MERCHANT_PUBLIC_PEM)
-        if channel == "wechatpay":
-            apiv3 = "".join(secrets.choice(_APIV3_CHARS) for _ in range(APIV3_KEY_LEN))
-            _create_exclusive(directory / APIV3_KEY_FILE, apiv3.encode("ascii"), PRIVATE_FILE_MODE)
-        _ensure_ids(directory / IDS_FILE, channel)
+def key_secret_name(channel: ChannelCode) -> str:
+    """The Kubernetes Secret holding one channel's key files (deploy/k8s, one per channel)."""
+    return f"payment-gateway-keys-{channel}"
 
 
-def new_dev_ids(channel: str) -> dict[str, str]:
-    """Fresh random identifiers in each channel's usual shape (dev only)."""
-    _check_channel(channel)
-    makers = {
-        "wechatpay": lambda: {
-            "mchid": "19" + _digits(8),
-            "appid": "wx" + secrets.token_hex(8),
-            "serial": secrets.token_hex(20).upper(),
-            "merchant_serial": secrets.token_hex(20).upper(),
-        },
-        "alipay": lambda: {"app_id": "2021" + _digits(12), "seller_id": "2088" + _digits(12)},
-        "lakala": lambda: {
-            "appid": "OP" + _digits(8),
-            "serial_no": secrets.token_hex(8),
-            "merchant_no": "822" + _digits(12),
-        },
-        "unionpay": lambda: {"merId": "777290058" + _digits(6), "certId": "6" + _digits(10)},
-        "allinpay": lambda: {"cusid": "5500" + _digits(11), "appid": "0000" + _digits(4)},
-    }
-    return makers[channel]()
+def expected_key_mounts(keys_dir: str, registry: ChannelRegistry = REGISTRY) -> dict[str, str]:
+    """mountPath → Secret name the gateway's pods must have: ``<KEYS_DIR>/<code>`` for every
+    keyed channel (tests/deploy checks the manifests against it)."""
+    base = keys_dir.rstrip("/")
+    return {f"{base}/{spec.code}": key_secret_name(spec.code) for spec in registry.keyed()}
 
 
-# ---------------------------------------------------------------- loading
+def new_dev_ids(channel: ChannelCode) -> dict[str, str]:
+    """Fresh random identifiers in the channel's usual shape (dev only)."""
+    spec = REGISTRY.spec(channel)
+    if spec.keys is None:
+        return {}
+    return spec.keys.new_dev_ids()
 
 
-def _check_channel(channel: str) -> None:
-    if channel not in CHANNEL_CODES:
-        raise ChannelKeyError(f"unknown channel code {channel!r}")
-
-
-def _read_small(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ChannelKeyError(f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > KEY_FILE_SIZE_MAX_BYTES:
-        raise ChannelKeyError(f"{path} is larger than {KEY_FILE_SIZE_MAX_BYTES} bytes")
-    return data
-
-
-def _load_private(path: Path) -> rsa.RSAPrivateKey:
-    try:
-        key = serialization.load_pem_private_key(_read_small(path), password=None)
-    except ValueError:
-        raise ChannelKeyError(f"{path} is not an unencrypted PEM private key") from None
-    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < RSA_KEY_SIZE_BITS:
-        raise ChannelKeyError(f"{path} is not an RSA key of at least {RSA_KEY_SIZE_BITS} bits")
-    return key
-
-
-def _load_private_optional(path: Path) -> rsa.RSAPrivateKey | None:
-    return _load_private(path) if path.exists() else None
-
-
-def _load_public(path: Path) -> rsa.RSAPublicKey:
-    try:
-        key = serialization.load_pem_public_key(_read_small(path))
-    except ValueError:
-        raise ChannelKeyError(f"{path} is not a PEM public key") from None
-    if not isinstance(key, rsa.RSAPublicKey) or key.key_size < RSA_KEY_SIZE_BITS:
-        raise ChannelKeyError(f"{path} is not an RSA key of at least {RSA_KEY_SIZE_BITS} bits")
-    return key
-
-
-def _check_pair(private: rsa.RSAPrivateKey | None, public: rsa.RSAPublicKey, path: Path) -> None:
-    if private is not None and private.public_key().public_numbers() != public.public_numbers():
-        raise ChannelKeyError(f"{path} does not belong to its private key")
-
-
-def _load_apiv3(path: Path) -> bytes:
-    text = _read_small(path).rstrip(b"\r\n")
-    if len(text) != APIV3_KEY_LEN or not text.isascii() or not text.isalnum():
-        raise ChannelKeyError(f"{path} must hold exactly {APIV3_KEY_LEN} ASCII letters/digits")
-    return text
-
-
-def _load_ids(path: Path, channel: str) -> dict[str, str]:
-    try:
-        raw = json.loads(_read_small(path))
-    except ValueError:
-        raise ChannelKeyError(f"{path} is not valid JSON") from None
-    if not isinstance(raw, dict):
-        raise ChannelKeyError(f"{path} must hold a JSON object")
-    ids: dict[str, str] = {}
-    for name, value in raw.items():
-        if not isinstance(value, str) or not _is_plain_id(value):
-            raise ChannelKeyError(f"{path}: {name!r} must be a short string of [A-Za-z0-9_.-]")
-        ids[name] = value
-    missing = [name for name in REQUIRED_IDS[channel] if name not in ids]
-    if missing:
-        raise ChannelKeyError(f"{path} lacks {', '.join(missing)}")
-    return ids
-
-
-def _is_plain_id(value: str) -> bool:
-    return 0 < len(value) <= _ID_LEN_MAX and all(char in _ID_CHARS for char in value)
-
-
-# ---------------------------------------------------------------- generation
-
-
-def _digits(count: int) -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(count))
-
-
-def _ensure_key_pair(private_path: Path, public_path: Path) -> None:
-    if not private_path.exists():
-        if public_path.exists():
-            raise ChannelKeyError(f"{public_path} exists without its private key; not replacing it")
-        key = rsa.generate_private_key(
-            public_exponent=RSA_PUBLIC_EXPONENT, key_size=RSA_KEY_SIZE_BITS
-        )
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        _create_exclusive(private_path, pem, PRIVATE_FILE_MODE)
-    # Re-read from disk: if another process won the race, its key is the one to derive from.
-    private = _load_private(private_path)
-    public_pem = private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    _create_exclusive(public_path, public_pem, PUBLIC_FILE_MODE)
-    _check_pair(private, _load_public(public_path), public_path)
-
-
-def _ensure_ids(path: Path, channel: str) -> None:
-    fresh = new_dev_ids(channel)
-    if _create_exclusive(path, _ids_json(fresh), PUBLIC_FILE_MODE):
-        return
-    existing = _read_existing_ids(path)
-    missing = {name: value for name, value in fresh.items() if name not in existing}
-    if missing:
-        _replace_atomically(path, _ids_json({**existing, **missing}), PUBLIC_FILE_MODE)
-
-
-def _read_existing_ids(path: Path) -> dict[str, object]:
-    try:
-        raw = json.loads(_read_small(path))
-    except ValueError:
-        raise ChannelKeyError(f"{path} is not valid JSON; fix or remove it") from None
-    if not isinstance(raw, dict):
-        raise ChannelKeyError(f"{path} must hold a JSON object")
-    return raw
-
-
-def _ids_json(ids: Mapping[str, object]) -> bytes:
-    return (json.dumps(dict(ids), indent=2, sort_keys=True) + "\n").encode("ascii")
-
-
-def _write_temp(directory: Path, data: bytes, mode: int) -> Path:
-    fd, name = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        os.fchmod(fd, mode)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return Path(name)
-
-
-def _create_exclusive(path: Path, data: bytes, mode: int) -> bool:
-    """Create `path` with `data` unless it exists; True when this call created it.
-
-    A complete temporary file is hard-linked into place, so readers never see half a key;
-    filesystems without hard links fall back to an exclusive create.
-    """
-    temp = _write_temp(path.parent, data, mode)
-    try:
-        os.link(temp, path)
-    except FileExistsError:
-        return False
-    except OSError:
-        return _create_exclusive_direct(path, data, mode)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
-    return True
-
-
-def _create_exclusive_direct(path: Path, data: bytes, mode: int) -> bool:
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
-    except FileExistsError:
-        return False
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return True
-
-
-def _replace_atomically(path: Path, data: bytes, mode: int) -> None:
-    temp = _write_temp(path.parent, data, mode)
-    os.replace(temp, path)
+__all__ = [
+    "APIV3_KEY_FILE",
+    "CHANNEL_CODES",
+    "CHANNEL_PRIVATE_PEM",
+    "CHANNEL_PUBLIC_PEM",
+    "IDS_FILE",
+    "MERCHANT_PRIVATE_PEM",
+    "MERCHANT_PUBLIC_PEM",
+    "REQUIRED_IDS",
+    "ChannelKeySet",
+    "expected_key_mounts",
+    "generate_dev_keys",
+    "key_secret_name",
+    "load_key_set",
+    "new_dev_ids",
+]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.client_base import (
     ChannelHttp,
     ClientOptions,
@@ -19,7 +20,7 @@ from payment_gateway.adapters.channels.client_base import (
     RefundOrder,
     StartPayment,
 )
-from payment_gateway.adapters.channels.keys import ChannelKeySet
+from payment_gateway.adapters.channels.key_files import ChannelKeySet
 
 ORDER_QR_SCHEME: Final = "OTDPAY"
 
@@ -32,7 +33,7 @@ class PosOrderQrClient:
         self._channel = keys.channel
 
     @property
-    def channel(self) -> str:
+    def channel(self) -> ChannelCode:
         return self._channel
 
     async def start_payment(self, order: StartPayment) -> dict[str, str]:

@@ -1,62 +1,143 @@
-"""Channel code → `ChannelProtocol`: one line per channel (CONVENTIONS.md "A channel is one
-package and one registry line"). Unknown codes raise; nothing is looked up by name.
+"""The channel registry: one `ChannelSpec` per `ChannelCode`, from its package's ``spec.py``.
 
-    keys = load_key_set(repo_root / "var" / "keys", "alipay")
-    channel = build_channel_protocol("alipay", keys)
+    spec = REGISTRY.spec(ChannelCode.ALIPAY)
+    channel = build_channel_protocol(ChannelCode.ALIPAY, load_key_set(keys_dir, "alipay"))
     verified = channel.verify_notification(request.headers, raw_body, now_s=int(time.time()))
+
+The registry line of a channel is its entry in the shared catalogue (`otd_shared.channels`):
+every code there must have a package ``channels/<code>/`` whose ``spec.py`` exports ``SPEC``
+for that code. The package is imported by its code when the registry is built, and a missing
+package, a missing ``SPEC`` or a spec of another code raises at import (never a silent None;
+tests/channels checks every code). Everything channel-shaped derives from the registry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import importlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
-from payment_gateway.adapters.channels.alipay.notification import AlipayChannel
-from payment_gateway.adapters.channels.allinpay.notification import AllinpayChannel
+from otd_shared.channels import CATALOGUE, Catalogue, ChannelCode
+from payment_gateway.adapters.channels.client_base import ChannelClient, ChannelHttp, ClientOptions
 from payment_gateway.adapters.channels.contract import ChannelProtocol, NotificationLimits
 from payment_gateway.adapters.channels.errors import ChannelKeyError
-from payment_gateway.adapters.channels.keys import ChannelKeySet, load_key_set
-from payment_gateway.adapters.channels.lakala.notification import LakalaChannel
-from payment_gateway.adapters.channels.unionpay.notification import UnionPayChannel
-from payment_gateway.adapters.channels.wechatpay.notification import WechatPayChannel
+from payment_gateway.adapters.channels.key_files import ChannelKeySet, load_keys
+from payment_gateway.adapters.channels.spec import ChannelSpec
 
-ChannelFactory = Callable[[ChannelKeySet, NotificationLimits], ChannelProtocol]
+_PACKAGE: Final = __name__.rpartition(".")[0]
 
-CHANNEL_FACTORIES: Final[Mapping[str, ChannelFactory]] = MappingProxyType(
-    {
-        "wechatpay": lambda keys, limits: WechatPayChannel(
-            keys, max_body_bytes=limits.max_body_bytes, clock_skew_max_s=limits.clock_skew_max_s
-        ),
-        "alipay": lambda keys, limits: AlipayChannel(keys, max_body_bytes=limits.max_body_bytes),
-        "lakala": lambda keys, limits: LakalaChannel(
-            keys, max_body_bytes=limits.max_body_bytes, clock_skew_max_s=limits.clock_skew_max_s
-        ),
-        "unionpay": lambda keys, limits: UnionPayChannel(
-            keys, max_body_bytes=limits.max_body_bytes
-        ),
-        "allinpay": lambda keys, limits: AllinpayChannel(
-            keys, max_body_bytes=limits.max_body_bytes
-        ),
-    }
-)
+
+@dataclass(frozen=True)
+class ChannelRegistry:
+    """The specs, in catalogue order (the order listings and routing advice use)."""
+
+    specs: Mapping[ChannelCode, ChannelSpec]
+
+    def __iter__(self) -> Iterator[ChannelSpec]:
+        return iter(self.specs.values())
+
+    def spec(self, code: ChannelCode) -> ChannelSpec:
+        """The spec of `code`; ChannelKeyError for a code no package declares."""
+        spec = self.specs.get(code)
+        if spec is None:
+            raise ChannelKeyError(f"unknown channel code {code!r}")
+        return spec
+
+    def codes(self) -> tuple[ChannelCode, ...]:
+        """Every code, in catalogue order."""
+        return tuple(self.specs)
+
+    def keyed(self) -> tuple[ChannelSpec, ...]:
+        """Channels with keys under ``var/keys/<code>/`` (the five with protocols)."""
+        return tuple(spec for spec in self if spec.keys is not None)
+
+    def online(self) -> tuple[ChannelCode, ...]:
+        """Online channels (app, QR, web)."""
+        return tuple(spec.code for spec in self if spec.online)
+
+    def offline(self) -> tuple[ChannelCode, ...]:
+        """Offline channels that a billing may be paid with (POS, cash, wire)."""
+        return tuple(spec.code for spec in self if not spec.online and spec.offline_label)
+
+    def startable(self) -> tuple[ChannelCode, ...]:
+        """Channels that ``POST /v1/payments`` starts."""
+        return tuple(spec.code for spec in self if spec.startable)
+
+    def methods(self) -> Mapping[ChannelCode, tuple[str, ...]]:
+        """Code → its methods (the first is the default)."""
+        return MappingProxyType({spec.code: spec.methods for spec in self})
+
+    def with_spec(self, spec: ChannelSpec) -> ChannelRegistry:
+        """This registry plus (or with a replaced) `spec` (tests of derived lists)."""
+        return ChannelRegistry(MappingProxyType({**self.specs, spec.code: spec}))
+
+    def catalogue(self) -> Catalogue:
+        """The neutral facts of these channels (what the other services derive from)."""
+        return MappingProxyType({spec.code: spec.facts for spec in self})
+
+
+def _load_spec(code: ChannelCode) -> ChannelSpec:
+    module = importlib.import_module(f"{_PACKAGE}.{code.value}.spec")
+    spec = getattr(module, "SPEC", None)
+    if not isinstance(spec, ChannelSpec) or spec.code is not code:
+        raise ImportError(f"{module.__name__} must export SPEC, the ChannelSpec of {code}")
+    if spec.facts != CATALOGUE[code]:
+        raise ImportError(f"{module.__name__}: SPEC.facts differ from the shared catalogue")
+    return spec
+
+
+def load_registry(codes: Iterable[ChannelCode] = CATALOGUE) -> ChannelRegistry:
+    """The specs of `codes` (default: the whole catalogue)."""
+    return ChannelRegistry(MappingProxyType({code: _load_spec(code) for code in codes}))
+
+
+REGISTRY: Final = load_registry()
+
+
+def load_key_set_of(spec: ChannelSpec, keys_dir: Path) -> ChannelKeySet:
+    """Load the keys of a keyed channel (ChannelKeyError for a keyless one)."""
+    if spec.keys is None:
+        raise ChannelKeyError(f"{spec.code} has no keys")
+    return load_keys(keys_dir, spec.code, spec.keys)
 
 
 def build_channel_protocol(
-    channel: str, keys: ChannelKeySet, limits: NotificationLimits | None = None
+    channel: ChannelCode,
+    keys: ChannelKeySet,
+    limits: NotificationLimits | None = None,
+    registry: ChannelRegistry = REGISTRY,
 ) -> ChannelProtocol:
     """The ChannelProtocol of `channel`; ChannelKeyError for unknown codes or foreign keys."""
-    factory = CHANNEL_FACTORIES.get(channel)
-    if factory is None:
-        raise ChannelKeyError(f"unknown channel code {channel!r}")
-    if keys.channel != channel:
+    spec = registry.spec(channel)
+    if spec.protocol is None:
+        raise ChannelKeyError(f"{spec.code} receives no notifications")
+    if keys.channel != spec.code:
         raise ChannelKeyError(f"key set of {keys.channel!r} given for {channel!r}")
-    return factory(keys, limits or NotificationLimits())
+    return spec.protocol(keys, limits or NotificationLimits())
+
+
+def build_channel_client(
+    channel: ChannelCode,
+    keys: ChannelKeySet,
+    http: ChannelHttp,
+    options: ClientOptions,
+    registry: ChannelRegistry = REGISTRY,
+) -> ChannelClient:
+    """The client of ``channel``; ChannelKeyError for unknown codes or foreign keys."""
+    spec = registry.spec(channel)
+    if spec.client is None:
+        raise ChannelKeyError(f"{spec.code} has no client")
+    if keys.channel != spec.code:
+        raise ChannelKeyError(f"key set of {keys.channel!r} given for {channel!r}")
+    return spec.client(keys, http, options)
 
 
 def load_channel_protocol(
-    keys_dir: Path, channel: str, limits: NotificationLimits | None = None
+    keys_dir: Path, channel: ChannelCode, limits: NotificationLimits | None = None
 ) -> ChannelProtocol:
     """Load `keys_dir/<channel>/` and build its ChannelProtocol."""
-    return build_channel_protocol(channel, load_key_set(keys_dir, channel), limits)
+    spec = REGISTRY.spec(channel)
+    return build_channel_protocol(spec.code, load_key_set_of(spec, keys_dir), limits)

@@ -20,7 +20,7 @@ from recon_service.adapters.statements import (
     wire,
 )
 from recon_service.adapters.statements.base import ParseContext
-from recon_service.domain.statement import Source, StatementLine
+from recon_service.domain.statement import Source, StatementLine, sources_in_processing_order
 
 Parser = Callable[[BinaryIO, ParseContext], Iterator[StatementLine]]
 
@@ -35,7 +35,7 @@ PARSERS: Final[Mapping[Source, Parser]] = MappingProxyType(
         Source.WIRE: wire.parse,
     }
 )
-assert set(PARSERS) == set(Source), "every source has a parser"
+assert set(PARSERS) == set(sources_in_processing_order()), "every source has a parser"
 
 
 def parse_statement(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLine]:

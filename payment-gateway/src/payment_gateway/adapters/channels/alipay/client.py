@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.alipay import protocol
 from payment_gateway.adapters.channels.client_base import (
     ChannelHttp,
@@ -30,10 +31,10 @@ from payment_gateway.adapters.channels.client_base import (
 )
 from payment_gateway.adapters.channels.contract import channel_time
 from payment_gateway.adapters.channels.errors import CallbackRejected, MoneyFormatError
-from payment_gateway.adapters.channels.keys import ChannelKeySet
+from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.money_edge import fen_to_yuan, yuan_to_fen
 from payment_gateway.adapters.channels.rsa_signing import sign_b64, verify_b64
-from payment_gateway.adapters.channels.wire import (
+from payment_gateway.adapters.channels.wire_format import (
     FormPairs,
     dump_json_compact,
     encode_form,
@@ -41,7 +42,7 @@ from payment_gateway.adapters.channels.wire import (
 )
 from payment_gateway.domain.outcomes import ChannelOutcome, RefundOutcome
 
-CHANNEL: Final = "alipay"
+CHANNEL: Final = ChannelCode.ALIPAY
 GATEWAY_PATH: Final = "/gateway.do"
 SUCCESS_CODE: Final = "10000"
 NOT_EXIST_SUB_CODES: Final = frozenset({"ACQ.TRADE_NOT_EXIST"})
@@ -141,7 +142,7 @@ class AlipayClient:
         self._app_id = keys.id("app_id")
 
     @property
-    def channel(self) -> str:
+    def channel(self) -> ChannelCode:
         return CHANNEL
 
     async def start_payment(self, order: StartPayment) -> dict[str, str]:

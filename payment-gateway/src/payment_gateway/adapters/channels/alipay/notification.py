@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Final
 
+from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.alipay import protocol
 from payment_gateway.adapters.channels.alipay.protocol import AlipayNotification
 from payment_gateway.adapters.channels.contract import (
@@ -29,16 +30,16 @@ from payment_gateway.adapters.channels.contract import (
     extra_form_fields,
 )
 from payment_gateway.adapters.channels.errors import CallbackRejected
-from payment_gateway.adapters.channels.keys import ChannelKeySet
+from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.money_edge import fen_to_yuan
-from payment_gateway.adapters.channels.wire import (
+from payment_gateway.adapters.channels.wire_format import (
     BODY_SIZE_MAX_BYTES_DEFAULT,
     FormPairs,
     HeaderView,
     normalize_charset,
 )
 
-CHANNEL: Final = "alipay"
+CHANNEL: Final = ChannelCode.ALIPAY
 CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
 _MERCHANT_ID_FIELDS: Final = ("app_id", "seller_id", "auth_app_id")
 
@@ -89,7 +90,7 @@ class AlipayChannel:
         self._max_body_bytes = max_body_bytes
 
     @property
-    def channel(self) -> str:
+    def channel(self) -> ChannelCode:
         return CHANNEL
 
     @property

@@ -32,7 +32,7 @@ from payment_gateway.adapters.channels.errors import (
 )
 from payment_gateway.adapters.channels.money_edge import fen_to_yuan, yuan_to_fen
 from payment_gateway.adapters.channels.rsa_signing import HashName, sign_b64, verify_b64
-from payment_gateway.adapters.channels.wire import (
+from payment_gateway.adapters.channels.wire_format import (
     BODY_SIZE_MAX_BYTES_DEFAULT,
     Charset,
     FormPairs,

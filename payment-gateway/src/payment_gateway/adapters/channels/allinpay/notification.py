@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.allinpay import protocol
 from payment_gateway.adapters.channels.allinpay.protocol import AllinpayNotification
 from payment_gateway.adapters.channels.contract import (
@@ -27,10 +28,10 @@ from payment_gateway.adapters.channels.contract import (
     extra_form_fields,
 )
 from payment_gateway.adapters.channels.errors import CallbackRejected
-from payment_gateway.adapters.channels.keys import ChannelKeySet
-from payment_gateway.adapters.channels.wire import BODY_SIZE_MAX_BYTES_DEFAULT
+from payment_gateway.adapters.channels.key_files import ChannelKeySet
+from payment_gateway.adapters.channels.wire_format import BODY_SIZE_MAX_BYTES_DEFAULT
 
-CHANNEL: Final = "allinpay"
+CHANNEL: Final = ChannelCode.ALLINPAY
 REFUND_TRXCODES: Final = frozenset(
     {"VSP502", "VSP503", "VSP512", "VSP513", "VSP552", "VSP553", "VSP002", "VSP003"}
 )
@@ -95,7 +96,7 @@ class AllinpayChannel:
         self._max_body_bytes = max_body_bytes
 
     @property
-    def channel(self) -> str:
+    def channel(self) -> ChannelCode:
         return CHANNEL
 
     @property

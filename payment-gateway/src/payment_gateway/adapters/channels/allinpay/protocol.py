@@ -26,7 +26,7 @@ from payment_gateway.adapters.channels.errors import (
 )
 from payment_gateway.adapters.channels.money_edge import fen_text_to_fen
 from payment_gateway.adapters.channels.rsa_signing import sign_b64, verify_b64
-from payment_gateway.adapters.channels.wire import (
+from payment_gateway.adapters.channels.wire_format import (
     BODY_SIZE_MAX_BYTES_DEFAULT,
     check_body_size,
     decode_form_values,

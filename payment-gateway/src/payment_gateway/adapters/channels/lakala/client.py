@@ -19,6 +19,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Final
 
+from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.client_base import (
     ChannelHttp,
     ChannelRefused,
@@ -32,13 +33,13 @@ from payment_gateway.adapters.channels.client_base import (
 )
 from payment_gateway.adapters.channels.contract import CHANNEL_TZ, channel_time
 from payment_gateway.adapters.channels.errors import CallbackRejected, MoneyFormatError
-from payment_gateway.adapters.channels.keys import ChannelKeySet
+from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.lakala import protocol
 from payment_gateway.adapters.channels.money_edge import fen_text_to_fen
-from payment_gateway.adapters.channels.wire import dump_json_compact, parse_json_object
+from payment_gateway.adapters.channels.wire_format import dump_json_compact, parse_json_object
 from payment_gateway.domain.outcomes import ChannelOutcome, RefundOutcome
 
-CHANNEL: Final = "lakala"
+CHANNEL: Final = ChannelCode.LAKALA
 VERSION: Final = "3.0"
 LABS_SUCCESS: Final = "BBS00000"
 CCSS_SUCCESS: Final = "000000"
@@ -114,7 +115,7 @@ class LakalaClient:
             raise ValueError("Lakala needs a terminal number (LAKALA_TERM_NO or ids.json term_no)")
 
     @property
-    def channel(self) -> str:
+    def channel(self) -> ChannelCode:
         return CHANNEL
 
     async def start_payment(self, order: StartPayment) -> dict[str, str]:

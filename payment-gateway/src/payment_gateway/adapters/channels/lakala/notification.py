@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final, Literal
 
+from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.contract import (
     CLOCK_SKEW_MAX_S_DEFAULT,
     CallbackAnswer,
@@ -27,12 +28,15 @@ from payment_gateway.adapters.channels.contract import (
     channel_time,
 )
 from payment_gateway.adapters.channels.errors import CallbackRejected
-from payment_gateway.adapters.channels.keys import ChannelKeySet
+from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.lakala import protocol
 from payment_gateway.adapters.channels.lakala.models import CashierNotification, LabsNotification
-from payment_gateway.adapters.channels.wire import BODY_SIZE_MAX_BYTES_DEFAULT, dump_json_compact
+from payment_gateway.adapters.channels.wire_format import (
+    BODY_SIZE_MAX_BYTES_DEFAULT,
+    dump_json_compact,
+)
 
-CHANNEL: Final = "lakala"
+CHANNEL: Final = ChannelCode.LAKALA
 LOG_NO_LEN: Final = 14
 LAKALA_TIME_FORMAT: Final = "%Y%m%d%H%M%S"
 NotifyFormat = Literal["cashier", "labs"]
@@ -136,7 +140,7 @@ class LakalaChannel:
         self._notify_format = notify_format
 
     @property
-    def channel(self) -> str:
+    def channel(self) -> ChannelCode:
         return CHANNEL
 
     @property

@@ -32,7 +32,7 @@ from payment_gateway.adapters.channels.errors import (
 )
 from payment_gateway.adapters.channels.lakala.models import CashierNotification, LabsNotification
 from payment_gateway.adapters.channels.rsa_signing import sign_b64, verify_b64
-from payment_gateway.adapters.channels.wire import (
+from payment_gateway.adapters.channels.wire_format import (
     BODY_SIZE_MAX_BYTES_DEFAULT,
     HeaderView,
     check_body_size,

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.contract import (
     CallbackAnswer,
     NotificationEvent,
@@ -30,12 +31,12 @@ from payment_gateway.adapters.channels.contract import (
     extra_form_fields,
 )
 from payment_gateway.adapters.channels.errors import CallbackRejected, UnsupportedStatus
-from payment_gateway.adapters.channels.keys import ChannelKeySet
+from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.unionpay import protocol
 from payment_gateway.adapters.channels.unionpay.protocol import UnionPayNotification
-from payment_gateway.adapters.channels.wire import BODY_SIZE_MAX_BYTES_DEFAULT
+from payment_gateway.adapters.channels.wire_format import BODY_SIZE_MAX_BYTES_DEFAULT
 
-CHANNEL: Final = "unionpay"
+CHANNEL: Final = ChannelCode.UNIONPAY
 TXN_TYPE_KINDS: Final[Mapping[str, NotificationKind]] = MappingProxyType(
     {"01": NotificationKind.PAYMENT, "04": NotificationKind.REFUND, "31": NotificationKind.REFUND}
 )
@@ -95,7 +96,7 @@ class UnionPayChannel:
         self._max_body_bytes = max_body_bytes
 
     @property
-    def channel(self) -> str:
+    def channel(self) -> ChannelCode:
         return CHANNEL
 
     @property

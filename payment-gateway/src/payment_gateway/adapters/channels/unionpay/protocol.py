@@ -39,7 +39,7 @@ from payment_gateway.adapters.channels.errors import (
 )
 from payment_gateway.adapters.channels.money_edge import fen_text_to_fen
 from payment_gateway.adapters.channels.rsa_signing import same_public_key, sign_b64, verify_b64
-from payment_gateway.adapters.channels.wire import (
+from payment_gateway.adapters.channels.wire_format import (
     BODY_SIZE_MAX_BYTES_DEFAULT,
     Charset,
     check_body_size,

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Final
 from urllib.parse import quote
 
+from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.client_base import (
     ChannelHttp,
     ChannelRefused,
@@ -29,12 +30,12 @@ from payment_gateway.adapters.channels.client_base import (
     StartPayment,
 )
 from payment_gateway.adapters.channels.errors import CallbackRejected
-from payment_gateway.adapters.channels.keys import ChannelKeySet
+from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.wechatpay import protocol
-from payment_gateway.adapters.channels.wire import dump_json_compact, parse_json_object
+from payment_gateway.adapters.channels.wire_format import dump_json_compact, parse_json_object
 from payment_gateway.domain.outcomes import ChannelOutcome, RefundOutcome
 
-CHANNEL: Final = "wechatpay"
+CHANNEL: Final = ChannelCode.WECHATPAY
 TRADE_STATES: Final[Mapping[str, ChannelOutcome]] = MappingProxyType(
     {
         "SUCCESS": ChannelOutcome.SUCCEEDED,
@@ -71,7 +72,7 @@ class WechatPayClient:
         self._platform_keys = MappingProxyType({keys.id("serial"): keys.channel_public_key})
 
     @property
-    def channel(self) -> str:
+    def channel(self) -> ChannelCode:
         return CHANNEL
 
     async def start_payment(self, order: StartPayment) -> dict[str, str]:

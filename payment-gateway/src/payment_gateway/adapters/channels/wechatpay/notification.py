@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.contract import (
     CLOCK_SKEW_MAX_S_DEFAULT,
     CallbackAnswer,
@@ -32,17 +33,17 @@ from payment_gateway.adapters.channels.errors import (
     Malformed,
     UnsupportedStatus,
 )
-from payment_gateway.adapters.channels.keys import ChannelKeySet
+from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.wechatpay import protocol
 from payment_gateway.adapters.channels.wechatpay.models import Refund, Transaction
-from payment_gateway.adapters.channels.wire import (
+from payment_gateway.adapters.channels.wire_format import (
     BODY_SIZE_MAX_BYTES_DEFAULT,
     dump_json_compact,
     parse_json_object,
     validate_model,
 )
 
-CHANNEL: Final = "wechatpay"
+CHANNEL: Final = ChannelCode.WECHATPAY
 
 TRADE_STATE_OUTCOMES: Final[Mapping[str, Outcome]] = MappingProxyType(
     {
@@ -105,7 +106,7 @@ class WechatPayChannel:
         self._clock_skew_max_s = clock_skew_max_s
 
     @property
-    def channel(self) -> str:
+    def channel(self) -> ChannelCode:
         return CHANNEL
 
     @property

@@ -44,7 +44,7 @@ from payment_gateway.adapters.channels.wechatpay.aead import (
     encrypt_resource,
 )
 from payment_gateway.adapters.channels.wechatpay.models import NotificationEnvelope
-from payment_gateway.adapters.channels.wire import (
+from payment_gateway.adapters.channels.wire_format import (
     BODY_SIZE_MAX_BYTES_DEFAULT,
     HeaderView,
     check_body_size,

@@ -1,0 +1,4 @@
+"""The discount channel (offline).
+
+A marketing-funded instant discount drawn by the gateway; no keys, no notifications.
+"""

@@ -1,0 +1,17 @@
+"""The loan channel: its `ChannelSpec` (see ../spec.py and docs/adding-a-channel.md).
+
+Offline: principal paid by the lender, announced by billing-service; no keys, no notifications.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from otd_shared.channels import ChannelCode, facts_of
+from payment_gateway.adapters.channels.spec import ChannelSpec
+
+SPEC: Final = ChannelSpec(
+    facts=facts_of(ChannelCode.LOAN),
+    methods=("loan_disbursement",),
+    startable=False,
+)

@@ -1,0 +1,26 @@
+"""The unionpay channel: its `ChannelSpec` (see ../spec.py and docs/adding-a-channel.md)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from otd_shared.channels import ChannelCode, facts_of
+from payment_gateway.adapters.channels.key_files import KeySpec, dev_digits
+from payment_gateway.adapters.channels.pos_client import PosOrderQrClient
+from payment_gateway.adapters.channels.spec import ChannelSpec
+from payment_gateway.adapters.channels.unionpay.notification import UnionPayChannel
+
+
+def _new_dev_ids() -> dict[str, str]:
+    return {"merId": "777290058" + dev_digits(6), "certId": "6" + dev_digits(10)}
+
+
+SPEC: Final = ChannelSpec(
+    facts=facts_of(ChannelCode.UNIONPAY),
+    methods=("pos_order_qr",),
+    startable=True,
+    keys=KeySpec(required_ids=("merId", "certId"), new_dev_ids=_new_dev_ids),
+    protocol=lambda keys, limits: UnionPayChannel(keys, max_body_bytes=limits.max_body_bytes),
+    client=PosOrderQrClient,
+    offline_label="POS card terminal (unionpay)",
+)
