@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from otd_launcher.cluster import cluster_services
-from payment_gateway.adapters.channels.keys import expected_key_mounts
 from otd_shared.events.topics import PARTITIONS_PER_TOPIC
+from payment_gateway.adapters.channels.keys import expected_key_mounts
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = {"dev": "otd-pay-dev", "prod": "otd-pay"}

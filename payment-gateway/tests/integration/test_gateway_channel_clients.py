@@ -24,8 +24,8 @@ from payment_gateway.adapters.channels.client_base import (
     RefundOrder,
     StartPayment,
 )
-from payment_gateway.adapters.channels.registry import build_channel_client
 from payment_gateway.adapters.channels.keys import load_key_set
+from payment_gateway.adapters.channels.registry import build_channel_client
 from payment_gateway.domain.outcomes import ChannelOutcome, RefundOutcome
 from payment_gateway.domain.payment import new_out_trade_no
 

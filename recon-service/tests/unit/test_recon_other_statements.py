@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 import pytest
 
 from recon_service.adapters.statements import PARSERS
-from recon_service.domain import BUSINESS_TZ, LineKind, LineStatus, Source
-from recon_service.domain.statement import sources_in_processing_order
+from recon_service.domain import BUSINESS_TZ, LineKind, LineStatus
 from recon_service.domain.errors import StatementFormatError
+from recon_service.domain.statement import sources_in_processing_order
 from recon_service.testing.statement_files import (
     Txn,
     allinpay_csv,
