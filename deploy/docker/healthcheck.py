@@ -3,7 +3,7 @@
 
 Usage: ``otd-healthcheck [/healthz|/readyz]``. Standard library only, so it runs in any
 image of the cluster without extra packages. PORT comes from the environment; without
-it, the default port of the service named by OTD_SERVICE (DESIGN.md §3) is used.
+it, the default port of the service named by OTD_SERVICE (README.md) is used.
 """
 
 from __future__ import annotations

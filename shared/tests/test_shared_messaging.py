@@ -1,6 +1,6 @@
 """Outbox → relay → broker → consumer with inbox, on real PostgreSQL and the real broker.
 
-The guarantees of DESIGN.md §2 / issue 3: nothing lost, nothing applied twice,
+The guarantees of docs/service-guide.md: nothing lost, nothing applied twice,
 failures retried then parked without blocking other orders, malformed events
 parked, two instances sharing partitions.
 """

@@ -259,7 +259,7 @@ def test_deployments_probe_healthz_and_readyz_on_their_port(docs: tuple[Doc, ...
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
         assert _env(container)["PORT"]["value"] == str(ports["http"]), name
         service = deployment["metadata"]["labels"]["app.kubernetes.io/name"]
-        assert ports["http"] == PORTS[service], f"{name}: port differs from DESIGN.md §3"
+        assert ports["http"] == PORTS[service], f"{name}: port differs from the README's table"
 
 
 def test_pods_are_annotated_for_prometheus(docs: tuple[Doc, ...]) -> None:

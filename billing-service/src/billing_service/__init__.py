@@ -1,1 +1,1 @@
-"""billing-service: fund orders, billings, due dates, refunds owed (DESIGN.md §1)."""
+"""billing-service: fund orders, billings, due dates, refunds owed (README.md)."""

@@ -1,1 +1,1 @@
-"""order-service: vehicle orders and their sub-orders (DESIGN.md §1)."""
+"""order-service: vehicle orders and their sub-orders (README.md)."""

@@ -1,4 +1,4 @@
-"""Alipay protocol (alipay.protocol / notification; CHANNEL-FORMATS.md §3)."""
+"""Alipay protocol (alipay.protocol / notification; docs/channel-formats.md §3)."""
 
 from __future__ import annotations
 

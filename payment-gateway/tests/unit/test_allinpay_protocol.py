@@ -1,4 +1,4 @@
-"""Allinpay 收银宝 protocol (allinpay.protocol / notification; CHANNEL-FORMATS.md §6.1)."""
+"""Allinpay 收银宝 protocol (allinpay.protocol / notification; docs/channel-formats.md §6.1)."""
 
 from __future__ import annotations
 

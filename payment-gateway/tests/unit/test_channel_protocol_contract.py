@@ -1,4 +1,4 @@
-"""One contract suite for every channel's notification protocol (CONVENTIONS.md "contract tests").
+"""One contract suite for every channel's notification protocol (docs/channel-formats.md).
 
 Each channel is driven through `ChannelProtocol` with real RSA keys made by `generate_dev_keys`:
 the channel side signs a genuine notification, our side must accept it, and must reject every

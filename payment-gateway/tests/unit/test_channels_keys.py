@@ -1,4 +1,4 @@
-"""Dev key layout (keys; DESIGN.md §3 "Dev keys") and the channel registry."""
+"""Dev key layout (keys; docs/channel-formats.md §0) and the channel registry."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Yuan/fen conversion at the channel edge (money_edge; CHANNEL-FORMATS.md App. B item 6, §2.2)."""
+"""Yuan/fen conversion at the channel edge (money_edge; docs/channel-formats.md App. B 6, §2.2)."""
 
 from __future__ import annotations
 

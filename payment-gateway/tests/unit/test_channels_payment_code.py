@@ -1,4 +1,4 @@
-"""Payment-code (付款码) routing (payment_code; CHANNEL-FORMATS.md §7)."""
+"""Payment-code (付款码) routing (payment_code; docs/channel-formats.md §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Lakala v3 protocol (lakala.protocol / models / notification; CHANNEL-FORMATS.md §6.2)."""
+"""Lakala v3 protocol (lakala.protocol / models / notification; docs/channel-formats.md §6.2)."""
 
 from __future__ import annotations
 

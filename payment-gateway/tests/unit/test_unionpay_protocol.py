@@ -1,4 +1,4 @@
-"""UnionPay ACP 5.1.0 protocol (unionpay.protocol / notification; CHANNEL-FORMATS.md §5.1)."""
+"""UnionPay ACP 5.1.0 protocol (unionpay.protocol / notification; docs/channel-formats.md §5.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""WeChat Pay APIv3 protocol (wechatpay.protocol / aead / notification; CHANNEL-FORMATS.md §1)."""
+"""WeChat Pay APIv3 protocol (protocol, aead, notification; docs/channel-formats.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Alipay bill archive parser (CHANNEL-FORMATS.md §4): the verbatim detail sample in a GBK zip,
+"""Alipay bill archive parser (docs/channel-formats.md §4): the verbatim detail sample in a GBK zip,
 the summary cross-check, and broken archives refused with their line number."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from recon_service.testing.statement_files import (
     gbk_zip,
 )
 
-# Verbatim from CHANNEL-FORMATS.md §4.2 (TABs before commas are part of the format).
+# Verbatim from docs/channel-formats.md §4.2 (TABs before commas are part of the format).
 DETAIL_LINES = [
     ("#支付宝业务明细查询"),
     ("#账号：[20880211096256330156]"),

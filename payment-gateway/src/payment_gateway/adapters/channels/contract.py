@@ -6,8 +6,8 @@ channel key). Each channel package implements it in `<channel>/notification.py`;
 builds one from a `ChannelKeySet`.
 
 `VerifiedNotification` is only ever produced after the signature checked out. Merchant ids,
-amount and order existence are checked later by the gateway service (DESIGN.md §3,
-CONVENTIONS.md "Callbacks"); `check_merchant_ids` is the helper for the first of these.
+amount and order existence are checked later by the gateway service (docs/payment-gateway.md
+"Callbacks"); `check_merchant_ids` is the helper for the first of these.
 """
 
 from __future__ import annotations

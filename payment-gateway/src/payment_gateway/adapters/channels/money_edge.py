@@ -1,8 +1,8 @@
 """Money at the channel edge: a thin face over `otd_shared.money` (one implementation).
 
-Follows CHANNEL-FORMATS.md Appendix B item 6 (units per channel) and §2.2 (WeChat bill fees with
-5 decimals). The rules live in `otd_shared.money` (`wire_yuan_to_fen`, `wire_fee_yuan_to_fen`,
-`fen_text_to_fen`, `fen_to_yuan`):
+Follows docs/channel-formats.md Appendix B item 6 (units per channel) and §2.2 (WeChat bill
+fees with 5 decimals). The rules live in `otd_shared.money` (`wire_yuan_to_fen`,
+`wire_fee_yuan_to_fen`, `fen_text_to_fen`, `fen_to_yuan`):
 
 * Payment amounts in yuan (Alipay `total_amount`, `refund_fee`, ...) must be exact: at most two
   decimals, ASCII digits only, no exponent, no sign unless negatives are allowed; nothing is

@@ -1,6 +1,6 @@
 """Route a scanned payment code (付款码 / auth_code) to its channel.
 
-Follows CHANNEL-FORMATS.md §7:
+Follows docs/channel-formats.md §7:
 
 * WeChat: 18 digits starting `10`–`15`; `16`–`19` are tolerated (seen in ports), never generated.
 * Alipay: 16–24 digits starting `25`–`30`.

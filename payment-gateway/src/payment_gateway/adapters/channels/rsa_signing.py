@@ -2,7 +2,7 @@
 
 SHA256withRSA: WeChat APIv3, Alipay RSA2, Lakala, UnionPay 5.1.0 (over a hex digest).
 SHA1withRSA: Alipay RSA (legacy), Allinpay 收银宝 `signtype=RSA`.
-See CHANNEL-FORMATS.md §1.2, §3.3, §5.1, §6.1 and §6.2.
+See docs/channel-formats.md §1.2, §3.3, §5.1, §6.1 and §6.2.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Shared by every channel package: body size limits, case-insensitive header lookup with
 duplicate detection, strict JSON (duplicate keys, NaN and non-UTF-8 rejected),
-`application/x-www-form-urlencoded` with a declared charset (CHANNEL-FORMATS.md §3.1, §5.1, §6.1),
+`application/x-www-form-urlencoded` with a declared charset (docs/channel-formats.md §3.1, §5.1,
+§6.1),
 sorted `k=v&k=v` signing strings, and `k="v",k="v"` authorization parameters (§1, §6.2).
 """
 

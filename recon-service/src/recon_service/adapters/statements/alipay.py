@@ -1,4 +1,4 @@
-"""Alipay trade bill archive (``<PID>0156_<yyyyMMdd>.csv.zip``, CHANNEL-FORMATS.md §4).
+"""Alipay trade bill archive (``<PID>0156_<yyyyMMdd>.csv.zip``, docs/channel-formats.md §4).
 
 The zip holds ``…_业务明细.csv`` (the detail) and ``…_业务明细(汇总).csv`` (the summary);
 entry names and contents are GBK. The detail starts with ``#`` comment lines (the account and

@@ -1,4 +1,4 @@
-"""Allinpay 收银宝 transaction file (trxfile, CHANNEL-FORMATS.md §6.1): 34 comma-separated
+"""Allinpay 收银宝 transaction file (trxfile, docs/channel-formats.md §6.1): 34 comma-separated
 columns in the documented order, amounts in yuan.
 
 Unverified, so handled both ways: a header row is optional (a first row starting with

@@ -1,5 +1,5 @@
 """Lakala statement: an ASSUMED layout (docs/recon.md, "lakala"). Lakala publishes no statement
-format (CHANNEL-FORMATS.md §6.2, Appendix C); only ``log_no`` (对账单流水号) is documented as
+format (docs/channel-formats.md §6.2, Appendix C); only ``log_no`` (对账单流水号) is documented as
 the line key. Replace this module when Lakala provides a sample file.
 
 Assumed: UTF-8 CSV (a BOM is tolerated), header row required, columns by name, field names and

@@ -1,4 +1,4 @@
-"""UnionPay ACP reconciliation detail file ZM (CHANNEL-FORMATS.md §5.2).
+"""UnionPay ACP reconciliation detail file ZM (docs/channel-formats.md §5.2).
 
 Fixed width by BYTES in GBK (a Chinese character is two bytes), 42 fields with the official
 demo's width array, ONE separator byte (a space, [I]) after every field but the last:
@@ -40,7 +40,7 @@ WIDTHS: Final = (
 SEPARATOR: Final = b" "
 RECORD_BYTES: Final = sum(WIDTHS) + len(WIDTHS) - 1
 assert RECORD_BYTES == 607
-# Field numbers (1-based, as in the table of CHANNEL-FORMATS.md §5.2).
+# Field numbers (1-based, as in the table of docs/channel-formats.md §5.2).
 TXN_CODE, TRACE_NO, TRACE_TIME, ACCOUNT, AMOUNT, QUERY_ID, ORDER_ID = 1, 4, 5, 6, 7, 10, 12
 FEE, SETTLE, TXN_TYPE, BIZ_TYPE, ORIG_QUERY_ID, MER_ID, TERM_ID = 16, 17, 20, 22, 27, 28, 34
 ORIG_ORDER_ID = 41

@@ -1,4 +1,4 @@
-"""WeChat Pay trade bill (交易账单, CHANNEL-FORMATS.md §2): ALL, SUCCESS and REFUND bill types,
+"""WeChat Pay trade bill (交易账单, docs/channel-formats.md §2): ALL, SUCCESS and REFUND bill types,
 current and legacy headers, plain or gzip (``tar_type=GZIP``).
 
 Layout: a detail header (no backticks), detail rows (every field starts with one backtick),

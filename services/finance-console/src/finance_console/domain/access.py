@@ -8,7 +8,7 @@ from enum import StrEnum
 
 
 class ConsoleRole(StrEnum):
-    """The roles a console user holds (DESIGN.md §3 ``var/console-users.json``)."""
+    """The roles a console user holds (README.md, ``var/console-users.json``)."""
 
     FINANCE = "finance"
     FINANCE_APPROVER = "finance-approver"

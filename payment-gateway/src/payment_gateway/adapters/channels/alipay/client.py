@@ -1,4 +1,4 @@
-"""Alipay openapi server API, our side (agreed paths, CHANNEL-FORMATS.md §3).
+"""Alipay openapi server API, our side (agreed paths, docs/channel-formats.md §3).
 
 * App pay needs no server call: the order string is signed locally (RSA2, merchant key) and
   carries our notify_url; Alipay (or the sandbox) notifies when the buyer pays.

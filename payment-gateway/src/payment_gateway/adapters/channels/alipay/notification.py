@@ -1,4 +1,4 @@
-"""Alipay async notifications as a `ChannelProtocol` (CHANNEL-FORMATS.md §3.2–3.4).
+"""Alipay async notifications as a `ChannelProtocol` (docs/channel-formats.md §3.2–3.4).
 
 Status mapping (exhaustive; unknown → pending, queried later):
 * TRADE_SUCCESS → payment succeeded, or refund refunded when `refund_fee` > 0 (partial refund);

@@ -1,4 +1,4 @@
-"""Alipay openapi 2.0 wire protocol, merchant side and channel side (CHANNEL-FORMATS.md §3).
+"""Alipay openapi 2.0 wire protocol, merchant side and channel side (docs/channel-formats.md §3).
 
 * Notification (§3.1–3.2): form-urlencoded in the declared charset (`charset` parameter and/or
   Content-Type `charset=`; utf-8 or gbk; both absent → MissingField, disagreeing → BadCharset).

@@ -1,4 +1,4 @@
-"""Allinpay 收银宝 notifications as a `ChannelProtocol` (CHANNEL-FORMATS.md §6.1).
+"""Allinpay 收银宝 notifications as a `ChannelProtocol` (docs/channel-formats.md §6.1).
 
 Status mapping (the code table is not verified in our sources, App. C; these follow the
 Allinpay 收银宝 docs): `trxstatus` 0000 → succeeded; 2000 / 2008 (处理中) → pending; any code

@@ -1,4 +1,4 @@
-"""Allinpay 收银宝 (VSP) result notification, both sides (CHANNEL-FORMATS.md §6.1).
+"""Allinpay 收银宝 (VSP) result notification, both sides (docs/channel-formats.md §6.1).
 
 * Form POST, every value UTF-8 URL-encoded. Allinpay adds fields over time: all parameters are
   read and signed, unknown ones are kept.
@@ -108,7 +108,7 @@ def _fen(fields: Mapping[str, str], name: str) -> int | None:
 
 
 def _optional_fee_fen(fields: Mapping[str, str]) -> int | None:
-    # `fee` is not verified in the docs (CHANNEL-FORMATS App. C): informative, never fatal.
+    # `fee` is not verified in the docs (docs/channel-formats.md App. C): informative, never fatal.
     try:
         return _fen(fields, "fee")
     except Malformed:

@@ -1,4 +1,4 @@
-"""Typed Lakala notification bodies (CHANNEL-FORMATS.md §6.2).
+"""Typed Lakala notification bodies (docs/channel-formats.md §6.2).
 
 * 聚合收银台 (ccss) order notify: `pay_order_no`, `out_order_no`, `merchant_no`, `order_status`
   (code 0–7), `total_amount` (long, fen), `order_trade_info{trade_no, log_no, trade_type, ...}`.

@@ -1,4 +1,4 @@
-"""Lakala notifications as a `ChannelProtocol` (CHANNEL-FORMATS.md §6.2).
+"""Lakala notifications as a `ChannelProtocol` (docs/channel-formats.md §6.2).
 
 Status mapping (exhaustive; unknown → pending, queried later):
 * 收银台 `order_status`: 0 待支付 / 1 支付中 → pending; 2 成功 → succeeded; 3 失败 / 4 过期 /

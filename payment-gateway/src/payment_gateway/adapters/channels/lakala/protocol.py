@@ -1,4 +1,5 @@
-"""Lakala open platform v3 wire protocol, merchant side and channel side (CHANNEL-FORMATS.md §6.2).
+"""Lakala open platform v3 wire protocol, our side and the channel side (docs/channel-formats.md
+§6.2).
 
 * Our requests: `Authorization: LKLAPI-SHA256withRSA appid="..",serial_no="..",timestamp="..",
   nonce_str="..",signature=".."` over `appid\\nserial_no\\ntimestamp\\nnonce_str\\nbody\\n`.

@@ -1,4 +1,4 @@
-"""UnionPay ACP back notifications as a `ChannelProtocol` (CHANNEL-FORMATS.md §5.1).
+"""UnionPay ACP back notifications as a `ChannelProtocol` (docs/channel-formats.md §5.1).
 
 Mapping:
 * `txnType` 01 (消费) → payment; 04 (退货) and 31 (消费撤销) → refund; any other type raises

@@ -1,4 +1,5 @@
-"""UnionPay ACP 5.1.0 back notification, merchant side and channel side (CHANNEL-FORMATS.md §5.1).
+"""UnionPay ACP 5.1.0 back notification, our side and the channel side (docs/channel-formats.md
+§5.1).
 
 * Form POST in the charset named by the `encoding` field (UTF-8 or GBK).
 * String to sign: every field except `signature`, empty values removed, keys sorted, `k=v`

@@ -1,4 +1,4 @@
-"""WeChat Pay APIv3 `resource` encryption: AEAD_AES_256_GCM (CHANNEL-FORMATS.md §1.4, App. A).
+"""WeChat Pay APIv3 `resource` encryption: AEAD_AES_256_GCM (docs/channel-formats.md §1.4, App. A).
 
 Key: the 32-byte APIv3 key. Nonce: 12 ASCII bytes. Associated data: short, may be empty.
 `ciphertext` is Base64 of the encrypted bytes followed by the 16-byte GCM tag (the Java

@@ -1,4 +1,4 @@
-"""WeChat Pay APIv3 server API, our side (agreed paths, CHANNEL-FORMATS.md §1).
+"""WeChat Pay APIv3 server API, our side (agreed paths, docs/channel-formats.md §1).
 
 * ``POST /v3/pay/transactions/app`` → ``{"prepay_id"}``; the app gets the signed parameters
   (``build_app_pay_params``) — the app pays, WeChat notifies.

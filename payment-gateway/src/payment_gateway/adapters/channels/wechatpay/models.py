@@ -1,4 +1,4 @@
-"""Typed WeChat Pay APIv3 notification payloads (CHANNEL-FORMATS.md §1.3, §1.5, §1.8).
+"""Typed WeChat Pay APIv3 notification payloads (docs/channel-formats.md §1.3, §1.5, §1.8).
 
 Strict pydantic models: amounts are JSON integers in fen (strings, floats and booleans are
 rejected), unknown fields are kept (`extra="allow"`) because WeChat adds fields over time.

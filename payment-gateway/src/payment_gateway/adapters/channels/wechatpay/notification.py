@@ -1,11 +1,11 @@
-"""WeChat Pay APIv3 notifications as a `ChannelProtocol` (CHANNEL-FORMATS.md §1.3–1.8).
+"""WeChat Pay APIv3 notifications as a `ChannelProtocol` (docs/channel-formats.md §1.3–1.8).
 
 Verification order: body size → signed headers (serial, probe, clock, signature over the raw
 body) → envelope → AEAD decrypt → typed resource. `event_type` must agree with
 `resource.original_type` (TRANSACTION.* ↔ transaction, REFUND.* ↔ refund).
 
 Status mapping (exhaustive; an unknown but well-formed status maps to pending so the gateway
-queries it, per CONVENTIONS.md):
+queries it, per docs/service-guide.md):
 * trade_state SUCCESS → succeeded; REFUND (转入退款: it was paid) → succeeded;
   NOTPAY / USERPAYING / ACCEPT → pending; CLOSED / REVOKED / PAYERROR → failed.
 * refund_status SUCCESS → refunded; CLOSED / ABNORMAL → failed (the refund, not the payment).

@@ -1,4 +1,4 @@
-"""WeChat Pay APIv3 wire protocol, merchant side and channel side (CHANNEL-FORMATS.md §1).
+"""WeChat Pay APIv3 wire protocol, merchant side and channel side (docs/channel-formats.md §1).
 
 * Signed messages (notifications §1.1–1.2, and API responses, which WeChat signs the same way):
   headers `Wechatpay-Timestamp/-Nonce/-Signature/-Serial/-Signature-Type`, message
