@@ -1,6 +1,6 @@
 """``make bench``: run every benchmark section and print figures and ratios.
 
-Select sections with ``python -m benchmarks outbox gateway ledger``; default all.
+Select sections with ``python -m benchmarks outbox gateway ledger recon``; default all.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 
 from benchmarks.common import bench_infrastructure
 
-SECTIONS = ("outbox", "gateway", "ledger")
+SECTIONS = ("outbox", "gateway", "ledger", "recon")
 
 
 def main() -> None:

@@ -4,14 +4,11 @@ carried over and caught up, a re-run giving the same result and no new discrepan
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import date, timedelta
 
 import pytest
 
-from otd_shared.events import PaymentCallback
-from recon_service.domain import BUSINESS_TZ
-from recon_service.testing.statement_files import Txn, wechat_bill
+from recon_service.testing.days import Day, load
 
 pytestmark = pytest.mark.integration
 
@@ -19,51 +16,6 @@ COUNTED = (
     "matched", "amount_mismatch", "status_mismatch", "fee_mismatch", "channel_only",
     "internal_only",
 )  # fmt: skip
-
-
-class Day:
-    """Payments of one business day on one channel, internal and on the statement."""
-
-    def __init__(self, day: date) -> None:
-        self.day = day
-        self.tag = uuid.uuid4().hex[:6].upper()
-
-    def at(self, hh: int, mm: int = 0, ss: int = 0, *, days: int = 0) -> datetime:
-        local = datetime.combine(self.day + timedelta(days=days), datetime.min.time())
-        return local.replace(hour=hh, minute=mm, second=ss, tzinfo=BUSINESS_TZ)
-
-    def otn(self, n: int) -> str:
-        return f"P{self.day:%y%m%d}{self.tag}{n:014d}"
-
-    def txn_id(self, n: int) -> str:
-        return f"42000{self.day:%Y%m%d}{n:015d}"
-
-    def line(self, n: int, fen: int, at: datetime, **kw: Any) -> Txn:
-        return Txn(
-            out_trade_no=self.otn(n), channel_txn_id=self.txn_id(n), amount_fen=fen, at=at, **kw
-        )
-
-    def callback(
-        self, n: int, fen: int, at: datetime, outcome: str = "succeeded", **kw: Any
-    ) -> PaymentCallback:
-        return PaymentCallback(
-            order_id=f"order-{self.tag}-{n}",
-            billing_id=f"bill-{self.tag}-{n}",
-            payment_id=f"pay-{self.tag}-{n}",
-            channel="wechatpay",
-            method="app",
-            outcome=outcome,  # type: ignore[arg-type]  # tests pass valid outcomes
-            out_trade_no=self.otn(n),
-            channel_txn_id=self.txn_id(n),
-            amount_fen=fen,
-            completed_at=at.astimezone(UTC),
-            **kw,
-        )
-
-
-async def load(recon, txns: list[Txn], day: date) -> None:
-    response = await recon.upload("wechatpay", wechat_bill(txns), statement_date=day.isoformat())
-    assert response.status_code in (200, 201), response.text
 
 
 async def test_every_outcome_of_one_day(recon) -> None:
@@ -277,3 +229,37 @@ async def test_runs_are_listed_by_source_and_day_latest_first(recon) -> None:
     assert body["items"][0]["counts"]["matched"] == 1
     assert other_day.json()["total"] == 0
     assert refused.status_code == 403
+
+
+async def test_conservation_rules_kept_and_a_tolerance_per_source(recon_with) -> None:
+    """matched + mismatched + channel-only (+ unsettled) = statement lines; every pair keeps
+    the rule that paired it; a tolerance of 5 fen matches a 3-fen difference."""
+    d = Day(date(2031, 11, 3))
+    async with recon_with(recon_amount_tolerance_fen={"wechatpay": 5}) as recon:
+        await recon.deliver(d.callback(1, 100_000, d.at(10)))
+        await recon.deliver(d.callback(2, 100_000, d.at(10, 5)))  # 3 fen off: within 5
+        await recon.deliver(d.callback(3, 100_000, d.at(10, 10)))  # 900 fen off
+        await recon.deliver(d.callback(4, 100_000, d.at(11)))  # internal only
+        lines = [
+            d.line(1, 100_000, d.at(10)),
+            d.line(2, 99_997, d.at(10, 5)),
+            d.line(3, 99_100, d.at(10, 10)),
+            d.line(5, 4_000, d.at(12)),  # channel only
+        ]
+        await load(recon, lines, d.day)
+        run = await recon.run("wechatpay", d.day.isoformat())
+        results = (
+            await recon.http.get(
+                f"/v1/recon-runs/{run['run_id']}/results",
+                params={"limit": 100},
+                headers=recon.auth(),
+            )
+        ).json()["items"]
+    on_lines = [r for r in results if r["line_no"] is not None]
+    assert len(on_lines) == len(lines)  # the conservation law
+    counts = run["counts"]
+    assert (counts["matched"], counts["amount_mismatch"], counts["channel_only"]) == (2, 1, 1)
+    assert counts["internal_only"] == 1
+    pairs = [r for r in results if r["record_ref"] and r["line_no"]]
+    assert {r["match_rule"] for r in pairs} == {"out_trade_no"}
+    assert all(r["match_rule"] is None for r in results if not (r["record_ref"] and r["line_no"]))

@@ -125,15 +125,17 @@ pairs AS (
 INSERT INTO {_S}.recon_results (
     run_id, source, recon_date, outcome, kind, match_key, statement_id, line_no, record_kind,
     record_ref, order_id, line_amount_fen, record_amount_fen, line_fee_fen, record_fee_fen,
-    line_status, record_status, discrepancy_key)
+    line_status, record_status, discrepancy_key, match_rule)
 SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
        CASE WHEN l.status <> c.status THEN 'status_mismatch'
-            WHEN l.amount_fen <> c.amount_fen THEN 'amount_mismatch'
+            WHEN abs(l.amount_fen - c.amount_fen) > :tolerance_fen THEN 'amount_mismatch'
             WHEN c.fee_fen IS NOT NULL AND l.fee_fen <> c.fee_fen THEN 'fee_mismatch'
             ELSE 'matched' END,
        l.kind, l.match_key, CAST(:statement_id AS uuid), l.line_no, c.kind, c.ref_id, c.order_id,
        l.amount_fen, c.amount_fen, l.fee_fen, c.fee_fen, l.status, c.status,
-       'P:' || c.kind || ':' || c.ref_id
+       'P:' || c.kind || ':' || c.ref_id,
+       CASE left(l.match_key, 2) WHEN 'o:' THEN 'out_trade_no' WHEN 't:' THEN 'channel_txn_id'
+            ELSE 'out_refund_no' END
 FROM pairs p
 JOIN ranked_lines l ON l.line_no = p.line_no
 JOIN candidates c ON c.kind = p.record_kind AND c.ref_id = p.record_ref
@@ -142,7 +144,8 @@ SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
        CASE WHEN l.status = 'succeeded' THEN 'channel_only' ELSE 'unsettled' END,
        l.kind, l.match_key, CAST(:statement_id AS uuid), l.line_no, NULL, NULL, NULL,
        l.amount_fen, NULL, l.fee_fen, NULL, l.status, NULL,
-       'L:' || l.kind || ':' || l.match_key || ':' || l.amount_fen || ':' || l.same_amount_no
+       'L:' || l.kind || ':' || l.match_key || ':' || l.amount_fen || ':' || l.same_amount_no,
+       NULL
 FROM ranked_lines l
 WHERE NOT EXISTS (SELECT 1 FROM pairs p WHERE p.line_no = l.line_no)
 UNION ALL
@@ -153,7 +156,8 @@ SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
             THEN 'carried_over' ELSE 'internal_only' END,
        c.kind, 'o:' || c.out_trade_no, NULL, NULL, c.kind, c.ref_id, c.order_id,
        NULL, c.amount_fen, NULL, c.fee_fen, NULL, c.status,
-       'I:' || c.kind || ':' || c.ref_id
+       'I:' || c.kind || ':' || c.ref_id,
+       NULL
 FROM candidates c
 WHERE c.status = 'succeeded' AND c.business_date <= :day
   AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.record_kind = c.kind AND p.record_ref = c.ref_id)
@@ -284,7 +288,11 @@ class RunRepository:
                 constraint="uq_discrepancies_identity",
                 set_={
                     "last_run_id": insert.excluded.last_run_id,
-                    "status": "open",
+                    # A re-run finds it again: cleared ones reopen, resolutions stand.
+                    "status": sa.case(
+                        (discrepancies.c.status == "cleared", "open"),
+                        else_=discrepancies.c.status,
+                    ),
                     "updated_at": sa.func.now(),
                 },
             )
@@ -295,7 +303,7 @@ class RunRepository:
             .where(
                 discrepancies.c.source == run.source,
                 discrepancies.c.recon_date == run.recon_date,
-                discrepancies.c.status == "open",
+                discrepancies.c.status.in_(("open", "waiting")),
                 discrepancies.c.last_run_id != run.run_id,
             )
             .values(status="cleared", updated_at=sa.func.now())
@@ -395,4 +403,5 @@ def _match_params(run: RunRecord, window: RunWindow) -> dict[str, object]:
         "late_until": window.late_until,
         "cut_grace": window.cut_grace,
         "carry_over_days": window.carry_over_days,
+        "tolerance_fen": window.amount_tolerance_fen,
     }

@@ -124,6 +124,7 @@ def _result_columns() -> list[sa.Column[object]]:
         sa.Column("line_status", sa.Text),
         sa.Column("record_status", sa.Text),
         sa.Column("discrepancy_key", sa.Text, nullable=False),
+        sa.Column("match_rule", sa.Text),  # domain.recon.MatchRule of a pair, else null
     ]
 
 
@@ -167,4 +168,70 @@ upload_exceptions = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("recorded_by", sa.Text, nullable=False),
     sa.Column("recorded_at", TS, nullable=False, server_default=sa.func.now()),
+)
+
+# The last fetch of each source and day (the 14:30 job) and where its raw file is archived.
+statement_fetches = sa.Table(
+    "statement_fetches",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("statement_date", sa.Date, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False),  # domain.fetch.FetchStatus
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("statement_id", UUID(as_uuid=True)),
+    sa.Column("content_sha256", sa.Text),
+    sa.Column("archive_path", sa.Text),
+    sa.Column("detail", sa.Text),
+    sa.Column("first_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
+)
+
+# Adjustments (调差): one per resolution attempt of a discrepancy.
+adjustments = sa.Table(
+    "adjustments",
+    metadata,
+    sa.Column("adjustment_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("discrepancy_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("recon_date", sa.Date, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("linked_ref", sa.Text),
+    sa.Column("adjustment_fen", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # pending_approval | applied | rejected
+    sa.Column("requested_by", sa.Text, nullable=False),
+    sa.Column("requested_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("decided_by", sa.Text),
+    sa.Column("decided_at", TS),
+    sa.Column("decision_reason", sa.Text),
+)
+
+# Append-only, hash-chained: every step of every resolution, approval, close and reopen.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("subject_kind", sa.Text, nullable=False),
+    sa.Column("subject_id", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("before", JSONB),
+    sa.Column("after", JSONB),
+    sa.Column("prev_hash", sa.Text, nullable=False),
+    sa.Column("hash", sa.Text, nullable=False),
+)
+
+day_closures = sa.Table(
+    "day_closures",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("recon_date", sa.Date, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False),  # closed | reopened
+    sa.Column("closed_by", sa.Text, nullable=False),
+    sa.Column("closed_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("reopened_by", sa.Text),
+    sa.Column("reopened_at", TS),
+    sa.Column("reopen_reason", sa.Text),
 )

@@ -4,8 +4,13 @@
     ├── NotFound 404
     │   ├── StatementNotFound          -- no statement with this id
     │   └── RunNotFound                -- no reconciliation run with this id
+    ├── NotFound 404 (also DiscrepancyNotFound, AdjustmentNotFound)
     ├── Conflict 409
-    │   └── StatementMissing           -- a run of a source and day with no statement loaded
+    │   ├── StatementMissing           -- a run of a source and day with no statement loaded
+    │   ├── DiscrepancyNotOpen, AdjustmentNotPending
+    │   ├── DayClosed, DayNotClosed, DayHasOpenDiscrepancies
+    ├── ApproverIsRequester 403        -- the second approver is the requester
+    ├── LinkedRefMissing 422           -- ``link`` without ``linked_ref``
     ├── InvalidInput 422
     │   ├── StatementFormatError       -- the file breaks its format; carries ``line_no``
     │   │   ├── StatementEmpty         -- no statement line (empty, header only)
@@ -105,3 +110,58 @@ class StatementMissing(Conflict):
     """A reconciliation run was asked for a source and day with no statement loaded."""
 
     code = "statement_missing"
+
+
+class DiscrepancyNotFound(NotFound):
+    """No discrepancy with this id."""
+
+    code = "discrepancy_not_found"
+
+
+class AdjustmentNotFound(NotFound):
+    """No adjustment with this id."""
+
+    code = "adjustment_not_found"
+
+
+class DiscrepancyNotOpen(Conflict):
+    """The discrepancy is already resolved, cleared or waiting for approval."""
+
+    code = "discrepancy_not_open"
+
+
+class AdjustmentNotPending(Conflict):
+    """The adjustment was already approved or rejected."""
+
+    code = "adjustment_not_pending"
+
+
+class ApproverIsRequester(DomainError):
+    """The second approver must be another person than the requester."""
+
+    http_status = 403
+    code = "approver_is_requester"
+
+
+class DayClosed(Conflict):
+    """The source-day is closed: reopen it first."""
+
+    code = "day_closed"
+
+
+class DayNotClosed(Conflict):
+    """The source-day is not closed."""
+
+    code = "day_not_closed"
+
+
+class DayHasOpenDiscrepancies(Conflict):
+    """A source-day closes only when nothing is open."""
+
+    code = "day_has_open_discrepancies"
+
+
+class LinkedRefMissing(InvalidField):
+    """``link`` needs the record it links to."""
+
+    code = "linked_ref_missing"

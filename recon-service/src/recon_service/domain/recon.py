@@ -16,12 +16,21 @@ INTERNAL_ONLY (短款). An unpaired line that moved money is CHANNEL_ONLY (长�
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Final
 
 from recon_service.domain.statement import BUSINESS_TZ
+
+
+class MatchRule(StrEnum):
+    """Which key paired a line with a record, in priority order (kept on every pair)."""
+
+    OUT_TRADE_NO = "out_trade_no"
+    CHANNEL_TXN_ID = "channel_txn_id"
+    OUT_REFUND_NO = "out_refund_no"
 
 
 class Outcome(StrEnum):
@@ -50,10 +59,17 @@ DISCREPANCIES: Final = frozenset(COUNTED) - {Outcome.MATCHED}
 
 @dataclass(frozen=True, kw_only=True)
 class ReconPolicy:
-    """How far internal records carry over the day cut."""
+    """How far internal records carry over the day cut, and the amount tolerance per source
+    (a paired line and record whose amounts differ by at most it are matched; none by
+    default)."""
 
     carry_over_days: int = 3
     cut_grace: timedelta = timedelta(hours=1)
+    amount_tolerance_fen: Mapping[str, int] = field(default_factory=dict)
+
+    def tolerance_fen(self, source: str) -> int:
+        """The amount tolerance of a source (0: amounts must be equal)."""
+        return self.amount_tolerance_fen.get(source, 0)
 
     def __post_init__(self) -> None:
         assert 0 <= self.carry_over_days <= 31
@@ -70,9 +86,10 @@ class RunWindow:
     late_until: datetime
     carry_over_days: int
     cut_grace: timedelta
+    amount_tolerance_fen: int = 0
 
     @classmethod
-    def of(cls, day: date, policy: ReconPolicy) -> RunWindow:
+    def of(cls, day: date, policy: ReconPolicy, source: str = "") -> RunWindow:
         """The window of one business day under a policy."""
         next_start = datetime.combine(day + timedelta(days=1), time(0), BUSINESS_TZ).astimezone(UTC)
         return cls(
@@ -82,6 +99,7 @@ class RunWindow:
             late_until=next_start + policy.cut_grace,
             carry_over_days=policy.carry_over_days,
             cut_grace=policy.cut_grace,
+            amount_tolerance_fen=policy.tolerance_fen(source),
         )
 
 

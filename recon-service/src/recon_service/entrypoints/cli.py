@@ -1,11 +1,11 @@
-"""``python -m recon_service recon-daily [--date YYYY-MM-DD]``: the T+1 reconciliation job.
+"""``python -m recon_service recon-daily [--date YYYY-MM-DD]``: the T+1 daily job.
 
 Every other command (``api|relay|consumer|worker|migrate``) is the shared CLI's. The date
-defaults to yesterday in Asia/Shanghai. Sources run in the fixed order (WeChat, Alipay,
-Lakala, UnionPay, Allinpay, cash, wire); each reconciles the latest statement loaded for the
-day. Fetching statements from the channels' download APIs is not built yet: a source without a
-loaded statement is reported ``statement_missing``. Prints one JSON line per source and exits 1
-when any source had no statement (the Job shows red; re-running a day is harmless).
+defaults to yesterday in Asia/Shanghai. The job fetches the day's statements from the
+channels with a download API (WeChat, Lakala, UnionPay), then reconciles every source in the
+fixed order (WeChat, Alipay, Lakala, UnionPay, Allinpay, cash, wire) against the latest
+statement loaded. Prints one JSON line per fetch and per source and exits 1 when any source
+had no statement (the Job shows red; re-running a day is harmless).
 """
 
 from __future__ import annotations
@@ -20,15 +20,13 @@ from otd_shared.cli import main as shared_main
 from otd_shared.observability import configure_logging
 from otd_shared.runtime import ServiceRuntime
 from otd_shared.settings import ServiceSettings
-from recon_service.bootstrap import ENTRY
+from recon_service.bootstrap import ENTRY, fetch_deps
 from recon_service.config import ReconSettings
-from recon_service.domain.errors import StatementMissing
-from recon_service.domain.statement import business_date_of, sources_in_processing_order
-from recon_service.service_layer.runs import run_recon
-from recon_service.service_layer.unit_of_work import ReconUnitOfWork
+from recon_service.domain.statement import business_date_of
+from recon_service.service_layer.daily import daily_job
+from recon_service.service_layer.fetch import SystemClock
 
 DAILY_COMMAND = "recon-daily"
-REQUESTED_BY = "recon-daily"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,7 +36,8 @@ def main(argv: list[str] | None = None) -> None:
         argv,
         extra_commands={
             DAILY_COMMAND: ExtraCommand(
-                "T+1 reconciliation of every source for one day", recon_daily
+                "T+1 statement fetch and reconciliation of every source for one day",
+                recon_daily,
             ),
         },
     )
@@ -55,7 +54,8 @@ def recon_daily(argv: list[str]) -> int:
     reports = asyncio.run(_run(settings, day))
     for report in reports:
         print(json.dumps(report, sort_keys=True))  # noqa: T201  (the job's report on stdout)
-    return 1 if any(r["status"] != "reconciled" for r in reports) else 0
+    missing = [r for r in reports if "fetch" not in r and r["status"] != "reconciled"]
+    return 1 if missing else 0
 
 
 async def _run(settings: ServiceSettings, day: date) -> list[dict[str, object]]:
@@ -67,20 +67,10 @@ async def _run(settings: ServiceSettings, day: date) -> list[dict[str, object]]:
 
 
 async def daily(runtime: ServiceRuntime, day: date) -> list[dict[str, object]]:
-    """Reconcile every source of one day in the fixed order; one report per source."""
+    """Fetch and reconcile one day; the fetch reports, then one report per source."""
     settings = runtime.settings
     assert isinstance(settings, ReconSettings)
-    reports: list[dict[str, object]] = []
-    for source in sources_in_processing_order():
-        uow = ReconUnitOfWork(runtime.sessions, runtime.outbox)
-        report: dict[str, object] = {"source": source.value, "date": day.isoformat()}
-        try:
-            run = await run_recon(
-                uow, source, day, settings.recon_policy(), requested_by=REQUESTED_BY
-            )
-        except StatementMissing:
-            report["status"] = "statement_missing"
-        else:
-            report.update(status="reconciled", run_id=str(run.run_id), counts=run.counts)
-        reports.append(report)
-    return reports
+    async with fetch_deps(runtime, SystemClock()) as deps:
+        result = await daily_job(deps, settings.recon_policy(), day)
+    fetched = [{"fetch": True, **r} for r in result["fetched"]]
+    return [*fetched, *result["reconciled"]]

@@ -118,15 +118,17 @@ async def run_results(
 
 @router.get("/discrepancies", response_model=DiscrepancyPageOut)
 async def list_discrepancies(
+    request: Request,
     uow: UoW,
     _: Reader,
     source: Source | None = None,
     date: date | None = None,
-    status: Literal["open", "cleared"] | None = "open",
+    status: Literal["open", "cleared", "waiting", "pending_approval", "resolved"] | None = "open",
     limit: Limit = PAGE_SIZE_DEFAULT,
     offset: Offset = 0,
 ) -> DiscrepancyPageOut:
-    """Discrepancies (差错), open ones by default, newest day first; paginated."""
+    """Discrepancies (差错), open ones by default, newest day first; paginated. Each carries
+    ``amount_at_stake_fen``, ``age_days`` and its ageing ``priority``."""
     items, total = await runs.discrepancies(
         uow,
         source=source.value if source else None,
@@ -134,6 +136,7 @@ async def list_discrepancies(
         status=status,
         limit=limit,
         offset=offset,
+        ageing=_settings(request).ageing_policy(),
     )
     return DiscrepancyPageOut(
         items=[DiscrepancyOut.model_validate(i) for i in items],
@@ -141,3 +144,9 @@ async def list_discrepancies(
         limit=limit,
         offset=offset,
     )
+
+
+def _settings(request: Request) -> ReconSettings:
+    settings = runtime_of(request).settings
+    assert isinstance(settings, ReconSettings)
+    return settings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -178,6 +179,9 @@ class ReconResultOut(BaseModel):
     record_fee_fen: int | None
     line_status: str | None
     record_status: str | None
+    match_rule: str | None = Field(
+        default=None, description="out_trade_no, channel_txn_id or out_refund_no (pairs)."
+    )
 
 
 class ReconResultPageOut(BaseModel):
@@ -201,6 +205,9 @@ class DiscrepancyOut(ReconResultOut):
     last_run_id: uuid.UUID
     created_at: datetime
     updated_at: datetime
+    amount_at_stake_fen: int = 0
+    age_days: int = 0
+    priority: str = "normal"
 
 
 class DiscrepancyPageOut(BaseModel):
@@ -238,3 +245,136 @@ class UploadExceptionPageOut(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class ResolveIn(BaseModel):
+    """Resolve a discrepancy (调差)."""
+
+    action: Literal["accept_channel", "accept_ours", "write_off", "link", "wait"]
+    reason: str = Field(min_length=3, max_length=500)
+    linked_ref: str | None = Field(default=None, max_length=128)
+
+
+class DecisionIn(BaseModel):
+    """A second approver's decision."""
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class AdjustmentOut(BaseModel):
+    """An adjustment: ``applied`` (posted when it moves money), ``pending_approval`` (above
+    the threshold: a finance-approver other than the requester decides) or ``rejected``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    adjustment_id: uuid.UUID
+    discrepancy_id: uuid.UUID
+    source: str
+    recon_date: date_type
+    action: str
+    reason: str
+    linked_ref: str | None
+    adjustment_fen: int = Field(description="+: Dr clearing / Cr recon differences.")
+    status: str
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+
+
+class AdjustmentPageOut(BaseModel):
+    """One page of adjustments."""
+
+    items: list[AdjustmentOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class AuditEntryOut(BaseModel):
+    """One audit entry (append-only, chained: ``hash`` = SHA-256(prev_hash, entry))."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    subject_kind: str
+    subject_id: str
+    reason: str | None
+    before: dict[str, object] | None
+    after: dict[str, object] | None
+    prev_hash: str
+    hash: str
+
+
+class AuditVerifyOut(BaseModel):
+    """The chain walked from the first entry."""
+
+    ok: bool
+    entries: int
+    first_broken_seq: int | None
+
+
+class DayClosureOut(BaseModel):
+    """A source-day's closure."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source: str
+    recon_date: date_type
+    status: str
+    closed_by: str
+    closed_at: datetime
+    reopened_by: str | None
+    reopened_at: datetime | None
+    reopen_reason: str | None
+
+
+class ReopenIn(BaseModel):
+    """Why a closed day is reopened."""
+
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class FiguresOut(BaseModel):
+    """Match rate by count and by money, money at risk, ageing."""
+
+    model_config = ConfigDict(extra="allow")
+
+    source: str | None
+    date_from: date_type
+    date_to: date_type
+    results: int
+    matched: int
+    match_rate_by_count: float | None = Field(description="For display only.")
+    amount_fen: int
+    matched_amount_fen: int
+    match_rate_by_amount: float | None
+    open_discrepancies: int
+    money_at_risk_fen: int
+    open_by_priority: dict[str, int]
+
+
+class SettlementOut(BaseModel):
+    """One source-day: the latest statement's settled lines and what reached the bank."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source: str
+    statement_date: date_type
+    version: int
+    statement_id: uuid.UUID
+    payment_count: int
+    payment_fen: int
+    refund_count: int
+    refund_fen: int
+    fee_fen: int
+    gross_fen: int = Field(description="payment_fen − refund_fen.")
+    net_fen: int = Field(description="gross − fees: what the channel owes our bank.")
+    bank_value_date: date_type | None
+    bank_received_fen: int | None = Field(description="Credits from the channel's payer name.")
+    bank_difference_fen: int | None
+    bank_status: str = Field(description="matched, short, over, missing, not_applicable.")

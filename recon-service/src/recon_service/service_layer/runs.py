@@ -6,22 +6,27 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 
 from otd_shared.events import ReconCompleted
 from recon_service.adapters.run_repo import RunRecord
-from recon_service.domain.errors import RunNotFound, StatementMissing
+from recon_service.domain.adjustments import AgeingPolicy, amount_at_stake_fen
+from recon_service.domain.errors import DayClosed, RunNotFound, StatementMissing
 from recon_service.domain.recon import ReconPolicy, RunWindow, counts_of
-from recon_service.domain.statement import Source
+from recon_service.domain.statement import Source, business_date_of
 from recon_service.service_layer.unit_of_work import ReconUnitOfWork
 
 
 async def run_recon(
     uow: ReconUnitOfWork, source: Source, day: date, policy: ReconPolicy, *, requested_by: str
 ) -> RunRecord:
-    """Reconcile the latest statement of (source, day); StatementMissing (409) without one."""
+    """Reconcile the latest statement of (source, day); StatementMissing (409) without one,
+    DayClosed (409) when the day is closed."""
     async with uow:
         await uow.runs.lock_source(source.value)
+        closure = await uow.adjustments.closure(source.value, day)
+        if closure is not None and closure["status"] == "closed":
+            raise DayClosed(f"{source.value} {day.isoformat()} is closed; reopen it first")
         latest = await uow.runs.latest_statement(source.value, day)
         if latest is None:
             raise StatementMissing(f"no {source.value} statement is loaded for {day.isoformat()}")
@@ -36,7 +41,7 @@ async def run_recon(
             settled_fen=0,
             fee_fen=0,
         )
-        found = await uow.runs.match(run, RunWindow.of(day, policy))
+        found = await uow.runs.match(run, RunWindow.of(day, policy, source.value))
         gross_fen, fee_fen = await uow.runs.settlement(statement_id)
         finished = await uow.runs.finish(
             replace(
@@ -105,9 +110,22 @@ async def discrepancies(
     status: str | None,
     limit: int,
     offset: int,
+    ageing: AgeingPolicy | None = None,
+    today: date | None = None,
 ) -> tuple[list[dict[str, object]], int]:
-    """Discrepancies by source, day and status."""
+    """Discrepancies by source, day and status, each with its amount at stake, age and
+    ageing priority."""
     async with uow:
-        return await uow.runs.discrepancies(
+        items, total = await uow.runs.discrepancies(
             source=source, recon_date=recon_date, status=status, limit=limit, offset=offset
         )
+    policy = ageing or AgeingPolicy()
+    day = today or business_date_of(datetime.now(UTC))
+    for item in items:
+        stake = amount_at_stake_fen(item)
+        item.update(
+            amount_at_stake_fen=stake,
+            age_days=(day - item["recon_date"]).days,
+            priority=policy.priority(stake, item["recon_date"], day).value,
+        )
+    return items, total

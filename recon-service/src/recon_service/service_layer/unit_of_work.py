@@ -5,7 +5,10 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from otd_shared.uow import SqlUnitOfWork
+from recon_service.adapters.adjustment_repo import AdjustmentRepository, FiguresRepository
+from recon_service.adapters.fetch_repo import FetchRepository
 from recon_service.adapters.run_repo import RunRepository
+from recon_service.adapters.settlement_repo import SettlementRepository
 from recon_service.adapters.statement_repo import StatementRepository, UploadExceptionRepository
 
 
@@ -15,8 +18,16 @@ class ReconUnitOfWork(SqlUnitOfWork):
     statements: StatementRepository
     runs: RunRepository
     upload_exceptions: UploadExceptionRepository
+    fetches: FetchRepository
+    adjustments: AdjustmentRepository
+    figures: FiguresRepository
+    settlements: SettlementRepository
 
     def _open(self, session: AsyncSession) -> None:
         self.statements = StatementRepository(session)
         self.runs = RunRepository(session)
         self.upload_exceptions = UploadExceptionRepository(session)
+        self.fetches = FetchRepository(session)
+        self.adjustments = AdjustmentRepository(session)
+        self.figures = FiguresRepository(session)
+        self.settlements = SettlementRepository(session)

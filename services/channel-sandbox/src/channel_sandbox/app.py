@@ -15,7 +15,7 @@ import httpx
 from fastapi import FastAPI
 from starlette.middleware.base import BaseHTTPMiddleware
 
-from channel_sandbox.api import alipay, control, lakala, ops, sap, wechatpay
+from channel_sandbox.api import alipay, bills, control, lakala, ops, sap, wechatpay
 from channel_sandbox.config import SandboxSettings
 from channel_sandbox.engine import Sandbox
 from channel_sandbox.keys import SandboxKeySet, load_all
@@ -69,6 +69,6 @@ def create_app(
     app.state.sap = SapBook(reject_prefixes=dict(settings.sap_reject_prefixes))
     app.state.started = False
     app.add_middleware(BaseHTTPMiddleware, dispatch=http_middleware(metrics))
-    for module in (ops, control, wechatpay, alipay, lakala, sap):
+    for module in (ops, control, wechatpay, alipay, lakala, sap, bills):
         app.include_router(module.router)
     return app
