@@ -21,7 +21,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from otd_shared.auth import Principal, Role, require_roles
-from recon_service.config import ReconSettings
 from recon_service.domain.adjustments import Action
 from recon_service.domain.statement import Source, business_date_of
 from recon_service.entrypoints.api import (
@@ -32,6 +31,7 @@ from recon_service.entrypoints.api import (
     Reader,
     UoW,
     runtime_of,
+    settings_of,
 )
 from recon_service.entrypoints.schemas import (
     AdjustmentOut,
@@ -62,12 +62,6 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-def _settings(request: Request) -> ReconSettings:
-    settings = runtime_of(request).settings
-    assert isinstance(settings, ReconSettings)
-    return settings
-
-
 @router.post(
     "/discrepancies/{discrepancy_id}/resolve",
     response_model=AdjustmentOut,
@@ -88,7 +82,7 @@ async def resolve(
             requested_by=who.subject,
             linked_ref=body.linked_ref,
         ),
-        approval_threshold_fen=_settings(request).adjustment_approval_threshold_fen,
+        approval_threshold_fen=settings_of(request).adjustment_approval_threshold_fen,
     )
     return AdjustmentOut.model_validate(found)
 
@@ -197,7 +191,7 @@ async def recon_figures(
         date_from=first,
         date_to=last,
         today=today,
-        ageing=_settings(request).ageing_policy(),
+        ageing=settings_of(request).ageing_policy(),
         metrics=ReconMetrics.of(runtime_of(request).metrics.registry),
     )
     return FiguresOut(**found)
@@ -215,7 +209,7 @@ async def list_settlements(
     """Per source and statement day (latest version): counts and sums of settled payments,
     refunds and fees, the net to our bank, and the bank statement's credits from the
     channel matched against it (default: the last 30 days)."""
-    settings = _settings(request)
+    settings = settings_of(request)
     last = date_to or business_date_of(datetime.now(UTC))
     first = date_from or last - timedelta(days=FIGURES_DAYS_DEFAULT)
     rows = await settlements(

@@ -51,6 +51,13 @@ def runtime_of(request: Request) -> ServiceRuntime:
     return runtime
 
 
+def settings_of(request: Request) -> ReconSettings:
+    """The app's recon settings."""
+    settings = runtime_of(request).settings
+    assert isinstance(settings, ReconSettings)
+    return settings
+
+
 def unit_of_work(request: Request) -> ReconUnitOfWork:
     """A fresh unit of work on the app's runtime."""
     runtime = runtime_of(request)

@@ -14,7 +14,6 @@ from typing import Literal, get_args
 
 from fastapi import APIRouter, Request, status
 
-from recon_service.config import ReconSettings
 from recon_service.domain.errors import UnknownSource
 from recon_service.domain.recon import Outcome
 from recon_service.domain.statement import Source, parse_source, sources_in_processing_order
@@ -25,7 +24,7 @@ from recon_service.entrypoints.api import (
     Offset,
     Reader,
     UoW,
-    runtime_of,
+    settings_of,
 )
 from recon_service.entrypoints.schemas import (
     DiscrepancyOut,
@@ -57,8 +56,7 @@ async def start_run(
     body: ReconRunIn, request: Request, uow: UoW, principal: Finance
 ) -> ReconRunOut:
     """Reconcile one source and day (re-running a day gives the same result)."""
-    settings = runtime_of(request).settings
-    assert isinstance(settings, ReconSettings)
+    settings = settings_of(request)
     parsed = parse_source(body.source)
     if parsed is None:
         raise UnknownSource(body.source, [str(s) for s in sources_in_processing_order()])
@@ -136,7 +134,7 @@ async def list_discrepancies(
         status=status,
         limit=limit,
         offset=offset,
-        ageing=_settings(request).ageing_policy(),
+        ageing=settings_of(request).ageing_policy(),
     )
     return DiscrepancyPageOut(
         items=[DiscrepancyOut.model_validate(i) for i in items],
@@ -144,9 +142,3 @@ async def list_discrepancies(
         limit=limit,
         offset=offset,
     )
-
-
-def _settings(request: Request) -> ReconSettings:
-    settings = runtime_of(request).settings
-    assert isinstance(settings, ReconSettings)
-    return settings
