@@ -32,7 +32,7 @@ test-unit: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/src order-service/src billing-service/src payment-gateway/src ledger-service/src recon-service/src services/launcher/src services/channel-sandbox/src services/finance-console/src benchmarks
+	$(VENV)/bin/mypy shared/src order-service/src billing-service/src payment-gateway/src ledger-service/src recon-service/src services/launcher/src services/channel-sandbox/src services/finance-console/src services/ops-cli/src benchmarks
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -21,3 +21,6 @@ site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["pur
 for src in $(ls -d shared/src */src services/*/src 2>/dev/null | sort -u); do
   [ -d "$src" ] && echo "$(pwd)/$src" >> "$site/otd-workspace.pth"
 done
+# The operations CLI: `.venv/bin/otd` runs `python -m otd_cli` (services/ops-cli).
+printf '#!/usr/bin/env bash\nexec "%s/%s/bin/python" -m otd_cli "$@"\n' "$(pwd)" "$VENV" > "$VENV/bin/otd"
+chmod +x "$VENV/bin/otd"

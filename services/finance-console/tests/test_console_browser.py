@@ -161,6 +161,10 @@ async def test_a_broken_statement_shows_the_exact_error_and_line(
     result = page.get_by_test_id("upload-result")
     await expect(result).to_contain_text(re.compile(r"Rejected: line 3: "), timeout=30_000)
     await shot(page, "06-upload-rejected")
+    await page.reload()
+    listed = page.get_by_test_id("upload-exceptions")
+    await expect(listed).to_contain_text("broken.csv")
+    await expect(listed).to_contain_text("statement_format")
 
 
 async def test_sign_out_ends_the_session(page: Page, running_cluster: RunningCluster) -> None:

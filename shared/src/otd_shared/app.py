@@ -21,6 +21,7 @@ from otd_shared.body_limit import BodyLimitMiddleware
 from otd_shared.db import database_ready
 from otd_shared.errors import DomainError
 from otd_shared.kafka import broker_ready
+from otd_shared.messaging_metrics import MessagingSampler
 from otd_shared.observability import configure_logging, http_middleware
 from otd_shared.ops_api import dead_letter_router
 from otd_shared.runtime import ServiceRuntime, run_workers
@@ -74,6 +75,7 @@ async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
 
 def _ops_router(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(tags=["operations"])
+    sampler = MessagingSampler.of(runtime)
 
     @router.get("/healthz", summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
@@ -94,6 +96,7 @@ def _ops_router(runtime: ServiceRuntime) -> APIRouter:
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
+        await sampler.sample()
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -8,6 +8,7 @@ when no statement is loaded; 422 for an unknown source.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import date
 from typing import Literal, get_args
@@ -37,6 +38,7 @@ from recon_service.entrypoints.schemas import (
     ReconRunPageOut,
 )
 from recon_service.service_layer import runs
+from recon_service.service_layer.run_metrics import RunMetrics
 
 router = APIRouter(prefix="/v1", tags=["recon"])
 OutcomeParam = Literal[
@@ -60,6 +62,7 @@ async def start_run(
     parsed = parse_source(body.source)
     if parsed is None:
         raise UnknownSource(body.source, [str(s) for s in sources_in_processing_order()])
+    started = time.perf_counter()
     run = await runs.run_recon(
         uow,
         parsed,
@@ -67,6 +70,8 @@ async def start_run(
         settings.recon_policy(),
         requested_by=principal.subject,
     )
+    registry = runtime_of(request).metrics.registry
+    RunMetrics.of(registry).duration_s.labels(body.source).observe(time.perf_counter() - started)
     return ReconRunOut.of(run)
 
 

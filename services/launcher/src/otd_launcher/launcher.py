@@ -163,7 +163,16 @@ def _port_free(port: int) -> bool:
 def write_cluster_file(cluster: Cluster) -> None:
     """var/cluster.json: the URLs, for scripts and tests."""
     (cluster.var_dir / "cluster.json").write_text(
-        json.dumps({"services": cluster.urls, "kafka_bootstrap_servers": cluster.kafka}, indent=2)
+        json.dumps(
+            {
+                "services": cluster.urls,
+                "kafka_bootstrap_servers": cluster.kafka,
+                "kafka_topic_prefix": os.environ.get("KAFKA_TOPIC_PREFIX", ""),
+                "kafka_consumer_group_prefix": os.environ.get("KAFKA_CONSUMER_GROUP_PREFIX", ""),
+                "database_url": cluster.database_url,
+            },
+            indent=2,
+        )
         + "\n"
     )
 

@@ -220,14 +220,19 @@ async def statements_page(
     params: dict[str, Any] = {"limit": 50, "offset": offset}
     if source in SOURCES:
         params["source"] = source
-    listing = await apis_of(request).get(
-        session.user.role.value, "recon-service", "/v1/statements", params
+    role = session.user.role.value
+    listing, exceptions = await asyncio.gather(
+        apis_of(request).get(role, "recon-service", "/v1/statements", params),
+        apis_of(request).get(
+            role, "recon-service", "/v1/upload-exceptions", {**params, "offset": 0}
+        ),
     )
     return render(
         request,
         "statements.html",
         {
             "listing": listing,
+            "exceptions": exceptions,
             "sources": SOURCES,
             "labels": SOURCE_LABELS,
             "source": source,

@@ -17,25 +17,31 @@ from finance_console.domain.recon_day import (
 
 PAGE_LIMIT = 500
 MAX_ROWS = 5_000
+PAGE_FETCH_CONCURRENCY = 4
 CHART_DAYS = 30
 
 
 async def paged(
     apis: ServiceApis, role: str, service: str, path: str, params: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], bool]:
-    """Every item of a ``{"items", "total"}`` listing up to MAX_ROWS; True when cut."""
-    items: list[dict[str, Any]] = []
-    offset = 0
-    while True:
-        page = await apis.get(
-            role, service, path, {**params, "limit": PAGE_LIMIT, "offset": offset}
-        )
-        items.extend(page["items"])
-        offset += PAGE_LIMIT
-        if offset >= page["total"]:
-            return items, False
-        if len(items) >= MAX_ROWS:
-            return items, True
+    """Every item of a ``{"items", "total"}`` listing up to MAX_ROWS (the pages after the
+    first fetched PAGE_FETCH_CONCURRENCY at a time); True when cut."""
+    first = await apis.get(role, service, path, {**params, "limit": PAGE_LIMIT, "offset": 0})
+    items: list[dict[str, Any]] = list(first["items"])
+    total = int(first["total"])
+    offsets = list(range(PAGE_LIMIT, min(total, MAX_ROWS), PAGE_LIMIT))
+    gate = asyncio.Semaphore(PAGE_FETCH_CONCURRENCY)
+
+    async def fetch(offset: int) -> list[dict[str, Any]]:
+        async with gate:
+            page = await apis.get(
+                role, service, path, {**params, "limit": PAGE_LIMIT, "offset": offset}
+            )
+        return list(page["items"])
+
+    for rows in await asyncio.gather(*(fetch(o) for o in offsets)):
+        items.extend(rows)
+    return items, total > MAX_ROWS
 
 
 @dataclass(frozen=True)
@@ -50,17 +56,21 @@ class Dashboard:
 
 async def dashboard(apis: ServiceApis, role: str, day: date, now: datetime) -> Dashboard:
     """The day's seven sources and the chart series of the 30 days ending on ``day``."""
-    (statements, cut_s), (discrepancies, cut_d), (runs, cut_r) = await asyncio.gather(
-        paged(apis, role, "recon-service", "/v1/statements", {}),
-        paged(apis, role, "recon-service", "/v1/discrepancies", {"status": "open"}),
-        paged(apis, role, "recon-service", "/v1/recon-runs", {}),
+    recon = "recon-service"
+    open_only = {"status": "open"}
+    fetched = await asyncio.gather(
+        paged(apis, role, recon, "/v1/statements", {}),
+        paged(apis, role, recon, "/v1/discrepancies", open_only),
+        paged(apis, role, recon, "/v1/discrepancies", {**open_only, "date": day.isoformat()}),
+        paged(apis, role, recon, "/v1/recon-runs", {}),
     )
+    (statements, cut_s), (recent, cut_d), (of_day, cut_day), (runs, cut_r) = fetched
     days = [day - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
     return Dashboard(
         day=day,
-        rows=source_days(day, statements, discrepancies, now, runs),
-        series=thirty_day_series(days, statements, discrepancies, now, runs),
-        truncated=cut_s or cut_d or cut_r,
+        rows=source_days(day, statements, of_day, now, runs),
+        series=thirty_day_series(days, statements, recent, now, runs),
+        truncated=cut_s or cut_d or cut_day or cut_r,
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from otd_shared.settings import REPO_ROOT
 
@@ -26,6 +26,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = REPO_ROOT / "var" / "test-artifacts" / "console"
+# A loaded CI machine (2 cores, many processes) needs patience; a real failure still fails.
+TIMEOUT_MS = 60_000
 VIEWPORT_W = 1440
 VIEWPORT_H = 900
 
@@ -55,6 +57,8 @@ async def browser() -> AsyncIterator[Browser]:
 async def page(browser: Browser) -> AsyncIterator[Page]:
     """A fresh browser context (no cookies) and page."""
     context = await browser.new_context(viewport={"width": VIEWPORT_W, "height": VIEWPORT_H})
+    context.set_default_timeout(TIMEOUT_MS)
+    expect.set_options(timeout=TIMEOUT_MS)
     opened = await context.new_page()
     try:
         yield opened
@@ -81,5 +85,5 @@ async def sign_in(page: Page, base_url: str, username: str, password: str) -> No
     await page.goto(base_url + "/login")
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", password)
-    await page.click("form button[type=submit]")
-    await page.wait_for_load_state("load")
+    async with page.expect_navigation():
+        await page.click("form button[type=submit]")
