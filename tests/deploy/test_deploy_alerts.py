@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from otd_shared.testing.metric_catalogue import exported_metric_names
+from otd_shared.testing.metric_catalogue import exported_metric_names, promql_metric_names
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OBSERVABILITY = REPO_ROOT / "deploy" / "observability"
@@ -29,28 +29,6 @@ REQUIRED_ALERTS = {
 }
 SEVERITIES = {"warning", "critical"}
 DURATION = re.compile(r"^\d+[smhd]$")
-PROMQL_WORDS = {
-    "and",
-    "or",
-    "unless",
-    "by",
-    "without",
-    "on",
-    "ignoring",
-    "group_left",
-    "group_right",
-    "sum",
-    "max",
-    "min",
-    "avg",
-    "count",
-    "rate",
-    "increase",
-    "time",
-    "absent",
-    "bool",
-    "humanizePercentage",
-}
 # Metrics from outside our code (exporters), documented in the README.
 EXTERNAL_PREFIXES = ("kafka_", "kube_")
 
@@ -62,14 +40,6 @@ def rules() -> list[Rule]:
     with RULES_FILE.open() as f:
         document = yaml.safe_load(f)
     return [rule for group in document["groups"] for rule in group["rules"]]
-
-
-def _metric_names(expr: str) -> set[str]:
-    """Identifiers directly followed by a selector, a range or an operator."""
-    without_selectors = re.sub(r"\{[^}]*\}", " ", expr)
-    without_groupings = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", " ", without_selectors)
-    names = set(re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()", without_groupings))
-    return {n for n in names if n not in PROMQL_WORDS and not n.isdigit()}
 
 
 def test_groups_have_unique_names_and_rules(rules: list[Rule]) -> None:
@@ -126,7 +96,7 @@ def test_metrics_used_are_documented_and_exposed(rules: list[Rule]) -> None:
     readme = README.read_text()
     exposed = exported_metric_names()
     for rule in rules:
-        for metric in _metric_names(rule["expr"]) - {"up"}:
+        for metric in promql_metric_names(rule["expr"]) - {"up"}:
             assert f"`{metric}`" in readme, f"{rule['alert']}: {metric} not in the README"
             if metric.startswith(EXTERNAL_PREFIXES):
                 continue

@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from typing import Any
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry, Gauge
 
+from otd_shared.events.topics import PARTITIONS_PER_TOPIC
 from otd_shared.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -95,36 +95,29 @@ class MessagingSampler:
         self.oldest_age_s.set(float(age_s))
 
     async def _sample_lag(self) -> None:
-        bootstrap = self._runtime.settings.kafka_bootstrap_servers
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=BROKER_TIMEOUT_MS
+        for spec in self._runtime.consumers:
+            config = self._runtime.consumer_config(spec)
+            for topic, behind in (await self._group_lag(config.group_id, config.topics)).items():
+                self.lag.labels(config.group_id, topic).set(behind)
+
+    async def _group_lag(self, group_id: str, topics: Sequence[str]) -> dict[str, int]:
+        """End offsets minus the group's committed offsets, per topic. A manually assigned
+        consumer with the group's id reads the commits without joining the group."""
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self._runtime.settings.kafka_bootstrap_servers,
+            group_id=group_id,
+            enable_auto_commit=False,
+            request_timeout_ms=BROKER_TIMEOUT_MS,
         )
-        ends = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=BROKER_TIMEOUT_MS)
-        await admin.start()
-        await ends.start()
+        await reader.start()
         try:
-            for spec in self._runtime.consumers:
-                config = self._runtime.consumer_config(spec)
-                committed: dict[Any, Any] = await admin.list_consumer_group_offsets(config.group_id)
-                partitions = [
-                    TopicPartition(topic, p)
-                    for topic in config.topics
-                    for p in sorted(ends.partitions_for_topic(topic) or ())
-                ]
-                end_offsets = await ends.end_offsets(partitions) if partitions else {}
-                for topic in config.topics:
-                    behind = sum(
-                        max(end - _offset(committed.get(tp)), 0)
-                        for tp, end in end_offsets.items()
-                        if tp.topic == topic
-                    )
-                    self.lag.labels(config.group_id, topic).set(behind)
+            partitions = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS_PER_TOPIC)]
+            reader.assign(partitions)
+            ends = await reader.end_offsets(partitions)
+            lag = dict.fromkeys(topics, 0)
+            for tp in partitions:
+                committed = await reader.committed(tp)
+                lag[tp.topic] += max(ends[tp] - (committed or 0), 0)
+            return lag
         finally:
-            await ends.stop()
-            await admin.close()
-
-
-def _offset(meta: Any) -> int:
-    """A committed offset (0 when the group never committed on the partition)."""
-    offset = getattr(meta, "offset", -1) if meta is not None else -1
-    return max(int(offset), 0)
+            await reader.stop()
