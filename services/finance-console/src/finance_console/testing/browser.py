@@ -85,5 +85,6 @@ async def sign_in(page: Page, base_url: str, username: str, password: str) -> No
     await page.goto(base_url + "/login")
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", password)
-    async with page.expect_navigation():
+    # "commit": the redirect to the role's home arrived; callers wait for what they need
+    async with page.expect_navigation(wait_until="commit"):
         await page.click("form button[type=submit]")
