@@ -23,6 +23,7 @@ REQUIRED = {
     "outbox age": "outbox_oldest_unpublished_age_seconds",
     "callback rejections per channel and reason": "payment_callback_rejections_total",
     "recon duration": "recon_run_duration_seconds_bucket",
+    "open discrepancies": "recon_discrepancies_open",
     "SAP failures": "ledger_sap_documents_total",
 }
 

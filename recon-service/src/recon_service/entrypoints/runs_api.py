@@ -25,6 +25,7 @@ from recon_service.entrypoints.api import (
     Offset,
     Reader,
     UoW,
+    runtime_of,
     settings_of,
 )
 from recon_service.entrypoints.schemas import (
