@@ -48,7 +48,9 @@ Event = tuple[object, ...]
 stages = st.sampled_from(["intent", "firm", "final"])
 payment_ids = st.sampled_from([f"p{i}" for i in range(6)])
 refund_ids = st.sampled_from([f"r{i}" for i in range(4)])
-channels = st.sampled_from(list(Channel))
+# A discount never pays a billing on its own: the gateway draws one only next to a larger
+# channel payment, and it is never refunded through billing (the gateway reverses it).
+channels = st.sampled_from([c for c in Channel if c is not Channel.DISCOUNT])
 amounts = st.integers(min_value=-1, max_value=9_000)  # 0 and -1 test the 422 path
 events: st.SearchStrategy[Event] = st.one_of(
     *[st.tuples(st.just("pay"), stages, payment_ids, channels, amounts)] * 3,  # weigh triple

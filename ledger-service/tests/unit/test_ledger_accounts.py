@@ -116,6 +116,7 @@ def test_default_chart_families_are_unique_and_complete() -> None:
         "suspense",
         "refunds_payable",
         "recon_differences",
+        "marketing_expense",
     }
     assert all(type(family) is str for family in families)
 
@@ -187,7 +188,12 @@ def test_fixed_accounts_are_the_ownerless_rows() -> None:
         "suspense": AccountType.LIABILITY,
         "revenue": AccountType.REVENUE,
         "recon_differences": AccountType.EXPENSE,
+        "marketing_expense": AccountType.EXPENSE,
     }
+
+
+def test_instant_discounts_are_marketing_expense_against_the_deposit() -> None:
+    assert receiving_account(Channel.DISCOUNT) == "marketing_expense"
 
 
 def test_channel_parse() -> None:

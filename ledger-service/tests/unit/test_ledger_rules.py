@@ -443,3 +443,19 @@ def test_rule_descriptions_are_single_line_and_bounded() -> None:
     assert proposal is not None
     assert "\n" not in proposal.journal.description
     assert len(proposal.journal.description) <= 500
+
+
+# --- instant discounts (paid by the marketing budget) ------------------------------------
+
+
+def test_an_instant_discount_is_marketing_expense_credited_to_the_deposit() -> None:
+    proposal = propose(payment(Channel.DISCOUNT, amount_fen=300))
+    assert legs_of(proposal) == [("marketing_expense", 300, 0), ("deposits:ORD-1", 0, 300)]
+    assert types_of(proposal)["marketing_expense"] is AccountType.EXPENSE
+
+
+def test_a_reversed_instant_discount_leaves_the_deposit_back_to_marketing() -> None:
+    assert legs_of(propose(refund(Channel.DISCOUNT))) == [
+        ("deposits:ORD-1", 200, 0),
+        ("marketing_expense", 0, 200),
+    ]

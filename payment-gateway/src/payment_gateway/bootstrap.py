@@ -48,9 +48,9 @@ from payment_gateway.adapters.tables import SCHEMA, metadata
 from payment_gateway.config import GatewaySettings
 from payment_gateway.domain.health import ChannelHealth
 from payment_gateway.domain.routing import ChannelRouting, RoutingPolicy, RoutingRules
-from payment_gateway.entrypoints import api, callbacks
+from payment_gateway.entrypoints import api, callbacks, discounts_api
 from payment_gateway.errors import ChannelConfigError
-from payment_gateway.service_layer import event_handlers
+from payment_gateway.service_layer import discount_cashier, event_handlers
 from payment_gateway.service_layer.context import Gateway, GatewayMetrics
 from payment_gateway.service_layer.scheduler import QueryScheduler
 
@@ -224,6 +224,14 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
         )
     )
 
+    runtime.consumers.append(
+        ConsumerSpec(
+            name="gateway-discounts",
+            topics=(Topic.PAYMENTS,),
+            handlers={"PaymentCallback": discount_cashier.outcome_handler(runtime.outbox)},
+        )
+    )
+
     async def run_scheduler(stop: asyncio.Event) -> None:
         await QueryScheduler(runtime.gateway()).run(stop)
 
@@ -237,7 +245,7 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
     gw = runtime.gateway()
     app = create_service_app(
         runtime,
-        [api.router, callbacks.router],
+        [api.router, discounts_api.router, callbacks.router],
         title="OTD Pay payment-gateway",
         description="Cashier, channel routing, channel callbacks, refunds, POS/cash/wire intake.",
     )

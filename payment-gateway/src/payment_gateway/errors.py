@@ -2,16 +2,20 @@
 
 otd_shared.errors.DomainError
 ├── NotFound                          404
-│   └── UnknownBilling                    the billing is not (yet) payable here
+│   ├── UnknownBilling                    the billing is not (yet) payable here
+│   └── UnknownActivity                   no discount activity with this id
 ├── Conflict                          409
 │   ├── IllegalTransition                 a payment/refund state change the machine forbids
 │   ├── BillingNotPayable                 billing paid or cancelled
-│   └── NotRefundable                     payment not succeeded, or nothing left to refund
+│   ├── NotRefundable                     payment not succeeded, or nothing left to refund
+│   └── ActivityStateConflict             discount activity not pending / already ended
 ├── InvalidInput                      422
 │   ├── InstallmentNotDue                 a lease installment before its advance window
 │   ├── RouteRefused                      stage/channel/method/limit rules say no
 │   │                                     (carries the offline options to suggest)
 │   ├── IdempotencyKeyReused              same Idempotency-Key, different request
+│   ├── DiscountRuleInvalid               a discount activity that cannot work as given
+│   ├── ActivityOverlap                   another activity already covers the same scope
 │   └── MissingIdempotencyKey             the header is required
 └── ChannelUnavailable                503   channel switched off for health, or timed out
 
@@ -94,3 +98,27 @@ class ChannelUnavailable(DomainError):
 
     http_status = 503
     code = "channel_unavailable"
+
+
+class UnknownActivity(NotFound):
+    """No discount activity with this id."""
+
+    code = "unknown_activity"
+
+
+class ActivityStateConflict(Conflict):
+    """The discount activity is not in a state that allows this (approve twice, ended …)."""
+
+    code = "activity_state_conflict"
+
+
+class DiscountRuleInvalid(InvalidInput):
+    """A discount activity whose window, rule, caps or budget cannot work as given."""
+
+    code = "invalid_discount_activity"
+
+
+class ActivityOverlap(InvalidInput):
+    """Another live activity covers the same window, stage, channel and store."""
+
+    code = "activity_overlap"

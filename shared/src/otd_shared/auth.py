@@ -27,6 +27,7 @@ class Role(StrEnum):
     BANK = "bank"
     INSTALLER = "installer"
     SRE = "sre"
+    MARKETING = "marketing"
 
 
 @dataclass(frozen=True, slots=True)

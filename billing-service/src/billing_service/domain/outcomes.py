@@ -25,6 +25,7 @@ class Channel(StrEnum):
     CASH = "cash"
     WIRE = "wire"
     LOAN = "loan"
+    DISCOUNT = "discount"  # an instant discount paid by the marketing budget
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -159,8 +159,11 @@ class PaymentBook:
     def allocate_refund(self, wanted_fen: int) -> list[tuple[AppliedPayment, int]]:
         """Split ``wanted_fen`` over payments that can still be asked back: the customer's
         own payments newest first, loan disbursements last (money goes back where it came
-        from)."""
-        newest_first = list(self.payments.values())[::-1]
+        from). Instant discounts are never paid out: the gateway reverses one itself when
+        its channel payment is refunded in full."""
+        newest_first = [p for p in self.payments.values() if p.channel is not Channel.DISCOUNT][
+            ::-1
+        ]
         candidates = sorted(newest_first, key=lambda payment: payment.channel is Channel.LOAN)
         shares = []
         for payment in candidates:

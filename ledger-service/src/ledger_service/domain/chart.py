@@ -8,7 +8,9 @@ the accounts its legs touch, with their type (see `rules.PostingProposal`).
 Which asset account receives a payment depends on the channel (`receiving_account`):
 online and POS channels → ``clearing:<channel>`` until the channel settles into the bank;
 cash → ``cash:<store_id>`` until the store deposits it; wire → ``bank:<bank_account_id>``
-directly; loan → ``loan_receivable`` until the lender's money shows on the bank statement.
+directly; loan → ``loan_receivable`` until the lender's money shows on the bank statement;
+discount (an instant discount paid by the marketing budget) → ``marketing_expense``, so the
+customer's deposit shows the full billing amount.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class Family(StrEnum):
     SUSPENSE = "suspense"
     REFUNDS_PAYABLE = "refunds_payable"
     RECON_DIFFERENCES = "recon_differences"
+    MARKETING_EXPENSE = "marketing_expense"
 
 
 class OwnerKind(StrEnum):
@@ -111,6 +114,8 @@ DEFAULT_CHART: Final[Chart] = (
              "channel fees, from settlement statements"),
     ChartRow(Family.RECON_DIFFERENCES, AccountType.EXPENSE, OwnerKind.NONE,
              "reconciliation adjustments; a credit balance is a net gain"),
+    ChartRow(Family.MARKETING_EXPENSE, AccountType.EXPENSE, OwnerKind.NONE,
+             "instant discounts paid by the marketing budget on customers' behalf"),
 )  # fmt: skip
 
 LOAN_RECEIVABLE_ACCOUNT: Final = str(Family.LOAN_RECEIVABLE)
@@ -118,6 +123,7 @@ REVENUE_ACCOUNT: Final = str(Family.REVENUE)
 SUSPENSE_ACCOUNT: Final = str(Family.SUSPENSE)
 REFUNDS_PAYABLE_ACCOUNT: Final = str(Family.REFUNDS_PAYABLE)
 RECON_DIFFERENCES_ACCOUNT: Final = str(Family.RECON_DIFFERENCES)
+MARKETING_EXPENSE_ACCOUNT: Final = str(Family.MARKETING_EXPENSE)
 
 
 def chart_row(family: str, chart: Chart = DEFAULT_CHART) -> ChartRow:
@@ -243,6 +249,8 @@ def receiving_account(
             return bank_account(bank_account_id)
         case Channel.LOAN:
             return LOAN_RECEIVABLE_ACCOUNT
+        case Channel.DISCOUNT:
+            return MARKETING_EXPENSE_ACCOUNT
         case _:
             return clearing_account(channel)
 

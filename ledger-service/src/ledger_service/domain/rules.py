@@ -7,13 +7,15 @@ the event id, so replaying an event posts nothing new.
 | input                | journal                                                                |
 |----------------------|------------------------------------------------------------------------|
 | PaymentSucceeded     | Dr clearing:<ch> (cash: cash:<store>) / Cr deposits:<order>; wire and  |
-|                      | loan → None (posted by WireReceived/WireClaimed and LoanDisbursed)     |
+|                      | loan → None (posted by WireReceived/WireClaimed and LoanDisbursed);    |
+|                      | discount: Dr marketing_expense / Cr deposits:<order>                   |
 | LoanDisbursed        | Dr loan_receivable / Cr deposits:<order>                               |
 | RefundOwed           | offline channel or unknown: Dr deposits:<order> / Cr refunds_payable;  |
 |                      | online/POS → None (the channel refund posts it)                        |
 | RefundSucceeded      | online/POS: Dr deposits:<order> / Cr clearing:<ch>;                    |
 |                      | cash: Dr refunds_payable / Cr cash:<store>;                            |
-|                      | wire, loan: Dr refunds_payable / Cr bank:<account>                     |
+|                      | wire, loan: Dr refunds_payable / Cr bank:<account>;                    |
+|                      | discount (reversed): Dr deposits:<order> / Cr marketing_expense        |
 | SettlementReported   | Dr bank (net) + Dr fees:<ch> (fee) / Cr clearing:<ch> (gross);         |
 |                      | loan: clearing is loan_receivable; negative amounts flip sides         |
 | WireReceived         | Dr bank / Cr deposits:<matched order>, or Cr suspense when unmatched   |
@@ -37,6 +39,7 @@ from ledger_service.domain.chart import (
     CLEARING_CHANNELS,
     DEFAULT_CHART,
     LOAN_RECEIVABLE_ACCOUNT,
+    MARKETING_EXPENSE_ACCOUNT,
     RECON_DIFFERENCES_ACCOUNT,
     REFUNDS_PAYABLE_ACCOUNT,
     REVENUE_ACCOUNT,
@@ -124,6 +127,8 @@ def refund_succeeded(event: RefundSucceeded, chart: Chart = DEFAULT_CHART) -> Po
     amount_fen = _positive("amount_fen", event.amount_fen)
     if event.channel in CLEARING_CHANNELS:
         debit, credit = deposits_account(event.order_id), clearing_account(event.channel)
+    elif event.channel is Channel.DISCOUNT:
+        debit, credit = deposits_account(event.order_id), MARKETING_EXPENSE_ACCOUNT
     elif event.channel is Channel.CASH:
         debit, credit = REFUNDS_PAYABLE_ACCOUNT, _cash(event.store_id)
     else:

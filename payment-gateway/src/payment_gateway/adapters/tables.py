@@ -132,3 +132,96 @@ callback_requests = sa.Table(
     sa.Index("ix_callback_requests_payment", "payment_id"),
     sa.Index("ix_callback_requests_received", "received_at"),
 )
+
+# --- random instant discounts (migration 0004_discounts) ---------------------------------
+
+discount_activities = sa.Table(
+    "discount_activities",
+    metadata,
+    sa.Column("activity_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("starts_at", _TS, nullable=False),
+    sa.Column("ends_at", _TS, nullable=False),
+    sa.Column("stages", JSONB, nullable=False),
+    sa.Column("channels", JSONB, nullable=False),
+    sa.Column("store_ids", JSONB),
+    sa.Column("threshold_fen", sa.BigInteger, nullable=False),
+    sa.Column("rule", JSONB, nullable=False),
+    sa.Column("cap_per_store_day", sa.Integer),
+    sa.Column("cap_per_customer", sa.Integer),
+    sa.Column("cap_total", sa.Integer),
+    sa.Column("budget_fen", sa.BigInteger, nullable=False),
+    sa.Column("refund_returns_to_budget", sa.Boolean, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("approved_by", sa.Text),
+    sa.Column("approved_at", _TS),
+    sa.Column("cancelled_by", sa.Text),
+    sa.Column("cancelled_at", _TS),
+    sa.Column("seed_hex", sa.Text),
+    sa.Column("dealt_cards", sa.Integer, nullable=False),
+    sa.Column("dealt_fen", sa.BigInteger, nullable=False),
+    sa.Column("dealing_sha256", sa.Text),
+    sa.Column("updated_at", _TS, nullable=False),
+    sa.CheckConstraint(
+        "status IN ('pending_approval','approved','cancelled')", name="ck_discount_activity_status"
+    ),
+    sa.CheckConstraint("dealt_fen <= budget_fen", name="ck_discount_dealt_within_budget"),
+)
+
+discount_cards = sa.Table(
+    "discount_cards",
+    metadata,
+    sa.Column("card_id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column(
+        "activity_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("discount_activities.activity_id"),
+        nullable=False,
+    ),
+    sa.Column("pool_key", sa.Text, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("pool_day", sa.Date),
+    sa.Column("store_id", sa.Text),
+    sa.Column("amount_fen", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("draw_id", UUID(as_uuid=True)),
+    sa.Column("updated_at", _TS, nullable=False),
+    sa.UniqueConstraint("activity_id", "pool_key", "seq", name="uq_discount_cards_place"),
+    sa.CheckConstraint("amount_fen > 0", name="ck_discount_cards_amount_positive"),
+    sa.CheckConstraint("status IN ('available','taken','void')", name="ck_discount_cards_status"),
+    sa.Index(
+        "ix_discount_cards_available",
+        "activity_id",
+        "pool_key",
+        "seq",
+        postgresql_where=sa.text("status = 'available'"),
+    ),
+)
+
+discount_draws = sa.Table(
+    "discount_draws",
+    metadata,
+    sa.Column("draw_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("activity_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("card_id", sa.BigInteger, sa.ForeignKey("discount_cards.card_id"), nullable=False),
+    sa.Column("payment_id", UUID(as_uuid=True), nullable=False, unique=True),
+    sa.Column("discount_payment_id", UUID(as_uuid=True), nullable=False, unique=True),
+    sa.Column("order_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("billing_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("customer_id", sa.Text, nullable=False),
+    sa.Column("store_id", sa.Text),
+    sa.Column("amount_fen", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("returned_to_budget", sa.Boolean),
+    sa.Column("drawn_at", _TS, nullable=False),
+    sa.Column("confirmed_at", _TS),
+    sa.Column("returned_at", _TS),
+    sa.Column("reversed_at", _TS),
+    sa.Column("updated_at", _TS, nullable=False),
+    sa.CheckConstraint(
+        "status IN ('reserved','confirmed','returned','reversed')", name="ck_discount_draws_status"
+    ),
+    sa.Index("ix_discount_draws_customer", "activity_id", "customer_id"),
+)

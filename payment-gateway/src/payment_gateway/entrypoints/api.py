@@ -23,7 +23,7 @@ from payment_gateway.entrypoints.schemas import (
     RefundOut,
     StartPaymentBody,
 )
-from payment_gateway.service_layer import payments, refunds
+from payment_gateway.service_layer import discount_cashier, payments, refunds
 from payment_gateway.service_layer.context import Gateway
 from payment_gateway.service_layer.idempotency import check_key, request_hash, run_idempotent
 from payment_gateway.service_layer.unit_of_work import GatewayUnitOfWork
@@ -69,11 +69,14 @@ async def start_payment(
         amount_fen=body.amount_fen,
         description=body.description,
         actor=principal.subject,
+        store_id=body.store_id,
+        apply_discount=body.apply_discount,
     )
 
     async def action(uow: GatewayUnitOfWork) -> tuple[int, Any]:
         payment = await payments.start_payment(gw, uow, command)
-        return status.HTTP_201_CREATED, PaymentOut.of(payment).model_dump(mode="json")
+        discount = await discount_cashier.discount_of(uow, payment.payment_id)
+        return status.HTTP_201_CREATED, PaymentOut.of(payment, discount).model_dump(mode="json")
 
     fingerprint = request_hash("POST", "/v1/payments", body.model_dump(mode="json"))
     code, stored = await run_idempotent(
@@ -88,20 +91,26 @@ async def start_payment(
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut)
 async def get_payment(payment_id: uuid.UUID, gw: Gw, _: Reader) -> PaymentOut:
-    """One payment with its status."""
-    return PaymentOut.of(await payments.get_payment(gw, payment_id))
+    """One payment with its status (and the instant discount drawn for it)."""
+    payment = await payments.get_payment(gw, payment_id)
+    found = await discount_cashier.find_discounts(gw, [payment_id])
+    return PaymentOut.of(payment, found.get(payment_id))
 
 
 @router.get("/billings/{billing_id}/payments", response_model=list[PaymentOut])
 async def billing_payments(billing_id: uuid.UUID, gw: Gw, _: Reader) -> list[PaymentOut]:
-    """Every payment of a billing, oldest first."""
-    return [PaymentOut.of(p) for p in await payments.list_payments(gw, billing_id)]
+    """Every payment of a billing, oldest first (a discount shows as its own payment too)."""
+    listed = await payments.list_payments(gw, billing_id)
+    found = await discount_cashier.find_discounts(gw, [p.payment_id for p in listed])
+    return [PaymentOut.of(p, found.get(p.payment_id)) for p in listed]
 
 
 @router.post("/payments/{payment_id}/close", response_model=PaymentOut)
 async def close_payment(payment_id: uuid.UUID, gw: Gw, _: Payer) -> PaymentOut:
     """Close an open payment at the channel (the user gave up); refused when it was paid."""
-    return PaymentOut.of(await payments.close_payment(gw, payment_id))
+    payment = await payments.close_payment(gw, payment_id)
+    found = await discount_cashier.find_discounts(gw, [payment_id])
+    return PaymentOut.of(payment, found.get(payment_id))
 
 
 @router.post(

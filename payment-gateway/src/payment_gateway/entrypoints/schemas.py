@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from otd_shared.channels import ChannelCode, ChannelKind
 from payment_gateway.domain.payment import Payment
 from payment_gateway.domain.refund import REFUND_REASON_LEN_MAX, Refund
+from payment_gateway.service_layer.discount_cashier import PaymentDiscount
 
 PositiveFen = Annotated[int, Field(strict=True, gt=0, le=10**12)]
 
@@ -29,6 +30,37 @@ class StartPaymentBody(BaseModel):
         "(lakala), pos_order_qr (unionpay, allinpay).",
     )
     description: Annotated[str, Field(min_length=1, max_length=127)] | None = None
+    store_id: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description="The store the customer buys through; activities with per-store caps "
+        "only discount payments that name one of their stores.",
+    )
+    apply_discount: StrictBool = Field(
+        default=True,
+        description="Draw a random instant discount when a running activity covers the "
+        "payment (the payment is then created for amount_fen minus the discount).",
+    )
+
+
+class DiscountOut(BaseModel):
+    """The random instant discount drawn for a payment (paid by the marketing budget)."""
+
+    activity_id: uuid.UUID
+    activity_name: str
+    discount_fen: int
+    discount_payment_id: uuid.UUID
+    status: str
+
+    @classmethod
+    def of(cls, d: PaymentDiscount) -> DiscountOut:
+        """From the draw."""
+        return cls(
+            activity_id=d.draw.activity_id,
+            activity_name=d.activity_name,
+            discount_fen=d.draw.amount_fen,
+            discount_payment_id=d.draw.discount_payment_id,
+            status=d.draw.status.value,
+        )
 
 
 class PaymentOut(BaseModel):
@@ -53,11 +85,21 @@ class PaymentOut(BaseModel):
     created_at: datetime
     expires_at: datetime
     completed_at: datetime | None
+    requested_amount_fen: int = Field(
+        description="What the caller asked to pay: amount_fen (charged by the channel) plus "
+        "discount_fen (paid by the marketing budget)."
+    )
+    discount_fen: int = 0
+    discount: DiscountOut | None = None
 
     @classmethod
-    def of(cls, p: Payment) -> PaymentOut:
-        """From the domain record."""
+    def of(cls, p: Payment, discount: PaymentDiscount | None = None) -> PaymentOut:
+        """From the domain record and the discount drawn for it."""
+        discount_fen = discount.draw.amount_fen if discount is not None else 0
         return cls(
+            requested_amount_fen=p.amount_fen + discount_fen,
+            discount_fen=discount_fen,
+            discount=DiscountOut.of(discount) if discount is not None else None,
             payment_id=p.payment_id,
             out_trade_no=p.out_trade_no,
             billing_id=p.billing_id,

@@ -26,6 +26,7 @@ from payment_gateway.errors import (
     InstallmentNotDue,
     UnknownBilling,
 )
+from payment_gateway.service_layer import discount_cashier
 from payment_gateway.service_layer.context import Gateway
 from payment_gateway.service_layer.settle import settle_payment
 from payment_gateway.service_layer.unit_of_work import GatewayUnitOfWork
@@ -45,6 +46,8 @@ class StartPaymentCommand:
     amount_fen: int
     description: str | None
     actor: str
+    store_id: str | None = None
+    apply_discount: bool = True
 
 
 async def start_payment(gw: Gateway, uow: GatewayUnitOfWork, cmd: StartPaymentCommand) -> Payment:
@@ -57,6 +60,7 @@ async def start_payment(gw: Gateway, uow: GatewayUnitOfWork, cmd: StartPaymentCo
     billing, route = await _route(gw, uow, cmd)
     now = gw.now()
     settings = gw.settings
+    held = await _take_discount(uow, billing, route, cmd, now)
     payment = Payment(
         payment_id=uuid.uuid4(),
         out_trade_no=new_out_trade_no(now),
@@ -65,13 +69,17 @@ async def start_payment(gw: Gateway, uow: GatewayUnitOfWork, cmd: StartPaymentCo
         stage=billing.stage,
         channel=route.channel,
         method=route.method,
-        amount_fen=cmd.amount_fen,
+        amount_fen=cmd.amount_fen - (held.card.amount_fen if held else 0),
         status=PaymentStatus.CREATED,
         created_at=now,
         expires_at=now + timedelta(seconds=settings.payment_expiry_s),
         requested_by=cmd.actor,
     )
     await uow.payments.add(payment, now=now)
+    if held is not None:
+        await discount_cashier.reserve(
+            uow, held, payment, customer_id=billing.customer_id, store_id=cmd.store_id
+        )
     order = StartPayment(
         out_trade_no=payment.out_trade_no,
         amount_fen=payment.amount_fen,
@@ -92,10 +100,33 @@ async def start_payment(gw: Gateway, uow: GatewayUnitOfWork, cmd: StartPaymentCo
     except ChannelRefused as exc:
         _record_call(gw, route.channel, "start", "refused")
         values = {"failure_code": exc.code, "failure_message": exc.message, "completed_at": now}
-        return await _move(uow, payment, PaymentStatus.FAILED, values)
+        failed = await _move(uow, payment, PaymentStatus.FAILED, values)
+        if held is not None:
+            await discount_cashier.release_unopened(uow, failed, now=now)
+        return failed
     _record_call(gw, route.channel, "start", "ok")
     values = {"pay_params": params, "next_query_at": first_query if queried else None}
     return await _move(uow, payment, PaymentStatus.PAYING, values)
+
+
+async def _take_discount(
+    uow: GatewayUnitOfWork,
+    billing: PayableBilling,
+    route: Route,
+    cmd: StartPaymentCommand,
+    now: datetime,
+) -> discount_cashier.HeldCard | None:
+    if not cmd.apply_discount:
+        return None
+    return await discount_cashier.take_card(
+        uow,
+        billing,
+        channel=route.channel,
+        method=route.method,
+        store_id=cmd.store_id,
+        amount_fen=cmd.amount_fen,
+        now=now,
+    )
 
 
 async def _route(

@@ -4,19 +4,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from otd_shared.uow import SqlUnitOfWork
 from payment_gateway.adapters.callback_log import CallbackLog
+from payment_gateway.adapters.discount_pool import ActivityRepository, DiscountPool
 from payment_gateway.adapters.idempotency import IdempotencyRepository
 from payment_gateway.adapters.payable_billings import PayableBillingRepository
 from payment_gateway.adapters.repository import PaymentRepository, RefundRepository
 
 
 class GatewayUnitOfWork(SqlUnitOfWork):
-    """Payments, refunds, billings, idempotency keys, raw callbacks, outbox."""
+    """Payments, refunds, billings, idempotency keys, raw callbacks, discounts, outbox."""
 
     payments: PaymentRepository
     refunds: RefundRepository
     billings: PayableBillingRepository
     idempotency: IdempotencyRepository
     callbacks: CallbackLog
+    activities: ActivityRepository
+    discount_pool: DiscountPool
 
     def _open(self, session: AsyncSession) -> None:
         self.payments = PaymentRepository(session)
@@ -24,3 +27,5 @@ class GatewayUnitOfWork(SqlUnitOfWork):
         self.billings = PayableBillingRepository(session)
         self.idempotency = IdempotencyRepository(session)
         self.callbacks = CallbackLog(session)
+        self.activities = ActivityRepository(session)
+        self.discount_pool = DiscountPool(session)

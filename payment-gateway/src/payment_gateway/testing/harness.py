@@ -38,6 +38,8 @@ TOKENS = {
     "pos-integrator": "tok-pos",
     "sre": "tok-sre",
     "installer": "tok-inst",
+    "marketing": "tok-mkt",
+    "finance-approver": "tok-appr",
 }
 
 

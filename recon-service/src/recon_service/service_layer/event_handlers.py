@@ -15,6 +15,8 @@ from otd_shared.events import EventEnvelope, PaymentCallback
 from recon_service.adapters.projection_repo import InternalRecord, ProjectionRepository
 from recon_service.domain.statement import business_date_of
 
+DISCOUNT_CHANNEL = "discount"
+
 
 def payment_handlers() -> dict[str, EventHandler]:
     """Handlers of the payment-gateway topic, by event type."""
@@ -22,9 +24,13 @@ def payment_handlers() -> dict[str, EventHandler]:
 
 
 async def on_payment_callback(session: AsyncSession, envelope: EventEnvelope) -> None:
-    """Project one verified payment outcome or refund."""
+    """Project one verified payment outcome or refund (instant discounts are paid by the
+    marketing budget, on no statement: the channel payment next to one carries the amount
+    the channel charged, which is what its statement is compared with)."""
     event = envelope.payload
     assert isinstance(event, PaymentCallback)
+    if event.channel == DISCOUNT_CHANNEL:
+        return
     await ProjectionRepository(session).upsert(record_of(event, envelope))
 
 
