@@ -5,22 +5,20 @@ reports, the dealing audit, and 200 concurrent payments against a pool of 20."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from otd_shared.events import BillingDue, new_envelope
-from payment_gateway.adapters.channels.contract import NotificationEvent, NotificationKind, Outcome
-from payment_gateway.service_layer.event_handlers import on_billing_due
 from payment_gateway.testing.discounts import DiscountDriver, activity_body
 from payment_gateway.testing.harness import Harness, auth
 
 pytestmark = pytest.mark.integration
-BILLING_FEN = 500_000
+HarnessFactory = Callable[..., contextlib.AbstractAsyncContextManager[Harness]]
 
 
 @pytest.fixture
@@ -32,75 +30,6 @@ async def dd(harness: Harness) -> DiscountDriver:
 
 def store() -> str:
     return f"S-{uuid.uuid4().hex[:10]}"
-
-
-async def billing(h: Harness, *, customer: str | None = None, stage: str = "intent") -> uuid.UUID:
-    billing_id = uuid.uuid4()
-    event = BillingDue(
-        order_id=str(uuid.uuid4()),
-        billing_id=str(billing_id),
-        customer_id=customer or f"cust-{uuid.uuid4().hex[:8]}",
-        stage=stage,
-        amount_fen=BILLING_FEN,
-        outstanding_fen=BILLING_FEN,
-        due_at=datetime.now(UTC),
-    )
-    async with h.gw.sessions() as session, session.begin():
-        await on_billing_due(session, new_envelope(event, producer="test", correlation_id="c"))
-    return billing_id
-
-
-async def pay_notified(h: Harness, created: dict[str, Any]) -> str:
-    """The channel says the payment succeeded (a genuine signed WeChat notification)."""
-    txn_id = f"42000{uuid.uuid4().int % 10**20:020d}"
-    signed = h.sign(
-        "wechatpay",
-        NotificationEvent(
-            out_trade_no=created["out_trade_no"],
-            channel_txn_id=txn_id,
-            amount_fen=created["amount_fen"],
-        ),
-    )
-    answer = await h.notify("wechatpay", dict(signed.headers), signed.body)
-    assert answer.status_code == 204, answer.text
-    return txn_id
-
-
-async def refund(
-    h: Harness, created: dict[str, Any], txn_id: str, amount_fen: int | None = None
-) -> None:
-    """Finance refunds (all of what the customer paid, by default); the channel confirms."""
-    body: dict[str, Any] = {"reason": "customer cancelled"}
-    if amount_fen is not None:
-        body["amount_fen"] = amount_fen
-    asked = await h.client.post(
-        f"/v1/payments/{created['payment_id']}/refunds",
-        json=body,
-        headers={**auth("finance"), "Idempotency-Key": uuid.uuid4().hex},
-    )
-    assert asked.status_code == 201, asked.text
-    refund = asked.json()
-    await h.scheduler().run_once()
-    sim_refund = h.sim.settle_refund(refund["out_refund_no"])
-    signed = h.sign(
-        "wechatpay",
-        NotificationEvent(
-            kind=NotificationKind.REFUND,
-            outcome=Outcome.REFUNDED,
-            out_trade_no=created["out_trade_no"],
-            channel_txn_id=txn_id,
-            amount_fen=created["amount_fen"],
-            out_refund_no=refund["out_refund_no"],
-            channel_refund_id=sim_refund.refund_id,
-            refund_amount_fen=amount_fen or created["amount_fen"],
-        ),
-    )
-    answer = await h.notify("wechatpay", dict(signed.headers), signed.body)
-    assert answer.status_code == 204, answer.text
-
-
-async def discount_events(h: Harness, discount_payment_id: str) -> list[dict[str, Any]]:
-    return [e for e in await h.callbacks_events(discount_payment_id) if e["channel"] == "discount"]
 
 
 # --- activities over the API ------------------------------------------------------------
@@ -213,7 +142,7 @@ async def test_a_payment_draws_a_discount_and_the_channel_charges_the_rest(
 ) -> None:
     shop = store()
     activity = await dd.running(shop)
-    billing_id = await billing(harness)
+    billing_id = await dd.billing()
     key = uuid.uuid4().hex
     answer = await dd.start(billing_id, 10_000, shop, key=key)
     assert answer.status_code == 201, answer.text
@@ -239,23 +168,23 @@ async def test_a_payment_draws_a_discount_and_the_channel_charges_the_rest(
 async def test_ineligible_payments_draw_nothing(harness: Harness, dd: DiscountDriver) -> None:
     shop = store()
     await dd.running(shop, cap_per_customer=1)
-    below = await dd.start(await billing(harness), 999, shop)
+    below = await dd.start(await dd.billing(), 999, shop)
     assert below.json()["discount"] is None
     assert below.json()["amount_fen"] == 999
-    other_store = await dd.start(await billing(harness), 10_000, store())
+    other_store = await dd.start(await dd.billing(), 10_000, store())
     assert other_store.json()["discount"] is None
-    final_stage = await dd.start(await billing(harness, stage="final"), 10_000, shop)
+    final_stage = await dd.start(await dd.billing(stage="final"), 10_000, shop)
     assert final_stage.status_code == 201
     assert final_stage.json()["discount"] is None
     customer = f"cust-{uuid.uuid4().hex[:8]}"
-    first = await dd.start(await billing(harness, customer=customer), 10_000, shop)
+    first = await dd.start(await dd.billing(customer=customer), 10_000, shop)
     assert first.json()["discount"] is not None
-    second = await dd.start(await billing(harness, customer=customer), 10_000, shop)
+    second = await dd.start(await dd.billing(customer=customer), 10_000, shop)
     assert second.json()["discount"] is None  # one per customer per activity
     opted_out = await harness.client.post(
         "/v1/payments",
         json={
-            "billing_id": str(await billing(harness)),
+            "billing_id": str(await dd.billing()),
             "channel": "wechatpay",
             "amount_fen": 10_000,
             "store_id": shop,
@@ -271,13 +200,13 @@ async def test_success_confirms_the_draw_and_pays_the_discount_once(
 ) -> None:
     shop = store()
     activity = await dd.running(shop)
-    created = (await dd.start(await billing(harness), 10_000, shop)).json()
-    await pay_notified(harness, created)
+    created = (await dd.start(await dd.billing(), 10_000, shop)).json()
+    await dd.pay_notified(created)
     await dd.follow()
-    await pay_notified(harness, created)  # a duplicate notification
+    await dd.pay_notified(created)  # a duplicate notification
     await dd.follow()
     discount_id = created["discount"]["discount_payment_id"]
-    events = await discount_events(harness, discount_id)
+    events = await dd.discount_events(discount_id)
     assert [(e["outcome"], e["amount_fen"]) for e in events] == [
         ("succeeded", created["discount_fen"])
     ]
@@ -297,9 +226,9 @@ async def test_a_closed_payment_returns_its_card_to_the_pool(
 ) -> None:
     shop = store()
     activity = await dd.running(shop, cap_total=1, budget_fen=500, min_fen=500, max_fen=500)
-    created = (await dd.start(await billing(harness), 10_000, shop)).json()
+    created = (await dd.start(await dd.billing(), 10_000, shop)).json()
     assert created["discount_fen"] == 500
-    empty = (await dd.start(await billing(harness), 10_000, shop)).json()
+    empty = (await dd.start(await dd.billing(), 10_000, shop)).json()
     assert empty["discount"] is None  # the only card is reserved
     closed = await harness.client.post(
         f"/v1/payments/{created['payment_id']}/close", headers=auth()
@@ -309,7 +238,7 @@ async def test_a_closed_payment_returns_its_card_to_the_pool(
     assert (await harness.payment(created["discount"]["discount_payment_id"]))["status"] == (
         "closed"
     )
-    again = (await dd.start(await billing(harness), 10_000, shop)).json()
+    again = (await dd.start(await dd.billing(), 10_000, shop)).json()
     assert again["discount_fen"] == 500  # the same card, drawn again
     report = await dd.report(activity["activity_id"])
     assert (report["days"][0]["drawn"], report["days"][0]["returned"]) == (2, 1)
@@ -330,14 +259,14 @@ async def test_a_full_refund_reverses_the_discount_by_the_activity_setting(
         max_fen=300,
         refund_returns_to_budget=returns_to_budget,
     )
-    created = (await dd.start(await billing(harness), 10_000, shop)).json()
-    txn_id = await pay_notified(harness, created)
+    created = (await dd.start(await dd.billing(), 10_000, shop)).json()
+    txn_id = await dd.pay_notified(created)
     await dd.follow()
-    await refund(harness, created, txn_id)
+    await dd.refund(created, txn_id)
     await dd.follow()
     await dd.follow()
     discount_id = created["discount"]["discount_payment_id"]
-    events = await discount_events(harness, discount_id)
+    events = await dd.discount_events(discount_id)
     assert [(e["outcome"], e["amount_fen"]) for e in events] == [
         ("succeeded", 300),
         ("refunded", 300),
@@ -352,23 +281,22 @@ async def test_a_full_refund_reverses_the_discount_by_the_activity_setting(
     report = await dd.report(activity["activity_id"])
     assert report["days"][0]["reversed"] == 1
     assert report["spent_fen"] == (0 if returns_to_budget else 300)
-    next_one = (await dd.start(await billing(harness), 10_000, shop)).json()
+    next_one = (await dd.start(await dd.billing(), 10_000, shop)).json()
     assert (next_one["discount"] is not None) is returns_to_budget
 
 
 async def test_a_partial_refund_keeps_the_discount(harness: Harness, dd: DiscountDriver) -> None:
     shop = store()
     await dd.running(shop)
-    created = (await dd.start(await billing(harness), 10_000, shop)).json()
-    txn_id = await pay_notified(harness, created)
+    created = (await dd.start(await dd.billing(), 10_000, shop)).json()
+    txn_id = await dd.pay_notified(created)
     await dd.follow()
-    await refund(harness, created, txn_id, amount_fen=1_000)
+    await dd.refund(created, txn_id, amount_fen=1_000)
     await dd.follow()
     shown = await harness.payment(created["payment_id"])
     assert shown["refunded_fen"] == 1_000
     outcomes = [
-        e["outcome"]
-        for e in await discount_events(harness, created["discount"]["discount_payment_id"])
+        e["outcome"] for e in await dd.discount_events(created["discount"]["discount_payment_id"])
     ]
     assert outcomes == ["succeeded"]
     assert shown["discount"]["status"] == "confirmed"
@@ -379,8 +307,8 @@ async def test_a_discount_payment_cannot_be_refunded_by_hand(
 ) -> None:
     shop = store()
     await dd.running(shop)
-    created = (await dd.start(await billing(harness), 10_000, shop)).json()
-    await pay_notified(harness, created)
+    created = (await dd.start(await dd.billing(), 10_000, shop)).json()
+    await dd.pay_notified(created)
     await dd.follow()
     refused = await harness.client.post(
         f"/v1/payments/{created['discount']['discount_payment_id']}/refunds",
@@ -394,26 +322,35 @@ async def test_a_discount_payment_cannot_be_refunded_by_hand(
 
 
 async def test_200_concurrent_payments_against_a_pool_of_20_confirm_exactly_20(
-    harness: Harness, dd: DiscountDriver
+    make_harness: HarnessFactory,
 ) -> None:
+    # All 200 are sent at once; a small pool that waits long keeps the shared PostgreSQL
+    # within its connection limit on a busy machine (the draw's locks, not the pool, decide).
+    async with make_harness(
+        db_pool_size=8, db_pool_timeout_s=300.0, channel_read_timeout_s=30.0
+    ) as harness:
+        dd = DiscountDriver(harness)
+        await dd.skip_existing()
+        await _two_hundred_against_twenty(harness, dd)
+
+
+async def _two_hundred_against_twenty(harness: Harness, dd: DiscountDriver) -> None:
     shop = store()
     activity = await dd.running(shop, cap_total=20, budget_fen=20 * 500)
-    billings = [await billing(harness) for _ in range(200)]
+    billings = [await dd.billing() for _ in range(200)]
     answers = await asyncio.gather(*(dd.start(b, 10_000, shop) for b in billings))
     assert all(a.status_code == 201 for a in answers), {a.status_code for a in answers}
     created = [a.json() for a in answers]
     drawn = [c for c in created if c["discount"] is not None]
     assert len(drawn) == 20
     assert sum(c["discount_fen"] for c in drawn) <= activity["budget_fen"]
-    await asyncio.gather(*(pay_notified(harness, c) for c in created))
+    await asyncio.gather(*(dd.pay_notified(c) for c in created))
     await dd.follow()
     draws = await dd.draws(activity["activity_id"])
     assert [d["status"] for d in draws].count("confirmed") == 20
     assert len({d["card_id"] for d in draws}) == 20
     confirmed_events = [
-        e
-        for c in drawn
-        for e in await discount_events(harness, c["discount"]["discount_payment_id"])
+        e for c in drawn for e in await dd.discount_events(c["discount"]["discount_payment_id"])
     ]
     assert len(confirmed_events) == 20
     report = await dd.report(activity["activity_id"])

@@ -21,6 +21,7 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
         asyncpg_url(settings.database_url.get_secret_value()),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
+        pool_timeout=settings.db_pool_timeout_s,
         pool_pre_ping=settings.db_pool_pre_ping,
         hide_parameters=True,  # SQL parameters (customer data, secrets) never reach a log
     )

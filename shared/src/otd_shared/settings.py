@@ -23,6 +23,9 @@ class ServiceSettings(BaseSettings):
     service_name: str = "service"
     database_url: SecretStr = SecretStr("postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
     db_pool_size: int = Field(default=10, ge=1, le=100)
+    db_pool_timeout_s: float = Field(
+        default=30.0, gt=0, le=600, description="How long a request waits for a pooled connection."
+    )
     db_pool_pre_ping: bool = Field(
         default=True,
         description="Ping each pooled connection at checkout (BEGIN; ; ROLLBACK with asyncpg: "

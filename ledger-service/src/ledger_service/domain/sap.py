@@ -70,6 +70,7 @@ DEV_SAP_MAPPING: Final = SapMapping(
         GlRule("suspense", "2241990000"),  # 其他应付款-待认领
         GlRule("revenue", "6001000000"),  # 主营业务收入
         GlRule("service_revenue", "6051000000"),  # 其他业务收入
+        GlRule("marketing_expense", "6601000000"),  # 销售费用 (instant discounts)
         GlRule("fees", "6603000000"),  # 财务费用
         GlRule("recon_differences", "6711000000"),  # 营业外支出
     ),

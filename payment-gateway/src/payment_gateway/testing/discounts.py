@@ -10,10 +10,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from otd_shared.events import decode_envelope
+from otd_shared.events import BillingDue, decode_envelope, new_envelope
+from payment_gateway.adapters.channels.contract import NotificationEvent, NotificationKind, Outcome
 from payment_gateway.adapters.tables import discount_cards, discount_draws
 from payment_gateway.service_layer.discount_cashier import outcome_handler
+from payment_gateway.service_layer.event_handlers import on_billing_due
 from payment_gateway.testing.harness import Harness, auth
+
+BILLING_FEN = 500_000
 
 
 def activity_body(store_id: str, **changes: Any) -> dict[str, Any]:
@@ -83,6 +87,79 @@ class DiscountDriver:
         }
         headers = {**auth(), "Idempotency-Key": key or uuid.uuid4().hex}
         return await self.h.client.post("/v1/payments", json=body, headers=headers)
+
+    async def billing(self, *, customer: str | None = None, stage: str = "intent") -> uuid.UUID:
+        """A due billing of 5,000.00 CNY of its own order (a fresh customer by default)."""
+        billing_id = uuid.uuid4()
+        event = BillingDue(
+            order_id=str(uuid.uuid4()),
+            billing_id=str(billing_id),
+            customer_id=customer or f"cust-{uuid.uuid4().hex[:8]}",
+            stage=stage,
+            amount_fen=BILLING_FEN,
+            outstanding_fen=BILLING_FEN,
+            due_at=datetime.now(UTC),
+        )
+        async with self.h.gw.sessions() as session, session.begin():
+            await on_billing_due(session, new_envelope(event, producer="test", correlation_id="c"))
+        return billing_id
+
+    async def pay_notified(self, created: dict[str, Any]) -> str:
+        """The channel says the payment succeeded (a genuine signed WeChat notification)."""
+        txn_id = f"42000{uuid.uuid4().int % 10**20:020d}"
+        event = NotificationEvent(
+            out_trade_no=created["out_trade_no"],
+            channel_txn_id=txn_id,
+            amount_fen=created["amount_fen"],
+        )
+        signed = self.h.sign("wechatpay", event)
+        answer = await self.h.notify("wechatpay", dict(signed.headers), signed.body)
+        assert answer.status_code == 204, answer.text
+        return txn_id
+
+    async def close(self, created: dict[str, Any]) -> None:
+        """The customer gives up: the payment is closed at the channel."""
+        closed = await self.h.client.post(
+            f"/v1/payments/{created['payment_id']}/close", headers=auth()
+        )
+        assert closed.status_code == 200, closed.text
+
+    async def refund(
+        self, created: dict[str, Any], txn_id: str, amount_fen: int | None = None
+    ) -> None:
+        """Finance refunds (all the customer paid, by default); the channel confirms it."""
+        body: dict[str, Any] = {"reason": "customer cancelled"}
+        if amount_fen is not None:
+            body["amount_fen"] = amount_fen
+        asked = await self.h.client.post(
+            f"/v1/payments/{created['payment_id']}/refunds",
+            json=body,
+            headers={**auth("finance"), "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert asked.status_code == 201, asked.text
+        refund = asked.json()
+        await self.h.scheduler().run_once()
+        sim_refund = self.h.sim.settle_refund(refund["out_refund_no"])
+        signed = self.h.sign(
+            "wechatpay",
+            NotificationEvent(
+                kind=NotificationKind.REFUND,
+                outcome=Outcome.REFUNDED,
+                out_trade_no=created["out_trade_no"],
+                channel_txn_id=txn_id,
+                amount_fen=created["amount_fen"],
+                out_refund_no=refund["out_refund_no"],
+                channel_refund_id=sim_refund.refund_id,
+                refund_amount_fen=amount_fen or created["amount_fen"],
+            ),
+        )
+        answer = await self.h.notify("wechatpay", dict(signed.headers), signed.body)
+        assert answer.status_code == 204, answer.text
+
+    async def discount_events(self, discount_payment_id: str) -> list[dict[str, Any]]:
+        """PaymentCallback payloads of one discount payment, oldest first."""
+        events = await self.h.callbacks_events(discount_payment_id)
+        return [e for e in events if e["channel"] == "discount"]
 
     async def follow(self) -> int:
         """Apply every new PaymentCallback of the outbox (as the consumer would), once."""
