@@ -18,6 +18,7 @@ from payment_gateway.testing.discounts import DiscountDriver, activity_body
 from payment_gateway.testing.harness import Harness, auth
 
 pytestmark = pytest.mark.integration
+NOTIFY_BATCH = 20
 HarnessFactory = Callable[..., contextlib.AbstractAsyncContextManager[Harness]]
 
 
@@ -327,7 +328,7 @@ async def test_200_concurrent_payments_against_a_pool_of_20_confirm_exactly_20(
     # All 200 are sent at once; a small pool that waits long keeps the shared PostgreSQL
     # within its connection limit on a busy machine (the draw's locks, not the pool, decide).
     async with make_harness(
-        db_pool_size=8, db_pool_timeout_s=300.0, channel_read_timeout_s=30.0
+        db_pool_size=8, db_pool_timeout_s=300.0, channel_read_timeout_s=30.0, callback_deadline_s=30
     ) as harness:
         dd = DiscountDriver(harness)
         await dd.skip_existing()
@@ -344,7 +345,8 @@ async def _two_hundred_against_twenty(harness: Harness, dd: DiscountDriver) -> N
     drawn = [c for c in created if c["discount"] is not None]
     assert len(drawn) == 20
     assert sum(c["discount_fen"] for c in drawn) <= activity["budget_fen"]
-    await asyncio.gather(*(dd.pay_notified(c) for c in created))
+    for start in range(0, len(created), NOTIFY_BATCH):  # the channel notifies as they pay
+        await asyncio.gather(*(dd.pay_notified(c) for c in created[start : start + NOTIFY_BATCH]))
     await dd.follow()
     draws = await dd.draws(activity["activity_id"])
     assert [d["status"] for d in draws].count("confirmed") == 20
