@@ -153,7 +153,10 @@ async def test_a_payment_draws_a_discount_and_the_channel_charges_the_rest(
     assert 100 <= created["discount_fen"] == discount["discount_fen"] <= 500
     assert created["amount_fen"] == 10_000 - created["discount_fen"]
     assert created["requested_amount_fen"] == 10_000
-    assert harness.sim.orders[created["out_trade_no"]].amount_fen == created["amount_fen"]
+    assert (
+        harness.sandbox.order("wechatpay", created["out_trade_no"]).amount_fen
+        == created["amount_fen"]
+    )
     assert discount["status"] == "reserved"
     retry = await dd.start(billing_id, 10_000, shop, key=key)
     assert retry.json() == created  # the same payment and the same draw

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from payment_gateway.adapters.channels.registry import REGISTRY
 from payment_gateway.domain.discounts import (
     ALL_STORES,
     Activity,
@@ -28,6 +29,7 @@ from payment_gateway.errors import DiscountRuleInvalid
 
 NOW = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)  # 2026-12-01 00:00 Asia/Shanghai
 SEED = bytes(range(32))
+STARTABLE = {c.value: m for c, m in REGISTRY.methods().items() if c in REGISTRY.startable()}
 
 
 def activity(**changes: object) -> Activity:
@@ -51,7 +53,7 @@ def activity(**changes: object) -> Activity:
 
 
 def test_a_sound_activity_passes() -> None:
-    validate_activity(activity(), now=NOW)
+    validate_activity(activity(), now=NOW, startable=STARTABLE)
 
 
 @pytest.mark.parametrize(
@@ -80,7 +82,7 @@ def test_invalid_activities_are_refused_naming_the_field(
     changes: dict[str, object], field: str, words: str
 ) -> None:
     with pytest.raises(DiscountRuleInvalid) as refused:
-        validate_activity(activity(**changes), now=NOW)
+        validate_activity(activity(**changes), now=NOW, startable=STARTABLE)
     assert refused.value.field == field
     assert words in refused.value.message
     assert refused.value.http_status == 422
@@ -183,7 +185,7 @@ def test_no_dealing_exceeds_a_cap_or_the_budget(
     top_fen = limit * rule.high_fen
     budget_fen = max(rule.low_fen, int(top_fen * budget_share))
     a = dataclasses.replace(a, budget_fen=budget_fen)
-    validate_activity(a, now=NOW)
+    validate_activity(a, now=NOW, startable=STARTABLE)
     dealing = deal(a, seed, since=NOW)
     assert dealing.total_fen <= budget_fen
     assert len(dealing.cards) <= limit

@@ -20,15 +20,15 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
+from otd_shared.channels import ChannelCode
 from otd_shared.money import fen_to_yuan
 from payment_gateway.domain.payment import CHANNEL_TZ
-from payment_gateway.domain.routing import CHANNEL_METHODS, STARTABLE_CHANNELS
 from payment_gateway.errors import DiscountRuleInvalid
 
 NAME_CHARS_MAX: Final = 120
@@ -39,8 +39,10 @@ POOL_CARDS_MAX: Final = 200_000  # per activity; a larger pool is refused at cre
 SEED_BYTES: Final = 32
 ALL_STORES: Final = "*"
 BILLING_STAGES: Final = ("intent", "firm", "final", "service")
-DISCOUNT_CHANNEL: Final = "discount"
-DISCOUNT_METHOD: Final = "instant"
+DISCOUNT_CHANNEL: Final = ChannelCode.DISCOUNT
+DISCOUNT_METHOD: Final = "instant_discount"  # the discount ChannelSpec's one method
+# Channel → methods of the channels started at the cashier (from the channel registry).
+StartableMethods = Mapping[str, tuple[str, ...]]
 
 
 class ActivityStatus(StrEnum):
@@ -206,9 +208,10 @@ class Activity:
 # --- validation -------------------------------------------------------------------------
 
 
-def validate_activity(activity: Activity, *, now: datetime) -> None:
+def validate_activity(activity: Activity, *, now: datetime, startable: StartableMethods) -> None:
     """Raise DiscountRuleInvalid (422, with its field) for an activity that cannot work."""
     _validate_shape(activity, now=now)
+    _validate_channels(activity.channels, startable)
     _validate_rule(activity.rule, activity.threshold_fen)
     _validate_budget(activity)
 
@@ -228,14 +231,6 @@ def _validate_shape(a: Activity, *, now: datetime) -> None:
         )
     if not a.channels:
         raise DiscountRuleInvalid("name at least one channel", field="channels")
-    for entry in a.channels:
-        channel, _, method = entry.partition(":")
-        if channel not in STARTABLE_CHANNELS or (method and method not in CHANNEL_METHODS[channel]):
-            raise DiscountRuleInvalid(
-                f"{entry!r} is not a channel (or channel:method) started at the cashier; "
-                f"channels: {', '.join(STARTABLE_CHANNELS)}",
-                field="channels",
-            )
     if a.store_ids is not None and not 0 < len(a.store_ids) <= STORES_MAX:
         raise DiscountRuleInvalid(f"store_ids lists 1–{STORES_MAX} stores", field="store_ids")
     if a.cap_per_store_day is not None and a.store_ids is None:
@@ -245,6 +240,17 @@ def _validate_shape(a: Activity, *, now: datetime) -> None:
         )
     if a.threshold_fen <= 0:
         raise DiscountRuleInvalid("the threshold is a positive amount", field="threshold_fen")
+
+
+def _validate_channels(entries: Sequence[str], startable: StartableMethods) -> None:
+    for entry in entries:
+        channel, _, method = entry.partition(":")
+        if channel not in startable or (method and method not in startable[channel]):
+            raise DiscountRuleInvalid(
+                f"{entry!r} is not a channel (or channel:method) started at the cashier; "
+                f"channels: {', '.join(startable)}",
+                field="channels",
+            )
 
 
 def _validate_rule(rule: DiscountRule, threshold_fen: int) -> None:

@@ -40,7 +40,8 @@ REPORT_TZ = "Asia/Shanghai"
 async def create_activity(gw: Gateway, activity: Activity) -> Activity:
     """Validate and record an activity (pending approval); overlapping ones are refused."""
     now = gw.now()
-    validate_activity(activity, now=now)
+    startable = {c.value: r.methods for c, r in gw.routing.rules.channels.items() if r.startable}
+    validate_activity(activity, now=now, startable=startable)
     async with gw.uow() as uow:
         await uow.activities.lock_overlap_check()
         for other in await uow.activities.live_in_window(activity.starts_at, activity.ends_at):

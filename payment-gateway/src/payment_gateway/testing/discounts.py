@@ -106,7 +106,13 @@ class DiscountDriver:
 
     async def pay_notified(self, created: dict[str, Any]) -> str:
         """The channel says the payment succeeded (a genuine signed WeChat notification)."""
-        txn_id = f"42000{uuid.uuid4().int % 10**20:020d}"
+        no = created["out_trade_no"]
+        try:
+            self.h.sandbox.order("wechatpay", no)
+        except KeyError:  # our order call timed out on a busy machine (payment ``unknown``)
+            self.h.sandbox.open("wechatpay", no, created["amount_fen"])
+        order = self.h.sandbox.pay("wechatpay", no)
+        txn_id = order.channel_txn_id
         event = NotificationEvent(
             out_trade_no=created["out_trade_no"],
             channel_txn_id=txn_id,
@@ -139,7 +145,7 @@ class DiscountDriver:
         assert asked.status_code == 201, asked.text
         refund = asked.json()
         await self.h.scheduler().run_once()
-        sim_refund = self.h.sim.settle_refund(refund["out_refund_no"])
+        sim_refund = self.h.sandbox.settle_refund("wechatpay", refund["out_refund_no"])
         signed = self.h.sign(
             "wechatpay",
             NotificationEvent(
