@@ -16,12 +16,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from channel_sandbox.channels.base import (
-    Kind,
     NotificationEvent,
     Outcome,
     ReadNotification,
     RequestRejected,
     SignedNotification,
+    read_terminal_result,
 )
 from channel_sandbox.keys import SandboxKeySet
 from otd_shared.channel_wire import (
@@ -121,21 +121,13 @@ def read_notification(
     if not rsa_verify_b64(keys.channel_public_key, fields.get("sign", ""), content, "sha1"):
         raise RequestRejected("sign does not verify")
     is_refund = fields.get("trxcode", "") in REFUND_TRXCODES
-    success = fields["trxstatus"] == "0000"
-    if is_refund:
-        kind, outcome = Kind.REFUND, Outcome.REFUNDED if success else Outcome.FAILED
-    else:
-        kind, outcome = Kind.PAYMENT, Outcome.SUCCEEDED if success else Outcome.FAILED
-    amount_fen = int(fields["trxamt"])
-    return ReadNotification(
-        channel=CHANNEL,
-        kind=kind,
-        outcome=outcome,
-        channel_status=fields["trxstatus"],
-        out_trade_no=fields["cusorderid"],
-        channel_txn_id=fields.get("srctrxid", "") if is_refund else fields["trxid"],
-        amount_fen=amount_fen,
-        out_refund_no=fields["cusorderid"] if is_refund else None,
-        refund_amount_fen=amount_fen if is_refund else None,
-        fields=fields,
+    return read_terminal_result(
+        CHANNEL,
+        fields,
+        is_refund=is_refund,
+        success=fields["trxstatus"] == "0000",
+        status=fields["trxstatus"],
+        order_no=fields["cusorderid"],
+        payment_id=fields.get("srctrxid", "") if is_refund else fields["trxid"],
+        amount_fen=int(fields["trxamt"]),
     )

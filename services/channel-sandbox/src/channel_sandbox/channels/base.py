@@ -96,3 +96,33 @@ class ReadNotification:
     out_refund_no: str | None = None
     refund_amount_fen: int | None = None
     fields: Mapping[str, object] = field(default_factory=dict)
+
+
+def read_terminal_result(
+    channel: str,
+    fields: Mapping[str, str],
+    *,
+    is_refund: bool,
+    success: bool,
+    status: str,
+    order_no: str,
+    payment_id: str,
+    amount_fen: int,
+) -> ReadNotification:
+    """A UnionPay/Allinpay-style result: a refund names the refund request in `order_no`."""
+    if is_refund:
+        kind, outcome = Kind.REFUND, Outcome.REFUNDED if success else Outcome.FAILED
+    else:
+        kind, outcome = Kind.PAYMENT, Outcome.SUCCEEDED if success else Outcome.FAILED
+    return ReadNotification(
+        channel=channel,
+        kind=kind,
+        outcome=outcome,
+        channel_status=status,
+        out_trade_no=order_no,
+        channel_txn_id=payment_id,
+        amount_fen=amount_fen,
+        out_refund_no=order_no if is_refund else None,
+        refund_amount_fen=amount_fen if is_refund else None,
+        fields=dict(fields),
+    )

@@ -20,12 +20,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, Literal
 
 from channel_sandbox.channels.base import (
-    Kind,
     NotificationEvent,
     Outcome,
     ReadNotification,
     RequestRejected,
     SignedNotification,
+    read_terminal_result,
 )
 from channel_sandbox.keys import SandboxKeySet
 from otd_shared.channel_wire import (
@@ -177,21 +177,13 @@ def read_notification(
     ):
         raise RequestRejected("signature does not verify")
     is_refund = fields["txnType"] in ("04", "31")
-    success = fields["respCode"] in ("00", "A6")
-    if is_refund:
-        kind, outcome = Kind.REFUND, Outcome.REFUNDED if success else Outcome.FAILED
-    else:
-        kind, outcome = Kind.PAYMENT, Outcome.SUCCEEDED if success else Outcome.FAILED
-    amount_fen = int(fields["txnAmt"])
-    return ReadNotification(
-        channel=CHANNEL,
-        kind=kind,
-        outcome=outcome,
-        channel_status=fields["respCode"],
-        out_trade_no=fields["orderId"],
-        channel_txn_id=fields.get("origQryId", "") if is_refund else fields["queryId"],
-        amount_fen=amount_fen,
-        out_refund_no=fields["orderId"] if is_refund else None,
-        refund_amount_fen=amount_fen if is_refund else None,
-        fields=fields,
+    return read_terminal_result(
+        CHANNEL,
+        fields,
+        is_refund=is_refund,
+        success=fields["respCode"] in ("00", "A6"),
+        status=fields["respCode"],
+        order_no=fields["orderId"],
+        payment_id=fields.get("origQryId", "") if is_refund else fields["queryId"],
+        amount_fen=int(fields["txnAmt"]),
     )
