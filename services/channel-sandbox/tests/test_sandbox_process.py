@@ -83,21 +83,22 @@ async def test_python_m_channel_sandbox_serves_readyz(keys_dir: Path, key_sets: 
         process.wait(timeout=10)
 
 
-def test_the_sandbox_never_loads_the_gateway() -> None:
+def test_the_sandbox_never_loads_the_gateway(keys_dir: Path, key_sets: object) -> None:
     """Independence: importing and building the whole app loads no gateway module."""
+    del key_sets  # generated already: the probe only loads them
     probe = (
-        "import sys, tempfile, pathlib\n"
+        "import sys, pathlib\n"
         "from channel_sandbox.app import create_app\n"
         "from channel_sandbox.config import SandboxSettings\n"
         "import channel_sandbox.testing\n"
-        "create_app(SandboxSettings(keys_dir=pathlib.Path(tempfile.mkdtemp())))\n"
+        f"create_app(SandboxSettings(keys_dir=pathlib.Path({str(keys_dir)!r})))\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'payment' + '_gateway'))\n"
     )
     result = subprocess.run(  # noqa: S603 - our own interpreter and probe
         [sys.executable, "-c", probe],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=PROCESS_START_TIMEOUT_S * 3,
         check=True,
     )
     assert result.stdout.strip() == "[]"

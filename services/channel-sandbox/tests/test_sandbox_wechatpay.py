@@ -167,7 +167,7 @@ async def test_succeed_sync_then_fail_armed_before_prepay(
         channel="wechatpay",
         out_trade_no=out_trade_no,
         action="succeed_sync_then_fail",
-        delay_ms=300,
+        delay_ms=2_000,  # the window must outlast a prepay and a query on a busy machine
     )
     assert armed.status_code == 202
     assert armed.json()["order"] is None
@@ -180,5 +180,5 @@ async def test_succeed_sync_then_fail_armed_before_prepay(
     async def failed() -> bool:
         return (await _query(merchant, out_trade_no)).json()["trade_state"] == "PAYERROR"
 
-    await wait_for(failed)
+    await wait_for(failed, timeout_s=15)
     assert receiver.of(out_trade_no) == []
