@@ -7,13 +7,14 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.lock-installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-unit test-integration lint format bench ledger-long lock migrate clean help
+.PHONY: run test test-unit test-integration lint format bench fuzz chaos ledger-long lock migrate clean help
 
 help:
 	@echo "make run    - start the whole cluster on embedded defaults (Ctrl-C stops it)"
 	@echo "make test   - run unit, integration and e2e tests against real PostgreSQL and broker"
 	@echo "make lint   - ruff and mypy strict"
 	@echo "make bench  - benchmarks with baselines measured in the same run"
+	@echo "make fuzz   - long schemathesis and parser fuzzing (tests/hostile; OTD_FUZZ_SEED replays)"
 
 $(STAMP): requirements/requirements.lock scripts/bootstrap_venv.sh
 	bash scripts/bootstrap_venv.sh
@@ -40,6 +41,11 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+fuzz: $(STAMP)
+	OTD_FUZZ_EXAMPLES=$${OTD_FUZZ_EXAMPLES:-200} OTD_FUZZ_MAX_TIME_S=$${OTD_FUZZ_MAX_TIME_S:-180} \
+	OTD_PARSER_EXAMPLES=$${OTD_PARSER_EXAMPLES:-3000} \
+		$(PY) -m pytest -q tests/hostile -k "fuzz or parsers" $(PYTEST_ARGS)
 
 ledger-long: $(STAMP)
 	LEDGER_STATEFUL_EXAMPLES=10000 $(PY) -m pytest -q ledger-service/tests -k stateful

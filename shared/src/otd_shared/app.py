@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from otd_shared.auth import TokenVerifier
@@ -23,9 +25,14 @@ from otd_shared.errors import DomainError
 from otd_shared.kafka import broker_ready
 from otd_shared.messaging_metrics import MessagingSampler
 from otd_shared.observability import configure_logging, http_middleware
+from otd_shared.openapi_errors import document_error_responses
 from otd_shared.ops_api import dead_letter_router
 from otd_shared.runtime import ServiceRuntime, run_workers
 from otd_shared.strict_input import install_strict_input
+
+log = logging.getLogger(__name__)
+DATA_EXCEPTION_CLASS = "22"
+"""PostgreSQL's SQLSTATE class of data exceptions (numeric out of range, bad encoding...)."""
 
 
 def create_service_app(
@@ -50,10 +57,12 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(settings.tokens_by_value())
+    document_error_responses(app)
     install_strict_input(app)  # innermost: metrics and correlation ids see its 422s
     app.add_middleware(BaseHTTPMiddleware, dispatch=http_middleware(runtime.metrics))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
+    app.add_exception_handler(DBAPIError, _database_refused_value)  # type: ignore[arg-type]
     app.include_router(_ops_router(runtime))
     app.include_router(dead_letter_router(runtime))
     for router in routers:
@@ -71,6 +80,17 @@ def create_ops_app(runtime: ServiceRuntime, *, title: str) -> FastAPI:
 
 async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
     return JSONResponse(exc.to_body(), status_code=exc.http_status)
+
+
+async def _database_refused_value(_: Request, exc: DBAPIError) -> JSONResponse:
+    """A value the database cannot hold (SQLSTATE class 22: out of range, malformed) is the
+    caller's fault: 422 without echoing it. Any other database failure stays a 500."""
+    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+    if not sqlstate.startswith(DATA_EXCEPTION_CLASS):
+        raise exc
+    log.info("database refused a value", extra={"sqlstate": sqlstate})
+    body = {"detail": "a value is out of range or malformed for its field", "code": "invalid_input"}
+    return JSONResponse(body, status_code=422)
 
 
 def _ops_router(runtime: ServiceRuntime) -> APIRouter:

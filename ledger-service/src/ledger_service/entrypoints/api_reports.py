@@ -23,6 +23,14 @@ from ledger_service.service_layer.queries import trial_balance_csv
 
 router = APIRouter(prefix="/v1", tags=["ledger reports"])
 CSV = "text/csv; charset=utf-8"
+
+
+class CsvResponse(PlainTextResponse):
+    """A CSV answer (documented as ``text/csv`` in the OpenAPI)."""
+
+    media_type = "text/csv"
+
+
 DateParam = Annotated[date, Query(alias="date", description="Business date, YYYY-MM-DD.")]
 
 
@@ -53,7 +61,7 @@ async def order_statement(order_id: str, queries: Queries, _: Finance) -> Statem
     return StatementOut.of(statement, deposits_account(order_id))
 
 
-@router.get("/export/journal-lines.csv", response_class=StreamingResponse)
+@router.get("/export/journal-lines.csv", response_class=CsvResponse)
 async def export_journal_lines(
     queries: Queries,
     _: Finance,
@@ -70,7 +78,7 @@ async def export_journal_lines(
     )
 
 
-@router.get("/export/trial-balance.csv", response_class=PlainTextResponse)
+@router.get("/export/trial-balance.csv", response_class=CsvResponse)
 async def export_trial_balance(
     date_: DateParam, queries: Queries, _: Finance, currency: str = DEFAULT_CURRENCY
 ) -> PlainTextResponse:
