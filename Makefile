@@ -44,6 +44,7 @@ bench: $(STAMP)
 
 fuzz: $(STAMP)
 	OTD_FUZZ_EXAMPLES=$${OTD_FUZZ_EXAMPLES:-200} OTD_FUZZ_MAX_TIME_S=$${OTD_FUZZ_MAX_TIME_S:-180} \
+	OTD_FUZZ_PHASES=$${OTD_FUZZ_PHASES:-examples,coverage,fuzzing} \
 	OTD_PARSER_EXAMPLES=$${OTD_PARSER_EXAMPLES:-3000} \
 		$(PY) -m pytest -q tests/hostile -k "fuzz or parsers" $(PYTEST_ARGS)
 

@@ -66,20 +66,36 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One figure of a section: ``kind`` is ``figure`` or ``ratio``; ``goal`` its goal text."""
+
+    name: str
+    value: float
+    unit: str
+    goal: str = ""
+    note: str = ""
+    kind: str = "figure"
+
+
 @dataclass
 class Report:
-    """Lines of a benchmark section, printed together."""
+    """Lines of a benchmark section, printed together, and its entries for the report file."""
 
     title: str
     lines: list[str] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
 
     def figure(self, name: str, value: float, unit: str, note: str = "") -> None:
-        """One measured figure."""
+        """One measured figure (a goal, if any, is written in ``note``: ``goal ≥ 2,000``)."""
         self.lines.append(f"  {name:46} {value:12,.1f} {unit:10} {note}")
+        goal = note if ("goal" in note or note.strip()[:1] in "≥≤<>") else ""
+        self.entries.append(Entry(name, value, unit, goal=goal.strip(), note=note.strip()))
 
     def ratio(self, name: str, value: float, goal: str) -> None:
         """A ratio against the baseline, with its goal."""
         self.lines.append(f"  {name:46} {value:12.2f} {'x':10} goal {goal}")
+        self.entries.append(Entry(name, value, "x", goal=goal, kind="ratio"))
 
     def print(self) -> None:
         """Print the section."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from otd_shared.broker_loss import BrokerLossDetector, run_broker_loss_watch
 from otd_shared.consumer import (
     BatchEventHandler,
     ConsumerConfig,
@@ -154,6 +155,19 @@ async def run_consumers(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
     await asyncio.gather(*(consumer.run(stop) for consumer in consumers))
 
 
+async def watch_broker(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+    """Beside the relay: notice a broker that lost messages and republish them
+    (``otd_shared.broker_loss``)."""
+    s = runtime.settings
+    detector = BrokerLossDetector(
+        runtime.engine,
+        runtime.tables.outbox,
+        s.kafka_bootstrap_servers,
+        republish_window_s=s.outbox_republish_window_s,
+    )
+    await run_broker_loss_watch(detector, stop, interval_ms=s.broker_watch_interval_ms)
+
+
 async def run_workers(
     runtime: ServiceRuntime,
     stop: asyncio.Event,
@@ -167,6 +181,7 @@ async def run_workers(
     jobs = []
     if relay:
         jobs.append(_supervise("relay", lambda: run_relay(runtime, stop), stop))
+        jobs.append(_supervise("broker-loss-watch", lambda: watch_broker(runtime, stop), stop))
     if consumers and runtime.consumers:
         jobs.append(_supervise("consumers", lambda: run_consumers(runtime, stop), stop))
     if relay if background_jobs is None else background_jobs:

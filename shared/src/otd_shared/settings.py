@@ -47,6 +47,19 @@ class ServiceSettings(BaseSettings):
     )
     relay_batch_size: int = Field(default=500, ge=1, le=5000)
     relay_idle_sleep_ms: int = Field(default=20, ge=1, le=10_000)
+    broker_watch_interval_ms: int = Field(
+        default=1000,
+        ge=50,
+        le=600_000,
+        description="How often the relay's broker-loss watch compares the broker with the outbox",
+    )
+    outbox_republish_window_s: int = Field(
+        default=3600,
+        ge=1,
+        le=30 * 86_400,
+        description="Published outbox rows this recent are republished when the broker lost "
+        "messages; the outbox retention job must keep published rows at least this long",
+    )
     consumer_max_attempts: int = Field(default=5, ge=1, le=50)
     consumer_retry_delay_ms: int = Field(default=50, ge=0, le=60_000)
     consumer_batch_max: int = Field(default=500, ge=1, le=5000)
