@@ -30,7 +30,7 @@ from payment_gateway.adapters.channels.contract import (
 )
 from payment_gateway.adapters.channels.errors import CallbackRejected
 from payment_gateway.adapters.channels.keys import generate_dev_keys
-from payment_gateway.adapters.channels.registry import CHANNEL_FACTORIES, load_channel_protocol
+from payment_gateway.adapters.channels.registry import REGISTRY, load_channel_protocol
 from recon_service.adapters.statements import ParseContext, parse_statement
 from recon_service.domain import BUSINESS_TZ, Source, StatementLimits
 from recon_service.testing.statement_files import (
@@ -50,7 +50,7 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-CHANNELS = sorted(CHANNEL_FACTORIES)
+CHANNELS = sorted(str(spec.code) for spec in REGISTRY.keyed())
 ENCODINGS = ("utf-16", "utf-16-le", "utf-32", "gbk", "latin-1", "cp1252")
 DAY = date(2024, 6, 3)
 START = datetime(2024, 6, 3, tzinfo=BUSINESS_TZ)
@@ -69,7 +69,7 @@ STATEMENTS: dict[str, Callable[[list[Txn]], bytes]] = {
 def protocols(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ChannelProtocol]:
     keys: Path = tmp_path_factory.mktemp("fuzz-keys")
     generate_dev_keys(keys)
-    return {channel: load_channel_protocol(keys, channel) for channel in CHANNELS}
+    return {str(spec.code): load_channel_protocol(keys, spec.code) for spec in REGISTRY.keyed()}
 
 
 def _verify(
