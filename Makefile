@@ -14,6 +14,7 @@ help:
 	@echo "make test   - run unit, integration and e2e tests against real PostgreSQL and broker"
 	@echo "make lint   - ruff and mypy strict"
 	@echo "make bench  - benchmarks with baselines measured in the same run"
+	@echo "make chaos  - broker restarts under load with the acknowledged-order oracle (OTD_CHAOS_SEED replays)"
 	@echo "make fuzz   - long schemathesis and parser fuzzing (tests/hostile; OTD_FUZZ_SEED replays)"
 
 $(STAMP): requirements/requirements.lock scripts/bootstrap_venv.sh
@@ -47,6 +48,10 @@ fuzz: $(STAMP)
 	OTD_FUZZ_PHASES=$${OTD_FUZZ_PHASES:-examples,coverage,fuzzing} \
 	OTD_PARSER_EXAMPLES=$${OTD_PARSER_EXAMPLES:-3000} \
 		$(PY) -m pytest -q tests/hostile -k "fuzz or parsers" $(PYTEST_ARGS)
+
+chaos: $(STAMP)
+	OTD_CHAOS_ORDERS=$${OTD_CHAOS_ORDERS:-120} OTD_CHAOS_BROKER_RESTARTS=$${OTD_CHAOS_BROKER_RESTARTS:-4} \
+		$(PY) -m pytest -q -s -m chaos tests/hostile $(PYTEST_ARGS)
 
 ledger-long: $(STAMP)
 	LEDGER_STATEFUL_EXAMPLES=10000 $(PY) -m pytest -q ledger-service/tests -k stateful
