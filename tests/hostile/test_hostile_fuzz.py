@@ -10,6 +10,8 @@ documented status, schema and content type. ``make fuzz`` runs a long budget
 
 from __future__ import annotations
 
+import os
+
 import httpx
 import pytest
 
@@ -56,7 +58,11 @@ async def test_fuzz_without_the_right_role_changes_nothing(
     base = running_cluster.urls[service]
     budget = FuzzBudget.from_env(refused=True)
     before = await _successful_writes(http, base)
-    for token in (None, running_cluster.tokens[FOREIGN_ROLE[service]]):
+    foreign = running_cluster.tokens[FOREIGN_ROLE[service]]
+    # CI's short budget fuzzes the foreign role only (a missing token is refused by the same
+    # shared authorize() one step earlier); make fuzz (OTD_FUZZ_EXAMPLES set) runs both.
+    tokens = (None, foreign) if os.environ.get("OTD_FUZZ_EXAMPLES") else (foreign,)
+    for token in tokens:
         result = run_schemathesis(
             base, token=token, budget=budget, exclude_path_regex=CHANNEL_CALLBACKS
         )
