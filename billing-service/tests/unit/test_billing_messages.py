@@ -66,8 +66,14 @@ def test_every_domain_event_maps_to_its_payload_of_the_same_name(
     assert payload.order_id == "o-1"
 
 
-def test_the_app_backend_hears_about_due_reminded_and_changed_amounts_and_overdue() -> None:
-    expected = {"BillingDue", "BillingReminderDue", "BillingAmountChanged", "InstallmentOverdue"}
+def test_the_app_backend_hears_about_due_paid_reminded_changed_and_overdue() -> None:
+    expected = {
+        "BillingDue",
+        "BillingPaid",
+        "BillingReminderDue",
+        "BillingAmountChanged",
+        "InstallmentOverdue",
+    }
     assert expected == WEBHOOK_EVENT_TYPES
 
 

@@ -48,9 +48,9 @@ from payment_gateway.adapters.tables import SCHEMA, metadata
 from payment_gateway.config import GatewaySettings
 from payment_gateway.domain.health import ChannelHealth
 from payment_gateway.domain.routing import ChannelRouting, RoutingPolicy, RoutingRules
-from payment_gateway.entrypoints import api, callbacks, discounts_api
+from payment_gateway.entrypoints import api, callbacks, cash_api, discounts_api, pos_api, wires_api
 from payment_gateway.errors import ChannelConfigError
-from payment_gateway.service_layer import discount_cashier, event_handlers
+from payment_gateway.service_layer import discount_cashier, event_handlers, pos
 from payment_gateway.service_layer.context import Gateway, GatewayMetrics
 from payment_gateway.service_layer.scheduler import QueryScheduler
 
@@ -245,7 +245,14 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
     gw = runtime.gateway()
     app = create_service_app(
         runtime,
-        [api.router, discounts_api.router, callbacks.router],
+        [
+            api.router,
+            discounts_api.router,
+            wires_api.router,
+            cash_api.router,
+            pos_api.router,
+            callbacks.router,
+        ],
         title="OTD Pay payment-gateway",
         description="Cashier, channel routing, channel callbacks, refunds, POS/cash/wire intake.",
     )
@@ -256,6 +263,8 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with inner(app):
+            if gw.settings.pos_registry_file is not None:
+                await pos.load_registry_file(gw, gw.settings.pos_registry_file)
             try:
                 yield
             finally:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
@@ -132,6 +132,26 @@ class GatewaySettings(ServiceSettings):
     callback_clock_skew_max_s: int = Field(default=300, ge=1, le=3600)
     callback_db_pool_size: int = Field(default=10, ge=1, le=100)
     callback_deadline_s: float = Field(default=4.0, gt=0, le=30)
+
+    # --- offline money (docs/offline-payments.md) --------------------------------------
+    wire_match_rules: list[str] = Field(
+        default_factory=lambda: ["last4_exact_amount", "last4_tolerance", "memo_order_id"],
+        description="Auto-match rules in order (domain/wires.py).",
+    )
+    wire_match_tolerance_fen: int = Field(default=0, ge=0, le=100_000)
+    wire_claim_approval_threshold_fen: int = Field(
+        default=5_000_000, ge=0, description="Manual wire claims above this need finance-approver."
+    )
+    wire_intake_batch_max: int = Field(default=500, ge=1, le=10_000)
+    wire_file_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    order_qr_ttl_s: int = Field(default=1800, ge=60, le=86_400)
+    pos_registry_file: Path | None = Field(
+        default=None, description="Stores and terminals registered at startup (dev: S001)."
+    )
+    order_qr_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="HMAC key of order-QR tokens; empty: var/keys/pos/order_qr.key (made once).",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -22,10 +22,17 @@ from otd_shared.events.payloads import BillingStage, ChannelCode
 from otd_shared.outbox import OutboxWriter
 
 WEBHOOK_EVENT_TYPES = frozenset(
-    {"BillingDue", "BillingReminderDue", "BillingAmountChanged", "InstallmentOverdue"}
+    {
+        "BillingDue",
+        "BillingPaid",
+        "BillingReminderDue",
+        "BillingAmountChanged",
+        "InstallmentOverdue",
+    }
 )
-"""What the app backend is pushed: a billing fell due, a reminder, a changed amount (a
-repricing or a loan decision changed what the customer pays), an overdue lease installment."""
+"""What the app backend is pushed: a billing fell due, a billing is paid (whatever paid it:
+online, POS, cash, wire, loan), a reminder, a changed amount (a repricing or a loan decision
+changed what the customer pays), an overdue lease installment."""
 
 
 def to_payload(event: d.BillingEvent, fund: FundOrderBase | None = None) -> EventPayload:

@@ -69,9 +69,11 @@ def outcome_of(callback: PaymentCallback, at: datetime) -> PaymentOutcome:
             return PaymentFailed(
                 payment_id=callback.payment_id, channel=Channel(callback.channel), at=at
             )
-        case "refunded":
+        case "refunded" | "reversed":
+            # A reversal (cash receipt reversed, wire unclaimed) takes the money back like a
+            # refund: its id is the reversal's.
             if not callback.refund_id:
-                raise UnusableCallback("a refunded outcome needs its refund_id")
+                raise UnusableCallback(f"a {callback.outcome} outcome needs its refund_id")
             return PaymentRefunded(
                 payment_id=callback.payment_id,
                 refund_id=callback.refund_id,

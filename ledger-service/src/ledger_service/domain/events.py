@@ -143,6 +143,25 @@ class WireClaimed:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PaymentReversed:
+    """An offline payment we recorded is taken back (cash receipt reversed, wire unclaimed).
+
+    The money did not leave: a reversed cash receipt leaves the store's till, an unclaimed
+    wire goes back to suspense until it is claimed again.
+    """
+
+    event_id: str
+    order_id: str
+    channel: Channel
+    amount_fen: int
+    occurred_at: datetime
+    payment_id: str | None = None
+    reversal_id: str | None = None
+    store_id: str | None = None
+    currency: str = DEFAULT_CURRENCY
+
+
+@dataclass(frozen=True, kw_only=True)
 class CashDeposited:
     """A store's cash taken to the bank and credited to our account."""
 
@@ -208,6 +227,7 @@ class ReconAdjusted:
 
 LedgerEvent = (
     PaymentSucceeded
+    | PaymentReversed
     | RefundSucceeded
     | RefundOwed
     | LoanDisbursed

@@ -9,6 +9,8 @@ the event id, so replaying an event posts nothing new.
 | PaymentSucceeded     | Dr clearing:<ch> (cash: cash:<store>) / Cr deposits:<order>; wire and  |
 |                      | loan → None (posted by WireReceived/WireClaimed and LoanDisbursed);    |
 |                      | discount: Dr marketing_expense / Cr deposits:<order>                   |
+| PaymentReversed      | cash: Dr deposits:<order> / Cr cash:<store>; wire: Dr deposits:<order> |
+|                      | / Cr suspense (the wire is unclaimed again); POS: Cr clearing:<ch>     |
 | LoanDisbursed        | Dr loan_receivable / Cr deposits:<order>                               |
 | RefundOwed           | offline channel or unknown: Dr deposits:<order> / Cr refunds_payable;  |
 |                      | online/POS → None (the channel refund posts it)                        |
@@ -60,6 +62,7 @@ from ledger_service.domain.events import (
     LedgerEvent,
     LoanDisbursed,
     OrderDelivered,
+    PaymentReversed,
     PaymentSucceeded,
     ReconAdjusted,
     RefundOwed,
@@ -99,6 +102,23 @@ def payment_succeeded(
     debit = receiving_account(event.channel, store_id=event.store_id)
     legs = _transfer(debit, deposits_account(event.order_id), amount_fen, event.currency)
     text = f"payment {event.payment_id or ''} via {event.channel.value} for order {event.order_id}"
+    return _proposal(event.event_id, event.occurred_at, text, legs, event.currency, chart)
+
+
+def payment_reversed(event: PaymentReversed, chart: Chart = DEFAULT_CHART) -> PostingProposal:
+    """Dr deposits:<order> / Cr where the money sits again: till, suspense or clearing."""
+    amount_fen = _positive("amount_fen", event.amount_fen)
+    if event.channel is Channel.WIRE:
+        credit = SUSPENSE_ACCOUNT
+    elif event.channel in (Channel.CASH, *CLEARING_CHANNELS):
+        credit = receiving_account(event.channel, store_id=event.store_id)
+    else:
+        raise InvalidEvent(f"a {event.channel.value} payment cannot be reversed")
+    legs = _transfer(deposits_account(event.order_id), credit, amount_fen, event.currency)
+    text = (
+        f"reversal {event.reversal_id or ''} of payment {event.payment_id or ''} "
+        f"via {event.channel.value} for order {event.order_id}"
+    )
     return _proposal(event.event_id, event.occurred_at, text, legs, event.currency, chart)
 
 
@@ -283,6 +303,7 @@ def _proposal(
 # The registry: one line per rule input class. `propose` dispatches on the exact class.
 POSTING_RULES: Final[Mapping[type[Any], Callable[[Any, Chart], PostingProposal | None]]] = {
     PaymentSucceeded: payment_succeeded,
+    PaymentReversed: payment_reversed,
     LoanDisbursed: loan_disbursed,
     RefundOwed: refund_owed,
     RefundSucceeded: refund_succeeded,

@@ -35,7 +35,8 @@ from otd_shared.events import (
 def payment_callback(
     env: EventEnvelope, p: PaymentCallback, settings: LedgerSettings
 ) -> rule.LedgerEvent | None:
-    """Succeeded → PaymentSucceeded; refunded → RefundSucceeded; failed → nothing."""
+    """Succeeded → PaymentSucceeded; refunded → RefundSucceeded; reversed → PaymentReversed;
+    failed → nothing."""
     if p.outcome == "failed" or p.amount_fen == 0:
         return None
     channel = parse_channel_code(p.channel)
@@ -43,6 +44,17 @@ def payment_callback(
     store_id = p.store_id
     if channel is Channel.CASH and store_id is None:
         store_id = settings.unassigned_cash_store_id
+    if p.outcome == "reversed":
+        return rule.PaymentReversed(
+            event_id=str(env.event_id),
+            order_id=p.order_id,
+            channel=channel,
+            amount_fen=p.amount_fen,
+            occurred_at=p.completed_at,
+            payment_id=p.payment_id,
+            reversal_id=p.refund_id,
+            store_id=store_id,
+        )
     if p.outcome == "succeeded":
         return rule.PaymentSucceeded(
             event_id=str(env.event_id),

@@ -74,17 +74,15 @@ class PayableBillingRepository:
             .values(values)
         )
 
-    async def get_with_time(self, billing_id: uuid.UUID) -> tuple[PayableBilling, datetime] | None:
-        """One payable billing and when it was last updated from billing's events."""
-        row = (
-            (
-                await self._session.execute(
-                    sa.select(payable_billings).where(payable_billings.c.billing_id == billing_id)
-                )
-            )
-            .mappings()
-            .first()
-        )
+    async def get_with_time(
+        self, billing_id: uuid.UUID, *, for_update: bool = False
+    ) -> tuple[PayableBilling, datetime] | None:
+        """One payable billing and when it was last updated from billing's events (row-locked
+        with ``for_update``: payments we record ourselves are checked against it one by one)."""
+        query = sa.select(payable_billings).where(payable_billings.c.billing_id == billing_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).mappings().first()
         if row is None:
             return None
         return _billing(row), row["updated_at"]

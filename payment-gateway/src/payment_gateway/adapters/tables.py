@@ -54,7 +54,7 @@ payments = sa.Table(
         "refunded_fen >= 0 AND refunded_fen <= amount_fen", name="ck_payments_refunded_in_range"
     ),
     sa.CheckConstraint(
-        "status IN ('created','paying','unknown','succeeded','failed','closed')",
+        "status IN ('created','paying','unknown','succeeded','failed','closed','reversed')",
         name="ck_payments_status",
     ),
     sa.Index(

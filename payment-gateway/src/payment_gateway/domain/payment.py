@@ -5,6 +5,8 @@
        │          │                                         money arrived, it is never lost)
        └──► unknown ──► paying / succeeded / failed / closed
        └──► failed (the channel refused to create the order: no money can move)
+    succeeded ──► reversed   (offline payments we recorded ourselves only: a cash receipt
+                              reversed by finance, a wire claim undone; never a channel's)
 
 ``unknown``: the channel did not answer when we created the order; the active query settles it.
 A synchronous channel answer never makes a payment succeeded: only a verified notification or
@@ -40,13 +42,14 @@ class PaymentStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CLOSED = "closed"
+    REVERSED = "reversed"
 
 
 OPEN_STATUSES: Final = frozenset(
     {PaymentStatus.CREATED, PaymentStatus.PAYING, PaymentStatus.UNKNOWN}
 )
 FINAL_STATUSES: Final = frozenset(
-    {PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CLOSED}
+    {PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CLOSED, PaymentStatus.REVERSED}
 )
 QUERYABLE_STATUSES: Final = frozenset({PaymentStatus.PAYING, PaymentStatus.UNKNOWN})
 
@@ -58,7 +61,8 @@ TRANSITIONS: Final[Mapping[PaymentStatus, frozenset[PaymentStatus]]] = MappingPr
         _S.UNKNOWN: frozenset({_S.PAYING, _S.SUCCEEDED, _S.FAILED, _S.CLOSED}),
         _S.FAILED: frozenset({_S.SUCCEEDED}),
         _S.CLOSED: frozenset({_S.SUCCEEDED}),
-        _S.SUCCEEDED: frozenset(),
+        _S.SUCCEEDED: frozenset({_S.REVERSED}),
+        _S.REVERSED: frozenset(),
     }
 )
 

@@ -159,6 +159,23 @@ class RoutingPolicy:
             raise self._over_limit(stage, channel, amount_fen)
         return route
 
+    def route_recorded(self, *, stage: str, channel: ChannelCode) -> Route:
+        """The route of a payment we record ourselves (a cash receipt, a wire claim) or a POS
+        reservation: the channel must be enabled and the stage must allow it; no online limit
+        applies."""
+        known = self._rules.channels.get(channel)
+        method = known.methods[0] if known is not None else ""
+        allowed_here = known is not None and self.allows(stage, channel, method)
+        if channel not in self._rules.enabled_channels or not allowed_here:
+            allowed = ", ".join(self.stage_channels(stage)) or "none"
+            raise RouteRefused(
+                f"the {stage} billing cannot be paid with {channel}; allowed: {allowed}",
+                reason="stage_not_allowed",
+                field="billing_id",
+                suggestions=self.stage_channels(stage),
+            )
+        return Route(channel, method)
+
     def _over_limit(self, stage: str, channel: ChannelCode, amount_fen: int) -> RouteRefused:
         limit_fen = self._rules.limit_fen(channel)
         offline = self.offline_options(stage)

@@ -47,6 +47,31 @@ class GatewayMetrics:
             registry=registry,
         )
 
+        self.wires = Counter(
+            "payment_wires_total",
+            "Incoming wires by intake result (matched, queued, duplicate)",
+            ["result"],
+            registry=registry,
+        )
+        self.cash_receipts = Counter(
+            "payment_cash_receipts_total",
+            "Cash receipts recorded and reversed",
+            ["result"],
+            registry=registry,
+        )
+        self.pos_fetches = Counter(
+            "payment_pos_fetches_total",
+            "Terminal fetches of order QRs by result (reserved or the refusal code)",
+            ["channel", "result"],
+            registry=registry,
+        )
+        self.pos_parked = Counter(
+            "payment_pos_parked_callbacks_total",
+            "POS notifications parked for review by reason",
+            ["channel", "reason"],
+            registry=registry,
+        )
+
     def callback(
         self, channel: ChannelCode, result: CallbackResult, reason: str | None = None
     ) -> None:

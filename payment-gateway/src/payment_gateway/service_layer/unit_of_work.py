@@ -4,14 +4,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from otd_shared.uow import SqlUnitOfWork
 from payment_gateway.adapters.callback_log import CallbackLog
+from payment_gateway.adapters.cash_repo import CashRepository
 from payment_gateway.adapters.discount_pool import ActivityRepository, DiscountPool
 from payment_gateway.adapters.idempotency import IdempotencyRepository
 from payment_gateway.adapters.payable_billings import PayableBillingRepository
+from payment_gateway.adapters.pos_repo import PosRepository
 from payment_gateway.adapters.repository import PaymentRepository, RefundRepository
+from payment_gateway.adapters.wire_repo import WireRepository
 
 
 class GatewayUnitOfWork(SqlUnitOfWork):
-    """Payments, refunds, billings, idempotency keys, raw callbacks, discounts, outbox."""
+    """Payments, refunds, billings, idempotency keys, raw callbacks, discounts, offline money
+    (wires, cash, POS), outbox."""
 
     payments: PaymentRepository
     refunds: RefundRepository
@@ -20,6 +24,9 @@ class GatewayUnitOfWork(SqlUnitOfWork):
     callbacks: CallbackLog
     activities: ActivityRepository
     discount_pool: DiscountPool
+    wires: WireRepository
+    cash: CashRepository
+    pos: PosRepository
 
     def _open(self, session: AsyncSession) -> None:
         self.payments = PaymentRepository(session)
@@ -29,3 +36,6 @@ class GatewayUnitOfWork(SqlUnitOfWork):
         self.callbacks = CallbackLog(session)
         self.activities = ActivityRepository(session)
         self.discount_pool = DiscountPool(session)
+        self.wires = WireRepository(session)
+        self.cash = CashRepository(session)
+        self.pos = PosRepository(session)

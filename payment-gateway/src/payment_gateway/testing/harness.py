@@ -39,6 +39,7 @@ TOKENS = {
     "sre": "tok-sre",
     "installer": "tok-inst",
     "marketing": "tok-mkt",
+    "bank": "tok-bank",
     "finance-approver": "tok-appr",
 }
 
@@ -62,12 +63,13 @@ class Harness:
         stage: str = "intent",
         amount_fen: int = 500_000,
         outstanding_fen: int | None = None,
+        customer_id: str = "cust-1",
     ) -> uuid.UUID:
         billing_id, order_id = uuid.uuid4(), uuid.uuid4()
         event = BillingDue(
             order_id=str(order_id),
             billing_id=str(billing_id),
-            customer_id="cust-1",
+            customer_id=customer_id,
             stage=stage,
             amount_fen=amount_fen,
             outstanding_fen=amount_fen if outstanding_fen is None else outstanding_fen,
@@ -132,6 +134,17 @@ class Harness:
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result
+
+    async def outbox_events(self, event_type: str, contains: str) -> list[dict[str, Any]]:
+        """Payloads of the outbox rows of one type whose body contains ``contains``."""
+        outbox = self.runtime.tables.outbox
+        async with self.gw.sessions() as session:
+            rows = await session.execute(
+                sa.select(outbox.c.body)
+                .where(outbox.c.event_type == event_type, outbox.c.body.contains(contains))
+                .order_by(outbox.c.id)
+            )
+            return [json.loads(r[0])["payload"] for r in rows]
 
     async def callbacks_events(self, payment_id: str) -> list[dict[str, Any]]:
         """PaymentCallback outbox rows of one payment."""

@@ -36,9 +36,10 @@ async def on_payment_callback(session: AsyncSession, envelope: EventEnvelope) ->
 
 def record_of(event: PaymentCallback, envelope: EventEnvelope) -> InternalRecord:
     """The projection row of a PaymentCallback."""
-    refund = event.outcome == "refunded"
+    # A reversal (cash receipt reversed, wire unclaimed) is money going back: a refund line.
+    refund = event.outcome in ("refunded", "reversed")
     if refund and not event.refund_id:
-        raise ValueError("a refunded PaymentCallback carries its refund_id")
+        raise ValueError(f"a {event.outcome} PaymentCallback carries its refund_id")
     return InternalRecord(
         kind="refund" if refund else "payment",
         ref_id=event.refund_id if refund and event.refund_id else event.payment_id,

@@ -12,6 +12,16 @@ from otd_shared.auth import Role
 TOKEN_BYTES = 24
 PASSWORD_BYTES = 12
 CONSOLE_USERNAMES = {"finance": "finance", "finance-approver": "approver", "cashier": "cashier"}
+# DESIGN.md §3: the dev store S001 with a UnionPay and an Allinpay terminal.
+DEV_POS_REGISTRY = {
+    "stores": [
+        {
+            "store_id": "S001",
+            "name": "Dev store",
+            "terminals": {"T-UP-001": "unionpay", "T-AL-001": "allinpay"},
+        }
+    ]
+}
 
 
 def ensure_dev_tokens(path: Path) -> dict[str, str]:
@@ -50,3 +60,11 @@ def ensure_dev_keys(keys_dir: Path) -> None:
     from payment_gateway.adapters.channels.keys import generate_dev_keys
 
     generate_dev_keys(keys_dir)
+
+
+def ensure_pos_registry(path: Path) -> Path:
+    """Write the dev POS registry (store S001 and its terminals) unless it exists."""
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(DEV_POS_REGISTRY, indent=2) + "\n")
+    return path

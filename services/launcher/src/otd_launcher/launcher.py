@@ -22,7 +22,12 @@ from pathlib import Path
 import httpx
 
 from otd_launcher.cluster import ServiceDef, cluster_services
-from otd_launcher.devsecrets import ensure_console_users, ensure_dev_keys, ensure_dev_tokens
+from otd_launcher.devsecrets import (
+    ensure_console_users,
+    ensure_dev_keys,
+    ensure_dev_tokens,
+    ensure_pos_registry,
+)
 from otd_launcher.processes import Child
 from otd_shared.infra import (
     Broker,
@@ -90,6 +95,7 @@ def prepare(cluster: Cluster, services: list[ServiceDef]) -> None:
     ensure_dev_tokens(cluster.var_dir / "dev-tokens.json")
     ensure_console_users(cluster.var_dir / "console-users.json")
     ensure_dev_keys(cluster.var_dir / "keys")
+    ensure_pos_registry(cluster.var_dir / "pos-registry.json")
     for service in services:
         if service.schema and service.migrations_dir:
             upgrade_head(service.migrations_dir, cluster.database_url, service.schema)
@@ -125,6 +131,7 @@ def _child_env(cluster: Cluster, port: int) -> dict[str, str]:
             "DB_POOL_SIZE": env.get("DB_POOL_SIZE", "5"),
             "OTD_CLUSTER_FILE": str(cluster.var_dir / "cluster.json"),
             "CONSOLE_USERS_FILE": str(cluster.var_dir / "console-users.json"),
+            "POS_REGISTRY_FILE": str(cluster.var_dir / "pos-registry.json"),
         }
     )
     # Locally the channel sandbox plays SAP for the ledger's HTTP connector.

@@ -427,7 +427,9 @@ class BillingReminderDue(_Payload):
 class PaymentCallback(_Payload):
     """payment-gateway, for every VERIFIED payment outcome (notification, query, POS, cash, wire).
 
-    Never emitted for a synchronous channel answer alone.
+    Never emitted for a synchronous channel answer alone. ``reversed``: an offline payment
+    recorded by us was wrong and is taken back (a cash receipt reversed by finance, a wire
+    claim undone); ``refund_id`` then carries the reversal's id and ``reason`` says why.
     """
 
     event_type: Literal["PaymentCallback"] = "PaymentCallback"
@@ -436,7 +438,7 @@ class PaymentCallback(_Payload):
     payment_id: str
     channel: ChannelCode
     method: str
-    outcome: Literal["succeeded", "failed", "refunded"]
+    outcome: Literal["succeeded", "failed", "refunded", "reversed"]
     out_trade_no: str
     channel_txn_id: str | None = None
     amount_fen: NonNegativeFen
@@ -444,6 +446,7 @@ class PaymentCallback(_Payload):
     refund_id: str | None = None
     store_id: str | None = None
     completed_at: datetime
+    reason: str | None = None
 
 
 class WireReceived(_Payload):
