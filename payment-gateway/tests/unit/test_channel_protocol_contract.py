@@ -776,10 +776,18 @@ class UnionPayHarness(FormHarness):
             content = unionpay.sign_content(_strings(h.fields())).encode()
             return h.with_signature(h.genuine(), sign_b64(h.channel_key, content))
 
+        def sha256_as_500(h: Harness) -> SignedNotification:
+            pairs = [(k, "5.0.0" if k == "version" else v) for k, v in _strings(h.fields())]
+            signature = unionpay.sign_fields(pairs, private_key=h.channel_key, charset="utf-8")
+            return SignedNotification(
+                headers={}, body=wire.encode_form([*pairs, ("signature", signature)], "utf-8")
+            )
+
         return [
             *cls.form_cases(),
             Case("wrong-cert-id", set_field("certId", "69629715588"), UnknownSigningKey),
-            Case("version-5.0.0", set_field("version", "5.0.0"), UnsupportedSignType),
+            Case("version-4.0.0", set_field("version", "4.0.0"), UnsupportedSignType),
+            Case("version-5.0.0-signed-sha256", sha256_as_500, BadSignature),
             Case("sign-method-11", set_field("signMethod", "11"), UnsupportedSignType),
             Case("encoding-unknown", unknown_encoding, BadCharset),
             Case("unknown-txn-type", set_field("txnType", "99"), UnsupportedStatus),

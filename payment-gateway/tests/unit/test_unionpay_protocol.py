@@ -20,7 +20,7 @@ from payment_gateway.adapters.channels.errors import (
     UnsupportedStatus,
 )
 from payment_gateway.adapters.channels.keys import ChannelKeySet, generate_dev_keys, load_key_set
-from payment_gateway.adapters.channels.unionpay import protocol
+from payment_gateway.adapters.channels.unionpay import certs, protocol
 from payment_gateway.adapters.channels.unionpay.notification import (
     notification_outcome,
     to_verified,
@@ -121,19 +121,33 @@ def _certificate(key: rsa.RSAPrivateKey, serial: int) -> str:
     return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def test_sign_pub_key_cert_with_the_pinned_key_stands_in_for_cert_id(keys: ChannelKeySet) -> None:
+def test_a_self_signed_cert_with_our_key_is_not_trusted(keys: ChannelKeySet) -> None:
+    # Pinning the key is not enough: 5.1.0 certificates must chain to the UnionPay root.
     pem = _certificate(keys.channel_signing_key(), int(keys.id("certId")))
     pairs = [*(p for p in _fields(keys) if p[0] != "certId"), ("signPubKeyCert", pem)]
     body = protocol.build_notification_form(pairs, private_key=keys.channel_signing_key())
-    assert _verify(keys, body).order_id == "yansongda20220908132206"
+    with pytest.raises(UnknownSigningKey):
+        protocol.verify_notification(
+            body,
+            unionpay_public_key=keys.channel_public_key,
+            expected_cert_id=keys.id("certId"),
+            chain=certs.TrustChain.of_pems(keys.certificates),
+        )
 
 
-def test_sign_pub_key_cert_with_another_serial_is_rejected(keys: ChannelKeySet) -> None:
-    pem = _certificate(keys.channel_signing_key(), 12345)
+def test_the_dev_leaf_verifies_through_the_dev_chain(keys: ChannelKeySet) -> None:
+    pem = keys.certificates[certs.LEAF_PEM].decode()
     pairs = [*(p for p in _fields(keys) if p[0] != "certId"), ("signPubKeyCert", pem)]
     body = protocol.build_notification_form(pairs, private_key=keys.channel_signing_key())
-    with pytest.raises(UnknownSigningKey):
-        _verify(keys, body)
+    verified = protocol.verify_notification(
+        body,
+        unionpay_public_key=keys.channel_public_key,
+        expected_cert_id=keys.id("certId"),
+        chain=certs.TrustChain.of_pems(keys.certificates),
+    )
+    assert verified.order_id == "yansongda20220908132206"
+    leaf = x509.load_pem_x509_certificate(pem.encode())
+    assert str(leaf.serial_number) == keys.id("certId")
 
 
 def test_missing_cert_id_and_cert(keys: ChannelKeySet) -> None:

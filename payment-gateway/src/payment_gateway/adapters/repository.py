@@ -124,9 +124,13 @@ class PaymentRepository:
         row = (await self._session.execute(query)).mappings().first()
         return payment_from_row(row) if row is not None else None
 
-    async def by_out_trade_no(self, out_trade_no: str) -> Payment | None:
-        """The payment with our merchant order number."""
+    async def by_out_trade_no(
+        self, out_trade_no: str, *, for_update: bool = False
+    ) -> Payment | None:
+        """The payment with our merchant order number, optionally row-locked."""
         query = sa.select(payments).where(payments.c.out_trade_no == out_trade_no)
+        if for_update:
+            query = query.with_for_update()
         row = (await self._session.execute(query)).mappings().first()
         return payment_from_row(row) if row is not None else None
 

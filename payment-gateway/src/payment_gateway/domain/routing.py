@@ -15,10 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
-from otd_shared.channels import ChannelCode
+from otd_shared.channels import CATALOGUE, ChannelCode, ChannelKind
 from otd_shared.money import fen_to_yuan
 from payment_gateway.errors import RouteRefused
+
+# POS acquirers (terminals in the store): order QR reservations and their notifications.
+POS_CHANNELS: Final = tuple(code for code, f in CATALOGUE.items() if f.kind is ChannelKind.POS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,7 +178,7 @@ class RoutingPolicy:
                 field="billing_id",
                 suggestions=self.stage_channels(stage),
             )
-        return Route(channel, method)
+        return Route(channel, method, online=False)
 
     def _over_limit(self, stage: str, channel: ChannelCode, amount_fen: int) -> RouteRefused:
         limit_fen = self._rules.limit_fen(channel)

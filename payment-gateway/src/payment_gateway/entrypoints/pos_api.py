@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from otd_shared.auth import Principal, Role, require_roles
+from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.pos_repo import ParkedCallback, Terminal
 from payment_gateway.entrypoints.api import Gw
 from payment_gateway.service_layer import pos
@@ -169,7 +170,7 @@ async def charges(body: ChargeBody, gw: Gw, principal: Integrator) -> JSONRespon
             body.token,
             body.short_code,
             body.terminal_id,
-            body.channel,
+            ChannelCode(body.channel),
             body.method,
             principal.subject,
         ),

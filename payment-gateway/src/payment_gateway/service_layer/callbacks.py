@@ -41,6 +41,8 @@ from payment_gateway.domain.payment import OPEN_STATUSES as OPEN_PAYMENT_STATUSE
 from payment_gateway.domain.payment import Payment, PaymentStatus, callback_outcome, sources_of
 from payment_gateway.domain.refund import OPEN_STATUSES as OPEN_REFUNDS
 from payment_gateway.domain.refund import Refund, RefundStatus
+from payment_gateway.domain.routing import POS_CHANNELS
+from payment_gateway.service_layer import pos_callbacks
 from payment_gateway.service_layer.context import Gateway
 from payment_gateway.service_layer.settle import payment_callback, settle_refund
 from payment_gateway.service_layer.unit_of_work import GatewayUnitOfWork
@@ -154,6 +156,8 @@ async def _record_rejection(gw: Gateway, record: CallbackRecord, exc: CallbackRe
 
 
 async def _apply(gw: Gateway, vn: VerifiedNotification, record: CallbackRecord) -> Applied:
+    if vn.kind is NotificationKind.PAYMENT and vn.channel in POS_CHANNELS:
+        return Applied(await pos_callbacks.apply(gw, vn, record), None)  # parks the unmatched
     if vn.kind is NotificationKind.PAYMENT:
         return await _apply_payment(gw, vn, record)
     async with gw.uow() as uow:

@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from otd_shared.channels import ChannelCode
 from otd_shared.errors import Conflict, InvalidInput, NotFound
 from payment_gateway.adapters.cash_repo import CashReceipt, DayClose
 from payment_gateway.domain.payment import CHANNEL_TZ
@@ -74,12 +75,12 @@ async def record_receipt(gw: Gateway, cmd: RecordReceipt) -> tuple[CashReceipt, 
             return _same_receipt(known, cmd), False
         await _check_store_open(uow, cmd.store_id, day)
         billing = await offline_payments.payable_billing(
-            gw, uow, cmd.billing_id, channel="cash", amount_fen=cmd.amount_fen
+            gw, uow, cmd.billing_id, channel=ChannelCode.CASH, amount_fen=cmd.amount_fen
         )
         payment = await offline_payments.record_payment(
             uow,
             billing,
-            channel="cash",
+            channel=ChannelCode.CASH,
             method=CASH_METHOD,
             amount_fen=cmd.amount_fen,
             channel_txn_id=f"{cmd.store_id}:{cmd.receipt_no}",

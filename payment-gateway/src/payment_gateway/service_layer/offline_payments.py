@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import cast
 
+from otd_shared.channels import ChannelCode
 from otd_shared.errors import InvalidInput
 from otd_shared.events import PaymentCallback
-from otd_shared.events.payloads import ChannelCode
 from otd_shared.money import fen_to_yuan
 from payment_gateway.adapters.payable_billings import PayableBilling
 from payment_gateway.domain.payment import Payment, PaymentStatus, new_out_trade_no
@@ -31,7 +30,7 @@ async def payable_billing(
     uow: GatewayUnitOfWork,
     billing_id: uuid.UUID,
     *,
-    channel: str,
+    channel: ChannelCode,
     amount_fen: int,
     tolerance_fen: int = 0,
 ) -> PayableBilling:
@@ -60,7 +59,7 @@ async def record_payment(
     uow: GatewayUnitOfWork,
     billing: PayableBilling,
     *,
-    channel: str,
+    channel: ChannelCode,
     method: str,
     amount_fen: int,
     channel_txn_id: str,
@@ -111,7 +110,7 @@ async def reverse_payment(
             order_id=str(updated.order_id),
             billing_id=str(updated.billing_id),
             payment_id=str(updated.payment_id),
-            channel=cast(ChannelCode, updated.channel),
+            channel=updated.channel,
             method=updated.method,
             outcome="reversed",
             out_trade_no=updated.out_trade_no,

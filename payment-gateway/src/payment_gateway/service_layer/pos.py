@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from otd_shared.channels import ChannelCode
 from otd_shared.errors import Conflict, DomainError, InvalidInput, NotFound
 from otd_shared.money import fen_to_yuan
 from payment_gateway.adapters.payable_billings import PayableBilling
@@ -70,7 +71,7 @@ class Charge:
     token: str | None
     short_code: str | None
     terminal_id: str
-    channel: str
+    channel: ChannelCode
     method: str
     actor: str
 

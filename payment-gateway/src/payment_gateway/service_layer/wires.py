@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from otd_shared.channels import ChannelCode
 from otd_shared.errors import Conflict, DomainError, NotFound
 from otd_shared.events import WireClaimed, WireReceived
 from payment_gateway.adapters.wire_repo import Wire, WireClaim, WireSearch
@@ -246,14 +247,14 @@ async def _pay(
         gw,
         uow,
         claim.billing_id,
-        channel="wire",
+        channel=ChannelCode.WIRE,
         amount_fen=claim.amount_fen,
         tolerance_fen=tolerance_fen,
     )
     payment = await offline_payments.record_payment(
         uow,
         billing,
-        channel="wire",
+        channel=ChannelCode.WIRE,
         method=WIRE_METHOD,
         amount_fen=claim.amount_fen,
         channel_txn_id=wire.bank_reference,
@@ -298,7 +299,11 @@ async def claim(
                 raise Conflict(f"wire {wire_id} changed; read it again")
             for allocation in allocations:
                 await offline_payments.payable_billing(
-                    gw, uow, allocation.billing_id, channel="wire", amount_fen=allocation.amount_fen
+                    gw,
+                    uow,
+                    allocation.billing_id,
+                    channel=ChannelCode.WIRE,
+                    amount_fen=allocation.amount_fen,
                 )
                 claims.append(
                     await _new_claim(

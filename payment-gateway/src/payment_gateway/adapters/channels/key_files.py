@@ -73,6 +73,10 @@ class KeySpec:
     required_ids: tuple[str, ...]
     new_dev_ids: Callable[[], dict[str, str]]
     apiv3_key: bool = False
+    certificate_files: tuple[str, ...] = ()
+    """PEM certificates the directory may hold (UnionPay: its CA chain), loaded when present."""
+    make_dev_certificates: Callable[[Path], None] | None = None
+    """Makes the dev certificates in the channel's directory (after its keys and ids)."""
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -96,6 +100,8 @@ class ChannelKeySet:
     ids: Mapping[str, str]
     channel_private_key: rsa.RSAPrivateKey | None = field(default=None, repr=False)
     apiv3_key: bytes | None = field(default=None, repr=False)
+    certificates: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+    """Extra PEM certificates by file name (``KeySpec.certificate_files``)."""
 
     def id(self, name: str) -> str:
         """Return the identifier `name` from ids.json, or raise ChannelKeyError."""
@@ -139,6 +145,13 @@ def load_keys(keys_dir: Path, channel: ChannelCode, spec: KeySpec) -> ChannelKey
         ids=MappingProxyType(_load_ids(directory / IDS_FILE, spec)),
         channel_private_key=channel_private,
         apiv3_key=apiv3,
+        certificates=MappingProxyType(
+            {
+                name: _read_small(directory / name)
+                for name in spec.certificate_files
+                if (directory / name).is_file()
+            }
+        ),
     )
 
 
@@ -152,6 +165,8 @@ def generate_keys(keys_dir: Path, channel: ChannelCode, spec: KeySpec) -> None:
         apiv3 = "".join(secrets.choice(_APIV3_CHARS) for _ in range(APIV3_KEY_LEN))
         _create_exclusive(directory / APIV3_KEY_FILE, apiv3.encode("ascii"), PRIVATE_FILE_MODE)
     _ensure_ids(directory / IDS_FILE, spec)
+    if spec.make_dev_certificates is not None:
+        spec.make_dev_certificates(directory)
 
 
 def dev_digits(count: int) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Final
 
@@ -32,7 +33,7 @@ from payment_gateway.adapters.channels.contract import (
 )
 from payment_gateway.adapters.channels.errors import CallbackRejected, UnsupportedStatus
 from payment_gateway.adapters.channels.key_files import ChannelKeySet
-from payment_gateway.adapters.channels.unionpay import protocol
+from payment_gateway.adapters.channels.unionpay import certs, protocol
 from payment_gateway.adapters.channels.unionpay.protocol import UnionPayNotification
 from payment_gateway.adapters.channels.wire_format import BODY_SIZE_MAX_BYTES_DEFAULT
 
@@ -94,6 +95,7 @@ class UnionPayChannel:
     ) -> None:
         self._keys = keys
         self._max_body_bytes = max_body_bytes
+        self._chain = certs.TrustChain.of_pems(keys.certificates)
 
     @property
     def channel(self) -> ChannelCode:
@@ -106,12 +108,14 @@ class UnionPayChannel:
     def verify_notification(
         self, headers: Mapping[str, str], raw_body: bytes, *, now_s: int
     ) -> VerifiedNotification:
-        del headers, now_s  # the form carries everything; ACP signs no timestamp we can bound
+        del headers  # the form carries everything; ACP signs no timestamp we can bound
         notification = protocol.verify_notification(
             raw_body,
             unionpay_public_key=self._keys.channel_public_key,
             expected_cert_id=self._keys.id("certId"),
             max_body_bytes=self._max_body_bytes,
+            chain=self._chain,
+            now=datetime.fromtimestamp(now_s, UTC),  # certificate validity
         )
         return to_verified(notification)
 

@@ -5,19 +5,14 @@
 * String to sign: every field except `signature`, empty values removed, keys sorted, `k=v`
   joined by `&`. `signature = Base64(SHA256withRSA(hex_lower(SHA-256(string)).encode()))`:
   the RSA input is the 64-character hex digest, not the string itself (`signMethod=01`).
-* Only `version=5.1.0` with `signMethod=01` is accepted (5.0.0/SHA-1 and the symmetric
-  `signMethod` 11/12 raise UnsupportedSignType).
+* `version=5.1.0`, `signMethod=01`, with `signPubKeyCert`: the key is the certificate's, and
+  the certificate must chain to the configured UnionPay root and intermediate and be valid
+  now (certs.py); a `certId` beside it must be its serial. Rotation needs no configuration.
+* `version=5.1.0` or `5.0.0` with `certId` and no certificate (the 5.0.0 form): the key is the
+  configured UnionPay public key and `certId` must be its certificate's id (ids.json);
+  5.0.0 signs with SHA-1 (`hex(SHA-1)` under SHA1withRSA).
+* Anything else (other versions, the symmetric `signMethod` 11/12) raises UnsupportedSignType.
 * Answer: HTTP 200 (body `ok`, not checked by UnionPay); anything else is retried 5 times.
-
-**Deviation from the real protocol.** Real 5.1.0 verification takes the key from
-`signPubKeyCert` after validating that certificate against the UnionPay root/intermediate chain.
-We have no UnionPay chain, so the key is *pinned*: we verify with the channel public key from
-`var/keys/unionpay/` and check the certificate id from ids.json (`certId`):
-* a `certId` field, when present, must equal ours;
-* a `signPubKeyCert` field, when present, must hold a certificate whose public key is ours (its
-  decimal serial number stands in for `certId` when that field is absent);
-* a notification carrying neither is rejected (MissingField `certId`).
-The sandbox sends `certId` (the 5.0.0 style field). Both fields are covered by the signature.
 """
 
 from __future__ import annotations
@@ -25,9 +20,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Final
 
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from payment_gateway.adapters.channels.contract import CallbackAnswer
@@ -39,7 +34,13 @@ from payment_gateway.adapters.channels.errors import (
     UnsupportedSignType,
 )
 from payment_gateway.adapters.channels.money_edge import fen_text_to_fen
-from payment_gateway.adapters.channels.rsa_signing import same_public_key, sign_b64, verify_b64
+from payment_gateway.adapters.channels.rsa_signing import HashName, sign_b64, verify_b64
+from payment_gateway.adapters.channels.unionpay.certs import (
+    TrustChain,
+    UntrustedCertificate,
+    load_pem_certificate,
+    verify_sign_cert,
+)
 from payment_gateway.adapters.channels.wire_format import (
     BODY_SIZE_MAX_BYTES_DEFAULT,
     Charset,
@@ -53,9 +54,9 @@ from payment_gateway.adapters.channels.wire_format import (
 )
 
 VERSION: Final = "5.1.0"
+VERSION_CERT_ID: Final = "5.0.0"
 SIGN_METHOD_RSA: Final = "01"
 SIGNATURE_FIELD: Final = "signature"
-CERT_PEM_LEN_MAX: Final = 8 * 1024
 REQUIRED_FIELDS: Final = (
     "version",
     "encoding",
@@ -77,24 +78,35 @@ def sign_content(fields: Iterable[tuple[str, str]]) -> str:
     return join_sorted((k, v) for k, v in fields if k != SIGNATURE_FIELD and v)
 
 
-def signed_digest(content: str, charset: Charset) -> bytes:
-    """The bytes RSA signs: the lower-case hex SHA-256 of the content, as ASCII."""
-    return hashlib.sha256(content.encode(charset)).hexdigest().encode("ascii")
+def signed_digest(content: str, charset: Charset, hash_name: HashName = "sha256") -> bytes:
+    """The bytes RSA signs: the lower-case hex SHA-256 (5.0.0: SHA-1) of the content, as
+    ASCII."""
+    data = content.encode(charset)
+    digest = hashlib.sha256(data) if hash_name == "sha256" else hashlib.sha1(data)  # noqa: S324
+    return digest.hexdigest().encode("ascii")
 
 
 def sign_fields(
-    pairs: Sequence[tuple[str, str]], *, private_key: rsa.RSAPrivateKey, charset: Charset
+    pairs: Sequence[tuple[str, str]],
+    *,
+    private_key: rsa.RSAPrivateKey,
+    charset: Charset,
+    hash_name: HashName = "sha256",
 ) -> str:
     """Channel side: the `signature` value for `pairs`."""
-    return sign_b64(private_key, signed_digest(sign_content(pairs), charset))
+    digest = signed_digest(sign_content(pairs), charset, hash_name)
+    return sign_b64(private_key, digest, hash_name)
 
 
 def build_notification_form(
     pairs: Sequence[tuple[str, str]], *, private_key: rsa.RSAPrivateKey
 ) -> bytes:
-    """Channel side: sign `pairs` (which must contain `encoding`) and encode the form body."""
-    charset = normalize_charset(dict(pairs).get("encoding", "UTF-8"))
-    signature = sign_fields(pairs, private_key=private_key, charset=charset)
+    """Channel side: sign `pairs` (which must contain `encoding`) and encode the form body
+    (SHA-1 when `version` is 5.0.0)."""
+    fields = dict(pairs)
+    charset = normalize_charset(fields.get("encoding", "UTF-8"))
+    hash_name: HashName = "sha1" if fields.get("version") == VERSION_CERT_ID else "sha256"
+    signature = sign_fields(pairs, private_key=private_key, charset=charset, hash_name=hash_name)
     return encode_form([*pairs, (SIGNATURE_FIELD, signature)], charset)
 
 
@@ -111,32 +123,38 @@ def decode_notification_form(
     return dict(decode_form_values(form, charset)), charset
 
 
-def check_signing_certificate(
-    fields: Mapping[str, str], *, unionpay_public_key: rsa.RSAPublicKey, expected_cert_id: str
-) -> None:
-    """The pinned-key stand-in for signPubKeyCert chain validation (see module docstring)."""
-    cert_id = fields.get("certId")
+def verification_key(
+    fields: Mapping[str, str],
+    *,
+    unionpay_public_key: rsa.RSAPublicKey,
+    expected_cert_id: str,
+    chain: TrustChain | None,
+    now: datetime,
+) -> tuple[rsa.RSAPublicKey, HashName]:
+    """The key and hash that must verify this notification (see the module docstring)."""
+    version = form_field(fields, "version")
+    if form_field(fields, "signMethod") != SIGN_METHOD_RSA:
+        raise UnsupportedSignType("only signMethod 01 (RSA) is supported")
+    if version not in (VERSION, VERSION_CERT_ID):
+        raise UnsupportedSignType("only ACP versions 5.1.0 and 5.0.0 are supported")
     pem = fields.get("signPubKeyCert")
     if pem:
-        cert_serial = _pinned_certificate_serial(pem, unionpay_public_key)
-        cert_id = cert_id or cert_serial
+        if version != VERSION:
+            raise Malformed("signPubKeyCert exists in ACP 5.1.0 only")
+        if chain is None:
+            raise UntrustedCertificate("no UnionPay root and intermediate are configured")
+        certificate = load_pem_certificate(pem)
+        key = verify_sign_cert(certificate, chain, now=now)
+        cert_id = fields.get("certId")
+        if cert_id and cert_id != str(certificate.serial_number):
+            raise UnknownSigningKey("certId is not the serial of signPubKeyCert")
+        return key, "sha256"
+    cert_id = fields.get("certId")
     if not cert_id:
         raise MissingField("certId")
     if cert_id != expected_cert_id:
         raise UnknownSigningKey("certId is not the UnionPay certificate we know")
-
-
-def _pinned_certificate_serial(pem: str, unionpay_public_key: rsa.RSAPublicKey) -> str:
-    if len(pem) > CERT_PEM_LEN_MAX:
-        raise Malformed("signPubKeyCert is too long")
-    try:
-        certificate = x509.load_pem_x509_certificate(pem.encode("ascii"))
-    except (ValueError, UnicodeEncodeError):
-        raise Malformed("signPubKeyCert is not a PEM certificate") from None
-    key = certificate.public_key()
-    if not isinstance(key, rsa.RSAPublicKey) or not same_public_key(key, unionpay_public_key):
-        raise UnknownSigningKey("signPubKeyCert does not hold the pinned UnionPay key")
-    return str(certificate.serial_number)
+    return unionpay_public_key, "sha256" if version == VERSION else "sha1"
 
 
 def verify_notification_signature(
@@ -145,18 +163,21 @@ def verify_notification_signature(
     *,
     unionpay_public_key: rsa.RSAPublicKey,
     expected_cert_id: str,
+    chain: TrustChain | None = None,
+    now: datetime | None = None,
 ) -> None:
-    """Check version/signMethod, the pinned certificate id, then the signature."""
+    """Check version/signMethod, find the signing key (certificate chain or certId), then the
+    signature."""
     signature = form_field(fields, SIGNATURE_FIELD)
-    if form_field(fields, "version") != VERSION:
-        raise UnsupportedSignType("only ACP version 5.1.0 is supported")
-    if form_field(fields, "signMethod") != SIGN_METHOD_RSA:
-        raise UnsupportedSignType("only signMethod 01 (RSA) is supported")
-    check_signing_certificate(
-        fields, unionpay_public_key=unionpay_public_key, expected_cert_id=expected_cert_id
+    key, hash_name = verification_key(
+        fields,
+        unionpay_public_key=unionpay_public_key,
+        expected_cert_id=expected_cert_id,
+        chain=chain,
+        now=now or datetime.now(UTC),
     )
-    digest = signed_digest(sign_content(fields.items()), charset)
-    verify_b64(unionpay_public_key, signature, digest)
+    digest = signed_digest(sign_content(fields.items()), charset, hash_name)
+    verify_b64(key, signature, digest, hash_name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,11 +222,18 @@ def verify_notification(
     unionpay_public_key: rsa.RSAPublicKey,
     expected_cert_id: str,
     max_body_bytes: int = BODY_SIZE_MAX_BYTES_DEFAULT,
+    chain: TrustChain | None = None,
+    now: datetime | None = None,
 ) -> UnionPayNotification:
     """Our side: decode, verify and type a back notification."""
     fields, charset = decode_notification_form(raw_body, max_body_bytes=max_body_bytes)
     verify_notification_signature(
-        fields, charset, unionpay_public_key=unionpay_public_key, expected_cert_id=expected_cert_id
+        fields,
+        charset,
+        unionpay_public_key=unionpay_public_key,
+        expected_cert_id=expected_cert_id,
+        chain=chain,
+        now=now,
     )
     return parse_notification(fields)
 

@@ -8,6 +8,7 @@ from otd_shared.channels import ChannelCode, facts_of
 from payment_gateway.adapters.channels.key_files import KeySpec, dev_digits
 from payment_gateway.adapters.channels.pos_client import PosOrderQrClient
 from payment_gateway.adapters.channels.spec import ChannelSpec
+from payment_gateway.adapters.channels.unionpay import certs
 from payment_gateway.adapters.channels.unionpay.notification import UnionPayChannel
 
 
@@ -19,7 +20,12 @@ SPEC: Final = ChannelSpec(
     facts=facts_of(ChannelCode.UNIONPAY),
     methods=("pos_order_qr",),
     startable=True,
-    keys=KeySpec(required_ids=("merId", "certId"), new_dev_ids=_new_dev_ids),
+    keys=KeySpec(
+        required_ids=("merId", "certId"),
+        new_dev_ids=_new_dev_ids,
+        certificate_files=certs.CHAIN_FILES,
+        make_dev_certificates=certs.ensure_dev_chain,
+    ),
     protocol=lambda keys, limits: UnionPayChannel(keys, max_body_bytes=limits.max_body_bytes),
     client=PosOrderQrClient,
     offline_label="POS card terminal (unionpay)",
