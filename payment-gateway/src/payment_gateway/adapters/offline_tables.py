@@ -2,7 +2,7 @@
 cash receipts and day closes, POS stores, terminals, order-QR tokens and parked callbacks.
 
 Card and account numbers are only ever stored masked to BIN + last 4 (domain/masking.py).
-Migration 0004 mirrors these.
+Migration 0005 mirrors these.
 """
 
 import sqlalchemy as sa

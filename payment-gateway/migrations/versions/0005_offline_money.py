@@ -5,8 +5,8 @@ The tables are created from their definitions in adapters/offline_tables.py as t
 this revision (as otd_shared.migrations.create_messaging_tables does); a later change to a
 table needs its own revision.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004_discounts
 """
 
 import sqlalchemy as sa
@@ -15,8 +15,8 @@ from alembic import op
 from otd_shared.migrations import current_schema
 from payment_gateway.adapters import offline_tables
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004_discounts"
 branch_labels = None
 depends_on = None
 
