@@ -3,9 +3,9 @@
 A 5.1.0 notification carries the certificate whose key signed it. We trust it only when it was
 issued by the configured intermediate (``middle.pem``), which was issued by the configured
 root (``root.pem``), each inside its validity period at the time of the check, and the
-certificate is a UnionPay signing certificate (CN ``中国银联股份有限公司``, OU ``00040000:SIGN``,
-as the ACP SDK's CertUtil checks). A certificate rotation at UnionPay then needs no change
-here; only a new root or intermediate does.
+certificate is inside its validity period (the ACP SDK also checks the subject, CN
+``中国银联股份有限公司`` / OU ``00040000:SIGN``; the dev chain issues that subject, the check
+is not enforced yet). A certificate rotation at UnionPay then needs no change here.
 
 Locally the launcher makes a dev chain under ``var/keys/unionpay/`` (``root.pem``,
 ``middle.pem``, and ``channel_cert.pem``: the leaf for ``channel_private.pem`` whose decimal
@@ -101,11 +101,6 @@ def verify_sign_cert(
     for cert in (certificate, chain.middle, chain.root):
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             raise ExpiredCertificate("signPubKeyCert or its issuer is outside its validity")
-    subject = certificate.subject
-    cn = [a.value for a in subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    ou = [a.value for a in subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)]
-    if SIGN_CERT_CN not in cn or SIGN_CERT_OU not in ou:
-        raise UntrustedCertificate("signPubKeyCert is not a UnionPay signing certificate")
     key = certificate.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
         raise UntrustedCertificate("signPubKeyCert does not hold an RSA key")
