@@ -15,8 +15,8 @@ channel settle paths stay untouched:
   payment), and its card goes back to the pool only when the activity says so.
 
 A verified success that arrives after the draw was returned takes its card back if nobody drew
-it meanwhile; otherwise the billing stays short by the discount (logged and counted as
-``discount_late_success_unfunded``) rather than exceeding a cap or the budget.
+it meanwhile; otherwise the billing stays short by the discount (logged as a warning) rather
+than exceeding a cap or the budget.
 """
 
 from __future__ import annotations
