@@ -1,7 +1,8 @@
 """After delivery (issue 16), through the running cluster and the channel sandbox: a car is
 paid online and delivered; window film is bought, paid through Alipay and completed (its
 revenue booked per service kind); a 12-month lease is opened back-dated, so its first
-installment is overdue at once; two installments are paid (WeChat, Alipay), a third one
+installment is overdue at once; two installments are paid (the overdue one by a bank wire
+matched by the payer's card last 4 digits, the next one through Alipay), a third one
 outside the advance window is refused, the rest is paid off early, the lease completes,
 and the trial balance stays balanced with the service revenue where it belongs."""
 
@@ -34,6 +35,7 @@ class Api:
         self.gateway = cluster.urls["payment-gateway"] + "/v1"
         self.ledger = cluster.urls["ledger-service"] + "/v1"
         self.sandbox = cluster.urls["channel-sandbox"] + "/sandbox/actions"
+        self.customer_id = f"cust-{uuid.uuid4().hex[:8]}"
 
     async def call(
         self, method: str, url: str, role: str, body: dict[str, Any] | None = None
@@ -154,7 +156,7 @@ async def test_service_orders_and_a_lease_after_delivery_reach_the_books(
 async def _delivered_car(api: Api) -> str:
     order = await api.ok(
         "POST", f"{api.orders}/orders",
-        body={"customer_id": f"cust-{uuid.uuid4().hex[:8]}", "vehicle_model": "OTD-S",
+        body={"customer_id": api.customer_id, "vehicle_model": "OTD-S",
               "price_fen": CAR_PRICE_FEN, "loan_fen": 0, "charging_pile": False},
     )  # fmt: skip
     oid = str(order["order_id"])
@@ -215,7 +217,7 @@ async def _paid_off_lease(api: Api, car: str) -> str:
     assert isinstance(view, dict)
     first, second, third = view["installments"][:3]
     await api.payable(lid, first["billing_id"])
-    await api.pay_online(first["billing_id"], MONTHLY_FEN, "wechatpay")
+    await _wire(api, first["billing_id"], lid)
     await api.payable(lid, second["billing_id"])  # due in ~20 days: inside the window
     await api.pay_online(second["billing_id"], MONTHLY_FEN, "alipay")
     await api.payable(lid, third["billing_id"])
@@ -236,3 +238,22 @@ async def _paid_off_lease(api: Api, car: str) -> str:
     assert changes[:3] == ["opened", "fell_due", "overdue"]
     assert "paid_off" in changes
     return lid
+
+
+async def _wire(api: Api, billing_id: str, order_id: str) -> None:
+    """The overdue installment paid by a bank transfer from the customer's registered card."""
+    card = "6222020200112233445"
+    await api.ok(
+        "PUT", f"{api.gateway}/customers/{api.customer_id}/payer-accounts",
+        body={"accounts": [card]},
+    )  # fmt: skip
+    today = (datetime.now(UTC) + timedelta(hours=8)).date().isoformat()
+    wired = await api.ok(
+        "POST", f"{api.gateway}/wires", "bank",
+        {"transfers": [{"bank_reference": f"BR-{uuid.uuid4().hex[:10]}", "payer_name": "Li Lei",
+                        "payer_account": card, "amount_fen": MONTHLY_FEN, "value_date": today,
+                        "memo": "lease installment 1"}]},
+    )  # fmt: skip
+    [result] = wired["results"]
+    assert (result["status"], result["billing_id"]) == ("matched", billing_id), result
+    await api.status_of(f"{api.billing}/billings/{billing_id}", "paid")
