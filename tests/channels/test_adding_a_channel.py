@@ -10,16 +10,23 @@ stopped deriving would fail here.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import cast
 
 import pytest
+import sqlalchemy as sa
 import yaml
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from ledger_service.adapters.reference_data import open_catalogue_accounts
 from ledger_service.domain.chart import catalogue_accounts
 from otd_shared.channels import CATALOGUE, ChannelCode, ChannelFacts, ChannelKind
+from otd_shared.db import asyncpg_url
+from otd_shared.migrations import upgrade_head
 from payment_gateway.adapters.channels.key_files import KeySpec
 from payment_gateway.adapters.channels.keys import expected_key_mounts, generate_dev_keys
 from payment_gateway.adapters.channels.pos_client import PosOrderQrClient
@@ -29,7 +36,11 @@ from payment_gateway.bootstrap import channel_config_problems, routing_rules
 from payment_gateway.config import ChannelEnvSource, GatewaySettings, channel_env_names
 from payment_gateway.domain.routing import RoutingPolicy
 from payment_gateway.errors import RouteRefused
-from recon_service.adapters.reference_data import source_check_sql
+from recon_service.adapters.reference_data import (
+    SOURCE_CHECK_NAME,
+    source_check_sql,
+    sync_source_check,
+)
 from recon_service.domain.statement import sources_in_processing_order
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -139,3 +150,38 @@ def test_every_code_has_a_package_whose_spec_matches_the_catalogue() -> None:
     offline = {ChannelCode.CASH, ChannelCode.WIRE, ChannelCode.LOAN, ChannelCode.DISCOUNT}
     assert {spec.code for spec in REGISTRY if spec.keys is None} == offline
     assert set(REGISTRY.startable()) == set(ChannelCode) - offline
+
+
+async def test_migrate_opens_its_accounts_and_widens_the_source_check(
+    new_database: Callable[[], Awaitable[str]], registry: ChannelRegistry
+) -> None:
+    """On real PostgreSQL: after the revisions, ``migrate``'s hooks bring the ledger accounts
+    and recon's CHECK constraint in line with the catalogue, idempotently."""
+    url = await new_database()
+    for service, schema in (("ledger-service", "ledger"), ("recon-service", "recon")):
+        migrations = REPO_ROOT / service / "migrations"
+        await asyncio.to_thread(upgrade_head, migrations, url, schema)
+        await asyncio.to_thread(upgrade_head, migrations, url, schema)  # again: no change
+    engine = create_async_engine(asyncpg_url(url))
+    try:
+        async with engine.begin() as conn:
+            assert "'paypal'" not in await _source_check(conn)
+            catalogue = registry.catalogue()
+            await conn.run_sync(lambda sync: open_catalogue_accounts(sync, "ledger", catalogue))
+            await conn.run_sync(lambda sync: sync_source_check(sync, "recon", catalogue))
+            await conn.run_sync(lambda sync: sync_source_check(sync, "recon", catalogue))
+            assert "'paypal'" in await _source_check(conn)
+            codes = await conn.scalars(
+                sa.text("SELECT code FROM ledger.accounts WHERE owner = 'paypal' ORDER BY code")
+            )
+            assert list(codes) == ["clearing:paypal", "fees:paypal"]
+    finally:
+        await engine.dispose()
+
+
+async def _source_check(conn: AsyncConnection) -> str:
+    definition = await conn.scalar(
+        sa.text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = :name"),
+        {"name": SOURCE_CHECK_NAME},
+    )
+    return str(definition)

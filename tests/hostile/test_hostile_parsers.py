@@ -28,9 +28,9 @@ from payment_gateway.adapters.channels.contract import (
     Outcome,
     VerifiedNotification,
 )
-from payment_gateway.adapters.channels.errors import CallbackRejected
 from payment_gateway.adapters.channels.keys import generate_dev_keys
 from payment_gateway.adapters.channels.registry import REGISTRY, load_channel_protocol
+from payment_gateway.errors import CallbackRejected
 from recon_service.adapters.statements import ParseContext, parse_statement
 from recon_service.domain import BUSINESS_TZ, Source, StatementLimits
 from recon_service.testing.statement_files import (

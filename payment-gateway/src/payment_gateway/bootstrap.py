@@ -34,7 +34,6 @@ from payment_gateway.adapters.channels.client_base import (
     new_http_client,
 )
 from payment_gateway.adapters.channels.contract import ChannelProtocol, NotificationLimits
-from payment_gateway.adapters.channels.errors import ChannelKeyError
 from payment_gateway.adapters.channels.registry import (
     REGISTRY,
     ChannelRegistry,
@@ -49,7 +48,7 @@ from payment_gateway.config import GatewaySettings
 from payment_gateway.domain.health import ChannelHealth
 from payment_gateway.domain.routing import ChannelRouting, RoutingPolicy, RoutingRules
 from payment_gateway.entrypoints import api, callbacks, cash_api, discounts_api, pos_api, wires_api
-from payment_gateway.errors import ChannelConfigError
+from payment_gateway.errors import ChannelConfigError, ChannelKeyError
 from payment_gateway.service_layer import discount_cashier, event_handlers, pos
 from payment_gateway.service_layer.context import Gateway, GatewayMetrics
 from payment_gateway.service_layer.scheduler import QueryScheduler

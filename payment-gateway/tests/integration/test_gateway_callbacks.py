@@ -414,6 +414,8 @@ def alipay_cases() -> dict[str, Case]:
         "sign_type_md5": raw_change("sign_type", "MD5"),
         "foreign_app_id": lambda ctx: _request(ctx.extra(app_id="2021000000000001")),
         "foreign_seller_id": lambda ctx: _request(ctx.extra(seller_id="2088000000000001")),
+        # a genuine, correctly signed notification without seller_id: it must be present
+        "missing_merchant_seller_id_resigned": lambda ctx: _form_with(ctx, seller_id=None),
         "foreign_auth_app_id": lambda ctx: _request(ctx.extra(auth_app_id="2021000000000009")),
         "unsupported_status_wait_buyer_pay": lambda ctx: _request(
             ctx.extra(trade_status="WAIT_BUYER_PAY")
@@ -542,6 +544,9 @@ def unionpay_cases() -> dict[str, Case]:
         "version_500_with_a_510_signature": raw_change("version", "5.0.0"),
         "sign_method_11_resigned": lambda ctx: _form_with(ctx, signMethod="11"),
         "foreign_mer_id": lambda ctx: _request(ctx.extra(merId="777290058000000")),
+        # genuine and signed, but not in CNY (156): never booked as CNY
+        "currency_code_usd_resigned": lambda ctx: _form_with(ctx, currencyCode="840"),
+        "currency_settle_usd_resigned": lambda ctx: _form_with(ctx, settleCurrencyCode="840"),
         "unsupported_status_in_process": lambda ctx: _request(ctx.extra(respCode="05")),
         "unsupported_txn_type_resigned": lambda ctx: _form_with(ctx, txnType="72"),
         "encoding_latin1_resigned": lambda ctx: (
@@ -693,6 +698,8 @@ REASON_BY_PREFIX = (
     ("order_of_another_channel", "unknown_order"),
     ("refund_of_unknown_refund", "unknown_order"),
     ("foreign_", "wrong_merchant"),
+    ("missing_merchant_", "wrong_merchant"),
+    ("currency_", "unsupported_currency"),
     ("unsupported_status", None),
     ("stale_timestamp", "stale_timestamp"),
     ("future_timestamp", "stale_timestamp"),
@@ -910,7 +917,16 @@ async def test_concurrent_notifications_of_several_payments_settle_each_once(
 async def test_failed_grouped_statement_falls_back_one_by_one(
     harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(notification_store, "_SETTLE_KNOWN_GROUP", "SELECT broken(")
+    execute = notification_store.NotificationStore._execute
+
+    async def broken_when_grouped(
+        self: notification_store.NotificationStore, group: list[notification_store.Settlement]
+    ) -> list[str]:
+        if len(group) > 1:
+            raise RuntimeError("grouped statement broken")
+        return await execute(self, group)
+
+    monkeypatch.setattr(notification_store.NotificationStore, "_execute", broken_when_grouped)
     await _concurrent_distinct_notifications(harness)
     assert "grouped settlement failed" in caplog.text
 

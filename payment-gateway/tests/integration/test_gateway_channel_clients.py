@@ -17,10 +17,7 @@ from channel_sandbox.testing import SandboxHandle
 from payment_gateway.adapters.channels.client_base import (
     ChannelClient,
     ChannelHttp,
-    ChannelRefused,
-    ChannelUnreachable,
     ClientOptions,
-    OperationNotOffered,
     RefundOrder,
     StartPayment,
 )
@@ -28,6 +25,7 @@ from payment_gateway.adapters.channels.keys import load_key_set
 from payment_gateway.adapters.channels.registry import build_channel_client
 from payment_gateway.domain.outcomes import ChannelOutcome, RefundOutcome
 from payment_gateway.domain.payment import new_out_trade_no
+from payment_gateway.errors import ChannelRefused, ChannelUnreachable, OperationNotOffered
 
 pytestmark = pytest.mark.integration
 

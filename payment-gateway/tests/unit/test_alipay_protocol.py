@@ -14,14 +14,14 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from payment_gateway.adapters.channels.alipay import protocol
 from payment_gateway.adapters.channels.alipay.notification import notification_outcome
 from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
-from payment_gateway.adapters.channels.errors import (
+from payment_gateway.adapters.channels.keys import ChannelKeySet, generate_dev_keys, load_key_set
+from payment_gateway.adapters.channels.rsa_signing import HashName, sign_b64
+from payment_gateway.errors import (
     BadSignature,
     Malformed,
     MissingField,
     WrongMerchant,
 )
-from payment_gateway.adapters.channels.keys import ChannelKeySet, generate_dev_keys, load_key_set
-from payment_gateway.adapters.channels.rsa_signing import HashName, sign_b64
 
 NOW_S = 1_704_074_406
 

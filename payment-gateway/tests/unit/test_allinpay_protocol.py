@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from payment_gateway.adapters.channels.allinpay import protocol
 from payment_gateway.adapters.channels.allinpay.notification import to_verified, trxstatus_outcome
 from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
-from payment_gateway.adapters.channels.errors import BadSignature
 from payment_gateway.adapters.channels.keys import ChannelKeySet, generate_dev_keys, load_key_set
+from payment_gateway.errors import BadSignature
 
 FIELDS = [
     ("appid", "00000051"),

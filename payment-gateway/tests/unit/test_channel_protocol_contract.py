@@ -40,7 +40,15 @@ from payment_gateway.adapters.channels.contract import (
     SignedNotification,
     check_merchant_ids,
 )
-from payment_gateway.adapters.channels.errors import (
+from payment_gateway.adapters.channels.keys import ChannelKeySet, generate_dev_keys, load_key_set
+from payment_gateway.adapters.channels.lakala import protocol as lakala
+from payment_gateway.adapters.channels.lakala.notification import LakalaChannel
+from payment_gateway.adapters.channels.registry import build_channel_protocol
+from payment_gateway.adapters.channels.rsa_signing import sign_b64
+from payment_gateway.adapters.channels.unionpay import protocol as unionpay
+from payment_gateway.adapters.channels.wechatpay import protocol as wechat
+from payment_gateway.adapters.channels.wechatpay.aead import decrypt_resource
+from payment_gateway.errors import (
     BadCharset,
     BadSignature,
     BodyTooLarge,
@@ -56,14 +64,6 @@ from payment_gateway.adapters.channels.errors import (
     UnsupportedStatus,
     WrongMerchant,
 )
-from payment_gateway.adapters.channels.keys import ChannelKeySet, generate_dev_keys, load_key_set
-from payment_gateway.adapters.channels.lakala import protocol as lakala
-from payment_gateway.adapters.channels.lakala.notification import LakalaChannel
-from payment_gateway.adapters.channels.registry import build_channel_protocol
-from payment_gateway.adapters.channels.rsa_signing import sign_b64
-from payment_gateway.adapters.channels.unionpay import protocol as unionpay
-from payment_gateway.adapters.channels.wechatpay import protocol as wechat
-from payment_gateway.adapters.channels.wechatpay.aead import decrypt_resource
 
 NOW_S = 1_735_700_000
 MAX_BODY_BYTES = 64 * 1024

@@ -28,10 +28,10 @@ from payment_gateway.adapters.channels.contract import (
     VerifiedNotification,
     check_merchant_ids,
 )
-from payment_gateway.adapters.channels.errors import CallbackRejected
 from payment_gateway.adapters.channels.keys import ChannelKeySet, load_key_set
 from payment_gateway.adapters.channels.registry import build_channel_protocol
 from payment_gateway.adapters.channels.wechatpay import protocol as wechat
+from payment_gateway.errors import CallbackRejected
 
 VECTORS_DIR = Path(__file__).resolve().parents[1] / "vectors"
 KEYS_DIR = VECTORS_DIR / "test-only-keys"

@@ -12,7 +12,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from payment_gateway.adapters.channels.errors import ChannelKeyError
 from payment_gateway.adapters.channels.keys import (
     CHANNEL_CODES,
     REQUIRED_IDS,
@@ -24,6 +23,7 @@ from payment_gateway.adapters.channels.registry import (
     build_channel_protocol,
     load_channel_protocol,
 )
+from payment_gateway.errors import ChannelKeyError
 
 PRIVATE_FILES = ("channel_private.pem", "merchant_private.pem")
 PUBLIC_FILES = ("channel_public.pem", "merchant_public.pem")

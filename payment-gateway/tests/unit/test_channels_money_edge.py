@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payment_gateway.adapters.channels.errors import MoneyFormatError
 from payment_gateway.adapters.channels.money_edge import (
     fee_yuan_to_fen,
     fen_text_to_fen,
     fen_to_yuan,
     yuan_to_fen,
 )
+from payment_gateway.errors import MoneyFormatError
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payment_gateway.adapters.channels.errors import UnknownPaymentCode
 from payment_gateway.adapters.channels.payment_code import route_payment_code
+from payment_gateway.errors import UnknownPaymentCode
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from payment_gateway.adapters.channels import wire_format as wire
-from payment_gateway.adapters.channels.errors import (
+from payment_gateway.errors import (
     BadCharset,
     BodyTooLarge,
     DuplicateField,

@@ -12,13 +12,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from payment_gateway.adapters.channels.contract import NotificationEvent, NotificationKind, Outcome
-from payment_gateway.adapters.channels.errors import (
-    BadSignature,
-    Malformed,
-    MissingField,
-    StaleTimestamp,
-    UnknownSigningKey,
-)
 from payment_gateway.adapters.channels.keys import ChannelKeySet, generate_dev_keys, load_key_set
 from payment_gateway.adapters.channels.lakala import protocol
 from payment_gateway.adapters.channels.lakala.models import CashierNotification, LabsNotification
@@ -28,6 +21,13 @@ from payment_gateway.adapters.channels.lakala.notification import (
     LakalaChannel,
     cashier_to_verified,
     labs_to_verified,
+)
+from payment_gateway.errors import (
+    BadSignature,
+    Malformed,
+    MissingField,
+    StaleTimestamp,
+    UnknownSigningKey,
 )
 
 NOW_S = 1_704_074_407

@@ -14,16 +14,16 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
-from payment_gateway.adapters.channels.errors import (
-    MissingField,
-    UnknownSigningKey,
-    UnsupportedStatus,
-)
 from payment_gateway.adapters.channels.keys import ChannelKeySet, generate_dev_keys, load_key_set
 from payment_gateway.adapters.channels.unionpay import certs, protocol
 from payment_gateway.adapters.channels.unionpay.notification import (
     notification_outcome,
     to_verified,
+)
+from payment_gateway.errors import (
+    MissingField,
+    UnknownSigningKey,
+    UnsupportedStatus,
 )
 
 # The 5.1.0 consumption notification of §5.1 (yansongda/pay fixture), minus signPubKeyCert.

@@ -12,14 +12,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
-from payment_gateway.adapters.channels.errors import (
-    BadSignature,
-    DecryptionFailed,
-    Malformed,
-    MissingField,
-    StaleTimestamp,
-    UnknownSigningKey,
-)
 from payment_gateway.adapters.channels.keys import ChannelKeySet, generate_dev_keys, load_key_set
 from payment_gateway.adapters.channels.wechatpay import protocol
 from payment_gateway.adapters.channels.wechatpay.aead import decrypt_resource, encrypt_resource
@@ -31,6 +23,14 @@ from payment_gateway.adapters.channels.wechatpay.notification import (
     parse_transaction,
     refund_outcome,
     transaction_outcome,
+)
+from payment_gateway.errors import (
+    BadSignature,
+    DecryptionFailed,
+    Malformed,
+    MissingField,
+    StaleTimestamp,
+    UnknownSigningKey,
 )
 
 NOW_S = 1_704_074_405

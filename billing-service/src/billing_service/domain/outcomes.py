@@ -12,20 +12,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from billing_service.domain.events import BillingEvent
+from otd_shared.channels import ChannelCode
 
-
-class Channel(StrEnum):
-    """Channel codes, the same everywhere (DESIGN §3)."""
-
-    WECHATPAY = "wechatpay"
-    ALIPAY = "alipay"
-    LAKALA = "lakala"
-    UNIONPAY = "unionpay"
-    ALLINPAY = "allinpay"
-    CASH = "cash"
-    WIRE = "wire"
-    LOAN = "loan"
-    DISCOUNT = "discount"  # an instant discount paid by the marketing budget
+# The cluster's one list of channel codes (otd_shared.channels); billing keeps its old name.
+Channel = ChannelCode
 
 
 @dataclass(frozen=True, kw_only=True)

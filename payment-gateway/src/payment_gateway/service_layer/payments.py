@@ -10,20 +10,18 @@ from datetime import UTC, datetime, timedelta
 from otd_shared.channels import ChannelCode
 from otd_shared.errors import InvalidInput, NotFound
 from otd_shared.money import fen_to_yuan
-from payment_gateway.adapters.channels.client_base import (
-    ChannelRefused,
-    ChannelUnreachable,
-    OperationNotOffered,
-    StartPayment,
-)
+from payment_gateway.adapters.channels.client_base import StartPayment
 from payment_gateway.adapters.payable_billings import PayableBilling
 from payment_gateway.domain.payment import Payment, PaymentStatus, new_out_trade_no
 from payment_gateway.domain.routing import Route
 from payment_gateway.errors import (
     BillingNotPayable,
+    ChannelRefused,
     ChannelUnavailable,
+    ChannelUnreachable,
     IllegalTransition,
     InstallmentNotDue,
+    OperationNotOffered,
     UnknownBilling,
 )
 from payment_gateway.service_layer import discount_cashier

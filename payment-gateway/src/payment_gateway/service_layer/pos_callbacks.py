@@ -67,7 +67,7 @@ async def apply(gw: Gateway, vn: VerifiedNotification, record: CallbackRecord) -
     """Settle, park or reject one POS payment notification; the callback verdict (a parked
     notification is stored and answered as received)."""
     # callbacks imports this module for its POS branch; its rejections are imported here late.
-    from payment_gateway.service_layer.callbacks import AmountMismatch, OutcomePending
+    from payment_gateway.errors import AmountMismatch, OutcomePending
 
     now = record.received_at
     record = replace(record, notification_id=vn.notification_id, out_trade_no=vn.out_trade_no)

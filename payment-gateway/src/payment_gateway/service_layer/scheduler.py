@@ -21,10 +21,6 @@ from typing import Any
 
 from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.client_base import (
-    ChannelCallError,
-    ChannelRefused,
-    ChannelUnreachable,
-    OperationNotOffered,
     PaymentQueryResult,
     RefundAnswer,
     RefundOrder,
@@ -37,6 +33,12 @@ from payment_gateway.domain.outcomes import (
 )
 from payment_gateway.domain.payment import Payment, PaymentStatus
 from payment_gateway.domain.refund import Refund, RefundStatus
+from payment_gateway.errors import (
+    ChannelCallError,
+    ChannelRefused,
+    ChannelUnreachable,
+    OperationNotOffered,
+)
 from payment_gateway.service_layer.context import Gateway
 from payment_gateway.service_layer.settle import settle_payment, settle_refund
 

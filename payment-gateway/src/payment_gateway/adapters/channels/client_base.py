@@ -2,14 +2,8 @@
 
 Each online channel has a ``<channel>/client.py`` implementing `ChannelClient` over httpx:
 real API paths, our request signing (merchant key) and verification of the channel's signed
-answers (channel key). Error tree::
-
-    ChannelCallError
-    ├── ChannelUnreachable   timeout, connection error, 5xx / 429, an answer that is unsigned,
-    │                        badly signed or not in the channel's format → the outcome is
-    │                        UNKNOWN (never failed); counts against the channel's health
-    ├── ChannelRefused       the channel answered, signed, with a business refusal (code)
-    └── OperationNotOffered  the channel has no such API (e.g. POS orders are not queried)
+answers (channel key). Errors (``ChannelCallError`` and its subclasses) are in
+payment_gateway/errors.py.
 
 Channel statuses map to ours with exhaustive tables; an unknown status maps to pending.
 """
@@ -26,30 +20,9 @@ import httpx
 
 from otd_shared.channels import ChannelCode
 from payment_gateway.domain.outcomes import ChannelOutcome, RefundOutcome
+from payment_gateway.errors import ChannelUnreachable
 
 RESPONSE_BYTES_MAX: Final = 256 * 1024
-ERROR_TEXT_CHARS_MAX: Final = 200
-
-
-class ChannelCallError(Exception):
-    """A call to a channel API did not give a usable answer."""
-
-
-class ChannelUnreachable(ChannelCallError):
-    """No trustworthy answer: the outcome is unknown."""
-
-
-class ChannelRefused(ChannelCallError):
-    """A verified business refusal from the channel."""
-
-    def __init__(self, code: str, message: str = "") -> None:
-        super().__init__(f"{code}: {message}"[:ERROR_TEXT_CHARS_MAX])
-        self.code = code[:64]
-        self.message = message[:ERROR_TEXT_CHARS_MAX]
-
-
-class OperationNotOffered(ChannelCallError):
-    """The channel offers no API for this operation."""
 
 
 @dataclass(frozen=True, kw_only=True)

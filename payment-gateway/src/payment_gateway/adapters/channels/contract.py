@@ -12,15 +12,15 @@ amount and order existence are checked later by the gateway service (docs/paymen
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Final, Protocol
 
 from otd_shared.channels import ChannelCode
-from payment_gateway.adapters.channels.errors import CallbackRejected, WrongMerchant
 from payment_gateway.adapters.channels.wire_format import BODY_SIZE_MAX_BYTES_DEFAULT
+from payment_gateway.errors import CallbackRejected, WrongMerchant
 
 CLOCK_SKEW_MAX_S_DEFAULT: Final = 300
 CHANNEL_TZ: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -180,17 +180,32 @@ class NotificationLimits:
     clock_skew_max_s: int = CLOCK_SKEW_MAX_S_DEFAULT
 
 
-def check_merchant_ids(notification: VerifiedNotification, expected: Mapping[str, str]) -> None:
-    """Raise WrongMerchant unless every expected id that the channel sent equals ours.
+def check_merchant_ids(
+    notification: VerifiedNotification,
+    expected: Mapping[str, str],
+    *,
+    required: Collection[str] = (),
+    aliases: Mapping[str, str] | None = None,
+) -> None:
+    """Raise WrongMerchant unless the notification's merchant ids are ours.
 
-    Ids the notification does not carry are skipped (e.g. Alipay `seller_id` is optional);
-    at least one id must match, so a notification without any merchant id is rejected.
+    Ids in `required` must be present; other expected ids are compared when the channel sent
+    them, and at least one must be, so a notification without any merchant id is rejected.
+    `aliases` maps a received id to the expected id it must equal when present (Alipay
+    `auth_app_id` → `app_id`).
     """
-    compared = [name for name in expected if name in notification.merchant_ids]
+    received = notification.merchant_ids
+    missing = [name for name in required if not received.get(name)]
+    if missing:
+        raise WrongMerchant(f"{notification.channel} notification carries no {missing[0]}")
+    compared = [name for name in expected if name in received]
     if not compared:
         raise WrongMerchant(f"{notification.channel} notification carries no merchant id")
     for name in compared:
-        if notification.merchant_ids[name] != expected[name]:
+        if received[name] != expected[name]:
+            raise WrongMerchant(f"{notification.channel} notification {name} is not ours")
+    for name, ours in (aliases or {}).items():
+        if name in received and received[name] != expected.get(ours):
             raise WrongMerchant(f"{notification.channel} notification {name} is not ours")
 
 

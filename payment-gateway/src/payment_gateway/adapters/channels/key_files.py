@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from otd_shared.channels import ChannelCode
-from payment_gateway.adapters.channels.errors import ChannelKeyError
+from payment_gateway.errors import ChannelKeyError
 
 RSA_KEY_SIZE_BITS: Final = 2048
 RSA_PUBLIC_EXPONENT: Final = 65537

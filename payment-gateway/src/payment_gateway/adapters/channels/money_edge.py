@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from otd_shared import money
-from payment_gateway.adapters.channels.errors import MoneyFormatError
+from payment_gateway.errors import MoneyFormatError
 
 AMOUNT_DIGITS_MAX = money.WIRE_AMOUNT_DIGITS_MAX
 FEE_DECIMALS_MAX = money.WIRE_FEE_DECIMALS_MAX

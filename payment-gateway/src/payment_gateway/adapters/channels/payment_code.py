@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from payment_gateway.adapters.channels.errors import UnknownPaymentCode
+from payment_gateway.errors import UnknownPaymentCode
 
 PaymentCodeChannel = Literal["wechatpay", "alipay", "unionpay"]
 

@@ -14,13 +14,13 @@ from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.client_base import (
     ChannelHttp,
     ClientOptions,
-    OperationNotOffered,
     PaymentQueryResult,
     RefundAnswer,
     RefundOrder,
     StartPayment,
 )
 from payment_gateway.adapters.channels.key_files import ChannelKeySet
+from payment_gateway.errors import OperationNotOffered
 
 ORDER_QR_SCHEME: Final = "OTDPAY"
 

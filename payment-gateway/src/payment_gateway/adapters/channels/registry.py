@@ -23,9 +23,9 @@ from typing import Final
 from otd_shared.channels import CATALOGUE, Catalogue, ChannelCode
 from payment_gateway.adapters.channels.client_base import ChannelClient, ChannelHttp, ClientOptions
 from payment_gateway.adapters.channels.contract import ChannelProtocol, NotificationLimits
-from payment_gateway.adapters.channels.errors import ChannelKeyError
 from payment_gateway.adapters.channels.key_files import ChannelKeySet, load_keys
 from payment_gateway.adapters.channels.spec import ChannelSpec
+from payment_gateway.errors import ChannelKeyError
 
 _PACKAGE: Final = __name__.rpartition(".")[0]
 

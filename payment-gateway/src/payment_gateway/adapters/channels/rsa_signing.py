@@ -15,7 +15,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from payment_gateway.adapters.channels.errors import BadSignature, MissingField
+from payment_gateway.errors import BadSignature, MissingField
 
 HashName = Literal["sha256", "sha1"]
 

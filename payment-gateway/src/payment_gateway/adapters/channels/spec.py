@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
@@ -25,7 +26,18 @@ ProtocolFactory = Callable[[ChannelKeySet, NotificationLimits], ChannelProtocol]
 ClientFactory = Callable[[ChannelKeySet, ChannelHttp, ClientOptions], ChannelClient]
 
 SETTING_ENABLED: Final = "enabled"
+NO_ALIASES: Final[Mapping[str, str]] = MappingProxyType({})
 SETTING_BASE_URL: Final = "base_url"
+
+
+class RefundMatch(StrEnum):
+    """How a channel's refund notification names the refund it is about."""
+
+    REFUND_NO = "refund_no"  # our refund number (WeChat out_refund_no, Alipay out_biz_no,
+    # UnionPay/Allinpay: the notification is the refund's own, its order number is ours)
+    REFUND_NO_OR_PAYMENT_AMOUNT = "refund_no_or_payment_amount"  # Lakala's cashier notice
+    # names only the payment: our refund number when given, else the payment's open refund
+    # of the notified amount
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +55,15 @@ class ChannelSpec:
     * ``payment_statuses``: the channel's order statuses → ours (query answers).
     * ``offline_label``: how routing advice names an offline option a customer may choose
       ("POS card terminal (unionpay)"); empty for online channels, loan and discount.
+
+    Notification quirks, applied by the channel-neutral callback service:
+    * ``required_merchant_ids``: ids a notification must carry (and that must be ours);
+      others are checked only when present;
+    * ``merchant_id_aliases``: received id → our id it must equal when present (Alipay
+      ``auth_app_id`` is our ``app_id``: we run no ISV mode);
+    * ``cumulative_refunds``: the refund amount notified is the payment's refunded total so
+      far (Alipay ``refund_fee``), not this refund's;
+    * ``refund_match``: how a refund notification names its refund.
     """
 
     facts: ChannelFacts
@@ -57,6 +78,10 @@ class ChannelSpec:
         default_factory=lambda: MappingProxyType({})
     )
     offline_label: str = ""
+    required_merchant_ids: tuple[str, ...] = ()
+    merchant_id_aliases: Mapping[str, str] = field(default_factory=lambda: NO_ALIASES)
+    cumulative_refunds: bool = False
+    refund_match: RefundMatch = RefundMatch.REFUND_NO
 
     def __post_init__(self) -> None:
         if not self.methods:

@@ -17,7 +17,7 @@ from urllib.parse import quote_plus, unquote_to_bytes
 
 from pydantic import BaseModel, ValidationError
 
-from payment_gateway.adapters.channels.errors import (
+from payment_gateway.errors import (
     BadCharset,
     BodyTooLarge,
     DuplicateField,

@@ -21,8 +21,6 @@ from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.alipay import protocol
 from payment_gateway.adapters.channels.client_base import (
     ChannelHttp,
-    ChannelRefused,
-    ChannelUnreachable,
     ClientOptions,
     PaymentQueryResult,
     RefundAnswer,
@@ -30,7 +28,6 @@ from payment_gateway.adapters.channels.client_base import (
     StartPayment,
 )
 from payment_gateway.adapters.channels.contract import channel_time
-from payment_gateway.adapters.channels.errors import CallbackRejected, MoneyFormatError
 from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.money_edge import fen_to_yuan, yuan_to_fen
 from payment_gateway.adapters.channels.rsa_signing import sign_b64, verify_b64
@@ -41,6 +38,12 @@ from payment_gateway.adapters.channels.wire_format import (
     parse_json_object,
 )
 from payment_gateway.domain.outcomes import ChannelOutcome, RefundOutcome
+from payment_gateway.errors import (
+    CallbackRejected,
+    ChannelRefused,
+    ChannelUnreachable,
+    MoneyFormatError,
+)
 
 CHANNEL: Final = ChannelCode.ALIPAY
 GATEWAY_PATH: Final = "/gateway.do"

@@ -29,7 +29,6 @@ from payment_gateway.adapters.channels.contract import (
     channel_time,
     extra_form_fields,
 )
-from payment_gateway.adapters.channels.errors import CallbackRejected
 from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.money_edge import fen_to_yuan
 from payment_gateway.adapters.channels.wire_format import (
@@ -38,6 +37,7 @@ from payment_gateway.adapters.channels.wire_format import (
     HeaderView,
     normalize_charset,
 )
+from payment_gateway.errors import CallbackRejected
 
 CHANNEL: Final = ChannelCode.ALIPAY
 CONTENT_TYPE: Final = "application/x-www-form-urlencoded"

@@ -22,14 +22,6 @@ from typing import Final, Literal
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from payment_gateway.adapters.channels.contract import CallbackAnswer, channel_time
-from payment_gateway.adapters.channels.errors import (
-    BadCharset,
-    Malformed,
-    MissingField,
-    MoneyFormatError,
-    UnsupportedSignType,
-    WrongMerchant,
-)
 from payment_gateway.adapters.channels.money_edge import fen_to_yuan, yuan_to_fen
 from payment_gateway.adapters.channels.rsa_signing import HashName, sign_b64, verify_b64
 from payment_gateway.adapters.channels.wire_format import (
@@ -45,6 +37,14 @@ from payment_gateway.adapters.channels.wire_format import (
     join_sorted,
     normalize_charset,
     split_form,
+)
+from payment_gateway.errors import (
+    BadCharset,
+    Malformed,
+    MissingField,
+    MoneyFormatError,
+    UnsupportedSignType,
+    WrongMerchant,
 )
 
 SignType = Literal["RSA2", "RSA"]

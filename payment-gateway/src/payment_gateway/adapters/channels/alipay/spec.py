@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Final
 
 from otd_shared.channels import ChannelCode, facts_of
@@ -24,4 +25,7 @@ SPEC: Final = ChannelSpec(
     client=AlipayClient,
     calls_api=True,
     payment_statuses=TRADE_STATUSES,
+    required_merchant_ids=("app_id", "seller_id"),
+    merchant_id_aliases=MappingProxyType({"auth_app_id": "app_id"}),
+    cumulative_refunds=True,  # refund_fee is the payment's refunded total (formats §3.2)
 )

@@ -27,9 +27,9 @@ from payment_gateway.adapters.channels.contract import (
     channel_time,
     extra_form_fields,
 )
-from payment_gateway.adapters.channels.errors import CallbackRejected
 from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.wire_format import BODY_SIZE_MAX_BYTES_DEFAULT
+from payment_gateway.errors import CallbackRejected
 
 CHANNEL: Final = ChannelCode.ALLINPAY
 REFUND_TRXCODES: Final = frozenset(

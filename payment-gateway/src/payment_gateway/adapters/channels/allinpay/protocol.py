@@ -19,11 +19,6 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from payment_gateway.adapters.channels.contract import CallbackAnswer
-from payment_gateway.adapters.channels.errors import (
-    Malformed,
-    MoneyFormatError,
-    UnsupportedSignType,
-)
 from payment_gateway.adapters.channels.money_edge import fen_text_to_fen
 from payment_gateway.adapters.channels.rsa_signing import sign_b64, verify_b64
 from payment_gateway.adapters.channels.wire_format import (
@@ -34,6 +29,11 @@ from payment_gateway.adapters.channels.wire_format import (
     form_field,
     join_sorted,
     split_form,
+)
+from payment_gateway.errors import (
+    Malformed,
+    MoneyFormatError,
+    UnsupportedSignType,
 )
 
 CHARSET: Final = "utf-8"

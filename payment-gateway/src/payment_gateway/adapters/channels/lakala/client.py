@@ -22,22 +22,25 @@ from typing import Final
 from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.client_base import (
     ChannelHttp,
-    ChannelRefused,
-    ChannelUnreachable,
     ClientOptions,
-    OperationNotOffered,
     PaymentQueryResult,
     RefundAnswer,
     RefundOrder,
     StartPayment,
 )
 from payment_gateway.adapters.channels.contract import CHANNEL_TZ, channel_time
-from payment_gateway.adapters.channels.errors import CallbackRejected, MoneyFormatError
 from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.lakala import protocol
 from payment_gateway.adapters.channels.money_edge import fen_text_to_fen
 from payment_gateway.adapters.channels.wire_format import dump_json_compact, parse_json_object
 from payment_gateway.domain.outcomes import ChannelOutcome, RefundOutcome
+from payment_gateway.errors import (
+    CallbackRejected,
+    ChannelRefused,
+    ChannelUnreachable,
+    MoneyFormatError,
+    OperationNotOffered,
+)
 
 CHANNEL: Final = ChannelCode.LAKALA
 VERSION: Final = "3.0"

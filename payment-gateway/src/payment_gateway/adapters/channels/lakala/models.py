@@ -15,8 +15,8 @@ from typing import Annotated, Final
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from payment_gateway.adapters.channels.errors import MoneyFormatError
 from payment_gateway.adapters.channels.money_edge import fen_text_to_fen
+from payment_gateway.errors import MoneyFormatError
 
 AMOUNT_FEN_MAX: Final = 10**15
 

@@ -27,7 +27,6 @@ from payment_gateway.adapters.channels.contract import (
     VerifiedNotification,
     channel_time,
 )
-from payment_gateway.adapters.channels.errors import CallbackRejected
 from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.lakala import protocol
 from payment_gateway.adapters.channels.lakala.models import CashierNotification, LabsNotification
@@ -35,6 +34,7 @@ from payment_gateway.adapters.channels.wire_format import (
     BODY_SIZE_MAX_BYTES_DEFAULT,
     dump_json_compact,
 )
+from payment_gateway.errors import CallbackRejected
 
 CHANNEL: Final = ChannelCode.LAKALA
 LOG_NO_LEN: Final = 14

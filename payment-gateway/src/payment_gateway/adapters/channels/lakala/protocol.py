@@ -26,11 +26,6 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from payment_gateway.adapters.channels.contract import CLOCK_SKEW_MAX_S_DEFAULT, CallbackAnswer
-from payment_gateway.adapters.channels.errors import (
-    Malformed,
-    MissingField,
-    UnknownSigningKey,
-)
 from payment_gateway.adapters.channels.lakala.models import CashierNotification, LabsNotification
 from payment_gateway.adapters.channels.rsa_signing import sign_b64, verify_b64
 from payment_gateway.adapters.channels.wire_format import (
@@ -45,6 +40,11 @@ from payment_gateway.adapters.channels.wire_format import (
     require_token,
     split_scheme,
     validate_model,
+)
+from payment_gateway.errors import (
+    Malformed,
+    MissingField,
+    UnknownSigningKey,
 )
 
 AUTH_SCHEME: Final = "LKLAPI-SHA256withRSA"

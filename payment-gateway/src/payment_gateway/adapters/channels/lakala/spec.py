@@ -9,7 +9,7 @@ from otd_shared.channels import ChannelCode, facts_of
 from payment_gateway.adapters.channels.key_files import KeySpec, dev_digits
 from payment_gateway.adapters.channels.lakala.client import TRADE_STATES, LakalaClient
 from payment_gateway.adapters.channels.lakala.notification import LakalaChannel
-from payment_gateway.adapters.channels.spec import ChannelSpec
+from payment_gateway.adapters.channels.spec import ChannelSpec, RefundMatch
 
 
 def _new_dev_ids() -> dict[str, str]:
@@ -31,4 +31,5 @@ SPEC: Final = ChannelSpec(
     client=LakalaClient,
     calls_api=True,
     payment_statuses=TRADE_STATES,
+    refund_match=RefundMatch.REFUND_NO_OR_PAYMENT_AMOUNT,  # formats §6.2: names the payment
 )

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from payment_gateway.adapters.channels.errors import ChannelKeyError, Malformed, UnknownSigningKey
+from payment_gateway.errors import ChannelKeyError, Malformed, UnknownSigningKey
 
 ROOT_PEM: Final = "root.pem"
 MIDDLE_PEM: Final = "middle.pem"

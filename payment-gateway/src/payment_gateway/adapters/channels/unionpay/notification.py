@@ -31,11 +31,11 @@ from payment_gateway.adapters.channels.contract import (
     channel_time,
     extra_form_fields,
 )
-from payment_gateway.adapters.channels.errors import CallbackRejected, UnsupportedStatus
 from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.unionpay import certs, protocol
 from payment_gateway.adapters.channels.unionpay.protocol import UnionPayNotification
 from payment_gateway.adapters.channels.wire_format import BODY_SIZE_MAX_BYTES_DEFAULT
+from payment_gateway.errors import CallbackRejected, UnsupportedStatus
 
 CHANNEL: Final = ChannelCode.UNIONPAY
 TXN_TYPE_KINDS: Final[Mapping[str, NotificationKind]] = MappingProxyType(

@@ -26,13 +26,6 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from payment_gateway.adapters.channels.contract import CallbackAnswer
-from payment_gateway.adapters.channels.errors import (
-    Malformed,
-    MissingField,
-    MoneyFormatError,
-    UnknownSigningKey,
-    UnsupportedSignType,
-)
 from payment_gateway.adapters.channels.money_edge import fen_text_to_fen
 from payment_gateway.adapters.channels.rsa_signing import HashName, sign_b64, verify_b64
 from payment_gateway.adapters.channels.unionpay.certs import (
@@ -52,6 +45,14 @@ from payment_gateway.adapters.channels.wire_format import (
     normalize_charset,
     split_form,
 )
+from payment_gateway.errors import (
+    Malformed,
+    MissingField,
+    MoneyFormatError,
+    UnknownSigningKey,
+    UnsupportedCurrency,
+    UnsupportedSignType,
+)
 
 VERSION: Final = "5.1.0"
 VERSION_CERT_ID: Final = "5.0.0"
@@ -69,6 +70,8 @@ REQUIRED_FIELDS: Final = (
     "respCode",
     "queryId",
 )
+CURRENCY_FIELDS: Final = ("currencyCode", "settleCurrencyCode")
+CNY_NUMERIC: Final = "156"
 SUCCESS_BODY: Final = b"ok"
 FAILURE_BODY: Final = b"fail"
 
@@ -195,10 +198,20 @@ class UnionPayNotification:
     fields: Mapping[str, str] = field(default_factory=dict)
 
 
+def _check_currency(fields: Mapping[str, str]) -> None:
+    """CNY only: ``currencyCode`` and ``settleCurrencyCode`` are ISO 4217 numeric, 156 = CNY
+    (formats §5.1); anything else would be booked in the wrong currency."""
+    for name in CURRENCY_FIELDS:
+        value = fields.get(name)
+        if value is not None and value != CNY_NUMERIC:
+            raise UnsupportedCurrency(f"{name} {value[:8]!r} is not {CNY_NUMERIC} (CNY)")
+
+
 def parse_notification(fields: Mapping[str, str]) -> UnionPayNotification:
     """Type a verified notification; MissingField / Malformed name the field."""
     for name in REQUIRED_FIELDS:
         form_field(fields, name)
+    _check_currency(fields)
     try:
         amount_fen = fen_text_to_fen(fields["txnAmt"])
     except MoneyFormatError:

@@ -14,7 +14,7 @@ from typing import Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from payment_gateway.adapters.channels.errors import DecryptionFailed, Malformed
+from payment_gateway.errors import DecryptionFailed, Malformed
 
 ALGORITHM: Final = "AEAD_AES_256_GCM"
 APIV3_KEY_LEN: Final = 32

@@ -21,19 +21,17 @@ from urllib.parse import quote
 from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.client_base import (
     ChannelHttp,
-    ChannelRefused,
-    ChannelUnreachable,
     ClientOptions,
     PaymentQueryResult,
     RefundAnswer,
     RefundOrder,
     StartPayment,
 )
-from payment_gateway.adapters.channels.errors import CallbackRejected
 from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.wechatpay import protocol
 from payment_gateway.adapters.channels.wire_format import dump_json_compact, parse_json_object
 from payment_gateway.domain.outcomes import ChannelOutcome, RefundOutcome
+from payment_gateway.errors import CallbackRejected, ChannelRefused, ChannelUnreachable
 
 CHANNEL: Final = ChannelCode.WECHATPAY
 TRADE_STATES: Final[Mapping[str, ChannelOutcome]] = MappingProxyType(

@@ -28,11 +28,6 @@ from payment_gateway.adapters.channels.contract import (
     VerifiedNotification,
     channel_time,
 )
-from payment_gateway.adapters.channels.errors import (
-    CallbackRejected,
-    Malformed,
-    UnsupportedStatus,
-)
 from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.wechatpay import protocol
 from payment_gateway.adapters.channels.wechatpay.models import Refund, Transaction
@@ -41,6 +36,11 @@ from payment_gateway.adapters.channels.wire_format import (
     dump_json_compact,
     parse_json_object,
     validate_model,
+)
+from payment_gateway.errors import (
+    CallbackRejected,
+    Malformed,
+    UnsupportedStatus,
 )
 
 CHANNEL: Final = ChannelCode.WECHATPAY

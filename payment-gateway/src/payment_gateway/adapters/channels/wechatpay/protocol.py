@@ -30,13 +30,6 @@ from payment_gateway.adapters.channels.contract import (
     SignedNotification,
     channel_time,
 )
-from payment_gateway.adapters.channels.errors import (
-    Malformed,
-    MissingField,
-    SignatureProbe,
-    UnknownSigningKey,
-    UnsupportedSignType,
-)
 from payment_gateway.adapters.channels.rsa_signing import sign_b64, verify_b64
 from payment_gateway.adapters.channels.wechatpay.aead import (
     ALGORITHM,
@@ -57,6 +50,13 @@ from payment_gateway.adapters.channels.wire_format import (
     require_token,
     split_scheme,
     validate_model,
+)
+from payment_gateway.errors import (
+    Malformed,
+    MissingField,
+    SignatureProbe,
+    UnknownSigningKey,
+    UnsupportedSignType,
 )
 
 SIGNATURE_TYPE: Final = "WECHATPAY2-SHA256-RSA2048"
