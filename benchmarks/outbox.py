@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from benchmarks.common import BenchContext, Report, percentile
 from otd_shared.consumer import ConsumerConfig, EventConsumer
@@ -26,6 +26,7 @@ from otd_shared.kafka import EventProducer, ensure_topics
 from otd_shared.messaging_tables import messaging_tables
 from otd_shared.observability import ServiceMetrics
 from otd_shared.outbox import OutboxRelay, OutboxWriter
+from otd_shared.uow import SqlUnitOfWork
 
 EVENTS_BACKLOG = 20_000
 STEADY_RATE_PER_S = 1_000
@@ -138,14 +139,16 @@ class _Pipeline:
     async def close(self) -> None:
         await self.engine.dispose()
 
-    async def _handle_run(self, session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
-        await session.execute(sa.insert(self.effects), [{"event_id": e.event_id} for e in events])
+    async def _handle_run(self, uow: SqlUnitOfWork, events: Sequence[EventEnvelope]) -> None:
+        await uow.session.execute(
+            sa.insert(self.effects), [{"event_id": e.event_id} for e in events]
+        )
         now = time.time()
         self.lags.extend(now - e.occurred_at.timestamp() for e in events)
         self.handled += len(events)
 
-    async def _handle(self, session: AsyncSession, event: EventEnvelope) -> None:
-        await session.execute(sa.insert(self.effects).values(event_id=event.event_id))
+    async def _handle(self, uow: SqlUnitOfWork, event: EventEnvelope) -> None:
+        await uow.session.execute(sa.insert(self.effects).values(event_id=event.event_id))
         self.lags.append(time.time() - event.occurred_at.timestamp())
         self.handled += 1
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from otd_shared.consumer import ConsumerConfig, EventConsumer, EventHandler
+from otd_shared.consumer import ConsumerConfig, ConsumerHandlers, EventConsumer, EventHandler
 from otd_shared.db import SessionFactory, asyncpg_url, create_session_factory
 from otd_shared.events import EventEnvelope, OrderLocked, Topic, topic_for
 from otd_shared.infra import wait_until
@@ -25,6 +25,7 @@ from otd_shared.kafka import EventProducer
 from otd_shared.messaging_tables import MessagingTables, messaging_tables
 from otd_shared.observability import ServiceMetrics
 from otd_shared.outbox import OutboxRelay, OutboxWriter
+from otd_shared.uow import SqlUnitOfWork
 
 pytestmark = pytest.mark.integration
 WAIT_S = 20.0
@@ -138,8 +139,8 @@ async def harness(
 
 
 def recording_handler(h: Harness) -> EventHandler:
-    async def handle(session: AsyncSession, event: EventEnvelope) -> None:
-        await session.execute(
+    async def handle(uow: SqlUnitOfWork, event: EventEnvelope) -> None:
+        await uow.session.execute(
             sa.insert(h.effects).values(event_id=event.event_id, order_id=event.order_id)
         )
 
@@ -226,14 +227,14 @@ async def test_failing_event_is_retried_then_parked_without_blocking_other_order
     attempts: dict[str, int] = {}
     record = recording_handler(harness)
 
-    async def flaky(session: AsyncSession, event: EventEnvelope) -> None:
+    async def flaky(uow: SqlUnitOfWork, event: EventEnvelope) -> None:
         assert event.order_id is not None
         attempts[event.order_id] = attempts.get(event.order_id, 0) + 1
         if event.order_id == "poison":
             raise RuntimeError("cannot apply this one")
         if event.order_id == "transient" and attempts["transient"] < 2:
             raise RuntimeError("temporary")
-        await record(session, event)
+        await record(uow, event)
 
     await harness.emit("poison", "transient", "healthy-1")
     await harness.emit("poison", "healthy-2")  # a later event of the poisoned order
@@ -241,9 +242,9 @@ async def test_failing_event_is_retried_then_parked_without_blocking_other_order
     async with Running(harness.relay(producer).run, consumer.run):
         assert await wait_until(lambda: _eq(harness.effect_count, 3), WAIT_S)
         assert await wait_until(lambda: _parked_count(harness, 2), WAIT_S)
-    # max_attempts alone, plus the all-or-nothing batch attempt if the batch reached it
-    # before another failing event; the second poison event: blocked, never called.
-    assert attempts["poison"] in (3, 1 + 3)
+    # each event in its own savepoint: max_attempts exactly; the second poison event:
+    # blocked, never called.
+    assert attempts["poison"] == 3
     assert attempts["transient"] == 2
     parked = await harness.parked()
     assert [row.order_id for row in parked] == ["poison", "poison"]
@@ -279,9 +280,9 @@ async def test_two_instances_share_partitions_and_apply_each_event_once(
     record = recording_handler(harness)
 
     def tagged(tag: str) -> EventHandler:
-        async def handle(session: AsyncSession, event: EventEnvelope) -> None:
+        async def handle(uow: SqlUnitOfWork, event: EventEnvelope) -> None:
             seen_by[tag].add(str(event.order_id))
-            await record(session, event)
+            await record(uow, event)
 
         return handle
 
@@ -328,17 +329,21 @@ async def test_parked_order_is_redriven_in_order_and_then_flows_again(
     record = recording_handler(harness)
     applied: list[str] = []
 
-    async def handler(session: AsyncSession, event: EventEnvelope) -> None:
+    async def handler(uow: SqlUnitOfWork, event: EventEnvelope) -> None:
         if broken["now"] and event.order_id == "stuck":
             raise RuntimeError("downstream bug")
         applied.append(str(event.event_id))
-        await record(session, event)
+        await record(uow, event)
 
     first = await harness.emit("stuck")
     second = await harness.emit("stuck")
     consumer = harness.consumer(handler, group=f"g-{uuid.uuid4()}", max_attempts=2)
     store = DeadLetterStore(harness.sessions, harness.tables)
-    handlers = {"test-consumer": {"OrderLocked": handler}}
+    handlers = {
+        "test-consumer": ConsumerHandlers(
+            lambda: SqlUnitOfWork(harness.sessions), {"OrderLocked": handler}
+        )
+    }
     async with Running(harness.relay(producer).run, consumer.run):
         assert await wait_until(lambda: _parked_count(harness, 2), WAIT_S)
         broken["now"] = False  # the bug is fixed; the operator redrives the order
@@ -364,9 +369,9 @@ async def test_batch_handler_gets_runs_of_events_and_applies_each_once(
 
     sizes: list[int] = []
 
-    async def bulk(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
+    async def bulk(uow: SqlUnitOfWork, events: Sequence[EventEnvelope]) -> None:
         sizes.append(len(events))
-        await session.execute(
+        await uow.session.execute(
             sa.insert(harness.effects),
             [{"event_id": e.event_id, "order_id": e.order_id} for e in events],
         )
@@ -395,3 +400,39 @@ async def test_batch_handler_gets_runs_of_events_and_applies_each_once(
     assert await harness.effect_count() == 200
     assert sum(sizes) == 200
     assert max(sizes) > 1  # events really arrived in runs
+
+
+async def test_failing_event_is_rolled_back_alone_inside_its_partition_batch(
+    harness: Harness, producer: EventProducer
+) -> None:
+    """One partition's events share one unit of work; a failing event's writes (made before
+    it raised) are rolled back with its savepoint, its neighbours' writes commit."""
+    record = recording_handler(harness)
+    uows: set[int] = set()
+
+    async def half_done(uow: SqlUnitOfWork, event: EventEnvelope) -> None:
+        uows.add(id(uow))
+        await record(uow, event)  # written, then the handler fails: must not survive
+        if event.order_id == "poison":
+            raise RuntimeError("fails after writing")
+
+    orders = [f"order-{i}" for i in range(40)]
+    await harness.emit(*orders[:20], "poison", *orders[20:])
+    consumer = harness.consumer(half_done, group=f"g-{uuid.uuid4()}", max_attempts=2)
+    async with Running(consumer.run):
+        await asyncio.wait_for(consumer.assigned.wait(), WAIT_S)
+        async with Running(harness.relay(producer).run):
+            assert await wait_until(lambda: _eq(harness.effect_count, 40), WAIT_S)
+            assert await wait_until(lambda: _parked_count(harness, 1), WAIT_S)
+    async with harness.sessions() as session:
+        effect_orders = set(await session.scalars(sa.select(harness.effects.c.order_id)))
+    assert effect_orders == set(orders)
+    inbox = harness.tables.inbox
+    # The parked event has no inbox row (a redrive applies it); the others all do.
+    assert await _inbox_count(harness) == 40
+    assert (
+        await harness.count(sa.select(sa.func.count()).where(inbox.c.event_type == "OrderLocked"))
+        == 40
+    )
+    # Fewer units of work than events: events of one partition shared one transaction.
+    assert len(uows) < 41

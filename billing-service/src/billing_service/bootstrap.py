@@ -13,6 +13,7 @@ from billing_service.service_layer.event_handlers import BillingEventHandlers
 from billing_service.service_layer.jobs import ReminderJob, WebhookSender
 from billing_service.service_layer.leases import LeaseJob
 from billing_service.service_layer.metrics import BillingMetrics
+from billing_service.service_layer.unit_of_work import BillingUnitOfWork
 from otd_shared.app import create_service_app
 from otd_shared.cli import ServiceEntry
 from otd_shared.events import Topic
@@ -32,10 +33,22 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
     assert isinstance(settings, BillingSettings)
     runtime = build_runtime(settings, schema=SCHEMA, topic=Topic.BILLING, metadata=metadata)
     metrics = BillingMetrics(runtime.metrics.registry)
-    handlers = BillingEventHandlers(settings, runtime.outbox, metrics)
+    handlers = BillingEventHandlers(settings, metrics)
+    schedule = settings.reminder_schedule()
+
+    def new_uow() -> BillingUnitOfWork:
+        return BillingUnitOfWork(runtime.sessions, runtime.outbox, schedule)
+
     runtime.consumers += [
-        ConsumerSpec("billing-order-events", (Topic.ORDERS,), handlers.order_handlers()),
-        ConsumerSpec("billing-payment-events", (Topic.PAYMENTS,), handlers.payment_handlers()),
+        ConsumerSpec(
+            "billing-order-events", (Topic.ORDERS,), handlers.order_handlers(), new_uow=new_uow
+        ),
+        ConsumerSpec(
+            "billing-payment-events",
+            (Topic.PAYMENTS,),
+            handlers.payment_handlers(),
+            new_uow=new_uow,
+        ),
     ]
     sender = WebhookSender(runtime.sessions, settings, metrics=metrics)
     reminders = ReminderJob(runtime.sessions, runtime.outbox, settings, metrics)

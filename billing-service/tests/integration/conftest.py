@@ -20,6 +20,7 @@ from billing_service.adapters.tables import SCHEMA
 from billing_service.bootstrap import ENTRY, MIGRATIONS_DIR
 from billing_service.config import BillingSettings
 from billing_service.service_layer.event_handlers import BillingEventHandlers
+from billing_service.service_layer.unit_of_work import BillingUnitOfWork
 from otd_shared.events import EventPayload, OrderCreated, PaymentCallback, new_envelope
 from otd_shared.migrations import upgrade_head_async
 from otd_shared.runtime import ServiceRuntime
@@ -45,11 +46,15 @@ class BillingHarness:
 
     async def deliver(self, payload: EventPayload, *, producer: str = "order-service") -> None:
         """Apply one event through its consumer handler, in its own transaction."""
-        handlers = BillingEventHandlers(self.settings, self.runtime.outbox)
+        handlers = BillingEventHandlers(self.settings)
         handler = {**handlers.order_handlers(), **handlers.payment_handlers()}[payload.event_type]
         envelope = new_envelope(payload, producer=producer, correlation_id="test")
-        async with self.runtime.sessions() as session, session.begin():
-            await handler(session, envelope)
+        uow = BillingUnitOfWork(
+            self.runtime.sessions, self.runtime.outbox, self.settings.reminder_schedule()
+        )
+        async with uow:
+            await handler(uow, envelope)
+            await uow.commit()
 
     async def open_order(self, *, price_fen: int = 30_000_000, loan_fen: int = 0) -> str:
         """An OrderCreated for a new vehicle order; returns the order id."""

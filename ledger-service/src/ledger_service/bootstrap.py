@@ -25,6 +25,7 @@ from ledger_service.service_layer.commands import LedgerCommands
 from ledger_service.service_layer.context import LedgerContext, LedgerMetrics
 from ledger_service.service_layer.event_handlers import LedgerEventHandlers
 from ledger_service.service_layer.queries import LedgerQueries
+from ledger_service.service_layer.unit_of_work import LedgerUnitOfWork
 from otd_shared.app import create_service_app
 from otd_shared.cli import ServiceEntry
 from otd_shared.events import Topic
@@ -87,6 +88,7 @@ def build(settings: ServiceSettings) -> LedgerRuntime:
             name=CONSUMER_NAME,
             topics=CONSUMED_TOPICS,
             handlers=LedgerEventHandlers(ctx).handlers(),
+            new_uow=lambda: LedgerUnitOfWork(runtime.sessions, runtime.outbox),
         )
     )
     return runtime

@@ -301,7 +301,7 @@ async def test_events_post_journals_publish_and_a_replay_changes_nothing(
     # Replay every topic from the start under another consumer (empty inbox, new group):
     # the source ids stop every journal from posting twice.
     before = await snapshot(runtime)
-    replay = ConsumerSpec(f"{spec.name}-replay", spec.topics, spec.handlers)
+    replay = ConsumerSpec(f"{spec.name}-replay", spec.topics, spec.handlers, new_uow=spec.new_uow)
     async with RunningConsumer(runtime, replay):
         await eventually(inbox_holds(replay.name, len(envelopes) + 1), timeout_s=30)
     assert await snapshot(runtime) == before

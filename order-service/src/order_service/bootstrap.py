@@ -10,6 +10,7 @@ from order_service.adapters.tables import SCHEMA, metadata
 from order_service.config import OrderSettings
 from order_service.entrypoints import api, service_orders_api, sub_orders_api
 from order_service.service_layer.event_handlers import OrderEventHandlers
+from order_service.service_layer.unit_of_work import OrderUnitOfWork
 from otd_shared.app import create_service_app
 from otd_shared.cli import ServiceEntry
 from otd_shared.events import Topic
@@ -27,12 +28,13 @@ def load_settings() -> ServiceSettings:
 def build(settings: ServiceSettings) -> ServiceRuntime:
     """The runtime: engine, outbox, and the consumer of billing events (BillingPaid)."""
     runtime = build_runtime(settings, schema=SCHEMA, topic=Topic.ORDERS, metadata=metadata)
-    handlers = OrderEventHandlers(runtime.outbox)
+    handlers = OrderEventHandlers()
     runtime.consumers.append(
         ConsumerSpec(
             name="order-billing-events",
             topics=(Topic.BILLING,),
             handlers={"BillingPaid": handlers.on_billing_paid},
+            new_uow=lambda: OrderUnitOfWork(runtime.sessions, runtime.outbox),
         )
     )
     return runtime

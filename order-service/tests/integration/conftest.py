@@ -18,6 +18,7 @@ from order_service.adapters.tables import SCHEMA
 from order_service.bootstrap import ENTRY, MIGRATIONS_DIR
 from order_service.config import OrderSettings
 from order_service.service_layer.event_handlers import OrderEventHandlers
+from order_service.service_layer.unit_of_work import OrderUnitOfWork
 from otd_shared.events import BillingPaid, EventEnvelope, new_envelope
 from otd_shared.migrations import upgrade_head_async
 from otd_shared.runtime import ServiceRuntime
@@ -62,9 +63,10 @@ class OrderHarness:
             producer="billing-service",
             correlation_id="test",
         )
-        handlers = OrderEventHandlers(self.runtime.outbox)
-        async with self.runtime.sessions() as session, session.begin():
-            await handlers.on_billing_paid(session, envelope)
+        uow = OrderUnitOfWork(self.runtime.sessions, self.runtime.outbox)
+        async with uow:
+            await OrderEventHandlers().on_billing_paid(uow, envelope)
+            await uow.commit()
         return envelope
 
     async def outbox_types(self, order_id: str) -> list[str]:

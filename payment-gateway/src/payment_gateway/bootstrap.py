@@ -52,6 +52,7 @@ from payment_gateway.errors import ChannelConfigError, ChannelKeyError
 from payment_gateway.service_layer import discount_cashier, event_handlers, pos
 from payment_gateway.service_layer.context import Gateway, GatewayMetrics
 from payment_gateway.service_layer.scheduler import QueryScheduler
+from payment_gateway.service_layer.unit_of_work import GatewayUnitOfWork
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -220,6 +221,7 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
                     lambda: datetime.now(UTC)
                 ),
             },
+            new_uow=lambda: GatewayUnitOfWork(runtime.sessions, runtime.outbox),
         )
     )
 

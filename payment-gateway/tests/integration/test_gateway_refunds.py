@@ -259,11 +259,12 @@ async def test_refund_requested_by_billing(harness: Harness) -> None:
         )
 
     requested = event(f"{paid['billing_id']}-R1", 2_000, paid["payment_id"])
-    async with harness.gw.sessions() as session, session.begin():
-        await handler(session, requested)
-        await handler(session, requested)  # redelivered: nothing new
-        await handler(session, event(f"{paid['billing_id']}-R2", 9_000, paid["payment_id"]))
-        await handler(session, event(f"{paid['billing_id']}-R3", 100, None))
+    async with harness.gw.uow() as uow:
+        await handler(uow, requested)
+        await handler(uow, requested)  # redelivered: nothing new
+        await handler(uow, event(f"{paid['billing_id']}-R2", 9_000, paid["payment_id"]))
+        await handler(uow, event(f"{paid['billing_id']}-R3", 100, None))
+        await uow.commit()
     async with harness.gw.sessions() as session:
         refunds = await RefundRepository(session).list_for_payment(uuid.UUID(paid["payment_id"]))
         assert await PaymentRepository(session).get(uuid.UUID(paid["payment_id"])) is not None

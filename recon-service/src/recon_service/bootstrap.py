@@ -53,7 +53,12 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
     """The runtime: engine, outbox, the payment-outcome consumer."""
     runtime = build_runtime(settings, schema=SCHEMA, topic=Topic.RECON, metadata=metadata)
     runtime.consumers.append(
-        ConsumerSpec("recon-payment-events", (Topic.PAYMENTS,), payment_handlers())
+        ConsumerSpec(
+            "recon-payment-events",
+            (Topic.PAYMENTS,),
+            payment_handlers(),
+            new_uow=lambda: ReconUnitOfWork(runtime.sessions, runtime.outbox),
+        )
     )
     assert isinstance(settings, ReconSettings)
     ReconMetrics.of(runtime.metrics.registry)

@@ -1,13 +1,22 @@
 """The consumer runtime: dispatch by event type, inbox, retries, dead letters.
 
-For each batch from Kafka, one database transaction; for each message a savepoint:
-record (consumer, event_id) in the inbox and apply the handler. A duplicate (the
-inbox row exists) is skipped. A handler that raises is retried up to
-``max_attempts`` times with back-off, then the event is parked in
-``dead_letters`` with the error; later events of the SAME order are parked behind it
-(their order would be wrong) while other orders flow on. A malformed message is
-parked at once. Offsets are committed only after the transaction commits; a
-rebalance at any point at worst redelivers, which the inbox absorbs.
+A poll returns records of several partitions. The records of ONE partition are applied
+in one unit of work (one database transaction): their inbox rows go in with one
+statement (a duplicate, whose row exists, is skipped), then every event runs in its own
+savepoint with the unit of work handed to its handler. A handler that raises has its
+savepoint rolled back alone and is retried up to ``max_attempts`` times with back-off;
+then the event is parked in ``dead_letters`` with the error (its inbox row removed, so
+a redrive applies it) and later events of the SAME order are parked behind it (their
+order would be wrong) while other orders flow on. A malformed message is parked at once.
+The unit of work commits once per partition batch; offsets are committed only after
+that, so a crash or a rebalance at any point at worst redelivers, which the inbox absorbs.
+
+Events of one order share a partition (the key is the order id), so per-order order is
+kept; replicas of a consumer in one group split the partitions between them.
+
+A run of consecutive events of one type that has a batch handler goes to it at once in
+one savepoint (e.g. one multi-row insert); if it raises, that run is applied event by
+event as above.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -31,17 +41,25 @@ from otd_shared.db import SessionFactory
 from otd_shared.events import EventEnvelope, decode_envelope
 from otd_shared.messaging_tables import MessagingTables
 from otd_shared.observability import ServiceMetrics, set_correlation_id
+from otd_shared.uow import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
-BatchEventHandler = Callable[[AsyncSession, Sequence[EventEnvelope]], Awaitable[None]]
+EventHandler = Callable[[Any, EventEnvelope], Awaitable[None]]
+"""Applies one event; the first argument is the consumer's unit of work (the service's
+``SqlUnitOfWork`` subclass, or a fake in a unit test). It never commits."""
+BatchEventHandler = Callable[[Any, Sequence[EventEnvelope]], Awaitable[None]]
 """Applies a run of consecutive events of one type at once (e.g. one multi-row insert)."""
-POLL_TIMEOUT_MS = 200
-# The broker may hold a fetch this long waiting for data; short keeps lag low.
-FETCH_MAX_WAIT_MS = 20
+UnitOfWorkFactory = Callable[[], SqlUnitOfWork]
+
+# Long poll: the broker holds a fetch up to FETCH_MAX_WAIT_MS while it has nothing and
+# answers as soon as a record arrives, so an idle consumer sends about one fetch per
+# FETCH_MAX_WAIT_MS instead of spinning, and a busy one sees new records at once.
+POLL_TIMEOUT_MS = 1000
+FETCH_MAX_WAIT_MS = 500
 RETRY_DELAY_S_MAX = 5.0
 MAX_ERROR_CHARS = 2000
+BLOCKED_REASON = "blocked behind an earlier parked event of the same order"
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,24 @@ class ConsumerConfig:
     max_attempts: int = 5
     retry_delay_ms: int = 50
     batch_max: int = 500
+    fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS
+    poll_timeout_ms: int = POLL_TIMEOUT_MS
+
+
+@dataclass(frozen=True)
+class ConsumerHandlers:
+    """What applies one consumer's events: its unit of work and its handlers by type
+    (redrive of dead letters uses the same)."""
+
+    new_uow: UnitOfWorkFactory
+    by_type: Mapping[str, EventHandler]
+
+
+@dataclass(frozen=True)
+class _Work:
+    record: ConsumerRecord
+    envelope: EventEnvelope
+    handler: EventHandler
 
 
 def _qualified(table: sa.Table) -> str:
@@ -64,8 +100,8 @@ def one_by_one(batch_handlers: Mapping[str, BatchEventHandler]) -> dict[str, Eve
     """Per-event handlers calling batch handlers with one event (slow path, redrive)."""
 
     def single(batch: BatchEventHandler) -> EventHandler:
-        async def handle(session: AsyncSession, envelope: EventEnvelope) -> None:
-            await batch(session, [envelope])
+        async def handle(uow: Any, envelope: EventEnvelope) -> None:
+            await batch(uow, [envelope])
 
         return handle
 
@@ -80,6 +116,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka i
         log.info("partitions revoked", extra={"partitions": [str(tp) for tp in revoked]})
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._runtime.partitions = {(tp.topic, tp.partition) for tp in assigned}
         await self._runtime.reload_blocked_orders()
         self._runtime.assigned.set()
 
@@ -96,11 +133,13 @@ class EventConsumer:
         metrics: ServiceMetrics,
         bootstrap_servers: str,
         batch_handlers: Mapping[str, BatchEventHandler] | None = None,
+        new_uow: UnitOfWorkFactory | None = None,
     ) -> None:
         self._config = config
         self._batch_handlers = dict(batch_handlers or {})
         self._handlers = {**one_by_one(self._batch_handlers), **handlers}
         self._sessions = session_factory
+        self._new_uow = new_uow or (lambda: SqlUnitOfWork(session_factory))
         self._tables = tables
         self._metrics = metrics
         self._bootstrap = bootstrap_servers
@@ -108,6 +147,8 @@ class EventConsumer:
         self._kafka: AIOKafkaConsumer | None = None
         self.assigned = asyncio.Event()
         """Set once the group has given this consumer its partitions."""
+        self.partitions: set[tuple[str, int]] = set()
+        """The (topic, partition) pairs assigned to this consumer now."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set."""
@@ -117,68 +158,56 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self._config.batch_max,
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            fetch_max_wait_ms=self._config.fetch_max_wait_ms,
         )
         self._kafka.subscribe(list(self._config.topics), listener=_Rebalance(self))
         await self._kafka.start()
         try:
             while not stop.is_set():
-                batches = await self._kafka.getmany(timeout_ms=POLL_TIMEOUT_MS)
+                batches = await self._kafka.getmany(timeout_ms=self._config.poll_timeout_ms)
                 if batches:
                     await self._process_or_rewind(batches)
         finally:
             await self._kafka.stop()
 
     async def _process_or_rewind(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        # If the batch transaction itself fails (database down), nothing of it was
-        # applied: seek back so the same records come again, after a pause.
+        """One transaction per partition; offsets of the committed ones are committed.
+
+        If a partition's transaction itself fails (database down), nothing of it was
+        applied: seek back so the same records come again, after a pause."""
         assert self._kafka is not None
-        records = [record for part in batches.values() for record in part]
-        try:
-            await self.process(records)
-        except Exception:  # noqa: BLE001  (keep consuming after a database outage)
-            log.exception("batch failed; rewinding")
-            for partition, part in batches.items():
-                self._kafka.seek(partition, part[0].offset)
+        done: dict[TopicPartition, int] = {}
+        failed = False
+        for partition, records in batches.items():
+            try:
+                await self.process(records)
+            except Exception:  # noqa: BLE001  (keep consuming after a database outage)
+                log.exception("partition batch failed; rewinding", extra={"tp": str(partition)})
+                self._kafka.seek(partition, records[0].offset)
+                failed = True
+                continue
+            done[partition] = records[-1].offset + 1
+        if done:
+            await self._commit(done)
+        if failed:
             await asyncio.sleep(RETRY_DELAY_S_MAX)
             with contextlib.suppress(Exception):  # parks of the failed batch were rolled back
                 await self.reload_blocked_orders()
-            return
-        await self._commit(batches)
 
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
-        """Apply one poll's records (all partitions) in one transaction.
-
-        Fast path: one inbox insert for the whole batch and every handler inside one
-        savepoint. If any handler raises, that savepoint is rolled back and the batch
-        is applied message by message (a savepoint each, retries, dead letters).
-        """
-        async with self._sessions() as session, session.begin():
-            runnable = await self._triage(session, records)
-            if runnable and not await self._apply_batch(session, runnable):
-                for record, envelope, handler in runnable:
-                    await self._apply_one(session, record, envelope, handler)
-
-    async def _apply_one(
-        self,
-        session: AsyncSession,
-        record: ConsumerRecord,
-        envelope: EventEnvelope,
-        handler: EventHandler,
-    ) -> None:
-        """Slow path for one event: parked behind an earlier parked event of its order,
-        else applied with retries."""
-        if await self._blocked(session, envelope.order_id):
-            reason = "blocked behind an earlier parked event of the same order"
-            await self._park(session, record, envelope, reason, attempts=0)
-            return
-        await self._apply_with_retries(session, record, envelope, handler)
+        """Apply records (one partition's, in offset order) in one unit of work."""
+        async with self._new_uow() as uow:
+            runnable = await self._triage(uow.session, records)
+            fresh = await self._fresh(uow.session, runnable)
+            self._count("duplicate", len(runnable) - len(fresh))
+            await self._apply_runs(uow, fresh)
+            await uow.commit()
 
     async def _triage(
         self, session: AsyncSession, records: Sequence[ConsumerRecord]
-    ) -> list[tuple[ConsumerRecord, EventEnvelope, EventHandler]]:
+    ) -> list[_Work]:
         """Park malformed and blocked events; return the ones to apply, in order."""
-        runnable: list[tuple[ConsumerRecord, EventEnvelope, EventHandler]] = []
+        runnable: list[_Work] = []
         for record in records:
             try:
                 envelope = decode_envelope(record.value or b"")
@@ -189,56 +218,89 @@ class EventConsumer:
             if handler is None:
                 continue
             if await self._blocked(session, envelope.order_id):
-                reason = "blocked behind an earlier parked event of the same order"
-                await self._park(session, record, envelope, reason, attempts=0)
+                await self._park(session, record, envelope, BLOCKED_REASON, attempts=0)
                 continue
-            runnable.append((record, envelope, handler))
+            runnable.append(_Work(record, envelope, handler))
         return runnable
 
-    async def _apply_batch(
-        self,
-        session: AsyncSession,
-        runnable: list[tuple[ConsumerRecord, EventEnvelope, EventHandler]],
-    ) -> bool:
-        """All-or-nothing attempt at the batch; False when any handler raised."""
-        try:
-            async with session.begin_nested():
-                fresh_ids = await self._record_in_inbox(session, [e for _, e, _ in runnable])
-                fresh: list[tuple[EventEnvelope, EventHandler]] = []
-                for _, envelope, handler in runnable:
-                    if envelope.event_id in fresh_ids:
-                        fresh_ids.discard(envelope.event_id)  # a duplicate inside the batch
-                        fresh.append((envelope, handler))
-                await self._apply_runs(session, fresh)
-                applied = len(fresh)
-        except Exception:  # noqa: BLE001  (retried one by one right after)
-            log.info("batch fast path failed; applying one by one", exc_info=True)
-            return False
-        self._metrics.events_consumed.labels(self._config.name, "applied").inc(applied)
-        self._metrics.events_consumed.labels(self._config.name, "duplicate").inc(
-            len(runnable) - applied
-        )
-        return True
+    async def _fresh(self, session: AsyncSession, runnable: list[_Work]) -> list[_Work]:
+        """Record the inbox rows (one statement); the events seen for the first time."""
+        if not runnable:
+            return []
+        fresh_ids = await self._record_in_inbox(session, [w.envelope for w in runnable])
+        fresh: list[_Work] = []
+        for work in runnable:
+            if work.envelope.event_id in fresh_ids:
+                fresh_ids.discard(work.envelope.event_id)  # a duplicate inside the batch
+                fresh.append(work)
+        return fresh
 
-    async def _apply_runs(
-        self, session: AsyncSession, fresh: list[tuple[EventEnvelope, EventHandler]]
-    ) -> None:
+    async def _apply_runs(self, uow: SqlUnitOfWork, fresh: list[_Work]) -> None:
         """Apply in order; a run of consecutive events of a type with a batch handler goes
         to that handler at once (order across types is kept)."""
         start = 0
         while start < len(fresh):
-            envelope, handler = fresh[start]
-            set_correlation_id(envelope.correlation_id)
-            batch = self._batch_handlers.get(envelope.event_type)
-            if batch is None:
-                await handler(session, envelope)
-                start += 1
-                continue
-            end = start
-            while end < len(fresh) and fresh[end][0].event_type == envelope.event_type:
-                end += 1
-            await batch(session, [e for e, _ in fresh[start:end]])
+            batch = self._batch_handlers.get(fresh[start].envelope.event_type)
+            end = start + 1
+            if batch is not None:
+                event_type = fresh[start].envelope.event_type
+                while end < len(fresh) and fresh[end].envelope.event_type == event_type:
+                    end += 1
+            run = fresh[start:end]
+            if batch is None or not await self._apply_run(uow, batch, run):
+                for work in run:
+                    await self._apply_one(uow, work)
             start = end
+
+    async def _apply_run(
+        self, uow: SqlUnitOfWork, batch: BatchEventHandler, run: list[_Work]
+    ) -> bool:
+        """A run through its batch handler in one savepoint; False when it raised."""
+        for work in run:
+            if await self._blocked(uow.session, work.envelope.order_id):
+                return False
+        set_correlation_id(run[0].envelope.correlation_id)
+        try:
+            async with uow.session.begin_nested():
+                await batch(uow, [w.envelope for w in run])
+        except Exception:  # noqa: BLE001  (applied one by one right after)
+            log.info("batch handler failed; applying one by one", exc_info=True)
+            return False
+        self._count("applied", len(run))
+        return True
+
+    async def _apply_one(self, uow: SqlUnitOfWork, work: _Work) -> None:
+        """One event in its own savepoint, retried; parked when it keeps failing or when an
+        earlier event of its order was parked in this batch."""
+        if await self._blocked(uow.session, work.envelope.order_id):
+            await self._park_recorded(uow.session, work, BLOCKED_REASON, attempts=0)
+            return
+        set_correlation_id(work.envelope.correlation_id)
+        error = ""
+        for attempt in range(1, self._config.max_attempts + 1):
+            try:
+                async with uow.session.begin_nested():
+                    await work.handler(uow, work.envelope)
+            except Exception as exc:  # noqa: BLE001  (any handler failure is retried, then parked)
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "handler failed",
+                    extra={
+                        "event_id": str(work.envelope.event_id),
+                        "attempt": attempt,
+                        "err": error[:300],
+                    },
+                )
+                if attempt < self._config.max_attempts:
+                    await asyncio.sleep(self._retry_delay_s(attempt))
+                continue
+            self._count("applied")
+            return
+        await self._park_recorded(uow.session, work, error, attempts=self._config.max_attempts)
+
+    def _count(self, outcome: str, n: int = 1) -> None:
+        if n:
+            self._metrics.events_consumed.labels(self._config.name, outcome).inc(n)
 
     async def _record_in_inbox(
         self, session: AsyncSession, envelopes: list[EventEnvelope]
@@ -292,9 +354,8 @@ class EventConsumer:
             )
             self._blocked_orders = {row[0] for row in rows}
 
-    async def _commit(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         assert self._kafka is not None
-        offsets = {partition: part[-1].offset + 1 for partition, part in batches.items()}
         try:
             await self._kafka.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:
@@ -302,54 +363,23 @@ class EventConsumer:
                 "offset commit failed; the batch may be redelivered", extra={"err": str(exc)}
             )
 
-    async def _apply_with_retries(
-        self,
-        session: AsyncSession,
-        record: ConsumerRecord,
-        envelope: EventEnvelope,
-        handler: EventHandler,
-    ) -> None:
-        error = ""
-        for attempt in range(1, self._config.max_attempts + 1):
-            try:
-                async with session.begin_nested():
-                    if await self._first_delivery(session, envelope):
-                        await handler(session, envelope)
-                        self._metrics.events_consumed.labels(self._config.name, "applied").inc()
-                    else:
-                        self._metrics.events_consumed.labels(self._config.name, "duplicate").inc()
-                return
-            except Exception as exc:  # noqa: BLE001  (any handler failure is retried, then parked)
-                error = f"{type(exc).__name__}: {exc}"
-                log.warning(
-                    "handler failed",
-                    extra={
-                        "event_id": str(envelope.event_id),
-                        "attempt": attempt,
-                        "err": error[:300],
-                    },
-                )
-                await asyncio.sleep(self._retry_delay_s(attempt))
-        await self._park(session, record, envelope, error, attempts=self._config.max_attempts)
-
     def _retry_delay_s(self, attempt: int) -> float:
         return float(
             min(self._config.retry_delay_ms * 2 ** (attempt - 1) / 1000, RETRY_DELAY_S_MAX)
         )
 
-    async def _first_delivery(self, session: AsyncSession, envelope: EventEnvelope) -> bool:
+    async def _park_recorded(
+        self, session: AsyncSession, work: _Work, error: str, *, attempts: int
+    ) -> None:
+        """Park an event whose inbox row this batch wrote: the row goes (not applied)."""
         inbox = self._tables.inbox
-        inserted = await session.execute(
-            pg_insert(inbox)
-            .values(
-                consumer=self._config.name,
-                event_id=envelope.event_id,
-                event_type=envelope.event_type,
+        await session.execute(
+            sa.delete(inbox).where(
+                inbox.c.consumer == self._config.name,
+                inbox.c.event_id == work.envelope.event_id,
             )
-            .on_conflict_do_nothing()
-            .returning(inbox.c.event_id)
         )
-        return inserted.first() is not None
+        await self._park(session, work.record, work.envelope, error, attempts=attempts)
 
     async def _park(
         self,
@@ -380,7 +410,7 @@ class EventConsumer:
         if order_id is not None:
             self._blocked_orders.add(order_id)
         self._metrics.dead_letters.labels(self._config.name).inc()
-        self._metrics.events_consumed.labels(self._config.name, "parked").inc()
+        self._count("parked")
         log.error(
             "event parked in dead letters",
             extra={"consumer": self._config.name, "error": error[:300]},

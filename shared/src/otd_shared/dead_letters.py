@@ -1,7 +1,8 @@
 """Dead letters: list them, redrive them through their consumer's handler, discard them.
 
 A parked event stays in ``dead_letters`` until someone acts. Redrive applies the
-event exactly like the consumer would (inbox row + handler in one transaction) and
+event exactly like the consumer would (inbox row + handler in one unit of work of the
+consumer's kind) and
 marks it resolved; an event already in the inbox is only marked resolved. The events
 of one order are redriven oldest first and stop at the first failure, so their order
 holds. The consumer confirms a blocked order in the database before parking behind
@@ -20,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 
-from otd_shared.consumer import EventHandler
+from otd_shared.consumer import ConsumerHandlers
 from otd_shared.db import SessionFactory
 from otd_shared.errors import Conflict, NotFound
 from otd_shared.events import decode_envelope
@@ -58,7 +59,7 @@ class RedriveOutcome:
     error: str | None = None
 
 
-HandlersByConsumer = Mapping[str, Mapping[str, EventHandler]]
+HandlersByConsumer = Mapping[str, ConsumerHandlers]
 
 
 class DeadLetterStore:
@@ -106,7 +107,11 @@ class DeadLetterStore:
 
     async def redrive(self, dead_letter_id: int, handlers: HandlersByConsumer) -> RedriveOutcome:
         """Apply one parked event now; NotFound / Conflict when it cannot be redriven."""
-        async with self._sessions() as session, session.begin():
+        consumer = handlers.get(await self._consumer_of(dead_letter_id))
+        if consumer is None:
+            raise Conflict(f"dead letter {dead_letter_id} belongs to no consumer of this service")
+        async with consumer.new_uow() as uow:
+            session = uow.session
             row = (
                 (
                     await session.execute(
@@ -116,17 +121,15 @@ class DeadLetterStore:
                     )
                 )
                 .mappings()
-                .first()
+                .one()
             )
-            if row is None:
-                raise NotFound(f"dead letter {dead_letter_id} not found")
             if row["resolved_at"] is not None:
                 raise Conflict(f"dead letter {dead_letter_id} is already resolved")
             try:
                 envelope = decode_envelope(row["body"])
             except (ValidationError, ValueError) as exc:
                 raise Conflict("a malformed event cannot be redriven; discard it") from exc
-            handler = handlers.get(row["consumer"], {}).get(envelope.event_type)
+            handler = consumer.by_type.get(envelope.event_type)
             if handler is None:
                 raise Conflict(
                     f"consumer {row['consumer']} has no handler for {envelope.event_type}"
@@ -145,7 +148,7 @@ class DeadLetterStore:
                     )
                     fresh = inserted.first() is not None
                     if fresh:
-                        await handler(session, envelope)
+                        await handler(uow, envelope)
             except Exception as exc:  # noqa: BLE001  (reported to the operator, row kept)
                 error = f"{type(exc).__name__}: {exc}"
                 await session.execute(
@@ -153,14 +156,25 @@ class DeadLetterStore:
                     .where(self._table.c.id == dead_letter_id)
                     .values(attempts=self._table.c.attempts + 1, error=error[:2000])
                 )
+                await uow.commit()
                 return RedriveOutcome(dead_letter_id, "failed", error)
             await session.execute(
                 sa.update(self._table)
                 .where(self._table.c.id == dead_letter_id)
                 .values(resolved_at=sa.func.now())
             )
+            await uow.commit()
         log.info("dead letter redriven", extra={"dead_letter_id": dead_letter_id})
         return RedriveOutcome(dead_letter_id, "applied" if fresh else "already_applied")
+
+    async def _consumer_of(self, dead_letter_id: int) -> str:
+        async with self._sessions() as session:
+            consumer = await session.scalar(
+                sa.select(self._table.c.consumer).where(self._table.c.id == dead_letter_id)
+            )
+        if consumer is None:
+            raise NotFound(f"dead letter {dead_letter_id} not found")
+        return str(consumer)
 
     async def redrive_order(
         self, consumer: str, order_id: str, handlers: HandlersByConsumer

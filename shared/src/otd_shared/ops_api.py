@@ -79,7 +79,7 @@ def dead_letter_router(runtime: ServiceRuntime) -> APIRouter:
     store = DeadLetterStore(runtime.sessions, runtime.tables)
 
     def handlers() -> HandlersByConsumer:
-        return {spec.name: spec.event_handlers() for spec in runtime.consumers}
+        return runtime.consumer_handlers()
 
     @router.get("", response_model=DeadLetterPage, summary="Parked events, oldest first")
     async def list_dead_letters(

@@ -19,8 +19,10 @@ from otd_shared.broker_loss import BrokerLossDetector, run_broker_loss_watch
 from otd_shared.consumer import (
     BatchEventHandler,
     ConsumerConfig,
+    ConsumerHandlers,
     EventConsumer,
     EventHandler,
+    UnitOfWorkFactory,
     one_by_one,
 )
 from otd_shared.db import SessionFactory, create_engine, create_session_factory
@@ -30,18 +32,21 @@ from otd_shared.messaging_tables import MessagingTables, messaging_tables
 from otd_shared.observability import ServiceMetrics
 from otd_shared.outbox import OutboxRelay, OutboxWriter
 from otd_shared.settings import ServiceSettings
+from otd_shared.uow import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ConsumerSpec:
-    """One named consumer: the topics it reads and its handlers by event type."""
+    """One named consumer: the topics it reads, its handlers by event type and the unit
+    of work they get (the service's; by default the plain one with the outbox)."""
 
     name: str
     topics: tuple[Topic, ...]
     handlers: Mapping[str, EventHandler]
     batch_handlers: Mapping[str, BatchEventHandler] = field(default_factory=dict)
+    new_uow: UnitOfWorkFactory | None = None
 
     def event_handlers(self) -> dict[str, EventHandler]:
         """Every type's per-event handler (batch handlers called with one event)."""
@@ -89,6 +94,17 @@ class ServiceRuntime:
             batch_max=s.consumer_batch_max,
         )
 
+    def uow_factory(self, spec: ConsumerSpec) -> UnitOfWorkFactory:
+        """The unit of work a consumer's handlers get."""
+        return spec.new_uow or (lambda: SqlUnitOfWork(self.sessions, self.outbox))
+
+    def consumer_handlers(self) -> dict[str, ConsumerHandlers]:
+        """Every consumer's unit of work and per-event handlers, by consumer name."""
+        return {
+            spec.name: ConsumerHandlers(self.uow_factory(spec), spec.event_handlers())
+            for spec in self.consumers
+        }
+
     def build_consumer(self, spec: ConsumerSpec) -> EventConsumer:
         """An EventConsumer for one spec."""
         return EventConsumer(
@@ -99,6 +115,7 @@ class ServiceRuntime:
             self.metrics,
             self.settings.kafka_bootstrap_servers,
             batch_handlers=spec.batch_handlers,
+            new_uow=self.uow_factory(spec),
         )
 
 

@@ -2,6 +2,12 @@
 
 A service subclass adds its repositories in ``_open``. The unit of work is the only
 place that commits, so a state change and the events it emits commit together.
+
+API handlers open one per request (``async with uow: ...; await uow.commit()``). The
+consumer runtime opens one per partition batch and hands it to every event handler of
+the batch (each event inside its own savepoint); the consumer commits it once, so an
+event handler never commits. Handlers use only the repositories and ``emit``, so a
+test can hand them a fake unit of work.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ class SqlUnitOfWork:
 
     session: AsyncSession
 
-    def __init__(self, session_factory: SessionFactory, outbox: OutboxWriter) -> None:
+    def __init__(self, session_factory: SessionFactory, outbox: OutboxWriter | None = None) -> None:
         self._session_factory = session_factory
         self.outbox = outbox
         self._committed = False
@@ -38,6 +44,8 @@ class SqlUnitOfWork:
 
     async def emit(self, *payloads: EventPayload) -> list[EventEnvelope]:
         """Write events to the outbox in this transaction."""
+        if self.outbox is None:
+            raise RuntimeError("this unit of work has no outbox")
         return await self.outbox.add(self.session, *payloads)
 
     async def commit(self) -> None:

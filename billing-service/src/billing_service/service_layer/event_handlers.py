@@ -1,9 +1,10 @@
 """Handlers of the events billing-service consumes.
 
-Each runs inside the consumer's transaction (the inbox row is written in the same one),
-so its effects and the events it emits commit together, exactly once. Every handler
-loads the fund order under its row lock first (see ``FundOrderRepository``), asks the
-domain, saves, and publishes what the domain recorded. Times come from the events, so a
+Each gets the consumer's unit of work (a ``BillingUnitOfWork`` over the consumer's
+transaction, in which the inbox row is written too), so its effects and the events it
+emits commit together, exactly once; the consumer commits, never the handler. Every
+handler loads the fund order under its row lock first (see ``FundOrderRepository``),
+asks the domain, saves, and publishes what the domain recorded. Times come from the events, so a
 redelivery decides the same way.
 
 Order events (otd.orders): OrderCreated (vehicle or service), OrderRepriced, OrderLocked,
@@ -21,16 +22,14 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from billing_service.adapters.fund_order_repo import AnyFundOrder, FundOrderRepository
+from billing_service.adapters.fund_order_repo import AnyFundOrder
 from billing_service.config import BillingSettings
 from billing_service.domain import FundOrder, LeaseFundOrder, PlannedInstallment, ServiceFundOrder
 from billing_service.domain.errors import FundOrderNotFound, IllegalTransition, InvalidField
 from billing_service.service_layer.clock import utc
-from billing_service.service_layer.messages import publish
 from billing_service.service_layer.metrics import BillingMetrics
 from billing_service.service_layer.payments import apply_payment_callback
+from billing_service.service_layer.unit_of_work import BillingUnitOfWork
 from otd_shared.consumer import EventHandler
 from otd_shared.events import (
     EventEnvelope,
@@ -42,7 +41,6 @@ from otd_shared.events import (
     OrderLocked,
     OrderRepriced,
 )
-from otd_shared.outbox import OutboxWriter
 
 ID_NAMESPACE = uuid.UUID("6f1c3c2e-4b1d-4e0a-9a57-0d7c1f3b9e21")
 FundChange = Callable[[AnyFundOrder, datetime], object]
@@ -55,18 +53,12 @@ def derived_ids(order_id: str) -> Callable[[], str]:
 
 
 class BillingEventHandlers:
-    """Event handlers bound to settings and the outbox (built in bootstrap)."""
+    """Event handlers bound to settings (built in bootstrap); each gets the consumer's
+    ``BillingUnitOfWork``."""
 
-    def __init__(
-        self,
-        settings: BillingSettings,
-        outbox: OutboxWriter,
-        metrics: BillingMetrics | None = None,
-    ) -> None:
+    def __init__(self, settings: BillingSettings, metrics: BillingMetrics | None = None) -> None:
         self._policy = settings.deposit_policy()
-        self._schedule = settings.reminder_schedule()
         self._lease_rules = settings.lease_rules()
-        self._outbox = outbox
         self._metrics = metrics or BillingMetrics()
 
     def order_handlers(self) -> dict[str, EventHandler]:
@@ -86,13 +78,12 @@ class BillingEventHandlers:
         """Handlers of the payment-gateway topic, by event type."""
         return {"PaymentCallback": self.on_payment_callback}
 
-    async def on_order_created(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+    async def on_order_created(self, uow: BillingUnitOfWork, envelope: EventEnvelope) -> None:
         """Open the fund order (three billings, or one for a service order); the first
         billing falls due now (BillingDue, pushed to the app backend)."""
         p = envelope.payload
         assert isinstance(p, OrderCreated)
-        repo = FundOrderRepository(session, self._schedule)
-        if await repo.exists_for_order(p.order_id):
+        if await uow.fund_orders.exists_for_order(p.order_id):
             return
         at = utc(envelope.occurred_at)
         fund_order_id = p.fund_order_id or str(uuid.uuid5(ID_NAMESPACE, f"{p.order_id}/fund"))
@@ -122,8 +113,8 @@ class BillingEventHandlers:
                 at=at,
                 policy=self._policy,
             )
-        await repo.add(fund)
-        await publish(session, self._outbox, fund.pull_events(), fund=fund, at=at)
+        await uow.fund_orders.add(fund)
+        await uow.publish(fund.pull_events(), fund=fund, at=at)
 
     def _open_lease(self, p: OrderCreated, fund_order_id: str, at: datetime) -> LeaseFundOrder:
         """A leasing service order: one billing per installment of its schedule."""
@@ -143,78 +134,75 @@ class BillingEventHandlers:
             rules=self._lease_rules,
         )
 
-    async def on_order_repriced(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+    async def on_order_repriced(self, uow: BillingUnitOfWork, envelope: EventEnvelope) -> None:
         """The final billing absorbs the new price (BillingAmountChanged, pushed)."""
         p = envelope.payload
         assert isinstance(p, OrderRepriced)
         await self._change(
-            session, envelope, lambda f, at: _vehicle(f).reprice(price_fen=p.price_fen, at=at)
+            uow, envelope, lambda f, at: _vehicle(f).reprice(price_fen=p.price_fen, at=at)
         )
 
-    async def on_order_locked(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+    async def on_order_locked(self, uow: BillingUnitOfWork, envelope: EventEnvelope) -> None:
         """The firm billing falls due (BillingDue, pushed)."""
         p = envelope.payload
         assert isinstance(p, OrderLocked)
-        await self._change(session, envelope, lambda f, _: _vehicle(f).lock(at=utc(p.locked_at)))
+        await self._change(uow, envelope, lambda f, _: _vehicle(f).lock(at=utc(p.locked_at)))
 
-    async def on_order_cancelled(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+    async def on_order_cancelled(self, uow: BillingUnitOfWork, envelope: EventEnvelope) -> None:
         """Cancel every billing: refund what the deposit policy does not keep."""
         p = envelope.payload
         assert isinstance(p, OrderCancelled)
-        await self._change(session, envelope, lambda f, at: f.cancel(at=at, reason=p.reason))
+        await self._change(uow, envelope, lambda f, at: f.cancel(at=at, reason=p.reason))
 
-    async def on_vehicle_ready(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+    async def on_vehicle_ready(self, uow: BillingUnitOfWork, envelope: EventEnvelope) -> None:
         """The final billing falls due (BillingDue with the customer's payable part)."""
-        await self._change(
-            session, envelope, lambda f, at: _vehicle(f).mark_ready_for_delivery(at=at)
-        )
+        await self._change(uow, envelope, lambda f, at: _vehicle(f).mark_ready_for_delivery(at=at))
 
-    async def on_loan_approved(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+    async def on_loan_approved(self, uow: BillingUnitOfWork, envelope: EventEnvelope) -> None:
         """The loan share of the final billing becomes the approved principal."""
         p = envelope.payload
         assert isinstance(p, LoanApproved)
         await self._change(
-            session,
+            uow,
             envelope,
             lambda f, at: _vehicle(f).approve_loan(principal_fen=p.principal_fen, at=at),
         )
 
-    async def on_loan_rejected(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+    async def on_loan_rejected(self, uow: BillingUnitOfWork, envelope: EventEnvelope) -> None:
         """The loan share becomes self-pay (BillingAmountChanged, pushed: the user is told)."""
         p = envelope.payload
         assert isinstance(p, LoanRejected)
         await self._change(
-            session, envelope, lambda f, at: _vehicle(f).reject_loan(at=at, reason=p.reason)
+            uow, envelope, lambda f, at: _vehicle(f).reject_loan(at=at, reason=p.reason)
         )
 
-    async def on_loan_disbursed(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+    async def on_loan_disbursed(self, uow: BillingUnitOfWork, envelope: EventEnvelope) -> None:
         """A ``loan`` payment of the final billing (BillingPaid when it completes it)."""
         p = envelope.payload
         assert isinstance(p, LoanDisbursed)
         await self._change(
-            session,
+            uow,
             envelope,
             lambda f, at: _vehicle(f).record_loan_disbursed(
                 bank_reference=p.bank_reference, amount_fen=p.amount_fen, at=at
             ),
         )
 
-    async def on_payment_callback(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+    async def on_payment_callback(self, uow: BillingUnitOfWork, envelope: EventEnvelope) -> None:
         """Apply a verified payment outcome to its billing (see ``payments``)."""
-        await apply_payment_callback(session, envelope, self._outbox, self._schedule, self._metrics)
+        await apply_payment_callback(uow, envelope, self._metrics)
 
     async def _change(
-        self, session: AsyncSession, envelope: EventEnvelope, change: FundChange
+        self, uow: BillingUnitOfWork, envelope: EventEnvelope, change: FundChange
     ) -> None:
         order_id = envelope.order_id or ""
-        repo = FundOrderRepository(session, self._schedule)
-        fund = await repo.get_by_order(order_id, for_update=True)
+        fund = await uow.fund_orders.get_by_order(order_id, for_update=True)
         if fund is None:
             raise FundOrderNotFound(order_id)
         at = utc(envelope.occurred_at)
         change(fund, at)
-        await repo.save(fund, at=at)
-        await publish(session, self._outbox, fund.pull_events(), fund=fund, at=at)
+        await uow.fund_orders.save(fund, at=at)
+        await uow.publish(fund.pull_events(), fund=fund, at=at)
 
 
 def _vehicle(fund: AnyFundOrder) -> FundOrder:

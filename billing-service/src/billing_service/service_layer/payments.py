@@ -17,15 +17,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from billing_service.adapters.deferred_repo import (
     APPLIED,
     CONFLICT,
     WAITING,
     DeferredOutcomeRepository,
 )
-from billing_service.adapters.fund_order_repo import AnyFundOrder, FundOrderRepository
+from billing_service.adapters.fund_order_repo import AnyFundOrder
 from billing_service.domain import (
     ApplyStatus,
     Channel,
@@ -33,7 +31,6 @@ from billing_service.domain import (
     PaymentOutcome,
     PaymentRefunded,
     PaymentSucceeded,
-    ReminderSchedule,
 )
 from billing_service.domain.errors import (
     BillingNotFound,
@@ -41,11 +38,10 @@ from billing_service.domain.errors import (
     RefundExceedsPayment,
 )
 from billing_service.service_layer.clock import utc
-from billing_service.service_layer.messages import publish
 from billing_service.service_layer.metrics import BillingMetrics
+from billing_service.service_layer.unit_of_work import BillingUnitOfWork
 from otd_shared.errors import InvalidInput
 from otd_shared.events import EventEnvelope, PaymentCallback
-from otd_shared.outbox import OutboxWriter
 
 log = logging.getLogger(__name__)
 REFUSED = (PaymentOutcomeConflict, RefundExceedsPayment, BillingNotFound, InvalidInput)
@@ -83,30 +79,19 @@ def outcome_of(callback: PaymentCallback, at: datetime) -> PaymentOutcome:
 
 
 async def apply_payment_callback(
-    session: AsyncSession,
-    envelope: EventEnvelope,
-    outbox: OutboxWriter,
-    schedule: ReminderSchedule,
-    metrics: BillingMetrics,
+    uow: BillingUnitOfWork, envelope: EventEnvelope, metrics: BillingMetrics
 ) -> None:
-    """Apply one PaymentCallback (inside the consumer's transaction)."""
+    """Apply one PaymentCallback (in the consumer's unit of work)."""
     callback = envelope.payload
     assert isinstance(callback, PaymentCallback)
-    result = await _apply(session, envelope, callback, outbox, schedule)
+    result = await _apply(uow, envelope, callback)
     metrics.payment_outcomes.labels(callback.outcome, result).inc()
 
 
-async def _apply(
-    session: AsyncSession,
-    envelope: EventEnvelope,
-    callback: PaymentCallback,
-    outbox: OutboxWriter,
-    schedule: ReminderSchedule,
-) -> str:
+async def _apply(uow: BillingUnitOfWork, envelope: EventEnvelope, callback: PaymentCallback) -> str:
     at, now = utc(callback.completed_at), utc(envelope.occurred_at)
-    deferred = DeferredOutcomeRepository(session)
-    repo = FundOrderRepository(session, schedule)
-    fund = await repo.get_by_order(callback.order_id, for_update=True)
+    deferred = uow.deferred
+    fund = await uow.fund_orders.get_by_order(callback.order_id, for_update=True)
     if fund is None:
         error = f"no fund order for order {callback.order_id}"
         await deferred.add(
@@ -134,8 +119,8 @@ async def _apply(
         return ApplyStatus.DUPLICATE.value
     if isinstance(outcome, PaymentSucceeded):
         await _retry_waiting(fund, callback.billing_id, deferred, now)
-    await repo.save(fund, at=now)
-    await publish(session, outbox, fund.pull_events(), fund=fund, at=now)
+    await uow.fund_orders.save(fund, at=now)
+    await uow.publish(fund.pull_events(), fund=fund, at=now)
     return ApplyStatus.APPLIED.value
 
 

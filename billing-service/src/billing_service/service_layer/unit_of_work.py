@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_service.adapters.deferred_repo import DeferredOutcomeRepository
@@ -9,7 +12,11 @@ from billing_service.adapters.fund_order_repo import FundOrderRepository
 from billing_service.adapters.query_repo import BillingQueries
 from billing_service.adapters.webhook_repo import WebhookRepository
 from billing_service.domain import STANDARD_REMINDERS, ReminderSchedule
+from billing_service.domain.events import BillingEvent
+from billing_service.domain.fund_base import FundOrderBase
+from billing_service.service_layer.messages import publish
 from otd_shared.db import SessionFactory
+from otd_shared.events import EventEnvelope
 from otd_shared.outbox import OutboxWriter
 from otd_shared.uow import SqlUnitOfWork
 
@@ -36,3 +43,10 @@ class BillingUnitOfWork(SqlUnitOfWork):
         self.webhooks = WebhookRepository(session)
         self.deferred = DeferredOutcomeRepository(session)
         self.queries = BillingQueries(session)
+
+    async def publish(
+        self, events: Sequence[BillingEvent], *, fund: FundOrderBase | None, at: datetime
+    ) -> list[EventEnvelope]:
+        """Outbox rows for the domain events and webhook rows for the pushed ones."""
+        assert self.outbox is not None
+        return await publish(self.session, self.outbox, events, fund=fund, at=at)

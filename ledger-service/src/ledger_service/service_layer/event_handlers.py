@@ -1,7 +1,8 @@
 """Handlers of the events ledger-service consumes: every money movement becomes a journal.
 
-Each runs inside the consumer's transaction with the inbox row, so a journal, its
-JournalPosted outbox row and the inbox entry commit together. The journal's source id is the
+Each gets the consumer's ``LedgerUnitOfWork`` (the consumer's transaction, with the inbox
+row; the consumer commits), so a journal, its JournalPosted outbox row and the inbox entry
+commit together. The journal's source id is the
 event id, so even a replay with an empty inbox (a new consumer group) posts nothing twice.
 
 An event whose content breaks a posting rule (a cash payment without a store, a negative
@@ -17,9 +18,7 @@ from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger_service.adapters.balance_repo import BalanceRepository
 from ledger_service.adapters.settlement_repo import SettlementRepository
-from ledger_service.adapters.unposted_repo import UnpostedRepository
 from ledger_service.domain import events as rule
 from ledger_service.domain.chart import deposits_account
 from ledger_service.domain.rules import propose
@@ -31,6 +30,7 @@ from ledger_service.service_layer.event_mapping import (
     settlement_version,
     to_ledger_event,
 )
+from ledger_service.service_layer.unit_of_work import LedgerUnitOfWork
 from otd_shared.consumer import EventHandler
 from otd_shared.errors import DomainError
 from otd_shared.events import (
@@ -61,22 +61,22 @@ class LedgerEventHandlers:
         """The handler map of the consumer: every consumed type goes through `handle`."""
         return dict.fromkeys(CONSUMED_EVENT_TYPES, self.handle)
 
-    async def handle(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+    async def handle(self, uow: LedgerUnitOfWork, envelope: EventEnvelope) -> None:
         """Post the journal the event's rule proposes (nothing for no money movement)."""
         try:
-            event = await self._ledger_event(session, envelope)
+            event = await self._ledger_event(uow, envelope)
             proposal = None if event is None else propose(event, self._ctx.chart)
             if proposal is None:
                 return
-            books = Books(session, self._ctx, cache_reads=False)
+            books = Books(uow.session, self._ctx, cache_reads=False)
             await books.post_proposal(proposal, kind=envelope.event_type)
         except DomainError as exc:
             if exc.http_status >= 500:
                 raise
-            await self._unposted(session, envelope, exc)
+            await self._unposted(uow, envelope, exc)
 
     async def _ledger_event(
-        self, session: AsyncSession, envelope: EventEnvelope
+        self, uow: LedgerUnitOfWork, envelope: EventEnvelope
     ) -> rule.LedgerEvent | None:
         payload = envelope.payload
         if isinstance(payload, OrderDelivered):
@@ -84,7 +84,7 @@ class LedgerEventHandlers:
                 event_id=str(envelope.event_id),
                 order_id=payload.order_id,
                 occurred_at=payload.delivered_at,
-                deposit_balance_fen=await _deposit_balance_fen(session, payload.order_id),
+                deposit_balance_fen=await _deposit_balance_fen(uow, payload.order_id),
             )
         if isinstance(payload, ServiceOrderCompleted):
             return rule.ServiceCompleted(
@@ -92,22 +92,22 @@ class LedgerEventHandlers:
                 order_id=payload.order_id,
                 service_kind=payload.service_kind or UNKNOWN_SERVICE_KIND,
                 occurred_at=envelope.occurred_at,
-                deposit_balance_fen=await _deposit_balance_fen(session, payload.order_id),
+                deposit_balance_fen=await _deposit_balance_fen(uow, payload.order_id),
             )
         event = to_ledger_event(envelope, self._ctx.settings)
         if isinstance(payload, ReconCompleted) and isinstance(event, rule.SettlementReported):
-            return await settlement_difference(session, event, payload)
+            return await settlement_difference(uow.session, event, payload)
         return event
 
     async def _unposted(
-        self, session: AsyncSession, envelope: EventEnvelope, exc: DomainError
+        self, uow: LedgerUnitOfWork, envelope: EventEnvelope, exc: DomainError
     ) -> None:
         log.error(
             "event not posted",
             extra={"event_id": str(envelope.event_id), "code": exc.code, "err": exc.message},
         )
         self._ctx.metrics.unposted.labels(envelope.event_type).inc()
-        await UnpostedRepository(session).add(
+        await uow.unposted.add(
             envelope.event_id,
             envelope.event_type,
             envelope.order_id,
@@ -134,7 +134,7 @@ async def settlement_difference(
     return replace(event, gross_fen=delta.gross_fen, fee_fen=delta.fee_fen)
 
 
-async def _deposit_balance_fen(session: AsyncSession, order_id: str) -> int:
+async def _deposit_balance_fen(uow: LedgerUnitOfWork, order_id: str) -> int:
     """The credit balance of the order's deposits account (what the customer has paid in)."""
-    balance = await BalanceRepository(session).balance(deposits_account(order_id))
+    balance = await uow.balances.balance(deposits_account(order_id))
     return balance.credit_fen - balance.debit_fen

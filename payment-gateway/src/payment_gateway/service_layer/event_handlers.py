@@ -13,8 +13,6 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from otd_shared.consumer import EventHandler
 from otd_shared.events import (
     BillingAmountChanged,
@@ -26,15 +24,15 @@ from otd_shared.events import (
     EventEnvelope,
     RefundRequested,
 )
-from payment_gateway.adapters.payable_billings import PayableBilling, PayableBillingRepository
-from payment_gateway.adapters.repository import PaymentRepository, RefundRepository
+from payment_gateway.adapters.payable_billings import PayableBilling
 from payment_gateway.service_layer.refunds import record_requested_refund
+from payment_gateway.service_layer.unit_of_work import GatewayUnitOfWork
 
 Clock = Callable[[], datetime]
 SCHEDULED = "scheduled"
 
 
-async def on_billing_due(session: AsyncSession, event: EventEnvelope) -> None:
+async def on_billing_due(uow: GatewayUnitOfWork, event: EventEnvelope) -> None:
     """Record the billing as payable for what the customer must pay now."""
     payload = event.payload
     assert isinstance(payload, BillingDue)
@@ -43,7 +41,7 @@ async def on_billing_due(session: AsyncSession, event: EventEnvelope) -> None:
         if payload.customer_payable_fen is not None
         else payload.outstanding_fen
     )
-    await PayableBillingRepository(session).upsert(
+    await uow.billings.upsert(
         PayableBilling(
             billing_id=uuid.UUID(payload.billing_id),
             order_id=uuid.UUID(payload.order_id),
@@ -57,11 +55,11 @@ async def on_billing_due(session: AsyncSession, event: EventEnvelope) -> None:
     )
 
 
-async def on_billing_scheduled(session: AsyncSession, event: EventEnvelope) -> None:
+async def on_billing_scheduled(uow: GatewayUnitOfWork, event: EventEnvelope) -> None:
     """A lease installment: known now, payable from its advance window, due later."""
     payload = event.payload
     assert isinstance(payload, BillingScheduled)
-    await PayableBillingRepository(session).add_scheduled(
+    await uow.billings.add_scheduled(
         PayableBilling(
             billing_id=uuid.UUID(payload.billing_id),
             order_id=uuid.UUID(payload.order_id),
@@ -76,20 +74,18 @@ async def on_billing_scheduled(session: AsyncSession, event: EventEnvelope) -> N
     )
 
 
-async def on_billing_paid(session: AsyncSession, event: EventEnvelope) -> None:
+async def on_billing_paid(uow: GatewayUnitOfWork, event: EventEnvelope) -> None:
     """A paid billing takes no more payments."""
     payload = event.payload
     assert isinstance(payload, BillingPaid)
-    await PayableBillingRepository(session).set_status(
-        uuid.UUID(payload.billing_id), "paid", outstanding_fen=0
-    )
+    await uow.billings.set_status(uuid.UUID(payload.billing_id), "paid", outstanding_fen=0)
 
 
-async def on_billing_reopened(session: AsyncSession, event: EventEnvelope) -> None:
+async def on_billing_reopened(uow: GatewayUnitOfWork, event: EventEnvelope) -> None:
     """A refund or a higher amount took a paid billing below its amount: payable again."""
     payload = event.payload
     assert isinstance(payload, BillingReopened)
-    await PayableBillingRepository(session).set_status(
+    await uow.billings.set_status(
         uuid.UUID(payload.billing_id),
         "due",
         outstanding_fen=payload.amount_fen - payload.paid_fen,
@@ -97,20 +93,18 @@ async def on_billing_reopened(session: AsyncSession, event: EventEnvelope) -> No
     )
 
 
-async def on_billing_cancelled(session: AsyncSession, event: EventEnvelope) -> None:
+async def on_billing_cancelled(uow: GatewayUnitOfWork, event: EventEnvelope) -> None:
     """A cancelled billing takes no more payments."""
     payload = event.payload
     assert isinstance(payload, BillingCancelled)
-    await PayableBillingRepository(session).set_status(
-        uuid.UUID(payload.billing_id), "cancelled", outstanding_fen=0
-    )
+    await uow.billings.set_status(uuid.UUID(payload.billing_id), "cancelled", outstanding_fen=0)
 
 
-async def on_billing_amount_changed(session: AsyncSession, event: EventEnvelope) -> None:
+async def on_billing_amount_changed(uow: GatewayUnitOfWork, event: EventEnvelope) -> None:
     """The self-pay part moved: the outstanding amount moves by the same difference."""
     payload = event.payload
     assert isinstance(payload, BillingAmountChanged)
-    await PayableBillingRepository(session).shift_outstanding(
+    await uow.billings.shift_outstanding(
         uuid.UUID(payload.billing_id),
         amount_fen=payload.amount_fen,
         delta_fen=payload.self_pay_fen - payload.previous_self_pay_fen,
@@ -120,11 +114,9 @@ async def on_billing_amount_changed(session: AsyncSession, event: EventEnvelope)
 def refund_requested_handler(clock: Clock) -> EventHandler:
     """RefundRequested → a refund record (the clock is injected for tests)."""
 
-    async def on_refund_requested(session: AsyncSession, event: EventEnvelope) -> None:
+    async def on_refund_requested(uow: GatewayUnitOfWork, event: EventEnvelope) -> None:
         payload = event.payload
         assert isinstance(payload, RefundRequested)
-        await record_requested_refund(
-            PaymentRepository(session), RefundRepository(session), payload, now=clock()
-        )
+        await record_requested_refund(uow.payments, uow.refunds, payload, now=clock())
 
     return on_refund_requested

@@ -76,8 +76,9 @@ class Harness:
             due_at=datetime.now(UTC),
         )
         envelope = new_envelope(event, producer="test", correlation_id="c")
-        async with self.gw.sessions() as session, session.begin():
-            await on_billing_due(session, envelope)
+        async with self.gw.uow() as uow:
+            await on_billing_due(uow, envelope)
+            await uow.commit()
         return billing_id
 
     async def start(

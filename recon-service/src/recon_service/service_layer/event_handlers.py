@@ -1,19 +1,19 @@
 """Handlers of the events recon-service consumes.
 
 PaymentCallback (otd.payments) → recon's projection of internal payments and refunds. Each
-runs inside the consumer's transaction with the inbox row, so a redelivered event changes
-nothing; the upsert is also idempotent on its own (keyed by payment or refund id). Business
-dates come from the event's ``completed_at`` (Asia/Shanghai), never from the clock.
+gets the consumer's ``ReconUnitOfWork`` (the consumer's transaction, with the inbox row; the
+consumer commits), so a redelivered event changes nothing; the upsert is also idempotent
+on its own (keyed by payment or refund id). Business dates come from the event's
+``completed_at`` (Asia/Shanghai), never from the clock.
 """
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from otd_shared.consumer import EventHandler
 from otd_shared.events import EventEnvelope, PaymentCallback
-from recon_service.adapters.projection_repo import InternalRecord, ProjectionRepository
+from recon_service.adapters.projection_repo import InternalRecord
 from recon_service.domain.statement import business_date_of
+from recon_service.service_layer.unit_of_work import ReconUnitOfWork
 
 DISCOUNT_CHANNEL = "discount"
 
@@ -23,7 +23,7 @@ def payment_handlers() -> dict[str, EventHandler]:
     return {"PaymentCallback": on_payment_callback}
 
 
-async def on_payment_callback(session: AsyncSession, envelope: EventEnvelope) -> None:
+async def on_payment_callback(uow: ReconUnitOfWork, envelope: EventEnvelope) -> None:
     """Project one verified payment outcome or refund (instant discounts are paid by the
     marketing budget, on no statement: the channel payment next to one carries the amount
     the channel charged, which is what its statement is compared with)."""
@@ -31,7 +31,7 @@ async def on_payment_callback(session: AsyncSession, envelope: EventEnvelope) ->
     assert isinstance(event, PaymentCallback)
     if event.channel == DISCOUNT_CHANNEL:
         return
-    await ProjectionRepository(session).upsert(record_of(event, envelope))
+    await uow.projection.upsert(record_of(event, envelope))
 
 
 def record_of(event: PaymentCallback, envelope: EventEnvelope) -> InternalRecord:
