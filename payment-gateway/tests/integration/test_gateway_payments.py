@@ -135,8 +135,9 @@ async def test_refusals_name_the_problem(harness: Harness) -> None:
         producer="test",
         correlation_id="c",
     )
-    async with harness.gw.sessions() as session, session.begin():
-        await on_billing_paid(session, envelope)
+    async with harness.gw.uow() as uow:
+        await on_billing_paid(uow, envelope)
+        await uow.commit()
     paid = await harness.start(billing, "alipay", 1_000)
     assert (paid.status_code, paid.json()["code"]) == (409, "billing_not_payable")
 

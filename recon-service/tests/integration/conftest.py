@@ -21,6 +21,7 @@ from recon_service.adapters.tables import SCHEMA
 from recon_service.bootstrap import ENTRY, MIGRATIONS_DIR
 from recon_service.config import ReconSettings
 from recon_service.service_layer.event_handlers import on_payment_callback
+from recon_service.service_layer.unit_of_work import ReconUnitOfWork
 
 TOKENS = {"finance": "r-fin", "finance-approver": "r-appr", "cashier": "r-cash"}
 
@@ -63,8 +64,9 @@ class ReconHarness:
         envelope = new_envelope(
             payload, producer="payment-gateway", correlation_id="test", event_id=event_id
         )
-        async with self.runtime.sessions() as session, session.begin():
-            await on_payment_callback(session, envelope)
+        async with ReconUnitOfWork(self.runtime.sessions, self.runtime.outbox) as uow:
+            await on_payment_callback(uow, envelope)
+            await uow.commit()
 
     async def run(self, source: str, day: str, *, expect: int = 201) -> dict[str, Any]:
         """POST /v1/recon-runs; returns the body."""
