@@ -24,7 +24,7 @@ from otd_shared.infra import wait_until
 from otd_shared.kafka import EventProducer
 from otd_shared.messaging_tables import MessagingTables, messaging_tables
 from otd_shared.observability import ServiceMetrics
-from otd_shared.outbox import OutboxRelay, OutboxWriter
+from otd_shared.outbox import OutboxRelay, OutboxWriter, outbox_notify_sql
 from otd_shared.uow import SqlUnitOfWork
 
 pytestmark = pytest.mark.integration
@@ -120,6 +120,8 @@ async def harness(
     async with engine.begin() as conn:
         await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         await conn.run_sync(metadata.create_all)
+        for statement in outbox_notify_sql(schema):
+            await conn.execute(sa.text(statement))
     writer = OutboxWriter(
         tables.outbox, producer="test", topic=Topic.ORDERS, topic_prefix=topic_prefix
     )
@@ -436,3 +438,48 @@ async def test_failing_event_is_rolled_back_alone_inside_its_partition_batch(
     )
     # Fewer units of work than events: events of one partition shared one transaction.
     assert len(uows) < 41
+
+
+async def test_relay_wakes_on_notify_and_runs_its_checks_on_the_safety_poll(
+    harness: Harness, producer: EventProducer
+) -> None:
+    """With a one-minute safety poll the relay still publishes within a second of the
+    commit (the outbox trigger's NOTIFY wakes it); checks run on the safety-poll tick."""
+    checks: list[float] = []
+
+    async def check() -> None:
+        checks.append(asyncio.get_running_loop().time())
+
+    relay = OutboxRelay(
+        harness.engine,
+        harness.tables.outbox,
+        producer,
+        harness.metrics,
+        batch_size=100,
+        idle_sleep_ms=60_000,
+        safety_poll_ms=60_000,
+        coalesce_ms=2,
+        checks=[check],
+    )
+    async with Running(relay.run):
+        await asyncio.sleep(0.5)  # the relay is idle, listening
+        for round_ in range(3):
+            await harness.emit(f"order-{round_}")
+            assert await wait_until(lambda: _unsent_is(harness, 0), 1.0)
+    assert checks == []  # the safety poll never came in these few seconds
+    quick = OutboxRelay(
+        harness.engine,
+        harness.tables.outbox,
+        producer,
+        harness.metrics,
+        batch_size=100,
+        idle_sleep_ms=60_000,
+        safety_poll_ms=100,
+        checks=[check],
+    )
+    async with Running(quick.run):
+        assert await wait_until(lambda: _len_at_least(checks, 3), 5.0)
+
+
+async def _len_at_least(items: list[float], n: int) -> bool:
+    return len(items) >= n

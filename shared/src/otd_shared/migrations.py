@@ -2,6 +2,10 @@
 
 A service's ``migrations/env.py`` is two lines (``run_env()``); ``upgrade_head`` runs
 them programmatically (the ``migrate`` command, the launcher, the tests).
+
+After the versioned revisions, the shared repeatable steps run in the same transaction
+(idempotent DDL every service needs and no revision owns): the outbox NOTIFY trigger
+that wakes the relay.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from otd_shared.db import asyncpg_url
 from otd_shared.messaging_tables import messaging_tables
+from otd_shared.outbox import outbox_notify_sql
 
 VERSION_TABLE = "alembic_version"
 
@@ -77,8 +82,18 @@ def _run_sync(connection: Connection, schema: str, after_upgrade: AfterUpgrade |
     with context.begin_transaction():
         context.get_context().opts["otd_schema"] = schema
         context.run_migrations()
+        _repeatable_steps(connection, schema)
         if after_upgrade is not None:
             after_upgrade(connection, schema)
+
+
+def _repeatable_steps(connection: Connection, schema: str) -> None:
+    """Idempotent DDL after the revisions (only once the schema has its outbox)."""
+    has_outbox = connection.scalar(sa.text("SELECT to_regclass(:t)"), {"t": f'"{schema}".outbox'})
+    if has_outbox is None:
+        return
+    for statement in outbox_notify_sql(schema):
+        connection.execute(sa.text(statement))
 
 
 def current_schema() -> str:

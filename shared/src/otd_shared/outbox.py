@@ -6,6 +6,14 @@ and marks them sent; a crash between commit and publish loses nothing (the relay
 publishes on restart) and a crash after publish re-sends, which the consumers'
 inbox absorbs. One relay per service publishes at a time (a PostgreSQL advisory
 lock), so the per-order order of events is kept.
+
+The relay sleeps until there is something to publish: a statement trigger on the outbox
+(``outbox_notify_sql``) sends ``NOTIFY otd_outbox_<schema>`` at commit, the relay
+LISTENs on a connection of its own and wakes at once (after ``coalesce_ms``, so a burst
+goes out in a few batches, not one per transaction). A slow safety poll
+(``safety_poll_ms``) covers a lost notification; while the listener is down the relay
+polls every ``idle_sleep_ms``. Periodic checks (``RelayCheck``, e.g. detecting that the
+broker lost messages and republishing kept rows) run on the safety-poll tick.
 """
 
 from __future__ import annotations
@@ -13,8 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -27,6 +37,82 @@ log = logging.getLogger(__name__)
 RELAY_RETRY_DELAY_S_MIN = 0.2
 RELAY_RETRY_DELAY_S_MAX = 30.0
 RELAY_ATTEMPTS_BEFORE_ALERT = 10
+NOTIFY_CHANNEL_PREFIX = "otd_outbox_"
+PG_IDENTIFIER_MAX_CHARS = 63
+
+RelayCheck = Callable[[], Awaitable[None]]
+"""A periodic relay check (run on every safety-poll tick, errors logged, never fatal)."""
+
+
+def notify_channel(schema: str | None) -> str:
+    """The LISTEN/NOTIFY channel of a schema's outbox."""
+    return f"{NOTIFY_CHANNEL_PREFIX}{schema or 'public'}"[:PG_IDENTIFIER_MAX_CHARS]
+
+
+def outbox_notify_sql(schema: str) -> list[str]:
+    """DDL (idempotent) of the statement trigger that NOTIFYs the relay on outbox inserts.
+
+    FOR EACH STATEMENT and an empty payload: PostgreSQL folds identical notifications of
+    one transaction into one, so a business transaction costs one notification at most."""
+    channel = notify_channel(schema)
+    function = f'"{schema}".outbox_notify'
+    return [
+        f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN PERFORM pg_notify('{channel}', ''); RETURN NULL; END $$",
+        f'CREATE OR REPLACE TRIGGER outbox_notify AFTER INSERT ON "{schema}".outbox '
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+    ]
+
+
+class OutboxWakeups:
+    """LISTEN on the outbox channel on a dedicated connection; ``wait`` returns early when
+    a NOTIFY arrives. ``listening`` is False while the connection is down."""
+
+    def __init__(self, dsn: str, channel: str) -> None:
+        self._dsn = dsn
+        self._channel = channel
+        self._conn: Any = None
+        self._woken = asyncio.Event()
+
+    @property
+    def listening(self) -> bool:
+        """True while the LISTEN connection is open."""
+        return self._conn is not None and not self._conn.is_closed()
+
+    async def connect(self) -> bool:
+        """(Re)open the LISTEN connection; False when the database refuses."""
+        if self.listening:
+            return True
+        try:
+            self._conn = await asyncpg.connect(self._dsn)
+            await self._conn.add_listener(self._channel, self._on_notify)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("outbox LISTEN unavailable; polling", extra={"err": str(exc)})
+            self._conn = None
+            return False
+        self._woken.set()  # rows may have come while nobody listened
+        return True
+
+    def _on_notify(self, *_: object) -> None:
+        self._woken.set()
+
+    def clear(self) -> None:
+        """Forget earlier wake-ups (called right before reading the outbox)."""
+        self._woken.clear()
+
+    async def wait(self, timeout_s: float) -> bool:
+        """Wait for a NOTIFY up to ``timeout_s``; True when one came."""
+        try:
+            await asyncio.wait_for(self._woken.wait(), timeout=timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    async def close(self) -> None:
+        """Close the LISTEN connection."""
+        if self._conn is not None and not self._conn.is_closed():
+            await self._conn.close()
+        self._conn = None
 
 
 class OutboxWriter:
@@ -77,6 +163,10 @@ class OutboxRelay:
         *,
         batch_size: int,
         idle_sleep_ms: int,
+        safety_poll_ms: int | None = None,
+        coalesce_ms: int = 0,
+        listen: bool = True,
+        checks: Sequence[RelayCheck] = (),
     ) -> None:
         self._engine = engine
         self._table = table
@@ -84,12 +174,31 @@ class OutboxRelay:
         self._metrics = metrics
         self._batch_size = batch_size
         self._idle_sleep_s = idle_sleep_ms / 1000
+        self._safety_poll_s = (
+            safety_poll_ms if safety_poll_ms is not None else idle_sleep_ms
+        ) / 1000
+        self._coalesce_s = coalesce_ms / 1000
+        self._checks = list(checks)
         self._lock_key = zlib.crc32(f"outbox-relay:{table.fullname}".encode())
+        dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._wakeups = OutboxWakeups(dsn, notify_channel(table.schema)) if listen else None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set; back off (bounded) while Kafka fails."""
+        try:
+            await self._run(stop)
+        finally:
+            if self._wakeups is not None:
+                await self._wakeups.close()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         delay_s = RELAY_RETRY_DELAY_S_MIN
+        loop = asyncio.get_running_loop()
+        next_check_s = loop.time() + self._safety_poll_s
         while not stop.is_set():
+            if self._wakeups is not None:
+                await self._wakeups.connect()
+                self._wakeups.clear()
             try:
                 published = await self.publish_batch()
                 delay_s = RELAY_RETRY_DELAY_S_MIN
@@ -98,8 +207,34 @@ class OutboxRelay:
                 await _sleep_or_stop(stop, delay_s)
                 delay_s = min(delay_s * 2, RELAY_RETRY_DELAY_S_MAX)
                 continue
+            if loop.time() >= next_check_s:
+                await self._run_checks()
+                next_check_s = loop.time() + self._safety_poll_s
             if published < self._batch_size:
-                await _sleep_or_stop(stop, self._idle_sleep_s)
+                await self._idle(stop, max(0.0, next_check_s - loop.time()))
+
+    async def _idle(self, stop: asyncio.Event, until_check_s: float) -> None:
+        """Sleep until a NOTIFY (then ``coalesce_ms`` more), the safety poll or ``stop``."""
+        wakeups = self._wakeups
+        if wakeups is None or not wakeups.listening:
+            await _sleep_or_stop(stop, min(self._idle_sleep_s, until_check_s))
+            return
+        stopping = asyncio.ensure_future(stop.wait())
+        woken = asyncio.ensure_future(wakeups.wait(until_check_s))
+        try:
+            await asyncio.wait({stopping, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if woken.done() and woken.result() and self._coalesce_s:
+            await _sleep_or_stop(stop, self._coalesce_s)
+        woken.cancel()
+
+    async def _run_checks(self) -> None:
+        for check in self._checks:
+            try:
+                await check()
+            except Exception:  # noqa: BLE001  (a check never stops the relay)
+                log.exception("relay check failed")
 
     async def publish_batch(self) -> int:
         """Publish one batch; returns how many rows were marked sent."""

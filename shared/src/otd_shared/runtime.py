@@ -30,7 +30,7 @@ from otd_shared.events import Topic, topic_for
 from otd_shared.kafka import EventProducer
 from otd_shared.messaging_tables import MessagingTables, messaging_tables
 from otd_shared.observability import ServiceMetrics
-from otd_shared.outbox import OutboxRelay, OutboxWriter
+from otd_shared.outbox import OutboxRelay, OutboxWriter, RelayCheck
 from otd_shared.settings import ServiceSettings
 from otd_shared.uow import SqlUnitOfWork
 
@@ -81,6 +81,8 @@ class ServiceRuntime:
     outbox: OutboxWriter
     consumers: list[ConsumerSpec] = field(default_factory=list)
     jobs: list[BackgroundJob] = field(default_factory=list)
+    relay_checks: list[RelayCheck] = field(default_factory=list)
+    """Periodic checks of the outbox relay (e.g. broker-loss detection and republish)."""
 
     def consumer_config(self, spec: ConsumerSpec) -> ConsumerConfig:
         """The named limits and group id of one consumer."""
@@ -158,6 +160,9 @@ async def run_relay(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
             runtime.metrics,
             batch_size=s.relay_batch_size,
             idle_sleep_ms=s.relay_idle_sleep_ms,
+            safety_poll_ms=s.relay_safety_poll_ms,
+            coalesce_ms=s.relay_coalesce_ms,
+            checks=runtime.relay_checks,
         )
         await relay.run(stop)
     finally:

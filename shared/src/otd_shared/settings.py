@@ -46,7 +46,26 @@ class ServiceSettings(BaseSettings):
         default=False, description="Run the outbox relay and consumers inside the API process."
     )
     relay_batch_size: int = Field(default=500, ge=1, le=5000)
-    relay_idle_sleep_ms: int = Field(default=20, ge=1, le=10_000)
+    relay_idle_sleep_ms: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        description="Outbox poll interval while the relay's LISTEN connection is down.",
+    )
+    relay_safety_poll_ms: int = Field(
+        default=5000,
+        ge=10,
+        le=600_000,
+        description="Outbox poll interval while LISTEN works (covers a lost NOTIFY); the "
+        "relay checks run on this tick too.",
+    )
+    relay_coalesce_ms: int = Field(
+        default=5,
+        ge=0,
+        le=1000,
+        description="Pause after a NOTIFY before reading the outbox, so a burst of "
+        "transactions goes out in few batches.",
+    )
     broker_watch_interval_ms: int = Field(
         default=1000,
         ge=50,
