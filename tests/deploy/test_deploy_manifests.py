@@ -363,11 +363,26 @@ def test_each_api_has_a_service_selecting_only_its_pods(docs: tuple[Doc, ...]) -
 CRONJOB_OWNERS = {
     "recon-service-recon-daily": "recon-service",
     "ledger-service-sap-post": "ledger-service",
+    **{f"{service}-retention": service for service in DOMAIN_NAMES},
 }
 
 
-def test_the_daily_jobs_are_exactly_recon_and_sap(docs: tuple[Doc, ...]) -> None:
+def test_the_daily_jobs_are_recon_sap_and_a_retention_per_service(docs: tuple[Doc, ...]) -> None:
     assert sorted(_of_kind(docs, "CronJob")) == sorted(CRONJOB_OWNERS)
+
+
+def test_retention_runs_nightly_per_service_on_its_own_database(docs: tuple[Doc, ...]) -> None:
+    cronjobs = _of_kind(docs, "CronJob")
+    for service in DOMAIN_NAMES:
+        job = cronjobs[f"{service}-retention"]
+        assert job["spec"]["timeZone"] == "Asia/Shanghai"
+        assert job["spec"]["concurrencyPolicy"] == "Forbid"
+        hour = int(job["spec"]["schedule"].split()[1])
+        assert 1 <= hour <= 6, "retention runs in the night, off peak and before recon"
+        (container,) = _containers(job)
+        assert container["args"] == ["retention"]
+        ref = _env(container)["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": f"{service}-db", "key": "DATABASE_URL"}
 
 
 def test_sap_posting_runs_daily_after_recon_without_overlap(docs: tuple[Doc, ...]) -> None:

@@ -2,8 +2,10 @@
 
 Commands: ``api`` (HTTP; ``--with-workers`` also runs relay and consumers in-process),
 ``relay`` (outbox relay), ``consumer`` (Kafka consumers), ``worker`` (both),
-``migrate`` (Alembic upgrade head of the service schema), plus a service's own
-``ExtraCommand``s (daily jobs such as ``sap-post``).
+``migrate`` (Alembic upgrade head of the service schema), ``retention`` (delete old
+inbox, published outbox and resolved dead-letter rows, see ``otd_shared.retention``;
+``--dry-run`` only counts), plus a service's own ``ExtraCommand``s (daily jobs such as
+``sap-post``).
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
@@ -23,6 +27,7 @@ from fastapi import FastAPI
 from otd_shared.app import create_ops_app
 from otd_shared.migrations import upgrade_head
 from otd_shared.observability import configure_logging
+from otd_shared.retention import RetentionPolicy, RetentionResult, purge
 from otd_shared.runtime import ServiceRuntime, run_workers
 from otd_shared.settings import ServiceSettings
 
@@ -66,11 +71,16 @@ def main(
     sub.add_parser("consumer", help="consume Kafka events")
     sub.add_parser("worker", help="relay and consumers in one process")
     sub.add_parser("migrate", help="upgrade the database schema")
+    retention = sub.add_parser("retention", help="delete expired messaging rows")
+    retention.add_argument("--dry-run", action="store_true", help="only count them")
     args = parser.parse_args(args_in)
     settings = entry.load_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
     if args.command == "migrate":
         upgrade_head(entry.migrations_dir, settings.database_url.get_secret_value(), entry.schema)
+    elif args.command == "retention":
+        result = asyncio.run(_retention(entry.build_runtime(settings), dry_run=args.dry_run))
+        print(json.dumps(result.as_dict()))  # noqa: T201  (the command's output)
     elif args.command == "api":
         if args.with_workers:
             settings = settings.model_copy(update={"run_workers": True})
@@ -86,6 +96,19 @@ def main(
     else:
         runtime = entry.build_runtime(settings)
         asyncio.run(_run_workers_until_signal(runtime, args.command))
+
+
+async def _retention(runtime: ServiceRuntime, *, dry_run: bool) -> RetentionResult:
+    try:
+        return await purge(
+            runtime.engine,
+            runtime.tables,
+            RetentionPolicy.from_settings(runtime.settings),
+            now=datetime.now(UTC),
+            dry_run=dry_run,
+        )
+    finally:
+        await runtime.engine.dispose()
 
 
 class _OpsServer(uvicorn.Server):

@@ -5,7 +5,7 @@ them programmatically (the ``migrate`` command, the launcher, the tests).
 
 After the versioned revisions, the shared repeatable steps run in the same transaction
 (idempotent DDL every service needs and no revision owns): the outbox NOTIFY trigger
-that wakes the relay.
+that wakes the relay and the BRIN indexes the retention job deletes by.
 """
 
 from __future__ import annotations
@@ -26,6 +26,13 @@ from otd_shared.messaging_tables import messaging_tables
 from otd_shared.outbox import outbox_notify_sql
 
 VERSION_TABLE = "alembic_version"
+RETENTION_INDEXES_SQL = (
+    'CREATE INDEX IF NOT EXISTS ix_inbox_processed_brin ON "{schema}".inbox '
+    "USING brin (processed_at)",
+    'CREATE INDEX IF NOT EXISTS ix_outbox_created_brin ON "{schema}".outbox '
+    "USING brin (created_at)",
+)
+"""BRIN: a few pages per table, nearly free to maintain on append-mostly rows in time order."""
 
 
 def alembic_config(migrations_dir: Path, database_url: str, schema: str) -> Config:
@@ -92,7 +99,8 @@ def _repeatable_steps(connection: Connection, schema: str) -> None:
     has_outbox = connection.scalar(sa.text("SELECT to_regclass(:t)"), {"t": f'"{schema}".outbox'})
     if has_outbox is None:
         return
-    for statement in outbox_notify_sql(schema):
+    indexes = [statement.format(schema=schema) for statement in RETENTION_INDEXES_SQL]
+    for statement in [*outbox_notify_sql(schema), *indexes]:
         connection.execute(sa.text(statement))
 
 

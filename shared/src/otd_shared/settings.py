@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -83,6 +84,34 @@ class ServiceSettings(BaseSettings):
     consumer_retry_delay_ms: int = Field(default=50, ge=0, le=60_000)
     consumer_batch_max: int = Field(default=500, ge=1, le=5000)
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
+    retention_inbox_days: int = Field(
+        default=14,
+        ge=1,
+        le=3650,
+        description="Inbox rows kept this long: longer than the broker's topic retention and "
+        "the outbox retention, so no redelivery or republish can find its row gone.",
+    )
+    retention_outbox_days: int = Field(
+        default=7,
+        ge=1,
+        le=3650,
+        description="Published outbox rows kept this long (a republish after broker loss).",
+    )
+    retention_dead_letters_days: int = Field(
+        default=90, ge=1, le=3650, description="Resolved dead letters kept this long."
+    )
+    retention_batch_rows: int = Field(
+        default=5000, ge=100, le=100_000, description="Rows per retention delete transaction."
+    )
+
+    @model_validator(mode="after")
+    def _inbox_outlives_outbox(self) -> Self:
+        if self.retention_inbox_days <= self.retention_outbox_days:
+            raise ValueError(
+                "RETENTION_INBOX_DAYS must exceed RETENTION_OUTBOX_DAYS (a republished event "
+                "must still find its inbox row)"
+            )
+        return self
 
     def tokens_by_value(self) -> dict[str, str]:
         """Map bearer token → role, from AUTH_TOKENS_JSON or the tokens file."""
