@@ -18,7 +18,7 @@ from benchmarks.report_file import write_report
 REPORT_DIR = Path(__file__).resolve().parents[1] / "docs" / "bench"
 """Where ``make bench`` writes the latest report (docs/status.md links it)."""
 
-SECTIONS = ("outbox", "gateway", "ledger", "recon")
+SECTIONS = ("outbox", "gateway", "ledger", "recon", "billing", "e2e")
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -67,6 +68,11 @@ def main(
         sub.add_parser(name, help=command.help)
     api = sub.add_parser("api", help="serve the HTTP API")
     api.add_argument("--with-workers", action="store_true", help="also run relay and consumers")
+    api.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="bind with SO_REUSEPORT, so several API processes share HOST:PORT",
+    )
     sub.add_parser("relay", help="publish the outbox to Kafka")
     sub.add_parser("consumer", help="consume Kafka events")
     sub.add_parser("worker", help="relay and consumers in one process")
@@ -85,7 +91,7 @@ def main(
         if args.with_workers:
             settings = settings.model_copy(update={"run_workers": True})
         app = entry.create_app(entry.build_runtime(settings))
-        uvicorn.run(
+        config = uvicorn.Config(
             app,
             host=settings.host,
             port=settings.port,
@@ -93,9 +99,22 @@ def main(
             access_log=False,
             lifespan="on",
         )
+        if args.reuse_port:
+            asyncio.run(uvicorn.Server(config).serve(sockets=[_shared_socket(settings)]))
+        else:
+            uvicorn.Server(config).run()
     else:
         runtime = entry.build_runtime(settings)
         asyncio.run(_run_workers_until_signal(runtime, args.command))
+
+
+def _shared_socket(settings: ServiceSettings) -> socket.socket:
+    """A listening address other processes may bind too (the kernel spreads connections)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((settings.host, settings.port))
+    return sock
 
 
 async def _retention(runtime: ServiceRuntime, *, dry_run: bool) -> RetentionResult:

@@ -3,8 +3,11 @@
 Order: PostgreSQL (embedded unless DATABASE_URL) → broker (Tansu unless
 KAFKA_BOOTSTRAP_SERVERS) → topics → dev tokens and keys → migrations → every
 service (API with its relay and consumers in-process), the sandbox and the console →
-readiness → URLs. Ctrl-C or SIGTERM stops the children (process groups), the broker
-and PostgreSQL; data stays under var/.
+readiness → URLs. ``OTD_REPLICAS=N`` (default 1) adds N-1 consumer processes per domain
+service (same consumer groups: they share the partitions) and N-1 more payment-gateway
+API workers on the same port (SO_REUSEPORT: the kernel spreads connections). Ctrl-C or
+SIGTERM stops the children (process groups), the broker and PostgreSQL; data stays under
+var/.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ log = logging.getLogger("otd_launcher")
 DEFAULT_BROKER_PORT = 9092
 DATABASE_NAME = "otd"
 READY_TIMEOUT_S = 60.0
+SCALED_API = "payment-gateway"
+"""The service whose API gets OTD_REPLICAS workers (the one channels call)."""
 
 
 @dataclass
@@ -59,6 +64,8 @@ class Cluster:
     broker: Broker | None = None
     children: list[Child] = field(default_factory=list)
     urls: dict[str, str] = field(default_factory=dict)
+    probes: dict[str, str] = field(default_factory=dict)
+    """Base URL of each child's /readyz (an extra API worker shares its service's)."""
 
     def stop(self) -> None:
         """Stop children, then the broker, then PostgreSQL."""
@@ -101,22 +108,32 @@ def prepare(cluster: Cluster, services: list[ServiceDef]) -> None:
             upgrade_head(service.migrations_dir, cluster.database_url, service.schema)
 
 
-def start_services(cluster: Cluster, services: list[ServiceDef]) -> None:
-    """Start every available service process."""
+def start_services(cluster: Cluster, services: list[ServiceDef], replicas: int = 1) -> None:
+    """Start every available service process (and the replicas, see the module doc)."""
     for service in services:
         port = int(os.environ.get(service.port_env, service.default_port))
         args = ["-m", service.module]
         if service.schema:
             args += ["api", "--with-workers"]
-        child = Child(
-            service.name,
-            args,
-            _child_env(cluster, port),
-            cluster.var_dir / "logs" / f"{service.name}.log",
-        )
-        child.start()
-        cluster.children.append(child)
+        scaled = replicas > 1 and service.name == SCALED_API
+        if scaled:
+            args.append("--reuse-port")
+        _start(cluster, service.name, args, port)
         cluster.urls[service.name] = f"http://127.0.0.1:{port}"
+        for replica in range(2, replicas + 1 if service.schema else 1):
+            name = f"{service.name}-consumer-{replica}"
+            _start(cluster, name, ["-m", service.module, "consumer"], free_port())
+            if scaled:
+                api = ["-m", service.module, "api", "--reuse-port"]
+                _start(cluster, f"{service.name}-api-{replica}", api, port, probe=False)
+
+
+def _start(cluster: Cluster, name: str, args: list[str], port: int, *, probe: bool = True) -> None:
+    child = Child(name, args, _child_env(cluster, port), cluster.var_dir / "logs" / f"{name}.log")
+    child.start()
+    cluster.children.append(child)
+    if probe and name not in cluster.urls:
+        cluster.probes[name] = f"http://127.0.0.1:{port}"
 
 
 def _child_env(cluster: Cluster, port: int) -> dict[str, str]:
@@ -146,7 +163,9 @@ async def wait_ready(cluster: Cluster) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     async with httpx.AsyncClient(timeout=2.0) as client:
         for child in cluster.children:
-            url = cluster.urls[child.name] + "/readyz"
+            if child.name not in cluster.probes:
+                continue
+            url = cluster.probes[child.name] + "/readyz"
             while True:
                 if child.exited() is not None:
                     raise RuntimeError(f"{child.name} exited; see {child.log_path}")
@@ -201,7 +220,7 @@ def main() -> None:
     try:
         start_infrastructure(cluster)
         prepare(cluster, services)
-        start_services(cluster, services)
+        start_services(cluster, services, int(os.environ.get("OTD_REPLICAS", "1")))
         asyncio.run(wait_ready(cluster))
         write_cluster_file(cluster)
         _print_urls(cluster)

@@ -1,0 +1,489 @@
+"""End to end on a cluster started like ``make run``: notification → billing PAID → ledger.
+
+The launcher starts every service (API with relay and consumers in-process, plus
+``E2E_REPLICAS - 1`` extra consumer processes per service and as many extra gateway API
+workers sharing its port), the broker and the console on ports of their own, on a fresh
+database of the benchmark's PostgreSQL server. Then:
+
+1. idle: the CPU of every process of the cluster (the launcher's process tree: services,
+   broker, console) over ``E2E_IDLE_S`` seconds, from /proc; goal < 5 % of one core;
+2. orders through ``POST /v1/orders`` until each has its payable intent billing in the
+   gateway; their ``paying`` WeChat payments are inserted set-based (as the gateway
+   benchmark does) and the genuine notifications signed (RSA + AEAD) ahead of time;
+3. steady: ``E2E_STEADY_RATE`` notifications/s for ``E2E_STEADY_S`` s (open loop) to
+   ``POST /callbacks/wechatpay``; latency from each notification's scheduled send time to
+   the gateway's answer (the gateway alone), to billing's BillingPaid and to the ledger's
+   JournalPosted, both seen on the broker by an observer in this process; applied rate =
+   notifications / (last PAID − first send);
+4. burst: ``E2E_BURST_RATE``/s for ``E2E_BURST_S`` s: every answer 2xx, every billing PAID
+   exactly once (BillingPaid events and the billing table), and the time until the last.
+
+The load generator and the observer run on the same machine as the cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import asyncpg  # type: ignore[import-untyped]
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from benchmarks.common import BenchContext, Report, median, percentile
+from benchmarks.gateway import _Pool
+
+IDLE_S = float(os.environ.get("E2E_IDLE_S", "60"))
+STEADY_RATE = int(os.environ.get("E2E_STEADY_RATE", "500"))
+STEADY_S = float(os.environ.get("E2E_STEADY_S", "20"))
+BURST_RATE = int(os.environ.get("E2E_BURST_RATE", "1600"))
+BURST_S = float(os.environ.get("E2E_BURST_S", "30"))
+REPLICAS = int(os.environ.get("E2E_REPLICAS", "2"))
+IDLE_GOAL_CORE_PCT = 5.0
+PAID_P99_GOAL_S = 1.0
+APPLIED_RATIO_GOAL = 0.95
+DRAIN_GOAL_S = 120.0
+DRAIN_TIMEOUT_S = 300.0
+ORDER_IN_FLIGHT = 24
+LOAD_CONNECTIONS = 96
+CLUSTER_START_TIMEOUT_S = 180.0
+SETUP_TIMEOUT_S = 900.0
+SIGNING_CHUNK = 250
+PRICE_FEN = 30_000_000
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+Notification = tuple[dict[str, str], bytes]
+
+
+async def run(ctx: BenchContext) -> Report:
+    """Run the section and return its report."""
+    report = Report(f"end to end on a make-run cluster ({REPLICAS} replica(s) per consumer)")
+    steady_n, burst_n = int(STEADY_RATE * STEADY_S), int(BURST_RATE * BURST_S)
+    with tempfile.TemporaryDirectory(prefix="otd-bench-e2e-") as tmp:
+        database_url = await ctx.new_database()
+        async with _cluster(Path(tmp), database_url) as cluster:
+            idle_pct = await _idle_cpu_pct(cluster.pid, IDLE_S)
+            report.figure(
+                f"idle cluster CPU over {IDLE_S:.0f} s",
+                idle_pct,
+                "% of 1 core",
+                f"goal < {IDLE_GOAL_CORE_PCT:.0f}",
+            )
+            orders = await _open_orders(cluster, steady_n + burst_n)
+            payments = await _seed_payments(database_url, orders)
+            notes = _sign_all(cluster.keys_dir, payments)
+            steady = await _phase(cluster, payments[:steady_n], notes[:steady_n], STEADY_RATE)
+            burst = await _phase(cluster, payments[steady_n:], notes[steady_n:], BURST_RATE)
+            paid_rows = await _paid_intent_billings(database_url)
+    _report_steady(report, steady)
+    _report_burst(report, burst, paid_rows, steady_n + burst_n)
+    return report
+
+
+# ---------------------------------------------------------------- the cluster
+
+
+@dataclass
+class Cluster:
+    """The launched cluster: URLs, tokens, keys, the launcher's pid."""
+
+    pid: int
+    urls: dict[str, str]
+    kafka: str
+    tokens: dict[str, str]
+    keys_dir: Path
+
+
+@contextlib.asynccontextmanager
+async def _cluster(var_dir: Path, database_url: str) -> AsyncIterator[Cluster]:
+    from otd_shared.infra import free_port
+
+    ports = {
+        name: str(free_port())
+        for name in (
+            "ORDER_SERVICE",
+            "BILLING_SERVICE",
+            "PAYMENT_GATEWAY",
+            "LEDGER_SERVICE",
+            "RECON_SERVICE",
+            "CHANNEL_SANDBOX",
+            "FINANCE_CONSOLE",
+        )
+    }
+    env = {
+        **os.environ,
+        **{f"OTD_PORT_{name}": port for name, port in ports.items()},
+        "OTD_KAFKA_PORT": str(free_port()),
+        "OTD_VAR_DIR": str(var_dir),
+        "OTD_REPLICAS": str(REPLICAS),
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # the launcher starts its own broker
+    log = (var_dir / "launcher.log").open("wb")  # noqa: ASYNC230  (once, at start)
+    process = _spawn_launcher(env, log)
+    try:
+        cluster_file = var_dir / "cluster.json"
+        deadline = time.monotonic() + CLUSTER_START_TIMEOUT_S
+        while not cluster_file.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = (var_dir / "launcher.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"cluster did not start:\n{tail}")
+            await asyncio.sleep(0.5)
+        info = json.loads(cluster_file.read_text())
+        yield Cluster(
+            pid=process.pid,
+            urls=info["services"],
+            kafka=info["kafka_bootstrap_servers"],
+            tokens=json.loads((var_dir / "dev-tokens.json").read_text()),
+            keys_dir=var_dir / "keys",
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+def _spawn_launcher(env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603  (the launcher of this checkout)
+        [sys.executable, "-m", "otd_launcher"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _tree(root: int) -> list[int]:
+    """The pids of ``root`` and all its descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = (entry / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _cpu_ticks(pids: Sequence[int]) -> dict[int, int]:
+    ticks = {}
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks
+
+
+async def _idle_cpu_pct(root: int, seconds: float) -> float:
+    """CPU of the cluster's processes over ``seconds``, in % of one core."""
+    await asyncio.sleep(5.0)  # let start-up settle
+    pids = _tree(root)
+    before = _cpu_ticks(pids)
+    started = time.monotonic()
+    await asyncio.sleep(seconds)
+    after = _cpu_ticks(pids)
+    used = sum(after[p] - before[p] for p in after if p in before)
+    return 100.0 * used / CLK_TCK / (time.monotonic() - started)
+
+
+# ---------------------------------------------------------------- setup
+
+
+async def _open_orders(cluster: Cluster, count: int) -> list[str]:
+    """``count`` vehicle orders through the order API."""
+    headers = {"Authorization": f"Bearer {cluster.tokens['app-backend']}"}
+    body = {"customer_id": "bench", "vehicle_model": "OTD-S", "price_fen": PRICE_FEN}
+    order_ids: list[str] = []
+    todo = iter(range(count))
+    limits = httpx.Limits(max_connections=ORDER_IN_FLIGHT)
+    async with httpx.AsyncClient(
+        base_url=cluster.urls["order-service"], headers=headers, timeout=30.0, limits=limits
+    ) as client:
+
+        async def worker() -> None:
+            for _ in todo:
+                answer = await client.post("/v1/orders", json=body)
+                answer.raise_for_status()
+                order_ids.append(answer.json()["order_id"])
+
+        await asyncio.gather(*(worker() for _ in range(ORDER_IN_FLIGHT)))
+    return order_ids
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A paying WeChat payment of an order's intent billing."""
+
+    order_id: str
+    out_trade_no: str
+    amount_fen: int
+
+
+async def _seed_payments(database_url: str, order_ids: list[str]) -> list[Payment]:
+    """Wait for every order's payable intent billing, then insert its paying payment."""
+    conn = await asyncpg.connect(_plain(database_url))
+    try:
+        deadline = time.monotonic() + SETUP_TIMEOUT_S
+        while True:
+            ready = await conn.fetchval(
+                "SELECT count(*) FROM payment.payable_billings WHERE stage = 'intent'"
+                " AND status = 'due' AND order_id = ANY($1::uuid[])",
+                order_ids,
+            )
+            if ready == len(order_ids):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {ready} of {len(order_ids)} billings became payable")
+            await asyncio.sleep(1.0)
+        rows = await conn.fetch(
+            """
+            INSERT INTO payment.payments (payment_id, out_trade_no, billing_id, order_id, stage,
+                channel, method, amount_fen, currency, status, refunded_fen, pay_params,
+                requested_by, created_at, updated_at, expires_at, query_attempts)
+            SELECT gen_random_uuid(), 'PE2E' || lpad(n::text, 23, '0'), billing_id, order_id,
+                'intent', 'wechatpay', 'app', outstanding_fen, 'CNY', 'paying', 0, '{}',
+                'bench', now(), now(), now() + interval '1 hour', 0
+            FROM (SELECT *, row_number() OVER (ORDER BY order_id) AS n
+                  FROM payment.payable_billings
+                  WHERE stage = 'intent' AND order_id = ANY($1::uuid[])) AS due
+            RETURNING order_id, out_trade_no, amount_fen
+            """,
+            order_ids,
+        )
+    finally:
+        await conn.close()
+    by_order = {str(r["order_id"]): r for r in rows}
+    return [
+        Payment(o, by_order[o]["out_trade_no"], int(by_order[o]["amount_fen"])) for o in order_ids
+    ]
+
+
+def _sign_chunk(args: tuple[str, Sequence[tuple[str, int]], int]) -> list[Notification]:
+    keys_dir, items, now_s = args
+    from payment_gateway.adapters.channels.contract import NotificationEvent
+    from payment_gateway.adapters.channels.registry import load_channel_protocol
+
+    protocol = load_channel_protocol(Path(keys_dir), "wechatpay")
+    signed = []
+    for number, amount_fen in items:
+        event = NotificationEvent(
+            out_trade_no=number, channel_txn_id="42" + number[-26:], amount_fen=amount_fen
+        )
+        notification = protocol.sign_notification(event, now_s=now_s)
+        signed.append((dict(notification.headers), notification.body))
+    return signed
+
+
+def _sign_all(keys_dir: Path, payments: list[Payment]) -> list[Notification]:
+    """Genuine notifications, signed in parallel ahead of the load."""
+    now_s = int(time.time())
+    items = [(p.out_trade_no, p.amount_fen) for p in payments]
+    chunks = [
+        (str(keys_dir), items[i : i + SIGNING_CHUNK], now_s)
+        for i in range(0, len(items), SIGNING_CHUNK)
+    ]
+    with ProcessPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        return [item for chunk in pool.map(_sign_chunk, chunks) for item in chunk]
+
+
+# ---------------------------------------------------------------- a load phase
+
+
+@dataclass
+class Phase:
+    """What one load phase measured (times in seconds, perf_counter)."""
+
+    sent: int
+    rate: int
+    answers_2xx: int = 0
+    ack_s: list[float] = field(default_factory=list)
+    paid_s: list[float] = field(default_factory=list)
+    ledger_s: list[float] = field(default_factory=list)
+    paid_events: int = 0
+    doubled: int = 0
+    lost: int = 0
+    last_paid_after_s: float = float("nan")
+    send_window_s: float = 0.0
+
+
+class _Observer:
+    """Records when each order's BillingPaid and JournalPosted reach the broker."""
+
+    def __init__(self, kafka: str) -> None:
+        self._kafka = kafka
+        self.paid: dict[str, list[float]] = {}
+        self.posted: dict[str, float] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._kafka, enable_auto_commit=False, fetch_max_wait_ms=20
+        )
+        await self._consumer.start()
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in ("otd.billing", "otd.ledger")
+            for p in (self._consumer.partitions_for_topic(topic) or set())
+        ]
+        self._consumer.assign(partitions)
+        await self._consumer.seek_to_end(*partitions)
+        for tp in partitions:
+            await self._consumer.position(tp)
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=100)
+            now = time.perf_counter()
+            for records in batches.values():
+                for record in records:
+                    self._note(json.loads(record.value), now)
+
+    def _note(self, event: dict[str, object], now: float) -> None:
+        order_id = str(event.get("order_id"))
+        if event.get("event_type") == "BillingPaid":
+            self.paid.setdefault(order_id, []).append(now)
+        elif event.get("event_type") == "JournalPosted":
+            self.posted.setdefault(order_id, now)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+
+async def _phase(
+    cluster: Cluster, payments: list[Payment], notes: list[Notification], rate: int
+) -> Phase:
+    """Send at ``rate``/s, then wait for every order to be PAID and posted."""
+    phase = Phase(sent=len(payments), rate=rate)
+    observer = _Observer(cluster.kafka)
+    await observer.start()
+    port = int(cluster.urls["payment-gateway"].rsplit(":", 1)[1])
+    pool = await _Pool.open(port, LOAD_CONNECTIONS)
+    scheduled: dict[str, float] = {}
+    start = time.perf_counter() + 0.2
+    try:
+
+        async def one(index: int) -> None:
+            at = start + index / rate
+            scheduled[payments[index].order_id] = at
+            delay = at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if await pool.post("/callbacks/wechatpay", notes[index]):
+                phase.answers_2xx += 1
+            phase.ack_s.append(time.perf_counter() - at)
+
+        await asyncio.gather(*(one(i) for i in range(len(payments))))
+        phase.send_window_s = time.perf_counter() - start
+        deadline = time.perf_counter() + DRAIN_TIMEOUT_S
+        while time.perf_counter() < deadline:
+            if all(o in observer.paid and o in observer.posted for o in scheduled):
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(2.0)  # late duplicates would show up now
+    finally:
+        await pool.close()
+        await observer.stop()
+    _tally(phase, scheduled, observer, start)
+    return phase
+
+
+def _tally(phase: Phase, scheduled: dict[str, float], observer: _Observer, start: float) -> None:
+    last = start
+    for order_id, at in scheduled.items():
+        paid = observer.paid.get(order_id, [])
+        if not paid:
+            phase.lost += 1
+            continue
+        phase.paid_events += len(paid)
+        phase.doubled += len(paid) > 1
+        phase.paid_s.append(paid[0] - at)
+        last = max(last, paid[0])
+        if order_id in observer.posted:
+            phase.ledger_s.append(observer.posted[order_id] - at)
+    phase.last_paid_after_s = last - start
+
+
+async def _paid_intent_billings(database_url: str) -> int:
+    conn = await asyncpg.connect(_plain(database_url))
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM billing.billings WHERE stage = 'intent' AND status = 'paid'"
+            )
+        )
+    finally:
+        await conn.close()
+
+
+def _plain(database_url: str) -> str:
+    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+# ---------------------------------------------------------------- the report
+
+
+def _report_steady(report: Report, p: Phase) -> None:
+    applied_rate = p.sent / p.last_paid_after_s if p.last_paid_after_s > 0 else 0.0
+    report.figure(f"steady: offered ({p.sent} notifications)", float(p.rate), "/s")
+    report.figure("steady: applied (billing PAID)", applied_rate, "/s")
+    report.ratio("steady: applied / offered", applied_rate / p.rate, f"≥ {APPLIED_RATIO_GOAL}")
+    for name, values, goal in (
+        ("gateway alone: notification → 2xx", p.ack_s, ""),
+        ("notification → billing PAID", p.paid_s, f"p99 goal ≤ {PAID_P99_GOAL_S * 1000:.0f}"),
+        ("notification → ledger posted", p.ledger_s, ""),
+    ):
+        report.figure(f"steady: {name} p50", median(values) * 1000, "ms")
+        report.figure(f"steady: {name} p99", percentile(values, 0.99) * 1000, "ms", goal)
+    report.figure(
+        "steady: non-2xx answers, lost, doubled",
+        float(p.sent - p.answers_2xx),
+        "",
+        f"lost {p.lost}, doubled {p.doubled}",
+    )
+
+
+def _report_burst(report: Report, p: Phase, paid_rows: int, total: int) -> None:
+    report.figure(f"burst: offered ({p.sent} notifications)", float(p.rate), "/s")
+    report.figure("burst: answered 2xx", float(p.answers_2xx), "", f"of {p.sent}")
+    report.figure("burst: gateway answer p99", percentile(p.ack_s, 0.99) * 1000, "ms")
+    report.figure("burst: lost (never PAID)", float(p.lost), "", "goal 0")
+    report.figure("burst: doubled (PAID twice)", float(p.doubled), "", "goal 0")
+    report.figure(
+        "burst: last PAID after first send",
+        p.last_paid_after_s,
+        "s",
+        f"goal ≤ {DRAIN_GOAL_S:.0f}",
+    )
+    report.figure("burst: notification → PAID p99", percentile(p.paid_s, 0.99), "s")
+    report.figure("intent billings PAID in billing's table", float(paid_rows), "", f"of {total}")
