@@ -20,9 +20,9 @@ import uuid
 from datetime import UTC, datetime
 
 import asyncpg  # type: ignore[import-untyped]
-import sqlalchemy as sa
 from aiokafka import ConsumerRecord
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from benchmarks.common import BenchContext, Report
 
@@ -135,7 +135,7 @@ def _record(envelope: object, offset: int) -> ConsumerRecord[bytes, bytes]:
     )
 
 
-def _count_statements(engine: sa.ext.asyncio.AsyncEngine) -> list[int]:
+def _count_statements(engine: AsyncEngine) -> list[int]:
     counter = [0]
 
     def count(*_: object) -> None:

@@ -327,6 +327,14 @@ _MONEY_KINDS: tuple[tuple[str, sa.Table, str | None], ...] = (
 )
 
 
+def _json_pairs(table: sa.Table) -> list[sa.ColumnElement[Any]]:
+    """'name', column, ... of every column: the arguments of json_build_object."""
+    pairs: list[sa.ColumnElement[Any]] = []
+    for column in table.c:
+        pairs += [sa.literal_column(f"'{column.name}'"), column]
+    return pairs
+
+
 def _money_query(keys: Sequence[uuid.UUID]) -> sa.Select[Any]:
     """(kind, order, billing_id, row as JSON) of every money row of the billings; ordered
     by ``order``, which keeps each kind in its load order."""
@@ -335,10 +343,7 @@ def _money_query(keys: Sequence[uuid.UUID]) -> sa.Select[Any]:
             sa.literal_column(f"'{kind}'", sa.Text).label("kind"),
             (table.c[order] if order else sa.literal_column("0", sa.BigInteger)).label("seq"),
             table.c.billing_id,
-            sa.func.json_build_object(
-                *(item for c in table.c for item in (sa.literal_column(f"'{c.name}'"), c)),
-                type_=sa.JSON,
-            ).label("doc"),
+            sa.func.json_build_object(*_json_pairs(table), type_=sa.JSON).label("doc"),
         ).where(table.c.billing_id.in_(keys))
         for kind, table, order in _MONEY_KINDS
     ]
