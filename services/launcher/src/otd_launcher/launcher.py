@@ -192,6 +192,7 @@ def write_cluster_file(cluster: Cluster) -> None:
         json.dumps(
             {
                 "services": cluster.urls,
+                "replicas": {n: u for n, u in cluster.probes.items() if n not in cluster.urls},
                 "kafka_bootstrap_servers": cluster.kafka,
                 "kafka_topic_prefix": os.environ.get("KAFKA_TOPIC_PREFIX", ""),
                 "kafka_consumer_group_prefix": os.environ.get("KAFKA_CONSUMER_GROUP_PREFIX", ""),

@@ -14,7 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ import pytest
 from otd_shared.infra import free_port
 
 CLUSTER_START_TIMEOUT_S = 120.0
+E2E_REPLICAS = 2
+"""Every e2e test runs on a scaled-out cluster: two consumers per group, two gateway APIs."""
 SERVICE_NAMES = (
     "order-service",
     "billing-service",
@@ -46,6 +48,8 @@ class RunningCluster:
     """The cluster's KAFKA_TOPIC_PREFIX (for tests that publish or read events directly)."""
     kafka_bootstrap: str = ""
     """Bootstrap servers of the cluster's broker."""
+    replicas: dict[str, str] = field(default_factory=dict)
+    """URLs of the extra consumer processes (``<service>-consumer-2``: /metrics, /readyz)."""
 
     def auth(self, role: str) -> dict[str, str]:
         """Authorization header for a role."""
@@ -71,6 +75,7 @@ def running_cluster(
             "KAFKA_CONSUMER_GROUP_PREFIX": f"e2e{uuid.uuid4().hex[:8]}.",
             "OTD_VAR_DIR": str(var_dir),
             "LOG_LEVEL": "INFO",
+            "OTD_REPLICAS": str(E2E_REPLICAS),
         }
     )
     for name in SERVICE_NAMES:
@@ -93,6 +98,7 @@ def running_cluster(
             var_dir=var_dir,
             topic_prefix=env["KAFKA_TOPIC_PREFIX"],
             kafka_bootstrap=kafka_bootstrap,
+            replicas=info.get("replicas", {}),
         )
     finally:
         process.send_signal(signal.SIGTERM)
