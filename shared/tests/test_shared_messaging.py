@@ -450,34 +450,26 @@ async def test_relay_wakes_on_notify_and_runs_its_checks_on_the_safety_poll(
     async def check() -> None:
         checks.append(asyncio.get_running_loop().time())
 
-    relay = OutboxRelay(
-        harness.engine,
-        harness.tables.outbox,
-        producer,
-        harness.metrics,
-        batch_size=100,
-        idle_sleep_ms=60_000,
-        safety_poll_ms=60_000,
-        coalesce_ms=2,
-        checks=[check],
-    )
-    async with Running(relay.run):
+    def relay(safety_poll_ms: int) -> OutboxRelay:
+        return OutboxRelay(
+            harness.engine,
+            harness.tables.outbox,
+            producer,
+            harness.metrics,
+            batch_size=100,
+            idle_sleep_ms=60_000,
+            safety_poll_ms=safety_poll_ms,
+            coalesce_ms=2,
+            checks=[check],
+        )
+
+    async with Running(relay(60_000).run):
         await asyncio.sleep(0.5)  # the relay is idle, listening
         for round_ in range(3):
             await harness.emit(f"order-{round_}")
-            assert await wait_until(lambda: _unsent_is(harness, 0), 1.0)
+            assert await wait_until(lambda: _unsent_is(harness, 0), 2.0)  # not 60 s
     assert checks == []  # the safety poll never came in these few seconds
-    quick = OutboxRelay(
-        harness.engine,
-        harness.tables.outbox,
-        producer,
-        harness.metrics,
-        batch_size=100,
-        idle_sleep_ms=60_000,
-        safety_poll_ms=100,
-        checks=[check],
-    )
-    async with Running(quick.run):
+    async with Running(relay(100).run):
         assert await wait_until(lambda: _len_at_least(checks, 3), 5.0)
 
 

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 
 import httpx
 
-from otd_shared.testing.cluster import RunningCluster, eventually, order_with_intent_billing
+from otd_shared.testing.cluster import (
+    RunningCluster,
+    eventually,
+    order_with_intent_billing,
+    pay_with_wechat,
+)
 
 PAYMENTS = 12
 CONSUMER = "billing-payment-events"
@@ -26,27 +30,8 @@ async def _applied(http: httpx.AsyncClient, base_url: str) -> float:
 
 async def _pay(http: httpx.AsyncClient, cluster: RunningCluster) -> str:
     """One order paid through the sandbox (WeChat); returns the order id."""
-    app, gateway = cluster.auth("app-backend"), cluster.urls["payment-gateway"]
     billing = await order_with_intent_billing(http, cluster, timeout_s=120)
-    started = await http.post(
-        gateway + "/v1/payments",
-        headers={**app, "Idempotency-Key": uuid.uuid4().hex},
-        json={
-            "billing_id": billing["billing_id"],
-            "channel": "wechatpay",
-            "amount_fen": billing["outstanding_fen"],
-        },
-    )
-    assert started.status_code == 201, started.text
-    action = await http.post(
-        cluster.urls["channel-sandbox"] + "/sandbox/actions",
-        json={
-            "channel": "wechatpay",
-            "out_trade_no": started.json()["out_trade_no"],
-            "action": "pay",
-        },
-    )
-    assert action.status_code in (200, 201, 202, 204), action.text
+    await pay_with_wechat(http, cluster, billing)
     return str(billing["order_id"])
 
 

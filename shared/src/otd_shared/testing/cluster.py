@@ -182,3 +182,27 @@ async def order_with_intent_billing(
     billing = await eventually(payable, timeout_s=timeout_s)
     assert isinstance(billing, dict)
     return billing
+
+
+async def pay_with_wechat(
+    http: httpx.AsyncClient, cluster: RunningCluster, billing: dict[str, Any]
+) -> dict[str, Any]:
+    """Start a WeChat payment of the billing's outstanding amount and have the sandbox pay
+    it (it posts the signed notification); returns the payment as started."""
+    started = await http.post(
+        cluster.urls["payment-gateway"] + "/v1/payments",
+        headers={**cluster.auth("app-backend"), "Idempotency-Key": uuid.uuid4().hex},
+        json={
+            "billing_id": billing["billing_id"],
+            "channel": "wechatpay",
+            "amount_fen": billing["outstanding_fen"],
+        },
+    )
+    assert started.status_code == 201, started.text
+    payment: dict[str, Any] = started.json()
+    action = await http.post(
+        cluster.urls["channel-sandbox"] + "/sandbox/actions",
+        json={"channel": "wechatpay", "out_trade_no": payment["out_trade_no"], "action": "pay"},
+    )
+    assert action.status_code in (200, 201, 202, 204), action.text
+    return payment
