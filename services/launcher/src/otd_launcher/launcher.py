@@ -4,8 +4,9 @@ Order: PostgreSQL (embedded unless DATABASE_URL) → broker (Tansu unless
 KAFKA_BOOTSTRAP_SERVERS) → topics → dev tokens and keys → migrations → every
 service (API with its relay and consumers in-process), the sandbox and the console →
 readiness → URLs. ``OTD_REPLICAS=N`` (default 1) adds N-1 consumer processes per domain
-service (same consumer groups: they share the partitions) and N-1 more payment-gateway
-API workers on the same port (SO_REUSEPORT: the kernel spreads connections). Ctrl-C or
+service (same consumer groups: they share the partitions) and ``OTD_API_WORKERS=M``
+(default N) runs M payment-gateway API workers on one port (SO_REUSEPORT: the kernel
+spreads connections). Ctrl-C or
 SIGTERM stops the children (process groups), the broker and PostgreSQL; data stays under
 var/.
 """
@@ -108,24 +109,26 @@ def prepare(cluster: Cluster, services: list[ServiceDef]) -> None:
             upgrade_head(service.migrations_dir, cluster.database_url, service.schema)
 
 
-def start_services(cluster: Cluster, services: list[ServiceDef], replicas: int = 1) -> None:
+def start_services(
+    cluster: Cluster, services: list[ServiceDef], replicas: int = 1, api_workers: int = 1
+) -> None:
     """Start every available service process (and the replicas, see the module doc)."""
     for service in services:
         port = int(os.environ.get(service.port_env, service.default_port))
         args = ["-m", service.module]
         if service.schema:
             args += ["api", "--with-workers"]
-        scaled = replicas > 1 and service.name == SCALED_API
-        if scaled:
+        workers = api_workers if service.name == SCALED_API else 1
+        if workers > 1:
             args.append("--reuse-port")
         _start(cluster, service.name, args, port)
         cluster.urls[service.name] = f"http://127.0.0.1:{port}"
         for replica in range(2, replicas + 1 if service.schema else 1):
             name = f"{service.name}-consumer-{replica}"
             _start(cluster, name, ["-m", service.module, "consumer"], free_port())
-            if scaled:
-                api = ["-m", service.module, "api", "--reuse-port"]
-                _start(cluster, f"{service.name}-api-{replica}", api, port, probe=False)
+        for worker in range(2, workers + 1):
+            api = ["-m", service.module, "api", "--reuse-port"]
+            _start(cluster, f"{service.name}-api-{worker}", api, port, probe=False)
 
 
 def _start(cluster: Cluster, name: str, args: list[str], port: int, *, probe: bool = True) -> None:
@@ -221,7 +224,9 @@ def main() -> None:
     try:
         start_infrastructure(cluster)
         prepare(cluster, services)
-        start_services(cluster, services, int(os.environ.get("OTD_REPLICAS", "1")))
+        replicas = int(os.environ.get("OTD_REPLICAS", "1"))
+        api_workers = int(os.environ.get("OTD_API_WORKERS", str(replicas)))
+        start_services(cluster, services, replicas, api_workers)
         asyncio.run(wait_ready(cluster))
         write_cluster_file(cluster)
         _print_urls(cluster)

@@ -25,7 +25,8 @@ from otd_shared.infra import free_port
 
 CLUSTER_START_TIMEOUT_S = 120.0
 E2E_REPLICAS = 2
-"""Every e2e test runs on a scaled-out cluster: two consumers per group, two gateway APIs."""
+"""Every e2e test runs on a scaled-out cluster: two consumers per group (one gateway API
+worker: some tests read its /metrics; the benchmark runs two)."""
 SERVICE_NAMES = (
     "order-service",
     "billing-service",
@@ -76,6 +77,7 @@ def running_cluster(
             "OTD_VAR_DIR": str(var_dir),
             "LOG_LEVEL": "INFO",
             "OTD_REPLICAS": str(E2E_REPLICAS),
+            "OTD_API_WORKERS": "1",  # tests read one gateway process's /metrics
         }
     )
     for name in SERVICE_NAMES:
