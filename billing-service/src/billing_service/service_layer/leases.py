@@ -97,7 +97,7 @@ async def pay_off(
         payoff_id = str(uuid.uuid5(ID_NAMESPACE, f"{order_id}/payoff"))
         fund.pay_off(billing_id=payoff_id, at=at, actor=actor)
         await uow.fund_orders.save(fund, at=at)
-        await publish(uow.session, uow.outbox, fund.pull_events(), fund=fund, at=at)
+        await uow.publish(fund.pull_events(), fund=fund, at=at)
         await uow.commit()
     return await lease_view(uow, order_id)
 
