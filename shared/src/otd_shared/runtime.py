@@ -94,6 +94,7 @@ class ServiceRuntime:
             max_attempts=s.consumer_max_attempts,
             retry_delay_ms=s.consumer_retry_delay_ms,
             batch_max=s.consumer_batch_max,
+            fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
         )
 
     def uow_factory(self, spec: ConsumerSpec) -> UnitOfWorkFactory:
