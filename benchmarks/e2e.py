@@ -56,7 +56,7 @@ PAID_P99_GOAL_S = 1.0
 APPLIED_RATIO_GOAL = 0.95
 DRAIN_GOAL_S = 120.0
 DRAIN_TIMEOUT_S = 300.0
-ORDER_IN_FLIGHT = 24
+ORDER_IN_FLIGHT = 8
 ORDER_ATTEMPTS = 3
 """A retried order creation may leave an extra order behind; only the answered ids count."""
 LOAD_CONNECTIONS = 96
