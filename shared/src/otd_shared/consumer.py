@@ -52,11 +52,12 @@ BatchEventHandler = Callable[[Any, Sequence[EventEnvelope]], Awaitable[None]]
 """Applies a run of consecutive events of one type at once (e.g. one multi-row insert)."""
 UnitOfWorkFactory = Callable[[], SqlUnitOfWork]
 
-# Long poll: the broker holds a fetch up to FETCH_MAX_WAIT_MS while it has nothing and
-# answers as soon as a record arrives, so an idle consumer sends about one fetch per
-# FETCH_MAX_WAIT_MS instead of spinning, and a busy one sees new records at once.
+# Long poll: the broker holds an empty fetch up to FETCH_MAX_WAIT_MS, so an idle consumer
+# sends about one fetch per FETCH_MAX_WAIT_MS instead of spinning. Kafka answers as soon as
+# a record arrives; the bundled local broker only at its tick (see the setting
+# CONSUMER_FETCH_MAX_WAIT_MS), hence the short default.
 POLL_TIMEOUT_MS = 1000
-FETCH_MAX_WAIT_MS = 500
+FETCH_MAX_WAIT_MS = 50
 RETRY_DELAY_S_MAX = 5.0
 MAX_ERROR_CHARS = 2000
 BLOCKED_REASON = "blocked behind an earlier parked event of the same order"
