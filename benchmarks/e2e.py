@@ -296,16 +296,17 @@ async def _seed_payments(database_url: str, order_ids: list[str]) -> list[Paymen
 
 def _sign_chunk(args: tuple[str, Sequence[tuple[str, int]], int]) -> list[Notification]:
     keys_dir, items, now_s = args
-    from payment_gateway.adapters.channels.contract import NotificationEvent
-    from payment_gateway.adapters.channels.registry import load_channel_protocol
+    from channel_sandbox.channels import wechatpay
+    from channel_sandbox.channels.base import NotificationEvent
+    from channel_sandbox.keys import load_channel_keys
 
-    protocol = load_channel_protocol(Path(keys_dir), "wechatpay")
+    keys = load_channel_keys(Path(keys_dir), "wechatpay")  # the channel side signs
     signed = []
     for number, amount_fen in items:
         event = NotificationEvent(
             out_trade_no=number, channel_txn_id="42" + number[-26:], amount_fen=amount_fen
         )
-        notification = protocol.sign_notification(event, now_s=now_s)
+        notification = wechatpay.notification(keys, event, now_s=now_s)
         signed.append((dict(notification.headers), notification.body))
     return signed
 
