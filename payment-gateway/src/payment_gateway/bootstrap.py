@@ -230,6 +230,7 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
             name="gateway-discounts",
             topics=(Topic.PAYMENTS,),
             handlers={"PaymentCallback": discount_cashier.outcome_handler(runtime.outbox)},
+            new_uow=lambda: GatewayUnitOfWork(runtime.sessions, runtime.outbox),
         )
     )
 

@@ -184,12 +184,12 @@ async def find_discounts(
 def outcome_handler(outbox: OutboxWriter) -> EventHandler:
     """PaymentCallback (our own topic) → confirm, return or reverse the payment's draw."""
 
-    async def on_payment_callback(session: AsyncSession, envelope: EventEnvelope) -> None:
+    async def on_payment_callback(uow: GatewayUnitOfWork, envelope: EventEnvelope) -> None:
         callback = envelope.payload
         assert isinstance(callback, PaymentCallback)
         if callback.channel == DISCOUNT_CHANNEL:
             return
-        await follow_outcome(session, outbox, callback)
+        await follow_outcome(uow.session, outbox, callback)
 
     return on_payment_callback
 

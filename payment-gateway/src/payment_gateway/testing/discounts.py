@@ -100,8 +100,9 @@ class DiscountDriver:
             outstanding_fen=BILLING_FEN,
             due_at=datetime.now(UTC),
         )
-        async with self.h.gw.sessions() as session, session.begin():
-            await on_billing_due(session, new_envelope(event, producer="test", correlation_id="c"))
+        async with self.h.gw.uow() as uow:
+            await on_billing_due(uow, new_envelope(event, producer="test", correlation_id="c"))
+            await uow.commit()
         return billing_id
 
     async def pay_notified(self, created: dict[str, Any]) -> str:
@@ -187,8 +188,9 @@ class DiscountDriver:
                 return applied
             for row_id, body in rows:
                 envelope = decode_envelope(body.encode())
-                async with self.h.gw.sessions() as session, session.begin():
-                    await handler(session, envelope)
+                async with self.h.gw.uow() as uow:
+                    await handler(uow, envelope)
+                    await uow.commit()
                 self._seen_id = row_id
                 self.applied.append(envelope.event_id)
                 applied += 1
