@@ -19,7 +19,7 @@ from finance_console.adapters.services import ServiceApis
 from finance_console.adapters.sessions import SessionCodec
 from finance_console.config import ConsoleSettings
 from finance_console.domain.access import UserDirectory
-from finance_console.entrypoints import web
+from finance_console.entrypoints import recon_pages, web
 from finance_console.errors import ConsoleError, NotSignedIn
 from otd_shared.observability import ServiceMetrics, configure_logging, http_middleware
 from otd_shared.strict_input import StrictInputMiddleware
@@ -85,6 +85,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(web.router)
+    app.include_router(recon_pages.router)
     _ops_routes(app, apis, metrics)
     return app
 

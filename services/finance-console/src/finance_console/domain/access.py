@@ -28,11 +28,15 @@ FINANCE_ROLES = frozenset({ConsoleRole.FINANCE, ConsoleRole.FINANCE_APPROVER})
 PAGES: tuple[Page, ...] = (
     Page("/dashboard", "Recon dashboard", FINANCE_ROLES),
     Page("/statements", "Statements", FINANCE_ROLES),
+    Page("/discrepancies", "Discrepancies", FINANCE_ROLES),
+    Page("/approvals", "Approvals", FINANCE_ROLES),
     Page("/orders", "Order lookup", frozenset({ConsoleRole.FINANCE})),
     Page("/ledger", "Ledger", FINANCE_ROLES),
     Page("/status", "Cluster", frozenset(ConsoleRole)),
 )
 UPLOAD_ROLES = frozenset({ConsoleRole.FINANCE})
+RESOLVE_ROLES = frozenset({ConsoleRole.FINANCE})
+APPROVER_ROLES = frozenset({ConsoleRole.FINANCE_APPROVER})
 SAP_RESEND_ROLES = frozenset({ConsoleRole.FINANCE, ConsoleRole.FINANCE_APPROVER})
 
 

@@ -93,6 +93,12 @@ def check_csrf(session: Session, token: str | None) -> None:
         raise CsrfRejected("the form is stale or forged: reload the page and try again")
 
 
+def redirect_back(back: str, default: str) -> RedirectResponse:
+    """303 to a local path the form named (never another site), else to ``default``."""
+    local = back.startswith("/") and not back.startswith("//")
+    return RedirectResponse(back if local else default, status_code=303)
+
+
 def render(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
