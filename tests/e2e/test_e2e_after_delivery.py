@@ -220,6 +220,8 @@ async def _paid_off_lease(api: Api, car: str) -> str:
     await _wire(api, first["billing_id"], lid)
     await api.payable(lid, second["billing_id"])  # due in ~20 days: inside the window
     await api.pay_online(second["billing_id"], MONTHLY_FEN, "alipay")
+    # Billing applies the gateway's PaymentCallback a moment later: pay off only after it.
+    await api.status_of(f"{api.billing}/billings/{second['billing_id']}", "paid")
     await api.payable(lid, third["billing_id"])
     early = await api.call(
         "POST", f"{api.gateway}/payments", "app-backend",

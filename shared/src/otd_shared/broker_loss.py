@@ -117,8 +117,8 @@ async def read_snapshot(bootstrap_servers: str, topics: list[str]) -> BrokerSnap
         consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers, request_timeout_ms=BROKER_REQUEST_TIMEOUT_MS
         )
-        await consumer.start()
-        try:
+        try:  # start inside: a failed or cancelled start must still close the client
+            await consumer.start()
             await consumer._client.force_metadata_update()  # noqa: SLF001  (fresh partitions)
             partitions = [
                 TopicPartition(t, p)

@@ -162,8 +162,8 @@ class EventConsumer:
             fetch_max_wait_ms=self._config.fetch_max_wait_ms,
         )
         self._kafka.subscribe(list(self._config.topics), listener=_Rebalance(self))
-        await self._kafka.start()
-        try:
+        try:  # start inside: a failed or cancelled start must still close the client
+            await self._kafka.start()
             while not stop.is_set():
                 batches = await self._kafka.getmany(timeout_ms=self._config.poll_timeout_ms)
                 if batches:

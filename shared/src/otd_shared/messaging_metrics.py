@@ -109,8 +109,8 @@ class MessagingSampler:
             enable_auto_commit=False,
             request_timeout_ms=BROKER_TIMEOUT_MS,
         )
-        await reader.start()
-        try:
+        try:  # start inside: a failed or cancelled start must still close the client
+            await reader.start()
             partitions = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS_PER_TOPIC)]
             reader.assign(partitions)
             ends = await reader.end_offsets(partitions)

@@ -96,8 +96,8 @@ async def _read(
         group_id=None,
         enable_auto_commit=False,
     )
-    await kafka.start()
-    try:
+    try:  # start inside: a failed or cancelled start must still close the client
+        await kafka.start()
         tp = TopicPartition(topic, partition)
         kafka.assign([tp])
         end = (await kafka.end_offsets([tp]))[tp]

@@ -104,7 +104,9 @@ class ErrorOut(BaseModel):
     """An error; statement format errors add the line number (null: the file as a whole)."""
 
     detail: str
-    code: str
+    code: str | None = Field(
+        default=None, description="Stable error code; absent on 401/403 from the token check."
+    )
     field: str | None = None
     line_no: int | None = None
 

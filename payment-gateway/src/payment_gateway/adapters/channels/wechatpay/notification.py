@@ -39,7 +39,7 @@ from payment_gateway.adapters.channels.wire_format import (
 )
 from payment_gateway.errors import (
     CallbackRejected,
-    Malformed,
+    UnsupportedCurrency,
     UnsupportedStatus,
 )
 
@@ -209,7 +209,7 @@ class WechatPayChannel:
 
 def _from_transaction(tx: Transaction, notification_id: str) -> VerifiedNotification:
     if tx.amount.currency != "CNY":
-        raise Malformed("only CNY transactions are supported")
+        raise UnsupportedCurrency(f"{tx.amount.currency} transactions are not accepted (CNY only)")
     return VerifiedNotification(
         channel=CHANNEL,
         kind=NotificationKind.PAYMENT,
