@@ -169,6 +169,8 @@ async def _delivered_car(api: Api) -> str:
         await api.payable(oid, billing["billing_id"])
         await api.pay_online(billing["billing_id"], billing["customer_payable_fen"], "wechatpay")
         await api.billing_in(oid, stage, "paid")
+        if stage == "intent":  # order-service hears BillingPaid a moment later: the lock gate
+            await api.status_of(f"{api.orders}/orders/{oid}", "intent_paid")
     await api.status_of(f"{api.orders}/orders/{oid}", "final_paid")
     delivered = await api.ok("POST", f"{api.orders}/orders/{oid}/deliver")
     assert delivered["status"] == "delivered"
