@@ -1,29 +1,12 @@
-"""Business dates: the Asia/Shanghai calendar day of a UTC instant.
-
-China has kept UTC+8 without daylight saving since 1991, so when the host has no tz database
-(slim images without ``tzdata``) a fixed +08:00 offset gives the same dates for every instant
-this system will see.
-"""
+"""Business dates: the Asia/Shanghai calendar day of a UTC instant (``otd_shared.business_time``),
+with the ledger's own error for inputs an event should never carry."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone, tzinfo
-from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime
 
 from ledger_service.domain.errors import InvalidEvent
-
-BUSINESS_TZ_NAME: Final = "Asia/Shanghai"
-
-
-def _business_tz() -> tzinfo:
-    try:
-        return ZoneInfo(BUSINESS_TZ_NAME)
-    except ZoneInfoNotFoundError:
-        return timezone(timedelta(hours=8), BUSINESS_TZ_NAME)
-
-
-BUSINESS_TZ: Final = _business_tz()
+from otd_shared.business_time import business_date
 
 
 def business_date_of(instant: datetime) -> date:
@@ -33,6 +16,9 @@ def business_date_of(instant: datetime) -> date:
     """
     if not isinstance(instant, datetime):
         raise InvalidEvent("a business date needs a datetime")
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        raise InvalidEvent(f"timestamp {instant.isoformat()} has no timezone; expected UTC")
-    return instant.astimezone(BUSINESS_TZ).date()
+    try:
+        return business_date(instant)
+    except ValueError as exc:
+        raise InvalidEvent(
+            f"timestamp {instant.isoformat()} has no timezone; expected UTC"
+        ) from exc
