@@ -5,25 +5,36 @@ one more (the reverse).
 
 Each example runs a fresh activity for its own store through the real API, real signed
 WeChat notifications, the refund scheduler and the ``gateway-discounts`` handler; the ledger
-side is the ledger's own event mapping and posting rules over the events the gateway wrote.
+side is a real ledger database of the session: the discount events the gateway wrote go
+through the ledger's own postings consumer (inbox, mapping, rules, journals), each delivered
+twice, and the journals are counted there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from aiokafka.structs import ConsumerRecord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger_service.adapters.tables import SCHEMA as LEDGER_SCHEMA
+from ledger_service.adapters.tables import journal_lines, journals
+from ledger_service.bootstrap import MIGRATIONS_DIR as LEDGER_MIGRATIONS
+from ledger_service.bootstrap import LedgerRuntime
+from ledger_service.bootstrap import build as build_ledger
 from ledger_service.config import LedgerSettings
-from ledger_service.domain.rules import propose
-from ledger_service.service_layer.event_mapping import payment_callback
-from otd_shared.events import EventEnvelope, PaymentCallback
+from otd_shared.consumer import EventConsumer
+from otd_shared.events import EventEnvelope
+from otd_shared.migrations import upgrade_head_async
 from payment_gateway.testing.discounts import DiscountDriver
 from payment_gateway.testing.harness import Harness
 
@@ -62,7 +73,7 @@ activity = st.fixed_dictionaries(
 )
 @given(rule=activity, script=st.lists(step, min_size=1, max_size=8))
 async def test_no_sequence_exceeds_a_cap_or_the_budget(
-    harness: Harness, rule: dict[str, Any], script: list[tuple[str, Any]]
+    harness: Harness, ledger: Ledger, rule: dict[str, Any], script: list[tuple[str, Any]]
 ) -> None:
     dd = DiscountDriver(harness)
     await dd.skip_existing()
@@ -84,7 +95,7 @@ async def test_no_sequence_exceeds_a_cap_or_the_budget(
         await world.run(kind, arg)
         await dd.follow()
         await check_caps(dd, created, rule, budget_fen)
-    await check_one_journal_each(dd, created["activity_id"])
+    await check_one_journal_each(dd, ledger, created["activity_id"])
 
 
 class World:
@@ -145,22 +156,68 @@ async def check_caps(
     assert 0 <= report["budget_left_fen"] <= budget_fen
 
 
-async def check_one_journal_each(dd: DiscountDriver, activity_id: str) -> None:
-    """Every confirmed (or later reversed) discount: one expense journal, and one reversal."""
-    settings = LedgerSettings(database_url="postgresql://unused/ledger")
+class Ledger:
+    """A real ledger database and its postings consumer, fed records by hand (no broker)."""
+
+    def __init__(self, runtime: LedgerRuntime) -> None:
+        self.runtime = runtime
+        self.consumer: EventConsumer = runtime.build_consumer(runtime.consumers[0])
+        self._offsets = itertools.count()
+
+    async def deliver(self, envelopes: list[EventEnvelope]) -> None:
+        """Each envelope as the next record of the payments topic, in one batch."""
+        records = [
+            ConsumerRecord(
+                topic="otd.payments", partition=0, offset=next(self._offsets), timestamp=0,
+                timestamp_type=0, key=e.partition_key, value=e.model_dump_json().encode(),
+                checksum=None, serialized_key_size=0, serialized_value_size=0, headers=(),
+            )
+            for e in envelopes
+        ]  # fmt: skip
+        await self.consumer.process(records)
+
+    async def debits(self, event_ids: list[uuid.UUID]) -> Counter[str]:
+        """Journals of these events by the account each debits (one count per journal)."""
+        query = (
+            sa.select(journal_lines.c.account, sa.func.count(sa.distinct(journals.c.journal_id)))
+            .join(journals, journals.c.journal_id == journal_lines.c.journal_id)
+            .where(
+                journals.c.source_id.in_([str(i) for i in event_ids]),
+                journal_lines.c.debit_fen > 0,
+            )
+            .group_by(journal_lines.c.account)
+        )
+        async with self.runtime.sessions() as session:
+            return Counter({a: int(n) for a, n in (await session.execute(query)).all()})
+
+
+@pytest.fixture(scope="module")
+async def ledger(new_database: Callable[[], Awaitable[str]]) -> AsyncIterator[Ledger]:
+    url = await new_database()
+    await upgrade_head_async(LEDGER_MIGRATIONS, url, LEDGER_SCHEMA)
+    settings = LedgerSettings(
+        database_url=url, kafka_bootstrap_servers="127.0.0.1:1", log_json=False
+    )
+    runtime = build_ledger(settings)
+    try:
+        yield Ledger(runtime)
+    finally:
+        await runtime.engine.dispose()
+
+
+async def check_one_journal_each(dd: DiscountDriver, ledger: Ledger, activity_id: str) -> None:
+    """Every confirmed (or later reversed) discount: one expense journal, and one reversal,
+    in the real ledger, however often its events are delivered."""
     for draw in await dd.draws(activity_id):
         envelopes = await discount_envelopes(dd, str(draw["discount_payment_id"]))
-        proposals = [propose_for(e, settings) for e in envelopes]
-        journals = [p for p in proposals if p is not None]
-        debits = Counter(
-            leg.account for p in journals for leg in p.journal.legs if leg.debit_fen > 0
-        )
+        await ledger.deliver(envelopes)
+        await ledger.deliver(envelopes)  # a redelivery changes nothing
+        debits = await ledger.debits([e.event_id for e in envelopes])
         expected = {
             "confirmed": {"marketing_expense": 1},
             "reversed": {"marketing_expense": 1, f"deposits:{draw['order_id']}": 1},
         }.get(draw["status"], {})
         assert dict(debits) == expected, (draw["status"], debits)
-        assert len({p.journal.source_id for p in journals}) == len(journals)
 
 
 async def discount_envelopes(dd: DiscountDriver, discount_payment_id: str) -> list[EventEnvelope]:
@@ -178,10 +235,3 @@ async def discount_envelopes(dd: DiscountDriver, discount_payment_id: str) -> li
         for b in bodies
         if b["payload"]["payment_id"] == discount_payment_id
     ]
-
-
-def propose_for(envelope: EventEnvelope, settings: LedgerSettings) -> Any:
-    payload = envelope.payload
-    assert isinstance(payload, PaymentCallback)
-    event = payment_callback(envelope, payload, settings)
-    return None if event is None else propose(event)

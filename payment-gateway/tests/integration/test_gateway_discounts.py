@@ -250,6 +250,61 @@ async def test_a_closed_payment_returns_its_card_to_the_pool(
     assert report["budget_left_fen"] == 0
 
 
+async def _late_success_after_redraw(
+    harness: Harness, dd: DiscountDriver, cards: int
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A pays nothing and closes (its card goes back), B draws that card, then A's channel
+    reports success after all: (activity, A, B)."""
+    shop = store()
+    activity = await dd.running(
+        shop, cap_total=cards, budget_fen=500 * cards, min_fen=500, max_fen=500
+    )
+    first = (await dd.start(await dd.billing(), 10_000, shop)).json()
+    await dd.close(first)
+    await dd.follow()
+    second = (await dd.start(await dd.billing(), 10_000, shop)).json()
+    assert second["discount_fen"] == 500
+    await dd.notify_success(first, f"4200{uuid.uuid4().int % 10**24:024d}")  # paid after all
+    await dd.follow()
+    return activity, first, second
+
+
+async def test_a_late_success_whose_card_was_drawn_again_takes_a_same_amount_card(
+    harness: Harness, dd: DiscountDriver
+) -> None:
+    activity, first, second = await _late_success_after_redraw(harness, dd, cards=2)
+    shown = await harness.payment(first["payment_id"])
+    assert (shown["status"], shown["discount"]["status"]) == ("succeeded", "confirmed")
+    events = await dd.discount_events(first["discount"]["discount_payment_id"])
+    assert [(e["outcome"], e["amount_fen"]) for e in events][-1] == ("succeeded", 500)
+    draws = {str(d.payment_id): d for d in await dd.draws(activity["activity_id"])}
+    assert draws[first["payment_id"]].card_id != draws[second["payment_id"]].card_id
+    report = await dd.report(activity["activity_id"])
+    assert (report["spent_fen"], report["reserved_fen"], report["budget_left_fen"]) == (
+        500,
+        500,
+        0,
+    )
+    assert report["days"][0]["shortfall"] == 0
+
+
+async def test_a_late_success_with_no_card_left_is_a_recorded_shortfall(
+    harness: Harness, dd: DiscountDriver
+) -> None:
+    activity, first, second = await _late_success_after_redraw(harness, dd, cards=1)
+    shown = await harness.payment(first["payment_id"])
+    assert (shown["status"], shown["discount"]["status"]) == ("succeeded", "shortfall")
+    discount_id = first["discount"]["discount_payment_id"]
+    assert (await harness.payment(discount_id))["status"] == "closed"
+    outcomes = [e["outcome"] for e in await dd.discount_events(discount_id)]
+    assert "succeeded" not in outcomes  # billing is told of no discount: it stays due by 500
+    assert (await harness.payment(second["payment_id"]))["discount"]["status"] == "reserved"
+    report = await dd.report(activity["activity_id"])
+    (today,) = report["days"]
+    assert (today["shortfall"], today["shortfall_fen"]) == (1, 500)
+    assert (report["spent_fen"], report["reserved_fen"], report["budget_left_fen"]) == (0, 500, 0)
+
+
 @pytest.mark.parametrize("returns_to_budget", [False, True])
 async def test_a_full_refund_reverses_the_discount_by_the_activity_setting(
     harness: Harness, dd: DiscountDriver, returns_to_budget: bool

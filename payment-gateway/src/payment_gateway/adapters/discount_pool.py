@@ -109,6 +109,8 @@ class DayFigures:
     returned_fen: int
     reversed: int
     reversed_fen: int
+    shortfall: int
+    shortfall_fen: int
 
 
 class ActivityRepository:
@@ -311,6 +313,47 @@ class DiscountPool:
             card_id, CardStatus.AVAILABLE, CardStatus.TAKEN, draw_id=draw_id, now=now
         )
 
+    async def take_like(self, card_id: int, draw_id: uuid.UUID, now: datetime) -> int | None:
+        """Take, for ``draw_id``, an available card of the same pool and amount as ``card_id``
+        (a late success whose own card was drawn again); its id, or None when none is left.
+
+        The replacement is a card dealt in advance like any other, so the caps and the budget
+        still hold; SKIP LOCKED keeps it from a concurrent draw."""
+        like = sa.select(discount_cards.c.pool_key, discount_cards.c.amount_fen).where(
+            discount_cards.c.card_id == card_id
+        )
+        row = (await self._session.execute(like)).first()
+        if row is None:
+            return None
+        pool_key, amount_fen = row
+        free = (
+            sa.select(discount_cards.c.card_id)
+            .where(
+                discount_cards.c.pool_key == pool_key,
+                discount_cards.c.amount_fen == amount_fen,
+                discount_cards.c.status == CardStatus.AVAILABLE.value,
+            )
+            .order_by(discount_cards.c.seq)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .cte("free")
+        )
+        statement = (
+            sa.update(discount_cards)
+            .where(discount_cards.c.card_id == free.c.card_id)
+            .values(status=CardStatus.TAKEN.value, draw_id=draw_id, updated_at=now)
+            .returning(discount_cards.c.card_id)
+        )
+        taken = (await self._session.execute(statement)).scalar()
+        if taken is None:
+            return None
+        await self._session.execute(
+            sa.update(discount_draws)
+            .where(discount_draws.c.draw_id == draw_id)
+            .values(card_id=taken, updated_at=now)
+        )
+        return int(taken)
+
     async def put_back(self, card_id: int, draw_id: uuid.UUID, now: datetime) -> bool:
         """Return a draw's card to the pool (payment failed, or refunded when the activity
         gives refunded discounts back to the budget)."""
@@ -443,7 +486,7 @@ class DiscountPool:
         }
 
     async def by_day(self, activity_id: uuid.UUID, tz: str) -> list[DayFigures]:
-        """Drawn / confirmed / returned / reversed per Asia/Shanghai day of the event."""
+        """Drawn / confirmed / returned / reversed / shortfall per Asia/Shanghai day."""
         d = discount_draws.c
         figures: dict[date, dict[str, int]] = {}
         for kind, column in (
@@ -451,6 +494,7 @@ class DiscountPool:
             ("confirmed", d.confirmed_at),
             ("returned", d.returned_at),
             ("reversed", d.reversed_at),
+            ("shortfall", d.shortfall_at),
         ):
             day = sa.cast(sa.func.timezone(tz, column), sa.Date)
             query = (
@@ -472,6 +516,8 @@ class DiscountPool:
                 returned_fen=v.get("returned_fen", 0),
                 reversed=v.get("reversed", 0),
                 reversed_fen=v.get("reversed_fen", 0),
+                shortfall=v.get("shortfall", 0),
+                shortfall_fen=v.get("shortfall_fen", 0),
             )
             for when, v in sorted(figures.items())
         ]

@@ -219,9 +219,11 @@ discount_draws = sa.Table(
     sa.Column("confirmed_at", _TS),
     sa.Column("returned_at", _TS),
     sa.Column("reversed_at", _TS),
+    sa.Column("shortfall_at", _TS),
     sa.Column("updated_at", _TS, nullable=False),
     sa.CheckConstraint(
-        "status IN ('reserved','confirmed','returned','reversed')", name="ck_discount_draws_status"
+        "status IN ('reserved','confirmed','returned','reversed','shortfall')",
+        name="ck_discount_draws_status",
     ),
     sa.Index("ix_discount_draws_customer", "activity_id", "customer_id"),
 )

@@ -62,12 +62,19 @@ class CardStatus(StrEnum):
 
 
 class DrawStatus(StrEnum):
-    """One payment's draw: reserved while it pays, then confirmed, returned or reversed."""
+    """One payment's draw: reserved while it pays, then confirmed, returned or reversed.
+
+    ``shortfall``: the channel payment succeeded after its card had gone back to the pool and
+    been drawn by someone else, and no card of the same amount was left in its pool; the
+    discount cannot be honoured within the caps and the budget, so the billing stays due by
+    the draw's amount (the customer pays the rest at the cashier) and the report counts it.
+    """
 
     RESERVED = "reserved"
     CONFIRMED = "confirmed"
     RETURNED = "returned"
     REVERSED = "reversed"
+    SHORTFALL = "shortfall"
 
 
 @dataclass(frozen=True)

@@ -194,6 +194,10 @@ class ReportDayOut(BaseModel):
     returned_fen: int
     reversed: int
     reversed_fen: int
+    shortfall: int = Field(
+        description="late successes whose discount could not be honoured (billing left due)"
+    )
+    shortfall_fen: int
 
     @classmethod
     def of(cls, d: DayFigures) -> ReportDayOut:

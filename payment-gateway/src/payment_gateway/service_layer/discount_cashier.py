@@ -15,8 +15,10 @@ channel settle paths stay untouched:
   payment), and its card goes back to the pool only when the activity says so.
 
 A verified success that arrives after the draw was returned takes its card back if nobody drew
-it meanwhile; otherwise the billing stays short by the discount (logged as a warning) rather
-than exceeding a cap or the budget.
+it meanwhile, else a free card of the same pool and amount (dealt in advance like any other, so
+the caps and the budget hold). When none is left the draw ends in ``shortfall``: the billing
+stays due by the discount and the customer pays the rest (never a cap or the budget exceeded);
+the activity report counts it per day and the gateway logs it as an error.
 """
 
 from __future__ import annotations
@@ -218,11 +220,8 @@ async def follow_outcome(
 async def _confirm(
     pool: DiscountPool, payments: PaymentRepository, draw: Draw, *, at: datetime
 ) -> Payment | None:
-    if draw.status is DrawStatus.RETURNED and not await pool.retake(draw.card_id, draw.draw_id, at):
-        log.warning(
-            "late success after the discount was returned and drawn again: billing stays short",
-            extra={"payment_id": str(draw.payment_id), "amount_fen": draw.amount_fen},
-        )
+    if draw.status is DrawStatus.RETURNED and not await _card_back(pool, draw, at):
+        await _shortfall(pool, draw, at)
         return None
     moved = await pool.move_draw(
         draw.draw_id,
@@ -236,6 +235,38 @@ async def _confirm(
     values = {"completed_at": at, "next_query_at": None}
     return await payments.transition(
         draw.discount_payment_id, PaymentStatus.SUCCEEDED, now=at, values=values
+    )
+
+
+async def _card_back(pool: DiscountPool, draw: Draw, at: datetime) -> bool:
+    """A late success: take its own card back, else a free card of the same pool and amount."""
+    if await pool.retake(draw.card_id, draw.draw_id, at):
+        return True
+    replacement = await pool.take_like(draw.card_id, draw.draw_id, at)
+    if replacement is not None:
+        log.info(
+            "late success: its card was drawn again, a same-amount card replaces it",
+            extra={"payment_id": str(draw.payment_id), "card_id": replacement},
+        )
+    return replacement is not None
+
+
+async def _shortfall(pool: DiscountPool, draw: Draw, at: datetime) -> None:
+    """No card left for a late success: the billing stays due by the discount (the customer
+    pays the rest at the cashier); the draw records it for the report and finance."""
+    moved = await pool.move_draw(
+        draw.draw_id,
+        DrawStatus.SHORTFALL,
+        [DrawStatus.RETURNED],
+        now=at,
+        values={"shortfall_at": at},
+    )
+    if moved is None:
+        return
+    log.error(
+        "late success after the discount was returned and drawn again, no card left: "
+        "the billing stays due by the discount",
+        extra={"payment_id": str(draw.payment_id), "amount_fen": draw.amount_fen},
     )
 
 
