@@ -12,9 +12,11 @@ Layout, one directory per channel under `var/keys/`::
     var/keys/wechatpay/apiv3.key             WeChat AEAD key, 32 ASCII characters         0600
     var/keys/<channel>/ids.json              identifiers both sides agree on
 
-RSA 2048, PEM (PKCS#8 private keys, SubjectPublicKeyInfo public keys). `generate_dev_keys` never
-overwrites: files are created with an exclusive link, so two processes racing at start-up end
-with one consistent key set; missing ids are added to an existing ids.json, present ones kept.
+RSA 2048, PEM (PKCS#8 private keys, SubjectPublicKeyInfo public keys); the file primitives are
+`otd_shared.keyfiles` (the sandbox uses them too), whose KeyFileError becomes ChannelKeyError
+here. `generate_dev_keys` never overwrites: files are created with an exclusive link, so two
+processes racing at start-up end with one consistent key set; missing ids are added to an
+existing ids.json, present ones kept.
 
 ids.json also carries one id the design does not list: WeChat `merchant_serial`, the serial of
 *our* merchant certificate that goes into the `Authorization` header of our API calls (the
@@ -25,36 +27,33 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
 import string
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from otd_shared import keyfiles
 from otd_shared.channels import ChannelCode
+from otd_shared.keyfiles import (
+    APIV3_KEY_FILE,
+    CHANNEL_PRIVATE_PEM,
+    CHANNEL_PUBLIC_PEM,
+    IDS_FILE,
+    KEY_DIR_MODE,
+    MERCHANT_PRIVATE_PEM,
+    MERCHANT_PUBLIC_PEM,
+    PRIVATE_FILE_MODE,
+    PUBLIC_FILE_MODE,
+    KeyFileError,
+)
 from payment_gateway.errors import ChannelKeyError
 
-RSA_KEY_SIZE_BITS: Final = 2048
-RSA_PUBLIC_EXPONENT: Final = 65537
 APIV3_KEY_LEN: Final = 32
-KEY_FILE_SIZE_MAX_BYTES: Final = 16 * 1024
-PRIVATE_FILE_MODE: Final = 0o600
-PUBLIC_FILE_MODE: Final = 0o644
-KEY_DIR_MODE: Final = 0o700
-
-CHANNEL_PRIVATE_PEM: Final = "channel_private.pem"
-CHANNEL_PUBLIC_PEM: Final = "channel_public.pem"
-MERCHANT_PRIVATE_PEM: Final = "merchant_private.pem"
-MERCHANT_PUBLIC_PEM: Final = "merchant_public.pem"
-APIV3_KEY_FILE: Final = "apiv3.key"
-IDS_FILE: Final = "ids.json"
 
 _ID_CHARS: Final = frozenset(string.ascii_letters + string.digits + "_-.")
 _ID_LEN_MAX: Final = 64
@@ -130,28 +129,29 @@ def load_keys(keys_dir: Path, channel: ChannelCode, spec: KeySpec) -> ChannelKey
     `apiv3.key` where the spec asks for it. Raises ChannelKeyError naming the file that is wrong.
     """
     directory = keys_dir / channel
-    channel_private = _load_private_optional(directory / CHANNEL_PRIVATE_PEM)
-    merchant_private = _load_private(directory / MERCHANT_PRIVATE_PEM)
-    channel_public = _load_public(directory / CHANNEL_PUBLIC_PEM)
-    merchant_public = _load_public(directory / MERCHANT_PUBLIC_PEM)
-    _check_pair(channel_private, channel_public, directory / CHANNEL_PUBLIC_PEM)
-    _check_pair(merchant_private, merchant_public, directory / MERCHANT_PUBLIC_PEM)
-    apiv3 = _load_apiv3(directory / APIV3_KEY_FILE) if spec.apiv3_key else None
+    with _as_channel_key_errors():
+        channel_private = _load_private_optional(directory / CHANNEL_PRIVATE_PEM)
+        merchant_private = keyfiles.load_private_pem(directory / MERCHANT_PRIVATE_PEM)
+        channel_public = keyfiles.load_public_pem(directory / CHANNEL_PUBLIC_PEM)
+        merchant_public = keyfiles.load_public_pem(directory / MERCHANT_PUBLIC_PEM)
+        _check_pair(channel_private, channel_public, directory / CHANNEL_PUBLIC_PEM)
+        _check_pair(merchant_private, merchant_public, directory / MERCHANT_PUBLIC_PEM)
+        apiv3 = _load_apiv3(directory / APIV3_KEY_FILE) if spec.apiv3_key else None
+        ids = _load_ids(directory / IDS_FILE, spec)
+        certificates = {
+            name: keyfiles.read_small(directory / name)
+            for name in spec.certificate_files
+            if (directory / name).is_file()
+        }
     return ChannelKeySet(
         channel=channel,
         channel_public_key=channel_public,
         merchant_private_key=merchant_private,
         merchant_public_key=merchant_public,
-        ids=MappingProxyType(_load_ids(directory / IDS_FILE, spec)),
+        ids=MappingProxyType(ids),
         channel_private_key=channel_private,
         apiv3_key=apiv3,
-        certificates=MappingProxyType(
-            {
-                name: _read_small(directory / name)
-                for name in spec.certificate_files
-                if (directory / name).is_file()
-            }
-        ),
+        certificates=MappingProxyType(certificates),
     )
 
 
@@ -159,12 +159,15 @@ def generate_keys(keys_dir: Path, channel: ChannelCode, spec: KeySpec) -> None:
     """Create one channel's dev key layout, keeping whatever already exists."""
     directory = keys_dir / channel
     directory.mkdir(mode=KEY_DIR_MODE, parents=True, exist_ok=True)
-    _ensure_key_pair(directory / CHANNEL_PRIVATE_PEM, directory / CHANNEL_PUBLIC_PEM)
-    _ensure_key_pair(directory / MERCHANT_PRIVATE_PEM, directory / MERCHANT_PUBLIC_PEM)
-    if spec.apiv3_key:
-        apiv3 = "".join(secrets.choice(_APIV3_CHARS) for _ in range(APIV3_KEY_LEN))
-        _create_exclusive(directory / APIV3_KEY_FILE, apiv3.encode("ascii"), PRIVATE_FILE_MODE)
-    _ensure_ids(directory / IDS_FILE, spec)
+    with _as_channel_key_errors():
+        keyfiles.ensure_key_pair(directory / CHANNEL_PRIVATE_PEM, directory / CHANNEL_PUBLIC_PEM)
+        keyfiles.ensure_key_pair(directory / MERCHANT_PRIVATE_PEM, directory / MERCHANT_PUBLIC_PEM)
+        if spec.apiv3_key:
+            apiv3 = "".join(secrets.choice(_APIV3_CHARS) for _ in range(APIV3_KEY_LEN))
+            keyfiles.create_exclusive(
+                directory / APIV3_KEY_FILE, apiv3.encode("ascii"), PRIVATE_FILE_MODE
+            )
+        _ensure_ids(directory / IDS_FILE, spec)
     if spec.make_dev_certificates is not None:
         spec.make_dev_certificates(directory)
 
@@ -174,62 +177,36 @@ def dev_digits(count: int) -> str:
     return "".join(secrets.choice(string.digits) for _ in range(count))
 
 
+@contextlib.contextmanager
+def _as_channel_key_errors() -> Iterator[None]:
+    """The shared primitives' KeyFileError, as the gateway's ChannelKeyError."""
+    try:
+        yield
+    except KeyFileError as exc:
+        raise ChannelKeyError(str(exc)) from None
+
+
 # ---------------------------------------------------------------- loading
 
 
-def _read_small(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ChannelKeyError(f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > KEY_FILE_SIZE_MAX_BYTES:
-        raise ChannelKeyError(f"{path} is larger than {KEY_FILE_SIZE_MAX_BYTES} bytes")
-    return data
-
-
-def _load_private(path: Path) -> rsa.RSAPrivateKey:
-    try:
-        key = serialization.load_pem_private_key(_read_small(path), password=None)
-    except ValueError:
-        raise ChannelKeyError(f"{path} is not an unencrypted PEM private key") from None
-    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < RSA_KEY_SIZE_BITS:
-        raise ChannelKeyError(f"{path} is not an RSA key of at least {RSA_KEY_SIZE_BITS} bits")
-    return key
-
-
 def _load_private_optional(path: Path) -> rsa.RSAPrivateKey | None:
-    return _load_private(path) if path.exists() else None
-
-
-def _load_public(path: Path) -> rsa.RSAPublicKey:
-    try:
-        key = serialization.load_pem_public_key(_read_small(path))
-    except ValueError:
-        raise ChannelKeyError(f"{path} is not a PEM public key") from None
-    if not isinstance(key, rsa.RSAPublicKey) or key.key_size < RSA_KEY_SIZE_BITS:
-        raise ChannelKeyError(f"{path} is not an RSA key of at least {RSA_KEY_SIZE_BITS} bits")
-    return key
+    return keyfiles.load_private_pem(path) if path.exists() else None
 
 
 def _check_pair(private: rsa.RSAPrivateKey | None, public: rsa.RSAPublicKey, path: Path) -> None:
-    if private is not None and private.public_key().public_numbers() != public.public_numbers():
+    if private is not None and not keyfiles.same_public_key(private.public_key(), public):
         raise ChannelKeyError(f"{path} does not belong to its private key")
 
 
 def _load_apiv3(path: Path) -> bytes:
-    text = _read_small(path).rstrip(b"\r\n")
+    text = keyfiles.read_small(path).rstrip(b"\r\n")
     if len(text) != APIV3_KEY_LEN or not text.isascii() or not text.isalnum():
         raise ChannelKeyError(f"{path} must hold exactly {APIV3_KEY_LEN} ASCII letters/digits")
     return text
 
 
 def _load_ids(path: Path, spec: KeySpec) -> dict[str, str]:
-    try:
-        raw = json.loads(_read_small(path))
-    except ValueError:
-        raise ChannelKeyError(f"{path} is not valid JSON") from None
-    if not isinstance(raw, dict):
-        raise ChannelKeyError(f"{path} must hold a JSON object")
+    raw = _read_ids_object(path, hint="")
     ids: dict[str, str] = {}
     for name, value in raw.items():
         if not isinstance(value, str) or not _is_plain_id(value):
@@ -241,6 +218,16 @@ def _load_ids(path: Path, spec: KeySpec) -> dict[str, str]:
     return ids
 
 
+def _read_ids_object(path: Path, *, hint: str) -> dict[str, object]:
+    try:
+        raw = json.loads(keyfiles.read_small(path))
+    except ValueError:
+        raise ChannelKeyError(f"{path} is not valid JSON{hint}") from None
+    if not isinstance(raw, dict):
+        raise ChannelKeyError(f"{path} must hold a JSON object")
+    return raw
+
+
 def _is_plain_id(value: str) -> bool:
     return 0 < len(value) <= _ID_LEN_MAX and all(char in _ID_CHARS for char in value)
 
@@ -248,95 +235,15 @@ def _is_plain_id(value: str) -> bool:
 # ---------------------------------------------------------------- generation
 
 
-def _ensure_key_pair(private_path: Path, public_path: Path) -> None:
-    if not private_path.exists():
-        if public_path.exists():
-            raise ChannelKeyError(f"{public_path} exists without its private key; not replacing it")
-        key = rsa.generate_private_key(
-            public_exponent=RSA_PUBLIC_EXPONENT, key_size=RSA_KEY_SIZE_BITS
-        )
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        _create_exclusive(private_path, pem, PRIVATE_FILE_MODE)
-    # Re-read from disk: if another process won the race, its key is the one to derive from.
-    private = _load_private(private_path)
-    public_pem = private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    _create_exclusive(public_path, public_pem, PUBLIC_FILE_MODE)
-    _check_pair(private, _load_public(public_path), public_path)
-
-
 def _ensure_ids(path: Path, spec: KeySpec) -> None:
     fresh = spec.new_dev_ids()
-    if _create_exclusive(path, _ids_json(fresh), PUBLIC_FILE_MODE):
+    if keyfiles.create_exclusive(path, _ids_json(fresh), PUBLIC_FILE_MODE):
         return
-    existing = _read_existing_ids(path)
+    existing = _read_ids_object(path, hint="; fix or remove it")
     missing = {name: value for name, value in fresh.items() if name not in existing}
     if missing:
-        _replace_atomically(path, _ids_json({**existing, **missing}), PUBLIC_FILE_MODE)
-
-
-def _read_existing_ids(path: Path) -> dict[str, object]:
-    try:
-        raw = json.loads(_read_small(path))
-    except ValueError:
-        raise ChannelKeyError(f"{path} is not valid JSON; fix or remove it") from None
-    if not isinstance(raw, dict):
-        raise ChannelKeyError(f"{path} must hold a JSON object")
-    return raw
+        keyfiles.replace_atomically(path, _ids_json({**existing, **missing}), PUBLIC_FILE_MODE)
 
 
 def _ids_json(ids: Mapping[str, object]) -> bytes:
     return (json.dumps(dict(ids), indent=2, sort_keys=True) + "\n").encode("ascii")
-
-
-def _write_temp(directory: Path, data: bytes, mode: int) -> Path:
-    fd, name = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        os.fchmod(fd, mode)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return Path(name)
-
-
-def _create_exclusive(path: Path, data: bytes, mode: int) -> bool:
-    """Create `path` with `data` unless it exists; True when this call created it.
-
-    A complete temporary file is hard-linked into place, so readers never see half a key;
-    filesystems without hard links fall back to an exclusive create.
-    """
-    temp = _write_temp(path.parent, data, mode)
-    try:
-        os.link(temp, path)
-    except FileExistsError:
-        return False
-    except OSError:
-        return _create_exclusive_direct(path, data, mode)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
-    return True
-
-
-def _create_exclusive_direct(path: Path, data: bytes, mode: int) -> bool:
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
-    except FileExistsError:
-        return False
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return True
-
-
-def _replace_atomically(path: Path, data: bytes, mode: int) -> None:
-    temp = _write_temp(path.parent, data, mode)
-    os.replace(temp, path)

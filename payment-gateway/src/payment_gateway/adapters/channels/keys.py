@@ -13,16 +13,15 @@ from types import MappingProxyType
 from typing import Final
 
 from otd_shared.channels import ChannelCode
-from payment_gateway.adapters.channels.key_files import (
+from otd_shared.keyfiles import (
     APIV3_KEY_FILE,
     CHANNEL_PRIVATE_PEM,
     CHANNEL_PUBLIC_PEM,
     IDS_FILE,
     MERCHANT_PRIVATE_PEM,
     MERCHANT_PUBLIC_PEM,
-    ChannelKeySet,
-    generate_keys,
 )
+from payment_gateway.adapters.channels.key_files import ChannelKeySet, generate_keys
 from payment_gateway.adapters.channels.registry import REGISTRY, ChannelRegistry, load_key_set_of
 
 # The channels with keys, in catalogue order, and the ids each must have in ids.json.

@@ -4,16 +4,15 @@
     channel = build_channel_protocol(ChannelCode.ALIPAY, load_key_set(keys_dir, "alipay"))
     verified = channel.verify_notification(request.headers, raw_body, now_s=int(time.time()))
 
-The registry line of a channel is its entry in the shared catalogue (`otd_shared.channels`):
-every code there must have a package ``channels/<code>/`` whose ``spec.py`` exports ``SPEC``
-for that code. The package is imported by its code when the registry is built, and a missing
-package, a missing ``SPEC`` or a spec of another code raises at import (never a silent None;
-tests/channels checks every code). Everything channel-shaped derives from the registry.
+Every code of the shared catalogue (`otd_shared.channels`) has a package ``channels/<code>/``
+whose ``spec.py`` declares its ``SPEC``; ``SPECS`` below imports each one by name (no module
+or class is looked up from a string). Building the registry checks that every catalogue code
+has exactly one spec whose facts are its catalogue line, and raises otherwise (never a silent
+None; tests/channels checks every code). Everything channel-shaped derives from the registry.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +20,23 @@ from types import MappingProxyType
 from typing import Final
 
 from otd_shared.channels import CATALOGUE, Catalogue, ChannelCode
+from payment_gateway.adapters.channels.alipay.spec import SPEC as ALIPAY
+from payment_gateway.adapters.channels.allinpay.spec import SPEC as ALLINPAY
+from payment_gateway.adapters.channels.cash.spec import SPEC as CASH
 from payment_gateway.adapters.channels.client_base import ChannelClient, ChannelHttp, ClientOptions
 from payment_gateway.adapters.channels.contract import ChannelProtocol, NotificationLimits
+from payment_gateway.adapters.channels.discount.spec import SPEC as DISCOUNT
 from payment_gateway.adapters.channels.key_files import ChannelKeySet, load_keys
+from payment_gateway.adapters.channels.lakala.spec import SPEC as LAKALA
+from payment_gateway.adapters.channels.loan.spec import SPEC as LOAN
 from payment_gateway.adapters.channels.spec import ChannelSpec
+from payment_gateway.adapters.channels.unionpay.spec import SPEC as UNIONPAY
+from payment_gateway.adapters.channels.wechatpay.spec import SPEC as WECHATPAY
+from payment_gateway.adapters.channels.wire.spec import SPEC as WIRE
 from payment_gateway.errors import ChannelKeyError
 
-_PACKAGE: Final = __name__.rpartition(".")[0]
+SPECS: Final = (WECHATPAY, ALIPAY, LAKALA, UNIONPAY, ALLINPAY, CASH, WIRE, LOAN, DISCOUNT)
+"""One line per channel package (any order: the registry follows the catalogue's)."""
 
 
 @dataclass(frozen=True)
@@ -79,19 +88,25 @@ class ChannelRegistry:
         return MappingProxyType({spec.code: spec.facts for spec in self})
 
 
-def _load_spec(code: ChannelCode) -> ChannelSpec:
-    module = importlib.import_module(f"{_PACKAGE}.{code.value}.spec")
-    spec = getattr(module, "SPEC", None)
-    if not isinstance(spec, ChannelSpec) or spec.code is not code:
-        raise ImportError(f"{module.__name__} must export SPEC, the ChannelSpec of {code}")
-    if spec.facts != CATALOGUE[code]:
-        raise ImportError(f"{module.__name__}: SPEC.facts differ from the shared catalogue")
-    return spec
-
-
-def load_registry(codes: Iterable[ChannelCode] = CATALOGUE) -> ChannelRegistry:
-    """The specs of `codes` (default: the whole catalogue)."""
-    return ChannelRegistry(MappingProxyType({code: _load_spec(code) for code in codes}))
+def load_registry(
+    specs: Iterable[ChannelSpec] = SPECS, catalogue: Catalogue = CATALOGUE
+) -> ChannelRegistry:
+    """The registry of `specs`, in catalogue order; ImportError unless every catalogue code
+    has exactly one spec, no spec is of a code outside it, and each spec's facts are its
+    catalogue line."""
+    by_code: dict[ChannelCode, ChannelSpec] = {}
+    for spec in specs:
+        if spec.code in by_code:
+            raise ImportError(f"two ChannelSpecs declare {spec.code}")
+        if spec.code not in catalogue:
+            raise ImportError(f"ChannelSpec of {spec.code}: no such code in the catalogue")
+        if spec.facts != catalogue[spec.code]:
+            raise ImportError(f"ChannelSpec of {spec.code}: facts differ from the catalogue")
+        by_code[spec.code] = spec
+    missing = [code for code in catalogue if code not in by_code]
+    if missing:
+        raise ImportError(f"no ChannelSpec for {', '.join(missing)} (add it to SPECS)")
+    return ChannelRegistry(MappingProxyType({code: by_code[code] for code in catalogue}))
 
 
 REGISTRY: Final = load_registry()
