@@ -4,15 +4,18 @@
     channel = build_channel_protocol(ChannelCode.ALIPAY, load_key_set(keys_dir, "alipay"))
     verified = channel.verify_notification(request.headers, raw_body, now_s=int(time.time()))
 
-Every code of the shared catalogue (`otd_shared.channels`) has a package ``channels/<code>/``
-whose ``spec.py`` declares its ``SPEC``; ``SPECS`` below imports each one by name (no module
-or class is looked up from a string). Building the registry checks that every catalogue code
-has exactly one spec whose facts are its catalogue line, and raises otherwise (never a silent
-None; tests/channels checks every code). Everything channel-shaped derives from the registry.
+Every code of the shared catalogue (`otd_shared.channels`) has a package ``channels/<name>/``
+whose ``spec.py`` declares its ``SPEC``; the packages are found by listing this package (no
+module or class is looked up from a channel code), so a new channel is its package and no
+line here. Building the registry checks that every catalogue code has exactly one spec whose
+facts are its catalogue line, and raises otherwise (never a silent None; tests/channels checks
+every code). Everything channel-shaped derives from the registry.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,23 +23,33 @@ from types import MappingProxyType
 from typing import Final
 
 from otd_shared.channels import CATALOGUE, Catalogue, ChannelCode
-from payment_gateway.adapters.channels.alipay.spec import SPEC as ALIPAY
-from payment_gateway.adapters.channels.allinpay.spec import SPEC as ALLINPAY
-from payment_gateway.adapters.channels.cash.spec import SPEC as CASH
+from payment_gateway.adapters import channels as channels_package
 from payment_gateway.adapters.channels.client_base import ChannelClient, ChannelHttp, ClientOptions
 from payment_gateway.adapters.channels.contract import ChannelProtocol, NotificationLimits
-from payment_gateway.adapters.channels.discount.spec import SPEC as DISCOUNT
 from payment_gateway.adapters.channels.key_files import ChannelKeySet, load_keys
-from payment_gateway.adapters.channels.lakala.spec import SPEC as LAKALA
-from payment_gateway.adapters.channels.loan.spec import SPEC as LOAN
 from payment_gateway.adapters.channels.spec import ChannelSpec
-from payment_gateway.adapters.channels.unionpay.spec import SPEC as UNIONPAY
-from payment_gateway.adapters.channels.wechatpay.spec import SPEC as WECHATPAY
-from payment_gateway.adapters.channels.wire.spec import SPEC as WIRE
 from payment_gateway.errors import ChannelKeyError
 
-SPECS: Final = (WECHATPAY, ALIPAY, LAKALA, UNIONPAY, ALLINPAY, CASH, WIRE, LOAN, DISCOUNT)
-"""One line per channel package (any order: the registry follows the catalogue's)."""
+
+def discover_specs() -> tuple[ChannelSpec, ...]:
+    """The ``SPEC`` of every channel package beside this module (``channels/<name>/spec.py``).
+
+    Packages are found by listing this package, never by building a name from a channel code;
+    a package without a ``spec.py`` exporting a ChannelSpec ``SPEC`` raises ImportError."""
+    specs: list[ChannelSpec] = []
+    for found in sorted(pkgutil.iter_modules(channels_package.__path__), key=lambda m: m.name):
+        if not found.ispkg:
+            continue
+        module = importlib.import_module(f"{channels_package.__name__}.{found.name}.spec")
+        spec = getattr(module, "SPEC", None)
+        if not isinstance(spec, ChannelSpec):
+            raise ImportError(f"{module.__name__} must export SPEC, a ChannelSpec")
+        specs.append(spec)
+    return tuple(specs)
+
+
+SPECS: Final = discover_specs()
+"""Every channel package's spec (the registry orders them as the catalogue does)."""
 
 
 @dataclass(frozen=True)
