@@ -19,6 +19,7 @@ USERS = {
     "finance": {"username": "fin", "password": "fin-pass-1"},
     "finance-approver": {"username": "appr", "password": "appr-pass-1"},
     "cashier": {"username": "cash", "password": "cash-pass-1"},
+    "marketing": {"username": "mkt", "password": "mkt-pass-1"},
 }
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -53,7 +54,16 @@ async def _sign_in(client: httpx.AsyncClient, role: str) -> httpx.Response:
 
 
 async def test_pages_need_a_session(client: httpx.AsyncClient) -> None:
-    for path in ("/dashboard", "/statements", "/ledger", "/orders", "/account"):
+    for path in (
+        "/dashboard",
+        "/statements",
+        "/ledger",
+        "/orders",
+        "/account",
+        "/wires",
+        "/cash",
+        "/discounts",
+    ):
         response = await client.get(path)
         assert response.status_code == 303
         assert response.headers["location"] == "/login"
@@ -170,3 +180,138 @@ async def test_metrics_count_requests_per_route(client: httpx.AsyncClient) -> No
     await client.get("/login")
     body = (await client.get("/metrics")).text
     assert 'http_requests_total{method="GET",route="/login",status="200"}' in body
+
+
+async def _csrf(client: httpx.AsyncClient) -> str:
+    page = await client.get("/account")
+    match = CSRF.search(page.text)
+    assert match is not None
+    return match.group(1)
+
+
+WIRE = "/wires/0b5f7c1e-2d3a-4c5b-8e9f-0a1b2c3d4e5f"
+CLAIM = "/wire-claims/0b5f7c1e-2d3a-4c5b-8e9f-0a1b2c3d4e5f"
+ACTIVITY = "/discounts/0b5f7c1e-2d3a-4c5b-8e9f-0a1b2c3d4e5f"
+RECEIPT = "/cash/receipts/0b5f7c1e-2d3a-4c5b-8e9f-0a1b2c3d4e5f/reversal"
+
+
+@pytest.mark.parametrize(
+    ("role", "refused", "home"),
+    [
+        ("cashier", ("/wires", WIRE, "/discounts", ACTIVITY), "/cash"),
+        ("marketing", ("/wires", "/cash", "/dashboard", "/orders"), "/discounts"),
+    ],
+)
+async def test_each_role_sees_its_pages_only(
+    client: httpx.AsyncClient, role: str, refused: tuple[str, ...], home: str
+) -> None:
+    signed_in = await _sign_in(client, role)
+    assert signed_in.headers["location"] == home
+    account = await client.get("/account")
+    assert f'href="{home}"' in account.text
+    for path in refused:
+        response = await client.get(path)
+        assert response.status_code == 403, path
+        assert "may not" in response.text
+        assert f'href="{path}"' not in account.text
+
+
+async def test_the_finance_menu_has_the_wire_cash_and_discount_pages(
+    client: httpx.AsyncClient,
+) -> None:
+    await _sign_in(client, "finance")
+    account = (await client.get("/account")).text
+    for path in ("/wires", "/cash", "/discounts"):
+        assert f'href="{path}"' in account
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "data"),
+    [
+        ("cashier", WIRE + "/claims", {"billing_id": "x", "amount": "1"}),
+        ("finance-approver", WIRE + "/claims", {"billing_id": "x", "amount": "1"}),
+        ("finance", CLAIM + "/approve", {"wire_id": WIRE[7:]}),
+        ("cashier", CLAIM + "/unclaim", {"wire_id": WIRE[7:], "reason": "wrong"}),
+        (
+            "finance",
+            "/cash/receipts",
+            {"billing_id": "x", "amount": "1", "receipt_no": "R1", "store_id": "S001"},
+        ),
+        ("cashier", RECEIPT, {"reason": "wrong", "store_id": "S001", "date": "2026-05-01"}),
+        ("finance", "/cash/day-closes", {"store_id": "S001", "date": "2026-05-01"}),
+        ("marketing", ACTIVITY + "/approve", {}),
+        ("finance", ACTIVITY + "/cancel", {}),
+    ],
+)
+async def test_actions_are_refused_to_other_roles_before_any_service_call(
+    client: httpx.AsyncClient, role: str, path: str, data: dict[str, str]
+) -> None:
+    await _sign_in(client, role)
+    response = await client.post(path, data={**data, "csrf_token": await _csrf(client)})
+    assert response.status_code == 403, response.text
+    assert "may not" in response.text
+
+
+async def test_the_new_forms_need_the_csrf_token(client: httpx.AsyncClient) -> None:
+    await _sign_in(client, "finance")
+    claim = await client.post(
+        WIRE + "/claims", data={"billing_id": "x", "amount": "1", "csrf_token": "forged"}
+    )
+    assert claim.status_code == 403
+    assert "stale or forged" in claim.text
+    await _sign_in(client, "marketing")
+    cancel = await client.post(ACTIVITY + "/cancel", data={})
+    assert cancel.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (
+            {"billing_id": ["0b5f7c1e-2d3a-4c5b-8e9f-0a1b2c3d4e5f"], "amount": ["12.345"]},
+            "row 1 amount: &#39;12.345&#39; is not an amount",
+        ),
+        ({"billing_id": ["not-a-billing"], "amount": ["10"]}, "row 1: &#39;not-a-billing&#39;"),
+        ({"billing_id": ["a", "b"], "amount": ["", " "]}, "at least one billing"),
+        ({"billing_id": ["a", "b"], "amount": ["1"]}, "malformed"),
+    ],
+)
+async def test_a_bad_claim_form_is_422_and_calls_no_service(
+    client: httpx.AsyncClient, rows: dict[str, list[str]], message: str
+) -> None:
+    await _sign_in(client, "finance")
+    response = await client.post(WIRE + "/claims", data={**rows, "csrf_token": await _csrf(client)})
+    assert response.status_code == 422
+    assert message in response.text
+
+
+async def test_a_bad_receipt_or_day_is_422(client: httpx.AsyncClient) -> None:
+    await _sign_in(client, "cashier")
+    token = await _csrf(client)
+    amount = await client.post(
+        "/cash/receipts",
+        data={
+            "billing_id": "0b5f7c1e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+            "amount": "-3",
+            "receipt_no": "R1",
+            "store_id": "S001",
+            "csrf_token": token,
+        },
+    )
+    assert amount.status_code == 422
+    assert "not an amount" in amount.text
+    store = await client.post(
+        "/cash/day-closes", data={"store_id": "S 1", "date": "2026-05-01", "csrf_token": token}
+    )
+    assert store.status_code == 422
+    day = await client.get("/cash", params={"date": "2026-13-01"})
+    assert day.status_code == 422
+    report = await client.get("/cash/day-closes/S%201/2026-05-01/report.csv")
+    assert report.status_code == 422
+
+
+async def test_the_new_pages_need_their_services(client: httpx.AsyncClient) -> None:
+    await _sign_in(client, "finance")
+    for path in ("/wires", "/cash", "/discounts", WIRE, ACTIVITY):
+        response = await client.get(path)
+        assert response.status_code == 503, path

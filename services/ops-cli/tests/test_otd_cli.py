@@ -162,7 +162,7 @@ def test_dev_tokens_and_users_are_created_once(tmp_path: Path) -> None:
     assert (tmp_path / "dev-tokens.json").read_text() == first
     code, users = otd(None, "dev", "users", var_dir=tmp_path)
     assert code == 0
-    assert set(users["users"]) == {"finance", "finance-approver", "cashier"}
+    assert set(users["users"]) == {"finance", "finance-approver", "cashier", "marketing"}
 
 
 def test_replay_feeds_a_consumer_and_the_inbox_skips_what_it_applied(

@@ -19,7 +19,13 @@ from finance_console.adapters.services import ServiceApis
 from finance_console.adapters.sessions import SessionCodec
 from finance_console.config import ConsoleSettings
 from finance_console.domain.access import UserDirectory
-from finance_console.entrypoints import recon_pages, web
+from finance_console.entrypoints import (
+    cash_pages,
+    discount_pages,
+    recon_pages,
+    web,
+    wire_pages,
+)
 from finance_console.errors import ConsoleError, NotSignedIn
 from otd_shared.observability import ServiceMetrics, configure_logging, http_middleware
 from otd_shared.strict_input import StrictInputMiddleware
@@ -86,6 +92,9 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(web.router)
     app.include_router(recon_pages.router)
+    app.include_router(wire_pages.router)
+    app.include_router(cash_pages.router)
+    app.include_router(discount_pages.router)
     _ops_routes(app, apis, metrics)
     return app
 

@@ -57,3 +57,10 @@ class ServiceRefused(ConsoleError):
         self.status = status
         self.code = code
         self.line_no = line_no
+
+
+class InvalidForm(ConsoleError):
+    """A form field the console checks itself (an amount, an id) is malformed."""
+
+    status = 422
+    code = "invalid_input"

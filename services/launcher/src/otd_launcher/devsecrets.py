@@ -11,7 +11,12 @@ from otd_shared.auth import Role
 
 TOKEN_BYTES = 24
 PASSWORD_BYTES = 12
-CONSOLE_USERNAMES = {"finance": "finance", "finance-approver": "approver", "cashier": "cashier"}
+CONSOLE_USERNAMES = {
+    "finance": "finance",
+    "finance-approver": "approver",
+    "cashier": "cashier",
+    "marketing": "marketing",
+}
 # DESIGN.md §3: the dev store S001 with a UnionPay and an Allinpay terminal.
 DEV_POS_REGISTRY = {
     "stores": [
@@ -39,7 +44,7 @@ def ensure_dev_tokens(path: Path) -> dict[str, str]:
 
 def ensure_console_users(path: Path) -> dict[str, dict[str, str]]:
     """Write ``{"<role>": {"username", "password"}}`` for each console role missing from the
-    file (README.md: finance, finance-approver, cashier); return all."""
+    file (README.md: finance, finance-approver, cashier, marketing); return all."""
     users: dict[str, dict[str, str]] = json.loads(path.read_text()) if path.is_file() else {}
     missing = {r: n for r, n in CONSOLE_USERNAMES.items() if r not in users}
     for role, username in missing.items():

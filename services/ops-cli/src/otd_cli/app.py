@@ -516,7 +516,7 @@ def dev_tokens(json_out: JsonOpt = False) -> None:
 @dev.command("users")
 def dev_users(json_out: JsonOpt = False) -> None:
     """Create the console users missing from var/console-users.json (finance,
-    finance-approver, cashier)."""
+    finance-approver, cashier, marketing)."""
 
     def work() -> dict[str, Any]:
         from otd_launcher.devsecrets import ensure_console_users

@@ -50,6 +50,11 @@ class ServiceApis:
         """GET a JSON body."""
         return await self._call("GET", role, service, path, params=params)
 
+    async def get_text(self, role: str, service: str, path: str) -> str:
+        """GET a text body (a CSV report)."""
+        response = await self._send("GET", role, service, path)
+        return response.text
+
     async def post(
         self, role: str, service: str, path: str, body: Mapping[str, Any] | None = None
     ) -> Any:
@@ -82,6 +87,12 @@ class ServiceApis:
         return url
 
     async def _call(self, method: str, role: str, service: str, path: str, **kw: Any) -> Any:
+        response = await self._send(method, role, service, path, **kw)
+        return response.json() if response.content else None
+
+    async def _send(
+        self, method: str, role: str, service: str, path: str, **kw: Any
+    ) -> httpx.Response:
         token = self._tokens.get(role)
         if token is None:
             raise ServiceUnavailable(f"the console holds no service token for role {role}")
@@ -98,7 +109,7 @@ class ServiceApis:
             raise ServiceUnavailable(f"{service} failed with {response.status_code}")
         if response.status_code >= 400:
             raise _refusal(response)
-        return response.json() if response.content else None
+        return response
 
 
 def _refusal(response: httpx.Response) -> ServiceRefused:

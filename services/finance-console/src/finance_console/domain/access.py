@@ -13,6 +13,7 @@ class ConsoleRole(StrEnum):
     FINANCE = "finance"
     FINANCE_APPROVER = "finance-approver"
     CASHIER = "cashier"
+    MARKETING = "marketing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +26,16 @@ class Page:
 
 
 FINANCE_ROLES = frozenset({ConsoleRole.FINANCE, ConsoleRole.FINANCE_APPROVER})
+CASH_ROLES = frozenset({ConsoleRole.CASHIER, *FINANCE_ROLES})
+DISCOUNT_ROLES = frozenset({ConsoleRole.MARKETING, *FINANCE_ROLES})
 PAGES: tuple[Page, ...] = (
     Page("/dashboard", "Recon dashboard", FINANCE_ROLES),
     Page("/statements", "Statements", FINANCE_ROLES),
     Page("/discrepancies", "Discrepancies", FINANCE_ROLES),
     Page("/approvals", "Approvals", FINANCE_ROLES),
+    Page("/wires", "Wire claims", FINANCE_ROLES),
+    Page("/cash", "Cash", CASH_ROLES),
+    Page("/discounts", "Discounts", DISCOUNT_ROLES),
     Page("/orders", "Order lookup", frozenset({ConsoleRole.FINANCE})),
     Page("/ledger", "Ledger", FINANCE_ROLES),
     Page("/status", "Cluster", frozenset(ConsoleRole)),
@@ -38,6 +44,13 @@ UPLOAD_ROLES = frozenset({ConsoleRole.FINANCE})
 RESOLVE_ROLES = frozenset({ConsoleRole.FINANCE})
 APPROVER_ROLES = frozenset({ConsoleRole.FINANCE_APPROVER})
 SAP_RESEND_ROLES = frozenset({ConsoleRole.FINANCE, ConsoleRole.FINANCE_APPROVER})
+# The payment-gateway's own rules (entrypoints/wires_api.py, cash_api.py, discounts_api.py):
+WIRE_CLAIM_ROLES = frozenset({ConsoleRole.FINANCE})
+WIRE_UNCLAIM_ROLES = FINANCE_ROLES
+CASH_RECORD_ROLES = frozenset({ConsoleRole.CASHIER})
+CASH_REVERSE_ROLES = APPROVER_ROLES
+DAY_CLOSE_ROLES = frozenset({ConsoleRole.CASHIER})
+DISCOUNT_CANCEL_ROLES = frozenset({ConsoleRole.MARKETING, ConsoleRole.FINANCE_APPROVER})
 
 
 def page(path: str) -> Page:

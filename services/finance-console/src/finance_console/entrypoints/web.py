@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,7 +28,12 @@ from finance_console.domain.access import (
     page,
     pages_for,
 )
-from finance_console.domain.recon_day import SOURCE_LABELS, SOURCES, business_today
+from finance_console.domain.recon_day import (
+    BUSINESS_TZ,
+    SOURCE_LABELS,
+    SOURCES,
+    business_today,
+)
 from finance_console.errors import CsrfRejected, NotSignedIn, RoleRefused, UploadTooLarge
 from finance_console.service_layer import views
 
@@ -53,8 +58,22 @@ def pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.2f}%"
 
 
+def shanghai(value: str | None) -> str:
+    """An ISO timestamp from a service as Asia/Shanghai wall time (``YYYY-MM-DD HH:MM``)."""
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        return value
+    return moment.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")
+
+
 TEMPLATES.env.filters["fen"] = fen
 TEMPLATES.env.filters["pct"] = pct
+TEMPLATES.env.filters["shanghai"] = shanghai
 
 
 def apis_of(request: Request) -> ServiceApis:

@@ -15,6 +15,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from otd_shared.settings import REPO_ROOT
+from otd_shared.testing.cluster import RunningCluster
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -78,6 +79,16 @@ def console_users(var_dir: Path) -> dict[str, dict[str, str]]:
     """The users the launcher wrote."""
     users: dict[str, dict[str, str]] = json.loads((var_dir / "console-users.json").read_text())
     return users
+
+
+async def sign_in_as(page: Page, cluster: RunningCluster, role: str) -> str:
+    """Drop the page's cookies and sign in as the launcher's user of ``role``; the console's
+    base URL."""
+    base = cluster.urls["finance-console"]
+    entry = console_users(cluster.var_dir)[role]
+    await page.context.clear_cookies()
+    await sign_in(page, base, entry["username"], entry["password"])
+    return base
 
 
 async def sign_in(page: Page, base_url: str, username: str, password: str) -> None:
