@@ -1,18 +1,21 @@
 """SQL of reconciliation runs: the set-based matching of one statement against recon's
 projection of internal records, the run row, the day's current run, the discrepancies.
 
-Matching (one INSERT … SELECT; the rules are described in ``domain/recon.py``):
+Matching is a few set-based steps in the run's transaction, each into a session-local
+staging table (``ON COMMIT DROP``) that is ANALYZEd before the next step reads it, so the
+planner knows the real sizes and hash-joins (the rules are described in ``domain/recon.py``):
 
-1. ``lines``: the statement's lines with a match key — ``o:<out_trade_no>`` when the line has
-   our order number, else ``t:<channel_txn_id>`` (else ``r:<out_refund_no>``); line status
-   ``closed`` counts as ``failed``.
-2. ``candidates``: internal records of the channel in the run window, minus those another
-   day's current run already judged (anything but carried over); each is keyed under both
-   ``o:`` and ``t:`` keys (``keyed``).
-3. Pairing within (kind, key): first lines and records with equal amounts by rank, then the
-   rest by rank of amount (so partial refunds pair exactly where they can). A record pairs
-   with at most one line.
-4. Results: a pair is status_mismatch, amount_mismatch, fee_mismatch (when we know the fee)
+1. ``m_lines``: the statement's lines with a match key — ``o:<out_trade_no>`` when the line
+   has our order number, else ``t:<channel_txn_id>`` (else ``r:<out_refund_no>``) — and their
+   rank among lines of the same kind, key and amount; status ``closed`` counts as ``failed``.
+2. ``m_judged``: records another day's current run already judged (anything but carried
+   over), read through those runs' primary key.
+3. ``m_records``: internal records of the channel in the run window, minus the judged ones,
+   ranked under their ``o:`` and their ``t:`` key.
+4. ``m_pairs``: first lines and records with equal kind, key, amount and rank (a record
+   found under both keys keeps the first line), then the rest within (kind, key) by rank of
+   amount (so partial refunds pair exactly where they can). A record pairs with one line.
+5. Results: a pair is status_mismatch, amount_mismatch, fee_mismatch (when we know the fee)
    or matched, in that order; an unpaired line is channel_only (unsettled when it moved no
    money); an unpaired succeeded record of the day or before is carried_over or
    internal_only. Records after the day that did not pair belong to the next day's run.
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -44,84 +47,111 @@ from recon_service.adapters.tables import (
 from recon_service.domain.recon import DISCREPANCIES, RunWindow
 
 _S: Final = SCHEMA
-MATCH_SQL: Final = f"""
-WITH lines AS (
-    SELECT l.line_no, l.kind, l.amount_fen, l.fee_fen, l.occurred_at,
-           CASE l.status WHEN 'closed' THEN 'failed' ELSE l.status END AS status,
-           CASE WHEN l.out_trade_no IS NOT NULL THEN 'o:' || l.out_trade_no
-                WHEN l.channel_txn_id IS NOT NULL THEN 't:' || l.channel_txn_id
-                ELSE 'r:' || l.out_refund_no END AS match_key
-    FROM {_S}.statement_lines l
-    WHERE l.statement_id = :statement_id
-      AND NOT EXISTS (SELECT 1 FROM {_S}.upload_exceptions x  -- duplicates: upload exceptions
-                      WHERE x.statement_id = l.statement_id AND x.line_no = l.line_no)
-),
-ranked_lines AS (
-    SELECT l.*,
-           row_number() OVER (PARTITION BY l.kind, l.match_key, l.amount_fen
-                              ORDER BY l.occurred_at, l.line_no) AS same_amount_no
-    FROM lines l
-),
-judged_elsewhere AS (
-    SELECT r.record_kind, r.record_ref
-    FROM {_S}.recon_results r
-    JOIN {_S}.recon_days d ON d.current_run_id = r.run_id
-    WHERE d.source = :source AND d.recon_date <> :day
-      AND r.record_ref IS NOT NULL AND r.outcome <> 'carried_over'
-),
-candidates AS (
-    SELECT i.*
-    FROM {_S}.internal_records i
-    WHERE i.channel = :source
-      AND (i.business_date BETWEEN :first_day AND :day
-           OR (i.completed_at >= :next_day_start AND i.completed_at < :late_until))
-      AND NOT EXISTS (SELECT 1 FROM judged_elsewhere j
-                      WHERE j.record_kind = i.kind AND j.record_ref = i.ref_id)
-),
-keyed AS (
-    SELECT c.kind, c.ref_id, 'o:' || c.out_trade_no AS match_key, c.amount_fen, c.completed_at
-    FROM candidates c
-    UNION ALL
-    SELECT c.kind, c.ref_id, 't:' || c.channel_txn_id, c.amount_fen, c.completed_at
-    FROM candidates c WHERE c.channel_txn_id IS NOT NULL
-),
-exact_pairs AS (
-    SELECT DISTINCT ON (r.kind, r.ref_id) l.line_no, r.kind AS record_kind, r.ref_id AS record_ref
-    FROM ranked_lines l
-    JOIN (SELECT k.*, row_number() OVER (PARTITION BY k.kind, k.match_key, k.amount_fen
-                                         ORDER BY k.completed_at, k.ref_id) AS same_amount_no
-          FROM keyed k) r
-      ON r.kind = l.kind AND r.match_key = l.match_key AND r.amount_fen = l.amount_fen
-     AND r.same_amount_no = l.same_amount_no
-    ORDER BY r.kind, r.ref_id, l.line_no
-),
-rest_lines AS (
+# Session-local staging tables of one run (dropped at commit or rollback).
+STAGING_WORK_MEM: Final = "64MB"
+MATCH_STEPS: Final = (
+    # 1. The statement's lines (upload-exception duplicates left out) with their key and their
+    #    rank among lines of the same kind, key and amount.
+    f"""
+CREATE TEMP TABLE m_lines ON COMMIT DROP AS
+SELECT l.*,
+       row_number() OVER (PARTITION BY l.kind, l.match_key, l.amount_fen
+                          ORDER BY l.occurred_at, l.line_no) AS same_amount_no
+FROM (SELECT l.line_no, l.kind, l.amount_fen, l.fee_fen, l.occurred_at,
+             CASE l.status WHEN 'closed' THEN 'failed' ELSE l.status END AS status,
+             CASE WHEN l.out_trade_no IS NOT NULL THEN 'o:' || l.out_trade_no
+                  WHEN l.channel_txn_id IS NOT NULL THEN 't:' || l.channel_txn_id
+                  ELSE 'r:' || l.out_refund_no END AS match_key
+      FROM {_S}.statement_lines l
+      WHERE l.statement_id = :statement_id
+        AND NOT EXISTS (SELECT 1 FROM {_S}.upload_exceptions x
+                        WHERE x.statement_id = l.statement_id AND x.line_no = l.line_no)) l
+""",  # noqa: S608
+    "ANALYZE m_lines",
+    # 2. Records another day's current run already judged (only runs whose window can hold
+    #    this run's candidates: days from first_day − 1 to day + carry_over_days + 1).
+    f"""
+CREATE TEMP TABLE m_judged ON COMMIT DROP AS
+SELECT DISTINCT r.record_kind, r.record_ref
+FROM {_S}.recon_days d
+JOIN {_S}.recon_results r ON r.run_id = d.current_run_id
+WHERE d.source = :source AND d.recon_date <> :day
+  AND d.recon_date BETWEEN :judged_from AND :judged_until
+  AND r.record_ref IS NOT NULL AND r.outcome <> 'carried_over'
+""",  # noqa: S608
+    "ANALYZE m_judged",
+    # 3. Candidates: the channel's records in the window not judged elsewhere, each ranked
+    #    under its o: key and its t: key among records of the same kind, key and amount.
+    #    (business_date is the Shanghai day of completed_at, so late ones are of day + 1.)
+    f"""
+CREATE TEMP TABLE m_records ON COMMIT DROP AS
+SELECT c.*,
+       row_number() OVER (PARTITION BY c.kind, c.o_key, c.amount_fen
+                          ORDER BY c.completed_at, c.ref_id) AS o_no,
+       row_number() OVER (PARTITION BY c.kind, c.t_key, c.amount_fen
+                          ORDER BY c.completed_at, c.ref_id) AS t_no
+FROM (SELECT i.kind, i.ref_id, i.order_id, i.status, i.out_trade_no, i.amount_fen, i.fee_fen,
+             i.completed_at, i.business_date,
+             'o:' || i.out_trade_no AS o_key, 't:' || i.channel_txn_id AS t_key
+      FROM {_S}.internal_records i
+      WHERE i.channel = :source
+        AND i.business_date BETWEEN :first_day AND :day_after
+        AND (i.business_date <= :day
+             OR (i.completed_at >= :next_day_start AND i.completed_at < :late_until))
+        AND NOT EXISTS (SELECT 1 FROM m_judged j
+                        WHERE j.record_kind = i.kind AND j.record_ref = i.ref_id)) c
+""",  # noqa: S608
+    "ANALYZE m_records",
+    # 4. Exact pairs: equal key, kind, amount and rank; a record found under both of its
+    #    keys keeps the first line.
+    """
+CREATE TEMP TABLE m_pairs ON COMMIT DROP AS
+SELECT least(lo.line_no, lt.line_no) AS line_no, r.kind AS record_kind, r.ref_id AS record_ref
+FROM m_records r
+LEFT JOIN m_lines lo
+       ON lo.match_key = r.o_key AND lo.kind = r.kind AND lo.amount_fen = r.amount_fen
+      AND lo.same_amount_no = r.o_no
+LEFT JOIN m_lines lt
+       ON lt.match_key = r.t_key AND lt.kind = r.kind AND lt.amount_fen = r.amount_fen
+      AND lt.same_amount_no = r.t_no
+WHERE lo.line_no IS NOT NULL OR lt.line_no IS NOT NULL
+""",
+    "ANALYZE m_pairs",
+    # 5. The rest within (kind, key), by rank of amount (partial refunds pair exactly where
+    #    they can); only keys some unpaired line carries.
+    """
+INSERT INTO m_pairs (line_no, record_kind, record_ref)
+WITH rest_lines AS (
     SELECT l.line_no, l.kind, l.match_key,
            row_number() OVER (PARTITION BY l.kind, l.match_key
                               ORDER BY l.amount_fen, l.occurred_at, l.line_no) AS rank_no
-    FROM lines l
-    WHERE NOT EXISTS (SELECT 1 FROM exact_pairs p WHERE p.line_no = l.line_no)
+    FROM m_lines l
+    WHERE NOT EXISTS (SELECT 1 FROM m_pairs p WHERE p.line_no = l.line_no)
+),
+rest_keyed AS (
+    SELECT r.kind, r.ref_id, r.o_key AS match_key, r.amount_fen, r.completed_at
+    FROM m_records r
+    UNION ALL
+    SELECT r.kind, r.ref_id, r.t_key, r.amount_fen, r.completed_at
+    FROM m_records r WHERE r.t_key IS NOT NULL
 ),
 rest_records AS (
     SELECT k.kind, k.ref_id, k.match_key,
            row_number() OVER (PARTITION BY k.kind, k.match_key
                               ORDER BY k.amount_fen, k.completed_at, k.ref_id) AS rank_no
-    FROM keyed k
-    WHERE NOT EXISTS (SELECT 1 FROM exact_pairs p
+    FROM rest_keyed k
+    WHERE EXISTS (SELECT 1 FROM rest_lines l WHERE l.kind = k.kind AND l.match_key = k.match_key)
+      AND NOT EXISTS (SELECT 1 FROM m_pairs p
                       WHERE p.record_kind = k.kind AND p.record_ref = k.ref_id)
-),
-rest_pairs AS (
-    SELECT DISTINCT ON (r.kind, r.ref_id) l.line_no, r.kind AS record_kind, r.ref_id AS record_ref
-    FROM rest_lines l
-    JOIN rest_records r
-      ON r.kind = l.kind AND r.match_key = l.match_key AND r.rank_no = l.rank_no
-    ORDER BY r.kind, r.ref_id, l.line_no
-),
-pairs AS (
-    SELECT * FROM exact_pairs
-    UNION ALL
-    SELECT * FROM rest_pairs
 )
+SELECT DISTINCT ON (r.kind, r.ref_id) l.line_no, r.kind, r.ref_id
+FROM rest_lines l
+JOIN rest_records r ON r.kind = l.kind AND r.match_key = l.match_key AND r.rank_no = l.rank_no
+ORDER BY r.kind, r.ref_id, l.line_no
+""",
+    "ANALYZE m_pairs",
+    # 6. The results: pairs, unpaired lines, unpaired records of the day or before.
+    f"""
 INSERT INTO {_S}.recon_results (
     run_id, source, recon_date, outcome, kind, match_key, statement_id, line_no, record_kind,
     record_ref, order_id, line_amount_fen, record_amount_fen, line_fee_fen, record_fee_fen,
@@ -136,9 +166,9 @@ SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
        'P:' || c.kind || ':' || c.ref_id,
        CASE left(l.match_key, 2) WHEN 'o:' THEN 'out_trade_no' WHEN 't:' THEN 'channel_txn_id'
             ELSE 'out_refund_no' END
-FROM pairs p
-JOIN ranked_lines l ON l.line_no = p.line_no
-JOIN candidates c ON c.kind = p.record_kind AND c.ref_id = p.record_ref
+FROM m_pairs p
+JOIN m_lines l ON l.line_no = p.line_no
+JOIN m_records c ON c.kind = p.record_kind AND c.ref_id = p.record_ref
 UNION ALL
 SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
        CASE WHEN l.status = 'succeeded' THEN 'channel_only' ELSE 'unsettled' END,
@@ -146,22 +176,23 @@ SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
        l.amount_fen, NULL, l.fee_fen, NULL, l.status, NULL,
        'L:' || l.kind || ':' || l.match_key || ':' || l.amount_fen || ':' || l.same_amount_no,
        NULL
-FROM ranked_lines l
-WHERE NOT EXISTS (SELECT 1 FROM pairs p WHERE p.line_no = l.line_no)
+FROM m_lines l
+WHERE NOT EXISTS (SELECT 1 FROM m_pairs p WHERE p.line_no = l.line_no)
 UNION ALL
 SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
        CASE WHEN c.completed_at >= ((c.business_date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
                                    - CAST(:cut_grace AS interval)
              AND CAST(:day AS date) - c.business_date < :carry_over_days
             THEN 'carried_over' ELSE 'internal_only' END,
-       c.kind, 'o:' || c.out_trade_no, NULL, NULL, c.kind, c.ref_id, c.order_id,
+       c.kind, c.o_key, NULL, NULL, c.kind, c.ref_id, c.order_id,
        NULL, c.amount_fen, NULL, c.fee_fen, NULL, c.status,
        'I:' || c.kind || ':' || c.ref_id,
        NULL
-FROM candidates c
+FROM m_records c
 WHERE c.status = 'succeeded' AND c.business_date <= :day
-  AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.record_kind = c.kind AND p.record_ref = c.ref_id)
-"""  # noqa: S608  (only the fixed schema name is formatted in; every value is a bind parameter)
+  AND NOT EXISTS (SELECT 1 FROM m_pairs p WHERE p.record_kind = c.kind AND p.record_ref = c.ref_id)
+""",  # noqa: S608
+)  # only the fixed schema name is formatted in (S608); every value is a bind parameter
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -218,7 +249,10 @@ class RunRepository:
                 fee_fen=0,
             )
         )
-        await self._session.execute(sa.text(MATCH_SQL), _match_params(run, window))
+        params = _match_params(run, window)
+        await self._session.execute(sa.text(f"SET LOCAL work_mem = '{STAGING_WORK_MEM}'"))
+        for step in MATCH_STEPS:
+            await self._session.execute(sa.text(step), _used(step, params))
         rows = await self._session.execute(
             sa.select(recon_results.c.outcome, sa.func.count())
             .where(recon_results.c.run_id == run.run_id)
@@ -393,10 +427,14 @@ class RunRepository:
 
 
 def _match_params(run: RunRecord, window: RunWindow) -> dict[str, object]:
+    reach = timedelta(days=window.carry_over_days + 1)
     return {
         "run_id": run.run_id,
         "source": run.source,
         "day": run.recon_date,
+        "day_after": run.recon_date + timedelta(days=1),
+        "judged_from": window.first_day - timedelta(days=1),
+        "judged_until": run.recon_date + reach,
         "statement_id": run.statement_id,
         "first_day": window.first_day,
         "next_day_start": window.next_day_start,
@@ -405,3 +443,8 @@ def _match_params(run: RunRecord, window: RunWindow) -> dict[str, object]:
         "carry_over_days": window.carry_over_days,
         "tolerance_fen": window.amount_tolerance_fen,
     }
+
+
+def _used(step: str, params: dict[str, object]) -> dict[str, object]:
+    """The bind parameters a step names (a step binds only its own)."""
+    return {name: value for name, value in params.items() if f":{name}" in step}
