@@ -315,3 +315,31 @@ async def test_the_new_pages_need_their_services(client: httpx.AsyncClient) -> N
     for path in ("/wires", "/cash", "/discounts", WIRE, ACTIVITY):
         response = await client.get(path)
         assert response.status_code == 503, path
+
+
+async def test_a_refused_form_links_back_to_its_page_only_on_this_site(
+    client: httpx.AsyncClient,
+) -> None:
+    await _sign_in(client, "finance")
+    token = await _csrf(client)
+    data = {"billing_id": "x", "amount": "nope", "csrf_token": token}
+    ours = await client.post(
+        WIRE + "/claims", data=data, headers={"referer": f"http://console{WIRE}?order_id=1"}
+    )
+    assert ours.status_code == 422
+    assert f'href="{WIRE}?order_id=1" data-testid="error-back"' in ours.text
+    theirs = await client.post(
+        WIRE + "/claims", data=data, headers={"referer": "http://evil.example/wires"}
+    )
+    assert "error-back" not in theirs.text
+
+
+async def test_a_bad_wire_filter_is_422_before_any_service_call(
+    client: httpx.AsyncClient,
+) -> None:
+    await _sign_in(client, "finance")
+    assert (await client.get("/wires", params={"amount": "1.234"})).status_code == 422
+    assert (await client.get("/wires", params={"payer_last4": "12a4"})).status_code == 422
+    assert (
+        await client.get(ACTIVITY, params={"from": "2026-05-02", "to": "2026-05-01"})
+    ).status_code == 422

@@ -91,7 +91,8 @@ async def test_confirm_a_wire_then_split_one_above_the_threshold_and_approve_it(
         await page.click("[data-testid=claim-form] button[type=submit]")
     await expect(page.get_by_test_id("error")).to_contain_text("exceeds what is unclaimed")
     await shot(page, "22-wire-overclaim-refused")
-    await page.go_back()
+    async with page.expect_navigation():
+        await page.get_by_test_id("error-back").click()
     await billing_row.locator("input[name=amount]").fill("10,000.00")
     async with page.expect_navigation():
         await page.click("[data-testid=claim-form] button[type=submit]")

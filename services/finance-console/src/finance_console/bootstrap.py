@@ -7,6 +7,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -137,9 +138,18 @@ async def _console_error(request: Request, exc: ConsoleError) -> Response:
     if isinstance(exc, NotSignedIn):
         return RedirectResponse("/login", status_code=303)
     log.info("console refusal", extra={"code": exc.code, "path": request.url.path})
-    return web.render(
-        request, "error.html", {"status": exc.status, "error": exc}, status_code=exc.status
-    )
+    context = {"status": exc.status, "error": exc, "back": _local_referer(request)}
+    return web.render(request, "error.html", context, status_code=exc.status)
+
+
+def _local_referer(request: Request) -> str | None:
+    """The page the refused form was sent from, when it is one of ours (for a back link)."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc or not referer.path.startswith("/"):
+        return None
+    if referer.path.startswith("//") or referer.path == request.url.path:
+        return None
+    return referer.path + (f"?{referer.query}" if referer.query else "")
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
