@@ -1,0 +1,304 @@
+"""The full journey of one car, through the running cluster's HTTP APIs and the channel
+sandbox only (issue 15; the offline paths of issue 10):
+
+an order with a loan and a charging pile → the intent deposit by WeChat Pay → lock → the firm
+deposit by two UnionPay POS swipes of order QRs → production → ready for delivery → the final
+payment by a wire matched by the payer's card last 4 plus the loan disbursement → delivered →
+the ledger balanced, the customer's deposit moved to revenue, suspense back at zero for the
+wire → the day's SAP document posted.
+
+Nothing is published or written by hand: every event comes from a service's own outbox.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from otd_shared.testing.cluster import RunningCluster, eventually
+
+pytestmark = pytest.mark.e2e
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PRICE_FEN = 32_000_000
+LOAN_FEN = 12_000_000
+FIRST_SWIPE_FEN = 3_000_000  # a card limit: the firm deposit takes two swipes
+PAYER_CARD = "6222020200112233445"
+WAIT_S = 60.0
+
+
+class Journey:
+    """The cluster as the app backend, the store's terminal, the bank, the factory, finance."""
+
+    def __init__(self, cluster: RunningCluster, http: httpx.AsyncClient) -> None:
+        self.cluster, self.http, self.urls = cluster, http, cluster.urls
+
+    async def call(self, method: str, service: str, path: str, role: str | None, **kw: Any) -> Any:
+        headers = dict(kw.pop("headers", {}))
+        if role is not None:
+            headers.update(self.cluster.auth(role))
+        response = await self.http.request(method, self.urls[service] + path, headers=headers, **kw)
+        assert response.status_code in (200, 201, 202), (path, response.text)
+        return response.json() if response.content else {}
+
+    async def get(self, service: str, path: str, role: str = "finance") -> Any:
+        response = await self.http.get(self.urls[service] + path, headers=self.cluster.auth(role))
+        return response.json() if response.status_code == 200 else None
+
+    async def payable(self, order_id: str, stage: str) -> dict[str, Any]:
+        """Wait until the gateway accepts payments for the billing of ``stage``."""
+
+        async def probe() -> dict[str, Any] | None:
+            rows = await self.get(
+                "payment-gateway", f"/v1/orders/{order_id}/payable-billings", "app-backend"
+            )
+            return next((b for b in rows or [] if b["stage"] == stage), None)
+
+        found = await eventually(probe, timeout_s=WAIT_S)
+        assert isinstance(found, dict)
+        return found
+
+    async def billing(self, order_id: str, stage: str, status: str) -> dict[str, Any]:
+        """Wait until billing-service shows the billing of ``stage`` with ``status``."""
+
+        async def probe() -> dict[str, Any] | None:
+            fund = await self.get("billing-service", f"/v1/orders/{order_id}/fund-order")
+            billings = (fund or {}).get("billings", [])
+            found = next((b for b in billings if b["stage"] == stage), None)
+            return found if found and found["status"] == status else None
+
+        found = await eventually(probe, timeout_s=WAIT_S)
+        assert isinstance(found, dict)
+        return found
+
+    async def order_status(self, order_id: str, status: str) -> None:
+        async def probe() -> bool:
+            order = await self.get("order-service", f"/v1/orders/{order_id}", "app-backend")
+            return bool(order and order["status"] == status)
+
+        await eventually(probe, timeout_s=WAIT_S)
+
+    async def sandbox(self, **action: Any) -> None:
+        await self.call("POST", "channel-sandbox", "/sandbox/actions", None, json=action)
+
+    async def account(self, code: str) -> int:
+        found = await self.get("ledger-service", f"/v1/accounts/{code}")
+        return int(found["net_debit_fen"]) if found else 0
+
+
+async def _order(j: Journey, customer_id: str) -> str:
+    await j.call(
+        "PUT",
+        "payment-gateway",
+        f"/v1/customers/{customer_id}/payer-accounts",
+        "app-backend",
+        json={"accounts": [PAYER_CARD]},
+    )
+    order = await j.call(
+        "POST",
+        "order-service",
+        "/v1/orders",
+        "app-backend",
+        json={
+            "customer_id": customer_id,
+            "vehicle_model": "OTD-S",
+            "price_fen": PRICE_FEN,
+            "loan_fen": LOAN_FEN,
+            "charging_pile": True,
+        },
+    )
+    return str(order["order_id"])
+
+
+async def _intent_by_wechat(j: Journey, order_id: str) -> dict[str, Any]:
+    intent = await j.payable(order_id, "intent")
+    payment = await j.call(
+        "POST",
+        "payment-gateway",
+        "/v1/payments",
+        "app-backend",
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+        json={
+            "billing_id": intent["billing_id"],
+            "channel": "wechatpay",
+            "amount_fen": intent["outstanding_fen"],
+        },
+    )
+    await j.sandbox(channel="wechatpay", out_trade_no=payment["out_trade_no"], action="pay")
+    await j.billing(order_id, "intent", "paid")
+    await j.order_status(order_id, "intent_paid")
+    return payment
+
+
+async def _firm_by_two_swipes(j: Journey, order_id: str) -> list[dict[str, Any]]:
+    store = f"S{uuid.uuid4().hex[:6].upper()}"
+    terminal = f"T-UP-{store}"
+    await j.call(
+        "PUT",
+        "payment-gateway",
+        f"/v1/pos/stores/{store}",
+        "sre",
+        json={"name": "Journey store", "terminals": {terminal: "unionpay"}},
+    )
+    firm = await j.payable(order_id, "firm")
+    swipes = []
+    for amount_fen in (FIRST_SWIPE_FEN, firm["outstanding_fen"] - FIRST_SWIPE_FEN):
+        qr = await j.call(
+            "POST",
+            "payment-gateway",
+            "/v1/pos/order-qr",
+            "app-backend",
+            json={"billing_id": firm["billing_id"], "amount_fen": amount_fen, "store_id": store},
+        )
+        charge = await j.call(
+            "POST",
+            "payment-gateway",
+            "/v1/pos/charges",
+            "pos-integrator",
+            json={"token": qr["token"], "terminal_id": terminal, "channel": "unionpay"},
+        )
+        assert (charge["amount_fen"], charge["status"]) == (amount_fen, "paying")
+        await j.sandbox(
+            channel="unionpay",
+            out_trade_no=charge["out_trade_no"],
+            action="pay",
+            amount_fen=amount_fen,
+        )
+        swipes.append(charge)
+    paid = await j.billing(order_id, "firm", "paid")
+    assert paid["paid_fen"] == firm["outstanding_fen"]
+    for swipe in swipes:
+        shown = await j.get("payment-gateway", f"/v1/payments/{swipe['payment_id']}")
+        assert shown["status"] == "succeeded", shown
+    return swipes
+
+
+async def _production_to_ready(j: Journey, order_id: str) -> None:
+    async def scheduled() -> bool:
+        order = await j.get("order-service", f"/v1/orders/{order_id}", "app-backend")
+        subs = {s["kind"]: s for s in (order or {}).get("sub_orders", [])}
+        return subs.get("production", {}).get("status") == "scheduled"
+
+    await eventually(scheduled, timeout_s=WAIT_S)
+    orders = f"/v1/orders/{order_id}"
+    await j.call(
+        "POST", "order-service", f"{orders}/loan/submit", "bank", json={"bank_code": "ICBC"}
+    )
+    await j.call(
+        "POST", "order-service", f"{orders}/loan/approve", "bank", json={"principal_fen": LOAN_FEN}
+    )
+    await j.call(
+        "POST",
+        "order-service",
+        f"{orders}/production/built",
+        "sre",
+        json={"vin": "LSVAU2180N2183294"},
+    )
+    await j.call("POST", "order-service", f"{orders}/production/shipped", "sre")
+    ready = await j.call(
+        "POST",
+        "order-service",
+        f"{orders}/production/arrived",
+        "sre",
+        json={"delivery_centre": "SH-Pudong"},
+    )
+    assert ready["status"] == "ready_for_delivery"
+
+
+async def _final_by_wire_and_loan(j: Journey, order_id: str) -> dict[str, Any]:
+    final = await j.billing(order_id, "final", "due")
+    self_pay_fen = final["customer_payable_fen"]
+    await j.call(
+        "POST",
+        "order-service",
+        f"/v1/orders/{order_id}/loan/disburse",
+        "bank",
+        json={"amount_fen": LOAN_FEN, "bank_reference": f"LOAN-{order_id[:8]}"},
+    )
+    await j.payable(order_id, "final")
+    intake = await j.call(
+        "POST",
+        "payment-gateway",
+        "/v1/wires",
+        "bank",
+        json={
+            "transfers": [
+                {
+                    "bank_reference": f"WIRE-{uuid.uuid4().hex[:12]}",
+                    "payer_name": "Journey Customer",
+                    "payer_account": PAYER_CARD,
+                    "amount_fen": self_pay_fen,
+                    "value_date": datetime.now(UTC).astimezone(SHANGHAI).date().isoformat(),
+                    "memo": f"final payment {order_id[:8]}",
+                }
+            ]
+        },
+    )
+    (result,) = intake["results"]
+    assert (result["status"], result["billing_id"]) == ("matched", final["billing_id"]), result
+    paid = await j.billing(order_id, "final", "paid")
+    assert (paid["paid_fen"], paid["loan_paid_fen"]) == (self_pay_fen, LOAN_FEN)
+    await j.order_status(order_id, "final_paid")
+    return result
+
+
+async def _suspense_of_wire(j: Journey, wire_id: str) -> int:
+    """Net debit of ``suspense`` over the journals of one wire (received, claimed)."""
+    net, after, seen = 0, 0, 0
+    while True:
+        page = await j.get("ledger-service", f"/v1/journals?account=suspense&after={after}")
+        for journal in page["journals"]:
+            if wire_id not in journal["description"]:
+                continue
+            seen += 1
+            for line in journal["lines"]:
+                if line["account"] == "suspense":
+                    net += line["debit_fen"] - line["credit_fen"]
+        if not page.get("next_after"):
+            break
+        after = page["next_after"]
+    assert seen == 2, f"wire {wire_id}: {seen} suspense journals, expected received + claimed"
+    return net
+
+
+async def _books(j: Journey, order_id: str, wire: dict[str, Any]) -> None:
+    async def recognised() -> dict[str, Any] | None:
+        found = await j.get("ledger-service", f"/v1/orders/{order_id}/statement")
+        summary = (found or {}).get("summary", {})
+        return found if summary.get("recognised_fen") == PRICE_FEN else None
+
+    statement = await eventually(recognised, timeout_s=WAIT_S)
+    assert isinstance(statement, dict)
+    assert statement["summary"]["paid_fen"] == PRICE_FEN
+    assert await j.account(f"deposits:{order_id}") == 0  # all of it moved to revenue
+    assert await _suspense_of_wire(j, wire["wire_id"]) == 0  # received, then claimed
+    assert wire["rule"]
+    today = datetime.now(UTC).astimezone(SHANGHAI).date().isoformat()
+    trial = await j.get("ledger-service", f"/v1/trial-balance?date={today}")
+    assert trial["total_debit_fen"] == trial["total_credit_fen"] > 0
+    integrity = await j.get("ledger-service", "/v1/integrity")
+    assert integrity["ok"] is True, integrity["violations"]
+    run = await j.call("POST", "ledger-service", "/v1/sap/runs", "finance", json={"date": today})
+    assert run["documents"]
+    assert {d["status"] for d in run["documents"]} == {"acknowledged"}
+
+
+async def test_the_full_journey_of_one_car_through_the_cluster(
+    running_cluster: RunningCluster, http: httpx.AsyncClient
+) -> None:
+    j = Journey(running_cluster, http)
+    order_id = await _order(j, f"cust-{uuid.uuid4().hex[:8]}")
+    await _intent_by_wechat(j, order_id)
+    await j.call("POST", "order-service", f"/v1/orders/{order_id}/lock", "app-backend")
+    await _firm_by_two_swipes(j, order_id)
+    await _production_to_ready(j, order_id)
+    wire = await _final_by_wire_and_loan(j, order_id)
+    delivered = await j.call(
+        "POST", "order-service", f"/v1/orders/{order_id}/deliver", "app-backend"
+    )
+    assert delivered["status"] == "delivered"
+    await _books(j, order_id, wire)
