@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Final
 
 from otd_shared.channels import CATALOGUE, Catalogue, ChannelCode, statement_sources
+from recon_service.domain.errors import UnknownSource
 
 # China has kept UTC+8 without daylight saving since 1991: a fixed offset needs no tz database.
 BUSINESS_TZ: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -27,6 +28,16 @@ def parse_source(value: str, catalogue: Catalogue = CATALOGUE) -> Source | None:
     """`value` as a statement source, or None when it is not one."""
     sources = {str(code): code for code in statement_sources(catalogue)}
     return sources.get(value)
+
+
+def statement_source(value: str, catalogue: Catalogue = CATALOGUE) -> Source:
+    """`value` as a statement source; UnknownSource (422) for anything else — a channel
+    without statements (``loan``, ``discount``) included."""
+    parsed = parse_source(value, catalogue)
+    if parsed is None:
+        known = [str(s) for s in statement_sources(catalogue)]
+        raise UnknownSource(value, known)
+    return parsed
 
 
 class LineKind(StrEnum):

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 
 from otd_shared.auth import Principal, Role, require_roles
 from recon_service.domain.adjustments import Action
-from recon_service.domain.statement import Source, business_date_of
+from recon_service.domain.statement import business_date_of
 from recon_service.entrypoints.api import (
     PAGE_SIZE_DEFAULT,
     Finance,
@@ -46,6 +46,7 @@ from recon_service.entrypoints.schemas import (
     ResolveIn,
     SettlementOut,
 )
+from recon_service.entrypoints.sources import SourcePath, SourceQuery
 from recon_service.service_layer import adjustments
 from recon_service.service_layer.figures import figures
 from recon_service.service_layer.metrics import ReconMetrics
@@ -154,7 +155,7 @@ async def verify_audit_log(uow: UoW, _: Reader) -> AuditVerifyOut:
 
 
 @router.post("/recon-days/{source}/{day}/close", response_model=DayClosureOut, responses=ERRORS)
-async def close_day(source: Source, day: date, uow: UoW, who: Finance) -> DayClosureOut:
+async def close_day(source: SourcePath, day: date, uow: UoW, who: Finance) -> DayClosureOut:
     """Close a source-day: 409 ``day_has_open_discrepancies`` while anything is unresolved."""
     return DayClosureOut.model_validate(
         await adjustments.close_day(uow, source.value, day, who.subject)
@@ -163,7 +164,7 @@ async def close_day(source: Source, day: date, uow: UoW, who: Finance) -> DayClo
 
 @router.post("/recon-days/{source}/{day}/reopen", response_model=DayClosureOut, responses=ERRORS)
 async def reopen_day(
-    source: Source, day: date, body: ReopenIn, uow: UoW, who: Approver
+    source: SourcePath, day: date, body: ReopenIn, uow: UoW, who: Approver
 ) -> DayClosureOut:
     """Reopen a closed day (finance-approver only, with a reason)."""
     return DayClosureOut.model_validate(
@@ -176,7 +177,7 @@ async def recon_figures(
     request: Request,
     uow: UoW,
     _: Reader,
-    source: Source | None = None,
+    source: SourceQuery,
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> FiguresOut:
@@ -202,7 +203,7 @@ async def list_settlements(
     request: Request,
     uow: UoW,
     _: Reader,
-    source: Source | None = None,
+    source: SourceQuery,
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> list[SettlementOut]:

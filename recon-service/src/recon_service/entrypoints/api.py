@@ -16,8 +16,8 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, Up
 from otd_shared.auth import Principal, Role, require_roles
 from otd_shared.runtime import ServiceRuntime
 from recon_service.config import ReconSettings
-from recon_service.domain.errors import StatementTooLarge, UnknownSource
-from recon_service.domain.statement import Source, parse_source, sources_in_processing_order
+from recon_service.domain.errors import StatementTooLarge
+from recon_service.domain.statement import statement_source
 from recon_service.entrypoints.schemas import (
     ErrorOut,
     StatementLineOut,
@@ -28,6 +28,7 @@ from recon_service.entrypoints.schemas import (
     UploadExceptionOut,
     UploadExceptionPageOut,
 )
+from recon_service.entrypoints.sources import SourceQuery
 from recon_service.service_layer import queries
 from recon_service.service_layer.statements import StatementUpload, load_statement
 from recon_service.service_layer.unit_of_work import ReconUnitOfWork
@@ -86,9 +87,7 @@ async def upload_statement(
     wire, Lakala): 201 with the new statement, or 200 with the one loaded from the same file."""
     settings = runtime_of(request).settings
     assert isinstance(settings, ReconSettings)
-    parsed = parse_source(source)
-    if parsed is None:
-        raise UnknownSource(source, [str(s) for s in sources_in_processing_order()])
+    parsed = statement_source(source)
     if file.size is not None and file.size > settings.statement_max_file_bytes:
         raise StatementTooLarge(f"the statement exceeds {settings.statement_max_file_bytes} bytes")
     upload = StatementUpload(
@@ -115,7 +114,7 @@ async def upload_statement(
 async def list_statements(
     uow: UoW,
     _: Reader,
-    source: Source | None = None,
+    source: SourceQuery,
     statement_date: date | None = None,
     limit: Limit = PAGE_SIZE_DEFAULT,
     offset: Offset = 0,
@@ -166,7 +165,7 @@ async def list_statement_lines(
 async def list_upload_exceptions(
     uow: UoW,
     _: Reader,
-    source: Source | None = None,
+    source: SourceQuery,
     statement_date: date | None = None,
     statement_id: uuid.UUID | None = None,
     limit: Limit = PAGE_SIZE_DEFAULT,

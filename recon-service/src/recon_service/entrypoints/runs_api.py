@@ -15,9 +15,8 @@ from typing import Literal, get_args
 
 from fastapi import APIRouter, Request, status
 
-from recon_service.domain.errors import UnknownSource
 from recon_service.domain.recon import Outcome
-from recon_service.domain.statement import Source, parse_source, sources_in_processing_order
+from recon_service.domain.statement import statement_source
 from recon_service.entrypoints.api import (
     PAGE_SIZE_DEFAULT,
     Finance,
@@ -38,6 +37,7 @@ from recon_service.entrypoints.schemas import (
     ReconRunOut,
     ReconRunPageOut,
 )
+from recon_service.entrypoints.sources import SourceQuery
 from recon_service.service_layer import runs
 from recon_service.service_layer.run_metrics import RunMetrics
 
@@ -60,9 +60,7 @@ async def start_run(
 ) -> ReconRunOut:
     """Reconcile one source and day (re-running a day gives the same result)."""
     settings = settings_of(request)
-    parsed = parse_source(body.source)
-    if parsed is None:
-        raise UnknownSource(body.source, [str(s) for s in sources_in_processing_order()])
+    parsed = statement_source(body.source)
     started = time.perf_counter()
     run = await runs.run_recon(
         uow,
@@ -80,7 +78,7 @@ async def start_run(
 async def list_runs(
     uow: UoW,
     _: Reader,
-    source: Source | None = None,
+    source: SourceQuery,
     date: date | None = None,
     limit: Limit = PAGE_SIZE_DEFAULT,
     offset: Offset = 0,
@@ -125,7 +123,7 @@ async def list_discrepancies(
     request: Request,
     uow: UoW,
     _: Reader,
-    source: Source | None = None,
+    source: SourceQuery,
     date: date | None = None,
     status: Literal["open", "cleared", "waiting", "pending_approval", "resolved"] | None = "open",
     limit: Limit = PAGE_SIZE_DEFAULT,

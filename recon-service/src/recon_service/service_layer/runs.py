@@ -13,7 +13,7 @@ from recon_service.adapters.run_repo import RunRecord
 from recon_service.domain.adjustments import AgeingPolicy, amount_at_stake_fen
 from recon_service.domain.errors import DayClosed, RunNotFound, StatementMissing
 from recon_service.domain.recon import ReconPolicy, RunWindow, counts_of
-from recon_service.domain.statement import Source, business_date_of
+from recon_service.domain.statement import Source, business_date_of, statement_source
 from recon_service.service_layer.unit_of_work import ReconUnitOfWork
 
 
@@ -21,7 +21,9 @@ async def run_recon(
     uow: ReconUnitOfWork, source: Source, day: date, policy: ReconPolicy, *, requested_by: str
 ) -> RunRecord:
     """Reconcile the latest statement of (source, day); StatementMissing (409) without one,
-    DayClosed (409) when the day is closed."""
+    DayClosed (409) when the day is closed; UnknownSource (422) for a channel without
+    statements."""
+    statement_source(source.value)
     async with uow:
         await uow.runs.lock_source(source.value)
         closure = await uow.adjustments.closure(source.value, day)

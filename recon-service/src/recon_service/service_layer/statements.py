@@ -24,7 +24,13 @@ from recon_service.domain.errors import (
     StatementFormatError,
     StatementTooLarge,
 )
-from recon_service.domain.statement import LineKind, Source, StatementLimits, StatementLine
+from recon_service.domain.statement import (
+    LineKind,
+    Source,
+    StatementLimits,
+    StatementLine,
+    statement_source,
+)
 from recon_service.service_layer.unit_of_work import ReconUnitOfWork
 
 HASH_CHUNK_BYTES: Final = 1024 * 1024
@@ -77,7 +83,9 @@ async def load_statement(
     uow: ReconUnitOfWork, upload: StatementUpload, limits: StatementLimits, *, batch_lines: int
 ) -> LoadedStatement:
     """Load one statement file (see the module docstring); a refused file is recorded as an
-    exception at upload (and nothing else of it is stored) before the error goes up."""
+    exception at upload (and nothing else of it is stored) before the error goes up; a
+    channel without statements is UnknownSource (422)."""
+    statement_source(upload.source.value)
     sha256: str | None = None
     try:
         size_bytes, digest = await asyncio.to_thread(
