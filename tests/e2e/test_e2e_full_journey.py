@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from otd_shared.testing.cluster import RunningCluster, eventually
+from otd_shared.testing.journey import WAIT_S, Journey
 
 pytestmark = pytest.mark.e2e
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -28,66 +29,6 @@ PRICE_FEN = 32_000_000
 LOAN_FEN = 12_000_000
 FIRST_SWIPE_FEN = 3_000_000  # a card limit: the firm deposit takes two swipes
 PAYER_CARD = "6222020200112233445"
-WAIT_S = 60.0
-
-
-class Journey:
-    """The cluster as the app backend, the store's terminal, the bank, the factory, finance."""
-
-    def __init__(self, cluster: RunningCluster, http: httpx.AsyncClient) -> None:
-        self.cluster, self.http, self.urls = cluster, http, cluster.urls
-
-    async def call(self, method: str, service: str, path: str, role: str | None, **kw: Any) -> Any:
-        headers = dict(kw.pop("headers", {}))
-        if role is not None:
-            headers.update(self.cluster.auth(role))
-        response = await self.http.request(method, self.urls[service] + path, headers=headers, **kw)
-        assert response.status_code in (200, 201, 202), (path, response.text)
-        return response.json() if response.content else {}
-
-    async def get(self, service: str, path: str, role: str = "finance") -> Any:
-        response = await self.http.get(self.urls[service] + path, headers=self.cluster.auth(role))
-        return response.json() if response.status_code == 200 else None
-
-    async def payable(self, order_id: str, stage: str) -> dict[str, Any]:
-        """Wait until the gateway accepts payments for the billing of ``stage``."""
-
-        async def probe() -> dict[str, Any] | None:
-            rows = await self.get(
-                "payment-gateway", f"/v1/orders/{order_id}/payable-billings", "app-backend"
-            )
-            return next((b for b in rows or [] if b["stage"] == stage), None)
-
-        found = await eventually(probe, timeout_s=WAIT_S)
-        assert isinstance(found, dict)
-        return found
-
-    async def billing(self, order_id: str, stage: str, status: str) -> dict[str, Any]:
-        """Wait until billing-service shows the billing of ``stage`` with ``status``."""
-
-        async def probe() -> dict[str, Any] | None:
-            fund = await self.get("billing-service", f"/v1/orders/{order_id}/fund-order")
-            billings = (fund or {}).get("billings", [])
-            found = next((b for b in billings if b["stage"] == stage), None)
-            return found if found and found["status"] == status else None
-
-        found = await eventually(probe, timeout_s=WAIT_S)
-        assert isinstance(found, dict)
-        return found
-
-    async def order_status(self, order_id: str, status: str) -> None:
-        async def probe() -> bool:
-            order = await self.get("order-service", f"/v1/orders/{order_id}", "app-backend")
-            return bool(order and order["status"] == status)
-
-        await eventually(probe, timeout_s=WAIT_S)
-
-    async def sandbox(self, **action: Any) -> None:
-        await self.call("POST", "channel-sandbox", "/sandbox/actions", None, json=action)
-
-    async def account(self, code: str) -> int:
-        found = await self.get("ledger-service", f"/v1/accounts/{code}")
-        return int(found["net_debit_fen"]) if found else 0
 
 
 async def _order(j: Journey, customer_id: str) -> str:
