@@ -11,6 +11,12 @@ order would be wrong) while other orders flow on. A malformed message is parked 
 The unit of work commits once per partition batch; offsets are committed only after
 that, so a crash or a rebalance at any point at worst redelivers, which the inbox absorbs.
 
+A broker that lost its data (the bundled memory broker restarted, a topic recreated, a
+cluster rebuilt) is noticed (``otd_shared.consumer_loss``: high-water mark going back,
+committed offsets gone, group generation or cluster id reset) and the affected topics are
+read again from the beginning, so the events the producers republish below the old
+position are not skipped. Offsets are never committed to a broker that lost ours.
+
 Events of one order share a partition (the key is the order id), so per-order order is
 kept; replicas of a consumer in one group split the partitions between them.
 
@@ -37,6 +43,7 @@ from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from otd_shared.consumer_loss import LossGuard, cluster_id, group_generation
 from otd_shared.db import SessionFactory
 from otd_shared.events import EventEnvelope, decode_envelope
 from otd_shared.messaging_tables import MessagingTables
@@ -61,6 +68,7 @@ FETCH_MAX_WAIT_MS = 50
 RETRY_DELAY_S_MAX = 5.0
 MAX_ERROR_CHARS = 2000
 BLOCKED_REASON = "blocked behind an earlier parked event of the same order"
+CLUSTER_ID_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -115,9 +123,11 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka i
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         log.info("partitions revoked", extra={"partitions": [str(tp) for tp in revoked]})
+        self._runtime.guard.revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self._runtime.partitions = {(tp.topic, tp.partition) for tp in assigned}
+        await self._runtime.check_group()
         await self._runtime.reload_blocked_orders()
         self._runtime.assigned.set()
 
@@ -150,6 +160,11 @@ class EventConsumer:
         """Set once the group has given this consumer its partitions."""
         self.partitions: set[tuple[str, int]] = set()
         """The (topic, partition) pairs assigned to this consumer now."""
+        self.guard = LossGuard()
+        """What this consumer saw of the broker, to notice that it lost data."""
+        self._rewound: set[TopicPartition] = set()
+        self.rewinds = 0
+        """How many times the consumer re-read topics the broker lost (for tests)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set."""
@@ -166,6 +181,7 @@ class EventConsumer:
             await self._kafka.start()
             while not stop.is_set():
                 batches = await self._kafka.getmany(timeout_ms=self._config.poll_timeout_ms)
+                self._check_highwaters()
                 if batches:
                     await self._process_or_rewind(batches)
         finally:
@@ -356,13 +372,76 @@ class EventConsumer:
             self._blocked_orders = {row[0] for row in rows}
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit, unless the broker lost what we committed before (then re-read) or the
+        partition was rewound since the batch was fetched."""
         assert self._kafka is not None
+        try:
+            on_broker = await self._committed_on_broker(list(offsets))
+        except KafkaError as exc:
+            log.warning("committed offsets unreadable; not committing", extra={"err": str(exc)})
+            return
+        losses = self.guard.commit_losses(on_broker)
+        if losses:
+            self.rewind(losses)
+        offsets = {tp: o for tp, o in offsets.items() if tp not in self._rewound}
+        self._rewound.clear()
+        if not offsets:
+            return
         try:
             await self._kafka.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:
             log.warning(
                 "offset commit failed; the batch may be redelivered", extra={"err": str(exc)}
             )
+            return
+        self.guard.committed_ok(offsets)
+
+    async def _committed_on_broker(
+        self, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, int | None]:
+        assert self._kafka is not None
+        found = await asyncio.gather(*(self._kafka.committed(tp) for tp in partitions))
+        return dict(zip(partitions, found, strict=True))
+
+    def _check_highwaters(self) -> None:
+        """After a fetch: a high-water mark below the highest seen means a lost log."""
+        assert self._kafka is not None
+        current = {tp: self._kafka.highwater(tp) for tp in self._kafka.assignment()}
+        losses = self.guard.highwater_losses(current)
+        if losses:
+            self.rewind(losses)
+
+    async def check_group(self) -> None:
+        """After a (re)join: a group the coordinator forgot means the broker lost data."""
+        assert self._kafka is not None
+        found: str | None = None
+        try:
+            found = await asyncio.wait_for(cluster_id(self._kafka), CLUSTER_ID_TIMEOUT_S)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.info("cluster id unreadable", extra={"err": str(exc)})
+        reason = self.guard.group_loss(generation=group_generation(self._kafka), cluster_id=found)
+        if reason:
+            self.rewind(dict.fromkeys(self._kafka.assignment(), reason))
+
+    def rewind(self, reasons: Mapping[TopicPartition, str]) -> None:
+        """Read every assigned partition of the affected topics again from the beginning
+        (offset 0; on a broker whose log starts later the client resets to the earliest)."""
+        assert self._kafka is not None
+        topics = {tp.topic for tp in reasons}
+        partitions = [tp for tp in self._kafka.assignment() if tp.topic in topics]
+        for tp in partitions:
+            self._kafka.seek(tp, 0)
+        self._rewound.update(partitions)
+        self.guard.forget(topics)
+        self.rewinds += 1
+        log.warning(
+            "the broker lost data; reading the topics again from the beginning",
+            extra={
+                "consumer": self._config.name,
+                "topics": sorted(topics),
+                "reasons": {str(tp): why for tp, why in reasons.items()},
+            },
+        )
 
     def _retry_delay_s(self, attempt: int) -> float:
         return float(
