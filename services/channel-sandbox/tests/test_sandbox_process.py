@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from channel_sandbox.schedules import RETRY_INTERVALS_S, is_accepted, retry_delays_s
+from channel_sandbox.registry import REGISTRY
+from channel_sandbox.schedules import retry_delays_s
 from otd_shared.infra import free_port
 
 PROCESS_START_TIMEOUT_S = 60.0  # generous: CI machines may be busy
@@ -28,10 +29,11 @@ async def test_probes_and_metrics(http: httpx.AsyncClient) -> None:
 
 
 def test_documented_schedules() -> None:
-    assert sum(RETRY_INTERVALS_S["wechatpay"]) == 24 * 3600 + 4 * 60
-    assert len(RETRY_INTERVALS_S["alipay"]) == 7  # 8 notifications in total
-    assert len(RETRY_INTERVALS_S["unionpay"]) == 4  # 5 sends in total
-    assert retry_delays_s("allinpay", 0.01) == pytest.approx((0.15, 0.15, 3.0, 6.0, 9.0))
+    assert sum(REGISTRY.channel("wechatpay").retry_intervals_s) == 24 * 3600 + 4 * 60
+    assert len(REGISTRY.channel("alipay").retry_intervals_s) == 7  # 8 notifications in total
+    assert len(REGISTRY.channel("unionpay").retry_intervals_s) == 4  # 5 sends in total
+    allinpay = REGISTRY.channel("allinpay")
+    assert retry_delays_s(allinpay, 0.01) == pytest.approx((0.15, 0.15, 3.0, 6.0, 9.0))
 
 
 @pytest.mark.parametrize(
@@ -52,7 +54,7 @@ def test_documented_schedules() -> None:
     ],
 )
 def test_success_answers(channel: str, status: int, body: bytes, accepted: bool) -> None:
-    assert is_accepted(channel, status, body) is accepted
+    assert REGISTRY.channel(channel).delivered_when(status, body) is accepted
 
 
 async def test_python_m_channel_sandbox_serves_readyz(keys_dir: Path, key_sets: object) -> None:

@@ -1,5 +1,8 @@
 """Build the sandbox: load (or create) the dev keys, wire the routers, start the notifier.
 
+The channels come from the registry (`channel_sandbox.registry`); each channel's routers are
+mounted next to the neutral ones (probes, control API, SAP, statement failures).
+
 `create_app(settings)` builds everything at call time (nothing at import), so tests create as
 many sandboxes as they like, each with its own key directory and in-memory state.
 """
@@ -15,25 +18,33 @@ import httpx
 from fastapi import FastAPI
 from starlette.middleware.base import BaseHTTPMiddleware
 
-from channel_sandbox.api import alipay, bills, control, lakala, ops, sap, wechatpay
+from channel_sandbox.api import bills, control, ops, sap
 from channel_sandbox.config import SandboxSettings
 from channel_sandbox.engine import Sandbox
 from channel_sandbox.keys import SandboxKeySet, load_all
 from channel_sandbox.metrics import SandboxMetrics
+from channel_sandbox.registry import REGISTRY
 from channel_sandbox.sap import SapBook
+from channel_sandbox.spec import SandboxChannels
 from otd_shared.observability import configure_logging, http_middleware
 
 log = logging.getLogger("channel_sandbox")
 
-DESCRIPTION = (
-    "Simulated WeChat Pay, Alipay, Lakala, UnionPay and Allinpay (real wire formats, dev keys) "
-    "and SAP. All state is in memory. See docs/channel-sandbox.md."
-)
+
+def describe(channels: SandboxChannels) -> str:
+    """The OpenAPI description: which channels it plays."""
+    names = ", ".join(channel.name for channel in channels)
+    return (
+        f"Simulated {names} (real wire formats, dev keys) and SAP. All state is in memory. "
+        "See docs/channel-sandbox.md."
+    )
 
 
-def load_sandbox_keys(keys_dir: Path) -> dict[str, SandboxKeySet]:
+def load_sandbox_keys(
+    keys_dir: Path, channels: SandboxChannels = REGISTRY
+) -> dict[str, SandboxKeySet]:
     """Every channel's key set, creating the missing parts of the dev layout first."""
-    return load_all(keys_dir)
+    return load_all(keys_dir, channels.key_layouts())
 
 
 def create_app(
@@ -41,11 +52,14 @@ def create_app(
     *,
     key_sets: Mapping[str, SandboxKeySet] | None = None,
     notify_transport: httpx.AsyncBaseTransport | None = None,
+    channels: SandboxChannels = REGISTRY,
 ) -> FastAPI:
-    """The sandbox ASGI app; `key_sets` and `notify_transport` are for tests."""
+    """The sandbox ASGI app; `key_sets`, `notify_transport` and `channels` are for tests."""
     metrics = SandboxMetrics()
-    keys = dict(key_sets) if key_sets is not None else load_sandbox_keys(settings.keys_dir)
-    sandbox = Sandbox(settings, keys, metrics, notify_transport=notify_transport)
+    keys = (
+        dict(key_sets) if key_sets is not None else load_sandbox_keys(settings.keys_dir, channels)
+    )
+    sandbox = Sandbox(settings, keys, metrics, channels=channels, notify_transport=notify_transport)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,7 +75,7 @@ def create_app(
 
     app = FastAPI(
         title="OTD Pay channel sandbox",
-        description=DESCRIPTION,
+        description=describe(channels),
         version="1.0.0",
         lifespan=lifespan,
     )
@@ -69,6 +83,6 @@ def create_app(
     app.state.sap = SapBook(reject_prefixes=dict(settings.sap_reject_prefixes))
     app.state.started = False
     app.add_middleware(BaseHTTPMiddleware, dispatch=http_middleware(metrics))
-    for module in (ops, control, wechatpay, alipay, lakala, sap, bills):
-        app.include_router(module.router)
+    for router in (ops.router, control.router, *channels.routers(), sap.router, bills.router):
+        app.include_router(router)
     return app

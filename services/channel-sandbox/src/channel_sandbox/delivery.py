@@ -20,7 +20,8 @@ import httpx
 
 from channel_sandbox.channels.base import SignedNotification
 from channel_sandbox.metrics import SandboxMetrics
-from channel_sandbox.schedules import is_accepted, retry_delays_s
+from channel_sandbox.schedules import retry_delays_s
+from channel_sandbox.spec import SandboxChannels
 from channel_sandbox.store import ANSWER_TEXT_LEN_MAX, Attempt, Delivery, DeliveryStatus
 
 RESIGN_AGE_S: Final = 60.0
@@ -37,12 +38,14 @@ class Notifier:
     def __init__(
         self,
         *,
+        channels: SandboxChannels,
         retry_scale: float,
         timeout_s: float,
         resign: Resigner,
         metrics: SandboxMetrics,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        self._channels = channels
         self._retry_scale = retry_scale
         self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S))
         self._resign = resign
@@ -101,7 +104,7 @@ class Notifier:
             delivery.finished.set()
 
     async def _attempt_until_accepted(self, delivery: Delivery) -> None:
-        delays = retry_delays_s(delivery.channel, self._retry_scale)
+        delays = retry_delays_s(self._channels.channel(delivery.channel), self._retry_scale)
         for number in range(1, len(delays) + 2):
             delivery.status = DeliveryStatus.DELIVERING
             if time.time() - delivery.signed_at_s > RESIGN_AGE_S:
@@ -125,6 +128,7 @@ class Notifier:
 
     async def _post(self, delivery: Delivery, number: int) -> Attempt:
         assert self._client is not None, "Notifier.start() was not called"
+        delivered_when = self._channels.channel(delivery.channel).delivered_when
         started = time.perf_counter()
         at_s = time.time()
         try:
@@ -148,7 +152,7 @@ class Notifier:
                 elapsed_ms=_elapsed_ms(started),
                 status_code=response.status_code,
                 answer=response.content[:ANSWER_TEXT_LEN_MAX].decode("utf-8", "replace"),
-                accepted=is_accepted(delivery.channel, response.status_code, response.content),
+                accepted=delivered_when(response.status_code, response.content),
             )
         result = "accepted" if attempt.accepted else ("error" if attempt.error else "rejected")
         self._metrics.notification_attempts.labels(delivery.channel, result).inc()

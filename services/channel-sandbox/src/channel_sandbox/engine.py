@@ -26,7 +26,8 @@ from channel_sandbox.ids import now_s
 from channel_sandbox.keys import SandboxKeySet
 from channel_sandbox.metrics import SandboxMetrics
 from channel_sandbox.notifications import NotificationFactory
-from channel_sandbox.store import Delivery, Order, OrderStore, Origin, PayState, Refund
+from channel_sandbox.spec import SandboxChannels
+from channel_sandbox.store import Delivery, Order, OrderStore, PayState, Refund
 
 CLUSTER_FILE_SIZE_MAX_BYTES: Final = 64 * 1024
 log = logging.getLogger("channel_sandbox.engine")
@@ -48,7 +49,7 @@ class SandboxConflict(Exception):
 
 
 class Sandbox:
-    """Orders, refunds, timers and notifications of all five channels."""
+    """Orders, refunds, timers and notifications of every channel in `channels`."""
 
     def __init__(
         self,
@@ -56,14 +57,17 @@ class Sandbox:
         key_sets: Mapping[str, SandboxKeySet],
         metrics: SandboxMetrics,
         *,
+        channels: SandboxChannels,
         notify_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
+        self.channels = channels
         self.keys = dict(key_sets)
         self.metrics = metrics
         self.store = OrderStore(settings.order_count_max)
-        self.factory = NotificationFactory(key_sets)
+        self.factory = NotificationFactory(key_sets, channels)
         self.notifier = Notifier(
+            channels=channels,
             retry_scale=settings.retry_scale,
             timeout_s=settings.notify_timeout_s,
             resign=self.factory.resign,
@@ -110,13 +114,17 @@ class Sandbox:
 
     # ------------------------------------------------------------ orders
 
+    def channel_state(self, order: Order) -> str:
+        """The order's state in its channel's words."""
+        return self.channels.channel(order.channel).state(order)
+
     def create_order(
         self,
         *,
         channel: str,
         out_trade_no: str,
         amount_fen: int,
-        origin: Origin,
+        origin: str,
         channel_txn_id: str,
         notify_url: str | None,
         request: Mapping[str, object],
@@ -134,7 +142,7 @@ class Sandbox:
             request=dict(request),
         )
         self.store.add(order, *alias_ids)
-        order.note(f"created ({origin.value}, {amount_fen} fen)")
+        order.note(f"created ({origin}, {amount_fen} fen)")
         armed_delay_ms = self.store.armed_sync_then_fail.pop((channel, out_trade_no), None)
         if armed_delay_ms is not None:
             self.start_sync_then_fail(order, armed_delay_ms / 1000)

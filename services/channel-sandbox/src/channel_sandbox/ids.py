@@ -1,5 +1,8 @@
 """Channel-side identifiers in each channel's usual shape, and the channels' clock formats.
 
+Which channel uses which is its `SandboxChannel`'s business (``channels/<code>/channel.py``);
+a new channel may keep its id shapes in its own package.
+
 Random digits come from `secrets` so ids never repeat across sandbox restarts in practice
 (the gateway stores them with unique constraints).
 """
@@ -102,27 +105,3 @@ def alipay_time(at_s: int) -> str:
 
 def lakala_time(at_s: int) -> str:
     return channel_time(at_s).strftime(LAKALA_TIME)
-
-
-def refund_id(channel: str, at_s: int) -> str:
-    """The channel's id for a new refund (Alipay has none of its own; it reuses a trade no)."""
-    makers = {
-        "wechatpay": wechat_refund_id,
-        "alipay": alipay_trade_no,
-        "lakala": lakala_trade_no,
-        "unionpay": unionpay_query_id,
-        "allinpay": allinpay_trxid,
-    }
-    return makers[channel](at_s)
-
-
-def payment_id(channel: str, at_s: int) -> str:
-    """The channel's transaction id for a payment created outside a channel API call."""
-    makers = {
-        "wechatpay": wechat_transaction_id,
-        "alipay": alipay_trade_no,
-        "lakala": lakala_trade_no,
-        "unionpay": unionpay_query_id,
-        "allinpay": allinpay_trxid,
-    }
-    return makers[channel](at_s)

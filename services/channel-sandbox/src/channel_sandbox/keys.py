@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from otd_shared import keyfiles
 from otd_shared.keyfiles import KeyFileError
 
-CHANNELS: Final = ("wechatpay", "alipay", "lakala", "unionpay", "allinpay")
 APIV3_KEY_LEN: Final = 32
 ID_LEN_MAX: Final = 64
 _ID_CHARS: Final = frozenset(string.ascii_letters + string.digits + "_-.")
@@ -37,33 +36,14 @@ class SandboxKeyError(Exception):
     """The key layout is unusable for the sandbox (missing private key, bad ids.json, ...)."""
 
 
-def _digits(count: int) -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(count))
+@dataclass(frozen=True)
+class KeyLayout:
+    """What a channel issues at onboarding besides its and our RSA key pairs."""
 
-
-def issue_ids(channel: str) -> dict[str, str]:
-    """Fresh identifiers in each channel's usual shape, as the channel issues them."""
-    match channel:
-        case "wechatpay":
-            return {
-                "mchid": "19" + _digits(8),
-                "appid": "wx" + secrets.token_hex(8),
-                "serial": secrets.token_hex(20).upper(),  # platform certificate
-                "merchant_serial": secrets.token_hex(20).upper(),  # our merchant certificate
-            }
-        case "alipay":
-            return {"app_id": "2021" + _digits(12), "seller_id": "2088" + _digits(12)}
-        case "lakala":
-            return {
-                "appid": "OP" + _digits(8),
-                "serial_no": secrets.token_hex(8),
-                "merchant_no": "822" + _digits(12),
-            }
-        case "unionpay":
-            return {"merId": "777290058" + _digits(6), "certId": "6" + _digits(10)}
-        case "allinpay":
-            return {"cusid": "5500" + _digits(11), "appid": "0000" + _digits(4)}
-    raise SandboxKeyError(f"unknown channel {channel!r}")
+    issue_ids: Callable[[], dict[str, str]]
+    """Fresh identifiers in the channel's usual shape (the names are the required ids)."""
+    apiv3_key: bool = False
+    """An AEAD key file (WeChat Pay's ``apiv3.key``)."""
 
 
 @dataclass(frozen=True)
@@ -98,32 +78,39 @@ class SandboxKeySet:
         return self.merchant_private_key
 
 
-def load_channel_keys(keys_dir: Path, channel: str) -> SandboxKeySet:
-    """Load `keys_dir/<channel>/`; SandboxKeyError naming what is wrong."""
+def load_channel_keys(
+    keys_dir: Path, channel: str, layout: KeyLayout | None = None
+) -> SandboxKeySet:
+    """Load `keys_dir/<channel>/`; SandboxKeyError naming what is wrong.
+
+    With its `layout` the ids it issues are required (and the AEAD key when it has one);
+    without, what is there is loaded (tests and tools that sign with one channel's keys)."""
     directory = keys_dir / channel
     try:
         merchant_private_path = directory / keyfiles.MERCHANT_PRIVATE_PEM
+        apiv3 = layout.apiv3_key if layout else (directory / keyfiles.APIV3_KEY_FILE).exists()
+        required = tuple(layout.issue_ids()) if layout else ()
         return SandboxKeySet(
             channel=channel,
             channel_private_key=keyfiles.load_private_pem(directory / keyfiles.CHANNEL_PRIVATE_PEM),
             channel_public_key=keyfiles.load_public_pem(directory / keyfiles.CHANNEL_PUBLIC_PEM),
             merchant_public_key=keyfiles.load_public_pem(directory / keyfiles.MERCHANT_PUBLIC_PEM),
-            ids=MappingProxyType(_load_ids(directory / keyfiles.IDS_FILE, channel)),
+            ids=MappingProxyType(_load_ids(directory / keyfiles.IDS_FILE, required)),
             merchant_private_key=(
                 keyfiles.load_private_pem(merchant_private_path)
                 if merchant_private_path.exists()
                 else None
             ),
-            apiv3_key=_load_apiv3(directory) if channel == "wechatpay" else None,
+            apiv3_key=_load_apiv3(directory) if apiv3 else None,
         )
     except KeyFileError as exc:
         raise SandboxKeyError(str(exc)) from None
 
 
-def ensure_layout(keys_dir: Path) -> None:
-    """Create whatever is missing of the layout for every channel; keep what exists."""
+def ensure_layout(keys_dir: Path, layouts: Mapping[str, KeyLayout]) -> None:
+    """Create whatever is missing of the layout of every channel; keep what exists."""
     try:
-        for channel in CHANNELS:
+        for channel, layout in layouts.items():
             directory = keys_dir / channel
             directory.mkdir(mode=keyfiles.KEY_DIR_MODE, parents=True, exist_ok=True)
             keyfiles.ensure_key_pair(
@@ -132,22 +119,24 @@ def ensure_layout(keys_dir: Path) -> None:
             keyfiles.ensure_key_pair(
                 directory / keyfiles.MERCHANT_PRIVATE_PEM, directory / keyfiles.MERCHANT_PUBLIC_PEM
             )
-            if channel == "wechatpay":
+            if layout.apiv3_key:
                 apiv3 = "".join(secrets.choice(_APIV3_CHARS) for _ in range(APIV3_KEY_LEN))
                 keyfiles.create_exclusive(
                     directory / keyfiles.APIV3_KEY_FILE,
                     apiv3.encode("ascii"),
                     keyfiles.PRIVATE_FILE_MODE,
                 )
-            _ensure_ids(directory / keyfiles.IDS_FILE, channel)
+            _ensure_ids(directory / keyfiles.IDS_FILE, layout)
     except KeyFileError as exc:
         raise SandboxKeyError(str(exc)) from None
 
 
-def load_all(keys_dir: Path) -> dict[str, SandboxKeySet]:
+def load_all(keys_dir: Path, layouts: Mapping[str, KeyLayout]) -> dict[str, SandboxKeySet]:
     """Every channel's key set, creating the missing parts of the layout first."""
-    ensure_layout(keys_dir)
-    return {channel: load_channel_keys(keys_dir, channel) for channel in CHANNELS}
+    ensure_layout(keys_dir, layouts)
+    return {
+        channel: load_channel_keys(keys_dir, channel, layout) for channel, layout in layouts.items()
+    }
 
 
 def _load_apiv3(directory: Path) -> bytes:
@@ -168,7 +157,7 @@ def _read_ids(path: Path) -> dict[str, object]:
     return raw
 
 
-def _load_ids(path: Path, channel: str) -> dict[str, str]:
+def _load_ids(path: Path, required: tuple[str, ...]) -> dict[str, str]:
     ids: dict[str, str] = {}
     for name, value in _read_ids(path).items():
         if not isinstance(value, str) or not (0 < len(value) <= ID_LEN_MAX):
@@ -176,7 +165,7 @@ def _load_ids(path: Path, channel: str) -> dict[str, str]:
         if not set(value) <= _ID_CHARS:
             raise SandboxKeyError(f"{path}: {name!r} must be of [A-Za-z0-9_.-]")
         ids[name] = value
-    missing = sorted(set(issue_ids(channel)) - set(ids))
+    missing = sorted(set(required) - set(ids))
     if missing:
         raise SandboxKeyError(f"{path} lacks {', '.join(missing)}")
     return ids
@@ -186,8 +175,8 @@ def _ids_json(ids: Mapping[str, object]) -> bytes:
     return (json.dumps(dict(ids), indent=2, sort_keys=True) + "\n").encode("ascii")
 
 
-def _ensure_ids(path: Path, channel: str) -> None:
-    fresh = issue_ids(channel)
+def _ensure_ids(path: Path, layout: KeyLayout) -> None:
+    fresh = layout.issue_ids()
     if keyfiles.create_exclusive(path, _ids_json(fresh), keyfiles.PUBLIC_FILE_MODE):
         return
     existing = _read_ids(path)

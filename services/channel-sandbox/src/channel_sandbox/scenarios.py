@@ -18,7 +18,9 @@
   `delay_ms`, with its refund notification.
 
 Orders unknown to the sandbox are created from `amount_fen` (+ `notify_url`, else
-`<gateway>/callbacks/<channel>`); Alipay orders may come from the app's signed `order_string`.
+`<gateway>/callbacks/<channel>`) as the channel's `SandboxChannel.start_order` says; Alipay
+orders may come from the app's signed `order_string` (`read_order_string`). Every channel rule
+here comes from the order's `SandboxChannel`.
 """
 
 from __future__ import annotations
@@ -28,16 +30,11 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from channel_sandbox import ids
-from channel_sandbox.channel_states import channel_state
-from channel_sandbox.channels.alipay import verify_order_string
 from channel_sandbox.channels.base import Outcome, RequestRejected
 from channel_sandbox.engine import Sandbox, SandboxConflict
-from channel_sandbox.store import Delivery, Order, Origin, PayState, Refund
-from channel_sandbox.sync_results import sync_result
-from otd_shared.channel_wire import WireFormatError, parse_json_object
-from otd_shared.money import MoneyError, wire_yuan_to_fen
+from channel_sandbox.spec import SandboxChannel
+from channel_sandbox.store import Delivery, Order, PayState, Refund
 
-Channel = Literal["wechatpay", "alipay", "lakala", "unionpay", "allinpay"]
 Action = Literal[
     "open",
     "pay",
@@ -58,14 +55,6 @@ DEFAULT_DELAY_MS: Final[Mapping[str, int]] = {
     "succeed_sync_then_fail": 1000,
     "refund": 0,
 }
-SUCCESS_ANSWERS: Final[Mapping[str, str]] = {
-    "wechatpay": "a 2xx answer",
-    "alipay": "the exact body 'success'",
-    "lakala": '{"code":"SUCCESS"}',
-    "unionpay": "HTTP 200",
-    "allinpay": "the exact body 'success'",
-}
-ARMABLE_CHANNELS: Final = frozenset({"wechatpay", "lakala"})
 
 
 class UnknownOrder(Exception):
@@ -78,7 +67,7 @@ class InvalidCommand(Exception):
 
 @dataclass(frozen=True)
 class ActionCommand:
-    channel: Channel
+    channel: str
     action: Action
     out_trade_no: str | None = None
     delay_ms: int | None = None
@@ -100,7 +89,7 @@ class ActionOutcome:
 
 
 def run_action(sandbox: Sandbox, command: ActionCommand) -> ActionOutcome:
-    """Apply `command`; raises UnknownOrder, InvalidCommand or SandboxConflict."""
+    """Apply `command`; raises UnknownOrder, InvalidCommand, SandboxConflict or UnknownChannel."""
     delay_ms = (
         command.delay_ms if command.delay_ms is not None else DEFAULT_DELAY_MS[command.action]
     )
@@ -124,8 +113,9 @@ def run_action(sandbox: Sandbox, command: ActionCommand) -> ActionOutcome:
 
 
 def _resolve_order(sandbox: Sandbox, command: ActionCommand) -> Order | None:
-    if command.channel == "alipay" and command.order_string:
-        return _alipay_order(sandbox, command, command.order_string)
+    channel = sandbox.channels.channel(command.channel)
+    if command.order_string and channel.read_order_string is not None:
+        return _signed_order(sandbox, channel, command, command.order_string)
     if not command.out_trade_no:
         raise InvalidCommand("out_trade_no is required")
     order = sandbox.store.get(command.channel, command.out_trade_no)
@@ -135,7 +125,7 @@ def _resolve_order(sandbox: Sandbox, command: ActionCommand) -> Order | None:
         return order
     if command.amount_fen is not None:
         return _create(sandbox, command, command.out_trade_no, command.amount_fen, {})
-    if command.action == "succeed_sync_then_fail" and command.channel in ARMABLE_CHANNELS:
+    if command.action == "succeed_sync_then_fail" and channel.arms_before_create:
         return None
     raise UnknownOrder(
         f"no {command.channel} order {command.out_trade_no!r}: create it through the channel "
@@ -150,71 +140,40 @@ def _create(
     amount_fen: int,
     request: Mapping[str, object],
 ) -> Order:
-    at_s = ids.now_s()
-    channel = command.channel
-    origin = _ORIGINS[channel]
-    fields = dict(request)
-    if channel == "lakala" and command.lakala_format == "cashier":
-        origin = Origin.LAKALA_CASHIER
-        txn_id = ids.lakala_pay_order_no(at_s)
-    else:
-        txn_id = ids.payment_id(channel, at_s)
-    if origin is Origin.LAKALA_LABS:
-        fields |= {
-            "account_type": "WECHAT",
-            "acc_trade_no": ids.wechat_transaction_id(at_s),
-            "code_url": "weixin://wxpay/bizpayurl?pr=sandbox",
-        }
-    if origin is Origin.WECHAT_APP:
-        fields |= {
-            "appid": sandbox.keys["wechatpay"].id("appid"),
-            "prepay_id": ids.wechat_prepay_id(at_s),
-        }
-    aliases = (ids.lakala_log_no(txn_id),) if channel == "lakala" else ()
+    code = command.channel
+    start = sandbox.channels.channel(code).start_order(
+        sandbox.keys[code], ids.now_s(), command.lakala_format
+    )
     return sandbox.create_order(
-        channel=channel,
+        channel=code,
         out_trade_no=out_trade_no,
         amount_fen=amount_fen,
-        origin=origin,
-        channel_txn_id=txn_id,
-        notify_url=command.notify_url or sandbox.default_notify_url(channel),
-        request=fields,
-        alias_ids=aliases,
+        origin=start.origin,
+        channel_txn_id=start.channel_txn_id,
+        notify_url=command.notify_url or sandbox.default_notify_url(code),
+        request={**request, **start.fields},
+        alias_ids=start.alias_ids,
     )
 
 
-_ORIGINS: Final[Mapping[str, Origin]] = {
-    "wechatpay": Origin.WECHAT_APP,
-    "alipay": Origin.ALIPAY_APP,
-    "lakala": Origin.LAKALA_LABS,
-    "unionpay": Origin.POS,
-    "allinpay": Origin.POS,
-}
-
-
-def _alipay_order(sandbox: Sandbox, command: ActionCommand, order_string: str) -> Order:
-    keys = sandbox.keys["alipay"]
+def _signed_order(
+    sandbox: Sandbox, channel: SandboxChannel, command: ActionCommand, order_string: str
+) -> Order:
+    assert channel.read_order_string is not None
     try:
-        params = verify_order_string(keys, order_string)
-        biz = parse_json_object(params.get("biz_content", "").encode("utf-8"), "biz_content")
-        amount_fen = wire_yuan_to_fen(str(biz.get("total_amount", "")))
-    except (RequestRejected, WireFormatError, MoneyError) as exc:
-        raise InvalidCommand(f"order_string is not a genuine app pay order: {exc}") from None
-    out_trade_no = str(biz.get("out_trade_no", ""))
-    if params.get("app_id") != keys.id("app_id") or not out_trade_no:
-        raise InvalidCommand("order_string names another app_id or no out_trade_no")
-    if command.out_trade_no and command.out_trade_no != out_trade_no:
+        signed = channel.read_order_string(sandbox.keys[channel.code], order_string)
+    except RequestRejected as exc:
+        raise InvalidCommand(str(exc)) from None
+    if command.out_trade_no and command.out_trade_no != signed.out_trade_no:
         raise InvalidCommand("out_trade_no differs from the order string's")
-    order = sandbox.store.get("alipay", out_trade_no)
+    order = sandbox.store.get(channel.code, signed.out_trade_no)
     if order is not None:
-        if order.amount_fen != amount_fen:
+        if order.amount_fen != signed.amount_fen:
             raise InvalidCommand("the order string's amount differs from the known order's")
         return order
-    notify = command.notify_url or params.get("notify_url") or None
-    with_notify = ActionCommand(channel="alipay", action=command.action, notify_url=notify)
-    return _create(
-        sandbox, with_notify, out_trade_no, amount_fen, {"subject": str(biz.get("subject", ""))}
-    )
+    notify = command.notify_url or signed.notify_url
+    with_notify = ActionCommand(channel=channel.code, action=command.action, notify_url=notify)
+    return _create(sandbox, with_notify, signed.out_trade_no, signed.amount_fen, signed.fields)
 
 
 # ---------------------------------------------------------------- actions
@@ -224,8 +183,10 @@ ActionFn = Callable[[Sandbox, Order, ActionCommand, float], ActionOutcome]
 
 
 def _open(sandbox: Sandbox, order: Order, command: ActionCommand, delay_s: float) -> ActionOutcome:
-    del sandbox, command, delay_s
-    return ActionOutcome(order.out_trade_no, order, [f"order known, {channel_state(order)}"])
+    del command, delay_s
+    return ActionOutcome(
+        order.out_trade_no, order, [f"order known, {sandbox.channel_state(order)}"]
+    )
 
 
 def _pay(sandbox: Sandbox, order: Order, command: ActionCommand, delay_s: float) -> ActionOutcome:
@@ -233,20 +194,24 @@ def _pay(sandbox: Sandbox, order: Order, command: ActionCommand, delay_s: float)
     _require_pending(order)
     sandbox.mark_paid(order)
     deliveries = sandbox.notify_payment(order, Outcome.SUCCEEDED, delay_s=delay_s)
-    plan = [_state_line(order), _delivery_line(order, "payment notification", delay_s)]
+    plan = [
+        _state_line(sandbox, order),
+        _delivery_line(sandbox, order, "payment notification", delay_s),
+    ]
     return ActionOutcome(order.out_trade_no, order, plan, deliveries)
 
 
 def _fail(sandbox: Sandbox, order: Order, command: ActionCommand, delay_s: float) -> ActionOutcome:
     del command
     sandbox.mark_failed(order)
-    plan = [_state_line(order)]
+    plan = [_state_line(sandbox, order)]
     deliveries: list[Delivery] = []
     if sandbox.factory.notifies_failures(order.channel):
         deliveries = sandbox.notify_payment(order, Outcome.FAILED, delay_s=delay_s)
-        plan.append(_delivery_line(order, "failure notification", delay_s))
+        plan.append(_delivery_line(sandbox, order, "failure notification", delay_s))
     else:
-        plan.append("no notification: WeChat Pay notifies successful payments only")
+        name = sandbox.channels.channel(order.channel).name
+        plan.append(f"no notification: {name} notifies successful payments only")
     return ActionOutcome(order.out_trade_no, order, plan, deliveries)
 
 
@@ -259,9 +224,9 @@ def _pay_twice(
     pair = sandbox.notify_payment(order, Outcome.SUCCEEDED, copies=2)
     third = sandbox.repeat(order, pair[0], after=[d.finished for d in pair], delay_s=delay_s)
     plan = [
-        _state_line(order),
+        _state_line(sandbox, order),
         "deliver the same signed payment notification twice concurrently, each retried until "
-        f"{SUCCESS_ANSWERS[order.channel]}",
+        f"{sandbox.channels.channel(order.channel).success_answer}",
         f"then deliver the same bytes once more {int(delay_s * 1000)} ms after both finished",
     ]
     return ActionOutcome(order.out_trade_no, order, plan, [*pair, third])
@@ -275,8 +240,8 @@ def _notify_late(
     sandbox.mark_paid(order)
     deliveries = sandbox.notify_payment(order, Outcome.SUCCEEDED, delay_s=delay_s)
     plan = [
-        _state_line(order) + " (queries see it now)",
-        _delivery_line(order, "payment notification", delay_s),
+        _state_line(sandbox, order) + " (queries see it now)",
+        _delivery_line(sandbox, order, "payment notification", delay_s),
     ]
     return ActionOutcome(order.out_trade_no, order, plan, deliveries)
 
@@ -295,8 +260,9 @@ def _notify_out_of_order(
         order, Outcome.SUCCEEDED, after=[first.first_attempt_done], delay_s=delay_s
     )
     plan = [
-        _state_line(order) + f", refund {refund.out_refund_no} of {refund.amount_fen} fen done",
-        _delivery_line(order, "refund notification", 0.0),
+        _state_line(sandbox, order)
+        + f", refund {refund.out_refund_no} of {refund.amount_fen} fen done",
+        _delivery_line(sandbox, order, "refund notification", 0.0),
         f"then the payment notification, {int(delay_s * 1000)} ms after the refund "
         "notification's first attempt was answered",
     ]
@@ -307,18 +273,20 @@ def _sync_then_fail(
     sandbox: Sandbox, order: Order, command: ActionCommand, delay_s: float
 ) -> ActionOutcome:
     del command
+    channel = sandbox.channels.channel(order.channel)
     sandbox.start_sync_then_fail(order, delay_s)
     plan = [
         "synchronous answers say paid (prepay/create answer, sync_result); queries show "
-        f"{channel_state(order)}",
+        f"{sandbox.channel_state(order)}",
         f"after {int(delay_s * 1000)} ms the order fails"
         + (
             ", with a failure notification"
-            if sandbox.factory.notifies_failures(order.channel)
-            else " (WeChat Pay sends no failure notification)"
+            if channel.notifies_failures
+            else f" ({channel.name} sends no failure notification)"
         ),
     ]
-    return ActionOutcome(order.out_trade_no, order, plan, sync_result=sync_result(sandbox, order))
+    sync_result = channel.sync_result(sandbox.keys[channel.code], order)
+    return ActionOutcome(order.out_trade_no, order, plan, sync_result=sync_result)
 
 
 def _refund(
@@ -333,7 +301,7 @@ def _refund(
         deliveries = [delivery] if delivery is not None else []
     plan = [
         f"refund {refund.out_refund_no} of {refund.amount_fen} fen",
-        _delivery_line(order, "refund notification", delay_s),
+        _delivery_line(sandbox, order, "refund notification", delay_s),
     ]
     return ActionOutcome(order.out_trade_no, order, plan, deliveries)
 
@@ -366,20 +334,20 @@ def _new_refund(sandbox: Sandbox, order: Order, command: ActionCommand) -> Refun
     return sandbox.add_refund(
         order,
         out_refund_no=out_refund_no,
-        refund_id=ids.refund_id(order.channel, ids.now_s()),
+        refund_id=sandbox.channels.channel(order.channel).new_refund_id(ids.now_s()),
         amount_fen=amount_fen,
         notify_url=None,
         reason="sandbox control",
     )
 
 
-def _state_line(order: Order) -> str:
-    return f"state {order.state.value} ({channel_state(order)})"
+def _state_line(sandbox: Sandbox, order: Order) -> str:
+    return f"state {order.state.value} ({sandbox.channel_state(order)})"
 
 
-def _delivery_line(order: Order, what: str, delay_s: float) -> str:
+def _delivery_line(sandbox: Sandbox, order: Order, what: str, delay_s: float) -> str:
     when = f" after {int(delay_s * 1000)} ms" if delay_s else ""
     return (
         f"deliver the {what} to {order.notify_url}{when}, retried on the {order.channel} "
-        f"schedule until {SUCCESS_ANSWERS[order.channel]}"
+        f"schedule until {sandbox.channels.channel(order.channel).success_answer}"
     )

@@ -33,7 +33,10 @@ class PayState(StrEnum):
 
 
 class Origin(StrEnum):
-    """How the order reached the channel; decides response and notification shapes."""
+    """How the order reached the channel; decides response and notification shapes.
+
+    The origins of today's channels; `Order.origin` is any string, so a new channel may name
+    its own in its package."""
 
     WECHAT_APP = "wechat_app"
     ALIPAY_APP = "alipay_app"
@@ -107,7 +110,7 @@ class Order:
     channel: str
     out_trade_no: str
     amount_fen: int
-    origin: Origin
+    origin: str  # an Origin, or a new channel's own
     channel_txn_id: str
     notify_url: str | None
     created_s: int

@@ -30,13 +30,15 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from channel_sandbox.app import create_app
-from channel_sandbox.channels import alipay, allinpay, lakala, unionpay, wechatpay
+from channel_sandbox.app import create_app, load_sandbox_keys
+from channel_sandbox.channels import alipay, lakala, wechatpay
 from channel_sandbox.channels.base import NotificationEvent, ReadNotification, SignedNotification
 from channel_sandbox.config import SandboxSettings
 from channel_sandbox.engine import Fault, Sandbox
-from channel_sandbox.keys import SandboxKeySet, load_all
-from channel_sandbox.scenarios import ActionCommand, Channel, run_action
+from channel_sandbox.keys import SandboxKeySet
+from channel_sandbox.registry import REGISTRY
+from channel_sandbox.scenarios import ActionCommand, run_action
+from channel_sandbox.spec import SandboxChannels
 from channel_sandbox.store import Order, PayState, Refund
 from otd_shared.channel_wire import encode_form, rsa_sign_b64, rsa_verify_b64
 from otd_shared.infra import free_port
@@ -107,28 +109,17 @@ class NotificationLike(Protocol):
 Reader = Callable[[str, Mapping[str, str], bytes], NotificationLike]
 """(channel, headers, raw body) → the notification; raises when it is not genuine."""
 
-_SANDBOX_READERS: dict[str, Callable[..., ReadNotification]] = {
-    "wechatpay": wechatpay.read_notification,
-    "alipay": alipay.read_notification,
-    "lakala": lakala.read_notification,
-    "unionpay": unionpay.read_notification,
-    "allinpay": allinpay.read_notification,
-}
-SUCCESS_ANSWERS: dict[str, tuple[int, bytes]] = {
-    "wechatpay": (204, b""),
-    "alipay": (200, b"success"),
-    "lakala": (200, '{"code":"SUCCESS","message":"执行成功"}'.encode()),
-    "unionpay": (200, b"ok"),
-    "allinpay": (200, b"success"),
-}
 FAILURE_ANSWER: tuple[int, bytes] = (500, '{"code":"FAIL","message":"失败"}'.encode())
 
 
-def sandbox_reader(keys: Mapping[str, SandboxKeySet]) -> Reader:
-    """Read notifications with the merchant's reading in the sandbox's channel modules."""
+def sandbox_reader(
+    keys: Mapping[str, SandboxKeySet], channels: SandboxChannels = REGISTRY
+) -> Reader:
+    """Read notifications with the merchant's reading in the sandbox's channel packages."""
 
     def read(channel: str, headers: Mapping[str, str], body: bytes) -> ReadNotification:
-        return _SANDBOX_READERS[channel](keys[channel], headers, body, now_s=int(time.time()))
+        reader = channels.channel(channel).read_notification
+        return reader(keys[channel], headers, body, now_s=int(time.time()))
 
     return read
 
@@ -158,6 +149,7 @@ class Receiver:
     in_flight: dict[str, int] = field(default_factory=dict)
     max_in_flight: dict[str, int] = field(default_factory=dict)
     base_url: str = ""
+    channels: SandboxChannels = REGISTRY  # whose merchant answers it gives
 
     def of(self, out_trade_no: str) -> list[Received]:
         return [r for r in self.received if r.notification.out_trade_no == out_trade_no]
@@ -193,7 +185,7 @@ class Receiver:
         if self.fail_first.get(key, 0) > 0:
             self.fail_first[key] -= 1
             return FAILURE_ANSWER
-        return SUCCESS_ANSWERS[channel]
+        return self.channels.channel(channel).merchant_ack
 
 
 # ---------------------------------------------------------------- merchant API client
@@ -340,7 +332,7 @@ class SandboxHandle:
             raise KeyError(f"{channel} has no order {out_trade_no!r}")
         return order
 
-    def open(self, channel: Channel, out_trade_no: str, amount_fen: int) -> Order:
+    def open(self, channel: str, out_trade_no: str, amount_fen: int) -> Order:
         """Make an order known without a create call (Alipay app pay, POS)."""
         command = ActionCommand(
             channel=channel, action="open", out_trade_no=out_trade_no, amount_fen=amount_fen
@@ -412,24 +404,22 @@ class SandboxHandle:
     ) -> SignedNotification:
         """A notification signed by the channel (`options`: the module's, e.g. Lakala shape)."""
         at_s = int(time.time()) if now_s is None else now_s
-        return sign_notification(self.keys[channel], event, now_s=at_s, **options)
+        channel_of = self.engine.channels.channel(channel)
+        return channel_of.notification(self.keys[channel], event, now_s=at_s, **options)
 
 
 def sign_notification(
-    keys: SandboxKeySet, event: NotificationEvent, *, now_s: int, **options: Any
+    keys: SandboxKeySet,
+    event: NotificationEvent,
+    *,
+    now_s: int,
+    channels: SandboxChannels = REGISTRY,
+    **options: Any,
 ) -> SignedNotification:
-    """`event` as `keys.channel` notifies it, signed with the channel key."""
-    modules: dict[str, Any] = {
-        "wechatpay": wechatpay,
-        "alipay": alipay,
-        "lakala": lakala,
-        "unionpay": unionpay,
-        "allinpay": allinpay,
-    }
-    signed: SignedNotification = modules[keys.channel].notification(
-        keys, event, now_s=now_s, **options
-    )
-    return signed
+    """`event` as `keys.channel` notifies it, signed with the channel key (`options`: the
+    channel's own, e.g. Lakala's ``shape``)."""
+    channel = channels.channel(keys.channel)
+    return channel.notification(keys, event, now_s=now_s, **options)
 
 
 @contextlib.asynccontextmanager
@@ -440,6 +430,6 @@ async def sandbox_running(keys_dir: Path, **settings: Any) -> AsyncIterator[Sand
     """
     values: dict[str, Any] = {"keys_dir": keys_dir, "retry_scale": 0.001, "log_level": "WARNING"}
     values.update(settings)
-    app = create_app(SandboxSettings(**values), key_sets=load_all(keys_dir))
+    app = create_app(SandboxSettings(**values), key_sets=load_sandbox_keys(keys_dir))
     async with serving(app) as url:
         yield SandboxHandle(url, app.state.sandbox)

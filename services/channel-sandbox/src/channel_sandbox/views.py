@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from channel_sandbox.channel_states import channel_state
 from channel_sandbox.store import Attempt, Delivery, Order, Refund
 
 
@@ -13,12 +13,13 @@ def iso(at_s: float | None) -> str | None:
     return None if at_s is None else datetime.fromtimestamp(at_s, UTC).isoformat()
 
 
-def order_view(order: Order) -> dict[str, object]:
+def order_view(order: Order, channel_state: Callable[[Order], str]) -> dict[str, object]:
+    """The order, with its state in its channel's words (`Sandbox.channel_state`)."""
     return {
         "channel": order.channel,
         "out_trade_no": order.out_trade_no,
         "amount_fen": order.amount_fen,
-        "origin": order.origin.value,
+        "origin": str(order.origin),
         "state": order.state.value,
         "channel_state": channel_state(order),
         "channel_txn_id": order.channel_txn_id,

@@ -3,33 +3,29 @@
 `POST /sandbox/actions` runs a scenario (see `channel_sandbox.scenarios`) and answers 202 with
 the plan; `GET /sandbox/orders/{channel}/{out_trade_no}` shows the order as the channel sees it
 with every notification attempt; `GET /sandbox/notifications` lists recent deliveries. SAP
-rejections are steered under `/sandbox/sap/`. A tiny 收银台 page serves Lakala `counter_url`s.
+rejections are steered under `/sandbox/sap/`.
 """
 
 from __future__ import annotations
 
-import html
 from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from channel_sandbox.api.common import sandbox_of
 from channel_sandbox.api.sap import book_of
-from channel_sandbox.channels.base import Outcome
 from channel_sandbox.engine import Fault, SandboxConflict
 from channel_sandbox.scenarios import (
     Action,
     ActionCommand,
-    Channel,
     InvalidCommand,
     UnknownOrder,
     run_action,
 )
-from channel_sandbox.store import AMOUNT_FEN_MAX, OUT_TRADE_NO_LEN_MAX, PayState
+from channel_sandbox.spec import UnknownChannel
+from channel_sandbox.store import AMOUNT_FEN_MAX, OUT_TRADE_NO_LEN_MAX
 from channel_sandbox.views import delivery_view, order_view
-from otd_shared.money import fen_to_yuan
 
 RECENT_LIMIT_MAX: Final = 1000
 DELAY_MS_MAX: Final = 24 * 3600 * 1000
@@ -38,6 +34,17 @@ router = APIRouter(prefix="/sandbox", tags=["Sandbox control"])
 Fen = Annotated[int, Field(ge=1, le=AMOUNT_FEN_MAX)]
 Url = Annotated[str, Field(max_length=1024, pattern=r"^https?://")]
 Id = Annotated[str, Field(min_length=1, max_length=OUT_TRADE_NO_LEN_MAX)]
+Channel = Annotated[
+    str, Field(min_length=1, max_length=32, description="A channel the sandbox plays (/readyz).")
+]
+
+
+def _known(request: Request, channel: str) -> str:
+    """`channel` when the sandbox plays it; 422 otherwise."""
+    try:
+        return sandbox_of(request).channels.channel(channel).code
+    except UnknownChannel as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 class ActionRequest(BaseModel):
@@ -88,6 +95,7 @@ class RejectPrefix(BaseModel):
 async def act(request: Request, body: ActionRequest) -> ActionAccepted:
     """Run a scenario; 404 unknown order, 409 wrong state, 422 inconsistent command."""
     sandbox = sandbox_of(request)
+    _known(request, body.channel)
     command = ActionCommand(**body.model_dump())
     try:
         outcome = run_action(sandbox, command)
@@ -105,17 +113,18 @@ async def act(request: Request, body: ActionRequest) -> ActionAccepted:
         plan=outcome.plan,
         delivery_ids=[delivery.delivery_id for delivery in outcome.deliveries],
         sync_result=outcome.sync_result,
-        order=order_view(outcome.order) if outcome.order is not None else None,
+        order=None if outcome.order is None else order_view(outcome.order, sandbox.channel_state),
     )
 
 
 @router.get("/orders/{channel}/{out_trade_no}")
 async def get_order(request: Request, channel: Channel, out_trade_no: str) -> dict[str, object]:
     """The order as the channel sees it, with every notification and attempt."""
-    order = sandbox_of(request).store.get(channel, out_trade_no)
+    sandbox = sandbox_of(request)
+    order = sandbox.store.get(_known(request, channel), out_trade_no)
     if order is None:
         raise HTTPException(404, f"no {channel} order {out_trade_no!r}")
-    return order_view(order)
+    return order_view(order, sandbox.channel_state)
 
 
 @router.get("/notifications")
@@ -126,6 +135,8 @@ async def recent_notifications(
     limit: Annotated[int, Query(ge=1, le=RECENT_LIMIT_MAX)] = 100,
 ) -> dict[str, object]:
     """The most recent deliveries, newest first."""
+    if channel is not None:
+        _known(request, channel)
     deliveries = [
         delivery_view(delivery)
         for delivery in reversed(sandbox_of(request).store.recent_deliveries)
@@ -146,6 +157,7 @@ class FaultSetting(BaseModel):
 @router.put("/faults/{channel}")
 async def set_fault(request: Request, channel: Channel, body: FaultSetting) -> dict[str, str]:
     """Make a channel's API answers fail in one way until healed (`fault: null`)."""
+    _known(request, channel)
     faults = sandbox_of(request).faults
     if body.fault is None:
         faults.pop(channel, None)
@@ -188,38 +200,3 @@ async def sap_reject_prefix(request: Request, body: RejectPrefix) -> dict[str, o
     else:
         rules[body.prefix] = body.reason
     return {"reject_prefixes": dict(rules)}
-
-
-@router.get("/lakala/counter/{pay_order_no}", response_class=HTMLResponse)
-async def lakala_counter(request: Request, pay_order_no: str) -> HTMLResponse:
-    """The 收银台 page a `counter_url` opens: order details and a pay button."""
-    order = sandbox_of(request).store.by_channel_id("lakala", pay_order_no)
-    if order is None:
-        raise HTTPException(404, "no such 收银台 order")
-    pay = (
-        ""
-        if order.state is not PayState.PENDING
-        else (
-            f"<form method='post' action='{html.escape(pay_order_no)}/pay'>"
-            "<button>支付 (sandbox pay)</button></form>"
-        )
-    )
-    return HTMLResponse(
-        "<!doctype html><meta charset='utf-8'><title>拉卡拉收银台 (sandbox)</title>"
-        f"<h1>拉卡拉收银台 · sandbox</h1><p>订单 {html.escape(order.out_trade_no)}</p>"
-        f"<p>金额 {fen_to_yuan(order.amount_fen)} 元</p>"
-        f"<p>状态 {html.escape(order.state.value)}</p>{pay}"
-    )
-
-
-@router.post("/lakala/counter/{pay_order_no}/pay")
-async def lakala_counter_pay(request: Request, pay_order_no: str) -> RedirectResponse:
-    """The pay button: pay the order and deliver its notification."""
-    sandbox = sandbox_of(request)
-    order = sandbox.store.by_channel_id("lakala", pay_order_no)
-    if order is None:
-        raise HTTPException(404, "no such 收银台 order")
-    if order.state is PayState.PENDING:
-        sandbox.mark_paid(order)
-        sandbox.notify_payment(order, Outcome.SUCCEEDED)
-    return RedirectResponse(f"../{pay_order_no}", status_code=303)

@@ -39,7 +39,7 @@ from otd_shared.channel_wire import (
     split_scheme,
 )
 
-CHANNEL: Final = "lakala"
+CODE: Final = "lakala"
 AUTH_SCHEME: Final = "LKLAPI-SHA256withRSA"
 LOG_NO_LEN: Final = 14
 TIME_FORMAT: Final = "%Y%m%d%H%M%S"
@@ -306,7 +306,7 @@ def _read_cashier(data: dict[str, object]) -> ReadNotification:
         int(str(trade_amount)) if kind is Kind.REFUND and trade_amount is not None else None
     )
     return ReadNotification(
-        channel=CHANNEL,
+        channel=CODE,
         kind=kind,
         outcome=outcome,
         channel_status=status,
@@ -323,7 +323,7 @@ def _read_labs(data: dict[str, object]) -> ReadNotification:
     kind, outcome = _LABS_READ.get(state, (Kind.PAYMENT, Outcome.PENDING))
     refund_amount = data.get("refund_amount")
     return ReadNotification(
-        channel=CHANNEL,
+        channel=CODE,
         kind=kind,
         outcome=outcome,
         channel_status=state,

@@ -43,7 +43,7 @@ from otd_shared.channel_wire import (
 )
 from otd_shared.money import fen_to_yuan, wire_yuan_to_fen
 
-CHANNEL: Final = "alipay"
+CODE: Final = "alipay"
 FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
 SIGN_TYPE_HASHES: Final[Mapping[str, HashName]] = {"RSA2": "sha256", "RSA": "sha1"}
 APP_PAY_METHOD: Final = "alipay.trade.app.pay"
@@ -302,7 +302,7 @@ def read_notification(
     else:
         kind, outcome = Kind.PAYMENT, Outcome.PENDING
     return ReadNotification(
-        channel=CHANNEL,
+        channel=CODE,
         kind=kind,
         outcome=outcome,
         channel_status=status,

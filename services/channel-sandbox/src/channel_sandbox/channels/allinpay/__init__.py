@@ -34,7 +34,7 @@ from otd_shared.channel_wire import (
     rsa_verify_b64,
 )
 
-CHANNEL: Final = "allinpay"
+CODE: Final = "allinpay"
 CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=UTF-8"
 PAYMENT_TRXCODE: Final = "VSP501"  # WeChat payment
 REFUND_TRXCODE: Final = "VSP503"  # WeChat refund
@@ -122,7 +122,7 @@ def read_notification(
         raise RequestRejected("sign does not verify")
     is_refund = fields.get("trxcode", "") in REFUND_TRXCODES
     return read_terminal_result(
-        CHANNEL,
+        CODE,
         fields,
         is_refund=is_refund,
         success=fields["trxstatus"] == "0000",

@@ -29,7 +29,9 @@ from channel_sandbox.api.common import (
     sandbox_of,
     signs_badly,
 )
-from channel_sandbox.api.lakala_bodies import (
+from channel_sandbox.channels import lakala as wire
+from channel_sandbox.channels.base import RequestRejected
+from channel_sandbox.channels.lakala.bodies import (
     LakalaError,
     cashier_order_json,
     labs_refund_json,
@@ -38,13 +40,11 @@ from channel_sandbox.api.lakala_bodies import (
     parse_fen,
     require_text,
 )
-from channel_sandbox.channels import lakala as wire
-from channel_sandbox.channels.base import RequestRejected
 from channel_sandbox.engine import Sandbox, SandboxConflict
 from channel_sandbox.store import Order, Origin, PayState
 from otd_shared.channel_wire import WireFormatError, dump_json_compact, parse_json_object
 
-CHANNEL: Final = "lakala"
+CODE: Final = wire.CODE
 LABS_OK: Final = "BBS00000"
 CASHIER_OK: Final = "000000"
 ACCOUNT_TYPES: Final = frozenset({"WECHAT", "ALIPAY", "UQRCODEPAY"})
@@ -100,15 +100,15 @@ def _preorder(sandbox: Sandbox, request: Request, data: Mapping[str, object]) ->
     require_text(data, "term_no")
     amount_fen = parse_fen(data, "total_amount")
     notify_url = optional_text(data, "notify_url", max_len=256) or None
-    order = sandbox.store.get(CHANNEL, out_trade_no)
+    order = sandbox.store.get(CODE, out_trade_no)
     if order is None:
         order = _create_labs(sandbox, data, out_trade_no, amount_fen, notify_url, account_type)
-    elif order.origin is not Origin.LAKALA_LABS or order.amount_fen != amount_fen:
+    elif order.origin != Origin.LAKALA_LABS or order.amount_fen != amount_fen:
         raise LakalaError("BBS11120", "商户订单号重复")
     elif order.state is not PayState.PENDING:
         raise LakalaError("BBS11121", "订单状态不允许")
     answer: Data = {
-        "merchant_no": sandbox.keys[CHANNEL].id("merchant_no"),
+        "merchant_no": sandbox.keys[CODE].id("merchant_no"),
         "out_trade_no": order.out_trade_no,
         "trade_no": order.channel_txn_id,
         "log_no": ids.lakala_log_no(order.channel_txn_id),
@@ -133,7 +133,7 @@ def _create_labs(
         ids.wechat_transaction_id(at_s) if account_type == "WECHAT" else ids.alipay_trade_no(at_s)
     )
     return sandbox.create_order(
-        channel=CHANNEL,
+        channel=CODE,
         out_trade_no=out_trade_no,
         amount_fen=amount_fen,
         origin=Origin.LAKALA_LABS,
@@ -155,18 +155,18 @@ def _tradequery(sandbox: Sandbox, request: Request, data: Mapping[str, object]) 
     del request
     out_trade_no = optional_text(data, "out_trade_no")
     trade_no = optional_text(data, "trade_no")
-    merchant_no = sandbox.keys[CHANNEL].id("merchant_no")
+    merchant_no = sandbox.keys[CODE].id("merchant_no")
     if out_trade_no:
-        order = sandbox.store.get(CHANNEL, out_trade_no)
-        refunded = sandbox.store.order_of_refund(CHANNEL, out_trade_no)
+        order = sandbox.store.get(CODE, out_trade_no)
+        refunded = sandbox.store.order_of_refund(CODE, out_trade_no)
         if order is None and refunded is not None:  # a refund is a labs trade of its own
             refunded.note(f"api: tradequery of refund {out_trade_no}")
             return labs_refund_json(merchant_no, refunded, refunded.refunds[out_trade_no])
     elif trade_no:
-        order = sandbox.store.by_channel_id(CHANNEL, trade_no)
+        order = sandbox.store.by_channel_id(CODE, trade_no)
     else:
         raise LakalaError("BBS11105", "out_trade_no 和 trade_no 不能同时为空")
-    if order is None or order.origin is not Origin.LAKALA_LABS:
+    if order is None or order.origin != Origin.LAKALA_LABS:
         raise LakalaError("BBS11112", "交易不存在")
     order.note("api: tradequery")
     return labs_trade_json(merchant_no, order)
@@ -179,7 +179,7 @@ def _refund(sandbox: Sandbox, request: Request, data: Mapping[str, object]) -> D
     order = _refund_origin(sandbox, data)
     existing = order.refunds.get(out_refund_no)
     if existing is None:
-        if sandbox.store.order_of_refund(CHANNEL, out_refund_no) is not None:
+        if sandbox.store.order_of_refund(CODE, out_refund_no) is not None:
             raise LakalaError("BBS11120", "退款商户订单号重复")
         try:
             existing = sandbox.add_refund(
@@ -196,7 +196,7 @@ def _refund(sandbox: Sandbox, request: Request, data: Mapping[str, object]) -> D
     elif existing.amount_fen != amount_fen:
         raise LakalaError("BBS11120", "退款商户订单号重复且金额不一致")
     return {
-        "merchant_no": sandbox.keys[CHANNEL].id("merchant_no"),
+        "merchant_no": sandbox.keys[CODE].id("merchant_no"),
         "out_trade_no": existing.out_refund_no,
         "trade_no": existing.refund_id,
         "log_no": ids.lakala_log_no(existing.refund_id),
@@ -214,12 +214,12 @@ def _refund(sandbox: Sandbox, request: Request, data: Mapping[str, object]) -> D
 def _refund_origin(sandbox: Sandbox, data: Mapping[str, object]) -> Order:
     origin_out_trade_no = optional_text(data, "origin_out_trade_no")
     if origin_out_trade_no:
-        order = sandbox.store.get(CHANNEL, origin_out_trade_no)
+        order = sandbox.store.get(CODE, origin_out_trade_no)
     else:
         channel_id = optional_text(data, "origin_trade_no") or optional_text(data, "origin_log_no")
         if not channel_id:
             raise LakalaError("BBS11105", "origin_out_trade_no / origin_trade_no 必填其一")
-        order = sandbox.store.by_channel_id(CHANNEL, channel_id)
+        order = sandbox.store.by_channel_id(CODE, channel_id)
     if order is None:
         raise LakalaError("BBS11112", "原交易不存在")
     return order
@@ -231,14 +231,14 @@ def _refund_origin(sandbox: Sandbox, data: Mapping[str, object]) -> Order:
 def _cashier_create(sandbox: Sandbox, request: Request, data: Mapping[str, object]) -> Data:
     out_order_no = require_text(data, "out_order_no", max_len=32)
     amount_fen = parse_fen(data, "total_amount", code="010001")
-    order = sandbox.store.get(CHANNEL, out_order_no)
+    order = sandbox.store.get(CODE, out_order_no)
     if order is None:
         order = _create_cashier(sandbox, data, out_order_no, amount_fen)
-    elif order.origin is not Origin.LAKALA_CASHIER or order.amount_fen != amount_fen:
+    elif order.origin != Origin.LAKALA_CASHIER or order.amount_fen != amount_fen:
         raise LakalaError("010011", "商户订单号重复")
     base_url = str(request.base_url).rstrip("/")
     answer: Data = {
-        "merchant_no": sandbox.keys[CHANNEL].id("merchant_no"),
+        "merchant_no": sandbox.keys[CODE].id("merchant_no"),
         "channel_id": "95",
         "out_order_no": order.out_trade_no,
         "order_create_time": ids.lakala_time(order.created_s),
@@ -257,7 +257,7 @@ def _create_cashier(
 ) -> Order:
     pay_order_no = ids.lakala_pay_order_no(ids.now_s())
     return sandbox.create_order(
-        channel=CHANNEL,
+        channel=CODE,
         out_trade_no=out_order_no,
         amount_fen=amount_fen,
         origin=Origin.LAKALA_CASHIER,
@@ -279,15 +279,15 @@ def _cashier_query(sandbox: Sandbox, request: Request, data: Mapping[str, object
     out_order_no = optional_text(data, "out_order_no")
     pay_order_no = optional_text(data, "pay_order_no")
     if out_order_no:
-        order = sandbox.store.get(CHANNEL, out_order_no)
+        order = sandbox.store.get(CODE, out_order_no)
     elif pay_order_no:
-        order = sandbox.store.by_channel_id(CHANNEL, pay_order_no)
+        order = sandbox.store.by_channel_id(CODE, pay_order_no)
     else:
         raise LakalaError("010001", "out_order_no 和 pay_order_no 不能同时为空")
-    if order is None or order.origin is not Origin.LAKALA_CASHIER:
+    if order is None or order.origin != Origin.LAKALA_CASHIER:
         raise LakalaError("010013", "订单不存在")
     order.note("api: counter order query")
-    return cashier_order_json(sandbox.keys[CHANNEL].id("merchant_no"), order)
+    return cashier_order_json(sandbox.keys[CODE].id("merchant_no"), order)
 
 
 # ---------------------------------------------------------------- plumbing
@@ -298,16 +298,16 @@ async def _serve(request: Request, api: str, ok_code: str, handler: Handler) -> 
     body = await request.body()
     try:
         _verify(sandbox, request, body)
-        if (fault := await injected_fault(sandbox, CHANNEL)) is not None:
-            count_call(sandbox, CHANNEL, api, "fault")
+        if (fault := await injected_fault(sandbox, CODE)) is not None:
+            count_call(sandbox, CODE, api, "fault")
             return fault
         data = _req_data(body, ok_code)
-        if optional_text(data, "merchant_no") != sandbox.keys[CHANNEL].id("merchant_no"):
+        if optional_text(data, "merchant_no") != sandbox.keys[CODE].id("merchant_no"):
             raise LakalaError("BBS11106" if ok_code == LABS_OK else "010002", "商户号不存在")
         status, code, msg, resp_data = 200, ok_code, "成功", handler(sandbox, request, data)
     except LakalaError as error:
         status, code, msg, resp_data = error.status, error.code, error.msg, None
-    count_call(sandbox, CHANNEL, api, "ok" if code == ok_code else code)
+    count_call(sandbox, CODE, api, "ok" if code == ok_code else code)
     payload = {
         "code": code,
         "msg": msg,
@@ -322,7 +322,7 @@ def _verify(sandbox: Sandbox, request: Request, body: bytes) -> None:
         raise LakalaError("BBS11105", "请求体过大", status=413)
     try:
         wire.verify_request(
-            sandbox.keys[CHANNEL], request.headers.get("Authorization"), body, now_s=ids.now_s()
+            sandbox.keys[CODE], request.headers.get("Authorization"), body, now_s=ids.now_s()
         )
     except RequestRejected:
         raise LakalaError("BBS10001", "验签失败", status=401) from None
@@ -342,6 +342,6 @@ def _req_data(body: bytes, ok_code: str) -> Mapping[str, object]:
 
 def _signed(sandbox: Sandbox, status: int, payload: Mapping[str, object]) -> Response:
     body = dump_json_compact(dict(payload))
-    signed_body = body + b" " if signs_badly(sandbox, CHANNEL) else body
-    headers = wire.response_headers(sandbox.keys[CHANNEL], signed_body, now_s=ids.now_s())
+    signed_body = body + b" " if signs_badly(sandbox, CODE) else body
+    headers = wire.response_headers(sandbox.keys[CODE], signed_body, now_s=ids.now_s())
     return Response(body, status_code=status, headers=headers, media_type="application/json")

@@ -39,7 +39,7 @@ from otd_shared.channel_wire import (
     rsa_verify_b64,
 )
 
-CHANNEL: Final = "unionpay"
+CODE: Final = "unionpay"
 CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=UTF-8"
 AcpVersion = Literal["5.1.0", "5.0.0"]
 _HASHES: Final[Mapping[str, HashName]] = {"5.1.0": "sha256", "5.0.0": "sha1"}
@@ -178,7 +178,7 @@ def read_notification(
         raise RequestRejected("signature does not verify")
     is_refund = fields["txnType"] in ("04", "31")
     return read_terminal_result(
-        CHANNEL,
+        CODE,
         fields,
         is_refund=is_refund,
         success=fields["respCode"] in ("00", "A6"),

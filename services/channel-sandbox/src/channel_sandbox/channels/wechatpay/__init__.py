@@ -45,7 +45,7 @@ from otd_shared.channel_wire import (
     split_scheme,
 )
 
-CHANNEL: Final = "wechatpay"
+CODE: Final = "wechatpay"
 SIGNATURE_TYPE: Final = "WECHATPAY2-SHA256-RSA2048"
 HEADER_TIMESTAMP: Final = "Wechatpay-Timestamp"
 HEADER_NONCE: Final = "Wechatpay-Nonce"
@@ -326,7 +326,7 @@ def _read_resource(
         kind, outcome = Kind.REFUND, Outcome.REFUNDED if status == "SUCCESS" else Outcome.FAILED
         refund_no, refund_fen = str(fields["out_refund_no"]), int(amount["refund"])
     return ReadNotification(
-        channel=CHANNEL,
+        channel=CODE,
         kind=kind,
         outcome=outcome,
         channel_status=status,

@@ -28,9 +28,9 @@ from channel_sandbox.api.common import (
     sandbox_of,
     signs_badly,
 )
-from channel_sandbox.channel_states import alipay_trade_status
 from channel_sandbox.channels.alipay import (
     BUYER_ID,
+    CODE,
     AlipayRequest,
     error_payload,
     parse_request,
@@ -45,11 +45,23 @@ from channel_sandbox.store import Order, PayState, Refund
 from otd_shared.channel_wire import WireFormatError, parse_json_object
 from otd_shared.money import MoneyError, fen_to_yuan, wire_yuan_to_fen
 
-CHANNEL: Final = "alipay"
 BUYER_USER_ID: Final = BUYER_ID  # the buyer_id the notifications carry
 BUYER_LOGON_ID: Final = "sbx***@example.com"
 OUT_REQUEST_NO_LEN_MAX: Final = 64
 router = APIRouter(tags=["Alipay openapi (channel side)"])
+
+
+def alipay_trade_status(order: Order) -> str:
+    """`trade_status`: WAIT_BUYER_PAY, TRADE_SUCCESS (also after partial refunds),
+    TRADE_CLOSED (closed, failed, or fully refunded)."""
+    match order.state:
+        case PayState.PENDING:
+            return "WAIT_BUYER_PAY"
+        case PayState.PAID:
+            return "TRADE_CLOSED" if order.fully_refunded else "TRADE_SUCCESS"
+        case PayState.FAILED | PayState.CLOSED:
+            return "TRADE_CLOSED"
+
 
 Payload = dict[str, object]
 
@@ -77,20 +89,20 @@ async def gateway(request: Request) -> Response:
     method = req.method
     handler = HANDLERS.get(method)
     key = response_key(method) if handler is not None else "error_response"
-    keys = sandbox.keys[CHANNEL]
+    keys = sandbox.keys[CODE]
     if req.params.get("app_id") != keys.id("app_id"):
-        count_call(sandbox, CHANNEL, method or "unknown", "invalid-app-id")
+        count_call(sandbox, CODE, method or "unknown", "invalid-app-id")
         return _unsigned(key, "isv.invalid-app-id", "无效的AppID参数")
     try:
         verify_request(keys, req)
     except RequestRejected as error:
-        count_call(sandbox, CHANNEL, method or "unknown", "invalid-signature")
+        count_call(sandbox, CODE, method or "unknown", "invalid-signature")
         return _unsigned(key, rejection_sub_code(error), "验签出错")
     if handler is None:
-        count_call(sandbox, CHANNEL, "unknown", "invalid-method")
+        count_call(sandbox, CODE, "unknown", "invalid-method")
         return _unsigned(key, "isv.invalid-method", "不存在的方法名")
-    if (fault := await injected_fault(sandbox, CHANNEL)) is not None:
-        count_call(sandbox, CHANNEL, method, "fault")
+    if (fault := await injected_fault(sandbox, CODE)) is not None:
+        count_call(sandbox, CODE, method, "fault")
         return fault
     try:
         payload = handler(sandbox, _biz_content(req))
@@ -98,9 +110,9 @@ async def gateway(request: Request) -> Response:
     except BizError as error:
         payload = error_payload("40004", "Business Failed", error.sub_code, error.sub_msg)
         result = error.sub_code
-    count_call(sandbox, CHANNEL, method, result)
+    count_call(sandbox, CODE, method, result)
     signed = signed_response(
-        keys, key, payload, charset=req.charset, corrupt=signs_badly(sandbox, CHANNEL)
+        keys, key, payload, charset=req.charset, corrupt=signs_badly(sandbox, CODE)
     )
     return Response(signed, media_type=f"application/json;charset={req.charset}")
 
@@ -229,9 +241,9 @@ def _order(sandbox: Sandbox, biz: Mapping[str, object], method: str) -> Order:
     if not (out_trade_no or trade_no):
         raise BizError("ACQ.INVALID_PARAMETER", "参数无效: out_trade_no 和 trade_no 不能同时为空")
     if out_trade_no:
-        order = sandbox.store.get(CHANNEL, out_trade_no)
+        order = sandbox.store.get(CODE, out_trade_no)
     else:
-        order = sandbox.store.by_channel_id(CHANNEL, trade_no)
+        order = sandbox.store.by_channel_id(CODE, trade_no)
     if order is None:
         raise BizError("ACQ.TRADE_NOT_EXIST", "交易不存在")
     order.note(f"api: {method} ({alipay_trade_status(order)})")

@@ -1,4 +1,4 @@
-"""Lakala request field readers and response bodies (pure; used by api.lakala)."""
+"""Lakala request field readers, response bodies and state words (pure; used by its `api`)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,39 @@ from collections.abc import Mapping
 from typing import Final
 
 from channel_sandbox import ids
-from channel_sandbox.channel_states import lakala_order_status, lakala_trade_state
 from channel_sandbox.store import AMOUNT_FEN_MAX, Order, PayState, Refund
 from otd_shared.money import MoneyError, fen_text_to_fen
+
+
+def lakala_trade_state(order: Order) -> str:
+    """聚合扫码 `trade_state`: CREATE (DEAL while a synchronous success is pending), SUCCESS,
+    PART_REFUND, REFUND, FAIL, CLOSE."""
+    match order.state:
+        case PayState.PENDING:
+            return "DEAL" if order.sync_success else "CREATE"
+        case PayState.PAID if order.fully_refunded:
+            return "REFUND"
+        case PayState.PAID:
+            return "PART_REFUND" if order.refunded_fen else "SUCCESS"
+        case PayState.FAILED:
+            return "FAIL"
+        case PayState.CLOSED:
+            return "CLOSE"
+
+
+def lakala_order_status(order: Order) -> str:
+    """收银台 `order_status`: 0 待支付 (1 支付中), 2 成功, 6 退款 (fully refunded), 3 失败,
+    5 取消."""
+    match order.state:
+        case PayState.PENDING:
+            return "1" if order.sync_success else "0"
+        case PayState.PAID:
+            return "6" if order.fully_refunded else "2"
+        case PayState.FAILED:
+            return "3"
+        case PayState.CLOSED:
+            return "5"
+
 
 TEXT_LEN_MAX: Final = 64
 TERM_NO: Final = "A0000001"  # what the notifications carry

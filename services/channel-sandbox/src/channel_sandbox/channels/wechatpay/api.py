@@ -28,16 +28,40 @@ from channel_sandbox.api.common import (
     signed_url,
     signs_badly,
 )
-from channel_sandbox.channel_states import WECHAT_TRADE_STATE_DESC, wechat_trade_state
 from channel_sandbox.channels import wechatpay as wire
 from channel_sandbox.channels.base import RequestRejected
 from channel_sandbox.engine import Sandbox, SandboxConflict
 from channel_sandbox.store import AMOUNT_FEN_MAX, Order, Origin, PayState, Refund
 from otd_shared.channel_wire import WireFormatError, dump_json_compact, parse_json_object
 
-CHANNEL: Final = "wechatpay"
+CODE: Final = wire.CODE
 PAYER_OPENID: Final = wire.PAYER_OPENID  # what the notifications carry too
 router = APIRouter(tags=["WeChat Pay v3 (channel side)"])
+
+
+def wechat_trade_state(order: Order) -> str:
+    """`trade_state`: NOTPAY (USERPAYING while a synchronous success is pending), SUCCESS,
+    REFUND once any refund was accepted (转入退款), PAYERROR, CLOSED."""
+    match order.state:
+        case PayState.PENDING:
+            return "USERPAYING" if order.sync_success else "NOTPAY"
+        case PayState.PAID:
+            return "REFUND" if order.refunds else "SUCCESS"
+        case PayState.FAILED:
+            return "PAYERROR"
+        case PayState.CLOSED:
+            return "CLOSED"
+
+
+WECHAT_TRADE_STATE_DESC: Final = {
+    "NOTPAY": "订单未支付",
+    "USERPAYING": "用户支付中",
+    "SUCCESS": "支付成功",
+    "REFUND": "转入退款",
+    "PAYERROR": "支付失败",
+    "CLOSED": "订单已关闭",
+}
+
 
 Fen = Annotated[int, Field(strict=True, ge=1, le=AMOUNT_FEN_MAX)]
 OutTradeNo = Annotated[str, Field(min_length=6, max_length=32, pattern=r"^[0-9A-Za-z_\-|*]+$")]
@@ -131,14 +155,14 @@ async def refund_query(request: Request) -> Response:
 def _prepay(sandbox: Sandbox, request: Request, body: bytes) -> Result:
     del request
     req = _parse(PrepayRequest, body)
-    keys = sandbox.keys[CHANNEL]
+    keys = sandbox.keys[CODE]
     if req.mchid != keys.id("mchid"):
         raise WechatError(400, "MCH_NOT_EXISTS", "商户号不存在")
     if req.appid != keys.id("appid"):
         raise WechatError(400, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配")
     if req.amount.currency != "CNY":
         raise WechatError(400, "PARAM_ERROR", "amount.currency 只支持CNY")
-    order = sandbox.store.get(CHANNEL, req.out_trade_no)
+    order = sandbox.store.get(CODE, req.out_trade_no)
     if order is None:
         order = _create(sandbox, req)
     else:
@@ -153,7 +177,7 @@ def _prepay(sandbox: Sandbox, request: Request, body: bytes) -> Result:
 def _create(sandbox: Sandbox, req: PrepayRequest) -> Order:
     at_s = ids.now_s()
     return sandbox.create_order(
-        channel=CHANNEL,
+        channel=CODE,
         out_trade_no=req.out_trade_no,
         amount_fen=req.amount.total,
         origin=Origin.WECHAT_APP,
@@ -180,7 +204,7 @@ def _check_repeat(order: Order, req: PrepayRequest) -> None:
 def _query_out_trade_no(sandbox: Sandbox, request: Request, body: bytes) -> Result:
     del body
     _check_mchid_param(sandbox, request)
-    order = sandbox.store.get(CHANNEL, request.path_params["out_trade_no"])
+    order = sandbox.store.get(CODE, request.path_params["out_trade_no"])
     if order is None:
         raise WechatError(404, "ORDER_NOT_EXIST", "订单不存在")
     order.note(f"api: query → {wechat_trade_state(order)}")
@@ -190,7 +214,7 @@ def _query_out_trade_no(sandbox: Sandbox, request: Request, body: bytes) -> Resu
 def _query_transaction_id(sandbox: Sandbox, request: Request, body: bytes) -> Result:
     del body
     _check_mchid_param(sandbox, request)
-    order = sandbox.store.by_channel_id(CHANNEL, request.path_params["transaction_id"])
+    order = sandbox.store.by_channel_id(CODE, request.path_params["transaction_id"])
     if order is None or order.state not in (PayState.PAID, PayState.FAILED):
         raise WechatError(404, "ORDER_NOT_EXIST", "订单不存在")
     return 200, transaction_json(sandbox, order)
@@ -198,9 +222,9 @@ def _query_transaction_id(sandbox: Sandbox, request: Request, body: bytes) -> Re
 
 def _close(sandbox: Sandbox, request: Request, body: bytes) -> Result:
     req = _parse(CloseRequest, body)
-    if req.mchid != sandbox.keys[CHANNEL].id("mchid"):
+    if req.mchid != sandbox.keys[CODE].id("mchid"):
         raise WechatError(400, "MCH_NOT_EXISTS", "商户号不存在")
-    order = sandbox.store.get(CHANNEL, request.path_params["out_trade_no"])
+    order = sandbox.store.get(CODE, request.path_params["out_trade_no"])
     if order is None:
         raise WechatError(404, "ORDER_NOT_EXIST", "订单不存在")
     try:
@@ -220,7 +244,7 @@ def _refund(sandbox: Sandbox, request: Request, body: bytes) -> Result:
         if existing.amount_fen != req.amount.refund:
             raise WechatError(400, "INVALID_REQUEST", "退款单号重复且参数不一致")
         return 200, refund_json(order, existing)
-    if sandbox.store.order_of_refund(CHANNEL, req.out_refund_no) is not None:
+    if sandbox.store.order_of_refund(CODE, req.out_refund_no) is not None:
         raise WechatError(400, "INVALID_REQUEST", "商户退款单号已被其他订单使用")
     if req.amount.total != order.amount_fen:
         raise WechatError(400, "PARAM_ERROR", "订单金额与原订单金额不一致")
@@ -247,9 +271,9 @@ def _refund(sandbox: Sandbox, request: Request, body: bytes) -> Result:
 def _refund_target(sandbox: Sandbox, req: RefundRequest) -> Order:
     order = None
     if req.out_trade_no:
-        order = sandbox.store.get(CHANNEL, req.out_trade_no)
+        order = sandbox.store.get(CODE, req.out_trade_no)
     elif req.transaction_id:
-        order = sandbox.store.by_channel_id(CHANNEL, req.transaction_id)
+        order = sandbox.store.by_channel_id(CODE, req.transaction_id)
     else:
         raise WechatError(400, "PARAM_ERROR", "out_trade_no 和 transaction_id 必填其一")
     if order is None:
@@ -260,7 +284,7 @@ def _refund_target(sandbox: Sandbox, req: RefundRequest) -> Order:
 def _refund_query(sandbox: Sandbox, request: Request, body: bytes) -> Result:
     del body
     out_refund_no = request.path_params["out_refund_no"]
-    order = sandbox.store.order_of_refund(CHANNEL, out_refund_no)
+    order = sandbox.store.order_of_refund(CODE, out_refund_no)
     if order is None:
         raise WechatError(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
     return 200, refund_json(order, order.refunds[out_refund_no])
@@ -272,7 +296,7 @@ def _refund_query(sandbox: Sandbox, request: Request, body: bytes) -> Result:
 def transaction_json(sandbox: Sandbox, order: Order) -> dict[str, object]:
     """The APIv3 transaction object of `order`."""
     state = wechat_trade_state(order)
-    keys = sandbox.keys[CHANNEL]
+    keys = sandbox.keys[CODE]
     body: dict[str, object] = {
         "appid": str(order.request.get("appid", keys.id("appid"))),
         "mchid": keys.id("mchid"),
@@ -346,15 +370,15 @@ async def _serve(request: Request, api: str, handler: Handler) -> Response:
     body = await request.body()
     try:
         _verify(sandbox, request, body)
-        if (fault := await injected_fault(sandbox, CHANNEL)) is not None:
-            count_call(sandbox, CHANNEL, api, "fault")
+        if (fault := await injected_fault(sandbox, CODE)) is not None:
+            count_call(sandbox, CODE, api, "fault")
             return fault
         status, payload = handler(sandbox, request, body)
         result = "ok"
     except WechatError as error:
         status, payload = error.status, {"code": error.code, "message": error.message}
         result = error.code
-    count_call(sandbox, CHANNEL, api, result)
+    count_call(sandbox, CODE, api, result)
     return _signed(sandbox, status, payload)
 
 
@@ -363,7 +387,7 @@ def _verify(sandbox: Sandbox, request: Request, body: bytes) -> None:
         raise WechatError(413, "PARAM_ERROR", "请求体过大")
     try:
         wire.verify_request(
-            sandbox.keys[CHANNEL],
+            sandbox.keys[CODE],
             request.headers.get("Authorization"),
             method=request.method,
             url=signed_url(request),
@@ -376,8 +400,8 @@ def _verify(sandbox: Sandbox, request: Request, body: bytes) -> None:
 
 def _signed(sandbox: Sandbox, status: int, payload: dict[str, object] | None) -> Response:
     body = dump_json_compact(payload) if payload is not None else b""
-    signed_body = body + b" " if signs_badly(sandbox, CHANNEL) else body
-    headers = wire.platform_headers(sandbox.keys[CHANNEL], signed_body, now_s=ids.now_s())
+    signed_body = body + b" " if signs_badly(sandbox, CODE) else body
+    headers = wire.platform_headers(sandbox.keys[CODE], signed_body, now_s=ids.now_s())
     headers[wire.HEADER_REQUEST_ID] = uuid.uuid4().hex
     media_type = "application/json" if payload is not None else None
     return Response(content=body, status_code=status, headers=headers, media_type=media_type)
@@ -398,5 +422,5 @@ def _check_mchid_param(sandbox: Sandbox, request: Request) -> None:
     mchid = request.query_params.get("mchid")
     if not mchid:
         raise WechatError(400, "PARAM_ERROR", "缺少参数 mchid")
-    if mchid != sandbox.keys[CHANNEL].id("mchid"):
+    if mchid != sandbox.keys[CODE].id("mchid"):
         raise WechatError(400, "MCH_NOT_EXISTS", "商户号不存在")

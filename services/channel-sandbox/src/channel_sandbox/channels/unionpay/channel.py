@@ -1,0 +1,50 @@
+"""UnionPay as the sandbox plays it: POS terminal payments, back notifications (wire format:
+this package) and the daily ZM statement (`statement`). Orders come from the control API."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from channel_sandbox import ids
+from channel_sandbox.channels import unionpay as wire
+from channel_sandbox.channels.unionpay import statement
+from channel_sandbox.keys import KeyLayout, SandboxKeySet
+from channel_sandbox.schedules import MINUTE, status_in
+from channel_sandbox.spec import OrderStart, SandboxChannel
+from channel_sandbox.store import Order, Origin
+
+
+def issue_ids() -> dict[str, str]:
+    """Our merId and the certId of the channel's signing certificate."""
+    return {"merId": "777290058" + ids.digits(6), "certId": "6" + ids.digits(10)}
+
+
+def start_order(keys: SandboxKeySet, at_s: int, lakala_format: str) -> OrderStart:
+    """A terminal payment: its queryId."""
+    del keys, lakala_format
+    return OrderStart(origin=Origin.POS, channel_txn_id=ids.unionpay_query_id(at_s), fields={})
+
+
+def sync_result(keys: SandboxKeySet, order: Order) -> dict[str, object]:
+    """What the terminal shows."""
+    del keys
+    return {"respCode": "00", "respMsg": "success", "txnAmt": str(order.amount_fen)}
+
+
+CHANNEL: Final = SandboxChannel(
+    code=wire.CODE,
+    name="UnionPay",
+    key_layout=KeyLayout(issue_ids=issue_ids),
+    start_order=start_order,
+    new_refund_id=ids.unionpay_query_id,
+    notification=wire.notification,
+    read_notification=wire.read_notification,
+    retry_intervals_s=(0, MINUTE, 2 * MINUTE, 4 * MINUTE),  # §5.1: 5 sends at 0, 1, 2, 4 min
+    delivered_when=status_in(200, 302),
+    success_answer="HTTP 200",
+    merchant_ack=(200, b"ok"),
+    notifies_failures=True,
+    sync_result=sync_result,
+    routers=(statement.router,),
+    fee_rate_per_10k=50,  # 0.50 %
+)
