@@ -4,16 +4,20 @@ sandbox only (issue 15; the offline paths of issue 10):
 an order with a loan and a charging pile → the intent deposit by WeChat Pay → lock → the firm
 deposit by two UnionPay POS swipes of order QRs → production → ready for delivery → the final
 payment by a wire matched by the payer's card last 4 plus the loan disbursement → delivered →
-the ledger balanced, the customer's deposit moved to revenue, suspense back at zero for the
-wire → the day's SAP document posted.
+the next morning's statements, fetched by recon's own daily scheduler when its (driven) clock
+says 14:30 of the next day (the sandbox publishes today's bills early), reconciled with our
+three channel payments matched → the ledger balanced, the customer's deposit moved to revenue,
+suspense back at zero for the wire → the day's SAP document posted.
 
 Nothing is published or written by hand: every event comes from a service's own outbox.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +26,9 @@ import pytest
 
 from otd_shared.testing.cluster import RunningCluster, eventually
 from otd_shared.testing.journey import WAIT_S, Journey
+from recon_service.bootstrap import ENTRY as RECON
+from recon_service.bootstrap import daily_scheduler
+from recon_service.config import ReconSettings
 
 pytestmark = pytest.mark.e2e
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -187,6 +194,69 @@ async def _final_by_wire_and_loan(j: Journey, order_id: str) -> dict[str, Any]:
     return result
 
 
+class DrivenClock:
+    """A clock standing still at one instant (sleeping returns at once)."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(0)
+
+
+async def _statements_next_day(
+    j: Journey, database_url: str, archive: Path, paid: list[str]
+) -> None:
+    """Recon's daily scheduler at 14:30 tomorrow fetches today's WeChat and UnionPay bills
+    and reconciles the day; our channel payments are matched."""
+    day = datetime.now(UTC).astimezone(SHANGHAI).date()
+    await j.call(
+        "POST", "channel-sandbox", "/sandbox/bills/publish-day", None, json={"date": str(day)}
+    )
+    settings = ReconSettings(
+        database_url=database_url,
+        kafka_bootstrap_servers=j.cluster.kafka_bootstrap,
+        kafka_topic_prefix=j.cluster.topic_prefix,
+        channel_sandbox_url=j.urls["channel-sandbox"],
+        keys_dir=j.cluster.var_dir / "keys",
+        statement_archive_dir=archive,
+        fetch_backoff_ms=0,
+        log_json=False,
+    )
+    runtime = RECON.build_runtime(settings)
+    try:
+        at = datetime.combine(day + timedelta(days=1), time(14, 31), SHANGHAI)
+        scheduler = daily_scheduler(runtime, DrivenClock(at))
+        assert await scheduler.tick() == day
+    finally:
+        await runtime.engine.dispose()
+    outcomes = {}
+    for source in ("wechatpay", "unionpay"):
+        outcomes.update(await _outcomes(j, source, day))
+    assert {ref: outcomes.get(ref) for ref in paid} == dict.fromkeys(paid, "matched")
+
+
+async def _outcomes(j: Journey, source: str, day: date) -> dict[str, str]:
+    """record_ref → outcome of the day's current run of a source."""
+    runs = await j.get("recon-service", f"/v1/recon-runs?source={source}&date={day}")
+    items = runs if isinstance(runs, list) else runs["items"]
+    assert items, f"no {source} run for {day}"
+    run_id, found, offset = items[0]["run_id"], {}, 0
+    while True:
+        page = await j.get(
+            "recon-service", f"/v1/recon-runs/{run_id}/results?limit=500&offset={offset}"
+        )
+        for result in page["items"]:
+            if result["record_ref"]:
+                found[result["record_ref"]] = result["outcome"]
+        offset += len(page["items"])
+        if not page["items"] or offset >= page.get("total", offset):
+            return found
+
+
 async def _suspense_of_wire(j: Journey, wire_id: str) -> int:
     """Net debit of ``suspense`` over the journals of one wire (received, claimed)."""
     net, after, seen = 0, 0, 0
@@ -229,17 +299,22 @@ async def _books(j: Journey, order_id: str, wire: dict[str, Any]) -> None:
 
 
 async def test_the_full_journey_of_one_car_through_the_cluster(
-    running_cluster: RunningCluster, http: httpx.AsyncClient
+    running_cluster: RunningCluster,
+    http: httpx.AsyncClient,
+    cluster_database: str,
+    tmp_path: Path,
 ) -> None:
     j = Journey(running_cluster, http)
     order_id = await _order(j, f"cust-{uuid.uuid4().hex[:8]}")
-    await _intent_by_wechat(j, order_id)
+    intent = await _intent_by_wechat(j, order_id)
     await j.call("POST", "order-service", f"/v1/orders/{order_id}/lock", "app-backend")
-    await _firm_by_two_swipes(j, order_id)
+    swipes = await _firm_by_two_swipes(j, order_id)
     await _production_to_ready(j, order_id)
     wire = await _final_by_wire_and_loan(j, order_id)
     delivered = await j.call(
         "POST", "order-service", f"/v1/orders/{order_id}/deliver", "app-backend"
     )
     assert delivered["status"] == "delivered"
+    paid = [intent["payment_id"], *(s["payment_id"] for s in swipes)]
+    await _statements_next_day(j, cluster_database, tmp_path / "archive", paid)
     await _books(j, order_id, wire)

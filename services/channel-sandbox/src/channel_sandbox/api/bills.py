@@ -7,8 +7,10 @@ own router (``channels/<code>/api.py``: WeChat Pay ``GET /v3/bill/tradebill`` an
 from what the sandbox saw that day. Here: download tokens (bounded, expiring), the injected
 failures, and which days have a statement.
 
-Sandbox extension: `POST /sandbox/bills/fail-next` `{"channel","count","status"}` makes the
-next downloads of a channel answer that HTTP status (retries and back-off in recon's tests).
+Sandbox extensions: `POST /sandbox/bills/fail-next` `{"channel","count","status"}` makes the
+next downloads of a channel answer that HTTP status (retries and back-off in recon's tests);
+`POST /sandbox/bills/publish-day` `{"date"}` issues a day's bills now, before the day is over
+(a channel publishes them the next morning: this lets a test drive the T+1 fetch of today).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Set as AbstractSet
 from datetime import date, datetime
 from typing import Final
 
@@ -38,12 +41,19 @@ class FailNext(BaseModel):
     status: int = Field(default=503, ge=400, le=599)
 
 
+class PublishDay(BaseModel):
+    """Issue the bills of ``date`` now (every channel), even if the day is not over."""
+
+    date: date
+
+
 class Downloads:
-    """Download tokens (bounded, expiring) and injected failures of one app."""
+    """Download tokens (bounded, expiring), injected failures and days published early."""
 
     def __init__(self) -> None:
         self.files: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self.failures: dict[str, tuple[int, int]] = {}
+        self.published: set[date] = set()
 
     def put(self, content: bytes) -> str:
         token = secrets.token_urlsafe(24)
@@ -75,14 +85,15 @@ def downloads(request: Request) -> Downloads:
     return found
 
 
-def closed_day(text: str, fmt: str) -> date | None:
-    """The bill day when it parses and is over (bills exist from the next day on)."""
+def closed_day(text: str, fmt: str, published: AbstractSet[date]) -> date | None:
+    """The bill day when it parses and is over (bills exist from the next day on) or was
+    published early (``Downloads.published``)."""
     try:
         day = datetime.strptime(text, fmt).date()  # noqa: DTZ007  (a calendar date)
     except ValueError:
         return None
     today = bills.local_day(ids.now_s())
-    return day if day < today else None
+    return day if day < today or day in published else None
 
 
 @router.post("/sandbox/bills/fail-next", status_code=202)
@@ -94,3 +105,10 @@ async def fail_next(body: FailNext, request: Request) -> dict[str, object]:
         raise HTTPException(422, f"channel must be one of {', '.join(billed)}")
     downloads(request).failures[body.channel] = (body.count, body.status)
     return {"channel": body.channel, "count": body.count, "status": body.status}
+
+
+@router.post("/sandbox/bills/publish-day", status_code=202)
+async def publish_day(body: PublishDay, request: Request) -> dict[str, object]:
+    """Sandbox extension: the day's bills can be downloaded now."""
+    downloads(request).published.add(body.date)
+    return {"date": body.date.isoformat(), "published": True}

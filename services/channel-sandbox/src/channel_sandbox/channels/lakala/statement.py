@@ -46,7 +46,7 @@ async def lakala_bill(request: Request) -> Response:
     req = req if isinstance(req, dict) else {}
     if req.get("merchant_no") != keys.id("merchant_no"):
         return _lakala(sandbox, 200, "BBS11106", "商户号不存在", None)
-    day = closed_day(str(req.get("bill_date", "")), "%Y%m%d")
+    day = closed_day(str(req.get("bill_date", "")), "%Y%m%d", downloads(request).published)
     txns = (
         []
         if day is None

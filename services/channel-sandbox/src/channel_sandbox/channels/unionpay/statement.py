@@ -11,6 +11,7 @@ import base64
 import io
 import zipfile
 import zlib
+from collections.abc import Set as AbstractSet
 from datetime import date, timedelta
 
 from fastapi import APIRouter, Request
@@ -51,7 +52,7 @@ async def unionpay_file_transfer(request: Request) -> Response:
     mer_id = sandbox.keys[wire.CODE].id("merId")
     if form.get("txnType") != "76" or form.get("merId") != mer_id:
         return _form({"respCode": "12", "respMsg": "交易类型或商户号错误"})
-    day = _settle_day(form.get("settleDate", ""))
+    day = _settle_day(form.get("settleDate", ""), downloads(request).published)
     txns = (
         []
         if day is None
@@ -67,11 +68,11 @@ async def unionpay_file_transfer(request: Request) -> Response:
     )  # fmt: skip
 
 
-def _settle_day(mmdd: str) -> date | None:
-    """MMDD: the most recent such day before today."""
+def _settle_day(mmdd: str, published: AbstractSet[date]) -> date | None:
+    """MMDD: the most recent such day before today (or published early)."""
     today = bills.local_day(ids.now_s())
     for year in (today.year, today.year - 1):
-        day = closed_day(f"{year}{mmdd}", "%Y%m%d")
+        day = closed_day(f"{year}{mmdd}", "%Y%m%d", published)
         if day is not None and day > today - timedelta(days=366):
             return day
     return None

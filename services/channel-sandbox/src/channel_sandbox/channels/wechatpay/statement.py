@@ -47,7 +47,7 @@ async def wechat_tradebill(request: Request) -> Response:
     if failed is not None:
         return _wechat_signed(sandbox, failed, {"code": "SYSTEM_ERROR", "message": "系统繁忙"})
     params = request.query_params
-    day = closed_day(params.get("bill_date", ""), "%Y-%m-%d")
+    day = closed_day(params.get("bill_date", ""), "%Y-%m-%d", downloads(request).published)
     bill_type = params.get("bill_type", "ALL")
     if bill_type not in BILL_TYPES or params.get("tar_type", "GZIP") != "GZIP":
         return _wechat_signed(sandbox, 400, {"code": "PARAM_ERROR", "message": "参数错误"})
