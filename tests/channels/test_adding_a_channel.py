@@ -1,4 +1,5 @@
-"""Adding a channel is one catalogue line plus its package (docs/adding-a-channel.md).
+"""Adding a channel is one catalogue line, its gateway package, its sandbox package and its
+test vectors (docs/adding-a-channel.md).
 
 A throwaway channel ``paypal`` is registered (catalogue facts + a ChannelSpec, as its package
 would declare them) and every list derived from the registry must pick it up: routing, the
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from channel_sandbox.registry import REGISTRY as SANDBOX
 from ledger_service.adapters.reference_data import open_catalogue_accounts
 from ledger_service.domain.chart import catalogue_accounts
 from otd_shared.channels import CATALOGUE, ChannelCode, ChannelFacts, ChannelKind
@@ -185,3 +187,15 @@ async def _source_check(conn: AsyncConnection) -> str:
         {"name": SOURCE_CHECK_NAME},
     )
     return str(definition)
+
+
+def test_the_sandbox_plays_every_keyed_channel_in_the_same_key_layout() -> None:
+    """Step 3 (its sandbox package): the sandbox's registry lists the keyed channels, and the
+    ids it issues are the ones the gateway requires. Its own throwaway channel is checked in
+    services/channel-sandbox/tests/test_sandbox_registry.py."""
+    assert SANDBOX.codes() == tuple(spec.code for spec in REGISTRY.keyed())
+    for spec in REGISTRY.keyed():
+        assert spec.keys is not None
+        layout = SANDBOX.channel(spec.code).key_layout
+        assert set(spec.keys.required_ids) <= set(layout.issue_ids()), spec.code
+        assert layout.apiv3_key == spec.keys.apiv3_key, spec.code

@@ -4,7 +4,8 @@ The sandbox is the channel: it signs with `channel_private.pem`, verifies our re
 `merchant_public.pem`, encrypts WeChat resources with `apiv3.key`, and issues the identifiers
 in `ids.json` (mchid, app_id, merId, ...). When the layout is missing or partial it creates
 what is missing, as a channel issues keys and ids at onboarding; existing files and ids are
-kept, so the gateway and the sandbox always agree on one layout.
+kept, so the gateway and the sandbox always agree on one layout. Which ids and key files a
+channel has is its `KeyLayout`, declared in its package's `SandboxChannel`.
 
 `merchant_private_key` is loaded when present: only the sandbox's test kit (which plays the
 merchant) uses it.

@@ -1,6 +1,6 @@
 """Alipay openapi `POST /gateway.do`: trade query, refund, close, refund query.
 
-Request signing and response signing are described in `channel_sandbox.alipay_wire`. As on the
+Request signing and response signing are described in `channel_sandbox.channels.alipay`. As on the
 real gateway, the HTTP status is always 200 and the outcome is in `code`: 10000 success, 40002
 invalid arguments (bad app_id, bad or missing signature, unknown method: answered without
 `sign`, or as `error_response` when the method is unknown), 40004 business failure with a
