@@ -1,7 +1,7 @@
 """The wire claim queue in a real browser against the running cluster: two unmatched
-transfers from the bank link; finance finds the billing by order and confirms the first
-(below the threshold: claimed at once; an over-claim is refused with the gateway's reason),
-splits the second over two orders' firm deposits (above the threshold: pending), the
+transfers from the bank link; the store cashier finds the billing by order and confirms the
+first ("wire confirmation", below the threshold: claimed at once; an over-claim is refused with
+the gateway's reason), finance splits the second over two orders' firm deposits (above the threshold: pending), the
 finance-approver approves both parts, the first order's firm deposit is paid in full, and a
 wrong part is unclaimed with a reason."""
 
@@ -69,7 +69,7 @@ async def test_confirm_a_wire_then_split_one_above_the_threshold_and_approve_it(
     tag = uuid.uuid4().hex[:8].upper()
     small, large = await _wires(http, running_cluster, tag)
 
-    base = await sign_in_as(page, running_cluster, "finance")
+    base = await sign_in_as(page, running_cluster, "cashier")
     await page.goto(base + f"/wires?bank_reference=CON{tag}0")
     row = page.locator(f"[data-testid=wires] tr[data-wire=CON{tag}0]")
     await expect(row).to_contain_text("10,000.00")
@@ -100,6 +100,7 @@ async def test_confirm_a_wire_then_split_one_above_the_threshold_and_approve_it(
     await expect(page.get_by_test_id("wire-state")).to_have_text("fully claimed")
     await shot(page, "23-wire-confirmed")
 
+    await sign_in_as(page, running_cluster, "finance")
     await page.goto(base + f"/wires/{large}?order_id={firm_a['order_id']}")
     await billing_row.locator("input[name=amount]").fill("40000")
     await page.fill("input[aria-label='billing id 1']", firm_b["billing_id"])

@@ -32,6 +32,11 @@ from otd_shared.runtime import ServiceRuntime
 router = APIRouter(prefix="/v1", tags=["billing"])
 Reader = Annotated[Principal, Depends(require_roles(Role.APP_BACKEND, Role.FINANCE))]
 Finance = Annotated[Principal, Depends(require_roles(Role.FINANCE))]
+# Cashiers look billings up too: they confirm wires against them ("wire confirmation").
+OrderReader = Annotated[
+    Principal, Depends(require_roles(Role.APP_BACKEND, Role.FINANCE, Role.CASHIER))
+]
+BillingSearcher = Annotated[Principal, Depends(require_roles(Role.FINANCE, Role.CASHIER))]
 PAGE_SIZE_DEFAULT = 50
 PAGE_SIZE_MAX = 500
 Limit = Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)]
@@ -52,7 +57,7 @@ UoW = Annotated[BillingUnitOfWork, Depends(unit_of_work)]
 
 
 @router.get("/orders/{order_id}/fund-order", response_model=FundOrderOut)
-async def get_fund_order(order_id: str, uow: UoW, _: Reader) -> FundOrderOut:
+async def get_fund_order(order_id: str, uow: UoW, _: OrderReader) -> FundOrderOut:
     """The fund order of a vehicle (or service) order with its billings."""
     return FundOrderOut.of(await queries.fund_order_of(uow, order_id))
 
@@ -60,7 +65,7 @@ async def get_fund_order(order_id: str, uow: UoW, _: Reader) -> FundOrderOut:
 @router.get("/billings", response_model=BillingPageOut)
 async def list_billings(
     uow: UoW,
-    _: Finance,
+    _: BillingSearcher,
     status: BillingStatusParam | None = None,
     stage: StageParam | None = None,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,

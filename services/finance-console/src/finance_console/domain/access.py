@@ -33,8 +33,8 @@ PAGES: tuple[Page, ...] = (
     Page("/statements", "Statements", FINANCE_ROLES),
     Page("/discrepancies", "Discrepancies", FINANCE_ROLES),
     Page("/approvals", "Approvals", FINANCE_ROLES),
-    Page("/wires", "Wire claims", FINANCE_ROLES),
     Page("/cash", "Cash", CASH_ROLES),
+    Page("/wires", "Wire claims", CASH_ROLES),
     Page("/discounts", "Discounts", DISCOUNT_ROLES),
     Page("/orders", "Order lookup", frozenset({ConsoleRole.FINANCE})),
     Page("/ledger", "Ledger", FINANCE_ROLES),
@@ -45,7 +45,7 @@ RESOLVE_ROLES = frozenset({ConsoleRole.FINANCE})
 APPROVER_ROLES = frozenset({ConsoleRole.FINANCE_APPROVER})
 SAP_RESEND_ROLES = frozenset({ConsoleRole.FINANCE, ConsoleRole.FINANCE_APPROVER})
 # The payment-gateway's own rules (entrypoints/wires_api.py, cash_api.py, discounts_api.py):
-WIRE_CLAIM_ROLES = frozenset({ConsoleRole.FINANCE})
+WIRE_CLAIM_ROLES = frozenset({ConsoleRole.FINANCE, ConsoleRole.CASHIER})
 WIRE_UNCLAIM_ROLES = FINANCE_ROLES
 CASH_RECORD_ROLES = frozenset({ConsoleRole.CASHIER})
 CASH_REVERSE_ROLES = APPROVER_ROLES
