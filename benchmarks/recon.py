@@ -4,8 +4,13 @@ results persisted — next to a baseline in the same run: COPY of the same norma
 into a table of the same shape. Each side runs in its own process, so its peak RSS is its
 own. Goals: ≤ 10 s and ≤ 512 MB RSS for 1,000,000 lines; re-running the day ≤ the first run.
 
-``RECON_BENCH_LINES`` overrides the size (a quick look: 50000). The seven-sources day of
-3,000,000 lines is not part of this section yet.
+Then a day of all seven sources (``RECON_BENCH_DAY_LINES`` lines in total, 3,000,000 by
+default, split evenly; each source's file in its own layout): every statement uploaded and
+its day reconciled, in the processing order, then the whole day re-run. Goals: ≤ 60 s for
+the day; the re-run ≤ the first run. Each part runs in a fresh database (dropped after).
+
+``RECON_BENCH_LINES`` / ``RECON_BENCH_DAY_LINES`` override the sizes (a quick look: 50000);
+``0`` skips that part.
 """
 
 from __future__ import annotations
@@ -19,19 +24,25 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 from benchmarks.common import BenchContext, Report
+from otd_shared.infra import drop_database
 from otd_shared.statement_files import Txn, write_wechat_bill
 
 BILL_LINES: Final = int(os.environ.get("RECON_BENCH_LINES", "1000000"))
+DAY_LINES: Final = int(os.environ.get("RECON_BENCH_DAY_LINES", "3000000"))
 DAY: Final = date(2031, 12, 1)
 GOAL_S: Final = 10.0
+GOAL_DAY_S: Final = 60.0
 GOAL_RSS_MB: Final = 512
 RECORDS_BATCH: Final = 50_000
+RECORD_COLUMNS: Final = ["kind", "ref_id", "payment_id", "order_id", "billing_id", "channel",
+                         "method", "status", "out_trade_no", "channel_txn_id", "amount_fen",
+                         "completed_at", "business_date", "event_id"]  # fmt: skip
 WORKER_TIMEOUT_S: Final = 1_800
 
 
@@ -48,17 +59,70 @@ def txns(count: int) -> Iterator[Txn]:
         )
 
 
+def source_txns(source_no: int, count: int) -> Iterator[Txn]:
+    """One source's payments of the day, in the id shapes every layout accepts."""
+    start = datetime(2031, 11, 30, 16, 0, tzinfo=UTC)
+    for n in range(count):
+        yield Txn(
+            out_trade_no=f"P2412{source_no:02d}{n:020d}",
+            channel_txn_id=f"4{source_no:06d}{n:014d}",
+            amount_fen=1_000 + n % 97_000,
+            at=start + timedelta(seconds=n * 86_000 // count),
+            fee_fen=0,
+        )
+
+
+def day_sources() -> list[str]:
+    """The seven statement sources in their processing order."""
+    from recon_service.domain.statement import sources_in_processing_order
+
+    return [str(s) for s in sources_in_processing_order()]
+
+
+def write_day_files(folder: Path, total: int) -> dict[str, str]:
+    """Each source's statement of the day in its own layout; source → path."""
+    from otd_shared import statement_files as files
+
+    builders: dict[str, Callable[[list[Txn]], bytes]] = {
+        "wechatpay": files.wechat_bill,
+        "alipay": lambda t: files.alipay_zip(t, DAY),
+        "lakala": files.lakala_csv,
+        "unionpay": files.unionpay_zm,
+        "allinpay": files.allinpay_csv,
+        "cash": lambda t: files.cash_csv(t, DAY),
+        "wire": lambda t: files.wire_csv(t, DAY),
+    }
+    sources = day_sources()
+    paths: dict[str, str] = {}
+    for no, source in enumerate(sources):
+        path = folder / f"{source}.statement"
+        path.write_bytes(builders[source](list(source_txns(no, total // len(sources)))))
+        paths[source] = str(path)
+    return paths
+
+
 async def run(ctx: BenchContext) -> Report:
     """Run the section and return its report."""
     report = Report(f"recon: WeChat bill of {BILL_LINES:,} lines, parse → load → match → persist")
+    if BILL_LINES > 0:
+        await _one_bill(ctx, report)
+    if DAY_LINES > 0:
+        await _seven_sources(ctx, report)
+    return report
+
+
+async def _one_bill(ctx: BenchContext, report: Report) -> None:
     url = await ctx.new_database()
-    with tempfile.TemporaryDirectory(prefix="otd-recon-bench-") as tmp:
-        bill = str(Path(tmp) / "bill.csv")
-        write_wechat_bill(bill, txns(BILL_LINES))
-        _worker("setup", url, bill)
-        baseline = _worker("baseline", url, bill)
-        first = _worker("recon", url, bill)
-        again = _worker("rerun", url, bill)
+    try:
+        with tempfile.TemporaryDirectory(prefix="otd-recon-bench-") as tmp:
+            bill = str(Path(tmp) / "bill.csv")
+            write_wechat_bill(bill, txns(BILL_LINES))
+            _worker("setup", url, bill)
+            baseline = _worker("baseline", url, bill)
+            first = _worker("recon", url, bill)
+            again = _worker("rerun", url, bill)
+    finally:
+        await drop_database(ctx.pg_server_url, url)
     report.figure("baseline: COPY of the normalised lines", baseline["seconds"], "s")
     report.figure("baseline peak RSS", baseline["rss_mb"], "MB")
     report.figure("upload (parse + COPY + statement)", first["load_s"], "s")
@@ -68,7 +132,27 @@ async def run(ctx: BenchContext) -> Report:
     report.ratio("end to end / baseline", first["seconds"] / baseline["seconds"], "(figure)")
     report.figure("re-run of the day", again["run_s"], "s", "goal ≤ the first run")
     report.lines.append(f"  counts {json.dumps(first['counts'], sort_keys=True)}")
-    return report
+
+
+async def _seven_sources(ctx: BenchContext, report: Report) -> None:
+    url = await ctx.new_database()
+    try:
+        with tempfile.TemporaryDirectory(prefix="otd-recon-day-") as tmp:
+            manifest = Path(tmp) / "day.json"
+            manifest.write_text(json.dumps(write_day_files(Path(tmp), DAY_LINES)))
+            _worker("setup-day", url, str(manifest))
+            first = _worker("day", url, str(manifest))
+            again = _worker("day-rerun", url, str(manifest))
+    finally:
+        await drop_database(ctx.pg_server_url, url)
+    lines = DAY_LINES // 7 * 7
+    report.lines.append(f"  -- a day of all seven sources, {lines:,} lines in total")
+    report.figure("day: uploads (parse + COPY + statement)", first["load_s"], "s")
+    report.figure("day: reconciliation runs", first["run_s"], "s")
+    report.figure("day: end to end", first["seconds"], "s", f"goal ≤ {GOAL_DAY_S:g}")
+    report.figure("day: end to end peak RSS", first["rss_mb"], "MB")
+    report.figure("day: re-run of every source", again["run_s"], "s", "goal ≤ the first run")
+    report.lines.append(f"  day counts {json.dumps(first['counts'], sort_keys=True)}")
 
 
 def _worker(step: str, url: str, bill: str) -> dict[str, Any]:
@@ -113,30 +197,7 @@ async def _setup(url: str) -> dict[str, Any]:
     from recon_service.bootstrap import MIGRATIONS_DIR
 
     await upgrade_head_async(MIGRATIONS_DIR, url, SCHEMA)
-    runtime, _ = _runtime(url)
-    columns = ["kind", "ref_id", "payment_id", "order_id", "billing_id", "channel", "method",
-               "status", "out_trade_no", "channel_txn_id", "amount_fen", "completed_at",
-               "business_date", "event_id"]  # fmt: skip
-    try:
-        async with runtime.engine.connect() as conn:
-            raw = (await conn.get_raw_connection()).driver_connection
-            batch: list[tuple[Any, ...]] = []
-            for t in txns(BILL_LINES):
-                ref = f"pay-{t.out_trade_no}"
-                batch.append(("payment", ref, ref, f"o-{ref}", f"b-{ref}", "wechatpay", "app",
-                              "succeeded", t.out_trade_no, t.channel_txn_id, t.amount_fen, t.at,
-                              DAY, uuid.uuid4()))  # fmt: skip
-                if len(batch) >= RECORDS_BATCH:
-                    await raw.copy_records_to_table(
-                        "internal_records", schema_name=SCHEMA, columns=columns, records=batch
-                    )
-                    batch = []
-            if batch:
-                await raw.copy_records_to_table(
-                    "internal_records", schema_name=SCHEMA, columns=columns, records=batch
-                )
-    finally:
-        await runtime.engine.dispose()
+    await _copy_records(url, (_record("wechatpay", t) for t in txns(BILL_LINES)))
     return {}
 
 
@@ -223,12 +284,100 @@ async def _rerun(url: str) -> dict[str, Any]:
         await runtime.engine.dispose()
 
 
+async def _copy_records(url: str, rows: Iterator[tuple[Any, ...]]) -> None:
+    """COPY internal records (``RECORD_COLUMNS``) in batches."""
+    from recon_service.adapters.tables import SCHEMA
+
+    runtime, _ = _runtime(url)
+    try:
+        async with runtime.engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            batch: list[tuple[Any, ...]] = []
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= RECORDS_BATCH:
+                    await raw.copy_records_to_table(
+                        "internal_records", schema_name=SCHEMA, columns=RECORD_COLUMNS,
+                        records=batch,
+                    )  # fmt: skip
+                    batch = []
+            if batch:
+                await raw.copy_records_to_table(
+                    "internal_records", schema_name=SCHEMA, columns=RECORD_COLUMNS, records=batch
+                )
+    finally:
+        await runtime.engine.dispose()
+
+
+def _record(channel: str, t: Txn) -> tuple[Any, ...]:
+    ref = f"pay-{channel}-{t.out_trade_no}"
+    return ("payment", ref, ref, f"o-{ref}", f"b-{ref}", channel, "app", "succeeded",
+            t.out_trade_no, t.channel_txn_id, t.amount_fen, t.at, DAY, uuid.uuid4())  # fmt: skip
+
+
+async def _setup_day(url: str) -> dict[str, Any]:
+    """Migrate, and the internal records every source's lines pair with."""
+    from otd_shared.migrations import upgrade_head_async
+    from recon_service.adapters.tables import SCHEMA
+    from recon_service.bootstrap import MIGRATIONS_DIR
+
+    await upgrade_head_async(MIGRATIONS_DIR, url, SCHEMA)
+    sources = day_sources()
+    per_source = DAY_LINES // len(sources)
+    rows = (
+        _record(source, t) for no, source in enumerate(sources) for t in source_txns(no, per_source)
+    )
+    await _copy_records(url, rows)
+    return {}
+
+
+async def _day(url: str, manifest: str, *, load: bool) -> dict[str, Any]:
+    """Upload every source's statement (when ``load``) and reconcile each source's day."""
+    from recon_service.domain.statement import Source
+    from recon_service.service_layer.runs import run_recon
+    from recon_service.service_layer.statements import StatementUpload, load_statement
+    from recon_service.service_layer.unit_of_work import ReconUnitOfWork
+
+    paths: dict[str, str] = json.loads(Path(manifest).read_text())  # noqa: ASYNC240  (bench)
+    runtime, settings = _runtime(url)
+    load_s = run_s = 0.0
+    counts: dict[str, int] = {}
+    try:
+        for name in day_sources():
+            source = Source(name)
+            started = time.perf_counter()
+            if load:
+                with open(paths[name], "rb") as stream:  # noqa: PTH123, ASYNC230  (bench worker)
+                    await load_statement(
+                        ReconUnitOfWork(runtime.sessions, runtime.outbox),
+                        StatementUpload(source=source, stream=stream, filename=name,
+                                        statement_date=DAY, loaded_by="bench"),
+                        settings.statement_limits(),
+                        batch_lines=settings.statement_copy_batch_lines,
+                    )  # fmt: skip
+            loaded = time.perf_counter()
+            run = await run_recon(
+                ReconUnitOfWork(runtime.sessions, runtime.outbox), source, DAY,
+                settings.recon_policy(), requested_by="bench",
+            )  # fmt: skip
+            load_s += loaded - started
+            run_s += time.perf_counter() - loaded
+            for outcome, count in run.counts.items():
+                counts[outcome] = counts.get(outcome, 0) + count
+    finally:
+        await runtime.engine.dispose()
+    return {"load_s": load_s, "run_s": run_s, "seconds": load_s + run_s, "counts": counts}
+
+
 def _work(step: str, url: str, bill: str) -> None:
     steps = {
         "setup": lambda: _setup(url),
         "baseline": lambda: _baseline(url, bill),
         "recon": lambda: _recon(url, bill),
         "rerun": lambda: _rerun(url),
+        "setup-day": lambda: _setup_day(url),
+        "day": lambda: _day(url, bill, load=True),
+        "day-rerun": lambda: _day(url, bill, load=False),
     }
     answer = asyncio.run(steps[step]())
     answer["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
