@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 from datetime import time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from otd_shared.settings import REPO_ROOT, ServiceSettings
 from recon_service.domain.adjustments import AgeingPolicy
 from recon_service.domain.fetch import FetchPolicy
-from recon_service.domain.recon import ReconPolicy
+from recon_service.domain.recon import AMOUNT_TIME_SOURCES_DEFAULT, ReconPolicy, rate_ppm
 from recon_service.domain.statement import StatementLimits
 
 MIB = 1024 * 1024
@@ -49,6 +50,15 @@ class ReconSettings(ServiceSettings):
     recon_cut_grace_s: int = Field(default=3_600, ge=0, le=12 * 3_600)
     recon_amount_tolerance_fen: dict[str, int] = Field(
         default_factory=dict, description="Source → amount tolerance in fen (none by default)."
+    )
+    recon_amount_time_sources: list[str] = Field(
+        default_factory=lambda: sorted(AMOUNT_TIME_SOURCES_DEFAULT),
+        description="Sources whose lines no id pairs are paired by equal amount in a window.",
+    )
+    recon_amount_time_window_s: int = Field(default=24 * 3_600, ge=0, le=7 * 24 * 3_600)
+    recon_fee_rates: dict[str, dict[str, Decimal]] = Field(
+        default_factory=dict,
+        description="Source → payment method → contracted fee rate as a fraction (0.006).",
     )
 
     # --- the 14:30 daily job: statement downloads, then reconciliation ---------------
@@ -132,12 +142,26 @@ class ReconSettings(ServiceSettings):
             late_after=self.statement_late_after_local,
         )
 
+    @field_validator("recon_fee_rates")
+    @classmethod
+    def _rates_in_ppm(cls, rates: dict[str, dict[str, Decimal]]) -> dict[str, dict[str, Decimal]]:
+        for methods in rates.values():
+            for rate in methods.values():
+                rate_ppm(rate)  # a rate not in whole ppm between 0 and 1 refuses the settings
+        return rates
+
     def recon_policy(self) -> ReconPolicy:
         """How internal records near the day cut carry over."""
         return ReconPolicy(
             carry_over_days=self.recon_carry_over_days,
             cut_grace=timedelta(seconds=self.recon_cut_grace_s),
             amount_tolerance_fen=dict(self.recon_amount_tolerance_fen),
+            amount_time_sources=frozenset(self.recon_amount_time_sources),
+            amount_time_window=timedelta(seconds=self.recon_amount_time_window_s),
+            fee_rate_ppm={
+                source: {method: rate_ppm(rate) for method, rate in methods.items()}
+                for source, methods in self.recon_fee_rates.items()
+            },
         )
 
     def statement_limits(self) -> StatementLimits:

@@ -261,5 +261,5 @@ async def test_conservation_rules_kept_and_a_tolerance_per_source(recon_with) ->
     assert (counts["matched"], counts["amount_mismatch"], counts["channel_only"]) == (2, 1, 1)
     assert counts["internal_only"] == 1
     pairs = [r for r in results if r["record_ref"] and r["line_no"]]
-    assert {r["match_rule"] for r in pairs} == {"out_trade_no"}
+    assert {r["match_rule"] for r in pairs} == {"channel_txn_id"}  # the first rule
     assert all(r["match_rule"] is None for r in results if not (r["record_ref"] and r["line_no"]))

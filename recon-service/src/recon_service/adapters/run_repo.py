@@ -5,20 +5,21 @@ Matching is a few set-based steps in the run's transaction, each into a session-
 staging table (``ON COMMIT DROP``) that is ANALYZEd before the next step reads it, so the
 planner knows the real sizes and hash-joins (the rules are described in ``domain/recon.py``):
 
-1. ``m_lines``: the statement's lines with a match key — ``o:<out_trade_no>`` when the line
-   has our order number, else ``t:<channel_txn_id>`` (else ``r:<out_refund_no>``) — and their
-   rank among lines of the same kind, key and amount; status ``closed`` counts as ``failed``.
+1. ``m_lines``: the statement's lines with their identity key (``o:<out_trade_no>``, else
+   ``t:<channel_txn_id>``, else ``r:<out_refund_no>``) and rank among lines of the same kind,
+   key and amount (what names an unpaired line); status ``closed`` counts as ``failed``.
 2. ``m_judged``: records another day's current run already judged (anything but carried
    over), read through those runs' primary key.
-3. ``m_records``: internal records of the channel in the run window, minus the judged ones,
-   ranked under their ``o:`` and their ``t:`` key.
-4. ``m_pairs``: first lines and records with equal kind, key, amount and rank (a record
-   found under both keys keeps the first line), then the rest within (kind, key) by rank of
-   amount (so partial refunds pair exactly where they can). A record pairs with one line.
-5. Results: a pair is status_mismatch, amount_mismatch, fee_mismatch (when we know the fee)
-   or matched, in that order; an unpaired line is channel_only (unsettled when it moved no
-   money); an unpaired succeeded record of the day or before is carried_over or
-   internal_only. Records after the day that did not pair belong to the next day's run.
+3. ``m_records``: internal records of the channel in the run window, minus the judged ones.
+4. ``m_pairs``, rule by rule in ``RULES_IN_ORDER`` over what earlier rules left: for each key
+   rule (channel_txn_id, then out_trade_no) equal amounts by rank, then groups (one line and
+   several records or several lines and one record of a key whose amounts add up), then the
+   rest by rank of amount; then amount + time for the sources that use it.
+5. Results: a pair is status_mismatch, amount_mismatch (not within a group), fee_mismatch
+   (our fee or the contracted rate) or matched, in that order; an unpaired line is
+   channel_only (unsettled when it moved no money); an unpaired succeeded record of the day
+   or before is carried_over or internal_only. Records after the day that did not pair
+   belong to the next day's run.
 
 Every result carries a ``discrepancy_key`` that does not depend on the run, so re-running a
 day finds the same discrepancies again instead of new ones.
@@ -26,6 +27,7 @@ day finds the same discrepancies again instead of new ones.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -44,20 +46,27 @@ from recon_service.adapters.tables import (
     statement_lines,
     statements,
 )
-from recon_service.domain.recon import DISCREPANCIES, RunWindow
+from recon_service.domain.recon import DISCREPANCIES, PPM, RULES_IN_ORDER, MatchRule, RunWindow
 
 _S: Final = SCHEMA
 # Session-local staging tables of one run (dropped at commit or rollback).
 STAGING_WORK_MEM: Final = "64MB"
-MATCH_STEPS: Final = (
-    # 1. The statement's lines (upload-exception duplicates left out) with their key and their
-    #    rank among lines of the same kind, key and amount.
+# Every key rule pairs within (kind, key) of the lines and records no earlier step paired.
+_FREE_LINE: Final = "NOT EXISTS (SELECT 1 FROM m_pairs p WHERE p.line_no = l.line_no)"
+_FREE_RECORD: Final = (
+    "NOT EXISTS (SELECT 1 FROM m_pairs p WHERE p.record_kind = r.kind AND p.record_ref = r.ref_id)"
+)
+_STAGE: Final = (
+    # The statement's lines (upload-exception duplicates left out) with their identity key
+    # (o: our trade number, else t: the channel's id, else r: the refund number) and their
+    # rank among lines of the same kind, key and amount: what names an unpaired line.
     f"""
 CREATE TEMP TABLE m_lines ON COMMIT DROP AS
 SELECT l.*,
        row_number() OVER (PARTITION BY l.kind, l.match_key, l.amount_fen
                           ORDER BY l.occurred_at, l.line_no) AS same_amount_no
 FROM (SELECT l.line_no, l.kind, l.amount_fen, l.fee_fen, l.occurred_at,
+             l.out_trade_no, l.channel_txn_id,
              CASE l.status WHEN 'closed' THEN 'failed' ELSE l.status END AS status,
              CASE WHEN l.out_trade_no IS NOT NULL THEN 'o:' || l.out_trade_no
                   WHEN l.channel_txn_id IS NOT NULL THEN 't:' || l.channel_txn_id
@@ -68,8 +77,8 @@ FROM (SELECT l.line_no, l.kind, l.amount_fen, l.fee_fen, l.occurred_at,
                         WHERE x.statement_id = l.statement_id AND x.line_no = l.line_no)) l
 """,  # noqa: S608
     "ANALYZE m_lines",
-    # 2. Records another day's current run already judged (only runs whose window can hold
-    #    this run's candidates: days from first_day − 1 to day + carry_over_days + 1).
+    # Records another day's current run already judged (only runs whose window can hold
+    # this run's candidates: days from first_day − 1 to day + carry_over_days + 1).
     f"""
 CREATE TEMP TABLE m_judged ON COMMIT DROP AS
 SELECT DISTINCT r.record_kind, r.record_ref
@@ -80,119 +89,160 @@ WHERE d.source = :source AND d.recon_date <> :day
   AND r.record_ref IS NOT NULL AND r.outcome <> 'carried_over'
 """,  # noqa: S608
     "ANALYZE m_judged",
-    # 3. Candidates: the channel's records in the window not judged elsewhere, each ranked
-    #    under its o: key and its t: key among records of the same kind, key and amount.
-    #    (business_date is the Shanghai day of completed_at, so late ones are of day + 1.)
+    # Candidates: the channel's records in the window not judged elsewhere
+    # (business_date is the Shanghai day of completed_at, so late ones are of day + 1).
     f"""
 CREATE TEMP TABLE m_records ON COMMIT DROP AS
-SELECT c.*,
-       row_number() OVER (PARTITION BY c.kind, c.o_key, c.amount_fen
-                          ORDER BY c.completed_at, c.ref_id) AS o_no,
-       row_number() OVER (PARTITION BY c.kind, c.t_key, c.amount_fen
-                          ORDER BY c.completed_at, c.ref_id) AS t_no
-FROM (SELECT i.kind, i.ref_id, i.order_id, i.status, i.out_trade_no, i.amount_fen, i.fee_fen,
-             i.completed_at, i.business_date,
-             'o:' || i.out_trade_no AS o_key, 't:' || i.channel_txn_id AS t_key
-      FROM {_S}.internal_records i
-      WHERE i.channel = :source
-        AND i.business_date BETWEEN :first_day AND :day_after
-        AND (i.business_date <= :day
-             OR (i.completed_at >= :next_day_start AND i.completed_at < :late_until))
-        AND NOT EXISTS (SELECT 1 FROM m_judged j
-                        WHERE j.record_kind = i.kind AND j.record_ref = i.ref_id)) c
+SELECT i.kind, i.ref_id, i.order_id, i.method, i.status, i.out_trade_no, i.channel_txn_id,
+       i.amount_fen, i.fee_fen, i.completed_at, i.business_date
+FROM {_S}.internal_records i
+WHERE i.channel = :source
+  AND i.business_date BETWEEN :first_day AND :day_after
+  AND (i.business_date <= :day
+       OR (i.completed_at >= :next_day_start AND i.completed_at < :late_until))
+  AND NOT EXISTS (SELECT 1 FROM m_judged j WHERE j.record_kind = i.kind AND j.record_ref = i.ref_id)
 """,  # noqa: S608
     "ANALYZE m_records",
-    # 4. Exact pairs: equal key, kind, amount and rank; a record found under both of its
-    #    keys keeps the first line.
     """
-CREATE TEMP TABLE m_pairs ON COMMIT DROP AS
-SELECT least(lo.line_no, lt.line_no) AS line_no, r.kind AS record_kind, r.ref_id AS record_ref
-FROM m_records r
-LEFT JOIN m_lines lo
-       ON lo.match_key = r.o_key AND lo.kind = r.kind AND lo.amount_fen = r.amount_fen
-      AND lo.same_amount_no = r.o_no
-LEFT JOIN m_lines lt
-       ON lt.match_key = r.t_key AND lt.kind = r.kind AND lt.amount_fen = r.amount_fen
-      AND lt.same_amount_no = r.t_no
-WHERE lo.line_no IS NOT NULL OR lt.line_no IS NOT NULL
+CREATE TEMP TABLE m_pairs (
+    line_no integer NOT NULL, record_kind text NOT NULL, record_ref text NOT NULL,
+    match_rule text NOT NULL, match_group text
+) ON COMMIT DROP
 """,
-    "ANALYZE m_pairs",
-    # 5. The rest within (kind, key), by rank of amount (partial refunds pair exactly where
-    #    they can); only keys some unpaired line carries.
-    """
-INSERT INTO m_pairs (line_no, record_kind, record_ref)
-WITH rest_lines AS (
-    SELECT l.line_no, l.kind, l.match_key,
-           row_number() OVER (PARTITION BY l.kind, l.match_key
-                              ORDER BY l.amount_fen, l.occurred_at, l.line_no) AS rank_no
-    FROM m_lines l
-    WHERE NOT EXISTS (SELECT 1 FROM m_pairs p WHERE p.line_no = l.line_no)
-),
-rest_keyed AS (
-    SELECT r.kind, r.ref_id, r.o_key AS match_key, r.amount_fen, r.completed_at
-    FROM m_records r
-    UNION ALL
-    SELECT r.kind, r.ref_id, r.t_key, r.amount_fen, r.completed_at
-    FROM m_records r WHERE r.t_key IS NOT NULL
-),
-rest_records AS (
-    SELECT k.kind, k.ref_id, k.match_key,
-           row_number() OVER (PARTITION BY k.kind, k.match_key
-                              ORDER BY k.amount_fen, k.completed_at, k.ref_id) AS rank_no
-    FROM rest_keyed k
-    WHERE EXISTS (SELECT 1 FROM rest_lines l WHERE l.kind = k.kind AND l.match_key = k.match_key)
-      AND NOT EXISTS (SELECT 1 FROM m_pairs p
-                      WHERE p.record_kind = k.kind AND p.record_ref = k.ref_id)
 )
-SELECT DISTINCT ON (r.kind, r.ref_id) l.line_no, r.kind, r.ref_id
-FROM rest_lines l
-JOIN rest_records r ON r.kind = l.kind AND r.match_key = l.match_key AND r.rank_no = l.rank_no
-ORDER BY r.kind, r.ref_id, l.line_no
-""",
-    "ANALYZE m_pairs",
-    # 6. The results: pairs, unpaired lines, unpaired records of the day or before.
-    f"""
+
+
+def _key_rule(key: str) -> tuple[str, ...]:
+    """The steps of one key rule (``key`` is a column of both lines and records): equal
+    amounts by rank first; then a group — one line and several records of the key (or
+    several lines and one record) of one status whose amounts add up; then the rest by
+    rank of amount (so partial refunds pair exactly where they can)."""
+    exact = f"""
+INSERT INTO m_pairs (line_no, record_kind, record_ref, match_rule)
+SELECT l.line_no, r.kind, r.ref_id, '{key}'
+FROM (SELECT l.line_no, l.kind, l.{key} AS k, l.amount_fen,
+             row_number() OVER (PARTITION BY l.kind, l.{key}, l.amount_fen
+                                ORDER BY l.occurred_at, l.line_no) AS n
+      FROM m_lines l WHERE l.{key} IS NOT NULL AND {_FREE_LINE}) l
+JOIN (SELECT r.kind, r.ref_id, r.{key} AS k, r.amount_fen,
+             row_number() OVER (PARTITION BY r.kind, r.{key}, r.amount_fen
+                                ORDER BY r.completed_at, r.ref_id) AS n
+      FROM m_records r WHERE r.{key} IS NOT NULL AND {_FREE_RECORD}) r
+  ON r.kind = l.kind AND r.k = l.k AND r.amount_fen = l.amount_fen AND r.n = l.n
+"""  # noqa: S608
+    free = f"""
+WITH fl AS (SELECT l.line_no, l.kind, l.{key} AS k, l.amount_fen, l.occurred_at, l.status
+            FROM m_lines l WHERE l.{key} IS NOT NULL AND {_FREE_LINE}),
+fr AS (SELECT r.kind, r.ref_id, r.{key} AS k, r.amount_fen, r.completed_at, r.status
+       FROM m_records r
+       WHERE r.{key} IS NOT NULL AND {_FREE_RECORD}
+         AND EXISTS (SELECT 1 FROM fl WHERE fl.kind = r.kind AND fl.k = r.{key}))"""  # noqa: S608
+    group = f"""
+INSERT INTO m_pairs (line_no, record_kind, record_ref, match_rule, match_group)
+{free},
+gl AS (SELECT kind, k, count(*) AS n, sum(amount_fen) AS fen, min(status) AS status
+       FROM fl GROUP BY kind, k HAVING count(DISTINCT status) = 1),
+gr AS (SELECT kind, k, count(*) AS n, sum(amount_fen) AS fen, min(status) AS status
+       FROM fr GROUP BY kind, k HAVING count(DISTINCT status) = 1),
+g AS (SELECT gl.kind, gl.k FROM gl JOIN gr ON gr.kind = gl.kind AND gr.k = gl.k
+      WHERE gl.status = gr.status AND abs(gl.fen - gr.fen) <= :tolerance_fen
+        AND least(gl.n, gr.n) = 1 AND greatest(gl.n, gr.n) >= 2)
+SELECT l.line_no, r.kind, r.ref_id, '{key}', 'G:' || g.kind || ':{key}:' || g.k
+FROM g
+JOIN fl l ON l.kind = g.kind AND l.k = g.k
+JOIN fr r ON r.kind = g.kind AND r.k = g.k
+"""  # noqa: S608
+    rest = f"""
+INSERT INTO m_pairs (line_no, record_kind, record_ref, match_rule)
+{free}
+SELECT l.line_no, r.kind, r.ref_id, '{key}'
+FROM (SELECT fl.*, row_number() OVER (PARTITION BY fl.kind, fl.k
+                                      ORDER BY fl.amount_fen, fl.occurred_at, fl.line_no) AS n
+      FROM fl) l
+JOIN (SELECT fr.*, row_number() OVER (PARTITION BY fr.kind, fr.k
+                                      ORDER BY fr.amount_fen, fr.completed_at, fr.ref_id) AS n
+      FROM fr) r
+  ON r.kind = l.kind AND r.k = l.k AND r.n = l.n
+"""  # noqa: S608
+    return exact, "ANALYZE m_pairs", group, rest, "ANALYZE m_pairs"
+
+
+# Lines no id paired, of a source paired by amount: equal kind and amount, by rank of time,
+# when the record completed within the window of the line's time; money that moved only.
+_AMOUNT_TIME: Final = f"""
+INSERT INTO m_pairs (line_no, record_kind, record_ref, match_rule)
+SELECT l.line_no, r.kind, r.ref_id, 'amount_time'
+FROM (SELECT l.line_no, l.kind, l.amount_fen, l.occurred_at,
+             row_number() OVER (PARTITION BY l.kind, l.amount_fen
+                                ORDER BY l.occurred_at, l.line_no) AS n
+      FROM m_lines l WHERE l.status = 'succeeded' AND {_FREE_LINE}) l
+JOIN (SELECT r.kind, r.ref_id, r.amount_fen, r.completed_at,
+             row_number() OVER (PARTITION BY r.kind, r.amount_fen
+                                ORDER BY r.completed_at, r.ref_id) AS n
+      FROM m_records r WHERE r.status = 'succeeded' AND {_FREE_RECORD}) r
+  ON r.kind = l.kind AND r.amount_fen = l.amount_fen AND r.n = l.n
+ AND r.completed_at BETWEEN l.occurred_at - CAST(:amount_window AS interval)
+                        AND l.occurred_at + CAST(:amount_window AS interval)
+"""  # noqa: S608
+
+# The results: pairs (a group's amounts were checked as a group), unpaired lines, unpaired
+# records of the day or before. A payment line's fee is checked against the contracted rate
+# of the record's method when there is one.
+_RESULTS: Final = f"""
 INSERT INTO {_S}.recon_results (
     run_id, source, recon_date, outcome, kind, match_key, statement_id, line_no, record_kind,
     record_ref, order_id, line_amount_fen, record_amount_fen, line_fee_fen, record_fee_fen,
-    line_status, record_status, discrepancy_key, match_rule)
+    line_status, record_status, discrepancy_key, match_rule, match_group)
 SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
        CASE WHEN l.status <> c.status THEN 'status_mismatch'
-            WHEN abs(l.amount_fen - c.amount_fen) > :tolerance_fen THEN 'amount_mismatch'
-            WHEN c.fee_fen IS NOT NULL AND l.fee_fen <> c.fee_fen THEN 'fee_mismatch'
+            WHEN p.match_group IS NULL AND abs(l.amount_fen - c.amount_fen) > :tolerance_fen
+                 THEN 'amount_mismatch'
+            WHEN (p.match_group IS NULL AND c.fee_fen IS NOT NULL AND l.fee_fen <> c.fee_fen)
+              OR (l.kind = 'payment' AND f.ppm IS NOT NULL
+                  AND l.fee_fen <> (l.amount_fen * f.ppm + {PPM // 2}) / {PPM})
+                 THEN 'fee_mismatch'
             ELSE 'matched' END,
        l.kind, l.match_key, CAST(:statement_id AS uuid), l.line_no, c.kind, c.ref_id, c.order_id,
        l.amount_fen, c.amount_fen, l.fee_fen, c.fee_fen, l.status, c.status,
-       'P:' || c.kind || ':' || c.ref_id,
-       CASE left(l.match_key, 2) WHEN 'o:' THEN 'out_trade_no' WHEN 't:' THEN 'channel_txn_id'
-            ELSE 'out_refund_no' END
+       'P:' || c.kind || ':' || c.ref_id, p.match_rule, p.match_group
 FROM m_pairs p
 JOIN m_lines l ON l.line_no = p.line_no
 JOIN m_records c ON c.kind = p.record_kind AND c.ref_id = p.record_ref
+LEFT JOIN (SELECT unnest(CAST(:rate_methods AS text[])) AS method,
+                  unnest(CAST(:rate_ppm AS bigint[])) AS ppm) f ON f.method = c.method
 UNION ALL
 SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
        CASE WHEN l.status = 'succeeded' THEN 'channel_only' ELSE 'unsettled' END,
        l.kind, l.match_key, CAST(:statement_id AS uuid), l.line_no, NULL, NULL, NULL,
        l.amount_fen, NULL, l.fee_fen, NULL, l.status, NULL,
        'L:' || l.kind || ':' || l.match_key || ':' || l.amount_fen || ':' || l.same_amount_no,
-       NULL
+       NULL, NULL
 FROM m_lines l
-WHERE NOT EXISTS (SELECT 1 FROM m_pairs p WHERE p.line_no = l.line_no)
+WHERE {_FREE_LINE}
 UNION ALL
 SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
-       CASE WHEN c.completed_at >= ((c.business_date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
+       CASE WHEN r.completed_at >= ((r.business_date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
                                    - CAST(:cut_grace AS interval)
-             AND CAST(:day AS date) - c.business_date < :carry_over_days
+             AND CAST(:day AS date) - r.business_date < :carry_over_days
             THEN 'carried_over' ELSE 'internal_only' END,
-       c.kind, c.o_key, NULL, NULL, c.kind, c.ref_id, c.order_id,
-       NULL, c.amount_fen, NULL, c.fee_fen, NULL, c.status,
-       'I:' || c.kind || ':' || c.ref_id,
-       NULL
-FROM m_records c
-WHERE c.status = 'succeeded' AND c.business_date <= :day
-  AND NOT EXISTS (SELECT 1 FROM m_pairs p WHERE p.record_kind = c.kind AND p.record_ref = c.ref_id)
-""",  # noqa: S608
-)  # only the fixed schema name is formatted in (S608); every value is a bind parameter
+       r.kind, 'o:' || r.out_trade_no, NULL, NULL, r.kind, r.ref_id, r.order_id,
+       NULL, r.amount_fen, NULL, r.fee_fen, NULL, r.status,
+       'I:' || r.kind || ':' || r.ref_id,
+       NULL, NULL
+FROM m_records r
+WHERE r.status = 'succeeded' AND r.business_date <= :day AND {_FREE_RECORD}
+"""  # noqa: S608
+
+
+def match_steps(window: RunWindow) -> tuple[str, ...]:
+    """The statements of one run's matching, in order (rules in ``RULES_IN_ORDER``)."""
+    rules: list[str] = []
+    for rule in RULES_IN_ORDER:
+        if rule is MatchRule.AMOUNT_TIME:
+            rules += [_AMOUNT_TIME, "ANALYZE m_pairs"] if window.amount_time_window else []
+        else:
+            rules += _key_rule(rule.value)
+    return (*_STAGE, *rules, _RESULTS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -251,7 +301,7 @@ class RunRepository:
         )
         params = _match_params(run, window)
         await self._session.execute(sa.text(f"SET LOCAL work_mem = '{STAGING_WORK_MEM}'"))
-        for step in MATCH_STEPS:
+        for step in match_steps(window):
             await self._session.execute(sa.text(step), _used(step, params))
         rows = await self._session.execute(
             sa.select(recon_results.c.outcome, sa.func.count())
@@ -442,9 +492,12 @@ def _match_params(run: RunRecord, window: RunWindow) -> dict[str, object]:
         "cut_grace": window.cut_grace,
         "carry_over_days": window.carry_over_days,
         "tolerance_fen": window.amount_tolerance_fen,
+        "amount_window": window.amount_time_window or timedelta(0),
+        "rate_methods": list(window.fee_rate_ppm),
+        "rate_ppm": list(window.fee_rate_ppm.values()),
     }
 
 
 def _used(step: str, params: dict[str, object]) -> dict[str, object]:
     """The bind parameters a step names (a step binds only its own)."""
-    return {name: value for name, value in params.items() if f":{name}" in step}
+    return {name: value for name, value in params.items() if re.search(rf":{name}\b", step)}

@@ -125,6 +125,7 @@ def _result_columns() -> list[sa.Column[object]]:
         sa.Column("record_status", sa.Text),
         sa.Column("discrepancy_key", sa.Text, nullable=False),
         sa.Column("match_rule", sa.Text),  # domain.recon.MatchRule of a pair, else null
+        sa.Column("match_group", sa.Text),  # a one-to-many / many-to-one group's id, else null
     ]
 
 

@@ -182,7 +182,13 @@ class ReconResultOut(BaseModel):
     line_status: str | None
     record_status: str | None
     match_rule: str | None = Field(
-        default=None, description="out_trade_no, channel_txn_id or out_refund_no (pairs)."
+        default=None,
+        description="The rule that paired them: channel_txn_id, out_trade_no or amount_time.",
+    )
+    match_group: str | None = Field(
+        default=None,
+        description="Pairs of one line with several records (or several lines with one "
+        "record) whose amounts add up share this group id.",
     )
 
 
