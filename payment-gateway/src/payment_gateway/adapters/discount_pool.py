@@ -286,13 +286,19 @@ class DiscountPool:
         self, activity_id: uuid.UUID, pool_key: str, draw_id: uuid.UUID, now: datetime
     ) -> TakenCard | None:
         """Take the next available card of one pool (SKIP LOCKED), or None when it is empty."""
+        return await self._take_first(
+            [discount_cards.c.activity_id == activity_id, discount_cards.c.pool_key == pool_key],
+            draw_id,
+            now,
+        )
+
+    async def _take_first(
+        self, where: list[sa.ColumnElement[bool]], draw_id: uuid.UUID, now: datetime
+    ) -> TakenCard | None:
+        """Take the first available card (by deal order) that meets ``where``, SKIP LOCKED."""
         free = (
             sa.select(discount_cards.c.card_id)
-            .where(
-                discount_cards.c.activity_id == activity_id,
-                discount_cards.c.pool_key == pool_key,
-                discount_cards.c.status == CardStatus.AVAILABLE.value,
-            )
+            .where(*where, discount_cards.c.status == CardStatus.AVAILABLE.value)
             .order_by(discount_cards.c.seq)
             .limit(1)
             .with_for_update(skip_locked=True)
@@ -326,33 +332,16 @@ class DiscountPool:
         if row is None:
             return None
         pool_key, amount_fen = row
-        free = (
-            sa.select(discount_cards.c.card_id)
-            .where(
-                discount_cards.c.pool_key == pool_key,
-                discount_cards.c.amount_fen == amount_fen,
-                discount_cards.c.status == CardStatus.AVAILABLE.value,
-            )
-            .order_by(discount_cards.c.seq)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .cte("free")
-        )
-        statement = (
-            sa.update(discount_cards)
-            .where(discount_cards.c.card_id == free.c.card_id)
-            .values(status=CardStatus.TAKEN.value, draw_id=draw_id, updated_at=now)
-            .returning(discount_cards.c.card_id)
-        )
-        taken = (await self._session.execute(statement)).scalar()
+        where = [discount_cards.c.pool_key == pool_key, discount_cards.c.amount_fen == amount_fen]
+        taken = await self._take_first(where, draw_id, now)
         if taken is None:
             return None
         await self._session.execute(
             sa.update(discount_draws)
             .where(discount_draws.c.draw_id == draw_id)
-            .values(card_id=taken, updated_at=now)
+            .values(card_id=taken.card_id, updated_at=now)
         )
-        return int(taken)
+        return taken.card_id
 
     async def put_back(self, card_id: int, draw_id: uuid.UUID, now: datetime) -> bool:
         """Return a draw's card to the pool (payment failed, or refunded when the activity
