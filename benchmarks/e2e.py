@@ -43,6 +43,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from benchmarks.common import BenchContext, Report, median, percentile
+from benchmarks.cpu_account import GENERATOR, POSTGRES, CpuAccount, Row, by_label, table
 from benchmarks.gateway import _Pool
 
 IDLE_S = float(os.environ.get("E2E_IDLE_S", "60"))
@@ -55,6 +56,8 @@ IDLE_GOAL_CORE_PCT = 5.0
 PAID_P99_GOAL_S = 1.0
 APPLIED_RATIO_GOAL = 0.95
 DRAIN_GOAL_S = 120.0
+CPU_BUDGET_MS = 4.0
+"""2 cores / 500 notifications/s: the whole chain's CPU per notification must fit this."""
 DRAIN_TIMEOUT_S = 300.0
 ORDER_IN_FLIGHT = 8
 ORDER_ATTEMPTS = 3
@@ -64,7 +67,6 @@ CLUSTER_START_TIMEOUT_S = 180.0
 SETUP_TIMEOUT_S = 900.0
 SIGNING_CHUNK = 250
 PRICE_FEN = 30_000_000
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 Notification = tuple[dict[str, str], bytes]
 
@@ -76,7 +78,7 @@ async def run(ctx: BenchContext) -> Report:
     with tempfile.TemporaryDirectory(prefix="otd-bench-e2e-") as tmp:
         database_url = await ctx.new_database()
         async with _cluster(Path(tmp), database_url) as cluster:
-            idle_pct = await _idle_cpu_pct(cluster.pid, IDLE_S)
+            idle_pct, idle_rates = await _idle_cpu(cluster, IDLE_S)
             print(f"e2e: idle cluster {idle_pct:.1f} % of one core", flush=True)  # noqa: T201
             report.figure(
                 f"idle cluster CPU over {IDLE_S:.0f} s",
@@ -90,8 +92,8 @@ async def run(ctx: BenchContext) -> Report:
             steady = await _phase(cluster, payments[:steady_n], notes[:steady_n], STEADY_RATE)
             burst = await _phase(cluster, payments[steady_n:], notes[steady_n:], BURST_RATE)
             paid_rows = await _paid_intent_billings(database_url)
-    _report_steady(report, steady)
-    _report_burst(report, burst, paid_rows, steady_n + burst_n)
+    _report_steady(report, steady, idle_rates)
+    _report_burst(report, burst, paid_rows, steady_n + burst_n, idle_rates)
     return report
 
 
@@ -107,6 +109,7 @@ class Cluster:
     kafka: str
     tokens: dict[str, str]
     keys_dir: Path
+    database_url: str
 
 
 @contextlib.asynccontextmanager
@@ -152,6 +155,7 @@ async def _cluster(var_dir: Path, database_url: str) -> AsyncIterator[Cluster]:
             kafka=info["kafka_bootstrap_servers"],
             tokens=json.loads((var_dir / "dev-tokens.json").read_text()),
             keys_dir=var_dir / "keys",
+            database_url=database_url,
         )
     finally:
         process.send_signal(signal.SIGTERM)
@@ -191,25 +195,18 @@ def _tree(root: int) -> list[int]:
     return found
 
 
-def _cpu_ticks(pids: Sequence[int]) -> dict[int, int]:
-    ticks = {}
-    for pid in pids:
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime
-    return ticks
-
-
-async def _idle_cpu_pct(root: int, seconds: float) -> float:
-    """CPU of the cluster's processes over ``seconds``, in % of one core."""
+async def _idle_cpu(cluster: Cluster, seconds: float) -> tuple[float, dict[str, float]]:
+    """CPU of the cluster's process tree over ``seconds`` in % of one core, and the CPU
+    rate (CPU-s per s) of every process label, PostgreSQL backends included."""
     await asyncio.sleep(5.0)  # let start-up settle
-    pids = _tree(root)
-    before = _cpu_ticks(pids)
+    account = CpuAccount.start(_tree(cluster.pid), await _backends(cluster.database_url))
     started = time.monotonic()
     await asyncio.sleep(seconds)
-    after = _cpu_ticks(pids)
-    used = sum(after[p] - before[p] for p in after if p in before)
-    return 100.0 * used / CLK_TCK / (time.monotonic() - started)
+    rows = account.stop()
+    elapsed = time.monotonic() - started
+    tree_s = sum(r.cpu_s for r in rows if r.label not in (GENERATOR, POSTGRES))
+    rates = {name: cpu / elapsed for name, (_, cpu) in by_label(rows).items()}
+    return 100.0 * tree_s / elapsed, rates
 
 
 # ---------------------------------------------------------------- setup
@@ -341,6 +338,9 @@ class Phase:
     lost: int = 0
     last_paid_after_s: float = float("nan")
     send_window_s: float = 0.0
+    cpu: list[Row] = field(default_factory=list)
+    """CPU of every process from the first send until all were PAID and posted."""
+    cpu_wall_s: float = 0.0
 
 
 class _Observer:
@@ -404,6 +404,7 @@ async def _phase(
     port = int(cluster.urls["payment-gateway"].rsplit(":", 1)[1])
     pool = await _Pool.open(port, LOAD_CONNECTIONS)
     scheduled: dict[str, float] = {}
+    account = CpuAccount.start(_tree(cluster.pid), await _backends(cluster.database_url))
     start = time.perf_counter() + 0.2
     try:
 
@@ -424,6 +425,8 @@ async def _phase(
             if all(o in observer.paid and o in observer.posted for o in scheduled):
                 break
             await asyncio.sleep(0.2)
+        phase.cpu = account.stop(await _backends(cluster.database_url))
+        phase.cpu_wall_s = time.perf_counter() - start
         await asyncio.sleep(2.0)  # late duplicates would show up now
     finally:
         await pool.close()
@@ -448,6 +451,19 @@ def _tally(phase: Phase, scheduled: dict[str, float], observer: _Observer, start
     phase.last_paid_after_s = last - start
 
 
+async def _backends(database_url: str) -> list[int]:
+    """The pids of the PostgreSQL backends connected to the cluster's database."""
+    conn = await asyncpg.connect(_plain(database_url))
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    return [int(r["pid"]) for r in rows]
+
+
 async def _paid_intent_billings(database_url: str) -> int:
     conn = await asyncpg.connect(_plain(database_url))
     try:
@@ -467,7 +483,7 @@ def _plain(database_url: str) -> str:
 # ---------------------------------------------------------------- the report
 
 
-def _report_steady(report: Report, p: Phase) -> None:
+def _report_steady(report: Report, p: Phase, idle_rates: dict[str, float]) -> None:
     applied_rate = p.sent / p.last_paid_after_s if p.last_paid_after_s > 0 else 0.0
     report.figure(f"steady: offered ({p.sent} notifications)", float(p.rate), "/s")
     report.figure("steady: applied (billing PAID)", applied_rate, "/s")
@@ -485,9 +501,29 @@ def _report_steady(report: Report, p: Phase) -> None:
         "",
         f"lost {p.lost}, doubled {p.doubled}",
     )
+    _report_cpu(report, "steady", p, idle_rates)
 
 
-def _report_burst(report: Report, p: Phase, paid_rows: int, total: int) -> None:
+def _report_cpu(report: Report, name: str, p: Phase, idle_rates: dict[str, float]) -> None:
+    """The CPU account: total CPU-ms per applied notification (the budget), then the table."""
+    applied = len(p.paid_s)
+    total_ms = sum(r.cpu_s for r in p.cpu) * 1000 / max(applied, 1)
+    report.figure(
+        f"{name}: CPU per applied notification, all processes",
+        total_ms,
+        "ms",
+        f"goal ≤ {CPU_BUDGET_MS:.0f} (2 cores at 500/s)",
+    )
+    report.lines.append(
+        f"  {name}: CPU account over {p.cpu_wall_s:.1f} s (first send → all PAID and posted),"
+        f" {applied} applied; /proc utime+stime"
+    )
+    report.lines += table(p.cpu, applied, p.cpu_wall_s, idle_rates)
+
+
+def _report_burst(
+    report: Report, p: Phase, paid_rows: int, total: int, idle_rates: dict[str, float]
+) -> None:
     report.figure(f"burst: offered ({p.sent} notifications)", float(p.rate), "/s")
     report.figure("burst: answered 2xx", float(p.answers_2xx), "", f"of {p.sent}")
     report.figure("burst: gateway answer p99", percentile(p.ack_s, 0.99) * 1000, "ms")
@@ -501,3 +537,4 @@ def _report_burst(report: Report, p: Phase, paid_rows: int, total: int) -> None:
     )
     report.figure("burst: notification → PAID p99", percentile(p.paid_s, 0.99), "s")
     report.figure("intent billings PAID in billing's table", float(paid_rows), "", f"of {total}")
+    _report_cpu(report, "burst", p, idle_rates)
