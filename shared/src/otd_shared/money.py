@@ -108,8 +108,9 @@ def wire_fee_yuan_to_fen(text: str) -> int:
     Rule: ROUND_HALF_UP (half away from zero) to the fen; fees may be negative (refund rows).
     """
     sign, whole, fraction = _wire_match(_WIRE_FEE_RE, text, "fee amount")
-    magnitude = Decimal(f"{whole}.{fraction or '0'}") * FEN_PER_YUAN
-    fen = int(magnitude.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    # Exact in integers: the fraction in units of 10^-5 yuan; half a fen (500) rounds up.
+    cents, rest = divmod(int(fraction.ljust(WIRE_FEE_DECIMALS_MAX, "0")), 1_000)
+    fen = int(whole) * FEN_PER_YUAN + cents + (1 if rest >= 500 else 0)
     return -fen if sign else fen
 
 

@@ -51,11 +51,6 @@ from recon_service.domain.recon import DISCREPANCIES, PPM, RULES_IN_ORDER, Match
 _S: Final = SCHEMA
 # Session-local staging tables of one run (dropped at commit or rollback).
 STAGING_WORK_MEM: Final = "64MB"
-# Every key rule pairs within (kind, key) of the lines and records no earlier step paired.
-_FREE_LINE: Final = "NOT EXISTS (SELECT 1 FROM m_pairs p WHERE p.line_no = l.line_no)"
-_FREE_RECORD: Final = (
-    "NOT EXISTS (SELECT 1 FROM m_pairs p WHERE p.record_kind = r.kind AND p.record_ref = r.ref_id)"
-)
 _STAGE: Final = (
     # The statement's lines (upload-exception duplicates left out) with their identity key
     # (o: our trade number, else t: the channel's id, else r: the refund number) and their
@@ -112,34 +107,51 @@ CREATE TEMP TABLE m_pairs (
 )
 
 
-def _key_rule(key: str) -> tuple[str, ...]:
-    """The steps of one key rule (``key`` is a column of both lines and records): equal
-    amounts by rank first; then a group — one line and several records of the key (or
-    several lines and one record) of one status whose amounts add up; then the rest by
-    rank of amount (so partial refunds pair exactly where they can)."""
-    exact = f"""
+_PAIRED: Final = """
+gone_lines AS (DELETE FROM m_free_lines f USING new WHERE f.line_no = new.line_no)
+DELETE FROM m_free_records f USING new
+WHERE f.kind = new.record_kind AND f.ref_id = new.record_ref
+"""
+
+
+def _pairing(insert: str) -> str:
+    """An INSERT into ``m_pairs`` whose new pairs also leave the free lines and records."""
+    return f"WITH new AS ({insert} RETURNING line_no, record_kind, record_ref),{_PAIRED}"
+
+
+def _exact(key: str, lines: str, records: str) -> str:
+    """Equal kind, key and amount, by rank of time (``lines``/``records``: the tables)."""
+    return f"""
 INSERT INTO m_pairs (line_no, record_kind, record_ref, match_rule)
 SELECT l.line_no, r.kind, r.ref_id, '{key}'
 FROM (SELECT l.line_no, l.kind, l.{key} AS k, l.amount_fen,
              row_number() OVER (PARTITION BY l.kind, l.{key}, l.amount_fen
                                 ORDER BY l.occurred_at, l.line_no) AS n
-      FROM m_lines l WHERE l.{key} IS NOT NULL AND {_FREE_LINE}) l
+      FROM {lines} l WHERE l.{key} IS NOT NULL) l
 JOIN (SELECT r.kind, r.ref_id, r.{key} AS k, r.amount_fen,
              row_number() OVER (PARTITION BY r.kind, r.{key}, r.amount_fen
                                 ORDER BY r.completed_at, r.ref_id) AS n
-      FROM m_records r WHERE r.{key} IS NOT NULL AND {_FREE_RECORD}) r
-  ON r.kind = l.kind AND r.k = l.k AND r.amount_fen = l.amount_fen AND r.n = l.n
-"""  # noqa: S608
-    free = f"""
+      FROM {records} r WHERE r.{key} IS NOT NULL) r
+  ON r.kind = l.kind AND r.k = l.k AND r.amount_fen = l.amount_fen AND r.n = l.n"""  # noqa: S608
+
+
+def _free(key: str) -> str:
+    """The free lines with a value of ``key`` and the free records sharing one."""
+    return f"""
 WITH fl AS (SELECT l.line_no, l.kind, l.{key} AS k, l.amount_fen, l.occurred_at, l.status
-            FROM m_lines l WHERE l.{key} IS NOT NULL AND {_FREE_LINE}),
+            FROM m_free_lines l WHERE l.{key} IS NOT NULL),
 fr AS (SELECT r.kind, r.ref_id, r.{key} AS k, r.amount_fen, r.completed_at, r.status
-       FROM m_records r
-       WHERE r.{key} IS NOT NULL AND {_FREE_RECORD}
+       FROM m_free_records r
+       WHERE r.{key} IS NOT NULL
          AND EXISTS (SELECT 1 FROM fl WHERE fl.kind = r.kind AND fl.k = r.{key}))"""  # noqa: S608
-    group = f"""
+
+
+def _group(key: str) -> str:
+    """One line and several records of a key (or several lines and one record), all of
+    one status, whose amounts add up (within the tolerance): paired as one group."""
+    return f"""
 INSERT INTO m_pairs (line_no, record_kind, record_ref, match_rule, match_group)
-{free},
+{_free(key)},
 gl AS (SELECT kind, k, count(*) AS n, sum(amount_fen) AS fen, min(status) AS status
        FROM fl GROUP BY kind, k HAVING count(DISTINCT status) = 1),
 gr AS (SELECT kind, k, count(*) AS n, sum(amount_fen) AS fen, min(status) AS status
@@ -150,11 +162,14 @@ g AS (SELECT gl.kind, gl.k FROM gl JOIN gr ON gr.kind = gl.kind AND gr.k = gl.k
 SELECT l.line_no, r.kind, r.ref_id, '{key}', 'G:' || g.kind || ':{key}:' || g.k
 FROM g
 JOIN fl l ON l.kind = g.kind AND l.k = g.k
-JOIN fr r ON r.kind = g.kind AND r.k = g.k
-"""  # noqa: S608
-    rest = f"""
+JOIN fr r ON r.kind = g.kind AND r.k = g.k"""  # noqa: S608
+
+
+def _rest(key: str) -> str:
+    """What is left of a key, by rank of amount (partial refunds pair where they can)."""
+    return f"""
 INSERT INTO m_pairs (line_no, record_kind, record_ref, match_rule)
-{free}
+{_free(key)}
 SELECT l.line_no, r.kind, r.ref_id, '{key}'
 FROM (SELECT fl.*, row_number() OVER (PARTITION BY fl.kind, fl.k
                                       ORDER BY fl.amount_fen, fl.occurred_at, fl.line_no) AS n
@@ -162,28 +177,42 @@ FROM (SELECT fl.*, row_number() OVER (PARTITION BY fl.kind, fl.k
 JOIN (SELECT fr.*, row_number() OVER (PARTITION BY fr.kind, fr.k
                                       ORDER BY fr.amount_fen, fr.completed_at, fr.ref_id) AS n
       FROM fr) r
-  ON r.kind = l.kind AND r.k = l.k AND r.n = l.n
-"""  # noqa: S608
-    return exact, "ANALYZE m_pairs", group, rest, "ANALYZE m_pairs"
+  ON r.kind = l.kind AND r.k = l.k AND r.n = l.n"""  # noqa: S608
 
+
+# After the first exact step (on the whole tables), what is still free is copied once; every
+# later step reads only the free lines and records and takes its pairs out of them.
+_FREE_TABLES: Final = (
+    """
+CREATE TEMP TABLE m_free_lines ON COMMIT DROP AS
+SELECT l.* FROM m_lines l WHERE NOT EXISTS (SELECT 1 FROM m_pairs p WHERE p.line_no = l.line_no)
+""",
+    """
+CREATE TEMP TABLE m_free_records ON COMMIT DROP AS
+SELECT r.* FROM m_records r
+WHERE NOT EXISTS (SELECT 1 FROM m_pairs p WHERE p.record_kind = r.kind AND p.record_ref = r.ref_id)
+""",
+    "ANALYZE m_free_lines",
+    "ANALYZE m_free_records",
+)
 
 # Lines no id paired, of a source paired by amount: equal kind and amount, by rank of time,
 # when the record completed within the window of the line's time; money that moved only.
-_AMOUNT_TIME: Final = f"""
+_AMOUNT_TIME: Final = """
 INSERT INTO m_pairs (line_no, record_kind, record_ref, match_rule)
 SELECT l.line_no, r.kind, r.ref_id, 'amount_time'
 FROM (SELECT l.line_no, l.kind, l.amount_fen, l.occurred_at,
              row_number() OVER (PARTITION BY l.kind, l.amount_fen
                                 ORDER BY l.occurred_at, l.line_no) AS n
-      FROM m_lines l WHERE l.status = 'succeeded' AND {_FREE_LINE}) l
+      FROM m_free_lines l WHERE l.status = 'succeeded') l
 JOIN (SELECT r.kind, r.ref_id, r.amount_fen, r.completed_at,
              row_number() OVER (PARTITION BY r.kind, r.amount_fen
                                 ORDER BY r.completed_at, r.ref_id) AS n
-      FROM m_records r WHERE r.status = 'succeeded' AND {_FREE_RECORD}) r
+      FROM m_free_records r WHERE r.status = 'succeeded') r
   ON r.kind = l.kind AND r.amount_fen = l.amount_fen AND r.n = l.n
  AND r.completed_at BETWEEN l.occurred_at - CAST(:amount_window AS interval)
-                        AND l.occurred_at + CAST(:amount_window AS interval)
-"""  # noqa: S608
+                        AND l.occurred_at + CAST(:amount_window AS interval)"""
+
 
 # The results: pairs (a group's amounts were checked as a group), unpaired lines, unpaired
 # records of the day or before. A payment line's fee is checked against the contracted rate
@@ -217,8 +246,7 @@ SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
        l.amount_fen, NULL, l.fee_fen, NULL, l.status, NULL,
        'L:' || l.kind || ':' || l.match_key || ':' || l.amount_fen || ':' || l.same_amount_no,
        NULL, NULL
-FROM m_lines l
-WHERE {_FREE_LINE}
+FROM m_free_lines l
 UNION ALL
 SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
        CASE WHEN r.completed_at >= ((r.business_date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
@@ -229,20 +257,22 @@ SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
        NULL, r.amount_fen, NULL, r.fee_fen, NULL, r.status,
        'I:' || r.kind || ':' || r.ref_id,
        NULL, NULL
-FROM m_records r
-WHERE r.status = 'succeeded' AND r.business_date <= :day AND {_FREE_RECORD}
+FROM m_free_records r
+WHERE r.status = 'succeeded' AND r.business_date <= :day
 """  # noqa: S608
 
 
 def match_steps(window: RunWindow) -> tuple[str, ...]:
     """The statements of one run's matching, in order (rules in ``RULES_IN_ORDER``)."""
-    rules: list[str] = []
-    for rule in RULES_IN_ORDER:
-        if rule is MatchRule.AMOUNT_TIME:
-            rules += [_AMOUNT_TIME, "ANALYZE m_pairs"] if window.amount_time_window else []
-        else:
-            rules += _key_rule(rule.value)
-    return (*_STAGE, *rules, _RESULTS)
+    first, *others = (rule.value for rule in RULES_IN_ORDER if rule is not MatchRule.AMOUNT_TIME)
+    steps = [_exact(first, "m_lines", "m_records"), "ANALYZE m_pairs", *_FREE_TABLES]
+    steps += [_pairing(_group(first)), _pairing(_rest(first))]
+    for key in others:
+        steps += [_pairing(step) for step in (_exact(key, "m_free_lines", "m_free_records"),
+                                              _group(key), _rest(key))]  # fmt: skip
+    if window.amount_time_window is not None:
+        steps.append(_pairing(_AMOUNT_TIME))
+    return (*_STAGE, *steps, "ANALYZE m_pairs", _RESULTS)
 
 
 @dataclass(frozen=True, kw_only=True)

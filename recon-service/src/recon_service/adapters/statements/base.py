@@ -9,10 +9,13 @@ an upload spooled to disk is). Every problem is a ``StatementFormatError(line_no
 from __future__ import annotations
 
 import csv
+import functools
+import operator
+import re
 import time
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import PurePosixPath
@@ -40,6 +43,11 @@ OPEN_ERRORS: Final = (*UNPACK_ERRORS, ValueError, RuntimeError, NotImplementedEr
 ZIP_METHODS: Final = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 ZIP_FLAG_ENCRYPTED: Final = 0x1
 BUDGET_CHECK_EVERY_LINES: Final = 1024
+ISO_SECONDS: Final = "%Y-%m-%d %H:%M:%S"
+_ISO_SECONDS_RE: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}", re.ASCII
+)
+TIME_CACHE_SIZE: Final = 4096
 
 
 class ByteStream(Protocol):
@@ -245,6 +253,9 @@ def split_csv(text: str, line_no: int) -> list[str]:
     return rows[0] if rows else []
 
 
+Picker = Callable[[Sequence[str]], tuple[str, ...]]
+
+
 class Columns:
     """Column positions by header name; aliases cover legacy spellings."""
 
@@ -293,6 +304,16 @@ class Columns:
         """The field of a column, or "" when the header lacks it."""
         return fields[self._index[name]] if name in self._index else ""
 
+    def picker(self, *names: str) -> Picker:
+        """One call that reads the fields of ``names`` from a row, in that order ("" for a
+        column the header lacks): for the parsers' hot loops."""
+        width = self.width
+        positions = [self._index.get(name, width) for name in names]
+        pick = operator.itemgetter(*positions)
+        if len(names) == 1:
+            return lambda fields: (pick([*fields, ""]),)
+        return lambda fields: pick([*fields, ""])
+
 
 def yuan_fen(text: str, line_no: int, column: str, *, allow_negative: bool = False) -> int:
     """A yuan amount with at most two decimals, exactly, in fen."""
@@ -327,12 +348,26 @@ def positive(amount_fen: int, line_no: int, column: str) -> int:
 
 def local_time(text: str, fmt: str, line_no: int, column: str) -> datetime:
     """An Asia/Shanghai wall-clock time in ``fmt`` as a UTC instant."""
-    try:
-        naive = datetime.strptime(text.strip(), fmt)  # noqa: DTZ007  (local time, converted below)
-    except ValueError:
+    instant = _instant(text.strip(), fmt)
+    if instant is None:
         raise StatementFormatError(
             line_no, f"{column}: {text.strip()[:32]!r} is not a time in the form {fmt}"
-        ) from None
+        )
+    return instant
+
+
+@functools.lru_cache(maxsize=TIME_CACHE_SIZE)
+def _instant(text: str, fmt: str) -> datetime | None:
+    """The UTC instant of a local time (None: not in ``fmt``). Bills list many lines per
+    second, so instants are cached; ``YYYY-MM-DD HH:MM:SS`` written out in full is read by
+    ``fromisoformat`` (same result as ``strptime``, a fraction of its cost)."""
+    try:
+        if fmt == ISO_SECONDS and _ISO_SECONDS_RE.fullmatch(text):
+            naive = datetime.fromisoformat(text)  # a 31 February is refused here too
+        else:
+            naive = datetime.strptime(text, fmt)  # noqa: DTZ007  (local time, converted below)
+    except ValueError:
+        return None
     return to_utc(naive)
 
 

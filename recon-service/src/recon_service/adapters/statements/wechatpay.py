@@ -23,6 +23,7 @@ from recon_service.adapters.statements.base import (
     ByteStream,
     Columns,
     ParseContext,
+    Picker,
     byte_lines,
     decode,
     fee_fen,
@@ -94,6 +95,7 @@ def parse(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLine]:
     )
     totals = _Totals()
     last_no = header_no
+    pick = columns.picker(*ROW_COLUMNS)
     for line_no, text in lines:
         last_no = line_no
         if not text.startswith(TICK):
@@ -101,7 +103,7 @@ def parse(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLine]:
             return
         fields = _ticked(text, line_no)
         columns.check_width(fields, line_no)
-        yield _line(columns, fields, line_no, ctx, totals)
+        yield _line(pick, fields, line_no, ctx, totals)
     raise StatementFormatError(last_no + 1, "the bill ends before its summary lines (truncated?)")
 
 
@@ -152,43 +154,47 @@ def _decoded(body: ByteStream, ctx: ParseContext, max_bytes: int) -> Iterator[tu
 
 
 def _ticked(text: str, line_no: int) -> list[str]:
-    """Fields of a data row: each starts with exactly one backtick, which is stripped."""
-    parts = text.split(",")
-    if not all(p.startswith(TICK) for p in parts):
-        # A comma inside a value (a product name): split on the field boundary instead.
-        parts = [TICK + p for p in text[1:].split("," + TICK)]
-    bad = next((i for i, p in enumerate(parts) if not p.startswith(TICK)), None)
-    if bad is not None:
-        raise StatementFormatError(line_no, f"field {bad + 1} does not start with a backtick")
-    return [p[1:] for p in parts]
+    """Fields of a data row: each starts with exactly one backtick, which is stripped. Fields
+    are split on the field boundary ``,``+backtick, so a comma inside a value (a product
+    name) stays in its field."""
+    if not text.startswith(TICK):
+        raise StatementFormatError(line_no, "field 1 does not start with a backtick")
+    return text[1:].split("," + TICK)
+
+
+# The detail columns a row is read from, in the order ``_line`` unpacks them.
+ROW_COLUMNS: Final = (
+    "交易时间", "交易状态", "商户退款单号", "退款状态", "应结订单金额", "退款金额", "手续费",
+    "申请退款金额", "退款成功时间", "订单金额", "商户订单号", "微信订单号", "商户号",
+    "公众账号ID", "特约商户号", "交易类型", "付款银行", "微信退款单号", "费率",
+)  # fmt: skip
 
 
 def _line(
-    columns: Columns, fields: list[str], line_no: int, ctx: ParseContext, totals: _Totals
+    pick: Picker, fields: list[str], line_no: int, ctx: ParseContext, totals: _Totals
 ) -> StatementLine:
-    get = columns.get
-    occurred_at = local_time(get(fields, "交易时间"), TIME_FORMAT, line_no, "交易时间")
+    (at, state, out_refund, refund_state, settled_text, refunded_text, fee_text, asked, refunded_at,
+     ordered, out_trade_no, txn_id, mchid, appid, sub_mchid, trade_type, bank_type, refund_id,
+     rate) = pick(fields)  # fmt: skip
+    occurred_at = local_time(at, TIME_FORMAT, line_no, "交易时间")
     statement_date = ctx.offered_date(business_date_of(occurred_at))
-    state = get(fields, "交易状态").strip()
-    out_refund_no = or_none(columns.optional(fields, "商户退款单号"), *NO_ID)
-    kind, status = _kind_and_status(state, columns.optional(fields, "退款状态"), out_refund_no)
-    settled = yuan_fen(get(fields, "应结订单金额"), line_no, "应结订单金额")
-    refunded = yuan_fen(columns.optional(fields, "退款金额") or "0", line_no, "退款金额")
-    fee_text = get(fields, "手续费").strip()
+    state = state.strip()
+    out_refund_no = or_none(out_refund, *NO_ID)
+    kind, status = _kind_and_status(state, refund_state, out_refund_no)
+    settled = yuan_fen(settled_text, line_no, "应结订单金额")
+    refunded = yuan_fen(refunded_text or "0", line_no, "退款金额")
+    fee_text = fee_text.strip()
     fee = fee_fen(fee_text, line_no, "手续费")
     totals.rows += 1
     totals.settled_fen += settled
     totals.refunded_fen += refunded
     totals.fee_yuan += Decimal(fee_text)
     if kind is LineKind.REFUND:
-        asked = columns.optional(fields, "申请退款金额")
         amount = yuan_fen(asked, line_no, "申请退款金额") if asked.strip() else 0
         amount = positive(amount or refunded, line_no, "退款金额")
-        succeeded_at = columns.optional(fields, "退款成功时间").strip()
-        if succeeded_at:
-            occurred_at = local_time(succeeded_at, TIME_FORMAT, line_no, "退款成功时间")
+        if refunded_at.strip():
+            occurred_at = local_time(refunded_at.strip(), TIME_FORMAT, line_no, "退款成功时间")
     else:
-        ordered = columns.optional(fields, "订单金额")
         amount = yuan_fen(ordered, line_no, "订单金额") if ordered.strip() else settled
         amount = positive(amount, line_no, "订单金额")
     return StatementLine(
@@ -196,24 +202,24 @@ def _line(
         statement_date=statement_date,
         line_no=line_no,
         kind=kind,
-        out_trade_no=or_none(get(fields, "商户订单号")),
-        channel_txn_id=or_none(get(fields, "微信订单号")),
+        out_trade_no=or_none(out_trade_no),
+        channel_txn_id=or_none(txn_id),
         out_refund_no=out_refund_no if kind is LineKind.REFUND else None,
         amount_fen=amount,
         fee_fen=fee,
         status=status,
         occurred_at=occurred_at,
         refs=refs(
-            mchid=columns.optional(fields, "商户号").strip(),
-            appid=columns.optional(fields, "公众账号ID").strip(),
-            sub_mchid=or_none(columns.optional(fields, "特约商户号"), *NO_ID),
-            trade_type=columns.optional(fields, "交易类型").strip(),
+            mchid=mchid.strip(),
+            appid=appid.strip(),
+            sub_mchid=or_none(sub_mchid, *NO_ID),
+            trade_type=trade_type.strip(),
             trade_state=state,
-            bank_type=columns.optional(fields, "付款银行").strip(),
-            refund_id=or_none(columns.optional(fields, "微信退款单号"), *NO_ID),
+            bank_type=bank_type.strip(),
+            refund_id=or_none(refund_id, *NO_ID),
             settled_fen=str(settled),
             fee_text=fee_text,
-            rate=columns.optional(fields, "费率").strip(),
+            rate=rate.strip(),
         ),
     )
 
