@@ -47,7 +47,15 @@ from payment_gateway.adapters.tables import SCHEMA, metadata
 from payment_gateway.config import GatewaySettings
 from payment_gateway.domain.health import ChannelHealth
 from payment_gateway.domain.routing import ChannelRouting, RoutingPolicy, RoutingRules
-from payment_gateway.entrypoints import api, callbacks, cash_api, discounts_api, pos_api, wires_api
+from payment_gateway.entrypoints import (
+    api,
+    callbacks,
+    cash_api,
+    discounts_api,
+    offline_refunds_api,
+    pos_api,
+    wires_api,
+)
 from payment_gateway.errors import ChannelConfigError, ChannelKeyError
 from payment_gateway.service_layer import discount_cashier, event_handlers, pos
 from payment_gateway.service_layer.context import Gateway, GatewayMetrics
@@ -252,6 +260,7 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
             discounts_api.router,
             wires_api.router,
             cash_api.router,
+            offline_refunds_api.router,
             pos_api.router,
             callbacks.router,
         ],

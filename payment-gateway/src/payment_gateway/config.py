@@ -142,6 +142,11 @@ class GatewaySettings(ServiceSettings):
     wire_claim_approval_threshold_fen: int = Field(
         default=5_000_000, ge=0, description="Manual wire claims above this need finance-approver."
     )
+    offline_refund_approval_threshold_fen: int = Field(
+        default=5_000_000,
+        ge=0,
+        description="Offline refund payouts above this need a second person (finance-approver).",
+    )
     wire_intake_batch_max: int = Field(default=500, ge=1, le=10_000)
     wire_file_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     order_qr_ttl_s: int = Field(default=1800, ge=60, le=86_400)

@@ -1,5 +1,6 @@
 """Tables of offline money in the ``payment`` schema: payer accounts, wires and their claims,
-cash receipts and day closes, POS stores, terminals, order-QR tokens and parked callbacks.
+cash receipts and day closes, POS stores, terminals, order-QR tokens, parked callbacks and
+the offline refunds queue (migration 0007 extends the latter).
 
 Card and account numbers are only ever stored masked to BIN + last 4 (domain/masking.py).
 Migration 0005 mirrors these.
@@ -192,19 +193,50 @@ offline_refunds = sa.Table(
     "offline_refunds",
     metadata,
     sa.Column("offline_refund_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("refund_id", UUID(as_uuid=True), unique=True),
     sa.Column("refund_request_id", sa.Text, unique=True),
     sa.Column("order_id", UUID(as_uuid=True), nullable=False),
     sa.Column("billing_id", UUID(as_uuid=True), nullable=False, index=True),
     sa.Column("payment_id", UUID(as_uuid=True)),
+    sa.Column("payment_ref", sa.Text),
     sa.Column("channel", sa.Text, nullable=False),
     sa.Column("amount_fen", sa.BigInteger, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("payout_method", sa.Text, nullable=False, server_default="bank_transfer"),
+    sa.Column("store_id", sa.Text),
     sa.Column("bank_reference", sa.Text),
+    sa.Column("cash_voucher_no", sa.Text),
+    sa.Column("submitted_by", sa.Text),
+    sa.Column("submitted_at", _TS),
+    sa.Column("approved_by", sa.Text),
+    sa.Column("rejected_by", sa.Text),
+    sa.Column("reject_reason", sa.Text),
     sa.Column("completed_by", sa.Text),
     sa.Column("completed_at", _TS),
     sa.Column("created_at", _TS, nullable=False),
+    sa.Column("updated_at", _TS),
     sa.CheckConstraint("amount_fen > 0", name="ck_offline_refunds_amount_positive"),
-    sa.CheckConstraint("status IN ('open','completed')", name="ck_offline_refunds_status"),
+    sa.CheckConstraint(
+        "status IN ('open','pending_approval','completed')", name="ck_offline_refunds_status"
+    ),
+    sa.CheckConstraint(
+        "payout_method IN ('bank_transfer','cash')", name="ck_offline_refunds_payout_method"
+    ),
+    # One bank transfer or till voucher pays one refund: a reference typed twice is refused.
+    sa.Index(
+        "uq_offline_refunds_bank_reference",
+        "bank_reference",
+        unique=True,
+        postgresql_where=sa.text("bank_reference IS NOT NULL"),
+    ),
+    sa.Index(
+        "uq_offline_refunds_cash_voucher",
+        "store_id",
+        "cash_voucher_no",
+        unique=True,
+        postgresql_where=sa.text("cash_voucher_no IS NOT NULL"),
+    ),
+    sa.Index("ix_offline_refunds_status", "status", "created_at"),
 )

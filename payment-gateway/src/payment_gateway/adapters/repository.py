@@ -305,6 +305,22 @@ class RefundRepository:
         """Change fields other than the status."""
         await _update_fields(self._session, refunds.c.refund_id, refund_id, now, values)
 
+    async def pay_out_manual(
+        self, refund_id: uuid.UUID, *, now: datetime, values: Mapping[str, object]
+    ) -> Refund | None:
+        """manual → succeeded: people paid the money back (the offline refunds queue); None
+        when the refund is not manual."""
+        row = await _guarded_transition(
+            self._session,
+            refunds.c.refund_id,
+            refund_id,
+            RefundStatus.SUCCEEDED.value,
+            [RefundStatus.MANUAL.value],
+            now=now,
+            values=values,
+        )
+        return _refund(row) if row is not None else None
+
     async def claim_due(self, *, now: datetime, lease_until: datetime, limit: int) -> list[Refund]:
         """Refunds due to be sent or queried; leased to this worker (SKIP LOCKED)."""
         due = (

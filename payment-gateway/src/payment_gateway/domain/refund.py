@@ -3,7 +3,9 @@
     requested ──► processing ──► succeeded
         │   └───► unknown ──► processing / succeeded / failed
         └───────► failed ──► succeeded          (a late verified success wins)
-    manual: no channel can return the money (cash, wire, unknown payment); finance pays it out.
+    manual: no channel can return the money (cash, wire, POS, unknown payment); queued in the
+    offline refunds queue (domain/offline_refund.py) and paid out by people, which alone
+    makes it succeeded (never a channel notification or query).
 
 ``requested`` means recorded and not yet sent to the channel (the scheduler sends it); as with
 payments, the channel's synchronous answer never makes a refund succeeded: a verified
@@ -48,7 +50,7 @@ TRANSITIONS: Final[Mapping[RefundStatus, frozenset[RefundStatus]]] = MappingProx
         _R.UNKNOWN: frozenset({_R.PROCESSING, _R.SUCCEEDED, _R.FAILED, _R.MANUAL}),
         _R.FAILED: frozenset({_R.SUCCEEDED}),
         _R.SUCCEEDED: frozenset(),
-        _R.MANUAL: frozenset(),
+        _R.MANUAL: frozenset(),  # left only by a payout: RefundRepository.pay_out_manual
     }
 )
 OPEN_STATUSES: Final = frozenset({_R.REQUESTED, _R.PROCESSING, _R.UNKNOWN})

@@ -12,12 +12,14 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from otd_shared.channels import ChannelCode
 from otd_shared.errors import Conflict, InvalidInput, NotFound
 from payment_gateway.adapters.cash_repo import CashReceipt, DayClose
+from payment_gateway.domain.offline_refund import OfflineRefund
 from payment_gateway.domain.payment import CHANNEL_TZ
 from payment_gateway.service_layer import offline_payments
 from payment_gateway.service_layer.context import Gateway
@@ -185,7 +187,9 @@ async def close_day(gw: Gateway, store_id: str, day: date, actor: str) -> tuple[
             return known, False
         if not await uow.pos.store_exists(store_id):
             raise UnknownStore(f"store {store_id} is not registered", field="store_id")
-        close = day_report(store_id, day, await uow.cash.of_day(store_id, day), actor, gw)
+        receipts = await uow.cash.of_day(store_id, day)
+        payouts = await uow.offline_refunds.cash_payouts_of_day(store_id, day)
+        close = day_report(store_id, day, receipts, actor, gw, payouts=payouts)
         if not await uow.cash.add_close(close):
             raise Conflict(f"the cash day {day} of store {store_id} was just closed")
         await uow.commit()
@@ -193,10 +197,18 @@ async def close_day(gw: Gateway, store_id: str, day: date, actor: str) -> tuple[
 
 
 def day_report(
-    store_id: str, day: date, receipts: list[CashReceipt], actor: str, gw: Gateway
+    store_id: str,
+    day: date,
+    receipts: list[CashReceipt],
+    actor: str,
+    gw: Gateway,
+    *,
+    payouts: Sequence[tuple[OfflineRefund, str]] = (),
 ) -> DayClose:
-    """The deposit report: receipts of the day (payment) and reversals made that day (refund),
-    as recon's cash statement reads it (recon-service adapters/statements/cash.py)."""
+    """The deposit report: receipts of the day (payment), reversals made that day and refunds
+    paid back at the till that day (refund; both counted in ``reversals_*``, the money that
+    left the till), as recon's cash statement reads it (recon-service
+    adapters/statements/cash.py)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(REPORT_COLUMNS)
@@ -210,6 +222,10 @@ def day_report(
             reversals_count += 1
             reversals_fen += r.amount_fen
             writer.writerow(_row(r, day, r.reversed_at, "refund"))
+    for payout, out_trade_no in payouts:
+        reversals_count += 1
+        reversals_fen += payout.amount_fen
+        writer.writerow(_payout_row(payout, out_trade_no, day))
     return DayClose(
         store_id=store_id,
         business_date=day,
@@ -222,6 +238,23 @@ def day_report(
         closed_by=actor,
         closed_at=gw.now(),
     )
+
+
+def _payout_row(payout: OfflineRefund, out_trade_no: str, day: date) -> list[str]:
+    """A refund paid back at the till (offline refunds queue), as a ``refund`` line."""
+    assert payout.completed_at is not None, "a payout of the day is completed"
+    assert payout.cash_voucher_no is not None, "a cash payout has its till voucher"
+    local = payout.completed_at.astimezone(CHANNEL_TZ).strftime("%H:%M:%S")
+    return [
+        day.isoformat(),
+        payout.store_id or "",
+        payout.cash_voucher_no,
+        out_trade_no,
+        str(payout.amount_fen),
+        payout.completed_by or "",
+        local,
+        "refund",
+    ]
 
 
 def _row(r: CashReceipt, day: date, at: datetime, kind: str) -> list[str]:

@@ -59,6 +59,12 @@ class GatewayMetrics:
             ["result"],
             registry=registry,
         )
+        self.offline_refunds = Counter(
+            "payment_offline_refunds_total",
+            "Offline refund payouts by result (completed, pending_approval, rejected)",
+            ["result"],
+            registry=registry,
+        )
         self.pos_fetches = Counter(
             "payment_pos_fetches_total",
             "Terminal fetches of order QRs by result (reserved or the refusal code)",

@@ -2,8 +2,8 @@
 
 The payable-billings projection follows BillingScheduled (lease installments) / BillingDue /
 BillingPaid / BillingReopened / BillingAmountChanged / BillingCancelled; RefundRequested
-records a refund (sent by the scheduler, or ``manual`` when no channel can return the
-money). Each handler runs in the consumer's transaction with the inbox row and is
+records a refund (sent by the scheduler, or ``manual`` and queued for finance when no channel
+can return the money). Each handler runs in the consumer's transaction with the inbox row and is
 deterministic on redelivery.
 """
 
@@ -117,6 +117,6 @@ def refund_requested_handler(clock: Clock) -> EventHandler:
     async def on_refund_requested(uow: GatewayUnitOfWork, event: EventEnvelope) -> None:
         payload = event.payload
         assert isinstance(payload, RefundRequested)
-        await record_requested_refund(uow.payments, uow.refunds, payload, now=clock())
+        await record_requested_refund(uow, payload, now=clock())
 
     return on_refund_requested

@@ -26,6 +26,7 @@ from payment_gateway.domain.refund import (
     refundable_fen,
 )
 from payment_gateway.errors import NotRefundable
+from payment_gateway.service_layer import offline_refunds
 from payment_gateway.service_layer.context import Gateway
 from payment_gateway.service_layer.unit_of_work import GatewayUnitOfWork
 
@@ -93,12 +94,22 @@ def new_refund(
 
 
 async def record_requested_refund(
-    payments: PaymentRepository, refunds: RefundRepository, event: RefundRequested, *, now: datetime
+    uow: GatewayUnitOfWork, event: RefundRequested, *, now: datetime
 ) -> Refund:
-    """Billing asked for money back: a refund to send, or a manual one finance must pay out.
+    """Billing asked for money back: a refund to send, or a manual one queued for people to
+    pay out (service_layer/offline_refunds.py).
 
     Deterministic on redelivery (refund_request_id is unique; a second insert does nothing).
     """
+    refund = await _requested_refund(uow.payments, uow.refunds, event, now=now)
+    if await uow.refunds.add(refund, now=now) and refund.status is RefundStatus.MANUAL:
+        await offline_refunds.queue_manual(uow, refund, now=now, payment_ref=event.payment_id)
+    return refund
+
+
+async def _requested_refund(
+    payments: PaymentRepository, refunds: RefundRepository, event: RefundRequested, *, now: datetime
+) -> Refund:
     payment = (
         await payments.get(uuid.UUID(event.payment_id), for_update=True)
         if _is_uuid(event.payment_id)
@@ -133,7 +144,6 @@ async def record_requested_refund(
             status=RefundStatus.MANUAL if manual else RefundStatus.REQUESTED,
             failure_reason=f"only {fen_to_yuan(left_fen)} CNY refundable" if manual else None,
         )
-    await refunds.add(refund, now=now)
     return refund
 
 

@@ -39,6 +39,7 @@ from payment_gateway.errors import (
     ChannelUnreachable,
     OperationNotOffered,
 )
+from payment_gateway.service_layer import offline_refunds
 from payment_gateway.service_layer.context import Gateway
 from payment_gateway.service_layer.settle import settle_payment, settle_refund
 
@@ -315,12 +316,14 @@ class QueryScheduler:
             if target is RefundStatus.FAILED and payment is not None:
                 await settle_refund(uow, payment, refund, target, now=now, failure_reason=reason)
             else:
-                await uow.refunds.transition(
+                moved = await uow.refunds.transition(
                     refund.refund_id,
                     target,
                     now=now,
                     values={"failure_reason": reason[:200], "next_query_at": None},
                 )
+                if moved is not None and moved.status is RefundStatus.MANUAL:
+                    await offline_refunds.queue_manual(uow, moved, now=now)
             await uow.commit()
 
     def _count(self, channel: ChannelCode, operation: str, error: ChannelCallError | None) -> None:

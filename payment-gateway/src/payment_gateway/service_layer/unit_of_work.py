@@ -7,6 +7,7 @@ from payment_gateway.adapters.callback_log import CallbackLog
 from payment_gateway.adapters.cash_repo import CashRepository
 from payment_gateway.adapters.discount_pool import ActivityRepository, DiscountPool
 from payment_gateway.adapters.idempotency import IdempotencyRepository
+from payment_gateway.adapters.offline_refund_repo import OfflineRefundRepository
 from payment_gateway.adapters.payable_billings import PayableBillingRepository
 from payment_gateway.adapters.pos_repo import PosRepository
 from payment_gateway.adapters.repository import PaymentRepository, RefundRepository
@@ -15,7 +16,7 @@ from payment_gateway.adapters.wire_repo import WireRepository
 
 class GatewayUnitOfWork(SqlUnitOfWork):
     """Payments, refunds, billings, idempotency keys, raw callbacks, discounts, offline money
-    (wires, cash, POS), outbox."""
+    (wires, cash, POS, the offline refunds queue), outbox."""
 
     payments: PaymentRepository
     refunds: RefundRepository
@@ -27,6 +28,7 @@ class GatewayUnitOfWork(SqlUnitOfWork):
     wires: WireRepository
     cash: CashRepository
     pos: PosRepository
+    offline_refunds: OfflineRefundRepository
 
     def _open(self, session: AsyncSession) -> None:
         self.payments = PaymentRepository(session)
@@ -39,3 +41,4 @@ class GatewayUnitOfWork(SqlUnitOfWork):
         self.wires = WireRepository(session)
         self.cash = CashRepository(session)
         self.pos = PosRepository(session)
+        self.offline_refunds = OfflineRefundRepository(session)
