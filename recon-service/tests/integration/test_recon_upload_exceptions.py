@@ -108,3 +108,22 @@ async def test_duplicate_lines_are_exceptions_at_upload_not_discrepancies(recon)
     assert [(e["code"], e["line_no"]) for e in listed] == [("duplicate_line", 4)]
     run = await recon.run("wechatpay", day)
     assert run["counts"]["channel_only"] == 2  # the duplicate is not reconciled again
+
+
+async def test_same_ids_and_amount_at_another_time_are_no_duplicate(recon) -> None:
+    tag = uuid.uuid4().hex[:6]
+    one = txn(1, tag)
+    later = Txn(
+        out_trade_no=one.out_trade_no,
+        channel_txn_id=one.channel_txn_id,
+        amount_fen=one.amount_fen,
+        at=one.at + timedelta(seconds=1),
+    )
+    content = wechat_bill([one, later, one, one])
+    loaded = await recon.upload("wechatpay", content, statement_date="2031-09-07")
+    assert loaded.status_code == 201, loaded.text
+    listed = await exceptions(recon, statement_id=loaded.json()["statement_id"])
+    assert sorted((e["line_no"], e["message"]) for e in listed) == [
+        (4, "the same line as line 2"),
+        (5, "the same line as line 2"),
+    ]

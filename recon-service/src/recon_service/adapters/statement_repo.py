@@ -190,6 +190,12 @@ class StatementRepository:
 
 
 DUPLICATES_SQL = f"""
+WITH same_key AS (  -- lines sharing kind, ids and amount: the only ones that can be equal
+    SELECT l.kind, l.out_trade_no, l.channel_txn_id, l.out_refund_no, l.amount_fen
+    FROM {SCHEMA}.statement_lines l WHERE l.statement_id = :statement_id
+    GROUP BY l.kind, l.out_trade_no, l.channel_txn_id, l.out_refund_no, l.amount_fen
+    HAVING count(*) > 1
+)
 INSERT INTO {SCHEMA}.upload_exceptions (
     exception_id, source, statement_date, statement_id, filename, content_sha256, line_no,
     code, message, recorded_by)
@@ -199,7 +205,13 @@ FROM (SELECT l.source, l.statement_date, l.statement_id, l.line_no,
              min(l.line_no) OVER (PARTITION BY l.kind, l.out_trade_no, l.channel_txn_id,
                                   l.out_refund_no, l.amount_fen, l.fee_fen, l.status,
                                   l.occurred_at, l.refs) AS first_no
-      FROM {SCHEMA}.statement_lines l WHERE l.statement_id = :statement_id) d
+      FROM {SCHEMA}.statement_lines l
+      JOIN same_key k
+        ON k.kind = l.kind AND k.amount_fen = l.amount_fen
+       AND k.out_trade_no IS NOT DISTINCT FROM l.out_trade_no
+       AND k.channel_txn_id IS NOT DISTINCT FROM l.channel_txn_id
+       AND k.out_refund_no IS NOT DISTINCT FROM l.out_refund_no
+      WHERE l.statement_id = :statement_id) d
 WHERE d.line_no <> d.first_no
 """  # noqa: S608  (only the fixed schema name is formatted in)
 
