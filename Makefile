@@ -14,7 +14,7 @@ help:
 	@echo "make test   - run unit, integration and e2e tests against real PostgreSQL and broker"
 	@echo "make lint   - ruff and mypy strict"
 	@echo "make bench  - benchmarks with baselines measured in the same run"
-	@echo "make chaos  - broker restarts under load with the acknowledged-order oracle (OTD_CHAOS_SEED replays)"
+	@echo "make chaos  - service SIGKILLs, broker and PostgreSQL restarts under orders and payments, money oracle (OTD_CHAOS_SEED replays)"
 	@echo "make fuzz   - long schemathesis and parser fuzzing (tests/hostile; OTD_FUZZ_SEED replays)"
 
 $(STAMP): requirements/requirements.lock scripts/bootstrap_venv.sh
@@ -51,6 +51,7 @@ fuzz: $(STAMP)
 
 chaos: $(STAMP)
 	OTD_CHAOS_ORDERS=$${OTD_CHAOS_ORDERS:-120} OTD_CHAOS_BROKER_RESTARTS=$${OTD_CHAOS_BROKER_RESTARTS:-4} \
+	OTD_CHAOS_PG_RESTARTS=$${OTD_CHAOS_PG_RESTARTS:-2} \
 		$(PY) -m pytest -q -s tests/hostile/test_hostile_chaos_broker.py $(PYTEST_ARGS)
 
 ledger-long: $(STAMP)

