@@ -1,9 +1,9 @@
 """The wire claim queue in a real browser against the running cluster: two unmatched
 transfers from the bank link; the store cashier finds the billing by order and confirms the
 first ("wire confirmation", below the threshold: claimed at once; an over-claim is refused with
-the gateway's reason), finance splits the second over two orders' firm deposits (above the threshold: pending), the
-finance-approver approves both parts, the first order's firm deposit is paid in full, and a
-wrong part is unclaimed with a reason."""
+the gateway's reason), finance splits the second over two orders' firm deposits (above the
+threshold: pending), the finance-approver approves both parts, the first order's firm deposit
+is paid in full, and a wrong part is unclaimed with a reason."""
 
 from __future__ import annotations
 
