@@ -1,12 +1,14 @@
 """billing-service's PaymentCallback path through the real consumer runtime, without Kafka.
 
 ``EventConsumer.process`` gets one partition's records at a time (``BATCH_EVENTS``), exactly
-as after a poll: one unit of work per batch, inbox rows in one statement, a savepoint per
-event, the handler (fund order loaded under its row lock, payment applied, billing PAID,
-outbox and webhook rows), one commit. Figures: events/s applied, and the statements per
-event and the consumer's CPU per event (robust on a busy machine, where wall-clock rates
-are not). ``BENCH_PROFILE=1`` prints the cProfile of the measured part (top functions by
-cumulative time), the profile docs/status.md quotes.
+as after a poll: one unit of work per batch, inbox rows in one statement, the batch handler
+in one savepoint (the fund orders of the run loaded under their row locks together, the
+payments applied, billings PAID, then one statement per kind of row: fund orders,
+billings, payments, outbox, webhooks), one commit. A run the batch handler refuses is
+applied event by event (a savepoint each), as before. Figures: events/s applied, and the
+statements per event and the consumer's CPU per event (robust on a busy machine, where
+wall-clock rates are not). ``BENCH_PROFILE=1`` prints the cProfile of the measured part
+(top functions by cumulative time), the profile docs/status.md quotes.
 """
 
 from __future__ import annotations

@@ -47,6 +47,7 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
             "billing-payment-events",
             (Topic.PAYMENTS,),
             handlers.payment_handlers(),
+            batch_handlers=handlers.payment_batch_handlers(),
             new_uow=new_uow,
         ),
     ]

@@ -136,6 +136,14 @@ class OutboxWriter:
             await session.execute(sa.insert(self._table), [self._row(e) for e in envelopes])
         return envelopes
 
+    async def add_envelopes(
+        self, session: AsyncSession, envelopes: Sequence[EventEnvelope]
+    ) -> None:
+        """Write envelopes made with ``envelope`` (e.g. a batch's, each under its event's
+        correlation id) in one statement of the session's open transaction."""
+        if envelopes:
+            await session.execute(sa.insert(self._table), [self._row(e) for e in envelopes])
+
     def row(self, envelope: EventEnvelope) -> dict[str, object]:
         """The outbox row of an envelope, for a caller that inserts it in its own statement
         (still inside the transaction of the state change it belongs to)."""

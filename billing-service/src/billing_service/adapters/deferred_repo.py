@@ -9,10 +9,12 @@ changes a billing on its own, and neither blocks later events of the order.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -87,6 +89,27 @@ class DeferredOutcomeRepository:
             sa.select(t).where(t.c.billing_id == billing_id, t.c.status == WAITING).order_by(t.c.id)
         )
         return [_outcome(r) for r in rows.mappings()]
+
+    async def waiting_for_many(
+        self, billing_ids: Sequence[str]
+    ) -> dict[str, list[DeferredOutcome]]:
+        """Waiting outcomes of several billings (one statement), each in arrival order;
+        a billing without any is absent."""
+        if not billing_ids:
+            return {}
+        t = deferred_outcomes
+        rows = await self._session.execute(
+            sa.select(t)
+            .where(
+                t.c.billing_id == sa.any_(sa.bindparam(None, list(billing_ids), ARRAY(sa.Text))),
+                t.c.status == WAITING,
+            )
+            .order_by(t.c.id)
+        )
+        found: dict[str, list[DeferredOutcome]] = {}
+        for r in rows.mappings():
+            found.setdefault(r["billing_id"], []).append(_outcome(r))
+        return found
 
     async def resolve(
         self, outcome_id: int, *, status: str, error: str | None, at: datetime

@@ -20,11 +20,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_service.adapters.rows import billing_row, fund_order_row
 from billing_service.adapters.tables import (
+    SCHEMA,
     billing_failed_payments,
     billing_payments,
     billing_refunds,
@@ -73,7 +75,9 @@ class FundOrderRepository:
         self._schedule = schedule
         self._versions: dict[str, int] = {}
         self._reminder_steps: dict[str, int] = {}
-        self._stored_billing_ids: set[str] = set()
+        self._stored_billing_ids: dict[str, set[str]] = {}
+        """The billing ids each fund order has in the table, as last loaded or written (a
+        load replaces them: a savepoint rolled back may have undone an insert)."""
         self._saved_billings: dict[str, dict[str, Any]] = {}
         """The column values of each loaded billing as stored: ``save`` skips the same."""
 
@@ -98,9 +102,41 @@ class FundOrderRepository:
         )
         if head is None:
             return None
-        loaded = await self._load_billings(head["fund_order_id"])
-        self._versions[str(head["fund_order_id"])] = head["version"]
-        return _fund_order(head, loaded, await self._cancellation_requests(head))
+        return (await self._aggregates([head]))[str(head["order_id"])]
+
+    async def get_many_by_order(self, order_ids: Sequence[str]) -> dict[str, AnyFundOrder]:
+        """The fund orders of several orders under their row locks (taken in fund order id
+        order, so two batches never deadlock), by order id; unknown orders are absent.
+        Three statements for any number of orders (four when one is cancelled)."""
+        keys = sorted({key for o in order_ids if (key := as_uuid(o)) is not None})
+        if not keys:
+            return {}
+        heads = (
+            (
+                await self._session.execute(
+                    sa.select(fund_orders)
+                    .where(fund_orders.c.order_id == sa.any_(_uuid_array(keys)))
+                    .order_by(fund_orders.c.fund_order_id)
+                    .with_for_update()
+                )
+            )
+            .mappings()
+            .all()
+        )
+        return await self._aggregates(heads)
+
+    async def _aggregates(self, heads: Sequence[sa.RowMapping]) -> dict[str, AnyFundOrder]:
+        """The aggregates of loaded fund order rows, by order id."""
+        if not heads:
+            return {}
+        loaded = await self._load_billings([h["fund_order_id"] for h in heads])
+        found: dict[str, AnyFundOrder] = {}
+        for head in heads:
+            self._versions[str(head["fund_order_id"])] = head["version"]
+            found[str(head["order_id"])] = _fund_order(
+                head, loaded.get(head["fund_order_id"], []), await self._cancellation_requests(head)
+            )
+        return found
 
     def reminder_step(self, billing_id: str) -> int:
         """The last reminder step sent for a loaded billing (0: none)."""
@@ -126,7 +162,9 @@ class FundOrderRepository:
         )
         await self._insert_billings(fund, fund.billings, at=fund.opened_at)
         self._versions[fund.id] = 1
-        await self._save_money(fund, fund.opened_at)
+        money = _MoneyRows()
+        money.add(fund, fund.opened_at)
+        await self._write_money(money)
         await self._save_schedule_changes(fund)
 
     async def save(self, fund: AnyFundOrder, *, at: datetime) -> None:
@@ -145,22 +183,79 @@ class FundOrderRepository:
         if updated.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult has rowcount
             raise Conflict(f"fund order {fund.id} was changed concurrently; retry")
         self._versions[fund.id] = version + 1
-        new = [b for b in fund.billings if b.id not in self._stored_billing_ids]
-        for b in fund.billings:
-            if b in new:
-                continue
-            values = self._billing_values(b)
-            if self._saved_billings.get(b.id) == values:
-                continue  # unchanged (a payment touches one billing of three)
+        await self._save_parts([(fund, at)])
+
+    async def save_many(self, changed: Sequence[tuple[AnyFundOrder, datetime]]) -> None:
+        """Write several changed aggregates loaded by ``get_many_by_order`` (their row locks
+        held), each with the time of its last change: one statement per kind of row for
+        the whole batch (the fund order rows, then a check of their versions)."""
+        if not changed:
+            return
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for fund, at in changed:
+            version = self._versions[fund.id]
+            row = {
+                "b_fund_order_id": uuid.UUID(fund.id),
+                "b_version": version,
+                "price_fen": fund.price_fen,
+                "version": version + 1,
+                "updated_at": at,
+                **fund_order_row(fund),
+            }
+            by_columns.setdefault(tuple(row), []).append(row)
+        for rows in by_columns.values():
             await self._session.execute(
-                sa.update(billings)
-                .where(billings.c.billing_id == uuid.UUID(b.id))
-                .values(updated_at=at, **values)
+                sa.update(fund_orders).where(
+                    fund_orders.c.fund_order_id == sa.bindparam("b_fund_order_id"),
+                    fund_orders.c.version == sa.bindparam("b_version"),
+                ),
+                rows,
             )
-            self._saved_billings[b.id] = values
-        await self._insert_billings(fund, new, at=at)
-        await self._save_money(fund, at)
-        await self._save_schedule_changes(fund)
+        await self._check_versions([fund for fund, _ in changed])
+        await self._save_parts(changed)
+
+    async def _check_versions(self, funds: Sequence[AnyFundOrder]) -> None:
+        """Every fund order row has the version just written (else another writer raced)."""
+        ids = [uuid.UUID(f.id) for f in funds]
+        versions = [self._versions[f.id] + 1 for f in funds]
+        matching = await self._session.scalar(
+            sa.text(
+                f'SELECT count(*) FROM "{SCHEMA}".fund_orders f JOIN unnest('  # noqa: S608  (a constant)
+                "CAST(:ids AS uuid[]), CAST(:versions AS integer[])) AS v(id, version) "
+                "ON f.fund_order_id = v.id AND f.version = v.version"
+            ),
+            {"ids": ids, "versions": versions},
+        )
+        if matching != len(funds):
+            raise Conflict("a fund order of the batch was changed concurrently; retry")
+        for fund, version in zip(funds, versions, strict=True):
+            self._versions[fund.id] = version
+
+    async def _save_parts(self, changed: Sequence[tuple[AnyFundOrder, datetime]]) -> None:
+        """Billings (changed ones updated, new ones inserted), money rows and lease schedule
+        changes of saved aggregates."""
+        updates: list[dict[str, Any]] = []
+        money = _MoneyRows()
+        for fund, at in changed:
+            stored = self._stored_billing_ids.get(fund.id, set())
+            new = [b for b in fund.billings if b.id not in stored]
+            for b in fund.billings:
+                if b in new:
+                    continue
+                values = self._billing_values(b)
+                if self._saved_billings.get(b.id) == values:
+                    continue  # unchanged (a payment touches one billing of three)
+                updates.append({"b_billing_id": uuid.UUID(b.id), "updated_at": at, **values})
+                self._saved_billings[b.id] = values
+            await self._insert_billings(fund, new, at=at)
+            money.add(fund, at)
+            await self._save_schedule_changes(fund)
+        if updates:
+            await self._session.execute(
+                sa.update(billings).where(billings.c.billing_id == sa.bindparam("b_billing_id")),
+                updates,
+            )
+        await self._write_money(money)
 
     async def _insert_billings(
         self, fund: AnyFundOrder, new: Sequence[Billing], *, at: datetime
@@ -184,7 +279,7 @@ class FundOrderRepository:
                 for b in new
             ],
         )
-        self._stored_billing_ids.update(b.id for b in new)
+        self._stored_billing_ids.setdefault(fund.id, set()).update(b.id for b in new)
 
     async def _save_schedule_changes(self, fund: AnyFundOrder) -> None:
         if not isinstance(fund, LeaseFundOrder):
@@ -216,26 +311,11 @@ class FundOrderRepository:
             "next_reminder_at": next_reminder_at(billing, self._schedule, range(1, step + 1)),
         }
 
-    async def _save_money(self, fund: AnyFundOrder, at: datetime) -> None:
-        payments, refunds, failures, requests = [], [], [], []
-        cancelled_ids = {
-            r.refund_request_id
-            for r in (fund.cancellation.refund_requests if fund.cancellation else ())
-        }
-        for b in fund.billings:
-            key = uuid.UUID(b.id)
-            payments += [_payment_row(fund, b, p) for p in b.book.payments.values()]
-            refunds += [_refund_row(key, r) for r in b.book.refunds.values()]
-            failures += [
-                {"billing_id": key, "payment_id": pid, "recorded_at": at}
-                for pid in sorted(b.book.failed_payment_ids)
-            ]
-            requests += [
-                _request_row(key, r, r.refund_request_id in cancelled_ids)
-                for r in b.refund_requests
-            ]
-        if payments:
-            stmt = pg_insert(billing_payments).values(payments)
+    async def _write_money(self, money: _MoneyRows) -> None:
+        """Payments upserted (their refunded amounts move), the other money rows inserted
+        when new (they never change): one statement per kind."""
+        if money.payments:
+            stmt = pg_insert(billing_payments).values(money.payments)
             await self._session.execute(
                 stmt.on_conflict_do_update(
                     constraint="uq_billing_payments_payment",
@@ -246,20 +326,25 @@ class FundOrderRepository:
                 )
             )
         for table, rows in (
-            (billing_refunds, refunds),
-            (billing_failed_payments, failures),
-            (refund_requests, requests),
+            (billing_refunds, money.refunds),
+            (billing_failed_payments, money.failures),
+            (refund_requests, money.requests),
         ):
             if rows:
                 await self._session.execute(pg_insert(table).values(rows).on_conflict_do_nothing())
 
     # --- reading ----------------------------------------------------------------------
 
-    async def _load_billings(self, fund_order_id: uuid.UUID) -> list[Billing]:
+    async def _load_billings(
+        self, fund_order_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[Billing]]:
+        """The billings (with their money rows) of fund orders, in two statements."""
         rows = (
             (
                 await self._session.execute(
-                    sa.select(billings).where(billings.c.fund_order_id == fund_order_id)
+                    sa.select(billings).where(
+                        billings.c.fund_order_id == sa.any_(_uuid_array(fund_order_ids))
+                    )
                 )
             )
             .mappings()
@@ -268,12 +353,20 @@ class FundOrderRepository:
         by_id = {str(r["billing_id"]): _billing(r) for r in rows}
         for r in rows:
             self._reminder_steps[str(r["billing_id"])] = r["last_reminder_step"]
-        self._stored_billing_ids.update(by_id)
-        keys = [r["billing_id"] for r in rows]
-        await self._load_money(by_id, keys)
-        for billing_id, billing in by_id.items():
-            self._saved_billings[billing_id] = self._billing_values(billing)
-        return sorted(by_id.values(), key=lambda b: (b.stage.value, b.installment_no))
+        for fund_order_id in fund_order_ids:
+            self._stored_billing_ids[str(fund_order_id)] = set()
+        for r in rows:
+            self._stored_billing_ids[str(r["fund_order_id"])].add(str(r["billing_id"]))
+        if rows:
+            await self._load_money(by_id, [r["billing_id"] for r in rows])
+        grouped: dict[uuid.UUID, list[Billing]] = {}
+        for r in rows:
+            billing_id = str(r["billing_id"])
+            self._saved_billings[billing_id] = self._billing_values(by_id[billing_id])
+            grouped.setdefault(r["fund_order_id"], []).append(by_id[billing_id])
+        for loaded in grouped.values():
+            loaded.sort(key=lambda b: (b.stage.value, b.installment_no))
+        return grouped
 
     async def _load_money(self, by_id: dict[str, Billing], keys: Sequence[uuid.UUID]) -> None:
         """Payments, refunds, failures and refund requests of the billings in ONE statement
@@ -344,11 +437,17 @@ def _money_query(keys: Sequence[uuid.UUID]) -> sa.Select[Any]:
             (table.c[order] if order else sa.literal_column("0", sa.BigInteger)).label("seq"),
             table.c.billing_id,
             sa.func.json_build_object(*_json_pairs(table), type_=sa.JSON).label("doc"),
-        ).where(table.c.billing_id.in_(keys))
+        ).where(table.c.billing_id == sa.any_(_uuid_array(keys)))
         for kind, table, order in _MONEY_KINDS
     ]
     money = sa.union_all(*parts).subquery()
     return sa.select(money).order_by(money.c.seq)
+
+
+def _uuid_array(keys: Sequence[uuid.UUID]) -> sa.BindParameter[Any]:
+    """One array parameter (``= ANY(...)``): the same statement text for any count, so
+    the statement caches hit."""
+    return sa.bindparam(None, list(keys), type_=ARRAY(UUID(as_uuid=True)))
 
 
 def _ts(value: str) -> datetime:
@@ -452,6 +551,35 @@ def _cancellation(
 
 
 # --- domain → rows ------------------------------------------------------------------------
+
+
+class _MoneyRows:
+    """The money rows of saved aggregates, written together (``_write_money``)."""
+
+    def __init__(self) -> None:
+        self.payments: list[dict[str, Any]] = []
+        self.refunds: list[dict[str, Any]] = []
+        self.failures: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = []
+
+    def add(self, fund: AnyFundOrder, at: datetime) -> None:
+        """Every money row of ``fund`` (payments in the order they were applied)."""
+        cancelled_ids = {
+            r.refund_request_id
+            for r in (fund.cancellation.refund_requests if fund.cancellation else ())
+        }
+        for b in fund.billings:
+            key = uuid.UUID(b.id)
+            self.payments += [_payment_row(fund, b, p) for p in b.book.payments.values()]
+            self.refunds += [_refund_row(key, r) for r in b.book.refunds.values()]
+            self.failures += [
+                {"billing_id": key, "payment_id": pid, "recorded_at": at}
+                for pid in sorted(b.book.failed_payment_ids)
+            ]
+            self.requests += [
+                _request_row(key, r, r.refund_request_id in cancelled_ids)
+                for r in b.refund_requests
+            ]
 
 
 def _payment_row(fund: FundOrderBase, billing: Billing, p: AppliedPayment) -> dict[str, Any]:

@@ -93,6 +93,10 @@ class WebhookRepository:
 
     async def enqueue(self, envelopes: Sequence[EventEnvelope], *, at: datetime) -> None:
         """Add one pending delivery per event (idempotent by event id)."""
+        await self.enqueue_each([(e, at) for e in envelopes])
+
+    async def enqueue_each(self, items: Sequence[tuple[EventEnvelope, datetime]]) -> None:
+        """One pending delivery per (event, when it was recorded), in one statement."""
         rows = [
             {
                 "event_id": e.event_id,
@@ -105,7 +109,7 @@ class WebhookRepository:
                 "next_attempt_at": at,
                 "created_at": at,
             }
-            for e in envelopes
+            for e, at in items
         ]
         if rows:
             await self._session.execute(

@@ -12,14 +12,15 @@ OrderCancelled, VehicleReadyForDelivery, LoanApproved, LoanRejected, LoanDisburs
 failure there is a bug or a configuration mismatch between the services: it raises, and
 the consumer retries and then parks the event (the order waits behind it).
 
-Payment outcomes (otd.payments): PaymentCallback — see ``payments``.
+Payment outcomes (otd.payments): PaymentCallback — see ``payments``; a run of them in one
+partition batch goes to the batch handler at once.
 """
 
 from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from billing_service.adapters.fund_order_repo import AnyFundOrder
@@ -28,9 +29,12 @@ from billing_service.domain import FundOrder, LeaseFundOrder, PlannedInstallment
 from billing_service.domain.errors import FundOrderNotFound, IllegalTransition, InvalidField
 from billing_service.service_layer.clock import utc
 from billing_service.service_layer.metrics import BillingMetrics
-from billing_service.service_layer.payments import apply_payment_callback
+from billing_service.service_layer.payments import (
+    apply_payment_callback,
+    apply_payment_callbacks,
+)
 from billing_service.service_layer.unit_of_work import BillingUnitOfWork
-from otd_shared.consumer import EventHandler
+from otd_shared.consumer import BatchEventHandler, EventHandler
 from otd_shared.events import (
     EventEnvelope,
     LoanApproved,
@@ -77,6 +81,10 @@ class BillingEventHandlers:
     def payment_handlers(self) -> dict[str, EventHandler]:
         """Handlers of the payment-gateway topic, by event type."""
         return {"PaymentCallback": self.on_payment_callback}
+
+    def payment_batch_handlers(self) -> dict[str, BatchEventHandler]:
+        """Batch handlers of the payment-gateway topic: a run of PaymentCallbacks at once."""
+        return {"PaymentCallback": self.on_payment_callbacks}
 
     async def on_order_created(self, uow: BillingUnitOfWork, envelope: EventEnvelope) -> None:
         """Open the fund order (three billings, or one for a service order); the first
@@ -191,6 +199,12 @@ class BillingEventHandlers:
     async def on_payment_callback(self, uow: BillingUnitOfWork, envelope: EventEnvelope) -> None:
         """Apply a verified payment outcome to its billing (see ``payments``)."""
         await apply_payment_callback(uow, envelope, self._metrics)
+
+    async def on_payment_callbacks(
+        self, uow: BillingUnitOfWork, envelopes: Sequence[EventEnvelope]
+    ) -> None:
+        """Apply a run of payment outcomes at once (see ``payments``)."""
+        await apply_payment_callbacks(uow, envelopes, self._metrics)
 
     async def _change(
         self, uow: BillingUnitOfWork, envelope: EventEnvelope, change: FundChange

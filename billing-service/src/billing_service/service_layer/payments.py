@@ -15,13 +15,15 @@ are applied one after the other: PAID once, with the exact sum):
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 
 from billing_service.adapters.deferred_repo import (
     APPLIED,
     CONFLICT,
     WAITING,
-    DeferredOutcomeRepository,
+    DeferredOutcome,
 )
 from billing_service.adapters.fund_order_repo import AnyFundOrder
 from billing_service.domain import (
@@ -38,10 +40,12 @@ from billing_service.domain.errors import (
     RefundExceedsPayment,
 )
 from billing_service.service_layer.clock import utc
+from billing_service.service_layer.messages import WEBHOOK_EVENT_TYPES, to_payload
 from billing_service.service_layer.metrics import BillingMetrics
 from billing_service.service_layer.unit_of_work import BillingUnitOfWork
 from otd_shared.errors import InvalidInput
 from otd_shared.events import EventEnvelope, PaymentCallback
+from otd_shared.observability import set_correlation_id
 
 log = logging.getLogger(__name__)
 REFUSED = (PaymentOutcomeConflict, RefundExceedsPayment, BillingNotFound, InvalidInput)
@@ -81,64 +85,145 @@ def outcome_of(callback: PaymentCallback, at: datetime) -> PaymentOutcome:
 async def apply_payment_callback(
     uow: BillingUnitOfWork, envelope: EventEnvelope, metrics: BillingMetrics
 ) -> None:
-    """Apply one PaymentCallback (in the consumer's unit of work)."""
+    """Apply one PaymentCallback (in the consumer's unit of work): a batch of one."""
+    await apply_payment_callbacks(uow, [envelope], metrics)
+
+
+async def apply_payment_callbacks(
+    uow: BillingUnitOfWork, envelopes: Sequence[EventEnvelope], metrics: BillingMetrics
+) -> None:
+    """Apply a run of PaymentCallbacks (one partition's, in offset order) at once.
+
+    The fund orders of the run are loaded under their row locks together, with the
+    outcomes waiting on the billings that get a success; the callbacks are applied in
+    order to those aggregates (several of one order apply one after the other); then the
+    changed aggregates, the outbox rows and the webhook rows are written with one
+    statement per kind. A refused outcome of an order that has other callbacks in the
+    run raises ``RetryOneByOne``: the consumer then applies the run event by event (an
+    aggregate that refused an outcome is never saved)."""
+    batch = _Batch(uow, envelopes)
+    results = await batch.run()
+    for envelope, result in zip(envelopes, results, strict=True):
+        assert isinstance(envelope.payload, PaymentCallback)
+        metrics.payment_outcomes.labels(envelope.payload.outcome, result).inc()
+
+
+class RetryOneByOne(Exception):
+    """A refused outcome inside a run where its order has other callbacks."""
+
+
+class _Batch:
+    """One run of callbacks: the loaded aggregates, what changed, what to publish."""
+
+    def __init__(self, uow: BillingUnitOfWork, envelopes: Sequence[EventEnvelope]) -> None:
+        self._uow = uow
+        self._items = [(e, _callback(e)) for e in envelopes]
+        self._per_order = Counter(c.order_id for _, c in self._items)
+        self._funds: dict[str, AnyFundOrder] = {}
+        self._waiting: dict[str, list[DeferredOutcome]] = {}
+        self._stale: set[str] = set()
+        """Billings that got a waiting outcome in this run (read again from the table)."""
+        self._changed: dict[str, tuple[AnyFundOrder, datetime]] = {}
+        self._published: list[tuple[EventEnvelope, datetime]] = []
+
+    async def run(self) -> list[str]:
+        """Load, apply in order, write; the result of each callback."""
+        uow = self._uow
+        self._funds = await uow.fund_orders.get_many_by_order([c.order_id for _, c in self._items])
+        succeeded = {
+            c.billing_id
+            for _, c in self._items
+            if c.outcome == "succeeded" and c.order_id in self._funds
+        }
+        self._waiting = await uow.deferred.waiting_for_many(sorted(succeeded))
+        results = [await self._apply(envelope, callback) for envelope, callback in self._items]
+        await self._write()
+        return results
+
+    async def _apply(self, envelope: EventEnvelope, callback: PaymentCallback) -> str:
+        at, now = utc(callback.completed_at), utc(envelope.occurred_at)
+        deferred = self._uow.deferred
+        fund = self._funds.get(callback.order_id)
+        if fund is None:
+            error = f"no fund order for order {callback.order_id}"
+            await deferred.add(
+                envelope.event_id, callback, occurred_at=at, status=CONFLICT, error=error, at=now
+            )
+            return CONFLICT
+        try:
+            outcome = outcome_of(callback, at)
+            result = fund.apply_payment_outcome(callback.billing_id, outcome)
+        except (*REFUSED, UnusableCallback) as exc:
+            if self._per_order[callback.order_id] > 1:
+                raise RetryOneByOne(str(exc)) from exc
+            log.warning(
+                "payment outcome refused", extra={"order_id": callback.order_id, "err": str(exc)}
+            )
+            await deferred.add(
+                envelope.event_id, callback, occurred_at=at, status=CONFLICT, error=str(exc), at=now
+            )
+            return CONFLICT
+        if result.status is ApplyStatus.DEFERRED:
+            error = "refund before its payment's success"
+            await deferred.add(
+                envelope.event_id, callback, occurred_at=at, status=WAITING, error=error, at=now
+            )
+            self._stale.add(callback.billing_id)
+            return ApplyStatus.DEFERRED.value
+        if result.status is ApplyStatus.DUPLICATE:
+            return ApplyStatus.DUPLICATE.value
+        if isinstance(outcome, PaymentSucceeded):
+            await self._retry_waiting(fund, callback.billing_id, now)
+        self._changed[fund.id] = (fund, now)
+        self._publish(fund, envelope, now)
+        return ApplyStatus.APPLIED.value
+
+    def _publish(self, fund: AnyFundOrder, envelope: EventEnvelope, now: datetime) -> None:
+        """Envelopes of what the domain recorded, under the callback's correlation id, as
+        the fund order is now (a payload may read it)."""
+        outbox = self._uow.outbox
+        assert outbox is not None
+        set_correlation_id(envelope.correlation_id)
+        for event in fund.pull_events():
+            self._published.append((outbox.envelope(to_payload(event, fund)), now))
+
+    async def _retry_waiting(self, fund: AnyFundOrder, billing_id: str, now: datetime) -> None:
+        """Apply the refunds that were waiting for a success on this billing, oldest first."""
+        deferred = self._uow.deferred
+        if billing_id in self._stale:
+            self._waiting[billing_id] = await deferred.waiting_for(billing_id)
+            self._stale.discard(billing_id)
+        still_waiting = []
+        for waiting in self._waiting.get(billing_id, []):
+            refund = PaymentRefunded(
+                payment_id=waiting.payment_id,
+                refund_id=waiting.refund_id or "",
+                amount_fen=waiting.amount_fen,
+                at=waiting.occurred_at,
+            )
+            try:
+                result = fund.apply_payment_outcome(billing_id, refund)
+            except REFUSED as exc:
+                await deferred.resolve(waiting.id, status=CONFLICT, error=str(exc), at=now)
+                continue
+            if result.status is ApplyStatus.DEFERRED:
+                still_waiting.append(waiting)
+            else:
+                await deferred.resolve(waiting.id, status=APPLIED, error=None, at=now)
+        self._waiting[billing_id] = still_waiting
+
+    async def _write(self) -> None:
+        """The changed aggregates, then their outbox and webhook rows (one statement each)."""
+        uow = self._uow
+        assert uow.outbox is not None
+        await uow.fund_orders.save_many(list(self._changed.values()))
+        await uow.outbox.add_envelopes(uow.session, [e for e, _ in self._published])
+        await uow.webhooks.enqueue_each(
+            [(e, at) for e, at in self._published if e.event_type in WEBHOOK_EVENT_TYPES]
+        )
+
+
+def _callback(envelope: EventEnvelope) -> PaymentCallback:
     callback = envelope.payload
     assert isinstance(callback, PaymentCallback)
-    result = await _apply(uow, envelope, callback)
-    metrics.payment_outcomes.labels(callback.outcome, result).inc()
-
-
-async def _apply(uow: BillingUnitOfWork, envelope: EventEnvelope, callback: PaymentCallback) -> str:
-    at, now = utc(callback.completed_at), utc(envelope.occurred_at)
-    deferred = uow.deferred
-    fund = await uow.fund_orders.get_by_order(callback.order_id, for_update=True)
-    if fund is None:
-        error = f"no fund order for order {callback.order_id}"
-        await deferred.add(
-            envelope.event_id, callback, occurred_at=at, status=CONFLICT, error=error, at=now
-        )
-        return CONFLICT
-    try:
-        outcome = outcome_of(callback, at)
-        result = fund.apply_payment_outcome(callback.billing_id, outcome)
-    except (*REFUSED, UnusableCallback) as exc:
-        log.warning(
-            "payment outcome refused", extra={"order_id": callback.order_id, "err": str(exc)}
-        )
-        await deferred.add(
-            envelope.event_id, callback, occurred_at=at, status=CONFLICT, error=str(exc), at=now
-        )
-        return CONFLICT
-    if result.status is ApplyStatus.DEFERRED:
-        error = "refund before its payment's success"
-        await deferred.add(
-            envelope.event_id, callback, occurred_at=at, status=WAITING, error=error, at=now
-        )
-        return ApplyStatus.DEFERRED.value
-    if result.status is ApplyStatus.DUPLICATE:
-        return ApplyStatus.DUPLICATE.value
-    if isinstance(outcome, PaymentSucceeded):
-        await _retry_waiting(fund, callback.billing_id, deferred, now)
-    await uow.fund_orders.save(fund, at=now)
-    await uow.publish(fund.pull_events(), fund=fund, at=now)
-    return ApplyStatus.APPLIED.value
-
-
-async def _retry_waiting(
-    fund: AnyFundOrder, billing_id: str, deferred: DeferredOutcomeRepository, now: datetime
-) -> None:
-    """Apply the refunds that were waiting for a success on this billing, oldest first."""
-    for waiting in await deferred.waiting_for(billing_id):
-        refund = PaymentRefunded(
-            payment_id=waiting.payment_id,
-            refund_id=waiting.refund_id or "",
-            amount_fen=waiting.amount_fen,
-            at=waiting.occurred_at,
-        )
-        try:
-            result = fund.apply_payment_outcome(billing_id, refund)
-        except REFUSED as exc:
-            await deferred.resolve(waiting.id, status=CONFLICT, error=str(exc), at=now)
-            continue
-        if result.status is not ApplyStatus.DEFERRED:
-            await deferred.resolve(waiting.id, status=APPLIED, error=None, at=now)
+    return callback
