@@ -110,8 +110,12 @@ def _make_unionpay_certificates() -> None:
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .sign(root_key, hashes.SHA256())
     )
+    # The subject the gateway requires of a UnionPay signing certificate (unionpay/certs.py).
     subject = x509.Name(
-        [x509.NameAttribute(NameOID.COMMON_NAME, "OTD TEST-ONLY UnionPay signing certificate")]
+        [
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "00040000:SIGN"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "中国银联股份有限公司"),
+        ]
     )
     sign_cert = (
         x509.CertificateBuilder()
@@ -126,6 +130,9 @@ def _make_unionpay_certificates() -> None:
     )
     pem = serialization.Encoding.PEM
     (KEYS_DIR / UNIONPAY_ROOT_PEM).write_bytes(root.public_bytes(pem))
+    # The test root doubles as root and intermediate of the configured chain.
+    for name in ("root.pem", "middle.pem"):
+        (KEYS_DIR / "unionpay" / name).write_bytes(root.public_bytes(pem))
     (KEYS_DIR / UNIONPAY_SIGN_CERT_PEM).write_bytes(sign_cert.public_bytes(pem))
 
 
@@ -894,9 +901,9 @@ def unionpay_vectors() -> None:
         "v500_cert_id",
         v500,
         "a genuine 5.0.0 notification (SHA-1 hex digest, "
-        "SHA1withRSA, certId); the gateway accepts 5.1.0 only",
+        "SHA1withRSA, certId); the 5.0.0 certId form is accepted",
         printed + "as 5.0.0 (§5.1)",
-        rejected("unsupported_sign_type"),
+        paid,
     )
     _unionpay_write(
         k,
@@ -1100,9 +1107,16 @@ def allinpay_vectors() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keys", action="store_true", help="create the test-only keys first")
+    parser.add_argument(
+        "--unionpay-certs",
+        action="store_true",
+        help="issue the test-only UnionPay root and signing certificate again (keys kept)",
+    )
     args = parser.parse_args()
     if args.keys:
         make_keys()
+    elif args.unionpay_certs:
+        _make_unionpay_certificates()
     for make in (
         wechat_vectors,
         alipay_vectors,

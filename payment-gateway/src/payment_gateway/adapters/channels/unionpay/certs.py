@@ -2,10 +2,11 @@
 
 A 5.1.0 notification carries the certificate whose key signed it. We trust it only when it was
 issued by the configured intermediate (``middle.pem``), which was issued by the configured
-root (``root.pem``), each inside its validity period at the time of the check, and the
-certificate is inside its validity period (the ACP SDK also checks the subject, CN
-``中国银联股份有限公司`` / OU ``00040000:SIGN``; the dev chain issues that subject, the check
-is not enforced yet). A certificate rotation at UnionPay then needs no change here.
+root (``root.pem``), each inside its validity period at the time of the check, the
+certificate is inside its validity period, and its subject names UnionPay as the ACP SDK
+checks it (``CertUtil.verifyCertificate``): the CN, or its third ``@``-separated part as in
+production certificates, is ``中国银联股份有限公司``. A certificate rotation at UnionPay then
+needs no change here.
 
 Locally the launcher makes a dev chain under ``var/keys/unionpay/`` (``root.pem``,
 ``middle.pem``, and ``channel_cert.pem``: the leaf for ``channel_private.pem`` whose decimal
@@ -58,6 +59,12 @@ class ExpiredCertificate(UnknownSigningKey):
     reason_code_default = "expired_certificate"
 
 
+class WrongCertificateSubject(UnknownSigningKey):
+    """signPubKeyCert chains to the root but is not UnionPay's signing certificate."""
+
+    reason_code_default = "wrong_certificate_subject"
+
+
 @dataclass(frozen=True)
 class TrustChain:
     """The configured UnionPay root and intermediate."""
@@ -101,10 +108,25 @@ def verify_sign_cert(
     for cert in (certificate, chain.middle, chain.root):
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             raise ExpiredCertificate("signPubKeyCert or its issuer is outside its validity")
+    if not names_unionpay(certificate.subject):
+        raise WrongCertificateSubject("signPubKeyCert is not UnionPay's signing certificate")
     key = certificate.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
         raise UntrustedCertificate("signPubKeyCert does not hold an RSA key")
     return key
+
+
+def names_unionpay(subject: x509.Name) -> bool:
+    """The subject's CN is UnionPay's (whole, or the third ``@`` part of a CFCA-style CN)."""
+    names = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if len(names) != 1:
+        return False
+    common_name = names[0].value
+    if isinstance(common_name, bytes):
+        return False
+    parts = common_name.split("@")
+    identity = parts[2] if len(parts) > 2 else common_name
+    return identity == SIGN_CERT_CN
 
 
 # --- the dev chain ----------------------------------------------------------------------
