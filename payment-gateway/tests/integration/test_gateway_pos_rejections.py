@@ -354,10 +354,25 @@ def resigned(**changes: str | None) -> Case:
     return lambda p: p.with_fields(**changes)
 
 
+TIME_FIELDS = {"unionpay": "txnTime", "allinpay": "paytime"}
+
+
 def tampered(p: Pos) -> Request:
+    """A signed value changed after signing (the transaction time, a year earlier)."""
     headers, body = p.genuine()
-    middle = len(body) // 2
-    return headers, body[:middle] + bytes([body[middle] ^ 0x01]) + body[middle + 1 :]
+    name = TIME_FIELDS[p.channel]
+    moment = dict(decode_form(body, "utf-8"))[name]
+    return headers, _replace_value(body, name, str(int(moment[:4]) - 1) + moment[4:])
+
+
+def signature_altered(p: Pos) -> Request:
+    """One character of the signature changed."""
+    headers, body = p.genuine()
+    name = SIGN_FIELDS[p.channel]
+    sign = dict(decode_form(body, "utf-8"))[name]
+    middle = len(sign) // 2
+    changed = sign[:middle] + ("A" if sign[middle] != "A" else "B") + sign[middle + 1 :]
+    return headers, _replace_value(body, name, changed)
 
 
 def signature_of_other(p: Pos) -> Request:
@@ -403,6 +418,7 @@ def common_cases() -> dict[str, tuple[Case, Expect]]:
     amount_mismatch = Expect(422, "amount_mismatch")
     return {
         "tampered_body": (tampered, Expect(401, "bad_signature")),
+        "signature_altered": (signature_altered, Expect(401, "bad_signature")),
         "truncated_body": (
             lambda p: (p.genuine()[0], p.genuine()[1][:40]),
             Expect(400, "malformed"),
