@@ -163,7 +163,7 @@ async def test_runs_need_a_statement_and_a_known_source(recon) -> None:
 
 
 async def test_redelivered_and_late_outcomes_keep_the_projection_right(recon) -> None:
-    d = Day(date(2031, 8, 10))
+    d = Day(date(2031, 1, 20))  # alone: no other test reconciles a day near it
     event_id = uuid.uuid4()
     await recon.deliver(d.callback(1, 100_000, d.at(10), outcome="failed"))
     await recon.deliver(d.callback(1, 100_000, d.at(10, 30)), event_id=event_id)
@@ -175,7 +175,7 @@ async def test_redelivered_and_late_outcomes_keep_the_projection_right(recon) ->
         ref=f"pay-{d.tag}-1",
     )
     assert status == "succeeded"
-    assert completed.startswith("2031-08-10 02:30:00")
+    assert completed.startswith("2031-01-20 02:30:00")
 
 
 async def discrepancy_keys(recon, day: date) -> set[tuple[str, str]]:

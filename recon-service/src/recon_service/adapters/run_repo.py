@@ -53,23 +53,20 @@ _S: Final = SCHEMA
 STAGING_WORK_MEM: Final = "64MB"
 _STAGE: Final = (
     # The statement's lines (upload-exception duplicates left out) with their identity key
-    # (o: our trade number, else t: the channel's id, else r: the refund number) and their
-    # rank among lines of the same kind, key and amount: what names an unpaired line.
+    # (o: our trade number, else t: the channel's id, else r: the refund number); with the
+    # rank among all lines of the same kind, key and amount it names an unpaired line.
     f"""
 CREATE TEMP TABLE m_lines ON COMMIT DROP AS
-SELECT l.*,
-       row_number() OVER (PARTITION BY l.kind, l.match_key, l.amount_fen
-                          ORDER BY l.occurred_at, l.line_no) AS same_amount_no
-FROM (SELECT l.line_no, l.kind, l.amount_fen, l.fee_fen, l.occurred_at,
-             l.out_trade_no, l.channel_txn_id,
-             CASE l.status WHEN 'closed' THEN 'failed' ELSE l.status END AS status,
-             CASE WHEN l.out_trade_no IS NOT NULL THEN 'o:' || l.out_trade_no
-                  WHEN l.channel_txn_id IS NOT NULL THEN 't:' || l.channel_txn_id
-                  ELSE 'r:' || l.out_refund_no END AS match_key
-      FROM {_S}.statement_lines l
-      WHERE l.statement_id = :statement_id
-        AND NOT EXISTS (SELECT 1 FROM {_S}.upload_exceptions x
-                        WHERE x.statement_id = l.statement_id AND x.line_no = l.line_no)) l
+SELECT l.line_no, l.kind, l.amount_fen, l.fee_fen, l.occurred_at,
+       l.out_trade_no, l.channel_txn_id,
+       CASE l.status WHEN 'closed' THEN 'failed' ELSE l.status END AS status,
+       CASE WHEN l.out_trade_no IS NOT NULL THEN 'o:' || l.out_trade_no
+            WHEN l.channel_txn_id IS NOT NULL THEN 't:' || l.channel_txn_id
+            ELSE 'r:' || l.out_refund_no END AS match_key
+FROM {_S}.statement_lines l
+WHERE l.statement_id = :statement_id
+  AND NOT EXISTS (SELECT 1 FROM {_S}.upload_exceptions x
+                  WHERE x.statement_id = l.statement_id AND x.line_no = l.line_no)
 """,  # noqa: S608
     "ANALYZE m_lines",
     # Records another day's current run already judged (only runs whose window can hold
@@ -246,7 +243,12 @@ SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
        l.amount_fen, NULL, l.fee_fen, NULL, l.status, NULL,
        'L:' || l.kind || ':' || l.match_key || ':' || l.amount_fen || ':' || l.same_amount_no,
        NULL, NULL
-FROM m_free_lines l
+FROM (SELECT l.*, row_number() OVER (PARTITION BY l.kind, l.match_key, l.amount_fen
+                                     ORDER BY l.occurred_at, l.line_no) AS same_amount_no
+      FROM m_lines l
+      WHERE EXISTS (SELECT 1 FROM m_free_lines f WHERE f.kind = l.kind
+                    AND f.match_key = l.match_key AND f.amount_fen = l.amount_fen)) l
+WHERE EXISTS (SELECT 1 FROM m_free_lines f WHERE f.line_no = l.line_no)
 UNION ALL
 SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
        CASE WHEN r.completed_at >= ((r.business_date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
