@@ -20,10 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from channel_sandbox.keys import SandboxKeySet, load_channel_keys
+from channel_sandbox.testing import sign_notification
 from otd_shared.errors import DomainError
 from payment_gateway.adapters.channels.contract import (
     ChannelProtocol,
-    NotificationEvent,
     NotificationKind,
     Outcome,
     VerifiedNotification,
@@ -31,6 +32,7 @@ from payment_gateway.adapters.channels.contract import (
 from payment_gateway.adapters.channels.keys import generate_dev_keys
 from payment_gateway.adapters.channels.registry import REGISTRY, load_channel_protocol
 from payment_gateway.errors import CallbackRejected
+from payment_gateway.testing.notifications import NotificationEvent, sandbox_event
 from recon_service.adapters.statements import ParseContext, parse_statement
 from recon_service.domain import BUSINESS_TZ, Source, StatementLimits
 from recon_service.testing.statement_files import (
@@ -66,10 +68,22 @@ STATEMENTS: dict[str, Callable[[list[Txn]], bytes]] = {
 
 
 @pytest.fixture(scope="module")
-def protocols(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ChannelProtocol]:
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     keys: Path = tmp_path_factory.mktemp("fuzz-keys")
     generate_dev_keys(keys)
-    return {str(spec.code): load_channel_protocol(keys, spec.code) for spec in REGISTRY.keyed()}
+    return keys
+
+
+@pytest.fixture(scope="module")
+def protocols(keys_dir: Path) -> dict[str, ChannelProtocol]:
+    """Our side: the gateway's verifiers."""
+    return {str(spec.code): load_channel_protocol(keys_dir, spec.code) for spec in REGISTRY.keyed()}
+
+
+@pytest.fixture(scope="module")
+def channel_keys(keys_dir: Path) -> dict[str, SandboxKeySet]:
+    """The channel's side: the sandbox signs genuine notifications with these."""
+    return {code: load_channel_keys(keys_dir, code) for code in CHANNELS}
 
 
 def _verify(
@@ -140,6 +154,7 @@ def test_random_notifications_are_rejected(
 )
 def test_mutated_genuine_notifications_never_change_money(
     protocols: dict[str, ChannelProtocol],
+    channel_keys: dict[str, SandboxKeySet],
     channel: str,
     amount_fen: int,
     refund: bool,
@@ -157,7 +172,7 @@ def test_mutated_genuine_notifications_never_change_money(
         channel_refund_id="5000000001202406030000000001" if refund else None,
         refund_amount_fen=amount_fen if refund else None,
     )
-    signed = protocol.sign_notification(event, now_s=now_s)
+    signed = sign_notification(channel_keys[channel], sandbox_event(event), now_s=now_s)
     headers = dict(signed.headers)
     genuine = _verify(protocol, headers, signed.body, now_s)
     assert genuine is not None, "a genuine notification verifies"

@@ -38,14 +38,14 @@ from channel_sandbox.testing import sign_notification
 from otd_shared.channel_wire import decode_form, dump_json_compact, rsa_sign_b64
 from otd_shared.events import PaymentCallback, decode_envelope
 from payment_gateway.adapters import notification_store
-from payment_gateway.adapters.channels.contract import (
-    NotificationEvent,
-    NotificationKind,
-    Outcome,
-    SignedNotification,
-)
+from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
 from payment_gateway.adapters.channels.wechatpay import protocol as wechat
-from payment_gateway.testing.harness import Harness, sandbox_event
+from payment_gateway.testing.harness import Harness
+from payment_gateway.testing.notifications import (
+    NotificationEvent,
+    SignedNotification,
+    sandbox_event,
+)
 
 pytestmark = pytest.mark.integration
 

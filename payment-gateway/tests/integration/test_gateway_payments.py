@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
+from channel_sandbox.channels import alipay as sandbox_alipay
+from channel_sandbox.keys import load_channel_keys
 from otd_shared.events import BillingPaid, new_envelope
-from payment_gateway.adapters.channels.alipay import protocol as alipay
 from payment_gateway.adapters.channels.keys import load_key_set
 from payment_gateway.adapters.channels.wechatpay import protocol as wechat
 from payment_gateway.adapters.tables import payments
@@ -28,7 +32,11 @@ async def test_wechat_app_pay_returns_the_signed_app_parameters(harness: Harness
     assert 6 <= len(created["out_trade_no"]) <= 32
     params = wechat.AppPayParams(**created["pay_params"])
     keys = load_key_set(harness.gw.settings.keys_dir, "wechatpay")
-    wechat.verify_app_pay_params(params, keys.merchant_public_key)
+    assert params.package == "Sign=WXPay"
+    message = f"{params.appid}\n{params.timestamp}\n{params.noncestr}\n{params.prepayid}\n"
+    keys.merchant_public_key.verify(  # what WeChat's app SDK checks, in raw crypto
+        base64.b64decode(params.sign), message.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
     assert params.partnerid == keys.id("mchid")
     order = harness.sandbox.order("wechatpay", created["out_trade_no"])
     assert order.amount_fen == 10_000
@@ -39,10 +47,8 @@ async def test_alipay_app_pay_order_string_is_signed_and_carries_our_notify_url(
     harness: Harness,
 ) -> None:
     created = await harness.paying("alipay", 12_345)
-    keys = load_key_set(harness.gw.settings.keys_dir, "alipay")
-    params = alipay.verify_app_pay_order_string(
-        created["pay_params"]["order_string"], keys.merchant_public_key
-    )
+    alipay_side = load_channel_keys(harness.gw.settings.keys_dir, "alipay")
+    params = sandbox_alipay.verify_order_string(alipay_side, created["pay_params"]["order_string"])
     assert params["notify_url"].endswith("/callbacks/alipay")
     assert '"total_amount":"123.45"' in params["biz_content"]
     assert created["out_trade_no"] in params["biz_content"]

@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from channel_sandbox.store import PayState
-from payment_gateway.adapters.channels.contract import NotificationEvent
 from payment_gateway.adapters.tables import payments
 from payment_gateway.testing.harness import Harness, auth
+from payment_gateway.testing.notifications import NotificationEvent
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from otd_shared.events import RefundRequested, new_envelope
-from payment_gateway.adapters.channels.contract import NotificationEvent, NotificationKind, Outcome
+from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
 from payment_gateway.adapters.repository import PaymentRepository, RefundRepository
 from payment_gateway.service_layer.event_handlers import refund_requested_handler
 from payment_gateway.testing.harness import Harness, auth
+from payment_gateway.testing.notifications import NotificationEvent
 
 pytestmark = pytest.mark.integration
 

@@ -16,6 +16,7 @@ import pytest
 from alipay import AliPay
 from wechatpayv3 import WeChatPay, WeChatPayType
 
+from channel_sandbox.keys import load_channel_keys
 from otd_shared import keyfiles
 from otd_shared.money import fen_to_yuan
 from payment_gateway.adapters.channels.keys import ChannelKeySet, load_key_set
@@ -80,7 +81,8 @@ async def test_python_alipay_sdk_signs_our_order_string_identically(harness: Har
 async def test_a_python_alipay_sdk_notification_is_accepted_and_settles(harness: Harness) -> None:
     created = await harness.paying("alipay", 7_700)
     keys = load_key_set(harness.gw.settings.keys_dir, "alipay")
-    channel_private = keyfiles.private_pem(keys.channel_signing_key()).decode()
+    alipay_keys = load_channel_keys(harness.gw.settings.keys_dir, "alipay")  # Alipay's own
+    channel_private = keyfiles.private_pem(alipay_keys.channel_private_key).decode()
     channel_public = keyfiles.public_pem(keys.channel_public_key).decode()
     alipay_side = _alipay_sdk(channel_private, channel_public, keys.id("app_id"))
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + 8 * 3600))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from payment_gateway.adapters.channels.contract import NotificationEvent
 from payment_gateway.testing.harness import Harness
+from payment_gateway.testing.notifications import NotificationEvent
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,9 @@
-"""Alipay protocol (alipay.protocol / notification; docs/channel-formats.md §3)."""
+"""Alipay protocol (alipay.protocol / notification; docs/channel-formats.md §3).
+
+Our side is the gateway's code under test; Alipay's side (signing notifications, checking our
+order strings) is the channel sandbox's `channel_sandbox.channels.alipay`, and the §3.3 string
+to sign comes from the official document.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,14 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from channel_sandbox.channels import alipay as channel
+from channel_sandbox.channels.base import RequestRejected
+from channel_sandbox.keys import SandboxKeySet, load_channel_keys
+from otd_shared.channel_wire import HashName, rsa_sign_b64
 from payment_gateway.adapters.channels.alipay import protocol
 from payment_gateway.adapters.channels.alipay.notification import notification_outcome
 from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
 from payment_gateway.adapters.channels.keys import ChannelKeySet, generate_dev_keys, load_key_set
-from payment_gateway.adapters.channels.rsa_signing import HashName, sign_b64
 from payment_gateway.errors import (
     BadSignature,
     Malformed,
@@ -51,16 +59,28 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> ChannelKeySet:
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path: Path = tmp_path_factory.mktemp("alipay-keys")
     generate_dev_keys(path)
-    return load_key_set(path, "alipay")
+    return path
 
 
-def _signed_doc_form(keys: ChannelKeySet, sign_type: str = "RSA2") -> bytes:
-    """The §3.3 form with a real signature in place of XXXX."""
+@pytest.fixture(scope="module")
+def keys(keys_dir: Path) -> ChannelKeySet:
+    """Our side."""
+    return load_key_set(keys_dir, "alipay")
+
+
+@pytest.fixture(scope="module")
+def side(keys_dir: Path) -> SandboxKeySet:
+    """Alipay's side (the sandbox signs with it)."""
+    return load_channel_keys(keys_dir, "alipay")
+
+
+def _signed_doc_form(side: SandboxKeySet, sign_type: str = "RSA2") -> bytes:
+    """The §3.3 form with a real signature over the document's string in place of XXXX."""
     hash_name: HashName = "sha256" if sign_type == "RSA2" else "sha1"
-    sign = sign_b64(keys.channel_signing_key(), SECTION_3_3_STRING_TO_SIGN.encode(), hash_name)
+    sign = rsa_sign_b64(side.channel_private_key, SECTION_3_3_STRING_TO_SIGN.encode(), hash_name)
     body = SECTION_3_3_FORM.replace(b"sign_type=RSA2", f"sign_type={sign_type}".encode())
     return body.replace(b"sign=XXXX", f"sign={quote_plus(sign)}".encode())
 
@@ -73,10 +93,17 @@ def test_string_to_sign_reproduces_the_doc_example() -> None:
     assert protocol.notification_sign_content(fields.items()) == SECTION_3_3_STRING_TO_SIGN
 
 
+def test_the_channel_side_computes_the_doc_string_too() -> None:
+    fields = parse_qsl(SECTION_3_3_FORM.decode(), keep_blank_values=True)
+    assert channel.notification_sign_content(fields) == SECTION_3_3_STRING_TO_SIGN
+
+
 @pytest.mark.parametrize("sign_type", ["RSA2", "RSA"])
-def test_doc_example_verifies_once_signed(keys: ChannelKeySet, sign_type: str) -> None:
+def test_doc_example_verifies_once_signed(
+    keys: ChannelKeySet, side: SandboxKeySet, sign_type: str
+) -> None:
     notification = protocol.verify_notification(
-        _signed_doc_form(keys, sign_type),
+        _signed_doc_form(side, sign_type),
         content_type=FORM_CONTENT_TYPE,
         alipay_public_key=keys.channel_public_key,
     )
@@ -87,7 +114,7 @@ def test_doc_example_verifies_once_signed(keys: ChannelKeySet, sign_type: str) -
     assert notification_outcome(notification) == (NotificationKind.PAYMENT, Outcome.SUCCEEDED)
 
 
-def test_gbk_declared_only_in_content_type(keys: ChannelKeySet) -> None:
+def test_gbk_declared_only_in_content_type(keys: ChannelKeySet, side: SandboxKeySet) -> None:
     pairs = [
         ("notify_id", "n1"),
         ("app_id", "2021"),
@@ -97,9 +124,7 @@ def test_gbk_declared_only_in_content_type(keys: ChannelKeySet) -> None:
         ("total_amount", "1.00"),
         ("subject", "测试订单"),
     ]
-    body = protocol.sign_notification_form(
-        pairs, private_key=keys.channel_signing_key(), charset="gbk"
-    )
+    body = channel.signed_form(side, pairs, charset="gbk").body
     assert b"%B2%E2%CA%D4" in body  # 测试 in GBK
     notification = protocol.verify_notification(
         body,
@@ -109,7 +134,7 @@ def test_gbk_declared_only_in_content_type(keys: ChannelKeySet) -> None:
     assert notification.fields["subject"] == "测试订单"
 
 
-def test_empty_values_are_signed(keys: ChannelKeySet) -> None:
+def test_empty_values_are_signed(keys: ChannelKeySet, side: SandboxKeySet) -> None:
     pairs = [
         ("notify_id", "n1"),
         ("app_id", "2021"),
@@ -121,7 +146,7 @@ def test_empty_values_are_signed(keys: ChannelKeySet) -> None:
         ("body", ""),
     ]
     assert "&body=&" in protocol.notification_sign_content(pairs)
-    body = protocol.sign_notification_form(pairs, private_key=keys.channel_signing_key())
+    body = channel.signed_form(side, pairs).body
     protocol.verify_notification(body, content_type=None, alipay_public_key=keys.channel_public_key)
     with pytest.raises(BadSignature):
         protocol.verify_notification(
@@ -190,7 +215,7 @@ def test_merchant_checks() -> None:
         _notification(app_id="")
 
 
-def test_app_pay_order_string(keys: ChannelKeySet) -> None:
+def test_app_pay_order_string(keys: ChannelKeySet, side: SandboxKeySet) -> None:
     order = protocol.build_app_pay_order_string(
         app_id=keys.id("app_id"),
         biz_content=protocol.app_pay_biz_content("ORD1", 12_345, "意向金"),
@@ -207,13 +232,9 @@ def test_app_pay_order_string(keys: ChannelKeySet) -> None:
     keys.merchant_public_key.verify(
         base64.b64decode(params["sign"]), content.encode(), padding.PKCS1v15(), hashes.SHA256()
     )
-    assert protocol.verify_app_pay_order_string(order, keys.merchant_public_key)["app_id"] == (
-        keys.id("app_id")
-    )
-    with pytest.raises(BadSignature):
-        protocol.verify_app_pay_order_string(
-            order.replace("ORD1", "ORD2"), keys.merchant_public_key
-        )
+    assert channel.verify_order_string(side, order)["app_id"] == keys.id("app_id")
+    with pytest.raises(RequestRejected, match="invalid-signature"):
+        channel.verify_order_string(side, order.replace("ORD1", "ORD2"))
 
 
 def test_answers() -> None:

@@ -1,4 +1,8 @@
-"""Allinpay 收银宝 protocol (allinpay.protocol / notification; docs/channel-formats.md §6.1)."""
+"""Allinpay 收银宝 protocol (allinpay.protocol / notification; docs/channel-formats.md §6.1).
+
+Our side is the gateway's code under test; Allinpay's side (signing notifications) is the
+channel sandbox's `channel_sandbox.channels.allinpay`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from channel_sandbox.channels import allinpay as channel
+from channel_sandbox.keys import SandboxKeySet, load_channel_keys
 from payment_gateway.adapters.channels.allinpay import protocol
 from payment_gateway.adapters.channels.allinpay.notification import to_verified, trxstatus_outcome
 from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
@@ -34,10 +40,27 @@ FIELDS = [
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> ChannelKeySet:
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path: Path = tmp_path_factory.mktemp("allinpay-keys")
     generate_dev_keys(path)
-    return load_key_set(path, "allinpay")
+    return path
+
+
+@pytest.fixture(scope="module")
+def keys(keys_dir: Path) -> ChannelKeySet:
+    """Our side."""
+    return load_key_set(keys_dir, "allinpay")
+
+
+@pytest.fixture(scope="module")
+def side(keys_dir: Path) -> SandboxKeySet:
+    """Allinpay's side (the sandbox signs with it)."""
+    return load_channel_keys(keys_dir, "allinpay")
+
+
+def _signed(side: SandboxKeySet, pairs: list[tuple[str, str]]) -> bytes:
+    """`pairs` as Allinpay posts them, signed by the sandbox."""
+    return channel.signed_form(side, pairs).body
 
 
 def _verify(keys: ChannelKeySet, body: bytes) -> protocol.AllinpayNotification:
@@ -50,10 +73,11 @@ def test_sign_content_keeps_signtype_and_drops_empties_and_sign() -> None:
     assert "outtrxid" not in content
     assert "sign=" not in content.replace("signtype=", "")
     assert content.startswith("appid=00000051&chnltrxid=")
+    assert content == channel.sign_content([*FIELDS, ("sign", "x")])  # both sides agree
 
 
-def test_signature_is_sha1_with_rsa(keys: ChannelKeySet) -> None:
-    body = protocol.sign_notification_form(FIELDS, private_key=keys.channel_signing_key())
+def test_signature_is_sha1_with_rsa(keys: ChannelKeySet, side: SandboxKeySet) -> None:
+    body = _signed(side, FIELDS)
     sign = _verify(keys, body).fields["sign"]
     keys.channel_public_key.verify(
         base64.b64decode(sign),
@@ -63,9 +87,9 @@ def test_signature_is_sha1_with_rsa(keys: ChannelKeySet) -> None:
     )
 
 
-def test_unknown_fields_are_read_and_signed(keys: ChannelKeySet) -> None:
+def test_unknown_fields_are_read_and_signed(keys: ChannelKeySet, side: SandboxKeySet) -> None:
     pairs = [*FIELDS, ("trxreserved", "备注"), ("newfield2030", "v")]
-    body = protocol.sign_notification_form(pairs, private_key=keys.channel_signing_key())
+    body = _signed(side, pairs)
     notification = _verify(keys, body)
     assert notification.fields["trxreserved"] == "备注"
     assert notification.fields["newfield2030"] == "v"
@@ -73,13 +97,15 @@ def test_unknown_fields_are_read_and_signed(keys: ChannelKeySet) -> None:
         _verify(keys, body.replace(b"newfield2030=v", b"newfield2030=w"))
 
 
-def test_empty_field_added_later_is_harmless_by_protocol(keys: ChannelKeySet) -> None:
-    body = protocol.sign_notification_form(FIELDS, private_key=keys.channel_signing_key())
+def test_empty_field_added_later_is_harmless_by_protocol(
+    keys: ChannelKeySet, side: SandboxKeySet
+) -> None:
+    body = _signed(side, FIELDS)
     assert _verify(keys, b"extra=&" + body).trxamt_fen == 100
 
 
-def test_to_verified(keys: ChannelKeySet) -> None:
-    body = protocol.sign_notification_form(FIELDS, private_key=keys.channel_signing_key())
+def test_to_verified(keys: ChannelKeySet, side: SandboxKeySet) -> None:
+    body = _signed(side, FIELDS)
     verified = to_verified(_verify(keys, body))
     assert (verified.kind, verified.outcome) == (NotificationKind.PAYMENT, Outcome.SUCCEEDED)
     assert verified.out_trade_no == "ORD20240101000001"

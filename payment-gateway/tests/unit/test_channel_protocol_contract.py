@@ -6,6 +6,10 @@ variation in the table below (tampering, wrong keys, stale clocks, missing or du
 bad charsets, size limits, ...). A `Harness` per channel knows where that channel keeps its
 signature and how to re-sign a modified message, so structural checks are also exercised
 behind a *valid* signature.
+
+The channel side is the channel sandbox's modules (`channel_sandbox.channels.<channel>`, written
+from the published format) and the neutral primitives of `otd_shared.channel_wire`: nothing
+here signs with gateway code, so a field order, charset or digest the gateway gets wrong fails.
 """
 
 from __future__ import annotations
@@ -28,25 +32,21 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from payment_gateway.adapters.channels import wire_format as wire
-from payment_gateway.adapters.channels.alipay import protocol as alipay
-from payment_gateway.adapters.channels.allinpay import protocol as allinpay
+from channel_sandbox.channels import alipay, allinpay, lakala, unionpay
+from channel_sandbox.channels import wechatpay as wechat
+from channel_sandbox.keys import SandboxKeySet, load_channel_keys
+from channel_sandbox.testing import sign_notification
+from otd_shared import channel_wire as wire
+from otd_shared.channel_wire import rsa_sign_b64 as sign_b64
 from payment_gateway.adapters.channels.contract import (
     ChannelProtocol,
-    NotificationEvent,
     NotificationKind,
     NotificationLimits,
     Outcome,
-    SignedNotification,
     check_merchant_ids,
 )
 from payment_gateway.adapters.channels.keys import ChannelKeySet, generate_dev_keys, load_key_set
-from payment_gateway.adapters.channels.lakala import protocol as lakala
-from payment_gateway.adapters.channels.lakala.notification import LakalaChannel
 from payment_gateway.adapters.channels.registry import build_channel_protocol
-from payment_gateway.adapters.channels.rsa_signing import sign_b64
-from payment_gateway.adapters.channels.unionpay import protocol as unionpay
-from payment_gateway.adapters.channels.wechatpay import protocol as wechat
 from payment_gateway.adapters.channels.wechatpay.aead import decrypt_resource
 from payment_gateway.errors import (
     BadCharset,
@@ -63,6 +63,11 @@ from payment_gateway.errors import (
     UnsupportedSignType,
     UnsupportedStatus,
     WrongMerchant,
+)
+from payment_gateway.testing.notifications import (
+    NotificationEvent,
+    SignedNotification,
+    sandbox_event,
 )
 
 NOW_S = 1_735_700_000
@@ -83,12 +88,27 @@ class Harness(ABC):
     amount_field: ClassVar[str]
     order_field: ClassVar[str] = "out_trade_no"
     bad_amounts: ClassVar[tuple[object, ...]]
+    sandbox_options: ClassVar[dict[str, str]] = {}
+    """The channel module's own notification options (Lakala's body `shape`)."""
 
-    def __init__(self, keys: ChannelKeySet, foreign_key: rsa.RSAPrivateKey) -> None:
-        self.keys = keys
+    def __init__(
+        self, keys: ChannelKeySet, side: SandboxKeySet, foreign_key: rsa.RSAPrivateKey
+    ) -> None:
+        self.keys = keys  # our side: what the gateway verifies with
+        self.side = side  # the channel's side: what the sandbox signs with
         self.foreign_key = foreign_key
         self.channel: ChannelProtocol = build_channel_protocol(self.channel_code, keys)
         self._genuine: SignedNotification | None = None
+
+    def sign_event(self, event: NotificationEvent, *, now_s: int = NOW_S) -> SignedNotification:
+        """`event` as the channel notifies it, rendered and signed by the sandbox."""
+        return sign_notification(
+            self.side, sandbox_event(event), now_s=now_s, **self.sandbox_options
+        )
+
+    def side_with(self, key: rsa.RSAPrivateKey | None) -> SandboxKeySet:
+        """The channel's keys, signing with `key` instead when given."""
+        return self.side if key is None else replace(self.side, channel_private_key=key)
 
     def event(self) -> NotificationEvent:
         return NotificationEvent(
@@ -112,12 +132,12 @@ class Harness(ABC):
     def genuine(self) -> SignedNotification:
         """The genuine notification (made once, so every case mutates the same message)."""
         if self._genuine is None:
-            self._genuine = self.channel.sign_notification(self.event(), now_s=NOW_S)
+            self._genuine = self.sign_event(self.event())
         return self._genuine
 
     @property
     def channel_key(self) -> rsa.RSAPrivateKey:
-        return self.keys.channel_signing_key()
+        return self.side.channel_private_key
 
     @abstractmethod
     def fields(self) -> Pairs:
@@ -161,7 +181,7 @@ def _json_object(pairs: Sequence[tuple[str, object]]) -> bytes:
 
 
 def _form_pairs(body: bytes, charset: wire.Charset = "utf-8") -> list[tuple[str, str]]:
-    return wire.decode_form_values(wire.split_form(body), charset)
+    return wire.decode_form(body, charset)
 
 
 def _replace_form_field(body: bytes, name: str, value: str) -> bytes:
@@ -204,18 +224,17 @@ class WechatHarness(Harness):
         key: rsa.RSAPrivateKey | None = None,
         *,
         apiv3_key: bytes | None = None,
-        original_type: wechat.OriginalType = "transaction",
+        original_type: str = "transaction",
         event_type: str = "TRANSACTION.SUCCESS",
     ) -> SignedNotification:
-        return wechat.build_notification(
+        return wechat.envelope_notification(
+            self.side_with(key),
             plaintext,
             original_type=original_type,
             event_type=event_type,
             summary="支付成功",
-            apiv3_key=apiv3_key or self.keys.require_apiv3_key(),
-            private_key=key or self.channel_key,
-            serial=self.keys.id("serial"),
             now_s=NOW_S,
+            apiv3_key=apiv3_key,
         )
 
     def sign_fields(self, pairs: Pairs, key: rsa.RSAPrivateKey | None = None) -> SignedNotification:
@@ -224,13 +243,7 @@ class WechatHarness(Harness):
     def sign_body(
         self, body: bytes, *, now_s: int = NOW_S, nonce: str | None = None
     ) -> SignedNotification:
-        headers = wechat.sign_message_headers(
-            body,
-            private_key=self.channel_key,
-            serial=self.keys.id("serial"),
-            now_s=now_s,
-            nonce=nonce,
-        )
+        headers = wechat.platform_headers(self.side, body, now_s=now_s, nonce=nonce)
         return SignedNotification(headers=headers, body=body)
 
     def signature_of(self, signed: SignedNotification) -> str:
@@ -343,7 +356,7 @@ class WechatHarness(Harness):
                     h.genuine(),
                     sign_b64(
                         h.channel_key,
-                        wechat.signed_message(
+                        wechat.platform_message(
                             h.genuine().headers[wechat.HEADER_TIMESTAMP],
                             h.genuine().headers[wechat.HEADER_NONCE],
                             h.genuine().body,
@@ -434,9 +447,7 @@ class LakalaHarness(Harness):
     def sign_body(
         self, body: bytes, key: rsa.RSAPrivateKey | None = None, *, now_s: int = NOW_S
     ) -> SignedNotification:
-        authorization = lakala.build_notification_authorization(
-            body, private_key=key or self.channel_key, now_s=now_s
-        )
+        authorization = lakala.notification_authorization(self.side_with(key), body, now_s=now_s)
         return SignedNotification(headers={"Authorization": authorization}, body=body)
 
     def sign_fields(self, pairs: Pairs, key: rsa.RSAPrivateKey | None = None) -> SignedNotification:
@@ -573,10 +584,7 @@ class LakalaLabsHarness(LakalaHarness):
     name = "lakala-labs"
     required_fields = ("merchant_no", "out_trade_no", "trade_no", "trade_state", "total_amount")
     order_field = "out_trade_no"
-
-    def __init__(self, keys: ChannelKeySet, foreign_key: rsa.RSAPrivateKey) -> None:
-        super().__init__(keys, foreign_key)
-        self.channel = LakalaChannel(keys, notify_format="labs")
+    sandbox_options: ClassVar[dict[str, str]] = {"shape": "labs"}
 
 
 class FormHarness(Harness):
@@ -652,11 +660,7 @@ class AlipayHarness(FormHarness):
     bad_amounts = ("123.456", "1e2", "-1.00", "abc", "１.00", " 1.00", "")
 
     def sign_fields(self, pairs: Pairs, key: rsa.RSAPrivateKey | None = None) -> SignedNotification:
-        body = alipay.sign_notification_form(
-            _strings(pairs), private_key=key or self.channel_key, charset=self.charset
-        )
-        content_type = f"application/x-www-form-urlencoded; charset={self.charset}"
-        return SignedNotification(headers={"Content-Type": content_type}, body=body)
+        return alipay.signed_form(self.side_with(key), _strings(pairs), charset=self.charset)
 
     @classmethod
     def specific_cases(cls) -> list[Case]:
@@ -682,11 +686,9 @@ class AlipayHarness(FormHarness):
         def gbk_declared_utf8(h: Harness) -> SignedNotification:
             replaced = {"subject": "测试订单", "charset": "utf-8"}
             pairs = [(k, replaced.get(k, v)) for k, v in h.fields()]
-            body = alipay.sign_notification_form(
-                _strings(pairs), private_key=h.channel_key, charset="gbk"
-            )
+            signed = alipay.signed_form(h.side, _strings(pairs), charset="gbk")
             return SignedNotification(
-                headers={"Content-Type": "application/x-www-form-urlencoded"}, body=body
+                headers={"Content-Type": "application/x-www-form-urlencoded"}, body=signed.body
             )
 
         return [
@@ -756,10 +758,7 @@ class UnionPayHarness(FormHarness):
     bad_amounts = ("1.00", "-1", "abc", "1e3", "")
 
     def sign_fields(self, pairs: Pairs, key: rsa.RSAPrivateKey | None = None) -> SignedNotification:
-        body = unionpay.build_notification_form(
-            _strings(pairs), private_key=key or self.channel_key
-        )
-        return SignedNotification(headers={}, body=body)
+        return unionpay.signed_form(self.side_with(key), _strings(pairs))
 
     @classmethod
     def specific_cases(cls) -> list[Case]:
@@ -768,7 +767,7 @@ class UnionPayHarness(FormHarness):
 
         def unknown_encoding(h: Harness) -> SignedNotification:
             pairs = [(k, "ISO-8859-1" if k == "encoding" else v) for k, v in _strings(h.fields())]
-            signature = unionpay.sign_fields(pairs, private_key=h.channel_key, charset="utf-8")
+            signature = unionpay.signature(h.side, pairs, "5.1.0")
             body = wire.encode_form([*pairs, ("signature", signature)], "utf-8")
             return SignedNotification(headers={}, body=body)
 
@@ -778,7 +777,7 @@ class UnionPayHarness(FormHarness):
 
         def sha256_as_500(h: Harness) -> SignedNotification:
             pairs = [(k, "5.0.0" if k == "version" else v) for k, v in _strings(h.fields())]
-            signature = unionpay.sign_fields(pairs, private_key=h.channel_key, charset="utf-8")
+            signature = unionpay.signature(h.side, pairs, "5.1.0")  # SHA-256 declared as 5.0.0
             return SignedNotification(
                 headers={}, body=wire.encode_form([*pairs, ("signature", signature)], "utf-8")
             )
@@ -822,8 +821,7 @@ class AllinpayHarness(FormHarness):
         return [(k, v) for k, v in _form_pairs(self.genuine().body) if k != "sign"]
 
     def sign_fields(self, pairs: Pairs, key: rsa.RSAPrivateKey | None = None) -> SignedNotification:
-        body = allinpay.sign_notification_form(_strings(pairs), private_key=key or self.channel_key)
-        return SignedNotification(headers={}, body=body)
+        return allinpay.signed_form(self.side_with(key), _strings(pairs))
 
     @classmethod
     def specific_cases(cls) -> list[Case]:
@@ -943,7 +941,7 @@ def _generic_cases(harness: type[Harness]) -> Iterator[Case]:
     )
     yield Case(
         "signed-with-merchant-key",
-        lambda h: h.sign_fields(h.fields(), h.keys.merchant_private_key),
+        lambda h: h.sign_fields(h.fields(), h.side.require_merchant_private_key()),
         BadSignature,
     )
     yield Case(
@@ -1024,7 +1022,11 @@ def foreign_key() -> rsa.RSAPrivateKey:
 @pytest.fixture(scope="session")
 def harnesses(keys_dir: Path, foreign_key: rsa.RSAPrivateKey) -> dict[str, Harness]:
     return {
-        name: cls(load_key_set(keys_dir, cls.channel_code), foreign_key)
+        name: cls(
+            load_key_set(keys_dir, cls.channel_code),
+            load_channel_keys(keys_dir, cls.channel_code),
+            foreign_key,
+        )
         for name, cls in HARNESSES.items()
     }
 
@@ -1059,7 +1061,7 @@ def test_genuine_payment_is_accepted(harnesses: dict[str, Harness], name: str) -
 def test_genuine_refund_is_accepted(harnesses: dict[str, Harness], name: str) -> None:
     harness = harnesses[name]
     event = harness.refund_event()
-    signed = harness.channel.sign_notification(event, now_s=NOW_S)
+    signed = harness.sign_event(event)
     verified = harness.channel.verify_notification(signed.headers, signed.body, now_s=NOW_S)
     assert verified.kind is NotificationKind.REFUND
     assert verified.outcome is Outcome.REFUNDED
@@ -1125,7 +1127,9 @@ def test_body_limit_is_configurable(keys_dir: Path) -> None:
         "alipay", load_key_set(keys_dir, "alipay"), NotificationLimits(max_body_bytes=100)
     )
     event = NotificationEvent(out_trade_no="ORD1", channel_txn_id="T1", amount_fen=1)
-    signed = channel.sign_notification(event, now_s=NOW_S)
+    signed = sign_notification(
+        load_channel_keys(keys_dir, "alipay"), sandbox_event(event), now_s=NOW_S
+    )
     with pytest.raises(BodyTooLarge):
         channel.verify_notification(signed.headers, signed.body, now_s=NOW_S)
 
@@ -1143,6 +1147,6 @@ def test_round_trip_any_amount_and_order_number(
 ) -> None:
     harness = harnesses[name]
     event = replace(harness.event(), amount_fen=amount_fen, out_trade_no=out_trade_no)
-    signed = harness.channel.sign_notification(event, now_s=NOW_S)
+    signed = harness.sign_event(event)
     verified = harness.channel.verify_notification(signed.headers, signed.body, now_s=NOW_S)
     assert (verified.amount_fen, verified.out_trade_no) == (amount_fen, out_trade_no)

@@ -22,6 +22,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from channel_sandbox.channels import alipay as sandbox_alipay
+from channel_sandbox.keys import load_channel_keys
 from payment_gateway.adapters.channels.alipay import protocol as alipay
 from payment_gateway.adapters.channels.contract import (
     ChannelProtocol,
@@ -170,8 +172,11 @@ def test_alipay_printed_string_to_sign_is_reproduced() -> None:
 def test_wechat_app_pay_parameters_are_reproduced_by_the_gateway() -> None:
     vector = VECTORS["wechatpay/app_pay_params"]
     params = vector["params"]
-    wechat.verify_app_pay_params(
-        wechat.AppPayParams(**params), keys("wechatpay").merchant_public_key
+    keys("wechatpay").merchant_public_key.verify(  # the frozen sign covers the frozen string
+        base64.b64decode(params["sign"]),
+        vector["signed_string"].encode(),
+        padding.PKCS1v15(),
+        hashes.SHA256(),
     )
     built = wechat.build_app_pay_params(
         appid=params["appid"],
@@ -200,9 +205,9 @@ def test_alipay_order_string_is_reproduced_by_the_gateway() -> None:
         private_key=keys("alipay").merchant_private_key,
         now_s=vector["now_s"],
     )
-    merchant_public = keys("alipay").merchant_public_key
-    ours = alipay.verify_app_pay_order_string(built, merchant_public)
-    frozen = alipay.verify_app_pay_order_string(vector["order_string"], merchant_public)
+    alipay_side = load_channel_keys(KEYS_DIR, "alipay")  # Alipay checks order strings
+    ours = sandbox_alipay.verify_order_string(alipay_side, built)
+    frozen = sandbox_alipay.verify_order_string(alipay_side, vector["order_string"])
     assert ours == frozen  # same parameters and, RSA PKCS#1 v1.5 being deterministic, same sign
     assert alipay.request_sign_content(frozen.items()) == vector["signed_string"]
 

@@ -1,17 +1,26 @@
-"""Lakala v3 protocol (lakala.protocol / models / notification; docs/channel-formats.md §6.2)."""
+"""Lakala v3 protocol (lakala.protocol / models / notification; docs/channel-formats.md §6.2).
+
+Our side is the gateway's code under test; Lakala's side (checking our request signatures,
+signing responses and notifications) is the channel sandbox's `channel_sandbox.channels.lakala`.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from payment_gateway.adapters.channels.contract import NotificationEvent, NotificationKind, Outcome
+from channel_sandbox.channels import base as sandbox_wire
+from channel_sandbox.channels import lakala as channel
+from channel_sandbox.channels.base import RequestRejected
+from channel_sandbox.keys import SandboxKeySet, load_channel_keys
+from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
 from payment_gateway.adapters.channels.keys import ChannelKeySet, generate_dev_keys, load_key_set
 from payment_gateway.adapters.channels.lakala import protocol
 from payment_gateway.adapters.channels.lakala.models import CashierNotification, LabsNotification
@@ -71,10 +80,22 @@ LABS_BODY = {
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> ChannelKeySet:
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path: Path = tmp_path_factory.mktemp("lakala-keys")
     generate_dev_keys(path)
-    return load_key_set(path, "lakala")
+    return path
+
+
+@pytest.fixture(scope="module")
+def keys(keys_dir: Path) -> ChannelKeySet:
+    """Our side."""
+    return load_key_set(keys_dir, "lakala")
+
+
+@pytest.fixture(scope="module")
+def side(keys_dir: Path) -> SandboxKeySet:
+    """Lakala's side (the sandbox checks, signs and notifies with it)."""
+    return load_channel_keys(keys_dir, "lakala")
 
 
 def _request_auth(keys: ChannelKeySet, body: bytes = BODY) -> str:
@@ -99,37 +120,34 @@ def test_request_authorization_format_and_message(keys: ChannelKeySet) -> None:
 
 
 def _verify_request(
-    keys: ChannelKeySet, body: bytes = BODY, *, now_s: int = NOW_S, appid: str | None = None
-) -> protocol.RequestAuthorization:
-    return protocol.verify_request_authorization(
-        _request_auth(keys),
-        body,
-        merchant_public_key=keys.merchant_public_key,
-        expected_appid=appid or keys.id("appid"),
-        expected_serial_no=keys.id("serial_no"),
-        now_s=now_s,
-    )
+    keys: ChannelKeySet,
+    side: SandboxKeySet,
+    body: bytes = BODY,
+    *,
+    now_s: int = NOW_S,
+    appid: str | None = None,
+) -> None:
+    """Lakala checks our request's Authorization (the sandbox's reading)."""
+    if appid is not None:
+        side = replace(side, ids={**side.ids, "appid": appid})
+    channel.verify_request(side, _request_auth(keys), body, now_s=now_s)
 
 
-def test_channel_side_verifies_requests(keys: ChannelKeySet) -> None:
-    assert _verify_request(keys).appid == keys.id("appid")
-    with pytest.raises(BadSignature):
-        _verify_request(keys, BODY + b" ")
-    with pytest.raises(StaleTimestamp):
-        _verify_request(keys, now_s=NOW_S + 301)
-    with pytest.raises(UnknownSigningKey):
-        _verify_request(keys, appid="OP1")
+def test_lakala_accepts_our_requests_and_only_those(
+    keys: ChannelKeySet, side: SandboxKeySet
+) -> None:
+    _verify_request(keys, side)
+    with pytest.raises(RequestRejected, match="does not verify"):
+        _verify_request(keys, side, BODY + b" ")
+    with pytest.raises(RequestRejected, match="clock window"):
+        _verify_request(keys, side, now_s=NOW_S + 301)
+    with pytest.raises(RequestRejected, match="another appid"):
+        _verify_request(keys, side, appid="OP1")
 
 
-def test_response_signature_round_trip(keys: ChannelKeySet) -> None:
+def test_lakala_response_signature_verifies(keys: ChannelKeySet, side: SandboxKeySet) -> None:
     body = b'{"code":"000000","msg":"succ","resp_time":"20240101100007","resp_data":{}}'
-    headers = protocol.sign_response_headers(
-        body,
-        appid=keys.id("appid"),
-        serial_no=keys.id("serial_no"),
-        private_key=keys.channel_signing_key(),
-        now_s=NOW_S,
-    )
+    headers = channel.response_headers(side, body, now_s=NOW_S)
     assert set(headers) == {
         "Lklapi-Appid",
         "Lklapi-Serial",
@@ -155,13 +173,13 @@ def test_response_signature_round_trip(keys: ChannelKeySet) -> None:
         verify(headers | {"Lklapi-Serial": "00"}, body)
     with pytest.raises(MissingField):
         verify({k: v for k, v in headers.items() if k != "Lklapi-Nonce"}, body)
+    with pytest.raises(StaleTimestamp):
+        verify(channel.response_headers(side, body, now_s=NOW_S - 301), body)
 
 
-def test_notification_authorization_format(keys: ChannelKeySet) -> None:
-    body = json.dumps(CASHIER_BODY).encode()
-    value = protocol.build_notification_authorization(
-        body, private_key=keys.channel_signing_key(), now_s=NOW_S
-    )
+def test_notification_authorization_format(keys: ChannelKeySet, side: SandboxKeySet) -> None:
+    body = json.dumps(CASHIER_BODY | {"merchant_no": keys.id("merchant_no")}).encode()
+    value = channel.notification_authorization(side, body, now_s=NOW_S)
     match = NOTIFY_AUTH_RE.fullmatch(value)
     assert match is not None
     timestamp, nonce, signature = match.groups()
@@ -169,6 +187,10 @@ def test_notification_authorization_format(keys: ChannelKeySet) -> None:
     keys.channel_public_key.verify(
         base64.b64decode(signature), message, padding.PKCS1v15(), hashes.SHA256()
     )
+    verified = LakalaChannel(keys).verify_notification({"authorization": value}, body, now_s=NOW_S)
+    assert (verified.out_trade_no, verified.amount_fen) == ("ORD20240101000001", 1)
+    with pytest.raises(BadSignature):
+        LakalaChannel(keys).verify_notification({"Authorization": value}, body + b" ", now_s=NOW_S)
 
 
 def test_cashier_body_parses_with_string_or_integer_codes() -> None:
@@ -239,14 +261,14 @@ def test_trade_state_mapping_covers_the_documented_words() -> None:
     assert labs_to_verified(parsed).kind is NotificationKind.REFUND
 
 
-def test_labs_channel_side_round_trip(keys: ChannelKeySet) -> None:
-    channel = LakalaChannel(keys, notify_format="labs")
-    event = NotificationEvent(
+def test_a_labs_notification_from_lakala_verifies(keys: ChannelKeySet, side: SandboxKeySet) -> None:
+    event = sandbox_wire.NotificationEvent(
         out_trade_no="ORD1", channel_txn_id="2024010166210311488042", amount_fen=5
     )
-    signed = channel.sign_notification(event, now_s=NOW_S)
-    verified = channel.verify_notification(signed.headers, signed.body, now_s=NOW_S)
+    signed = channel.notification(side, event, now_s=NOW_S, shape="labs")
+    verified = LakalaChannel(keys).verify_notification(signed.headers, signed.body, now_s=NOW_S)
     assert verified.reference_ids["log_no"] == "66210311488042"
+    assert (verified.out_trade_no, verified.amount_fen) == ("ORD1", 5)
     assert json.loads(signed.body)["total_amount"] == "5"
 
 

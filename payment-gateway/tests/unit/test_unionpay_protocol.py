@@ -1,4 +1,8 @@
-"""UnionPay ACP 5.1.0 protocol (unionpay.protocol / notification; docs/channel-formats.md §5.1)."""
+"""UnionPay ACP 5.1.0 protocol (unionpay.protocol / notification; docs/channel-formats.md §5.1).
+
+Our side is the gateway's code under test; UnionPay's side (signing back notifications) is the
+channel sandbox's `channel_sandbox.channels.unionpay`.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from channel_sandbox.channels import unionpay as channel
+from channel_sandbox.keys import SandboxKeySet, load_channel_keys
 from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
 from payment_gateway.adapters.channels.keys import ChannelKeySet, generate_dev_keys, load_key_set
 from payment_gateway.adapters.channels.unionpay import certs, protocol
@@ -21,6 +27,7 @@ from payment_gateway.adapters.channels.unionpay.notification import (
     to_verified,
 )
 from payment_gateway.errors import (
+    CallbackRejected,
     MissingField,
     UnknownSigningKey,
     UnsupportedStatus,
@@ -54,10 +61,27 @@ SECTION_5_1_FIELDS = [
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> ChannelKeySet:
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path: Path = tmp_path_factory.mktemp("unionpay-keys")
     generate_dev_keys(path)
-    return load_key_set(path, "unionpay")
+    return path
+
+
+@pytest.fixture(scope="module")
+def keys(keys_dir: Path) -> ChannelKeySet:
+    """Our side."""
+    return load_key_set(keys_dir, "unionpay")
+
+
+@pytest.fixture(scope="module")
+def side(keys_dir: Path) -> SandboxKeySet:
+    """UnionPay's side (the sandbox signs with it)."""
+    return load_channel_keys(keys_dir, "unionpay")
+
+
+def _signed(side: SandboxKeySet, pairs: list[tuple[str, str]]) -> bytes:
+    """`pairs` as UnionPay posts them, signed by the sandbox."""
+    return channel.signed_form(side, pairs).body
 
 
 def _fields(keys: ChannelKeySet, **changes: str) -> list[tuple[str, str]]:
@@ -75,21 +99,27 @@ def _verify(keys: ChannelKeySet, body: bytes) -> protocol.UnionPayNotification:
 def test_sign_content_drops_signature_and_empty_values() -> None:
     pairs = [("b", "2"), ("signature", "xyz"), ("a", "1"), ("empty", ""), ("c", "3")]
     assert protocol.sign_content(pairs) == "a=1&b=2&c=3"
+    assert channel.sign_content(pairs) == "a=1&b=2&c=3"
 
 
-def test_signature_is_rsa_sha256_over_the_hex_digest(keys: ChannelKeySet) -> None:
+def test_signature_is_rsa_sha256_over_the_hex_digest(
+    keys: ChannelKeySet, side: SandboxKeySet
+) -> None:
     pairs = _fields(keys)
-    signature = protocol.sign_fields(pairs, private_key=keys.channel_signing_key(), charset="utf-8")
+    signature = dict(protocol.decode_notification_form(_signed(side, pairs))[0])["signature"]
     content = "&".join(f"{k}={v}" for k, v in sorted(pairs))
     hex_digest = hashlib.sha256(content.encode()).hexdigest()
     assert protocol.signed_digest(content, "utf-8") == hex_digest.encode()
+    assert protocol.signed_digest(content, "utf-8", "sha1") == (
+        hashlib.sha1(content.encode()).hexdigest().encode()  # noqa: S324 - ACP 5.0.0
+    )
     keys.channel_public_key.verify(
         base64.b64decode(signature), hex_digest.encode(), padding.PKCS1v15(), hashes.SHA256()
     )
 
 
-def test_doc_notification_verifies_and_maps(keys: ChannelKeySet) -> None:
-    body = protocol.build_notification_form(_fields(keys), private_key=keys.channel_signing_key())
+def test_doc_notification_verifies_and_maps(keys: ChannelKeySet, side: SandboxKeySet) -> None:
+    body = _signed(side, _fields(keys))
     notification = _verify(keys, body)
     assert notification.txn_amt_fen == 1
     verified = to_verified(notification)
@@ -98,11 +128,14 @@ def test_doc_notification_verifies_and_maps(keys: ChannelKeySet) -> None:
     assert verified.reference_ids["traceNo"] == "067402"
 
 
-def test_gbk_encoding(keys: ChannelKeySet) -> None:
+def test_gbk_encoding(keys: ChannelKeySet, side: SandboxKeySet) -> None:
     pairs = [*_fields(keys, encoding="GBK"), ("reqReserved", "意向金")]
-    body = protocol.build_notification_form(pairs, private_key=keys.channel_signing_key())
+    body = _signed(side, pairs)
     assert b"%D2%E2" in body  # 意 in GBK
     assert _verify(keys, body).fields["reqReserved"] == "意向金"
+    utf8 = _signed(side, [*_fields(keys), ("reqReserved", "意向金")])
+    with pytest.raises(CallbackRejected):  # UTF-8 bytes declared GBK
+        _verify(keys, utf8.replace(b"encoding=utf-8", b"encoding=GBK"))
 
 
 def _certificate(key: rsa.RSAPrivateKey, serial: int) -> str:
@@ -121,11 +154,13 @@ def _certificate(key: rsa.RSAPrivateKey, serial: int) -> str:
     return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def test_a_self_signed_cert_with_our_key_is_not_trusted(keys: ChannelKeySet) -> None:
+def test_a_self_signed_cert_with_our_key_is_not_trusted(
+    keys: ChannelKeySet, side: SandboxKeySet
+) -> None:
     # Pinning the key is not enough: 5.1.0 certificates must chain to the UnionPay root.
-    pem = _certificate(keys.channel_signing_key(), int(keys.id("certId")))
+    pem = _certificate(side.channel_private_key, int(keys.id("certId")))
     pairs = [*(p for p in _fields(keys) if p[0] != "certId"), ("signPubKeyCert", pem)]
-    body = protocol.build_notification_form(pairs, private_key=keys.channel_signing_key())
+    body = _signed(side, pairs)
     with pytest.raises(UnknownSigningKey):
         protocol.verify_notification(
             body,
@@ -135,10 +170,12 @@ def test_a_self_signed_cert_with_our_key_is_not_trusted(keys: ChannelKeySet) -> 
         )
 
 
-def test_the_dev_leaf_verifies_through_the_dev_chain(keys: ChannelKeySet) -> None:
+def test_the_dev_leaf_verifies_through_the_dev_chain(
+    keys: ChannelKeySet, side: SandboxKeySet
+) -> None:
     pem = keys.certificates[certs.LEAF_PEM].decode()
     pairs = [*(p for p in _fields(keys) if p[0] != "certId"), ("signPubKeyCert", pem)]
-    body = protocol.build_notification_form(pairs, private_key=keys.channel_signing_key())
+    body = _signed(side, pairs)
     verified = protocol.verify_notification(
         body,
         unionpay_public_key=keys.channel_public_key,
@@ -150,9 +187,9 @@ def test_the_dev_leaf_verifies_through_the_dev_chain(keys: ChannelKeySet) -> Non
     assert str(leaf.serial_number) == keys.id("certId")
 
 
-def test_missing_cert_id_and_cert(keys: ChannelKeySet) -> None:
+def test_missing_cert_id_and_cert(keys: ChannelKeySet, side: SandboxKeySet) -> None:
     pairs = [p for p in _fields(keys) if p[0] != "certId"]
-    body = protocol.build_notification_form(pairs, private_key=keys.channel_signing_key())
+    body = _signed(side, pairs)
     with pytest.raises(MissingField):
         _verify(keys, body)
 

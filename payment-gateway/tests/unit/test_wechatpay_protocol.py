@@ -1,4 +1,9 @@
-"""WeChat Pay APIv3 protocol (protocol, aead, notification; docs/channel-formats.md §1)."""
+"""WeChat Pay APIv3 protocol (protocol, aead, notification; docs/channel-formats.md §1).
+
+Our side is the gateway's code under test; the platform's side (encrypting resources, signing
+notifications, checking our request signatures) is the channel sandbox's
+`channel_sandbox.channels.wechatpay`, pinned itself by the official Appendix A vector.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,17 @@ import re
 from pathlib import Path
 
 import pytest
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from channel_sandbox.channels import wechatpay as platform
+from channel_sandbox.channels.base import RequestRejected
+from channel_sandbox.keys import SandboxKeySet, load_channel_keys
 from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
 from payment_gateway.adapters.channels.keys import ChannelKeySet, generate_dev_keys, load_key_set
 from payment_gateway.adapters.channels.wechatpay import protocol
-from payment_gateway.adapters.channels.wechatpay.aead import decrypt_resource, encrypt_resource
+from payment_gateway.adapters.channels.wechatpay.aead import decrypt_resource
 from payment_gateway.adapters.channels.wechatpay.notification import (
     REFUND_STATUS_OUTCOMES,
     TRADE_STATE_OUTCOMES,
@@ -66,10 +75,22 @@ SECTION_1_8_REFUND_SAMPLE = (
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> ChannelKeySet:
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path: Path = tmp_path_factory.mktemp("wechat-keys")
     generate_dev_keys(path)
-    return load_key_set(path, "wechatpay")
+    return path
+
+
+@pytest.fixture(scope="module")
+def keys(keys_dir: Path) -> ChannelKeySet:
+    """Our side."""
+    return load_key_set(keys_dir, "wechatpay")
+
+
+@pytest.fixture(scope="module")
+def side(keys_dir: Path) -> SandboxKeySet:
+    """The platform's side (the sandbox signs and encrypts with it)."""
+    return load_channel_keys(keys_dir, "wechatpay")
 
 
 # ---------------------------------------------------------------- AEAD
@@ -89,12 +110,12 @@ def test_appendix_a_vector_decrypts_to_the_section_1_5_sample() -> None:
     assert plaintext.decode() == SECTION_1_5_SAMPLE
 
 
-def test_appendix_a_vector_is_reproduced_by_encrypt() -> None:
-    sealed = encrypt_resource(
+def test_appendix_a_vector_is_reproduced_by_the_platform_side() -> None:
+    sealed = platform.encrypt_resource(
         APPENDIX_A_KEY,
-        plaintext=SECTION_1_5_SAMPLE.encode(),
+        SECTION_1_5_SAMPLE.encode(),
         nonce=APPENDIX_A_NONCE,
-        associated_data=APPENDIX_A_AAD,
+        associated=APPENDIX_A_AAD,
     )
     assert sealed == APPENDIX_A_CIPHERTEXT
 
@@ -119,9 +140,7 @@ def test_decrypt_rejects(
 
 
 def test_empty_associated_data_round_trips() -> None:
-    sealed = encrypt_resource(
-        APPENDIX_A_KEY, plaintext=b"{}", nonce="abcdefghijkl", associated_data=""
-    )
+    sealed = platform.encrypt_resource(APPENDIX_A_KEY, b"{}", nonce="abcdefghijkl", associated="")
     assert (
         decrypt_resource(
             APPENDIX_A_KEY, nonce="abcdefghijkl", associated_data="", ciphertext_b64=sealed
@@ -206,15 +225,16 @@ def test_mappings_cover_every_documented_status() -> None:
 # ---------------------------------------------------------------- signed messages
 
 
-def _signed(keys: ChannelKeySet, body: bytes, now_s: int = NOW_S) -> dict[str, str]:
-    return protocol.sign_message_headers(
-        body, private_key=keys.channel_signing_key(), serial=keys.id("serial"), now_s=now_s
-    )
+def _signed(side: SandboxKeySet, body: bytes, now_s: int = NOW_S) -> dict[str, str]:
+    """The platform's `Wechatpay-*` headers over `body` (the sandbox signs)."""
+    return platform.platform_headers(side, body, now_s=now_s)
 
 
-def test_signature_is_sha256_rsa_over_ts_nonce_body(keys: ChannelKeySet) -> None:
+def test_platform_signature_is_sha256_rsa_over_ts_nonce_body(
+    keys: ChannelKeySet, side: SandboxKeySet
+) -> None:
     body = b'{"id":"1"}'
-    headers = _signed(keys, body)
+    headers = _signed(side, body)
     message = (
         f"{headers['Wechatpay-Timestamp']}\n{headers['Wechatpay-Nonce']}\n".encode() + body + b"\n"
     )
@@ -229,26 +249,54 @@ def test_signature_is_sha256_rsa_over_ts_nonce_body(keys: ChannelKeySet) -> None
 
 
 @pytest.mark.parametrize("skew_s", [-300, 0, 300])
-def test_clock_window_is_inclusive_300_s(keys: ChannelKeySet, skew_s: int) -> None:
+def test_clock_window_is_inclusive_300_s(
+    keys: ChannelKeySet, side: SandboxKeySet, skew_s: int
+) -> None:
     body = b"{}"
-    platform = {keys.id("serial"): keys.channel_public_key}
+    platform_keys = {keys.id("serial"): keys.channel_public_key}
     verified = protocol.verify_signed_headers(
-        _signed(keys, body, NOW_S + skew_s), body, platform_keys=platform, now_s=NOW_S
+        _signed(side, body, NOW_S + skew_s), body, platform_keys=platform_keys, now_s=NOW_S
     )
     assert verified.timestamp_s == NOW_S + skew_s
 
 
-def test_signature_type_header_may_be_absent(keys: ChannelKeySet) -> None:
+@pytest.mark.parametrize("skew_s", [-301, 301])
+def test_clock_window_ends_after_300_s(
+    keys: ChannelKeySet, side: SandboxKeySet, skew_s: int
+) -> None:
     body = b"{}"
-    headers = _signed(keys, body)
+    platform_keys = {keys.id("serial"): keys.channel_public_key}
+    with pytest.raises(StaleTimestamp):
+        protocol.verify_signed_headers(
+            _signed(side, body, NOW_S + skew_s), body, platform_keys=platform_keys, now_s=NOW_S
+        )
+
+
+def test_signature_type_header_may_be_absent(keys: ChannelKeySet, side: SandboxKeySet) -> None:
+    body = b"{}"
+    headers = _signed(side, body)
     del headers["Wechatpay-Signature-Type"]
-    platform = {keys.id("serial"): keys.channel_public_key}
-    protocol.verify_signed_headers(headers, body, platform_keys=platform, now_s=NOW_S)
+    platform_keys = {keys.id("serial"): keys.channel_public_key}
+    protocol.verify_signed_headers(headers, body, platform_keys=platform_keys, now_s=NOW_S)
 
 
-def test_response_with_empty_body_verifies(keys: ChannelKeySet) -> None:
-    platform = {keys.id("serial"): keys.channel_public_key}
-    protocol.verify_signed_headers(_signed(keys, b""), b"", platform_keys=platform, now_s=NOW_S)
+def test_a_serial_we_do_not_know_is_refused(keys: ChannelKeySet, side: SandboxKeySet) -> None:
+    platform_keys = {"0" * 40: keys.channel_public_key}
+    with pytest.raises(UnknownSigningKey):
+        protocol.verify_signed_headers(
+            _signed(side, b"{}"), b"{}", platform_keys=platform_keys, now_s=NOW_S
+        )
+
+
+def test_response_with_empty_body_verifies(keys: ChannelKeySet, side: SandboxKeySet) -> None:
+    platform_keys = {keys.id("serial"): keys.channel_public_key}
+    protocol.verify_signed_headers(
+        _signed(side, b""), b"", platform_keys=platform_keys, now_s=NOW_S
+    )
+    with pytest.raises(BadSignature):
+        protocol.verify_signed_headers(
+            _signed(side, b""), b" ", platform_keys=platform_keys, now_s=NOW_S
+        )
 
 
 # ---------------------------------------------------------------- our requests
@@ -290,39 +338,51 @@ def test_authorization_signs_method_url_ts_nonce_body(keys: ChannelKeySet) -> No
     )
 
 
-def _verify_auth(keys: ChannelKeySet, authorization: str, **overrides: object) -> None:
+def _verify_auth(side: SandboxKeySet, authorization: str, **overrides: object) -> None:
+    """The platform checks our request's Authorization (the sandbox's reading)."""
     arguments: dict[str, object] = {
         "method": "POST",
         "url": "/v3/pay/transactions/app",
         "body": b'{"appid":"wx"}',
-        "merchant_public_key": keys.merchant_public_key,
-        "expected_mchid": keys.id("mchid"),
-        "expected_serial_no": keys.id("merchant_serial"),
         "now_s": NOW_S,
     } | overrides
-    protocol.verify_authorization(authorization, **arguments)  # type: ignore[arg-type]
+    platform.verify_request(side, authorization, **arguments)  # type: ignore[arg-type]
 
 
-def test_channel_side_verifies_our_authorization(keys: ChannelKeySet) -> None:
-    _verify_auth(keys, _authorization(keys))
+def test_the_platform_accepts_our_authorization(keys: ChannelKeySet, side: SandboxKeySet) -> None:
+    _verify_auth(side, _authorization(keys))
 
 
 @pytest.mark.parametrize(
-    ("overrides", "error"),
+    ("overrides", "reason"),
     [
-        ({"method": "GET"}, BadSignature),
-        ({"url": "/v3/pay/transactions/jsapi"}, BadSignature),
-        ({"body": b'{"appid":"wy"}'}, BadSignature),
-        ({"expected_mchid": "1900000000"}, UnknownSigningKey),
-        ({"expected_serial_no": "0" * 40}, UnknownSigningKey),
-        ({"now_s": NOW_S + 301}, StaleTimestamp),
+        ({"method": "GET"}, "does not verify"),
+        ({"url": "/v3/pay/transactions/jsapi"}, "does not verify"),
+        ({"body": b'{"appid":"wy"}'}, "does not verify"),
+        ({"now_s": NOW_S + 301}, "clock window"),
+        ({"now_s": NOW_S - 301}, "clock window"),
     ],
 )
-def test_channel_side_rejects_bad_authorization(
-    keys: ChannelKeySet, overrides: dict[str, object], error: type[Exception]
+def test_the_platform_rejects_our_authorization_for_another_request(
+    keys: ChannelKeySet, side: SandboxKeySet, overrides: dict[str, object], reason: str
 ) -> None:
-    with pytest.raises(error):
-        _verify_auth(keys, _authorization(keys), **overrides)
+    with pytest.raises(RequestRejected, match=reason):
+        _verify_auth(side, _authorization(keys), **overrides)
+
+
+@pytest.mark.parametrize("ids", [{"mchid": "1900000000"}, {"merchant_serial": "0" * 40}])
+def test_the_platform_rejects_our_authorization_for_another_merchant(
+    keys: ChannelKeySet, side: SandboxKeySet, ids: dict[str, str]
+) -> None:
+    other = SandboxKeySet(
+        channel=side.channel,
+        channel_private_key=side.channel_private_key,
+        channel_public_key=side.channel_public_key,
+        merchant_public_key=side.merchant_public_key,
+        ids={**side.ids, **ids},
+    )
+    with pytest.raises(RequestRejected, match="another merchant"):
+        _verify_auth(other, _authorization(keys))
 
 
 @pytest.mark.parametrize(
@@ -333,9 +393,9 @@ def test_channel_side_rejects_bad_authorization(
         "WECHATPAY2-SHA256-RSA2048",
     ],
 )
-def test_malformed_authorization(keys: ChannelKeySet, authorization: str) -> None:
+def test_malformed_authorization(authorization: str) -> None:
     with pytest.raises((Malformed, MissingField)):
-        _verify_auth(keys, authorization)
+        protocol.parse_authorization(authorization)
 
 
 # ---------------------------------------------------------------- app pay and answers
@@ -365,10 +425,9 @@ def test_app_pay_params(keys: ChannelKeySet) -> None:
     keys.merchant_public_key.verify(
         base64.b64decode(params.sign), message, padding.PKCS1v15(), hashes.SHA256()
     )
-    protocol.verify_app_pay_params(params, keys.merchant_public_key)
 
 
-def test_tampered_app_pay_params_fail(keys: ChannelKeySet) -> None:
+def test_app_pay_params_sign_the_prepay_id(keys: ChannelKeySet) -> None:
     params = protocol.build_app_pay_params(
         appid=keys.id("appid"),
         mchid=keys.id("mchid"),
@@ -376,9 +435,11 @@ def test_tampered_app_pay_params_fail(keys: ChannelKeySet) -> None:
         private_key=keys.merchant_private_key,
         timestamp_s=NOW_S,
     )
-    forged = protocol.AppPayParams(**(params.as_dict() | {"prepayid": "wx2"}))
-    with pytest.raises(BadSignature):
-        protocol.verify_app_pay_params(forged, keys.merchant_public_key)
+    forged = f"{params.appid}\n{params.timestamp}\n{params.noncestr}\nwx2\n".encode()
+    with pytest.raises(InvalidSignature):
+        keys.merchant_public_key.verify(
+            base64.b64decode(params.sign), forged, padding.PKCS1v15(), hashes.SHA256()
+        )
 
 
 def test_answers() -> None:
@@ -391,16 +452,16 @@ def test_answers() -> None:
         protocol.failure_answer(200)
 
 
-def test_refund_notification_round_trip(keys: ChannelKeySet) -> None:
+def test_the_official_refund_sample_verifies_once_the_platform_sent_it(
+    keys: ChannelKeySet, side: SandboxKeySet
+) -> None:
     plaintext = SECTION_1_8_REFUND_SAMPLE.replace("1900000100", keys.id("mchid")).encode()
-    signed = protocol.build_notification(
+    signed = platform.envelope_notification(
+        side,
         plaintext,
         original_type="refund",
         event_type="REFUND.SUCCESS",
         summary="退款成功",
-        apiv3_key=keys.require_apiv3_key(),
-        private_key=keys.channel_signing_key(),
-        serial=keys.id("serial"),
         now_s=NOW_S,
     )
     verified = WechatPayChannel(keys).verify_notification(signed.headers, signed.body, now_s=NOW_S)

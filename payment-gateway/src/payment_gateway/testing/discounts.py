@@ -11,11 +11,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from otd_shared.events import BillingDue, decode_envelope, new_envelope
-from payment_gateway.adapters.channels.contract import NotificationEvent, NotificationKind, Outcome
+from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
 from payment_gateway.adapters.tables import discount_cards, discount_draws
 from payment_gateway.service_layer.discount_cashier import outcome_handler
 from payment_gateway.service_layer.event_handlers import on_billing_due
 from payment_gateway.testing.harness import Harness, auth
+from payment_gateway.testing.notifications import NotificationEvent
 
 BILLING_FEN = 500_000
 

@@ -17,19 +17,18 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from channel_sandbox.channels import base as sandbox_wire
 from channel_sandbox.testing import SandboxHandle
 from otd_shared.events import BillingDue, new_envelope
-from payment_gateway.adapters.channels.contract import (
-    NotificationEvent,
-    NotificationKind,
-    SignedNotification,
-)
 from payment_gateway.adapters.tables import callback_requests, payments
 from payment_gateway.bootstrap import GatewayRuntime
 from payment_gateway.service_layer.context import Gateway
 from payment_gateway.service_layer.event_handlers import on_billing_due
 from payment_gateway.service_layer.scheduler import QueryScheduler
+from payment_gateway.testing.notifications import (
+    NotificationEvent,
+    SignedNotification,
+    sandbox_event,
+)
 
 TOKENS = {
     "app-backend": "tok-app",
@@ -120,10 +119,9 @@ class Harness:
         self, channel: str, event: NotificationEvent, *, now_s: int | None = None
     ) -> SignedNotification:
         """`event` as the channel would notify it, signed by the sandbox with the channel key."""
-        signed = self.sandbox.notification(
+        return self.sandbox.notification(
             channel, sandbox_event(event), now_s=now_s if now_s is not None else int(time.time())
         )
-        return SignedNotification(headers=dict(signed.headers), body=signed.body)
 
     async def notify(
         self, channel: str, headers: dict[str, str] | list[tuple[str, str]], body: bytes
@@ -189,19 +187,4 @@ class Harness:
         return QueryScheduler(self.gw)
 
 
-def sandbox_event(event: NotificationEvent) -> sandbox_wire.NotificationEvent:
-    """The same announcement in the sandbox's vocabulary (no signing code is shared)."""
-    refund = None
-    if event.kind is NotificationKind.REFUND:
-        out_refund_no, refund_id, refund_fen = event.require_refund()
-        refund = sandbox_wire.RefundFacts(
-            out_refund_no=out_refund_no, refund_id=refund_id, amount_fen=refund_fen
-        )
-    return sandbox_wire.NotificationEvent(
-        out_trade_no=event.out_trade_no,
-        channel_txn_id=event.channel_txn_id,
-        amount_fen=event.amount_fen,
-        outcome=sandbox_wire.Outcome(event.outcome.value),
-        refund=refund,
-        extra_fields=event.extra_fields,
-    )
+__all__ = ["Harness", "NotificationEvent", "SignedNotification", "auth", "sandbox_event"]

@@ -1,8 +1,8 @@
 """UnionPay ACP back notifications (后台通知) as UnionPay sends them (docs/channel-formats.md §5.1).
 
-* Form POST in the charset named by `encoding` (UTF-8 here).
+* Form POST in the charset named by `encoding` (UTF-8 here unless a field says GBK).
 * String to sign: every field except `signature`, empty values removed, keys sorted, `k=v`
-  joined by `&`.
+  joined by `&`, encoded in that charset before it is hashed.
 * `version=5.1.0`, `signMethod=01`: signature = Base64(SHA256withRSA(hex(SHA-256(string))))
   — RSA signs the 64-character lower-case hex digest as ASCII, not the string. The
   verification key travels in `signPubKeyCert` (PEM, validated against the UnionPay chain),
@@ -29,12 +29,14 @@ from channel_sandbox.channels.base import (
 )
 from channel_sandbox.keys import SandboxKeySet
 from otd_shared.channel_wire import (
+    Charset,
     HashName,
     WireFormatError,
     canonical_query,
     channel_time,
     decode_form,
     encode_form,
+    normalize_charset,
     rsa_sign_b64,
     rsa_verify_b64,
 )
@@ -56,16 +58,27 @@ def sign_content(pairs: Iterable[tuple[str, str]]) -> str:
     return canonical_query((k, v) for k, v in pairs if k != "signature" and v)
 
 
-def digest_text(content: str, version: str) -> bytes:
-    """What RSA signs: the lower-case hex SHA-1 (5.0.0) or SHA-256 (5.1.0, default) digest."""
+def digest_text(content: str, version: str, charset: Charset = "utf-8") -> bytes:
+    """What RSA signs: the lower-case hex SHA-1 (5.0.0) or SHA-256 (5.1.0, default) digest of
+    the content in `charset`."""
     algorithm = hashlib.sha1 if _HASHES.get(version) == "sha1" else hashlib.sha256
-    return algorithm(content.encode("utf-8")).hexdigest().encode("ascii")
+    return algorithm(content.encode(charset)).hexdigest().encode("ascii")
 
 
-def signature(keys: SandboxKeySet, pairs: Iterable[tuple[str, str]], version: str) -> str:
+def signature(
+    keys: SandboxKeySet,
+    pairs: Iterable[tuple[str, str]],
+    version: str,
+    charset: Charset = "utf-8",
+) -> str:
     """The `signature` field for `pairs` under `version`."""
-    digest = digest_text(sign_content(pairs), version)
+    digest = digest_text(sign_content(pairs), version, charset)
     return rsa_sign_b64(keys.channel_private_key, digest, _HASHES.get(version, "sha256"))
+
+
+def form_charset(fields: Mapping[str, str]) -> Charset:
+    """The charset the `encoding` field names (UTF-8 when absent)."""
+    return normalize_charset(fields.get("encoding", "UTF-8"))
 
 
 def notification_fields(
@@ -136,11 +149,16 @@ def _transaction_fields(event: NotificationEvent) -> dict[str, str]:
 def signed_form(
     keys: SandboxKeySet, fields: Mapping[str, str] | Sequence[tuple[str, str]]
 ) -> SignedNotification:
-    """Sign `fields` under their `version` (5.1.0 when absent) and encode the form."""
+    """Sign `fields` under their `version` (5.1.0 when absent) and encode the form in the
+    charset their `encoding` names (UTF-8 when absent)."""
     pairs = list(fields.items()) if isinstance(fields, Mapping) else list(fields)
-    version = dict(pairs).get("version", "5.1.0")
-    body = encode_form([*pairs, ("signature", signature(keys, pairs, version))])
-    return SignedNotification(headers={"Content-Type": CONTENT_TYPE}, body=body)
+    named = dict(pairs)
+    version, charset = named.get("version", "5.1.0"), form_charset(named)
+    signed = [*pairs, ("signature", signature(keys, pairs, version, charset))]
+    content_type = CONTENT_TYPE.replace("UTF-8", charset.upper())
+    return SignedNotification(
+        headers={"Content-Type": content_type}, body=encode_form(signed, charset)
+    )
 
 
 def notification(
