@@ -52,10 +52,15 @@ STEADY_S = float(os.environ.get("E2E_STEADY_S", "20"))
 BURST_RATE = int(os.environ.get("E2E_BURST_RATE", "1600"))
 BURST_S = float(os.environ.get("E2E_BURST_S", "30"))
 REPLICAS = int(os.environ.get("E2E_REPLICAS", "2"))
+PYSPY_DIR = os.environ.get("E2E_PYSPY_DIR", "")
+"""When set: every Python process of the cluster is sampled by py-spy (on PATH, not a
+project dependency) during the steady phase; collapsed stacks land there, one per process."""
 IDLE_GOAL_CORE_PCT = 5.0
 PAID_P99_GOAL_S = 1.0
 APPLIED_RATIO_GOAL = 0.95
 DRAIN_GOAL_S = 120.0
+IDLE_SHOWN = 0.001
+"""Idle processes under 0.1 % of a core are left out of the idle breakdown."""
 CPU_BUDGET_MS = 4.0
 """2 cores / 500 notifications/s: the whole chain's CPU per notification must fit this."""
 DRAIN_TIMEOUT_S = 300.0
@@ -86,11 +91,20 @@ async def run(ctx: BenchContext) -> Report:
                 "% of 1 core",
                 f"goal < {IDLE_GOAL_CORE_PCT:.0f}",
             )
+            report.lines += [
+                f"    idle {name:50} {100 * rate:6.1f} % of 1 core"
+                for name, rate in idle_rates.items()
+                if rate >= IDLE_SHOWN
+            ]
             orders = await _open_orders(cluster, steady_n + burst_n)
             payments = await _seed_payments(database_url, orders)
             notes = _sign_all(cluster.keys_dir, payments)
-            steady = await _phase(cluster, payments[:steady_n], notes[:steady_n], STEADY_RATE)
-            burst = await _phase(cluster, payments[steady_n:], notes[steady_n:], BURST_RATE)
+            steady = await _phase(
+                cluster, payments[:steady_n], notes[:steady_n], STEADY_RATE, "steady"
+            )
+            burst = await _phase(
+                cluster, payments[steady_n:], notes[steady_n:], BURST_RATE, "burst"
+            )
             paid_rows = await _paid_intent_billings(database_url)
     _report_steady(report, steady, idle_rates)
     _report_burst(report, burst, paid_rows, steady_n + burst_n, idle_rates)
@@ -395,7 +409,11 @@ class _Observer:
 
 
 async def _phase(
-    cluster: Cluster, payments: list[Payment], notes: list[Notification], rate: int
+    cluster: Cluster,
+    payments: list[Payment],
+    notes: list[Notification],
+    rate: int,
+    phase_name: str,
 ) -> Phase:
     """Send at ``rate``/s, then wait for every order to be PAID and posted."""
     phase = Phase(sent=len(payments), rate=rate)
@@ -405,6 +423,7 @@ async def _phase(
     pool = await _Pool.open(port, LOAD_CONNECTIONS)
     scheduled: dict[str, float] = {}
     account = CpuAccount.start(_tree(cluster.pid), await _backends(cluster.database_url))
+    samplers = _py_spy(account.labels, phase_name) if PYSPY_DIR else []
     start = time.perf_counter() + 0.2
     try:
 
@@ -427,12 +446,44 @@ async def _phase(
             await asyncio.sleep(0.2)
         phase.cpu = account.stop(await _backends(cluster.database_url))
         phase.cpu_wall_s = time.perf_counter() - start
+        _stop_samplers(samplers)
         await asyncio.sleep(2.0)  # late duplicates would show up now
     finally:
         await pool.close()
         await observer.stop()
     _tally(phase, scheduled, observer, start)
     return phase
+
+
+def _py_spy(labels: dict[int, str], phase_name: str) -> list[subprocess.Popen[bytes]]:
+    """A py-spy sampler per Python service process (raw collapsed stacks, 50 Hz)."""
+    out = Path(PYSPY_DIR)
+    out.mkdir(parents=True, exist_ok=True)
+    samplers = []
+    for pid, name in labels.items():
+        if not any(m in name for m in ("service", "gateway")):
+            continue
+        target = out / f"{phase_name}-{name.replace(' ', '_')}-{pid}.txt"
+        samplers.append(
+            subprocess.Popen(  # noqa: S603  (a developer's profiler, fixed arguments)
+                ["py-spy", "record", "--pid", str(pid), "--rate", "50", "--nonblocking"]
+                + ["--format", "raw", "--output", str(target)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    return samplers
+
+
+def _stop_samplers(samplers: list[subprocess.Popen[bytes]]) -> None:
+    for sampler in samplers:
+        sampler.send_signal(signal.SIGINT)
+    for sampler in samplers:
+        try:
+            sampler.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            sampler.kill()
+            sampler.wait()
 
 
 def _tally(phase: Phase, scheduled: dict[str, float], observer: _Observer, start: float) -> None:

@@ -54,6 +54,9 @@ class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._versions: dict[str, int] = {}
+        self._stored_subs: dict[object, dict[str, object]] = {}
+        """Each loaded or written sub-order row as stored (``updated_at`` aside): ``save``
+        skips the unchanged ones (a paid billing changes one sub-order of four, or none)."""
 
     # --- vehicle orders ---------------------------------------------------------------
 
@@ -85,6 +88,7 @@ class OrderRepository:
         )
         await self._add_history(order.id, order.all_history())
         self._versions[order.id] = 1
+        self._remember_subs(order)
 
     async def get(self, order_id: str, *, for_update: bool = False) -> VehicleOrder | None:
         """The order with its sub-orders (history not loaded), or None."""
@@ -108,7 +112,14 @@ class OrderRepository:
             ).mappings()
         }
         self._versions[order_id] = row["version"]
-        return _vehicle_order(row, subs)
+        order = _vehicle_order(row, subs)
+        self._remember_subs(order)
+        return order
+
+    def _remember_subs(self, order: VehicleOrder) -> None:
+        for sub in _sub_order_rows(order, order.created_at):
+            sub_id = sub.pop("sub_order_id")
+            self._stored_subs[sub_id] = _without_time(sub)
 
     async def save(self, order: VehicleOrder) -> None:
         """Write the changed order, its sub-orders and its new history entries.
@@ -141,9 +152,13 @@ class OrderRepository:
         self._versions[order.id] = version + 1
         for row in _sub_order_rows(order, at):
             sub_id = row.pop("sub_order_id")
+            stored = _without_time(row)
+            if self._stored_subs.get(sub_id) == stored:
+                continue
             await self._session.execute(
                 sa.update(sub_orders).where(sub_orders.c.sub_order_id == sub_id).values(**row)
             )
+            self._stored_subs[sub_id] = stored
         await self._add_history(order.id, order.all_history())
         order.history.clear()
         for sub in (order.production, order.charging_pile, order.loan):
@@ -277,6 +292,10 @@ class OrderRepository:
         ]
         if rows:
             await self._session.execute(sa.insert(order_history), rows)
+
+
+def _without_time(row: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in row.items() if k != "updated_at"}
 
 
 def _sub_order_rows(order: VehicleOrder, at: datetime) -> list[dict[str, object]]:
