@@ -539,7 +539,8 @@ def unionpay_cases() -> dict[str, Case]:
         ),
         "signature_not_base64": raw_change("signature", "@@@"),
         "unknown_cert_id_resigned": lambda ctx: _form_with(ctx, certId="69042905377"),
-        "missing_cert_id_resigned": lambda ctx: _form_with(ctx, certId=None),
+        # the sandbox sends 5.1.0 with signPubKeyCert: without it and certId no key is named
+        "missing_cert_id_resigned": lambda ctx: _form_with(ctx, certId=None, signPubKeyCert=None),
         "version_400_resigned": lambda ctx: _form_with(ctx, version="4.0.0"),
         "version_500_with_a_510_signature": raw_change("version", "5.0.0"),
         "sign_method_11_resigned": lambda ctx: _form_with(ctx, signMethod="11"),

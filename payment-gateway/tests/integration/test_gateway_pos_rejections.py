@@ -703,3 +703,44 @@ async def test_pos_notification_refused_and_nothing_changes(
     assert rows[-1]["verdict"] == "rejected"
     assert rows[-1]["reason"] == expect.reason, case
     assert await _parked_count(pos) == parked_before
+
+
+@pytest.mark.parametrize(
+    ("options", "key_field"),
+    [
+        ({}, "signPubKeyCert"),  # what the sandbox sends: 5.1.0 with the dev CA's leaf
+        ({"key_id": "certId"}, "certId"),
+        ({"version": "5.0.0"}, "certId"),
+    ],
+    ids=["510_sign_pub_key_cert", "510_cert_id", "500_cert_id"],
+)
+async def test_unionpay_reservation_settles_with_either_key_form(
+    harness: Harness, options: dict[str, str], key_field: str
+) -> None:
+    store = f"S{uuid.uuid4().hex[:6].upper()}"
+    terminal = f"T-UP-{store}"
+    put = await harness.client.put(
+        f"/v1/pos/stores/{store}",
+        json={"name": "Forms store", "terminals": {terminal: "unionpay"}},
+        headers=auth("sre"),
+    )
+    assert put.status_code == 200, put.text
+    reservation = await _reserve(harness, store, terminal, "unionpay")
+    event = NotificationEvent(
+        out_trade_no=reservation.out_trade_no,
+        channel_txn_id=f"{secrets.randbelow(10**21):021d}",
+        amount_fen=reservation.amount_fen,
+        extra_fields={"termId": terminal},
+    )
+    signed = harness.sandbox.notification("unionpay", event, **options)
+    fields = dict(decode_form(signed.body, "utf-8"))
+    assert key_field in fields
+    assert ("signPubKeyCert" in fields) == (key_field == "signPubKeyCert")
+    answer = await harness.notify("unionpay", dict(signed.headers), signed.body)
+    assert (answer.status_code, answer.content) == (200, b"ok")
+    assert await harness.status_of(reservation.payment_id) == "succeeded"
+    [event_out] = await harness.callbacks_events(reservation.payment_id)
+    assert (event_out["outcome"], event_out["channel_txn_id"]) == (
+        "succeeded",
+        event.channel_txn_id,
+    )

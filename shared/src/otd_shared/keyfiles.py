@@ -32,6 +32,7 @@ MERCHANT_PRIVATE_PEM: Final = "merchant_private.pem"
 MERCHANT_PUBLIC_PEM: Final = "merchant_public.pem"
 APIV3_KEY_FILE: Final = "apiv3.key"
 IDS_FILE: Final = "ids.json"
+CHANNEL_CERT_PEM: Final = "channel_cert.pem"  # UnionPay: the signing certificate (dev CA leaf)
 
 RSA_KEY_SIZE_BITS: Final = 2048
 RSA_PUBLIC_EXPONENT: Final = 65537

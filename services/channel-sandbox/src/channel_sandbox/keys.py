@@ -7,8 +7,9 @@ what is missing, as a channel issues keys and ids at onboarding; existing files 
 kept, so the gateway and the sandbox always agree on one layout. Which ids and key files a
 channel has is its `KeyLayout`, declared in its package's `SandboxChannel`.
 
-`merchant_private_key` is loaded when present: only the sandbox's test kit (which plays the
-merchant) uses it.
+`channel_cert.pem` (UnionPay's signing certificate, issued by the dev CA the launcher makes) is
+read when present. `merchant_private_key` is loaded when present: only the sandbox's test kit
+(which plays the merchant) uses it.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ class SandboxKeySet:
     ids: Mapping[str, str]
     merchant_private_key: rsa.RSAPrivateKey | None = field(default=None, repr=False)
     apiv3_key: bytes | None = field(default=None, repr=False)
+    sign_cert_pem: str | None = field(default=None, repr=False)
+    """The certificate of `channel_private_key` (UnionPay's `channel_cert.pem`, issued by the
+    dev CA), which UnionPay 5.1.0 notifications carry in `signPubKeyCert`; None: none."""
 
     def id(self, name: str) -> str:
         """The identifier `name` from ids.json; SandboxKeyError when absent."""
@@ -77,6 +81,16 @@ class SandboxKeySet:
         if self.merchant_private_key is None:
             raise SandboxKeyError(f"{self.channel}: no {keyfiles.MERCHANT_PRIVATE_PEM}")
         return self.merchant_private_key
+
+
+def _load_cert(path: Path) -> str | None:
+    """A PEM certificate's text, or None when the file is absent."""
+    if not path.is_file():
+        return None
+    text = path.read_text("ascii")
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise KeyFileError(f"{path} is not a PEM certificate")
+    return text
 
 
 def load_channel_keys(
@@ -103,6 +117,7 @@ def load_channel_keys(
                 else None
             ),
             apiv3_key=_load_apiv3(directory) if apiv3 else None,
+            sign_cert_pem=_load_cert(directory / keyfiles.CHANNEL_CERT_PEM),
         )
     except KeyFileError as exc:
         raise SandboxKeyError(str(exc)) from None

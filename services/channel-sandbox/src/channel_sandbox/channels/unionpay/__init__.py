@@ -5,8 +5,9 @@
   joined by `&`, encoded in that charset before it is hashed.
 * `version=5.1.0`, `signMethod=01`: signature = Base64(SHA256withRSA(hex(SHA-256(string))))
   — RSA signs the 64-character lower-case hex digest as ASCII, not the string. The
-  verification key travels in `signPubKeyCert` (PEM, validated against the UnionPay chain),
-  or is named by `certId`.
+  verification key travels in `signPubKeyCert` (PEM, validated against the UnionPay chain;
+  what the sandbox sends by default, with `var/keys/unionpay/channel_cert.pem`), or is named
+  by `certId` (the option `key_id="certId"`).
 * `version=5.0.0`: the same with SHA-1 (hex digest, SHA1withRSA); the key is named by `certId`.
 * `txnAmt` is fen. A refund (`txnType=04`) names the refund request: `orderId` is the
   merchant's refund number, `queryId` the refund's id, `origQryId` the payment's.
@@ -44,6 +45,7 @@ from otd_shared.channel_wire import (
 CODE: Final = "unionpay"
 CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=UTF-8"
 AcpVersion = Literal["5.1.0", "5.0.0"]
+KeyId = Literal["signPubKeyCert", "certId"]
 _HASHES: Final[Mapping[str, HashName]] = {"5.1.0": "sha256", "5.0.0": "sha1"}
 _RESP: Final[Mapping[Outcome, tuple[str, str]]] = {
     Outcome.SUCCEEDED: ("00", "success"),
@@ -167,11 +169,25 @@ def notification(
     *,
     now_s: int,
     version: AcpVersion = "5.1.0",
+    key_id: KeyId = "signPubKeyCert",
     sign_cert_pem: str | None = None,
 ) -> SignedNotification:
-    """A signed back notification (5.1.0 with certId unless told otherwise)."""
-    fields = notification_fields(keys, event, now_s, version=version, sign_cert_pem=sign_cert_pem)
+    """A signed back notification: ACP 5.1.0 carrying the signing certificate in
+    `signPubKeyCert` (the key set's `channel_cert.pem`, issued by the dev CA) by default;
+    `key_id="certId"` (or 5.0.0, or a key set without a certificate) names the key by certId."""
+    pem = sign_cert_pem or keys.sign_cert_pem
+    if version != "5.1.0" or key_id == "certId":
+        pem = sign_cert_pem  # only an explicit certificate (tests of refusals) goes along
+    fields = notification_fields(
+        keys, event, now_s, version=version, sign_cert_pem=form_pem(pem) if pem else None
+    )
     return signed_form(keys, fields)
+
+
+def form_pem(pem: str) -> str:
+    """A PEM certificate as UnionPay puts it in a form field: CRLF line breaks, no trailing
+    break."""
+    return pem.strip().replace("\r\n", "\n").replace("\n", "\r\n")
 
 
 # ---------------------------------------------------------------- the merchant's reading (tests)
