@@ -204,7 +204,10 @@ def test_replay_feeds_a_consumer_and_the_inbox_skips_what_it_applied(
         "0",
     )
     assert code == 0
-    assert again["applied"] == 0  # every event was applied before: the inbox skips it
+    # Every event the first replay read was applied by then: the inbox skips all of them.
+    # Only events the cluster published since (its consumers may lag on a busy machine) can
+    # still be new.
+    assert again["applied"] <= again["read"] - body["read"]
     code, _ = otd(
         running_cluster,
         "replay",

@@ -15,6 +15,8 @@ import httpx
 from finance_console.errors import ServiceRefused, ServiceUnavailable
 
 Params = Mapping[str, str | int | list[str]]
+# Below uvicorn's 5 s keep-alive: a pooled connection is dropped before the server closes it.
+KEEPALIVE_EXPIRY_S = 2.0
 
 
 class ServiceApis:
@@ -33,7 +35,9 @@ class ServiceApis:
         self._load_urls = urls
         self._urls: dict[str, str] = {}
         self._tokens = tokens_by_role
-        self._client = httpx.AsyncClient(timeout=timeout_s)
+        self._client = httpx.AsyncClient(
+            timeout=timeout_s, limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S)
+        )
 
     @property
     def urls(self) -> dict[str, str]:
@@ -96,13 +100,15 @@ class ServiceApis:
         token = self._tokens.get(role)
         if token is None:
             raise ServiceUnavailable(f"the console holds no service token for role {role}")
+        url, headers = self._base(service) + path, {"Authorization": f"Bearer {token}"}
         try:
-            response = await self._client.request(
-                method,
-                self._base(service) + path,
-                headers={"Authorization": f"Bearer {token}"},
-                **kw,
-            )
+            try:
+                response = await self._client.request(method, url, headers=headers, **kw)
+            except httpx.RemoteProtocolError:
+                if method != "GET":
+                    raise
+                # The server closed a pooled connection as we reused it: a GET may go again.
+                response = await self._client.request(method, url, headers=headers, **kw)
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(f"{service} did not answer ({type(exc).__name__})") from exc
         if response.status_code >= 500:
