@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from otd_shared import keyfiles
 from payment_gateway.adapters.channels.keys import (
     CHANNEL_CODES,
     REQUIRED_IDS,
@@ -80,7 +81,10 @@ def test_ids_have_the_channels_shapes(template_dir: Path) -> None:
 def test_keys_are_rsa_2048_pairs(template_dir: Path) -> None:
     for channel in CHANNEL_CODES:
         keys = load_key_set(template_dir, channel)
-        assert keys.channel_signing_key().key_size == 2048
+        channel_private = keyfiles.load_private_pem(template_dir / channel / "channel_private.pem")
+        assert channel_private.key_size == 2048  # the sandbox's, made with the dev layout
+        assert keyfiles.same_public_key(channel_private.public_key(), keys.channel_public_key)
+        assert keys.merchant_private_key.key_size == 2048
         assert keys.merchant_private_key.public_key().public_numbers() == (
             keys.merchant_public_key.public_numbers()
         )
@@ -98,7 +102,9 @@ def test_missing_public_key_is_derived_from_the_kept_private_key(keys_dir: Path)
     (keys_dir / "alipay" / "channel_public.pem").unlink()
     generate_dev_keys(keys_dir)
     assert (keys_dir / "alipay" / "channel_private.pem").read_bytes() == private
-    load_key_set(keys_dir, "alipay")  # pair check passes
+    derived = load_key_set(keys_dir, "alipay").channel_public_key
+    kept = keyfiles.load_private_pem(keys_dir / "alipay" / "channel_private.pem")
+    assert keyfiles.same_public_key(kept.public_key(), derived)
 
 
 def test_public_key_without_private_key_is_not_replaced(keys_dir: Path) -> None:
@@ -125,12 +131,17 @@ def test_partial_layout_is_completed(tmp_path: Path) -> None:
     assert keys.require_apiv3_key() == b"TESTAPIV3KEY0123456789abcdefghij"
 
 
-def test_channel_private_key_is_optional_on_load(keys_dir: Path) -> None:
-    (keys_dir / "allinpay" / "channel_private.pem").unlink()
+def test_the_gateway_neither_needs_nor_holds_the_channel_private_key(keys_dir: Path) -> None:
+    (keys_dir / "allinpay" / "channel_private.pem").write_bytes(b"not read by the gateway")
     keys = load_key_set(keys_dir, "allinpay")
-    assert keys.channel_private_key is None
-    with pytest.raises(ChannelKeyError):
-        keys.channel_signing_key()
+    (keys_dir / "allinpay" / "channel_private.pem").unlink()
+    again = load_key_set(keys_dir, "allinpay")
+    assert (again.ids, again.channel_public_key.public_numbers()) == (
+        keys.ids,
+        keys.channel_public_key.public_numbers(),
+    )
+    held = [value for value in vars(keys).values() if isinstance(value, rsa.RSAPrivateKey)]
+    assert held == [keys.merchant_private_key]
 
 
 @pytest.mark.parametrize(

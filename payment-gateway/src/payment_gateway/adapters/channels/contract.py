@@ -1,9 +1,10 @@
 """The uniform face of every channel's notification protocol.
 
-`ChannelProtocol` is what the gateway's `POST /callbacks/{channel}` calls (verify, then answer in
-the channel's own format) and what the channel sandbox calls (sign a notification with the dev
-channel key). Each channel package implements it in `<channel>/notification.py`; the registry
-builds one from a `ChannelKeySet`.
+`ChannelProtocol` is what the gateway's `POST /callbacks/{channel}` calls: verify, then answer in
+the channel's own format. It is our side only: the gateway never builds or signs a channel's
+notification (the channel sandbox does that from the published format, and tests get genuine
+notifications from it, from the golden vectors or from the channels' SDKs). Each channel package
+implements it in `<channel>/notification.py`; the registry builds one from a `ChannelKeySet`.
 
 `VerifiedNotification` is only ever produced after the signature checked out. Merchant ids,
 amount and order existence are checked later by the gateway service (docs/payment-gateway.md
@@ -79,54 +80,6 @@ class VerifiedNotification:
             raise ValueError("notification amounts are never negative")
 
 
-@dataclass(frozen=True, kw_only=True)
-class NotificationEvent:
-    """What the sandbox wants a channel to announce; each channel maps it to its own fields.
-
-    `extra_fields` are merged last into the channel's top-level fields (decrypted resource for
-    WeChat), so the sandbox can set anything the channel format has.
-    """
-
-    out_trade_no: str
-    channel_txn_id: str
-    amount_fen: int
-    kind: NotificationKind = NotificationKind.PAYMENT
-    outcome: Outcome = Outcome.SUCCEEDED
-    out_refund_no: str | None = None
-    channel_refund_id: str | None = None
-    refund_amount_fen: int | None = None
-    extra_fields: Mapping[str, object] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        is_refund = self.kind is NotificationKind.REFUND
-        if is_refund and self.outcome not in (Outcome.REFUNDED, Outcome.FAILED):
-            raise ValueError("refund events are either refunded or failed")
-        if not is_refund and self.outcome is Outcome.REFUNDED:
-            raise ValueError("payment events are never refunded; use kind=refund")
-        if self.amount_fen < 0 or (self.refund_amount_fen or 0) < 0:
-            raise ValueError("event amounts are never negative")
-
-    def require_refund(self) -> tuple[str, str, int]:
-        """(out_refund_no, channel_refund_id, refund_amount_fen) of a refund event."""
-        if (
-            self.out_refund_no is None
-            or self.channel_refund_id is None
-            or self.refund_amount_fen is None
-        ):
-            raise ValueError(
-                "refund events need out_refund_no, channel_refund_id, refund_amount_fen"
-            )
-        return self.out_refund_no, self.channel_refund_id, self.refund_amount_fen
-
-
-@dataclass(frozen=True)
-class SignedNotification:
-    """A notification as the channel would POST it: headers and the exact body bytes."""
-
-    headers: Mapping[str, str]
-    body: bytes
-
-
 @dataclass(frozen=True)
 class CallbackAnswer:
     """The HTTP answer a channel expects from our callback endpoint."""
@@ -137,7 +90,7 @@ class CallbackAnswer:
 
 
 class ChannelProtocol(Protocol):
-    """Both sides of one channel's notification protocol, bound to its key set and limits."""
+    """Our side of one channel's notification protocol, bound to its key set and limits."""
 
     @property
     def channel(self) -> ChannelCode:
@@ -157,10 +110,6 @@ class ChannelProtocol(Protocol):
         `raw_body` must be the exact bytes received; `now_s` is the current Unix time used for
         timestamp windows (ignored by channels that sign no timestamp).
         """
-        ...
-
-    def sign_notification(self, event: NotificationEvent, *, now_s: int) -> SignedNotification:
-        """Channel side: build a genuine notification signed with the channel private key."""
         ...
 
     def success_answer(self) -> CallbackAnswer:
@@ -212,13 +161,3 @@ def check_merchant_ids(
 def channel_time(now_s: int) -> datetime:
     """`now_s` as an aware datetime in the channels' zone (UTC+8)."""
     return datetime.fromtimestamp(now_s, tz=UTC).astimezone(CHANNEL_TZ)
-
-
-def extra_form_fields(event: NotificationEvent, channel_label: str) -> dict[str, str]:
-    """A form channel's ``extra_fields`` as strings (form bodies carry text only)."""
-    fields: dict[str, str] = {}
-    for name, value in event.extra_fields.items():
-        if not isinstance(value, str):
-            raise TypeError(f"{channel_label} form field {name!r} must be a string")
-        fields[name] = value
-    return fields

@@ -18,6 +18,9 @@ here. `generate_dev_keys` never overwrites: files are created with an exclusive 
 processes racing at start-up end with one consistent key set; missing ids are added to an
 existing ids.json, present ones kept.
 
+The gateway never reads `channel_private.pem`: it only verifies what channels sign. The file
+is made with the dev layout because the channel sandbox plays the channel with it.
+
 ids.json also carries one id the design does not list: WeChat `merchant_serial`, the serial of
 *our* merchant certificate that goes into the `Authorization` header of our API calls (the
 design's `serial` is the platform certificate that signs notifications).
@@ -86,18 +89,14 @@ class KeySpec:
 
 @dataclass(frozen=True)
 class ChannelKeySet:
-    """Keys and identifiers of one channel, as both the gateway and the sandbox see them.
-
-    `channel_private_key` is None where only the public half is deployed (the gateway in
-    production); `channel_signing_key()` raises then.
-    """
+    """Keys and identifiers of one channel as the gateway holds them: our key pair, the
+    channel's public key (no channel private key: the gateway signs nothing as the channel)."""
 
     channel: ChannelCode
     channel_public_key: rsa.RSAPublicKey = field(repr=False)
     merchant_private_key: rsa.RSAPrivateKey = field(repr=False)
     merchant_public_key: rsa.RSAPublicKey = field(repr=False)
     ids: Mapping[str, str]
-    channel_private_key: rsa.RSAPrivateKey | None = field(default=None, repr=False)
     apiv3_key: bytes | None = field(default=None, repr=False)
     certificates: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     """Extra PEM certificates by file name (``KeySpec.certificate_files``)."""
@@ -109,12 +108,6 @@ class ChannelKeySet:
             raise ChannelKeyError(f"{self.channel}: ids.json has no {name!r}")
         return value
 
-    def channel_signing_key(self) -> rsa.RSAPrivateKey:
-        """The channel-side private key (sandbox only)."""
-        if self.channel_private_key is None:
-            raise ChannelKeyError(f"{self.channel}: no {CHANNEL_PRIVATE_PEM} loaded")
-        return self.channel_private_key
-
     def require_apiv3_key(self) -> bytes:
         """The WeChat APIv3 AEAD key (32 bytes)."""
         if self.apiv3_key is None:
@@ -125,16 +118,15 @@ class ChannelKeySet:
 def load_keys(keys_dir: Path, channel: ChannelCode, spec: KeySpec) -> ChannelKeySet:
     """Load `keys_dir/<channel>/` (keys_dir is usually `<repo>/var/keys`).
 
-    `channel_private.pem` is optional; every other file of the layout is required, including
-    `apiv3.key` where the spec asks for it. Raises ChannelKeyError naming the file that is wrong.
+    `channel_private.pem` is not read (the channel's, present only where the sandbox runs);
+    every file of `KeySpec.files` is required. Raises ChannelKeyError naming the file that is
+    wrong.
     """
     directory = keys_dir / channel
     with _as_channel_key_errors():
-        channel_private = _load_private_optional(directory / CHANNEL_PRIVATE_PEM)
         merchant_private = keyfiles.load_private_pem(directory / MERCHANT_PRIVATE_PEM)
         channel_public = keyfiles.load_public_pem(directory / CHANNEL_PUBLIC_PEM)
         merchant_public = keyfiles.load_public_pem(directory / MERCHANT_PUBLIC_PEM)
-        _check_pair(channel_private, channel_public, directory / CHANNEL_PUBLIC_PEM)
         _check_pair(merchant_private, merchant_public, directory / MERCHANT_PUBLIC_PEM)
         apiv3 = _load_apiv3(directory / APIV3_KEY_FILE) if spec.apiv3_key else None
         ids = _load_ids(directory / IDS_FILE, spec)
@@ -149,7 +141,6 @@ def load_keys(keys_dir: Path, channel: ChannelCode, spec: KeySpec) -> ChannelKey
         merchant_private_key=merchant_private,
         merchant_public_key=merchant_public,
         ids=MappingProxyType(ids),
-        channel_private_key=channel_private,
         apiv3_key=apiv3,
         certificates=MappingProxyType(certificates),
     )
@@ -189,12 +180,8 @@ def _as_channel_key_errors() -> Iterator[None]:
 # ---------------------------------------------------------------- loading
 
 
-def _load_private_optional(path: Path) -> rsa.RSAPrivateKey | None:
-    return keyfiles.load_private_pem(path) if path.exists() else None
-
-
-def _check_pair(private: rsa.RSAPrivateKey | None, public: rsa.RSAPublicKey, path: Path) -> None:
-    if private is not None and not keyfiles.same_public_key(private.public_key(), public):
+def _check_pair(private: rsa.RSAPrivateKey, public: rsa.RSAPublicKey, path: Path) -> None:
+    if not keyfiles.same_public_key(private.public_key(), public):
         raise ChannelKeyError(f"{path} does not belong to its private key")
 
 

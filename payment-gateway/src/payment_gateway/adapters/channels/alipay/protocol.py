@@ -1,4 +1,4 @@
-"""Alipay openapi 2.0 wire protocol, merchant side and channel side (docs/channel-formats.md §3).
+"""Alipay openapi 2.0 wire protocol, our (the merchant's) side (docs/channel-formats.md §3).
 
 * Notification (§3.1–3.2): form-urlencoded in the declared charset (`charset` parameter and/or
   Content-Type `charset=`; utf-8 or gbk; both absent → MissingField, disagreeing → BadCharset).
@@ -11,6 +11,9 @@
 * Our app pay order string (`alipay.trade.app.pay`): request signing content = all non-empty
   parameters except `sign` (sign_type included), sorted, RSA2.
 * Answers (§3.4): exactly `success`; anything else (we send `failure`) makes Alipay retry.
+
+Alipay's side (signing notifications, checking order strings) is the channel sandbox's
+(`channel_sandbox.channels.alipay`); python-alipay-sdk checks both sides in the tests.
 """
 
 from __future__ import annotations
@@ -122,19 +125,6 @@ def verify_notification_signature(
     hash_name = _hash_for(form_field(fields, "sign_type"))
     content = notification_sign_content(fields.items()).encode(charset)
     verify_b64(alipay_public_key, sign, content, hash_name)
-
-
-def sign_notification_form(
-    pairs: Sequence[tuple[str, str]],
-    *,
-    private_key: rsa.RSAPrivateKey,
-    charset: Charset = "utf-8",
-    sign_type: SignType = "RSA2",
-) -> bytes:
-    """Channel side: sign `pairs` (without sign/sign_type) and encode the form body."""
-    content = notification_sign_content(pairs).encode(charset)
-    sign = sign_b64(private_key, content, _hash_for(sign_type))
-    return encode_form([*pairs, ("sign_type", sign_type), ("sign", sign)], charset)
 
 
 # ---------------------------------------------------------------- notification: parsed
@@ -272,21 +262,6 @@ def build_app_pay_order_string(
     ]
     sign = sign_b64(private_key, request_sign_content(params).encode(charset))
     return encode_form([*params, ("sign", sign)], charset).decode("ascii")
-
-
-def verify_app_pay_order_string(
-    order_string: str, merchant_public_key: rsa.RSAPublicKey
-) -> dict[str, str]:
-    """Channel side (sandbox): verify an app pay order string and return its parameters."""
-    form = split_form(order_string.encode("ascii"))
-    charset = resolve_charset(form, None)
-    params = dict(decode_form_values(form, charset))
-    if params.get("method") != APP_PAY_METHOD:
-        raise Malformed("method is not alipay.trade.app.pay")
-    hash_name = _hash_for(form_field(params, "sign_type"))
-    content = request_sign_content(params.items()).encode(charset)
-    verify_b64(merchant_public_key, form_field(params, "sign"), content, hash_name)
-    return params
 
 
 # ---------------------------------------------------------------- answers

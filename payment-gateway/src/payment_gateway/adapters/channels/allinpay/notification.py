@@ -19,13 +19,9 @@ from payment_gateway.adapters.channels.allinpay import protocol
 from payment_gateway.adapters.channels.allinpay.protocol import AllinpayNotification
 from payment_gateway.adapters.channels.contract import (
     CallbackAnswer,
-    NotificationEvent,
     NotificationKind,
     Outcome,
-    SignedNotification,
     VerifiedNotification,
-    channel_time,
-    extra_form_fields,
 )
 from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.wire_format import BODY_SIZE_MAX_BYTES_DEFAULT
@@ -37,12 +33,6 @@ REFUND_TRXCODES: Final = frozenset(
 )
 PENDING_TRXSTATUS: Final = frozenset({"2000", "2008"})
 _REFERENCE_FIELDS: Final = ("chnltrxid", "trxcode", "trxdate", "paytime", "termno", "srctrxid")
-_TRXSTATUS_FOR: Final[Mapping[Outcome, str]] = {
-    Outcome.SUCCEEDED: "0000",
-    Outcome.REFUNDED: "0000",
-    Outcome.PENDING: "2008",
-    Outcome.FAILED: "3045",
-}
 
 
 def trxstatus_outcome(trxstatus: str, kind: NotificationKind) -> Outcome:
@@ -87,7 +77,7 @@ def _merchant_ids(notification: AllinpayNotification) -> dict[str, str]:
 
 
 class AllinpayChannel:
-    """Allinpay notifications, both sides, bound to the allinpay key set."""
+    """Allinpay notifications (our side), bound to the allinpay key set."""
 
     def __init__(
         self, keys: ChannelKeySet, *, max_body_bytes: int = BODY_SIZE_MAX_BYTES_DEFAULT
@@ -114,47 +104,8 @@ class AllinpayChannel:
         )
         return to_verified(notification)
 
-    def sign_notification(self, event: NotificationEvent, *, now_s: int) -> SignedNotification:
-        fields = {**self._fields(event, now_s), **extra_form_fields(event, "Allinpay")}
-        body = protocol.sign_notification_form(
-            list(fields.items()), private_key=self._keys.channel_signing_key()
-        )
-        headers = {"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"}
-        return SignedNotification(headers=headers, body=body)
-
     def success_answer(self) -> CallbackAnswer:
         return protocol.success_answer()
 
     def failure_answer(self, error: CallbackRejected | None = None) -> CallbackAnswer:
         return protocol.failure_answer(error.http_status if error is not None else 500)
-
-    def _fields(self, event: NotificationEvent, now_s: int) -> dict[str, str]:
-        moment = channel_time(now_s)
-        fields = {
-            "appid": self._keys.id("appid"),
-            "cusid": self._keys.id("cusid"),
-            "trxcode": "VSP501",
-            "trxid": event.channel_txn_id,
-            "chnltrxid": "4200001234" + event.channel_txn_id[-18:],
-            "cusorderid": event.out_trade_no,
-            "outtrxid": "",
-            "initamt": str(event.amount_fen),
-            "trxamt": str(event.amount_fen),
-            "trxdate": moment.strftime("%Y%m%d"),
-            "paytime": moment.strftime("%Y%m%d%H%M%S"),
-            "trxstatus": _TRXSTATUS_FOR[event.outcome],
-            "termno": "",
-            "acct": "oSandbox",
-            "fee": "0",
-            "signtype": protocol.SIGN_TYPE_RSA,
-        }
-        if event.kind is NotificationKind.REFUND:
-            out_refund_no, refund_id, refund_fen = event.require_refund()
-            fields |= {
-                "trxcode": "VSP503",
-                "trxid": refund_id,
-                "srctrxid": event.channel_txn_id,
-                "cusorderid": out_refund_no,
-                "trxamt": str(refund_fen),
-            }
-        return fields

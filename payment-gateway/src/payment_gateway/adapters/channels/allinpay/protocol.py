@@ -1,4 +1,4 @@
-"""Allinpay 收银宝 (VSP) result notification, both sides (docs/channel-formats.md §6.1).
+"""Allinpay 收银宝 (VSP) result notification, our side (docs/channel-formats.md §6.1).
 
 * Form POST, every value UTF-8 URL-encoded. Allinpay adds fields over time: all parameters are
   read and signed, unknown ones are kept.
@@ -8,11 +8,14 @@
   `signtype` is absent) and `SM2` raise UnsupportedSignType: we hold no MD5 app key and no SM2
   implementation, and accepting a weaker scheme than configured would defeat the check.
 * `trxamt` is in fen. Answer: the body `success`; anything else is retried 5 times.
+
+Allinpay's side (signing the notification) is the channel sandbox's
+(`channel_sandbox.channels.allinpay`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -20,12 +23,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from payment_gateway.adapters.channels.contract import CallbackAnswer
 from payment_gateway.adapters.channels.money_edge import fen_text_to_fen
-from payment_gateway.adapters.channels.rsa_signing import sign_b64, verify_b64
+from payment_gateway.adapters.channels.rsa_signing import verify_b64
 from payment_gateway.adapters.channels.wire_format import (
     BODY_SIZE_MAX_BYTES_DEFAULT,
     check_body_size,
     decode_form_values,
-    encode_form,
     form_field,
     join_sorted,
     split_form,
@@ -49,16 +51,6 @@ FAILURE_BODY: Final = b"fail"
 def sign_content(pairs: Iterable[tuple[str, str]]) -> str:
     """Non-empty parameters except `sign`, sorted, `k=v&...`."""
     return join_sorted((k, v) for k, v in pairs if k != "sign" and v)
-
-
-def sign_notification_form(
-    pairs: Sequence[tuple[str, str]], *, private_key: rsa.RSAPrivateKey
-) -> bytes:
-    """Channel side: add `signtype=RSA` if absent, sign with SHA1WithRSA, encode the form."""
-    if not any(name == "signtype" for name, _ in pairs):
-        pairs = [*pairs, ("signtype", SIGN_TYPE_RSA)]
-    sign = sign_b64(private_key, sign_content(pairs).encode(CHARSET), "sha1")
-    return encode_form([*pairs, ("sign", sign)], CHARSET)
 
 
 def decode_notification_form(

@@ -1,5 +1,4 @@
-"""Lakala open platform v3 wire protocol, our side and the channel side (docs/channel-formats.md
-§6.2).
+"""Lakala open platform v3 wire protocol, our side (docs/channel-formats.md §6.2).
 
 * Our requests: `Authorization: LKLAPI-SHA256withRSA appid="..",serial_no="..",timestamp="..",
   nonce_str="..",signature=".."` over `appid\\nserial_no\\ntimestamp\\nnonce_str\\nbody\\n`.
@@ -13,6 +12,8 @@
 
 ids.json has one `serial_no`; with dev keys it names both our merchant certificate (requests)
 and Lakala's platform certificate (responses). Real deployments configure the two separately.
+Lakala's side (checking our requests, signing responses and notifications) is the channel
+sandbox's (`channel_sandbox.channels.lakala`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import secrets
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Final
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -87,17 +87,6 @@ def _auth_params(authorization: str, required: tuple[str, ...]) -> dict[str, str
 # ---------------------------------------------------------------- our requests
 
 
-@dataclass(frozen=True)
-class RequestAuthorization:
-    """Parameters of a request Authorization header."""
-
-    appid: str
-    serial_no: str
-    timestamp: str
-    nonce_str: str
-    signature: str
-
-
 def request_message(appid: str, serial_no: str, timestamp: str, nonce: str, body: bytes) -> bytes:
     """`appid\\nserial_no\\ntimestamp\\nnonce_str\\nbody\\n` (also the response message)."""
     return _lines(appid, serial_no, timestamp, nonce) + body + b"\n"
@@ -119,49 +108,7 @@ def build_request_authorization(
     return f"{AUTH_SCHEME} {format_auth_params(zip(_REQUEST_AUTH_FIELDS, params, strict=True))}"
 
 
-def verify_request_authorization(
-    authorization: str,
-    body: bytes,
-    *,
-    merchant_public_key: rsa.RSAPublicKey,
-    expected_appid: str,
-    expected_serial_no: str,
-    now_s: int,
-    clock_skew_max_s: int = CLOCK_SKEW_MAX_S_DEFAULT,
-) -> RequestAuthorization:
-    """Channel side: verify a merchant request's Authorization header."""
-    params = _auth_params(authorization, _REQUEST_AUTH_FIELDS)
-    auth = RequestAuthorization(*(params[name] for name in _REQUEST_AUTH_FIELDS))
-    if auth.appid != expected_appid or auth.serial_no != expected_serial_no:
-        raise UnknownSigningKey("authorization appid/serial_no is not the expected merchant")
-    check_timestamp_window(parse_unix_seconds(auth.timestamp, "timestamp"), now_s, clock_skew_max_s)
-    message = request_message(auth.appid, auth.serial_no, auth.timestamp, auth.nonce_str, body)
-    verify_b64(merchant_public_key, auth.signature, message)
-    return auth
-
-
 # ---------------------------------------------------------------- Lakala's responses
-
-
-def sign_response_headers(
-    body: bytes,
-    *,
-    appid: str,
-    serial_no: str,
-    private_key: rsa.RSAPrivateKey,
-    now_s: int,
-    nonce: str | None = None,
-) -> dict[str, str]:
-    """Channel side: the `Lklapi-*` headers of a response."""
-    timestamp, nonce = str(now_s), nonce or new_nonce()
-    signature = sign_b64(private_key, request_message(appid, serial_no, timestamp, nonce, body))
-    return {
-        HEADER_APPID: appid,
-        HEADER_SERIAL: serial_no,
-        HEADER_TIMESTAMP: timestamp,
-        HEADER_NONCE: nonce,
-        HEADER_SIGNATURE: signature,
-    }
 
 
 def verify_response(
@@ -192,16 +139,6 @@ def verify_response(
 def notification_message(timestamp: str, nonce: str, body: bytes) -> bytes:
     """`timestamp\\nnonce_str\\nbody\\n`."""
     return _lines(timestamp, nonce) + body + b"\n"
-
-
-def build_notification_authorization(
-    body: bytes, *, private_key: rsa.RSAPrivateKey, now_s: int, nonce: str | None = None
-) -> str:
-    """Channel side: the Authorization header value of a notification."""
-    timestamp, nonce = str(now_s), nonce or new_nonce()
-    signature = sign_b64(private_key, notification_message(timestamp, nonce, body))
-    params = zip(_NOTIFY_AUTH_FIELDS, (timestamp, nonce, signature), strict=True)
-    return f"{AUTH_SCHEME} {format_auth_params(params)}"
 
 
 def verify_notification_signature(

@@ -14,7 +14,6 @@ channel id and `origQryId` the payment's; `txnAmt` is the refunded amount.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -23,13 +22,9 @@ from typing import Final
 from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.contract import (
     CallbackAnswer,
-    NotificationEvent,
     NotificationKind,
     Outcome,
-    SignedNotification,
     VerifiedNotification,
-    channel_time,
-    extra_form_fields,
 )
 from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.unionpay import certs, protocol
@@ -44,12 +39,6 @@ TXN_TYPE_KINDS: Final[Mapping[str, NotificationKind]] = MappingProxyType(
 SUCCESS_RESP_CODES: Final = frozenset({"00", "A6"})
 PENDING_RESP_CODES: Final = frozenset({"03", "04", "05"})
 _REFERENCE_FIELDS: Final = ("traceNo", "traceTime", "settleDate", "settleAmt", "accNo")
-_RESP_CODE_FOR: Final[Mapping[Outcome, tuple[str, str]]] = {
-    Outcome.SUCCEEDED: ("00", "success"),
-    Outcome.REFUNDED: ("00", "success"),
-    Outcome.PENDING: ("05", "处理中"),
-    Outcome.FAILED: ("01", "交易失败"),
-}
 
 
 def notification_outcome(notification: UnionPayNotification) -> tuple[NotificationKind, Outcome]:
@@ -88,7 +77,7 @@ def to_verified(notification: UnionPayNotification) -> VerifiedNotification:
 
 
 class UnionPayChannel:
-    """UnionPay back notifications, both sides, bound to the unionpay key set."""
+    """UnionPay back notifications (our side), bound to the unionpay key set."""
 
     def __init__(
         self, keys: ChannelKeySet, *, max_body_bytes: int = BODY_SIZE_MAX_BYTES_DEFAULT
@@ -119,61 +108,8 @@ class UnionPayChannel:
         )
         return to_verified(notification)
 
-    def sign_notification(self, event: NotificationEvent, *, now_s: int) -> SignedNotification:
-        fields = {**self._fields(event, now_s), **extra_form_fields(event, "UnionPay")}
-        body = protocol.build_notification_form(
-            list(fields.items()), private_key=self._keys.channel_signing_key()
-        )
-        headers = {"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"}
-        return SignedNotification(headers=headers, body=body)
-
     def success_answer(self) -> CallbackAnswer:
         return protocol.success_answer()
 
     def failure_answer(self, error: CallbackRejected | None = None) -> CallbackAnswer:
         return protocol.failure_answer(error.http_status if error is not None else 500)
-
-    def _fields(self, event: NotificationEvent, now_s: int) -> dict[str, str]:
-        moment = channel_time(now_s)
-        resp_code, resp_msg = _RESP_CODE_FOR[event.outcome]
-        fields = {
-            "accNo": "6226********0048",
-            "accessType": "0",
-            "bizType": "000201",
-            "certId": self._keys.id("certId"),
-            "currencyCode": "156",
-            "encoding": "UTF-8",
-            "merId": self._keys.id("merId"),
-            "respCode": resp_code,
-            "respMsg": resp_msg,
-            "settleCurrencyCode": "156",
-            "settleDate": moment.strftime("%m%d"),
-            "signMethod": protocol.SIGN_METHOD_RSA,
-            "traceNo": f"{secrets.randbelow(1_000_000):06d}",
-            "traceTime": moment.strftime("%m%d%H%M%S"),
-            "txnTime": moment.strftime("%Y%m%d%H%M%S"),
-            "version": protocol.VERSION,
-        }
-        return fields | _transaction_fields(event)
-
-
-def _transaction_fields(event: NotificationEvent) -> dict[str, str]:
-    if event.kind is NotificationKind.REFUND:
-        out_refund_no, refund_id, refund_fen = event.require_refund()
-        return {
-            "orderId": out_refund_no,
-            "queryId": refund_id,
-            "origQryId": event.channel_txn_id,
-            "txnAmt": str(refund_fen),
-            "settleAmt": str(refund_fen),
-            "txnType": "04",
-            "txnSubType": "00",
-        }
-    return {
-        "orderId": event.out_trade_no,
-        "queryId": event.channel_txn_id,
-        "txnAmt": str(event.amount_fen),
-        "settleAmt": str(event.amount_fen),
-        "txnType": "01",
-        "txnSubType": "01",
-    }

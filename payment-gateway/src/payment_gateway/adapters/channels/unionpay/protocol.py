@@ -1,5 +1,4 @@
-"""UnionPay ACP 5.1.0 back notification, our side and the channel side (docs/channel-formats.md
-§5.1).
+"""UnionPay ACP 5.1.0 back notification, our side (docs/channel-formats.md §5.1).
 
 * Form POST in the charset named by the `encoding` field (UTF-8 or GBK).
 * String to sign: every field except `signature`, empty values removed, keys sorted, `k=v`
@@ -13,12 +12,15 @@
   5.0.0 signs with SHA-1 (`hex(SHA-1)` under SHA1withRSA).
 * Anything else (other versions, the symmetric `signMethod` 11/12) raises UnsupportedSignType.
 * Answer: HTTP 200 (body `ok`, not checked by UnionPay); anything else is retried 5 times.
+
+UnionPay's side (signing the notification) is the channel sandbox's
+(`channel_sandbox.channels.unionpay`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
@@ -27,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from payment_gateway.adapters.channels.contract import CallbackAnswer
 from payment_gateway.adapters.channels.money_edge import fen_text_to_fen
-from payment_gateway.adapters.channels.rsa_signing import HashName, sign_b64, verify_b64
+from payment_gateway.adapters.channels.rsa_signing import HashName, verify_b64
 from payment_gateway.adapters.channels.unionpay.certs import (
     TrustChain,
     UntrustedCertificate,
@@ -39,7 +41,6 @@ from payment_gateway.adapters.channels.wire_format import (
     Charset,
     check_body_size,
     decode_form_values,
-    encode_form,
     form_field,
     join_sorted,
     normalize_charset,
@@ -87,30 +88,6 @@ def signed_digest(content: str, charset: Charset, hash_name: HashName = "sha256"
     data = content.encode(charset)
     digest = hashlib.sha256(data) if hash_name == "sha256" else hashlib.sha1(data)  # noqa: S324
     return digest.hexdigest().encode("ascii")
-
-
-def sign_fields(
-    pairs: Sequence[tuple[str, str]],
-    *,
-    private_key: rsa.RSAPrivateKey,
-    charset: Charset,
-    hash_name: HashName = "sha256",
-) -> str:
-    """Channel side: the `signature` value for `pairs`."""
-    digest = signed_digest(sign_content(pairs), charset, hash_name)
-    return sign_b64(private_key, digest, hash_name)
-
-
-def build_notification_form(
-    pairs: Sequence[tuple[str, str]], *, private_key: rsa.RSAPrivateKey
-) -> bytes:
-    """Channel side: sign `pairs` (which must contain `encoding`) and encode the form body
-    (SHA-1 when `version` is 5.0.0)."""
-    fields = dict(pairs)
-    charset = normalize_charset(fields.get("encoding", "UTF-8"))
-    hash_name: HashName = "sha1" if fields.get("version") == VERSION_CERT_ID else "sha256"
-    signature = sign_fields(pairs, private_key=private_key, charset=charset, hash_name=hash_name)
-    return encode_form([*pairs, (SIGNATURE_FIELD, signature)], charset)
 
 
 def decode_notification_form(

@@ -62,14 +62,3 @@ def decrypt_resource(
         )
     except InvalidTag:
         raise DecryptionFailed("resource does not decrypt with our APIv3 key") from None
-
-
-def encrypt_resource(
-    apiv3_key: bytes, *, plaintext: bytes, nonce: str, associated_data: str
-) -> str:
-    """Channel side: encrypt a resource and return Base64(ciphertext || tag)."""
-    _check_key(apiv3_key)
-    sealed = AESGCM(apiv3_key).encrypt(
-        _nonce_bytes(nonce), plaintext, _associated_bytes(associated_data)
-    )
-    return base64.b64encode(sealed).decode("ascii")

@@ -21,19 +21,15 @@ from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.contract import (
     CLOCK_SKEW_MAX_S_DEFAULT,
     CallbackAnswer,
-    NotificationEvent,
     NotificationKind,
     Outcome,
-    SignedNotification,
     VerifiedNotification,
-    channel_time,
 )
 from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.wechatpay import protocol
 from payment_gateway.adapters.channels.wechatpay.models import Refund, Transaction
 from payment_gateway.adapters.channels.wire_format import (
     BODY_SIZE_MAX_BYTES_DEFAULT,
-    dump_json_compact,
     parse_json_object,
     validate_model,
 )
@@ -59,12 +55,6 @@ TRADE_STATE_OUTCOMES: Final[Mapping[str, Outcome]] = MappingProxyType(
 )
 REFUND_STATUS_OUTCOMES: Final[Mapping[str, Outcome]] = MappingProxyType(
     {"SUCCESS": Outcome.REFUNDED, "CLOSED": Outcome.FAILED, "ABNORMAL": Outcome.FAILED}
-)
-_REFUND_EVENTS: Final[Mapping[Outcome, tuple[str, str]]] = MappingProxyType(
-    {
-        Outcome.REFUNDED: ("SUCCESS", "退款成功"),
-        Outcome.FAILED: ("ABNORMAL", "退款异常"),
-    }
 )
 
 
@@ -134,77 +124,11 @@ class WechatPayChannel:
             return _from_transaction(parse_transaction(plaintext), envelope.id)
         return _from_refund(parse_refund(plaintext), envelope.id)
 
-    def sign_notification(self, event: NotificationEvent, *, now_s: int) -> SignedNotification:
-        if event.kind is NotificationKind.PAYMENT:
-            if event.outcome is not Outcome.SUCCEEDED:
-                raise ValueError("WeChat Pay notifies payments only when they succeed")
-            resource = self._transaction_fields(event, now_s)
-            original, event_type, summary = "transaction", "TRANSACTION.SUCCESS", "支付成功"
-        else:
-            resource = self._refund_fields(event, now_s)
-            status, summary = _REFUND_EVENTS[event.outcome]
-            original, event_type = "refund", f"REFUND.{status}"
-        return protocol.build_notification(
-            dump_json_compact({**resource, **event.extra_fields}),
-            original_type="transaction" if original == "transaction" else "refund",
-            event_type=event_type,
-            summary=summary,
-            apiv3_key=self._apiv3_key,
-            private_key=self._keys.channel_signing_key(),
-            serial=self._serial,
-            now_s=now_s,
-        )
-
     def success_answer(self) -> CallbackAnswer:
         return protocol.success_answer()
 
     def failure_answer(self, error: CallbackRejected | None = None) -> CallbackAnswer:
         return protocol.failure_answer(error.http_status if error is not None else 500)
-
-    def _transaction_fields(self, event: NotificationEvent, now_s: int) -> dict[str, object]:
-        return {
-            "mchid": self._keys.id("mchid"),
-            "appid": self._keys.id("appid"),
-            "out_trade_no": event.out_trade_no,
-            "transaction_id": event.channel_txn_id,
-            "trade_type": "APP",
-            "trade_state": "SUCCESS",
-            "trade_state_desc": "支付成功",
-            "bank_type": "OTHERS",
-            "attach": "",
-            "success_time": channel_time(now_s).isoformat(),
-            "payer": {"openid": "oSandbox0000000000000000000"},
-            "amount": {
-                "total": event.amount_fen,
-                "payer_total": event.amount_fen,
-                "currency": "CNY",
-                "payer_currency": "CNY",
-            },
-        }
-
-    def _refund_fields(self, event: NotificationEvent, now_s: int) -> dict[str, object]:
-        out_refund_no, refund_id, refund_fen = event.require_refund()
-        if event.outcome not in _REFUND_EVENTS:
-            raise ValueError("WeChat refund notifications are refunded or failed")
-        status = _REFUND_EVENTS[event.outcome][0]
-        fields: dict[str, object] = {
-            "mchid": self._keys.id("mchid"),
-            "out_trade_no": event.out_trade_no,
-            "transaction_id": event.channel_txn_id,
-            "out_refund_no": out_refund_no,
-            "refund_id": refund_id,
-            "refund_status": status,
-            "user_received_account": "支付用户零钱",
-            "amount": {
-                "total": event.amount_fen,
-                "refund": refund_fen,
-                "payer_total": event.amount_fen,
-                "payer_refund": refund_fen,
-            },
-        }
-        if status == "SUCCESS":
-            fields["success_time"] = channel_time(now_s).isoformat()
-        return fields
 
 
 def _from_transaction(tx: Transaction, notification_id: str) -> VerifiedNotification:

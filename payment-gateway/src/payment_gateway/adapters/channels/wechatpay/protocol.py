@@ -1,4 +1,4 @@
-"""WeChat Pay APIv3 wire protocol, merchant side and channel side (docs/channel-formats.md §1).
+"""WeChat Pay APIv3 wire protocol, our (the merchant's) side (docs/channel-formats.md §1).
 
 * Signed messages (notifications §1.1–1.2, and API responses, which WeChat signs the same way):
   headers `Wechatpay-Timestamp/-Nonce/-Signature/-Serial/-Signature-Type`, message
@@ -11,30 +11,29 @@
   timestamp=..,serial_no=..` over `METHOD\\nURL\\nts\\nnonce\\nbody\\n` (URL = path and query).
 * App pay parameters after prepay: sign over `appid\\ntimestamp\\nnonce\\nprepay_id\\n`.
 * Answers (§1.6): success 204 without body; failure 4xx/5xx `{"code":"FAIL","message":"失败"}`.
+
+The platform's side (signing notifications and responses, encrypting resources, checking our
+signatures) is not here: the channel sandbox plays it (`channel_sandbox.channels.wechatpay`).
 """
 
 from __future__ import annotations
 
 import secrets
 import string
-import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Final, Literal
+from typing import Final
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from payment_gateway.adapters.channels.contract import (
     CLOCK_SKEW_MAX_S_DEFAULT,
     CallbackAnswer,
-    SignedNotification,
-    channel_time,
 )
 from payment_gateway.adapters.channels.rsa_signing import sign_b64, verify_b64
 from payment_gateway.adapters.channels.wechatpay.aead import (
     ALGORITHM,
     decrypt_resource,
-    encrypt_resource,
 )
 from payment_gateway.adapters.channels.wechatpay.models import NotificationEnvelope
 from payment_gateway.adapters.channels.wire_format import (
@@ -42,18 +41,14 @@ from payment_gateway.adapters.channels.wire_format import (
     HeaderView,
     check_body_size,
     check_timestamp_window,
-    dump_json_compact,
     format_auth_params,
-    parse_auth_params,
     parse_json_object,
     parse_unix_seconds,
     require_token,
-    split_scheme,
     validate_model,
 )
 from payment_gateway.errors import (
     Malformed,
-    MissingField,
     SignatureProbe,
     UnknownSigningKey,
     UnsupportedSignType,
@@ -71,13 +66,9 @@ RESOURCE_TYPE: Final = "encrypt-resource"
 NONCE_LEN: Final = 32
 NONCE_LEN_MAX: Final = 64
 SERIAL_LEN_MAX: Final = 64
-RESOURCE_NONCE_LEN: Final = 12
 APP_PAY_PACKAGE: Final = "Sign=WXPay"
 FAILURE_BODY: Final = '{"code":"FAIL","message":"失败"}'.encode()
 _NONCE_ALPHABET: Final = string.ascii_letters + string.digits
-_AUTH_FIELDS: Final = ("mchid", "nonce_str", "signature", "timestamp", "serial_no")
-
-OriginalType = Literal["transaction", "refund"]
 
 
 def new_nonce(length: int = NONCE_LEN) -> str:
@@ -151,25 +142,6 @@ def verify_notification_signature(
     )
 
 
-def sign_message_headers(
-    body: bytes,
-    *,
-    private_key: rsa.RSAPrivateKey,
-    serial: str,
-    now_s: int,
-    nonce: str | None = None,
-) -> dict[str, str]:
-    """Channel side: the `Wechatpay-*` headers for a notification or response body."""
-    timestamp, nonce = str(now_s), nonce or new_nonce()
-    return {
-        HEADER_TIMESTAMP: timestamp,
-        HEADER_NONCE: nonce,
-        HEADER_SIGNATURE: sign_b64(private_key, signed_message(timestamp, nonce, body)),
-        HEADER_SERIAL: serial,
-        HEADER_SIGNATURE_TYPE: SIGNATURE_TYPE,
-    }
-
-
 # ---------------------------------------------------------------- notification body
 
 
@@ -194,46 +166,6 @@ def decrypt_envelope(envelope: NotificationEnvelope, apiv3_key: bytes) -> bytes:
         associated_data=resource.associated_data,
         ciphertext_b64=resource.ciphertext,
     )
-
-
-def build_notification(
-    plaintext: bytes,
-    *,
-    original_type: OriginalType,
-    event_type: str,
-    summary: str,
-    apiv3_key: bytes,
-    private_key: rsa.RSAPrivateKey,
-    serial: str,
-    now_s: int,
-    notification_id: str | None = None,
-) -> SignedNotification:
-    """Channel side: encrypt `plaintext` as the resource and sign the envelope.
-
-    `plaintext` is the exact resource JSON (see models.Transaction / models.Refund).
-    """
-    resource_nonce = new_nonce(RESOURCE_NONCE_LEN)
-    envelope = {
-        "id": notification_id or str(uuid.uuid4()),
-        "create_time": channel_time(now_s).isoformat(),
-        "resource_type": RESOURCE_TYPE,
-        "event_type": event_type,
-        "summary": summary,
-        "resource": {
-            "original_type": original_type,
-            "algorithm": ALGORITHM,
-            "ciphertext": encrypt_resource(
-                apiv3_key, plaintext=plaintext, nonce=resource_nonce, associated_data=original_type
-            ),
-            "associated_data": original_type,
-            "nonce": resource_nonce,
-        },
-    }
-    body = dump_json_compact(envelope)
-    headers = sign_message_headers(body, private_key=private_key, serial=serial, now_s=now_s)
-    headers["Content-Type"] = "application/json"
-    headers[HEADER_REQUEST_ID] = str(uuid.uuid4())
-    return SignedNotification(headers=headers, body=body)
 
 
 # ---------------------------------------------------------------- our API requests
@@ -274,41 +206,6 @@ def build_authorization(
     return f"{SIGNATURE_TYPE} {format_auth_params(asdict(params).items())}"
 
 
-def parse_authorization(authorization: str) -> AuthorizationParams:
-    """Parse an Authorization header value; Malformed / MissingField when incomplete."""
-    params = parse_auth_params(split_scheme(authorization, SIGNATURE_TYPE))
-    for name in _AUTH_FIELDS:
-        if not params.get(name):
-            raise MissingField(name, where="authorization parameter")
-    return AuthorizationParams(*(params[name] for name in _AUTH_FIELDS))
-
-
-def verify_authorization(
-    authorization: str,
-    *,
-    method: str,
-    url: str,
-    body: bytes,
-    merchant_public_key: rsa.RSAPublicKey,
-    expected_mchid: str,
-    expected_serial_no: str,
-    now_s: int,
-    clock_skew_max_s: int = CLOCK_SKEW_MAX_S_DEFAULT,
-) -> AuthorizationParams:
-    """Channel side: verify a merchant's request Authorization header."""
-    params = parse_authorization(authorization)
-    if params.mchid != expected_mchid:
-        raise UnknownSigningKey("authorization mchid is not the expected merchant")
-    if params.serial_no != expected_serial_no:
-        raise UnknownSigningKey("authorization serial_no is not the merchant certificate")
-    check_timestamp_window(
-        parse_unix_seconds(params.timestamp, "timestamp"), now_s, clock_skew_max_s
-    )
-    message = request_message(method, url, params.timestamp, params.nonce_str, body)
-    verify_b64(merchant_public_key, params.signature, message)
-    return params
-
-
 # ---------------------------------------------------------------- app pay
 
 
@@ -347,14 +244,6 @@ def build_app_pay_params(
     timestamp, nonce = str(timestamp_s), nonce or new_nonce()
     sign = sign_b64(private_key, app_pay_message(appid, timestamp, nonce, prepay_id))
     return AppPayParams(appid, mchid, prepay_id, APP_PAY_PACKAGE, nonce, timestamp, sign)
-
-
-def verify_app_pay_params(params: AppPayParams, merchant_public_key: rsa.RSAPublicKey) -> None:
-    """Channel side (sandbox app): verify app pay parameters; BadSignature when wrong."""
-    if params.package != APP_PAY_PACKAGE:
-        raise Malformed("package must be Sign=WXPay")
-    message = app_pay_message(params.appid, params.timestamp, params.noncestr, params.prepayid)
-    verify_b64(merchant_public_key, params.sign, message)
 
 
 # ---------------------------------------------------------------- answers
