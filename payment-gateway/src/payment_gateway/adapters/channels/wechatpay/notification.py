@@ -79,7 +79,7 @@ def parse_refund(plaintext: bytes) -> Refund:
 
 
 class WechatPayChannel:
-    """WeChat Pay notifications, both sides, bound to the wechatpay key set."""
+    """WeChat Pay notifications (our side), bound to the wechatpay key set."""
 
     def __init__(
         self,

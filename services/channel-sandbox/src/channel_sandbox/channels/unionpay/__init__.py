@@ -199,13 +199,14 @@ def read_notification(
     """Verify and read a back notification as a merchant would; RequestRejected otherwise."""
     del headers, now_s
     try:
-        fields = dict(decode_form(body, "utf-8"))
+        charset = _declared_charset(body)
+        fields = dict(decode_form(body, charset))
     except WireFormatError as exc:
         raise RequestRejected(str(exc)) from None
     version = fields.get("version", "")
     if version not in _HASHES:
         raise RequestRejected("unknown ACP version")
-    digest = digest_text(sign_content(fields.items()), version)
+    digest = digest_text(sign_content(fields.items()), version, charset)
     if not rsa_verify_b64(
         keys.channel_public_key, fields.get("signature", ""), digest, _HASHES[version]
     ):
@@ -221,3 +222,12 @@ def read_notification(
         payment_id=fields.get("origQryId", "") if is_refund else fields["queryId"],
         amount_fen=int(fields["txnAmt"]),
     )
+
+
+def _declared_charset(body: bytes) -> Charset:
+    """The charset the form's (ASCII) `encoding` field names, UTF-8 when it names none."""
+    for segment in body.split(b"&"):
+        name, _, value = segment.partition(b"=")
+        if name == b"encoding":
+            return normalize_charset(value.decode("ascii", "replace"))
+    return "utf-8"
