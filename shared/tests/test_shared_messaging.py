@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from otd_shared.consumer import ConsumerConfig, ConsumerHandlers, EventConsumer, EventHandler
@@ -475,3 +475,63 @@ async def test_relay_wakes_on_notify_and_runs_its_checks_on_the_safety_poll(
 
 async def _len_at_least(items: list[float], n: int) -> bool:
     return len(items) >= n
+
+
+def _records(harness: Harness, envelopes: list[EventEnvelope]) -> list[ConsumerRecord]:
+    """One partition's records of the envelopes, as a poll returns them."""
+    records = []
+    for offset, envelope in enumerate(envelopes):
+        body = envelope.model_dump_json().encode()
+        records.append(
+            ConsumerRecord(
+                topic=harness.topic,
+                partition=0,
+                offset=offset,
+                timestamp=0,
+                timestamp_type=0,
+                key=None,
+                value=body,
+                checksum=None,
+                serialized_key_size=0,
+                serialized_value_size=len(body),
+                headers=[],
+            )
+        )
+    return records
+
+
+async def test_a_run_of_events_shares_one_savepoint_and_a_failure_is_still_retried_alone(
+    harness: Harness,
+) -> None:
+    record = recording_handler(harness)
+    calls: dict[str, int] = {}
+
+    async def handler(uow: SqlUnitOfWork, event: EventEnvelope) -> None:
+        assert event.order_id is not None
+        calls[event.order_id] = calls.get(event.order_id, 0) + 1
+        await record(uow, event)
+        if event.order_id == "poison":
+            raise RuntimeError("fails after writing")
+
+    savepoints = [0]
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        savepoints[0] += statement.startswith("SAVEPOINT")
+
+    sync_engine = harness.engine.sync_engine
+    consumer = harness.consumer(handler, group=f"g-{uuid.uuid4()}", max_attempts=3)
+    healthy = [f"order-{i}" for i in range(10)]
+    sa.event.listen(sync_engine, "before_cursor_execute", count)
+    try:
+        await consumer.process(_records(harness, await harness.emit(*healthy)))
+        together = savepoints[0]
+        await consumer.process(_records(harness, await harness.emit("a", "poison", "b")))
+    finally:
+        sa.event.remove(sync_engine, "before_cursor_execute", count)
+    assert together == 1  # ten events, one savepoint
+    async with harness.sessions() as session:
+        applied = sorted(await session.scalars(sa.select(harness.effects.c.order_id)))
+    assert applied == sorted([*healthy, "a", "b"])
+    assert calls["poison"] == 3  # exactly max_attempts, the run's attempt included
+    assert (calls["a"], calls["b"]) == (2, 1)  # "a" ran again after the run rolled back
+    assert [row.order_id for row in await harness.parked()] == ["poison"]
