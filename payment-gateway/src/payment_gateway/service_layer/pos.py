@@ -313,6 +313,8 @@ async def _reserve(
         status=PaymentStatus.PAYING,
         created_at=now,
         expires_at=now + timedelta(seconds=gw.settings.payment_expiry_s),
+        # queried like an online payment when its notification does not arrive (scheduler.py)
+        next_query_at=now + timedelta(seconds=gw.settings.active_query_delay_s),
         pay_params={
             "terminal_id": cmd.terminal_id,
             "store_id": token.store_id,

@@ -1,9 +1,10 @@
 """POS channels (UnionPay, Allinpay terminals) as started from the cashier: an order QR.
 
 The sales app shows the order QR; the terminal scans it, fetches the payment from us, takes the
-card and the channel notifies ``POST /callbacks/<channel>``. There is no server API to call
-here: orders are not queried or closed (T+1 reconciliation settles what a notification did
-not), and refunds are made at the terminal.
+card and the channel notifies ``POST /callbacks/<channel>``. Orders are not closed at the
+channel and refunds are not sent (the offline refunds queue pays them out); each acquirer's
+client (``unionpay/client.py``, ``allinpay/client.py``) adds its transaction query, so a
+reservation whose notification does not arrive is queried like an online payment.
 """
 
 from __future__ import annotations

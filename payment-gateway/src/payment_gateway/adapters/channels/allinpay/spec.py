@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Final
 
 from otd_shared.channels import ChannelCode, facts_of
+from payment_gateway.adapters.channels.allinpay.client import AllinpayPosClient
 from payment_gateway.adapters.channels.allinpay.notification import AllinpayChannel
 from payment_gateway.adapters.channels.key_files import KeySpec, dev_digits
-from payment_gateway.adapters.channels.pos_client import PosOrderQrClient
 from payment_gateway.adapters.channels.spec import ChannelSpec
 
 
@@ -21,6 +21,7 @@ SPEC: Final = ChannelSpec(
     startable=True,
     keys=KeySpec(required_ids=("cusid", "appid"), new_dev_ids=_new_dev_ids),
     protocol=lambda keys, limits: AllinpayChannel(keys, max_body_bytes=limits.max_body_bytes),
-    client=PosOrderQrClient,
+    client=AllinpayPosClient,
+    calls_api=True,  # its transaction query
     offline_label="POS card terminal (allinpay)",
 )

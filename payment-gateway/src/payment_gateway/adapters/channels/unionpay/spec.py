@@ -6,9 +6,9 @@ from typing import Final
 
 from otd_shared.channels import ChannelCode, facts_of
 from payment_gateway.adapters.channels.key_files import KeySpec, dev_digits
-from payment_gateway.adapters.channels.pos_client import PosOrderQrClient
 from payment_gateway.adapters.channels.spec import ChannelSpec
 from payment_gateway.adapters.channels.unionpay import certs
+from payment_gateway.adapters.channels.unionpay.client import UnionPayPosClient
 from payment_gateway.adapters.channels.unionpay.notification import UnionPayChannel
 
 
@@ -27,6 +27,7 @@ SPEC: Final = ChannelSpec(
         make_dev_certificates=certs.ensure_dev_chain,
     ),
     protocol=lambda keys, limits: UnionPayChannel(keys, max_body_bytes=limits.max_body_bytes),
-    client=PosOrderQrClient,
+    client=UnionPayPosClient,
+    calls_api=True,  # its transaction query
     offline_label="POS card terminal (unionpay)",
 )

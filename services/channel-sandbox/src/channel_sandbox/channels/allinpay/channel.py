@@ -1,5 +1,6 @@
-"""Allinpay as the sandbox plays it: POS terminal payments and their result notifications (wire
-format: this package). Orders come from the control API; no server API, no statement."""
+"""Allinpay as the sandbox plays it: POS terminal payments, their result notifications (wire
+format: this package) and the transaction query (`api`). Orders come from the control API; no
+statement."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Final
 
 from channel_sandbox import ids
 from channel_sandbox.channels import allinpay as wire
+from channel_sandbox.channels.allinpay import api
 from channel_sandbox.keys import KeyLayout, SandboxKeySet
 from channel_sandbox.schedules import MINUTE, exact_body
 from channel_sandbox.spec import OrderStart, SandboxChannel
@@ -44,4 +46,5 @@ CHANNEL: Final = SandboxChannel(
     merchant_ack=(200, b"success"),
     notifies_failures=True,
     sync_result=sync_result,
+    routers=(api.router,),
 )

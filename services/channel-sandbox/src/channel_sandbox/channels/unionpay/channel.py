@@ -1,5 +1,6 @@
 """UnionPay as the sandbox plays it: POS terminal payments, back notifications (wire format:
-this package) and the daily ZM statement (`statement`). Orders come from the control API."""
+this package), the transaction query (`api`) and the daily ZM statement (`statement`). Orders
+come from the control API."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Final
 
 from channel_sandbox import ids
 from channel_sandbox.channels import unionpay as wire
-from channel_sandbox.channels.unionpay import statement
+from channel_sandbox.channels.unionpay import api, statement
 from channel_sandbox.keys import KeyLayout, SandboxKeySet
 from channel_sandbox.schedules import MINUTE, status_in
 from channel_sandbox.spec import OrderStart, SandboxChannel
@@ -45,6 +46,6 @@ CHANNEL: Final = SandboxChannel(
     merchant_ack=(200, b"ok"),
     notifies_failures=True,
     sync_result=sync_result,
-    routers=(statement.router,),
+    routers=(api.router, statement.router),
     fee_rate_per_10k=50,  # 0.50 %
 )

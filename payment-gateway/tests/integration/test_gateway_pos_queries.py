@@ -1,0 +1,185 @@
+"""POS reservations whose notification does not arrive are queried (UnionPay ACP query
+txnType 00, Allinpay 收银宝 query) on the online schedule; the channel sandbox answers for the
+orders its terminals took. A verified query settles the reservation once; a late
+notification after it changes nothing."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from channel_sandbox.channels.base import NotificationEvent
+from channel_sandbox.store import PayState
+from payment_gateway.adapters.tables import payments
+from payment_gateway.testing.harness import Harness, auth
+
+pytestmark = pytest.mark.integration
+ACQUIRERS = ("unionpay", "allinpay")
+AMOUNT_FEN = 88_800
+TERMINAL_FIELDS = {"unionpay": "termId", "allinpay": "termno"}
+
+
+async def _reserve(h: Harness, channel: str) -> dict[str, Any]:
+    store = f"S{uuid.uuid4().hex[:6].upper()}"
+    terminal = f"T-{channel[:2].upper()}-{store}"
+    put = await h.client.put(
+        f"/v1/pos/stores/{store}",
+        json={"name": "Query store", "terminals": {terminal: channel}},
+        headers=auth("sre"),
+    )
+    assert put.status_code == 200, put.text
+    billing = await h.due_billing(stage="firm", amount_fen=AMOUNT_FEN * 2)
+    qr = await h.client.post(
+        "/v1/pos/order-qr",
+        json={"billing_id": str(billing), "amount_fen": AMOUNT_FEN, "store_id": store},
+        headers=auth("app-backend"),
+    )
+    charge = await h.client.post(
+        "/v1/pos/charges",
+        json={"token": qr.json()["token"], "terminal_id": terminal, "channel": channel},
+        headers=auth("pos-integrator"),
+    )
+    assert charge.status_code == 201, charge.text
+    return {**charge.json(), "terminal_id": terminal}
+
+
+async def _row(h: Harness, payment_id: str) -> Any:
+    async with h.gw.sessions() as session:
+        return (
+            (
+                await session.execute(
+                    sa.select(payments).where(payments.c.payment_id == uuid.UUID(payment_id))
+                )
+            )
+            .mappings()
+            .one()
+        )
+
+
+def _swipe(h: Harness, channel: str, out_trade_no: str, amount_fen: int = AMOUNT_FEN) -> str:
+    """The acquirer took the card; its notification never reaches us."""
+    h.sandbox.open(channel, out_trade_no, amount_fen)
+    return h.sandbox.pay(channel, out_trade_no).channel_txn_id
+
+
+@pytest.mark.parametrize("channel", ACQUIRERS)
+async def test_reservation_is_queried_on_the_online_schedule(
+    make_harness: Any, channel: str
+) -> None:
+    async with make_harness(active_query_delay_s=30) as h:
+        reserved = await _reserve(h, channel)
+        row = await _row(h, reserved["payment_id"])
+        delay = row["next_query_at"] - row["created_at"]
+        assert timedelta(seconds=29) < delay < timedelta(seconds=31)
+
+
+@pytest.mark.parametrize("channel", ACQUIRERS)
+async def test_swiped_reservation_settled_by_query_then_late_notification_changes_nothing(
+    harness: Harness, channel: str
+) -> None:
+    h = harness
+    reserved = await _reserve(h, channel)
+    txn_id = _swipe(h, channel, reserved["out_trade_no"])
+    await h.make_due(reserved["payment_id"])
+    await h.scheduler().run_once()
+    payment = await h.payment(reserved["payment_id"])
+    assert (payment["status"], payment["channel_txn_id"]) == ("succeeded", txn_id)
+    assert (channel, "query", "ok") in h.sandbox.calls(channel)
+    [event] = await h.callbacks_events(reserved["payment_id"])
+    assert (event["outcome"], event["amount_fen"], event["channel"]) == (
+        "succeeded",
+        AMOUNT_FEN,
+        channel,
+    )
+    late = h.sandbox.notification(
+        channel,
+        NotificationEvent(
+            out_trade_no=reserved["out_trade_no"],
+            channel_txn_id=txn_id,
+            amount_fen=AMOUNT_FEN,
+            extra_fields={TERMINAL_FIELDS[channel]: reserved["terminal_id"]},
+        ),
+    )
+    answer = await h.notify(channel, dict(late.headers), late.body)
+    assert answer.status_code == 200, answer.text
+    assert len(await h.callbacks_events(reserved["payment_id"])) == 1
+
+
+@pytest.mark.parametrize("channel", ACQUIRERS)
+async def test_not_swiped_yet_is_asked_again_later(harness: Harness, channel: str) -> None:
+    h = harness
+    reserved = await _reserve(h, channel)
+    await h.make_due(reserved["payment_id"])
+    await h.scheduler().run_once()
+    row = await _row(h, reserved["payment_id"])
+    assert row["status"] == "paying"
+    assert row["query_attempts"] == 1
+    assert row["next_query_at"] is not None
+    assert (channel, "query", "not-found") in h.sandbox.calls(channel)
+    assert await h.callbacks_events(reserved["payment_id"]) == []
+
+
+@pytest.mark.parametrize("channel", ACQUIRERS)
+async def test_declined_card_fails_the_reservation(harness: Harness, channel: str) -> None:
+    h = harness
+    reserved = await _reserve(h, channel)
+    h.sandbox.open(channel, reserved["out_trade_no"], AMOUNT_FEN)
+    h.sandbox.set_state(channel, reserved["out_trade_no"], PayState.FAILED)
+    await h.make_due(reserved["payment_id"])
+    await h.scheduler().run_once()
+    assert await h.status_of(reserved["payment_id"]) == "failed"
+    [event] = await h.callbacks_events(reserved["payment_id"])
+    assert event["outcome"] == "failed"
+
+
+@pytest.mark.parametrize("channel", ACQUIRERS)
+async def test_badly_signed_or_other_amount_answers_settle_nothing(
+    harness: Harness, channel: str
+) -> None:
+    h = harness
+    reserved = await _reserve(h, channel)
+    _swipe(h, channel, reserved["out_trade_no"])
+    with h.sandbox.faulty(channel, "bad_signature"):
+        await h.make_due(reserved["payment_id"])
+        await h.scheduler().run_once()
+    assert await h.status_of(reserved["payment_id"]) == "paying"
+    assert await h.callbacks_events(reserved["payment_id"]) == []
+
+    other = await _reserve(h, channel)
+    _swipe(h, channel, other["out_trade_no"], amount_fen=AMOUNT_FEN + 1)
+    await h.make_due(other["payment_id"])
+    await h.scheduler().run_once()
+    row = await _row(h, other["payment_id"])
+    assert (row["status"], row["failure_code"], row["next_query_at"]) == (
+        "paying",
+        "query_amount_mismatch",
+        None,
+    )
+    assert await h.callbacks_events(other["payment_id"]) == []
+
+
+async def test_sandbox_refuses_an_unsigned_query(harness: Harness) -> None:
+    """The sandbox checks our signature and answers, signed, like UnionPay (5.1.0 with
+    signPubKeyCert): respCode 11 for a signature that is not ours."""
+    h = harness
+    reserved = await _reserve(h, "unionpay")
+    body = (
+        f"version=5.1.0&signMethod=01&txnType=00&orderId={reserved['out_trade_no']}"
+        f"&merId=1&signature={secrets.token_hex(8)}"
+    )
+    async with httpx.AsyncClient(base_url=h.sandbox.url) as client:
+        response = await client.post(
+            "/gateway/api/queryTrans.do",
+            content=body.encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    assert response.status_code == 200
+    assert b"respCode=11" in response.content
+    assert b"signPubKeyCert=" in response.content
+    assert ("unionpay", "query", "refused") in h.sandbox.calls("unionpay")

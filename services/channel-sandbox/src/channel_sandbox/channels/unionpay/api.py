@@ -1,0 +1,121 @@
+"""UnionPay ACP transaction query (交易状态查询, `txnType=00`) for the sandbox's POS orders.
+
+`POST /gateway/api/queryTrans.do`, a form signed by the merchant exactly like a notification
+(5.1.0: Base64(SHA256withRSA(hex(SHA-256(sorted k=v)))) with `merchant_private.pem`). The
+answer is a form signed by UnionPay (5.1.0 with `signPubKeyCert` when the key set has its
+certificate, else `certId`): `respCode=00` (the query worked) with `origRespCode` the
+transaction's own result (00 paid, 05 in process, 01 failed, 12 closed), `queryId`,
+`txnAmt`, `traceNo`; `respCode=34` 查无此交易 for an order the acquirer never saw (nobody
+swiped); `respCode=10`/`11`/`12` for bad requests (unsigned, bad signature, another merId),
+answered without `origRespCode`. [I]: field set after the ACP SDK's Form_6_5_Query demo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from channel_sandbox.api.common import (
+    CHANNEL_REQUEST_BODY_MAX_BYTES,
+    count_call,
+    injected_fault,
+    sandbox_of,
+    signs_badly,
+)
+from channel_sandbox.channels import unionpay as wire
+from channel_sandbox.keys import SandboxKeySet
+from channel_sandbox.store import Order, PayState
+from otd_shared.channel_wire import (
+    HashName,
+    WireFormatError,
+    channel_time,
+    decode_form,
+    rsa_verify_b64,
+)
+
+router = APIRouter(tags=["UnionPay ACP (channel side)"])
+QUERY_PATH: Final = "/gateway/api/queryTrans.do"
+_ORIG_RESP: Final[Mapping[PayState, tuple[str, str]]] = {
+    PayState.PAID: ("00", "成功[0000000]"),
+    PayState.PENDING: ("05", "交易处理中"),
+    PayState.FAILED: ("01", "交易失败"),
+    PayState.CLOSED: ("12", "交易已关闭"),
+}
+
+
+@router.post(QUERY_PATH, summary="UnionPay transaction query (txnType 00)")
+async def query_trans(request: Request) -> Response:
+    sandbox = sandbox_of(request)
+    keys = sandbox.keys[wire.CODE]
+    body = await request.body()
+    try:
+        fields = dict(decode_form(body[:CHANNEL_REQUEST_BODY_MAX_BYTES]))
+    except WireFormatError:
+        return _answer(keys, {"respCode": "10", "respMsg": "报文格式错误"}, sandbox_bad=False)
+    refusal = _refusal(keys, fields)
+    if refusal is not None:
+        count_call(sandbox, wire.CODE, "query", "refused")
+        return _answer(keys, {**_echo(fields), **refusal}, sandbox_bad=False)
+    if (fault := await injected_fault(sandbox, wire.CODE)) is not None:
+        count_call(sandbox, wire.CODE, "query", "fault")
+        return fault
+    order = sandbox.store.get(wire.CODE, fields["orderId"])
+    count_call(sandbox, wire.CODE, "query", "ok" if order else "not-found")
+    result = _result(order) if order else {"respCode": "34", "respMsg": "查无此交易"}
+    return _answer(keys, {**_echo(fields), **result}, sandbox_bad=signs_badly(sandbox, wire.CODE))
+
+
+def _refusal(keys: SandboxKeySet, fields: Mapping[str, str]) -> dict[str, str] | None:
+    """Why the request is refused, or None."""
+    if fields.get("txnType") != "00" or not fields.get("orderId"):
+        return {"respCode": "10", "respMsg": "报文格式错误: txnType/orderId"}
+    version = fields.get("version", "")
+    digest = wire.digest_text(wire.sign_content(fields.items()), version)
+    hash_name: HashName = "sha1" if version == "5.0.0" else "sha256"
+    if not rsa_verify_b64(keys.merchant_public_key, fields.get("signature", ""), digest, hash_name):
+        return {"respCode": "11", "respMsg": "验证签名失败"}
+    if fields.get("merId") != keys.id("merId"):
+        return {"respCode": "12", "respMsg": "商户号错误"}
+    return None
+
+
+def _result(order: Order) -> dict[str, str]:
+    order.note(f"api: queryTrans ({order.state.value})")
+    orig_code, orig_msg = _ORIG_RESP[order.state]
+    result = {
+        "respCode": "00",
+        "respMsg": "成功[0000000]",
+        "origRespCode": orig_code,
+        "origRespMsg": orig_msg,
+        "queryId": order.channel_txn_id,
+        "txnAmt": str(order.amount_fen),
+        "currencyCode": "156",
+        "accNo": "6226********0048",
+    }
+    if order.paid_s is not None:
+        result["traceTime"] = channel_time(order.paid_s).strftime("%m%d%H%M%S")
+        result["settleDate"] = channel_time(order.paid_s).strftime("%m%d")
+    return result
+
+
+def _echo(fields: Mapping[str, str]) -> dict[str, str]:
+    """The request fields a query answer repeats."""
+    names = ("merId", "orderId", "txnTime", "txnType", "txnSubType", "bizType", "accessType")
+    return {name: fields[name] for name in names if fields.get(name)}
+
+
+def _answer(keys: SandboxKeySet, result: Mapping[str, str], *, sandbox_bad: bool) -> Response:
+    """The answer form, signed by UnionPay (5.1.0; with its certificate when it has one)."""
+    fields = {"version": "5.1.0", "encoding": "UTF-8", "signMethod": "01", **result}
+    if keys.sign_cert_pem:
+        fields["signPubKeyCert"] = wire.form_pem(keys.sign_cert_pem)
+    else:
+        fields["certId"] = keys.id("certId")
+    signed = wire.signed_form(keys, fields)
+    body = signed.body
+    if sandbox_bad:  # an injected bad signature: the answer changes after signing
+        body = body.replace(b"respMsg=", b"respMsg=X", 1)
+    return Response(body, media_type=wire.CONTENT_TYPE)
