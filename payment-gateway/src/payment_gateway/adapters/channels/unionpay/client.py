@@ -17,8 +17,10 @@ An unsigned, badly signed or unreadable answer is unknown (ChannelUnreachable), 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
+
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from payment_gateway.adapters.channels.client_base import (
     ChannelHttp,
@@ -29,7 +31,9 @@ from payment_gateway.adapters.channels.contract import channel_time
 from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.money_edge import fen_text_to_fen
 from payment_gateway.adapters.channels.pos_client import PosOrderQrClient
+from payment_gateway.adapters.channels.rsa_signing import sign_b64
 from payment_gateway.adapters.channels.unionpay import certs, protocol
+from payment_gateway.adapters.channels.wire_format import Charset, encode_form
 from payment_gateway.domain.outcomes import ChannelOutcome
 from payment_gateway.errors import (
     ChannelProtocolError,
@@ -40,6 +44,7 @@ from payment_gateway.errors import (
 
 QUERY_PATH: Final = "/gateway/api/queryTrans.do"
 CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=UTF-8"
+CHARSET: Final[Charset] = "utf-8"
 SUCCESS_ORIG_CODES: Final = frozenset({"00", "A6"})
 PENDING_CODES: Final = frozenset({"03", "04", "05"})
 NOT_FOUND_CODE: Final = "34"
@@ -69,7 +74,7 @@ class UnionPayPosClient(PosOrderQrClient):
             ("txnType", "00"),
             ("version", protocol.VERSION),
         ]
-        body = protocol.build_notification_form(pairs, private_key=self._keys.merchant_private_key)
+        body = _signed_request(pairs, self._keys.merchant_private_key)
         response = await self._http.request(
             "POST", QUERY_PATH, content=body, headers={"Content-Type": CONTENT_TYPE}
         )
@@ -92,6 +97,13 @@ class UnionPayPosClient(PosOrderQrClient):
         except ChannelProtocolError as exc:
             raise ChannelUnreachable(f"query answer not verified: {exc}") from None
         return fields
+
+
+def _signed_request(pairs: Sequence[tuple[str, str]], key: rsa.RSAPrivateKey) -> bytes:
+    """Our request form, signed with our key as ACP 5.1.0 signs (hex SHA-256 digest)."""
+    digest = protocol.signed_digest(protocol.sign_content(pairs), CHARSET, "sha256")
+    signature = sign_b64(key, digest, "sha256")
+    return encode_form([*pairs, (protocol.SIGNATURE_FIELD, signature)], CHARSET)
 
 
 def query_result(fields: Mapping[str, str]) -> PaymentQueryResult:
