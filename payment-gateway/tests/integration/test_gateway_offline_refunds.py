@@ -5,18 +5,25 @@ threshold; completion succeeds the refund and emits the refund PaymentCallback o
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from otd_shared.db import asyncpg_url
 from otd_shared.events import RefundRequested, new_envelope
+from otd_shared.migrations import alembic_config
 from payment_gateway.adapters.offline_tables import offline_refunds
-from payment_gateway.adapters.tables import refunds
+from payment_gateway.adapters.tables import SCHEMA, refunds
+from payment_gateway.bootstrap import MIGRATIONS_DIR
 from payment_gateway.domain.payment import CHANNEL_TZ
 from payment_gateway.domain.refund import RefundStatus
 from payment_gateway.service_layer.event_handlers import refund_requested_handler
@@ -374,3 +381,72 @@ async def test_a_refund_no_channel_can_send_is_queued_by_the_scheduler(harness: 
             )
         )
     assert (status, owner) == (RefundStatus.MANUAL.value, f"store:{store}")
+
+
+def _migrate(url: str, target: str, *, down: bool = False) -> None:
+    config = alembic_config(MIGRATIONS_DIR, url, SCHEMA)
+    (command.downgrade if down else command.upgrade)(config, target)
+
+
+async def test_migration_queues_the_manual_refunds_recorded_before_it(
+    new_database: Callable[[], Awaitable[str]],
+) -> None:
+    """0007 on a database with manual refunds of before: each gets its queue item (a cash one
+    at its store's till); downgrading keeps the refunds and drops the new columns."""
+    url = await new_database()
+    await asyncio.to_thread(_migrate, url, "0006")
+    cash_payment, wire_payment = uuid.uuid4(), uuid.uuid4()
+    engine = create_async_engine(asyncpg_url(url))
+    try:
+        async with engine.begin() as conn:
+            for payment_id, channel in ((cash_payment, "cash"), (wire_payment, "wire")):
+                await conn.execute(
+                    sa.text(
+                        "INSERT INTO payment.refunds (refund_id, out_refund_no, billing_id, "
+                        "order_id, channel, amount_fen, reason, status, requested_by, "
+                        "created_at, updated_at, query_attempts, refund_request_id) VALUES "
+                        "(:id, :no, :b, :o, :ch, 500, 'overpaid', 'manual', 'billing', now(), "
+                        "now(), 0, :req)"
+                    ),
+                    {
+                        "id": payment_id,  # the refund id (no payment row: payment_id null)
+                        "no": f"R{payment_id.hex[:26].upper()}",
+                        "b": uuid.uuid4(),
+                        "o": uuid.uuid4(),
+                        "ch": channel,
+                        "req": f"req-{payment_id}",
+                    },
+                )
+        await asyncio.to_thread(_migrate, url, "head")
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT refund_id, channel, status, owner, payout_method "
+                        "FROM payment.offline_refunds ORDER BY channel"
+                    )
+                )
+            ).all()
+        assert [tuple(r)[1:] for r in rows] == [
+            ("cash", "open", "finance", "bank_transfer"),  # no receipt known: by transfer
+            ("wire", "open", "finance", "bank_transfer"),
+        ]
+        assert {r[0] for r in rows} == {cash_payment, wire_payment}
+        await asyncio.to_thread(_migrate, url, "0006", down=True)
+        async with engine.connect() as conn:
+            columns = (
+                (
+                    await conn.execute(
+                        sa.text(
+                            "SELECT column_name FROM information_schema.columns "
+                            "WHERE table_schema = 'payment' AND table_name = 'offline_refunds'"
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert "payout_method" not in columns
+        assert "owner" in columns
+    finally:
+        await engine.dispose()
