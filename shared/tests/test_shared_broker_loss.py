@@ -25,22 +25,29 @@ WAIT_S = 30.0
 
 
 def test_judge_names_every_kind_of_loss() -> None:
+    def verdict(
+        before: BrokerSnapshot | None, now: BrokerSnapshot, published: dict[str, int]
+    ) -> dict[str, str]:
+        return judge(before, now, published, expected_partitions=2).reasons
+
     before = BrokerSnapshot("c1", {"t": {0: 5, 1: 3}})
-    assert judge(before, BrokerSnapshot("c1", {"t": {0: 6, 1: 3}}), {"t": 9}).reasons == {}
+    assert verdict(before, BrokerSnapshot("c1", {"t": {0: 6, 1: 3}}), {"t": 9}) == {}
+    assert "cluster id" in verdict(before, BrokerSnapshot("c2", {"t": {0: 6, 1: 3}}), {"t": 1})["t"]
     assert (
-        "cluster id"
-        in judge(before, BrokerSnapshot("c2", {"t": {0: 6, 1: 3}}), {"t": 1}).reasons["t"]
+        "partition 1" in verdict(before, BrokerSnapshot("c1", {"t": {0: 9, 1: 2}}), {"t": 1})["t"]
     )
-    assert (
-        "partition 1"
-        in judge(before, BrokerSnapshot("c1", {"t": {0: 9, 1: 2}}), {"t": 1}).reasons["t"]
-    )
-    assert "missing or empty" in judge(None, BrokerSnapshot(None, {}), {"t": 1}).reasons["t"]
+    assert "missing or empty" in verdict(None, BrokerSnapshot(None, {}), {"t": 1})["t"]
     assert (
         "missing or empty"
-        in judge(None, BrokerSnapshot(None, {"t": {0: 0}}), {"t": 1}).reasons["t"]
+        in verdict(None, BrokerSnapshot(None, {"t": {0: 0, 1: 0}}), {"t": 1})["t"]
     )
-    assert judge(None, BrokerSnapshot(None, {}), {}).reasons == {}
+    assert verdict(None, BrokerSnapshot(None, {}), {}) == {}
+    assert verdict(None, BrokerSnapshot(None, {}), {"t": 0}) == {}, "missing, nothing published"
+    three = BrokerSnapshot(None, {"t": {0: 4, 1: 0, 2: 9}})
+    assert "3 partitions, not 2" in verdict(before, three, {"t": 0})["t"], (
+        "wrong count, even unused"
+    )
+    assert "3 partitions, not 2" in verdict(None, three, {"t": 7})["t"]
 
 
 async def _topic_event_ids(bootstrap: str, topic: str) -> set[uuid.UUID]:

@@ -18,12 +18,23 @@ billing or the ledger.
   least the rows we published": the bundled Tansu reports a partition's end offset as its
   last record batch's base offset + 1, fewer than the records it holds.)
 
-On a loss it recreates the topics and marks unsent again every row published within
+- each topic's partition count: a topic with another count than ``PARTITIONS_PER_TOPIC``
+  was made by someone else (a client that let the broker auto-create it with the broker's
+  default count). Keys then map to other partitions than the producers' metadata says,
+  and the bundled broker silently stores records for partitions the topic does not have,
+  where no consumer reads them. Such a topic is deleted and created again with the right
+  count, and counted as lost.
+
+On a loss it repairs the topics (creates the missing ones, deletes and recreates the ones
+with a wrong partition count) and marks unsent again every row published within
 ``outbox_republish_window_s``: the committed offsets are gone with the broker, so what the
 consumer groups had not consumed is not knowable and the window bounds it (a consumer
-further behind than the window is an incident on its own). The relay publishes them in id
-order; the consumers' inbox drops what they had already applied. The retention job must keep
-published rows at least that long (``outbox_republish_window_s`` is its floor).
+further behind than the window is an incident on its own). It does both holding the relay's
+advisory lock, so no relay batch is half-way (sent to the old log, not yet marked published)
+while the rows are marked. The relay publishes them in id order; the consumers' inbox drops
+what they had already applied. The retention job must keep published rows at least that long
+(``outbox_republish_window_s`` is its floor). A topic of this service that is missing
+while nothing was published to it is simply created (a fresh broker).
 """
 
 from __future__ import annotations
@@ -31,17 +42,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from otd_shared.events.topics import PARTITIONS_PER_TOPIC
+from otd_shared.kafka import create_topics_exactly
+from otd_shared.outbox import relay_lock_key
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +71,15 @@ class BrokerSnapshot:
         """Sum of a topic's end offsets (0 when the topic does not exist)."""
         return sum(self.end_offsets.get(topic, {}).values())
 
+    def partition_count(self, topic: str) -> int | None:
+        """How many partitions the topic has (None: missing, or its metadata unknown)."""
+        return len(self.end_offsets.get(topic, {})) or None
+
+    def wrong_partition_count(self, topic: str, expected: int) -> bool:
+        """The topic exists with another partition count than ``expected``."""
+        count = self.partition_count(topic)
+        return count is not None and count != expected
+
 
 @dataclass(frozen=True)
 class LossVerdict:
@@ -73,7 +94,11 @@ class LossVerdict:
 
 
 def judge(
-    before: BrokerSnapshot | None, now: BrokerSnapshot, published: Mapping[str, int]
+    before: BrokerSnapshot | None,
+    now: BrokerSnapshot,
+    published: Mapping[str, int],
+    *,
+    expected_partitions: int = PARTITIONS_PER_TOPIC,
 ) -> LossVerdict:
     """Pure: compare two snapshots and the published counts per topic."""
     reasons: dict[str, str] = {}
@@ -86,6 +111,11 @@ def judge(
     for topic, count in published.items():
         if changed_cluster:
             reasons[topic] = f"cluster id changed from {before.cluster_id} to {now.cluster_id}"  # type: ignore[union-attr]
+            continue
+        if now.wrong_partition_count(topic, expected_partitions):
+            reasons[topic] = (
+                f"the topic has {now.partition_count(topic)} partitions, not {expected_partitions}"
+            )
             continue
         if count > 0 and now.topic_total(topic) == 0:
             reasons[topic] = f"the topic is missing or empty, and we published {count} rows to it"
@@ -132,23 +162,6 @@ async def read_snapshot(bootstrap_servers: str, topics: list[str]) -> BrokerSnap
     return BrokerSnapshot(cluster_id, offsets)
 
 
-async def recreate_topics(bootstrap_servers: str, topics: list[str]) -> None:
-    """Create the topics that are missing (a memory broker comes back without them)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        missing = [t for t in topics if t not in set(await admin.list_topics())]
-        if missing:
-            new = [
-                NewTopic(t, num_partitions=PARTITIONS_PER_TOPIC, replication_factor=1)
-                for t in missing
-            ]
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(new)
-    finally:
-        await admin.close()
-
-
 class BrokerLossDetector:
     """Watches the broker for one service's outbox table (see the module)."""
 
@@ -159,11 +172,16 @@ class BrokerLossDetector:
         bootstrap_servers: str,
         *,
         republish_window_s: int,
+        topics: Sequence[str] = (),
+        partitions: int = PARTITIONS_PER_TOPIC,
     ) -> None:
         self._engine = engine
         self._table = table
         self._bootstrap = bootstrap_servers
         self._window = timedelta(seconds=republish_window_s)
+        self._topics = tuple(topics)
+        """The topics this service's outbox writes (kept existing even before it wrote)."""
+        self._partitions = partitions
         self._last: BrokerSnapshot | None = None
         self.republished_rows = 0
         """Rows marked unsent again since this detector started (for tests and metrics)."""
@@ -181,18 +199,20 @@ class BrokerLossDetector:
         return sa.and_(published_at.is_not(None), published_at > sa.func.now() - self._window)
 
     async def check(self) -> int:
-        """One comparison; on a loss recreate the topics and mark the window unsent.
+        """One comparison; on a loss repair the topics and mark the window unsent.
         Returns how many rows were marked unsent."""
-        published = await self.published_counts()
+        published = dict.fromkeys(self._topics, 0) | await self.published_counts()
         if not published:
             return 0
         now = await read_snapshot(self._bootstrap, sorted(published))
-        verdict = judge(self._last, now, published)
+        verdict = judge(self._last, now, published, expected_partitions=self._partitions)
         if not verdict.reasons:
-            self._last = now
+            missing = [t for t in published if t not in now.end_offsets]  # nothing lost there
+            if missing:
+                await create_topics_exactly(self._bootstrap, missing, partitions=self._partitions)
+            self._last = None if missing else now
             return 0
-        await recreate_topics(self._bootstrap, verdict.lost_topics)
-        marked = await self._mark_unsent(verdict.lost_topics)
+        marked = await self._repair(now, verdict.lost_topics)
         log.warning(
             "broker lost messages; republishing from the outbox",
             extra={"reasons": verdict.reasons, "rows": marked},
@@ -201,14 +221,24 @@ class BrokerLossDetector:
         self._last = None  # the next check starts over against the rebuilt topics
         return marked
 
-    async def _mark_unsent(self, topics: list[str]) -> int:
-        t = self._table
+    async def _repair(self, now: BrokerSnapshot, topics: list[str]) -> int:
+        """Under the relay's lock: delete the topics with a wrong partition count, create
+        the missing ones, mark the window's rows of ``topics`` unsent."""
+        wrong = [t for t in topics if now.wrong_partition_count(t, self._partitions)]
         async with self._engine.begin() as conn:
-            result = await conn.execute(
-                sa.update(t)
-                .where(t.c.topic.in_(topics), self._in_window())
-                .values(published_at=None)
+            await conn.execute(
+                sa.select(sa.func.pg_advisory_xact_lock(relay_lock_key(self._table)))
             )
+            await create_topics_exactly(
+                self._bootstrap, topics, partitions=self._partitions, delete_first=wrong
+            )
+            return await self._mark_unsent(conn, topics)
+
+    async def _mark_unsent(self, conn: AsyncConnection, topics: list[str]) -> int:
+        t = self._table
+        result = await conn.execute(
+            sa.update(t).where(t.c.topic.in_(topics), self._in_window()).values(published_at=None)
+        )
         return int(result.rowcount or 0)
 
 

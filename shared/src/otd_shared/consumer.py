@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from otd_shared.consumer_loss import LossGuard, cluster_id, group_generation
 from otd_shared.db import SessionFactory
 from otd_shared.events import EventEnvelope, decode_envelope
+from otd_shared.events.topics import PARTITIONS_PER_TOPIC
+from otd_shared.kafka import forbid_topic_auto_creation
 from otd_shared.messaging_tables import MessagingTables
 from otd_shared.observability import ServiceMetrics, set_correlation_id
 from otd_shared.uow import SqlUnitOfWork
@@ -71,6 +74,7 @@ RETRY_DELAY_S_MAX = 5.0
 MAX_ERROR_CHARS = 2000
 BLOCKED_REASON = "blocked behind an earlier parked event of the same order"
 CLUSTER_ID_TIMEOUT_S = 5.0
+TOPIC_CHECK_INTERVAL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka i
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self._runtime.partitions = {(tp.topic, tp.partition) for tp in assigned}
         await self._runtime.check_group()
+        self._runtime.rewind_pending()
         await self._runtime.reload_blocked_orders()
         self._runtime.assigned.set()
 
@@ -165,11 +170,14 @@ class EventConsumer:
         self.guard = LossGuard()
         """What this consumer saw of the broker, to notice that it lost data."""
         self._rewound: set[TopicPartition] = set()
+        self._pending_rewind: set[str] = set()
+        self._next_topic_check = 0.0
         self.rewinds = 0
         """How many times the consumer re-read topics the broker lost (for tests)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set."""
+        forbid_topic_auto_creation()  # a subscription must never make a topic (otd_shared.kafka)
         self._kafka = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             group_id=self._config.group_id,
@@ -184,6 +192,7 @@ class EventConsumer:
             while not stop.is_set():
                 batches = await self._kafka.getmany(timeout_ms=self._config.poll_timeout_ms)
                 self._check_highwaters()
+                self._check_topics()
                 if batches:
                     await self._process_or_rewind(batches)
         finally:
@@ -452,6 +461,30 @@ class EventConsumer:
         losses = self.guard.highwater_losses(current)
         if losses:
             self.rewind(losses)
+
+    def _check_topics(self) -> None:
+        """A subscribed topic missing or with another partition count than the cluster's:
+        refresh the metadata now; one that changed count and is back: read it again."""
+        assert self._kafka is not None
+        now = time.monotonic()
+        if now < self._next_topic_check:
+            return
+        self._next_topic_check = now + TOPIC_CHECK_INTERVAL_S
+        metadata = self._kafka._client.cluster  # noqa: SLF001  (aiokafka keeps it there)
+        counts = {t: len(metadata.partitions_for_topic(t) or ()) for t in self._config.topics}
+        if any(count != PARTITIONS_PER_TOPIC for count in counts.values()):
+            self._kafka._client.force_metadata_update()  # noqa: SLF001
+        self._pending_rewind |= self.guard.topic_changes(counts, PARTITIONS_PER_TOPIC)
+        self.rewind_pending()
+
+    def rewind_pending(self) -> None:
+        """Rewind the recreated topics once some of their partitions are assigned here."""
+        assert self._kafka is not None
+        ready = {tp.topic for tp in self._kafka.assignment()} & self._pending_rewind
+        if ready:
+            self._pending_rewind -= ready
+            reason = "the topic was recreated (its partition count changed)"
+            self.rewind({tp: reason for tp in self._kafka.assignment() if tp.topic in ready})
 
     async def check_group(self) -> None:
         """After a (re)join: a group the coordinator forgot means the broker lost data."""

@@ -17,7 +17,13 @@ topics; its inbox makes the re-reading harmless.
   consumer committed there itself: the broker lost the group's offsets. It is checked
   before every commit, so a commit never lands on a broker that lost them;
 - after a rejoin, the group generation did not grow (a broker that kept the group always
-  increments it) or the cluster id changed: the coordinator lost the group.
+  increments it) or the cluster id changed: the coordinator lost the group;
+- a subscribed topic's partition count, in the consumer's metadata, changed (it went
+  missing, or came back with another count): the topic was deleted and created again,
+  its log is new. Once it is back with the cluster's count it is read from the beginning.
+  While a topic is missing or has another count the consumer refreshes its metadata every
+  round instead of every 5 minutes (aiokafka's default), so it sees the topic come back
+  (the producer's broker-loss watch recreates it; nobody auto-creates it).
 
 An offset out of range (a fetch above the log end) is the client's own reset to the
 earliest offset (``auto_offset_reset="earliest"``); the bundled broker answers such a
@@ -42,6 +48,9 @@ class LossGuard:
     committed: dict[TopicPartition, int] = field(default_factory=dict)
     generation: int | None = None
     cluster_id: str | None = None
+    partition_counts: dict[str, int] = field(default_factory=dict)
+    recreated: set[str] = field(default_factory=set)
+    """Topics seen to change partition count, to read again once they are back."""
 
     def highwater_losses(
         self, current: Mapping[TopicPartition, int | None]
@@ -89,6 +98,18 @@ class LossGuard:
         self.generation = generation if generation is not None else self.generation
         self.cluster_id = cluster_id if cluster_id is not None else self.cluster_id
         return reason
+
+    def topic_changes(self, counts: Mapping[str, int], expected: int) -> set[str]:
+        """Take the partition counts in the metadata now (0: missing); returns the topics
+        that changed count since and are now back with ``expected`` partitions."""
+        for topic, count in counts.items():
+            seen = self.partition_counts.get(topic)
+            if seen is not None and seen != count:
+                self.recreated.add(topic)
+            self.partition_counts[topic] = count
+        back = {t for t in self.recreated if counts.get(t) == expected}
+        self.recreated -= back
+        return back
 
     def forget(self, topics: Iterable[str]) -> None:
         """Drop what was seen of topics being re-read (the rebuilt log is the new baseline)."""

@@ -89,7 +89,12 @@ def tansu_binary() -> Path:
 
 
 def start_broker(port: int | None = None, log_file: Path | None = None) -> Broker:
-    """Start Tansu on loopback and wait until it accepts connections."""
+    """Start Tansu on loopback and wait until it accepts connections.
+
+    Every start gets a cluster id of its own (Tansu's default is the same fixed name each
+    time): the memory broker comes back empty, and a new cluster id is the plainest sign
+    of it for the producers' broker-loss watch and the consumers (``otd_shared.broker_loss``,
+    ``otd_shared.consumer_loss``)."""
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
     if log_file:
@@ -105,6 +110,8 @@ def start_broker(port: int | None = None, log_file: Path | None = None) -> Broke
             url,
             "--storage-engine",
             "memory://tansu/",
+            "--cluster-id",
+            f"otd-{uuid.uuid4().hex[:12]}",
         ],
         stdout=out,
         stderr=subprocess.STDOUT,

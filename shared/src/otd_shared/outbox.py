@@ -44,6 +44,12 @@ RelayCheck = Callable[[], Awaitable[None]]
 """A periodic relay check (run on every safety-poll tick, errors logged, never fatal)."""
 
 
+def relay_lock_key(table: sa.Table) -> int:
+    """The advisory lock one relay of this outbox holds for a whole batch (read, send,
+    mark published); the broker-loss watch takes it to mark rows unsent between batches."""
+    return zlib.crc32(f"outbox-relay:{table.fullname}".encode())
+
+
 def notify_channel(schema: str | None) -> str:
     """The LISTEN/NOTIFY channel of a schema's outbox."""
     return f"{NOTIFY_CHANNEL_PREFIX}{schema or 'public'}"[:PG_IDENTIFIER_MAX_CHARS]
@@ -187,7 +193,7 @@ class OutboxRelay:
         ) / 1000
         self._coalesce_s = coalesce_ms / 1000
         self._checks = list(checks)
-        self._lock_key = zlib.crc32(f"outbox-relay:{table.fullname}".encode())
+        self._lock_key = relay_lock_key(table)
         dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._wakeups = OutboxWakeups(dsn, notify_channel(table.schema)) if listen else None
 

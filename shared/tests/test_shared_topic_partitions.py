@@ -1,0 +1,250 @@
+"""Topics exist only as we create them: with ``PARTITIONS_PER_TOPIC`` partitions.
+
+Real PostgreSQL and the real bundled broker (memory only), restarted on its port. The cause
+of the chaos run's losses (seed 7: 5 of 16 orders without a payable intent billing): after
+a restart, the first metadata request of a consumer or an admin client (aiokafka asks for
+auto-creation by default) made Tansu create the topic with ITS default of 4 partitions,
+while the relay's producer, whose metadata still said 6, wrote the events of about a third
+of the orders to partitions 4 and 5. Tansu stores records for partitions a topic does not
+have without a word, and no consumer (nor the broker-loss watch, which reads the end
+offsets of the partitions in the metadata) ever looked there.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import UnknownTopicOrPartitionError
+from aiokafka.partitioner import murmur2
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from otd_shared.broker_loss import BrokerLossDetector
+from otd_shared.consumer_loss import LossGuard
+from otd_shared.db import asyncpg_url
+from otd_shared.events import OrderLocked, Topic, topic_for
+from otd_shared.events.envelope import decode_envelope
+from otd_shared.events.topics import PARTITIONS_PER_TOPIC
+from otd_shared.infra import Broker, free_port, start_broker, wait_until
+from otd_shared.kafka import EventProducer, TopicNotReady, ensure_topics
+from otd_shared.messaging_tables import messaging_tables
+from otd_shared.observability import ServiceMetrics
+from otd_shared.outbox import OutboxRelay, OutboxWriter
+
+pytestmark = pytest.mark.integration
+
+WAIT_S = 30.0
+ORDERS = [f"order-{i}" for i in range(24)]
+TANSU_DEFAULT_PARTITIONS = 4
+METADATA_WAIT_MS = 3000
+
+
+def _partition(key: str) -> int:
+    """The partition aiokafka's default partitioner gives a key on a 6-partition topic."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % PARTITIONS_PER_TOPIC
+
+
+def test_the_orders_cover_the_partitions_a_4_partition_topic_lacks() -> None:
+    assert {_partition(o) for o in ORDERS} >= {4, 5}
+
+
+def test_the_consumer_guard_rereads_a_topic_that_changed_partition_count() -> None:
+    guard = LossGuard()
+    assert guard.topic_changes({"t": 6, "u": 6}, 6) == set()
+    assert guard.topic_changes({"t": 0, "u": 6}, 6) == set(), "gone: wait until it is back"
+    assert guard.topic_changes({"t": 4, "u": 6}, 6) == set(), "wrong count: not yet"
+    assert guard.topic_changes({"t": 6, "u": 6}, 6) == {"t"}
+    assert guard.topic_changes({"t": 6, "u": 6}, 6) == set(), "once"
+
+
+@dataclass
+class Rig:
+    engine: AsyncEngine
+    table: sa.Table
+    writer: OutboxWriter
+    topic: str
+    port: int
+    broker: Broker
+
+    @property
+    def bootstrap(self) -> str:
+        return self.broker.bootstrap_servers
+
+    async def emit(self) -> set[uuid.UUID]:
+        """One event per order (keys on every partition)."""
+        async with self.engine.begin() as conn:
+            envelopes = await self.writer.add(
+                AsyncSession(bind=conn),
+                *(OrderLocked(order_id=o, locked_at=datetime.now(UTC)) for o in ORDERS),
+            )
+        return {e.event_id for e in envelopes}
+
+    def detector(self) -> BrokerLossDetector:
+        return BrokerLossDetector(
+            self.engine, self.table, self.bootstrap, republish_window_s=600, topics=[self.topic]
+        )
+
+    def relay(self, producer: EventProducer) -> OutboxRelay:
+        return OutboxRelay(
+            self.engine, self.table, producer, ServiceMetrics("t"), batch_size=500, idle_sleep_ms=10
+        )
+
+    async def unsent(self) -> int:
+        query = sa.select(sa.func.count()).where(self.table.c.published_at.is_(None))
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(query) or 0)
+
+    async def partitions(self) -> int | None:
+        """The topic's partition count on the broker (None: it does not exist)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            if self.topic not in await admin.list_topics():
+                return None
+            [described] = await admin.describe_topics([self.topic])
+            return len(described["partitions"])
+        finally:
+            await admin.close()
+
+    async def ask_for_metadata(self) -> None:
+        """What clients do at once after a restart: an admin client describes the topic, a
+        consumer subscribes to it (both asked the broker to auto-create it)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            await admin.describe_topics([self.topic])
+        finally:
+            await admin.close()
+        assert await self.on_broker() == set()
+
+    async def on_broker(self) -> set[uuid.UUID]:
+        """Every event a consumer of the topic reads (every partition in the metadata)."""
+        consumer = AIOKafkaConsumer(
+            self.topic,
+            bootstrap_servers=self.bootstrap,
+            auto_offset_reset="earliest",
+            request_timeout_ms=METADATA_WAIT_MS,  # how long start waits for a missing topic
+        )
+        ids: set[uuid.UUID] = set()
+        try:
+            try:
+                await consumer.start()
+            except UnknownTopicOrPartitionError:
+                return ids
+            for _ in range(6):
+                for records in (await consumer.getmany(timeout_ms=300)).values():
+                    ids.update(decode_envelope(r.value).event_id for r in records)
+        finally:
+            await consumer.stop()
+        return ids
+
+
+@pytest.fixture
+async def rig(database_url: str) -> AsyncIterator[Rig]:
+    schema = f"parts_{uuid.uuid4().hex[:8]}"
+    metadata = sa.MetaData(schema=schema)
+    table = messaging_tables(metadata).outbox
+    engine = create_async_engine(asyncpg_url(database_url), pool_size=4)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        await conn.run_sync(metadata.create_all)
+    prefix = f"parts{uuid.uuid4().hex[:6]}."
+    port = free_port()
+    writer = OutboxWriter(table, producer="test", topic=Topic.ORDERS, topic_prefix=prefix)
+    rig = Rig(engine, table, writer, topic_for(Topic.ORDERS, prefix), port, start_broker(port))
+    try:
+        yield rig
+    finally:
+        rig.broker.stop()
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await engine.dispose()
+
+
+async def test_a_restarted_broker_gets_no_auto_created_topic_and_loses_nothing(rig: Rig) -> None:
+    await ensure_topics(rig.bootstrap, rig.topic.removesuffix(Topic.ORDERS.value))
+    producer = EventProducer(rig.bootstrap, enable_idempotence=False)
+    await producer.start()  # one producer throughout: its metadata outlives the restart
+    try:
+        first = await rig.emit()
+        assert await rig.relay(producer).publish_batch() == len(ORDERS)
+        assert await rig.on_broker() == first
+
+        rig.broker.stop()
+        rig.broker = start_broker(rig.port)  # memory storage: topics and messages gone
+        # What made the 4-partition topic: a consumer's and an admin client's metadata
+        # requests for the topic, before the producer's broker-loss watch recreated it.
+        await rig.ask_for_metadata()
+        assert await rig.partitions() is None, "no client of ours creates a topic"
+
+        assert await rig.detector().check() == len(ORDERS), "the loss is noticed"
+        assert await rig.partitions() == PARTITIONS_PER_TOPIC
+        second = await rig.emit()
+        relay = rig.relay(producer)
+        assert await relay.publish_batch() == 2 * len(ORDERS)
+
+        async def all_back() -> bool:
+            return await rig.on_broker() == first | second
+
+        assert await wait_until(all_back, timeout_s=WAIT_S), "every partition's events readable"
+        assert await rig.detector().check() == 0
+    finally:
+        await producer.stop()
+
+
+async def test_a_topic_with_another_partition_count_is_recreated_and_republished(
+    rig: Rig,
+) -> None:
+    """Made by someone else's client with the broker's default count: the watch deletes it,
+    creates it with the cluster's count and republishes; the relay refuses to send to it
+    until its metadata shows the right count."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=rig.bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(rig.topic, TANSU_DEFAULT_PARTITIONS, 1)])
+    finally:
+        await admin.close()
+    producer = EventProducer(rig.bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        first = await rig.emit()
+        with pytest.raises(TopicNotReady, match="4 partitions"):
+            await rig.relay(producer).publish_batch()
+        assert await rig.unsent() == len(ORDERS), "nothing marked published"
+
+        async with rig.engine.begin() as conn:  # as if an earlier relay had published them
+            await conn.execute(sa.update(rig.table).values(published_at=sa.func.now()))
+        assert await rig.detector().check() == len(ORDERS)
+        assert await rig.partitions() == PARTITIONS_PER_TOPIC
+        assert await rig.relay(producer).publish_batch() == len(ORDERS)
+        ends = await _end_offsets(rig)
+        assert {p for p, end in ends.items() if end} == {_partition(o) for o in ORDERS}
+        assert await rig.on_broker() == first
+        assert await rig.detector().check() == 0
+    finally:
+        await producer.stop()
+
+
+async def test_a_missing_topic_of_the_service_is_created_before_anything_is_published(
+    rig: Rig,
+) -> None:
+    await rig.ask_for_metadata()
+    assert await rig.partitions() is None
+    assert await rig.detector().check() == 0, "nothing was published: nothing lost"
+    assert await rig.partitions() == PARTITIONS_PER_TOPIC
+
+
+async def _end_offsets(rig: Rig) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=rig.bootstrap)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(rig.topic, p) for p in range(PARTITIONS_PER_TOPIC)]
+        return {tp.partition: end for tp, end in (await consumer.end_offsets(tps)).items()}
+    finally:
+        await consumer.stop()
