@@ -150,6 +150,16 @@ class GatewaySettings(ServiceSettings):
     wire_intake_batch_max: int = Field(default=500, ge=1, le=10_000)
     wire_file_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     order_qr_ttl_s: int = Field(default=1800, ge=60, le=86_400)
+    payment_code_wait_s: int = Field(
+        default=60,
+        ge=5,
+        le=600,
+        description="How long a payment code the customer is still paying is queried before "
+        "it is cancelled at the channel.",
+    )
+    payment_code_poll_s: float = Field(
+        default=3.0, gt=0, le=60, description="First query of a payment code being paid."
+    )
     pos_registry_file: Path | None = Field(
         default=None, description="Stores and terminals registered at startup (dev: S001)."
     )

@@ -15,6 +15,7 @@ from otd_shared.auth import Principal, Role, require_roles
 from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.pos_repo import ParkedCallback, Terminal
 from payment_gateway.entrypoints.api import Gw
+from payment_gateway.service_layer import payment_codes as payment_codes_service
 from payment_gateway.service_layer import pos
 
 router = APIRouter(prefix="/v1/pos", tags=["pos"])
@@ -175,6 +176,61 @@ async def charges(body: ChargeBody, gw: Gw, principal: Integrator) -> JSONRespon
             principal.subject,
         ),
     )
+    out = ChargeOut(
+        payment_id=payment.payment_id,
+        out_trade_no=payment.out_trade_no,
+        amount_fen=payment.amount_fen,
+        channel=payment.channel,
+        method=payment.method,
+        status=payment.status.value,
+        billing_id=payment.billing_id,
+        store_id=payment.pay_params.get("store_id", ""),
+        terminal_id=body.terminal_id,
+        expires_at=payment.expires_at,
+    )
+    code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return JSONResponse(out.model_dump(mode="json"), status_code=code)
+
+
+class PaymentCodeBody(BaseModel):
+    """The terminal scanned the order QR and the customer's payment code (付款码)."""
+
+    model_config = ConfigDict(extra="forbid")
+    token: Annotated[str, Field(min_length=1, max_length=160)] | None = None
+    short_code: Annotated[str, Field(pattern=r"^\d{8}$")] | None = None
+    terminal_id: Ident
+    auth_code: Annotated[str, Field(min_length=1, max_length=32)]
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> Self:
+        if (self.token is None) == (self.short_code is None):
+            raise ValueError("give exactly one of token or short_code")
+        return self
+
+
+@router.post(
+    "/payment-codes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ChargeOut,
+    responses={
+        200: {"description": "the same terminal sent the order QR again"},
+        403: {},
+        404: {},
+        409: {},
+        422: {},
+    },
+)
+async def payment_codes(body: PaymentCodeBody, gw: Gw, principal: Integrator) -> JSONResponse:
+    """Charge the customer's payment code for the order QR: routed by prefix (422
+    ``unknown_payment_code``, ``payment_code_unsupported``), reserved like a terminal fetch,
+    charged at the channel. ``succeeded`` once a query confirmed it, ``failed`` when refused,
+    else ``paying`` (the customer is entering a password): poll ``GET /v1/payments/{id}``;
+    it is queried until it settles and cancelled at the channel after PAYMENT_CODE_WAIT_S."""
+    command = payment_codes_service.ChargeCode(
+        body.token, body.short_code, body.terminal_id, body.auth_code, principal.subject
+    )
+    charged, created = await payment_codes_service.charge_code(gw, command)
+    payment = await payment_codes_service.current(gw, charged.payment_id)
     out = ChargeOut(
         payment_id=payment.payment_id,
         out_trade_no=payment.out_trade_no,

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 SHORT_CODE_ATTEMPTS_MAX = 5
 KEY_BYTES = 32
 POS_METHODS = ("pos_card", "pos_qr")
+PAYMENT_CODE_METHOD = "bar_code"  # the terminal scanned the customer's payment code (付款码)
 
 
 class PosRefused(DomainError):
@@ -74,6 +75,7 @@ class Charge:
     channel: ChannelCode
     method: str
     actor: str
+    expires_in_s: int | None = None  # None: PAYMENT_EXPIRY_S
 
 
 @functools.lru_cache(maxsize=4)
@@ -235,7 +237,8 @@ async def _charge(gw: Gateway, cmd: Charge) -> tuple[Payment, bool]:
             raise PosRefused(
                 "unknown_terminal", f"terminal {cmd.terminal_id} is not registered", 403
             )
-        if terminal.channel != cmd.channel:
+        # A payment code is charged by us at its own channel, whatever the terminal's acquirer.
+        if terminal.channel != cmd.channel and cmd.method != PAYMENT_CODE_METHOD:
             raise PosRefused(
                 "wrong_channel", f"terminal {cmd.terminal_id} is a {terminal.channel} terminal", 422
             )
@@ -294,7 +297,7 @@ async def _same_reservation(
 async def _reserve(
     gw: Gateway, uow: GatewayUnitOfWork, token: OrderQrToken, cmd: Charge, *, now: datetime
 ) -> Payment:
-    if cmd.method not in POS_METHODS:
+    if cmd.method not in (*POS_METHODS, PAYMENT_CODE_METHOD):
         raise PosRefused("unknown_method", f"method must be one of {POS_METHODS}", 422)
     try:
         billing = await _due_billing(gw, uow, token.billing_id, token.amount_fen)
@@ -312,7 +315,7 @@ async def _reserve(
         amount_fen=token.amount_fen,
         status=PaymentStatus.PAYING,
         created_at=now,
-        expires_at=now + timedelta(seconds=gw.settings.payment_expiry_s),
+        expires_at=now + timedelta(seconds=cmd.expires_in_s or gw.settings.payment_expiry_s),
         # queried like an online payment when its notification does not arrive (scheduler.py)
         next_query_at=now + timedelta(seconds=gw.settings.active_query_delay_s),
         pay_params={

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 
 import httpx
 
@@ -97,6 +97,30 @@ class ChannelClient(Protocol):
 
     async def query_refund(self, order: RefundOrder) -> RefundAnswer:
         """Ask the channel what became of a refund."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentCodeCharge:
+    """Charge a customer's scanned payment code (付款码) for a reserved payment."""
+
+    out_trade_no: str
+    amount_fen: int
+    auth_code: str
+    description: str
+
+
+@runtime_checkable
+class PaymentCodeClient(Protocol):
+    """A channel that charges payment codes (micropay / 当面付 bar code)."""
+
+    async def pay_with_code(self, charge: PaymentCodeCharge) -> PaymentQueryResult:
+        """Charge the code: succeeded (to be confirmed by query), pending (the customer is
+        paying, e.g. entering a password) or ChannelRefused."""
+        ...
+
+    async def query_payment(self, out_trade_no: str, method: str) -> PaymentQueryResult:
+        """Ask the channel what became of an order."""
         ...
 
 

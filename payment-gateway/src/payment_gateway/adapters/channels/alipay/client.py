@@ -22,6 +22,7 @@ from payment_gateway.adapters.channels.alipay import protocol
 from payment_gateway.adapters.channels.client_base import (
     ChannelHttp,
     ClientOptions,
+    PaymentCodeCharge,
     PaymentQueryResult,
     RefundAnswer,
     RefundOrder,
@@ -48,6 +49,8 @@ from payment_gateway.errors import (
 CHANNEL: Final = ChannelCode.ALIPAY
 GATEWAY_PATH: Final = "/gateway.do"
 SUCCESS_CODE: Final = "10000"
+USER_PAYING_CODE: Final = "10003"  # 当面付: waiting for the customer (password)
+BAR_CODE_METHOD: Final = "bar_code"
 NOT_EXIST_SUB_CODES: Final = frozenset({"ACQ.TRADE_NOT_EXIST"})
 TRADE_STATUSES: Final[Mapping[str, ChannelOutcome]] = MappingProxyType(
     {
@@ -175,9 +178,35 @@ class AlipayClient:
         )
 
     async def close_payment(self, out_trade_no: str, method: str) -> None:
-        answer = await self._call("alipay.trade.close", {"out_trade_no": out_trade_no})
+        # A bar code payment the customer did not finish is cancelled (撤销): closed when
+        # unpaid, refunded when it was paid meanwhile (the query that follows tells).
+        name = "alipay.trade.cancel" if method == BAR_CODE_METHOD else "alipay.trade.close"
+        answer = await self._call(name, {"out_trade_no": out_trade_no})
         if not _not_exist(answer):  # never opened by the buyer: nothing to close
             _require_success(answer)
+
+    async def pay_with_code(self, charge: PaymentCodeCharge) -> PaymentQueryResult:
+        """当面付 bar code: 10000 paid (confirmed by query by the caller), 10003 the customer
+        is paying (WAIT_BUYER_PAY), anything else refused (ChannelRefused)."""
+        biz = {
+            "out_trade_no": charge.out_trade_no,
+            "scene": "bar_code",
+            "auth_code": charge.auth_code,
+            "total_amount": fen_to_yuan(charge.amount_fen),
+            "subject": charge.description,
+        }
+        answer = await self._call("alipay.trade.pay", biz)
+        if answer.get("code") == USER_PAYING_CODE:
+            return PaymentQueryResult(outcome=ChannelOutcome.PENDING, channel_status="10003")
+        _require_success(answer)
+        if answer.get("out_trade_no", charge.out_trade_no) != charge.out_trade_no:
+            raise ChannelUnreachable("pay answer is about another order")
+        return PaymentQueryResult(
+            outcome=ChannelOutcome.SUCCEEDED,
+            channel_status=SUCCESS_CODE,
+            channel_txn_id=_optional_text(answer, "trade_no"),
+            amount_fen=_optional_fen(answer, "total_amount"),
+        )
 
     async def refund(self, order: RefundOrder) -> RefundAnswer:
         biz = {

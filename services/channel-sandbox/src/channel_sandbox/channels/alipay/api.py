@@ -1,4 +1,5 @@
-"""Alipay openapi `POST /gateway.do`: trade query, refund, close, refund query.
+"""Alipay openapi `POST /gateway.do`: bar code pay (当面付 `alipay.trade.pay`, scene
+bar_code) and cancel, trade query, refund, close, refund query.
 
 Request signing and response signing are described in `channel_sandbox.channels.alipay`. As on the
 real gateway, the HTTP status is always 200 and the outcome is in `code`: 10000 success, 40002
@@ -47,6 +48,9 @@ from otd_shared.money import MoneyError, fen_to_yuan, wire_yuan_to_fen
 
 BUYER_USER_ID: Final = BUYER_ID  # the buyer_id the notifications carry
 BUYER_LOGON_ID: Final = "sbx***@example.com"
+PAYMENT_CODE_ORIGIN: Final = "alipay_bar_code"
+USER_PAYING_CODE_SUFFIX: Final = "9"  # the customer must enter a password: WAIT_BUYER_PAY first
+REFUSED_CODE_SUFFIX: Final = "8"  # the code is refused
 OUT_REQUEST_NO_LEN_MAX: Final = 64
 router = APIRouter(tags=["Alipay openapi (channel side)"])
 
@@ -202,7 +206,76 @@ def _refund_query(sandbox: Sandbox, biz: Mapping[str, object]) -> Payload:
     return payload
 
 
+def _pay(sandbox: Sandbox, biz: Mapping[str, object]) -> Payload:
+    """当面付 bar code: charge the customer's payment code. Its last digit decides what the
+    customer does: 9 → a password is needed (10003 WAIT_BUYER_PAY; the order stays pending
+    until the control API pays it), 8 → refused (40004), anything else → paid at once."""
+    out_trade_no, auth_code = _text(biz, "out_trade_no"), _text(biz, "auth_code")
+    if _text(biz, "scene") != "bar_code" or not out_trade_no or not auth_code.isdigit():
+        raise BizError("ACQ.INVALID_PARAMETER", "参数无效: scene/out_trade_no/auth_code")
+    order = sandbox.store.get(CODE, out_trade_no)
+    if order is None:
+        amount_fen = _amount_fen(biz, "total_amount")
+        order = sandbox.create_order(
+            channel=CODE,
+            out_trade_no=out_trade_no,
+            amount_fen=amount_fen,
+            origin=PAYMENT_CODE_ORIGIN,
+            channel_txn_id=ids.alipay_trade_no(ids.now_s()),
+            notify_url=None,
+            request=dict(biz),
+        )
+        if auth_code.endswith(REFUSED_CODE_SUFFIX):
+            sandbox.mark_failed(order)
+        elif not auth_code.endswith(USER_PAYING_CODE_SUFFIX):
+            sandbox.mark_paid(order)
+    order.note(f"api: alipay.trade.pay ({alipay_trade_status(order)})")
+    if order.state is PayState.FAILED or order.state is PayState.CLOSED:
+        raise BizError("ACQ.PAYMENT_AUTH_CODE_INVALID", "支付失败，获取顾客账户信息失败")
+    payload: Payload = {
+        **_success(order),
+        "buyer_logon_id": BUYER_LOGON_ID,
+        "total_amount": fen_to_yuan(order.amount_fen),
+    }
+    if order.state is PayState.PENDING:
+        return payload | {"code": "10003", "msg": "等待用户付款"}
+    assert order.paid_s is not None
+    return payload | {"gmt_payment": ids.alipay_time(order.paid_s)}
+
+
+def _cancel(sandbox: Sandbox, biz: Mapping[str, object]) -> Payload:
+    """撤销: an unpaid order is closed, a paid one refunded in full (`action`)."""
+    order = _order(sandbox, biz, "alipay.trade.cancel")
+    action = "close"
+    if order.state is PayState.PENDING:
+        sandbox.close(order)
+    elif order.state is PayState.PAID and not order.fully_refunded:
+        refund = sandbox.add_refund(
+            order,
+            out_refund_no=f"{order.out_trade_no}-cancel",
+            refund_id=ids.alipay_trade_no(ids.now_s()),
+            amount_fen=order.amount_fen - order.requested_refund_fen,
+            notify_url=None,
+            reason="cancel",
+        )
+        sandbox.succeed_refund(order, refund, notify=False)
+        action = "refund"
+    return {**_success(order), "retry_flag": "N", "action": action}
+
+
+def _amount_fen(biz: Mapping[str, object], name: str) -> int:
+    try:
+        amount_fen = wire_yuan_to_fen(_text(biz, name))
+    except MoneyError:
+        raise BizError("ACQ.INVALID_PARAMETER", f"参数无效: {name}") from None
+    if amount_fen <= 0:
+        raise BizError("ACQ.INVALID_PARAMETER", f"参数无效: {name}")
+    return amount_fen
+
+
 HANDLERS: Final[Mapping[str, Callable[[Sandbox, Mapping[str, object]], Payload]]] = {
+    "alipay.trade.pay": _pay,
+    "alipay.trade.cancel": _cancel,
     "alipay.trade.query": _query,
     "alipay.trade.refund": _refund,
     "alipay.trade.close": _close,
