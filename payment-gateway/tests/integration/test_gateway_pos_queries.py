@@ -16,7 +16,10 @@ import sqlalchemy as sa
 
 from channel_sandbox.channels.base import NotificationEvent
 from channel_sandbox.store import PayState
-from payment_gateway.adapters.tables import payments
+from otd_shared.events import RefundRequested, new_envelope
+from payment_gateway.adapters.offline_tables import offline_refunds
+from payment_gateway.adapters.tables import payments, refunds
+from payment_gateway.service_layer.refunds import record_requested_refund
 from payment_gateway.testing.harness import Harness, auth
 
 pytestmark = pytest.mark.integration
@@ -194,3 +197,85 @@ async def test_sandbox_refuses_an_unsigned_query(harness: Harness) -> None:
     assert b"respCode=11" in response.content
     assert b"signPubKeyCert=" in response.content
     assert ("unionpay", "query", "refused") in h.sandbox.calls("unionpay")
+
+
+async def _refund_row(h: Harness, refund_id: str) -> Any:
+    async with h.gw.sessions() as session:
+        return (
+            (
+                await session.execute(
+                    sa.select(refunds).where(refunds.c.refund_id == uuid.UUID(refund_id))
+                )
+            )
+            .mappings()
+            .one()
+        )
+
+
+async def _refund_until(h: Harness, refund_id: str, status: str) -> Any:
+    for _ in range(20):
+        async with h.gw.sessions() as session, session.begin():
+            await session.execute(
+                sa.update(refunds)
+                .where(refunds.c.refund_id == uuid.UUID(refund_id))
+                .values(next_query_at=sa.func.now() - sa.text("interval '1 second'"))
+            )
+        await h.scheduler().run_once()
+        row = await _refund_row(h, refund_id)
+        if row["status"] == status:
+            return row
+    raise AssertionError(f"refund did not reach {status}")
+
+
+@pytest.mark.parametrize("channel", ACQUIRERS)
+async def test_pos_refund_goes_through_the_acquirer(harness: Harness, channel: str) -> None:
+    """An overpayment refund on a POS payment is sent to the acquirer's refund call (not
+    the offline refunds queue) and confirmed by querying the refund."""
+    h = harness
+    reserved = await _reserve(h, channel)
+    _swipe(h, channel, reserved["out_trade_no"])
+    await _run_until_settled(h, reserved["payment_id"])
+    envelope = new_envelope(
+        RefundRequested(
+            order_id=str((await _row(h, reserved["payment_id"]))["order_id"]),
+            billing_id=reserved["billing_id"],
+            refund_request_id=f"{reserved['billing_id']}-R1",
+            amount_fen=8_800,
+            reason="overpaid",
+            payment_id=reserved["payment_id"],
+            channel=channel,
+        ),
+        producer="billing-service",
+        correlation_id="c",
+    )
+    async with h.gw.uow() as uow:
+        refund = await record_requested_refund(uow, envelope.payload, now=h.gw.now())  # type: ignore[arg-type]
+        await uow.commit()
+    assert refund.status.value == "requested"
+    async with h.gw.sessions() as session:
+        queued = await session.scalar(
+            sa.select(sa.func.count())
+            .select_from(offline_refunds)
+            .where(offline_refunds.c.refund_id == refund.refund_id)
+        )
+    assert queued == 0
+    await _refund_until(h, str(refund.refund_id), "processing")
+    assert (channel, "refund", "ok") in h.sandbox.calls(channel)
+    h.sandbox.settle_refund(channel, refund.out_refund_no)
+    row = await _refund_until(h, str(refund.refund_id), "succeeded")
+    assert row["channel_refund_id"]
+    events = await h.callbacks_events(reserved["payment_id"])
+    [refunded] = [e for e in events if e["outcome"] == "refunded"]
+    assert (refunded["refund_id"], refunded["amount_fen"]) == (str(refund.refund_id), 8_800)
+    by_finance = await h.client.post(
+        f"/v1/payments/{reserved['payment_id']}/refunds",
+        json={"reason": "goodwill", "amount_fen": 100},
+        headers={**auth("finance"), "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert by_finance.status_code == 201, by_finance.text
+    too_much = await h.client.post(
+        f"/v1/payments/{reserved['payment_id']}/refunds",
+        json={"reason": "x", "amount_fen": AMOUNT_FEN},
+        headers={**auth("finance"), "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert too_much.status_code == 409

@@ -1,9 +1,9 @@
 """Offline refunds: money owed back that no channel returns by itself, paid out by people.
 
-A refund becomes ``manual`` (domain/refund.py) when its payment was offline (cash, wire, a POS
-swipe: our POS clients have no refund call), when no gateway payment is named, or when the
-channel cannot send it. Each manual refund gets one queue item here, with an owner from the
-start, and finance (or the store's cashier for cash) pays it out::
+A refund becomes ``manual`` (domain/refund.py) when its payment was recorded by us (cash,
+wire; POS swipes go back through the acquirer's refund call), when no gateway payment is
+named, or when the channel cannot send it. Each manual refund gets one queue item here, with
+an owner from the start, and finance (or the store's cashier for cash) pays it out::
 
     open ──complete──► completed                      (at or below the approval threshold)
       │  └──complete──► pending_approval ──approve──► completed

@@ -1,7 +1,7 @@
 """The offline refunds queue: money owed back that no channel returns, paid out by people.
 
-Every refund that becomes ``manual`` (an overpayment or cancellation refund on a cash, wire or
-POS payment, a refund naming no gateway payment, or one the channel cannot send) is queued in
+Every refund that becomes ``manual`` (an overpayment or cancellation refund on a cash or wire
+payment, a refund naming no gateway payment, or one the channel cannot send) is queued in
 the same transaction with an owner: the store's cashiers for a cash payout at the till, the
 finance queue otherwise. Finance completes a bank transfer with the bank's reference (the
 cashier, or finance, a cash payout with the till voucher); above
@@ -11,8 +11,8 @@ PaymentCallback (``refunded``, with the refund id), so billing, the ledger (Dr r
 / Cr bank:<account> or cash:<store>) and recon follow, exactly once: the reference is unique
 and every move is a guarded UPDATE.
 
-POS refunds go the bank-transfer way: our UnionPay / Allinpay clients have no refund call
-(adapters/channels/pos_client.py).
+POS refunds are not queued: they go back through the acquirer's refund call
+(adapters/channels/unionpay/client.py, allinpay/client.py), as online ones do.
 """
 
 from __future__ import annotations

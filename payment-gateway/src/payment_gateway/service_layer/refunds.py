@@ -42,14 +42,17 @@ class RequestRefundCommand:
 
 
 async def request_refund(gw: Gateway, uow: GatewayUnitOfWork, cmd: RequestRefundCommand) -> Refund:
-    """Record a refund of a succeeded online payment (inside the caller's transaction)."""
+    """Record a refund of a succeeded payment of a channel that refunds through its API
+    (online, or a POS acquirer's refund call), inside the caller's transaction."""
     payment = await uow.payments.get(cmd.payment_id, for_update=True)
     if payment is None:
         raise NotFound(f"payment {cmd.payment_id} not found")
     if payment.status is not PaymentStatus.SUCCEEDED:
         raise NotRefundable(f"payment {payment.payment_id} is {payment.status}, not succeeded")
-    if not gw.routing.is_online(payment.channel):
-        raise NotRefundable(f"{payment.channel} payments are refunded at the POS terminal")
+    if not REGISTRY.spec(payment.channel).refunds_through_api:
+        raise NotRefundable(
+            f"{payment.channel} payments are paid back by people (GET /v1/offline-refunds)"
+        )
     left_fen = refundable_fen(
         payment.amount_fen, await uow.refunds.list_for_payment(payment.payment_id)
     )
@@ -118,7 +121,10 @@ async def _requested_refund(
     actor = "billing-service"
     if payment is None:
         refund = _manual(event, now, "no gateway payment to refund through a channel")
-    elif payment.status is not PaymentStatus.SUCCEEDED or not REGISTRY.spec(payment.channel).online:
+    elif (
+        payment.status is not PaymentStatus.SUCCEEDED
+        or not REGISTRY.spec(payment.channel).refunds_through_api
+    ):
         refund = new_refund(
             payment,
             event.amount_fen,

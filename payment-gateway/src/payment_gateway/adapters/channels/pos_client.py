@@ -2,9 +2,9 @@
 
 The sales app shows the order QR; the terminal scans it, fetches the payment from us, takes the
 card and the channel notifies ``POST /callbacks/<channel>``. Orders are not closed at the
-channel and refunds are not sent (the offline refunds queue pays them out); each acquirer's
-client (``unionpay/client.py``, ``allinpay/client.py``) adds its transaction query, so a
-reservation whose notification does not arrive is queried like an online payment.
+channel; each acquirer's client (``unionpay/client.py``, ``allinpay/client.py``) adds its
+transaction query (a reservation whose notification does not arrive is queried like an
+online payment) and its refund call.
 """
 
 from __future__ import annotations

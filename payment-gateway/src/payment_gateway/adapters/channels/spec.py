@@ -52,6 +52,9 @@ class ChannelSpec:
     * ``protocol``: the notification verifier (None: no notifications, e.g. cash).
     * ``client``: the server API client; ``calls_api`` says whether it calls an HTTP API
       (then the channel has a ``<CODE>_BASE_URL`` setting).
+    * ``refunds_at_channel``: an offline channel whose client refunds through the acquirer's
+      API (UnionPay 退货, Allinpay refund); online channels always do. Others are paid back
+      by people (the offline refunds queue).
     * ``payment_statuses``: the channel's order statuses → ours (query answers).
     * ``offline_label``: how routing advice names an offline option a customer may choose
       ("POS card terminal (unionpay)"); empty for online channels, loan and discount.
@@ -74,6 +77,7 @@ class ChannelSpec:
     protocol: ProtocolFactory | None = None
     client: ClientFactory | None = None
     calls_api: bool = False
+    refunds_at_channel: bool = False
     payment_statuses: Mapping[str, ChannelOutcome] = field(
         default_factory=lambda: MappingProxyType({})
     )
@@ -109,6 +113,11 @@ class ChannelSpec:
     def online(self) -> bool:
         """App, QR or web, as opposed to a terminal, the counter, the bank or a lender."""
         return self.facts.online
+
+    @property
+    def refunds_through_api(self) -> bool:
+        """Refunds are sent to the channel (else: ``manual``, the offline refunds queue)."""
+        return self.online or self.refunds_at_channel
 
     @property
     def pos(self) -> bool:

@@ -1,5 +1,8 @@
-"""Allinpay 收银宝 transaction query (统一查询) for POS reservations whose result notification
-did not arrive; payments still start with an order QR (pos_client.py).
+"""Allinpay 收银宝 calls of a POS merchant: the transaction query (统一查询) for reservations
+whose result notification did not arrive, and the refund (`POST /apiweb/tranx/refund`:
+`reqsn` = our refund number, `oldreqsn` = the payment's, `trxamt`; answered like a query, a
+synchronous success is confirmed by querying the refund's `reqsn`). Payments still start
+with an order QR (pos_client.py).
 
 `POST /apiweb/tranx/query`, a form (`cusid`, `appid`, `version=11`, `reqsn` = our order number,
 `randomstr`, `signtype=RSA`, `sign`) signed with SHA1WithRSA over the sorted non-empty
@@ -17,7 +20,7 @@ set follows the 收银宝 query API; docs/channel-formats.md §6.1 does not prin
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from payment_gateway.adapters.channels.allinpay import protocol
@@ -26,6 +29,8 @@ from payment_gateway.adapters.channels.client_base import (
     ChannelHttp,
     ClientOptions,
     PaymentQueryResult,
+    RefundAnswer,
+    RefundOrder,
 )
 from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
 from payment_gateway.adapters.channels.key_files import ChannelKeySet
@@ -33,7 +38,7 @@ from payment_gateway.adapters.channels.money_edge import fen_text_to_fen
 from payment_gateway.adapters.channels.pos_client import PosOrderQrClient
 from payment_gateway.adapters.channels.rsa_signing import sign_b64
 from payment_gateway.adapters.channels.wire_format import encode_form, parse_json_object
-from payment_gateway.domain.outcomes import ChannelOutcome
+from payment_gateway.domain.outcomes import ChannelOutcome, RefundOutcome
 from payment_gateway.errors import (
     ChannelProtocolError,
     ChannelRefused,
@@ -41,6 +46,7 @@ from payment_gateway.errors import (
 )
 
 QUERY_PATH: Final = "/apiweb/tranx/query"
+REFUND_PATH: Final = "/apiweb/tranx/refund"
 API_VERSION: Final = "11"
 NOT_FOUND_TRXSTATUS: Final = "1001"
 
@@ -54,27 +60,65 @@ class AllinpayPosClient(PosOrderQrClient):
 
     async def query_payment(self, out_trade_no: str, method: str) -> PaymentQueryResult:
         del method
+        return query_result(await self._call(QUERY_PATH, out_trade_no))
+
+    async def refund(self, order: RefundOrder) -> RefundAnswer:
+        """退货 of the payment (`oldreqsn` = its order number): a synchronous success is not
+        final (the scheduler confirms it by querying the refund's `reqsn`)."""
+        extra = [("oldreqsn", order.out_trade_no), ("trxamt", str(order.refund_amount_fen))]
+        answer = await self._call(REFUND_PATH, order.out_refund_no, extra=extra)
+        result = query_result(answer)
+        if result.outcome is ChannelOutcome.FAILED:
+            raise ChannelRefused(result.channel_status, answer.get("errmsg", ""))
+        return RefundAnswer(
+            outcome=RefundOutcome.PROCESSING,
+            channel_status=result.channel_status,
+            channel_refund_id=answer.get("trxid") or None,
+        )
+
+    async def query_refund(self, order: RefundOrder) -> RefundAnswer:
+        """The refund's own transaction, queried by its `reqsn` (our refund number)."""
+        result = query_result(await self._call(QUERY_PATH, order.out_refund_no))
+        outcome = {
+            ChannelOutcome.SUCCEEDED: RefundOutcome.SUCCEEDED,
+            ChannelOutcome.FAILED: RefundOutcome.FAILED,
+            ChannelOutcome.NOT_FOUND: RefundOutcome.NOT_FOUND,
+            ChannelOutcome.PENDING: RefundOutcome.PROCESSING,
+        }.get(result.outcome, RefundOutcome.UNKNOWN)
+        if outcome is RefundOutcome.SUCCEEDED and result.amount_fen != order.refund_amount_fen:
+            raise ChannelUnreachable("refund query amount is not the refund's")
+        return RefundAnswer(
+            outcome=outcome,
+            channel_status=result.channel_status,
+            channel_refund_id=result.channel_txn_id,
+        )
+
+    async def _call(
+        self, path: str, reqsn: str, *, extra: Sequence[tuple[str, str]] = ()
+    ) -> dict[str, str]:
+        """A signed request about `reqsn` and its verified answer about the same order."""
         pairs = [
             ("appid", self._keys.id("appid")),
             ("cusid", self._keys.id("cusid")),
             ("randomstr", secrets.token_hex(8)),
-            ("reqsn", out_trade_no),
+            ("reqsn", reqsn),
             ("signtype", protocol.SIGN_TYPE_RSA),
             ("version", API_VERSION),
+            *extra,
         ]
         content = protocol.sign_content(pairs).encode(protocol.CHARSET)
         sign = sign_b64(self._keys.merchant_private_key, content, "sha1")
         body = encode_form([*pairs, ("sign", sign)], protocol.CHARSET)
         response = await self._http.request(
             "POST",
-            QUERY_PATH,
+            path,
             content=body,
             headers={"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"},
         )
         answer = self._verified(response.content)
-        if answer.get("reqsn") != out_trade_no:
-            raise ChannelUnreachable("query answer is about another order")
-        return query_result(answer)
+        if answer.get("reqsn") != reqsn:
+            raise ChannelUnreachable("answer is about another order")
+        return answer
 
     def _verified(self, raw: bytes) -> dict[str, str]:
         try:

@@ -23,5 +23,6 @@ SPEC: Final = ChannelSpec(
     protocol=lambda keys, limits: AllinpayChannel(keys, max_body_bytes=limits.max_body_bytes),
     client=AllinpayPosClient,
     calls_api=True,  # its transaction query
+    refunds_at_channel=True,  # its refund call (client.py)
     offline_label="POS card terminal (allinpay)",
 )

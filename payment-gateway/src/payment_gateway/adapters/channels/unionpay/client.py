@@ -1,5 +1,9 @@
-"""UnionPay ACP transaction query (交易状态查询, `txnType=00`) for POS reservations whose
-back notification did not arrive; payments still start with an order QR (pos_client.py).
+"""UnionPay ACP back-end calls of a POS merchant: the transaction query (交易状态查询,
+`txnType=00`) for reservations whose back notification did not arrive, and the refund (退货,
+`txnType=04`, `POST /gateway/api/backTransReq.do` with `origQryId` = the payment's queryId,
+`orderId` = our refund number, `txnAmt`, `backUrl`; `respCode` 00 = accepted, the outcome
+comes by the refund notification or by querying the refund's orderId). Payments still start
+with an order QR (pos_client.py).
 
 `POST /gateway/api/queryTrans.do`, a form signed by us like a notification (5.1.0: the SHA-256
 hex digest under SHA256withRSA with `merchant_private.pem`; `certId` names the key: the dev
@@ -26,6 +30,8 @@ from payment_gateway.adapters.channels.client_base import (
     ChannelHttp,
     ClientOptions,
     PaymentQueryResult,
+    RefundAnswer,
+    RefundOrder,
 )
 from payment_gateway.adapters.channels.contract import channel_time
 from payment_gateway.adapters.channels.key_files import ChannelKeySet
@@ -34,7 +40,7 @@ from payment_gateway.adapters.channels.pos_client import PosOrderQrClient
 from payment_gateway.adapters.channels.rsa_signing import sign_b64
 from payment_gateway.adapters.channels.unionpay import certs, protocol
 from payment_gateway.adapters.channels.wire_format import Charset, encode_form
-from payment_gateway.domain.outcomes import ChannelOutcome
+from payment_gateway.domain.outcomes import ChannelOutcome, RefundOutcome
 from payment_gateway.errors import (
     ChannelProtocolError,
     ChannelRefused,
@@ -43,6 +49,7 @@ from payment_gateway.errors import (
 )
 
 QUERY_PATH: Final = "/gateway/api/queryTrans.do"
+REFUND_PATH: Final = "/gateway/api/backTransReq.do"
 CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=UTF-8"
 CHARSET: Final[Charset] = "utf-8"
 SUCCESS_ORIG_CODES: Final = frozenset({"00", "A6"})
@@ -60,28 +67,89 @@ class UnionPayPosClient(PosOrderQrClient):
 
     async def query_payment(self, out_trade_no: str, method: str) -> PaymentQueryResult:
         del method
+        return query_result(await self._query(out_trade_no))
+
+    async def refund(self, order: RefundOrder) -> RefundAnswer:
+        """退货 (txnType 04) of the payment named by its queryId; accepted is never final."""
+        if not order.channel_txn_id:
+            raise ChannelRefused("no_query_id", "the payment has no UnionPay queryId")
+        fields = await self._call(
+            REFUND_PATH,
+            order.out_refund_no,
+            txn_type="04",
+            txn_sub_type="00",
+            biz_type="000201",
+            extra=[
+                ("backUrl", order.notify_url),
+                ("origQryId", order.channel_txn_id),
+                ("txnAmt", str(order.refund_amount_fen)),
+            ],
+        )
+        code = fields.get("respCode", "")
+        if code == "00" or code in PENDING_CODES:
+            return RefundAnswer(
+                outcome=RefundOutcome.PROCESSING,
+                channel_status=code,
+                channel_refund_id=fields.get("queryId") or None,
+            )
+        raise ChannelRefused(code or "no_code", fields.get("respMsg", ""))
+
+    async def query_refund(self, order: RefundOrder) -> RefundAnswer:
+        """The refund's own transaction, queried by its orderId (our refund number)."""
+        result = query_result(await self._query(order.out_refund_no))
+        outcome = {
+            ChannelOutcome.SUCCEEDED: RefundOutcome.SUCCEEDED,
+            ChannelOutcome.FAILED: RefundOutcome.FAILED,
+            ChannelOutcome.NOT_FOUND: RefundOutcome.NOT_FOUND,
+            ChannelOutcome.PENDING: RefundOutcome.PROCESSING,
+        }.get(result.outcome, RefundOutcome.UNKNOWN)
+        if outcome is RefundOutcome.SUCCEEDED and result.amount_fen != order.refund_amount_fen:
+            raise ChannelUnreachable("refund query amount is not the refund's")
+        return RefundAnswer(
+            outcome=outcome,
+            channel_status=result.channel_status,
+            channel_refund_id=result.channel_txn_id,
+        )
+
+    async def _query(self, order_id: str) -> dict[str, str]:
+        return await self._call(
+            QUERY_PATH, order_id, txn_type="00", txn_sub_type="00", biz_type="000000"
+        )
+
+    async def _call(
+        self,
+        path: str,
+        order_id: str,
+        *,
+        txn_type: str,
+        txn_sub_type: str,
+        biz_type: str,
+        extra: Sequence[tuple[str, str]] = (),
+    ) -> dict[str, str]:
+        """A signed back-end request and its verified answer about our merId and order."""
         now_s = self._options.now_s()
         pairs = [
             ("accessType", "0"),
-            ("bizType", "000000"),
+            ("bizType", biz_type),
             ("certId", self._keys.id("certId")),
             ("encoding", "UTF-8"),
             ("merId", self._keys.id("merId")),
-            ("orderId", out_trade_no),
+            ("orderId", order_id),
             ("signMethod", protocol.SIGN_METHOD_RSA),
-            ("txnSubType", "00"),
+            ("txnSubType", txn_sub_type),
             ("txnTime", channel_time(now_s).strftime("%Y%m%d%H%M%S")),
-            ("txnType", "00"),
+            ("txnType", txn_type),
             ("version", protocol.VERSION),
+            *extra,
         ]
         body = _signed_request(pairs, self._keys.merchant_private_key)
         response = await self._http.request(
-            "POST", QUERY_PATH, content=body, headers={"Content-Type": CONTENT_TYPE}
+            "POST", path, content=body, headers={"Content-Type": CONTENT_TYPE}
         )
         fields = self._verified(response.content, now_s=now_s)
-        if fields.get("merId") != self._keys.id("merId") or fields.get("orderId") != out_trade_no:
-            raise ChannelUnreachable("query answer is about another merchant or order")
-        return query_result(fields)
+        if fields.get("merId") != self._keys.id("merId") or fields.get("orderId") != order_id:
+            raise ChannelUnreachable("answer is about another merchant or order")
+        return fields
 
     def _verified(self, raw: bytes, *, now_s: int) -> dict[str, str]:
         try:

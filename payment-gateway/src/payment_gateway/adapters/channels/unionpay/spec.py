@@ -29,5 +29,6 @@ SPEC: Final = ChannelSpec(
     protocol=lambda keys, limits: UnionPayChannel(keys, max_body_bytes=limits.max_body_bytes),
     client=UnionPayPosClient,
     calls_api=True,  # its transaction query
+    refunds_at_channel=True,  # its refund call (client.py)
     offline_label="POS card terminal (unionpay)",
 )

@@ -7,7 +7,12 @@ certificate, else `certId`): `respCode=00` (the query worked) with `origRespCode
 transaction's own result (00 paid, 05 in process, 01 failed, 12 closed), `queryId`,
 `txnAmt`, `traceNo`; `respCode=34` 查无此交易 for an order the acquirer never saw (nobody
 swiped); `respCode=10`/`11`/`12` for bad requests (unsigned, bad signature, another merId),
-answered without `origRespCode`. [I]: field set after the ACP SDK's Form_6_5_Query demo.
+answered without `origRespCode`. A refund's orderId (our refund number) answers the refund
+(`origRespCode` 00 once it succeeded, else 05). `POST /gateway/api/backTransReq.do` with
+`txnType=04` (退货) accepts a refund of a paid order named by `origQryId` (respCode 00 with the
+refund's queryId; 25 unknown payment, 31 more than is left); it succeeds after
+SANDBOX_REFUND_DELAY_MS and its back notification goes to `backUrl`. [I]: field sets after
+the ACP SDK's query and refund demos.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Final
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from channel_sandbox import ids
 from channel_sandbox.api.common import (
     CHANNEL_REQUEST_BODY_MAX_BYTES,
     count_call,
@@ -26,8 +32,9 @@ from channel_sandbox.api.common import (
     signs_badly,
 )
 from channel_sandbox.channels import unionpay as wire
+from channel_sandbox.engine import Sandbox, SandboxConflict
 from channel_sandbox.keys import SandboxKeySet
-from channel_sandbox.store import Order, PayState
+from channel_sandbox.store import Order, PayState, Refund
 from otd_shared.channel_wire import (
     HashName,
     WireFormatError,
@@ -38,6 +45,7 @@ from otd_shared.channel_wire import (
 
 router = APIRouter(tags=["UnionPay ACP (channel side)"])
 QUERY_PATH: Final = "/gateway/api/queryTrans.do"
+REFUND_PATH: Final = "/gateway/api/backTransReq.do"
 _ORIG_RESP: Final[Mapping[PayState, tuple[str, str]]] = {
     PayState.PAID: ("00", "成功[0000000]"),
     PayState.PENDING: ("05", "交易处理中"),
@@ -62,15 +70,87 @@ async def query_trans(request: Request) -> Response:
     if (fault := await injected_fault(sandbox, wire.CODE)) is not None:
         count_call(sandbox, wire.CODE, "query", "fault")
         return fault
-    order = sandbox.store.get(wire.CODE, fields["orderId"])
-    count_call(sandbox, wire.CODE, "query", "ok" if order else "not-found")
-    result = _result(order) if order else {"respCode": "34", "respMsg": "查无此交易"}
+    order_id = fields["orderId"]
+    order = sandbox.store.get(wire.CODE, order_id)
+    refunded = sandbox.store.order_of_refund(wire.CODE, order_id) if order is None else None
+    found = order is not None or refunded is not None
+    count_call(sandbox, wire.CODE, "query", "ok" if found else "not-found")
+    if order is not None:
+        result = _result(order)
+    elif refunded is not None:
+        result = _refund_result(refunded, refunded.refunds[order_id])
+    else:
+        result = {"respCode": "34", "respMsg": "查无此交易"}
     return _answer(keys, {**_echo(fields), **result}, sandbox_bad=signs_badly(sandbox, wire.CODE))
 
 
-def _refusal(keys: SandboxKeySet, fields: Mapping[str, str]) -> dict[str, str] | None:
+@router.post(REFUND_PATH, summary="UnionPay back-end transaction: refund (txnType 04)")
+async def back_trans(request: Request) -> Response:
+    """退货: `origQryId` names the payment, `orderId` the refund; accepted now, succeeding
+    after SANDBOX_REFUND_DELAY_MS with its back notification to `backUrl`."""
+    sandbox = sandbox_of(request)
+    keys = sandbox.keys[wire.CODE]
+    try:
+        fields = dict(decode_form((await request.body())[:CHANNEL_REQUEST_BODY_MAX_BYTES]))
+    except WireFormatError:
+        return _answer(keys, {"respCode": "10", "respMsg": "报文格式错误"}, sandbox_bad=False)
+    refusal = _refusal(keys, fields, txn_type="04")
+    if refusal is not None:
+        count_call(sandbox, wire.CODE, "refund", "refused")
+        return _answer(keys, {**_echo(fields), **refusal}, sandbox_bad=False)
+    if (fault := await injected_fault(sandbox, wire.CODE)) is not None:
+        count_call(sandbox, wire.CODE, "refund", "fault")
+        return fault
+    result = _accept_refund(sandbox, fields)
+    count_call(sandbox, wire.CODE, "refund", "ok" if result["respCode"] == "00" else "refused")
+    return _answer(keys, {**_echo(fields), **result}, sandbox_bad=signs_badly(sandbox, wire.CODE))
+
+
+def _accept_refund(sandbox: Sandbox, fields: Mapping[str, str]) -> dict[str, str]:
+    order = sandbox.store.by_channel_id(wire.CODE, fields.get("origQryId", ""))
+    if order is None:
+        return {"respCode": "25", "respMsg": "原交易不存在"}
+    out_refund_no = fields["orderId"]
+    existing = order.refunds.get(out_refund_no)
+    if existing is not None:
+        return {"respCode": "00", "respMsg": "成功[0000000]", "queryId": existing.refund_id}
+    try:
+        refund = sandbox.add_refund(
+            order,
+            out_refund_no=out_refund_no,
+            refund_id=ids.unionpay_query_id(ids.now_s()),
+            amount_fen=int(fields.get("txnAmt", "0") or "0"),
+            notify_url=fields.get("backUrl") or None,
+            reason="退货",
+        )
+    except (SandboxConflict, ValueError):
+        return {"respCode": "31", "respMsg": "原交易状态或金额不正确"}
+    sandbox.later(
+        sandbox.settings.refund_delay_ms / 1000, lambda: sandbox.succeed_refund(order, refund)
+    )
+    return {"respCode": "00", "respMsg": "成功[0000000]", "queryId": refund.refund_id}
+
+
+def _refund_result(order: Order, refund: Refund) -> dict[str, str]:
+    order.note(f"api: queryTrans refund {refund.out_refund_no}")
+    orig_code, orig_msg = ("00", "成功[0000000]") if refund.succeeded else ("05", "交易处理中")
+    return {
+        "respCode": "00",
+        "respMsg": "成功[0000000]",
+        "origRespCode": orig_code,
+        "origRespMsg": orig_msg,
+        "queryId": refund.refund_id,
+        "origQryId": order.channel_txn_id,
+        "txnAmt": str(refund.amount_fen),
+        "currencyCode": "156",
+    }
+
+
+def _refusal(
+    keys: SandboxKeySet, fields: Mapping[str, str], txn_type: str = "00"
+) -> dict[str, str] | None:
     """Why the request is refused, or None."""
-    if fields.get("txnType") != "00" or not fields.get("orderId"):
+    if fields.get("txnType") != txn_type or not fields.get("orderId"):
         return {"respCode": "10", "respMsg": "报文格式错误: txnType/orderId"}
     version = fields.get("version", "")
     digest = wire.digest_text(wire.sign_content(fields.items()), version)
