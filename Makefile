@@ -52,7 +52,7 @@ fuzz: $(STAMP)
 chaos: $(STAMP)
 	OTD_CHAOS_ORDERS=$${OTD_CHAOS_ORDERS:-120} OTD_CHAOS_BROKER_RESTARTS=$${OTD_CHAOS_BROKER_RESTARTS:-4} \
 	OTD_CHAOS_PG_RESTARTS=$${OTD_CHAOS_PG_RESTARTS:-2} OTD_CHAOS_KILLS=$${OTD_CHAOS_KILLS:-1} \
-		$(PY) -m pytest -q -s -m chaos tests/hostile/test_hostile_chaos_broker.py $(PYTEST_ARGS)
+		$(PY) -m pytest -q -s tests/hostile/test_hostile_chaos_broker.py $(PYTEST_ARGS)
 
 ledger-long: $(STAMP)
 	LEDGER_STATEFUL_EXAMPLES=10000 $(PY) -m pytest -q ledger-service/tests -k stateful
