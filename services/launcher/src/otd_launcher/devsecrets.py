@@ -17,7 +17,7 @@ CONSOLE_USERNAMES = {
     "cashier": "cashier",
     "marketing": "marketing",
 }
-# DESIGN.md §3: the dev store S001 with a UnionPay and an Allinpay terminal.
+# The dev store S001 (docs/offline-payments.md) with a UnionPay and an Allinpay terminal.
 DEV_POS_REGISTRY = {
     "stores": [
         {
