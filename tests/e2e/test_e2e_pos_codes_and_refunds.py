@@ -1,0 +1,153 @@
+"""Offline paths of issue 10 through the running cluster's HTTP APIs and the sandbox only:
+
+* part of the firm deposit by a payment code (付款码) that first answers "user paying" (the
+  customer enters a password), then is paid: the gateway settles it once;
+* the rest by two UnionPay order QRs for the same amount, both swiped: billing asks the
+  overpayment back, the gateway refunds it through the acquirer (UnionPay 退货 or, if billing
+  picks the code's payment, Alipay), nothing lands in the offline refunds queue, and the
+  billing ends paid at exactly its amount.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from otd_shared.testing.cluster import RunningCluster, eventually
+from otd_shared.testing.journey import WAIT_S, Journey
+
+pytestmark = pytest.mark.e2e
+PRICE_FEN = 30_000_000
+CODE_FEN = 1_000_000
+USER_PAYING_CODE = "280000000000000009"  # the sandbox: a password is needed first
+
+
+async def _order_locked(j: Journey) -> str:
+    order = await j.call(
+        "POST",
+        "order-service",
+        "/v1/orders",
+        "app-backend",
+        json={
+            "customer_id": f"cust-{uuid.uuid4().hex[:8]}",
+            "vehicle_model": "OTD-S",
+            "price_fen": PRICE_FEN,
+            "loan_fen": 0,
+            "charging_pile": False,
+        },
+    )
+    order_id = str(order["order_id"])
+    intent = await j.payable(order_id, "intent")
+    payment = await j.call(
+        "POST",
+        "payment-gateway",
+        "/v1/payments",
+        "app-backend",
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+        json={
+            "billing_id": intent["billing_id"],
+            "channel": "wechatpay",
+            "amount_fen": intent["outstanding_fen"],
+        },
+    )
+    await j.sandbox(channel="wechatpay", out_trade_no=payment["out_trade_no"], action="pay")
+    await j.billing(order_id, "intent", "paid")
+    await j.call("POST", "order-service", f"/v1/orders/{order_id}/lock", "app-backend")
+    return order_id
+
+
+async def _qr(j: Journey, billing_id: str, amount_fen: int, store: str) -> dict[str, Any]:
+    qr: dict[str, Any] = await j.call(
+        "POST",
+        "payment-gateway",
+        "/v1/pos/order-qr",
+        "app-backend",
+        json={"billing_id": billing_id, "amount_fen": amount_fen, "store_id": store},
+    )
+    return qr
+
+
+async def _succeeded(j: Journey, payment_id: str) -> None:
+    async def probe() -> bool:
+        shown = await j.get("payment-gateway", f"/v1/payments/{payment_id}")
+        return bool(shown and shown["status"] == "succeeded")
+
+    await eventually(probe, timeout_s=WAIT_S)
+
+
+async def test_payment_code_then_overpaying_swipes_refunded_by_the_acquirer(
+    running_cluster: RunningCluster, http: Any
+) -> None:
+    j = Journey(running_cluster, http)
+    order_id = await _order_locked(j)
+    store = f"S{uuid.uuid4().hex[:6].upper()}"
+    terminal = f"T-UP-{store}"
+    await j.call(
+        "PUT",
+        "payment-gateway",
+        f"/v1/pos/stores/{store}",
+        "sre",
+        json={"name": "Codes store", "terminals": {terminal: "unionpay"}},
+    )
+    firm = await j.payable(order_id, "firm")
+
+    qr = await _qr(j, firm["billing_id"], CODE_FEN, store)
+    code = await j.call(
+        "POST",
+        "payment-gateway",
+        "/v1/pos/payment-codes",
+        "pos-integrator",
+        json={"token": qr["token"], "terminal_id": terminal, "auth_code": USER_PAYING_CODE},
+    )
+    assert (code["channel"], code["status"]) == ("alipay", "paying")
+    await j.sandbox(channel="alipay", out_trade_no=code["out_trade_no"], action="pay")
+    await _succeeded(j, code["payment_id"])
+
+    rest_fen = firm["outstanding_fen"] - CODE_FEN
+    qrs = [await _qr(j, firm["billing_id"], rest_fen, store) for _ in range(2)]
+    swipes = [  # both fetched before either is paid: together they overpay
+        await j.call(
+            "POST",
+            "payment-gateway",
+            "/v1/pos/charges",
+            "pos-integrator",
+            json={"token": issued["token"], "terminal_id": terminal, "channel": "unionpay"},
+        )
+        for issued in qrs
+    ]
+    for charge in swipes:
+        await j.sandbox(
+            channel="unionpay",
+            out_trade_no=charge["out_trade_no"],
+            action="pay",
+            amount_fen=rest_fen,
+        )
+    for swipe in swipes:
+        await _succeeded(j, swipe["payment_id"])
+
+    paid_ids = [code["payment_id"], *(s["payment_id"] for s in swipes)]
+
+    async def refunded() -> list[dict[str, Any]] | None:
+        found = []
+        for payment_id in paid_ids:
+            refunds = await j.get("payment-gateway", f"/v1/payments/{payment_id}/refunds")
+            found += [r for r in refunds or [] if r["status"] == "succeeded"]
+        return found if sum(r["amount_fen"] for r in found) >= rest_fen else None
+
+    done = await eventually(refunded, timeout_s=WAIT_S)
+    assert sum(r["amount_fen"] for r in done) == rest_fen
+    assert {r["channel"] for r in done} <= {"unionpay", "alipay"}  # through a channel's API
+
+    async def settled() -> dict[str, Any] | None:
+        fund = await j.get("billing-service", f"/v1/orders/{order_id}/fund-order", "finance")
+        billing = next(b for b in fund["billings"] if b["stage"] == "firm")
+        return billing if billing["paid_fen"] == billing["amount_fen"] else None
+
+    billing = await eventually(settled, timeout_s=WAIT_S)
+    assert billing["status"] == "paid"
+    queue = await j.get(
+        "payment-gateway", f"/v1/offline-refunds?billing_id={firm['billing_id']}", "finance"
+    )
+    assert queue["total"] == 0, queue
