@@ -212,7 +212,7 @@ class BrokerLossDetector:
                 await create_topics_exactly(self._bootstrap, missing, partitions=self._partitions)
             self._last = None if missing else now
             return 0
-        marked = await self._repair(now, verdict.lost_topics)
+        marked = await self._repair(verdict.lost_topics)
         log.warning(
             "broker lost messages; republishing from the outbox",
             extra={"reasons": verdict.reasons, "rows": marked},
@@ -221,14 +221,16 @@ class BrokerLossDetector:
         self._last = None  # the next check starts over against the rebuilt topics
         return marked
 
-    async def _repair(self, now: BrokerSnapshot, topics: list[str]) -> int:
+    async def _repair(self, topics: list[str]) -> int:
         """Under the relay's lock: delete the topics with a wrong partition count, create
-        the missing ones, mark the window's rows of ``topics`` unsent."""
-        wrong = [t for t in topics if now.wrong_partition_count(t, self._partitions)]
+        the missing ones, mark the window's rows of ``topics`` unsent. The counts are read
+        again under the lock: another replica's watch may have repaired them meanwhile."""
         async with self._engine.begin() as conn:
             await conn.execute(
                 sa.select(sa.func.pg_advisory_xact_lock(relay_lock_key(self._table)))
             )
+            now = await read_snapshot(self._bootstrap, topics)
+            wrong = [t for t in topics if now.wrong_partition_count(t, self._partitions)]
             await create_topics_exactly(
                 self._bootstrap, topics, partitions=self._partitions, delete_first=wrong
             )
