@@ -21,14 +21,18 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from otd_shared.db import asyncpg_url
 from otd_shared.events import RefundRequested, new_envelope
 from otd_shared.migrations import alembic_config
+from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
 from payment_gateway.adapters.offline_tables import offline_refunds
 from payment_gateway.adapters.tables import SCHEMA, refunds
 from payment_gateway.bootstrap import MIGRATIONS_DIR
 from payment_gateway.domain.payment import CHANNEL_TZ
 from payment_gateway.domain.refund import RefundStatus
+from payment_gateway.service_layer import offline_refunds as offline_refunds_service
 from payment_gateway.service_layer.event_handlers import refund_requested_handler
 from payment_gateway.service_layer.refunds import new_refund
+from payment_gateway.testing.discounts import DiscountDriver
 from payment_gateway.testing.harness import Harness, auth
+from payment_gateway.testing.notifications import NotificationEvent
 
 pytestmark = pytest.mark.integration
 THRESHOLD_FEN = 1_000_000
@@ -450,3 +454,70 @@ async def test_migration_queues_the_manual_refunds_recorded_before_it(
         assert "owner" in columns
     finally:
         await engine.dispose()
+
+
+async def test_a_queued_refund_the_channel_refunds_after_all_is_closed_not_paid_twice(
+    harness: Harness,
+) -> None:
+    """A WeChat refund whose fate was unknown went to the queue (manual); then WeChat's signed
+    refund notification says it refunded after all: the refund succeeds once, its queue item
+    is completed by the channel, and finance can no longer pay it out by hand."""
+    h = harness
+    dd = DiscountDriver(h)
+    created = (await dd.start(await dd.billing(), 10_000, f"S{uuid.uuid4().hex[:6]}")).json()
+    txn_id = await dd.pay_notified(created)
+    async with h.gw.uow() as uow:
+        payment = await uow.payments.get(uuid.UUID(created["payment_id"]))
+        assert payment is not None
+        assert payment.status.value == "succeeded"
+        refund = new_refund(payment, 10_000, "customer cancelled", now=h.gw.now(), actor="t")
+        await uow.refunds.add(refund, now=h.gw.now())
+        moved = await uow.refunds.transition(
+            refund.refund_id, RefundStatus.MANUAL, now=h.gw.now(), values={}
+        )
+        assert moved is not None
+        await offline_refunds_service.queue_manual(uow, moved, now=h.gw.now())
+        await uow.commit()
+    item = await _item_of(h, refund.refund_id)
+    assert (item["status"], item["completed_by"]) == ("open", None)
+
+    signed = h.sign(
+        "wechatpay",
+        NotificationEvent(
+            kind=NotificationKind.REFUND,
+            outcome=Outcome.REFUNDED,
+            out_trade_no=created["out_trade_no"],
+            channel_txn_id=txn_id,
+            amount_fen=created["amount_fen"],
+            out_refund_no=refund.out_refund_no,
+            channel_refund_id=f"50300{uuid.uuid4().int % 10**24:024d}",
+            refund_amount_fen=10_000,
+        ),
+    )
+    for _ in range(2):  # the channel resends: one refund, one event
+        answer = await h.notify("wechatpay", dict(signed.headers), signed.body)
+        assert answer.status_code == 204, answer.text
+    item = await _item_of(h, refund.refund_id)
+    assert (item["status"], item["completed_by"]) == ("completed", "channel")
+    events = [e for e in await h.callbacks_events(created["payment_id"]) if e["refund_id"]]
+    assert [(e["outcome"], e["amount_fen"]) for e in events] == [("refunded", 10_000)]
+    payout = await h.client.post(
+        f"/v1/offline-refunds/{item['offline_refund_id']}/complete",
+        json={"method": "bank_transfer", "reference": f"BT{uuid.uuid4().hex[:10]}"},
+        headers=auth("finance"),
+    )
+    assert payout.status_code == 409, payout.text
+
+
+async def _item_of(h: Harness, refund_id: uuid.UUID) -> dict[str, Any]:
+    async with h.gw.sessions() as session:
+        row = (
+            (
+                await session.execute(
+                    sa.select(offline_refunds).where(offline_refunds.c.refund_id == refund_id)
+                )
+            )
+            .mappings()
+            .one()
+        )
+    return dict(row)

@@ -39,7 +39,9 @@ def test_payment_guards() -> None:
 
 def test_refund_guards() -> None:
     R = ref.RefundStatus
-    assert ref.sources_of(R.SUCCEEDED) == {R.REQUESTED, R.PROCESSING, R.UNKNOWN, R.FAILED}
+    assert ref.sources_of(R.SUCCEEDED) == {
+        R.REQUESTED, R.PROCESSING, R.UNKNOWN, R.FAILED, R.MANUAL,
+    }  # fmt: skip
     with pytest.raises(IllegalTransition):
         ref.check_transition(R.SUCCEEDED, R.FAILED)
     with pytest.raises(IllegalTransition):

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
+from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -45,6 +46,10 @@ def _item(row: RowMapping) -> OfflineRefund:
     values["status"] = OfflineRefundStatus(row["status"])
     values["payout_method"] = PayoutMethod(row["payout_method"])
     return OfflineRefund(**values)
+
+
+CHANNEL_COMPLETER: Final = "channel"
+"""``completed_by`` of an item the channel refunded itself."""
 
 
 class OfflineRefundRepository:
@@ -129,6 +134,35 @@ class OfflineRefundRepository:
         except IntegrityError as exc:
             raise ReferenceTaken(str(exc.orig)) from exc
         return _item(row) if row is not None else None
+
+    async def close_by_channel(
+        self, refund_id: uuid.UUID, *, now: datetime
+    ) -> OfflineRefund | None:
+        """The channel refunded the queued refund itself: its item (open or waiting for
+        approval) is completed by ``channel``; the item as it was before, or None."""
+        query = (
+            sa.select(offline_refunds)
+            .where(
+                offline_refunds.c.refund_id == refund_id,
+                offline_refunds.c.status != OfflineRefundStatus.COMPLETED.value,
+            )
+            .with_for_update()
+        )
+        row = (await self._session.execute(query)).mappings().first()
+        if row is None:
+            return None
+        before = _item(row)
+        await self._session.execute(
+            sa.update(offline_refunds)
+            .where(offline_refunds.c.offline_refund_id == before.offline_refund_id)
+            .values(
+                status=OfflineRefundStatus.COMPLETED.value,
+                completed_by=CHANNEL_COMPLETER,
+                completed_at=now,
+                updated_at=now,
+            )
+        )
+        return before
 
     async def assign(self, item_id: uuid.UUID, owner: str, *, now: datetime) -> bool:
         """Give an item that is not completed to another owner."""

@@ -50,7 +50,10 @@ TRANSITIONS: Final[Mapping[RefundStatus, frozenset[RefundStatus]]] = MappingProx
         _R.UNKNOWN: frozenset({_R.PROCESSING, _R.SUCCEEDED, _R.FAILED, _R.MANUAL}),
         _R.FAILED: frozenset({_R.SUCCEEDED}),
         _R.SUCCEEDED: frozenset(),
-        _R.MANUAL: frozenset(),  # left only by a payout: RefundRepository.pay_out_manual
+        # Left by a payout (RefundRepository.pay_out_manual), or by the channel's verified
+        # refund notification: it refunded after all (a refund sent, then unknown, with no
+        # query to tell), and its queue item closes so nobody pays it out again.
+        _R.MANUAL: frozenset({_R.SUCCEEDED}),
     }
 )
 OPEN_STATUSES: Final = frozenset({_R.REQUESTED, _R.PROCESSING, _R.UNKNOWN})

@@ -11,6 +11,7 @@ import logging
 from datetime import datetime
 
 from otd_shared.events import PaymentCallback
+from payment_gateway.domain.offline_refund import OfflineRefundStatus
 from payment_gateway.domain.payment import Payment, PaymentStatus, callback_outcome
 from payment_gateway.domain.refund import Refund, RefundStatus
 from payment_gateway.service_layer.unit_of_work import GatewayUnitOfWork
@@ -100,7 +101,20 @@ async def settle_refund(
     updated = await uow.refunds.transition(refund.refund_id, target, now=now, values=values)
     if updated is None or target is RefundStatus.FAILED:
         return updated
+    if refund.status is RefundStatus.MANUAL:
+        await _close_queued(uow, refund, now=now)
     if not await uow.payments.add_refunded(payment.payment_id, refund.amount_fen, now=now):
         raise AssertionError(f"refund {refund.refund_id} would exceed payment {payment.payment_id}")
     await uow.emit(refund_callback(payment, updated, completed_at=now))
     return updated
+
+
+async def _close_queued(uow: GatewayUnitOfWork, refund: Refund, *, now: datetime) -> None:
+    """A queued (manual) refund the channel refunded itself: close its queue item. A payout
+    already recorded for it (waiting for approval) means the money may go back twice."""
+    before = await uow.offline_refunds.close_by_channel(refund.refund_id, now=now)
+    if before is not None and before.status is OfflineRefundStatus.PENDING_APPROVAL:
+        log.error(
+            "the channel refunded a refund whose payout was recorded by hand: recover it",
+            extra={"refund_id": str(refund.refund_id), "item": str(before.offline_refund_id)},
+        )
