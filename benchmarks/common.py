@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import statistics
 import tempfile
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from otd_shared.infra import (
     create_database,
+    drop_database,
     start_broker,
     start_embedded_postgres,
     stop_embedded_postgres,
@@ -24,10 +27,19 @@ class BenchContext:
 
     pg_server_url: str
     kafka: str
+    created: list[str] = field(default_factory=list)
 
     async def new_database(self) -> str:
-        """A fresh database for one benchmark."""
-        return await create_database(self.pg_server_url, prefix="otdbench")
+        """A fresh database for one benchmark (dropped when the run ends)."""
+        url = await create_database(self.pg_server_url, prefix="otdbench")
+        self.created.append(url)
+        return url
+
+    async def drop_created(self) -> None:
+        """Drop the databases this run made that still exist (a section may drop its own)."""
+        for url in self.created:
+            with contextlib.suppress(Exception):  # already dropped, or the server is gone
+                await drop_database(self.pg_server_url, url)
 
 
 @contextmanager
@@ -43,9 +55,12 @@ def bench_infrastructure() -> Iterator[BenchContext]:
         if not kafka:
             broker = start_broker()
             kafka = broker.bootstrap_servers
+        ctx = BenchContext(pg_url, kafka)
         try:
-            yield BenchContext(pg_url, kafka)
+            yield ctx
         finally:
+            if server is None:  # an external server keeps nothing of ours
+                asyncio.run(ctx.drop_created())
             if broker is not None:
                 broker.stop()
             if server is not None:
