@@ -182,9 +182,11 @@ async def test_unreachable_host(gateway_keys_dir: Path, http: httpx.AsyncClient)
         await client.start_payment(order())
 
 
-async def test_pos_client_offers_an_order_qr_only(
+async def test_pos_client_offers_an_order_qr_and_queries_the_acquirer(
     gateway_keys_dir: Path, http: httpx.AsyncClient
 ) -> None:
+    """Starting a POS payment gives the order QR (no call); querying it calls the acquirer's
+    query API (UnionPay txnType 00), here an address nobody listens on."""
     keys = load_key_set(gateway_keys_dir, "unionpay")
     client = build_channel_client(
         "unionpay", keys, ChannelHttp(http, "http://127.0.0.1:9"), ClientOptions()
@@ -193,5 +195,5 @@ async def test_pos_client_offers_an_order_qr_only(
     assert (await client.start_payment(start))[
         "order_qr"
     ] == f"OTDPAY:unionpay:{start.out_trade_no}"
-    with pytest.raises(OperationNotOffered):
+    with pytest.raises(ChannelUnreachable, match="queryTrans.do"):
         await client.query_payment(start.out_trade_no, start.method)

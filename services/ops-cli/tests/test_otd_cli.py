@@ -204,9 +204,9 @@ def test_replay_feeds_a_consumer_and_the_inbox_skips_what_it_applied(
         "0",
     )
     assert code == 0
-    # Every event the first replay read was applied by then: the inbox skips all of them.
-    # Only events the cluster published since (its consumers may lag on a busy machine) can
-    # still be new.
+    # Every handled event the first replay read was applied by then: the inbox skips all of
+    # them. Only events the cluster published since (its consumers may lag on a busy machine)
+    # can still be new.
     assert again["applied"] <= again["read"] - body["read"]
     code, _ = otd(
         running_cluster,

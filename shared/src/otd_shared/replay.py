@@ -81,7 +81,7 @@ async def replay(
     if topic not in runtime.consumer_config(spec).topics:
         raise ReplayError(f"consumer {consumer!r} does not read {topic!r}")
     records = await _read(runtime, topic, partition, from_offset, max_records)
-    fresh = await _not_yet_applied(runtime, consumer, records)
+    fresh = await _not_yet_applied(runtime, consumer, records, set(spec.event_handlers()))
     if records:
         await target.process(records)
     next_offset = records[-1].offset + 1 if records else from_offset
@@ -117,13 +117,19 @@ async def _read(
         await kafka.stop()
 
 
-async def _not_yet_applied(runtime: ServiceRuntime, consumer: str, records: list[Any]) -> int:
+async def _not_yet_applied(
+    runtime: ServiceRuntime, consumer: str, records: list[Any], handled: set[str]
+) -> int:
+    """How many of the records the consumer handles and has not applied yet (events of a
+    type it does not handle are skipped by it, never recorded in its inbox)."""
     ids = []
     for record in records:
         try:
-            ids.append(decode_envelope(record.value).event_id)
+            envelope = decode_envelope(record.value)
         except ValueError:
             continue
+        if envelope.event_type in handled:
+            ids.append(envelope.event_id)
     if not ids:
         return 0
     inbox = runtime.tables.inbox
