@@ -14,7 +14,6 @@ Nothing is published or written by hand: every event comes from a service's own 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ from otd_shared.testing.journey import WAIT_S, Journey
 from recon_service.bootstrap import ENTRY as RECON
 from recon_service.bootstrap import daily_scheduler
 from recon_service.config import ReconSettings
+from recon_service.testing.clock import DrivenClock
 
 pytestmark = pytest.mark.e2e
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -192,19 +192,6 @@ async def _final_by_wire_and_loan(j: Journey, order_id: str) -> dict[str, Any]:
     assert (paid["paid_fen"], paid["loan_paid_fen"]) == (self_pay_fen, LOAN_FEN)
     await j.order_status(order_id, "final_paid")
     return result
-
-
-class DrivenClock:
-    """A clock standing still at one instant (sleeping returns at once)."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(0)
 
 
 async def _statements_next_day(

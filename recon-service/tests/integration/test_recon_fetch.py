@@ -25,24 +25,10 @@ from recon_service.domain.statement import BUSINESS_TZ
 from recon_service.service_layer.daily import daily_job
 from recon_service.service_layer.fetch import fetch_day
 from recon_service.service_layer.metrics import ReconMetrics
+from recon_service.testing.clock import DrivenClock
 
 pytestmark = pytest.mark.integration
 YESTERDAY = datetime.now(BUSINESS_TZ).date() - timedelta(days=1)
-
-
-class DrivenClock:
-    """A clock the test moves; sleeping only records the pause."""
-
-    def __init__(self, now: datetime) -> None:
-        self.current = now
-        self.slept: list[float] = []
-
-    def now(self) -> datetime:
-        return self.current
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.current += timedelta(seconds=seconds)
 
 
 def local(day: date, hh: int, mm: int = 0) -> datetime:

@@ -102,13 +102,7 @@ class ServiceApis:
             raise ServiceUnavailable(f"the console holds no service token for role {role}")
         url, headers = self._base(service) + path, {"Authorization": f"Bearer {token}"}
         try:
-            try:
-                response = await self._client.request(method, url, headers=headers, **kw)
-            except httpx.RemoteProtocolError:
-                if method != "GET":
-                    raise
-                # The server closed a pooled connection as we reused it: a GET may go again.
-                response = await self._client.request(method, url, headers=headers, **kw)
+            response = await self._request(method, url, headers, **kw)
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(f"{service} did not answer ({type(exc).__name__})") from exc
         if response.status_code >= 500:
@@ -116,6 +110,18 @@ class ServiceApis:
         if response.status_code >= 400:
             raise _refusal(response)
         return response
+
+    async def _request(
+        self, method: str, url: str, headers: dict[str, str], **kw: Any
+    ) -> httpx.Response:
+        """One request; a GET goes once more when the server closed the pooled connection
+        just as it was reused (nothing was applied, so it is safe to repeat)."""
+        try:
+            return await self._client.request(method, url, headers=headers, **kw)
+        except httpx.RemoteProtocolError:
+            if method != "GET":
+                raise
+            return await self._client.request(method, url, headers=headers, **kw)
 
 
 def _refusal(response: httpx.Response) -> ServiceRefused:
