@@ -126,7 +126,10 @@ def _wait_for_cluster_file(process: subprocess.Popen[bytes], var_dir: Path) -> P
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10.0) as client:
+    # Pooled connections are dropped before uvicorn's 5 s keep-alive closes them, so a request
+    # after a pause never lands on a connection the server is closing ("Server disconnected").
+    limits = httpx.Limits(keepalive_expiry=2.0)
+    async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
         yield client
 
 
