@@ -1,6 +1,6 @@
 """Wiring of payment-gateway: settings → runtime (consumer, scheduler job) → app.
 
-The channel side (keys, notification protocols, API clients) is built lazily by
+Our side of the channels (keys, notification verifiers, API clients) is built lazily by
 ``GatewayRuntime.gateway()``: the API builds it at app creation, so startup fails fast when an
 enabled channel lacks its keys; the relay alone (which runs the scheduler job) builds it when
 the job starts, and the consumer never needs keys.
@@ -67,7 +67,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 @dataclass
 class GatewayRuntime(ServiceRuntime):
-    """The shared runtime plus the gateway's channel side (built once, on first use)."""
+    """The shared runtime plus our side of the channels (built once, on first use)."""
 
     _gateway: Gateway | None = field(default=None, repr=False)
     _http: httpx.AsyncClient | None = field(default=None, repr=False)
@@ -250,7 +250,7 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
 
 
 def create_app(runtime: ServiceRuntime) -> FastAPI:
-    """The HTTP app (builds the channel side now: fails fast on missing keys)."""
+    """The HTTP app (builds our side of the channels now: fails fast on missing keys)."""
     assert isinstance(runtime, GatewayRuntime)
     gw = runtime.gateway()
     app = create_service_app(

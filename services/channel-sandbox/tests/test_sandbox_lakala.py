@@ -218,3 +218,31 @@ async def test_counter_page_pays_the_cashier_order(
     assert paid.status_code == 303
     [received] = await wait_for(lambda: receiver.of(out_order_no))  # type: ignore[misc]
     assert received.notification.outcome is Outcome.SUCCEEDED
+
+
+async def test_control_api_opens_the_variant_asked_for(control: Control) -> None:
+    """`variant` picks 收银台 or 聚合扫码 (its former name `lakala_format` too); others are 422."""
+    origins = {}
+    for body in ({}, {"variant": "cashier"}, {"lakala_format": "cashier"}, {"variant": "labs"}):
+        out_trade_no = new_trade_no("LKV")
+        accepted = await control(
+            channel="lakala", action="open", out_trade_no=out_trade_no, amount_fen=100, **body
+        )
+        assert accepted.status_code == 202, accepted.text
+        origins[str(body)] = accepted.json()["order"]["origin"]
+    assert origins == {
+        "{}": "lakala_labs",
+        "{'variant': 'cashier'}": "lakala_cashier",
+        "{'lakala_format': 'cashier'}": "lakala_cashier",
+        "{'variant': 'labs'}": "lakala_labs",
+    }
+    for channel, variant in (("lakala", "pos"), ("wechatpay", "cashier")):
+        refused = await control(
+            channel=channel,
+            action="open",
+            out_trade_no=new_trade_no("LKX"),
+            amount_fen=100,
+            variant=variant,
+        )
+        assert refused.status_code == 422, refused.text
+        assert "no order variant" in refused.text

@@ -123,7 +123,7 @@ PAYPAL: Final = SandboxChannel(
     code=CODE,
     name="PayPal",
     key_layout=KeyLayout(issue_ids=lambda: {"merchant_id": "PP" + digits(10)}),
-    start_order=lambda keys, at_s, lakala_format: OrderStart(
+    start_order=lambda keys, at_s, variant: OrderStart(
         origin=ORIGIN, channel_txn_id="PAYID" + digits(12), fields={"intent": "CAPTURE"}
     ),
     new_refund_id=lambda at_s: "RF" + digits(12),

@@ -76,7 +76,7 @@ class ActionCommand:
     refund_amount_fen: int | None = None
     out_refund_no: str | None = None
     order_string: str | None = None
-    lakala_format: Literal["labs", "cashier"] = "labs"
+    variant: str | None = None
 
 
 @dataclass
@@ -133,6 +133,18 @@ def _resolve_order(sandbox: Sandbox, command: ActionCommand) -> Order | None:
     )
 
 
+def _variant(channel: SandboxChannel, command: ActionCommand) -> str | None:
+    """The kind of order asked for: one the channel offers, its first when none is named."""
+    if command.variant is None:
+        return channel.order_variants[0] if channel.order_variants else None
+    if command.variant not in channel.order_variants:
+        offered = ", ".join(channel.order_variants) or "none"
+        raise InvalidCommand(
+            f"{channel.name} has no order variant {command.variant!r} (offered: {offered})"
+        )
+    return command.variant
+
+
 def _create(
     sandbox: Sandbox,
     command: ActionCommand,
@@ -141,9 +153,8 @@ def _create(
     request: Mapping[str, object],
 ) -> Order:
     code = command.channel
-    start = sandbox.channels.channel(code).start_order(
-        sandbox.keys[code], ids.now_s(), command.lakala_format
-    )
+    channel = sandbox.channels.channel(code)
+    start = channel.start_order(sandbox.keys[code], ids.now_s(), _variant(channel, command))
     return sandbox.create_order(
         channel=code,
         out_trade_no=out_trade_no,

@@ -91,8 +91,12 @@ class SandboxChannel:
     """Its name in control API plans, e.g. ``WeChat Pay``."""
     key_layout: KeyLayout
     """The ids it issues and extra key files (`channel_sandbox.keys`)."""
-    start_order: Callable[[SandboxKeySet, int, str], OrderStart]
-    """(keys, now_s, the control API's ``lakala_format``) → an order the control API opens."""
+    start_order: Callable[[SandboxKeySet, int, str | None], OrderStart]
+    """(keys, now_s, variant) → an order the control API opens; ``variant`` is one of
+    `order_variants` (the control API's ``variant``; its first when not given), or None for a
+    channel that has only one kind of order."""
+    order_variants: tuple[str, ...] = ()
+    """The kinds of order the control API may ask for (Lakala: ``labs``, ``cashier``)."""
     new_refund_id: Callable[[int], str]
     """now_s → the channel's id of a refund the sandbox starts itself."""
     notification: Callable[..., SignedNotification]

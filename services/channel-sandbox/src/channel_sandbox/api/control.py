@@ -65,7 +65,14 @@ class ActionRequest(BaseModel):
     order_string: Annotated[str, Field(max_length=8192)] | None = Field(
         default=None, description="Alipay: the signed app pay order string the app received."
     )
-    lakala_format: Literal["labs", "cashier"] = "labs"
+    variant: Annotated[str, Field(min_length=1, max_length=32)] | None = Field(
+        default=None,
+        description="The kind of order to open, one the channel offers "
+        "(Lakala: labs, cashier); its first when not given.",
+    )
+    lakala_format: Literal["labs", "cashier"] | None = Field(
+        default=None, description="The former name of `variant` (Lakala only)."
+    )
 
 
 class ActionAccepted(BaseModel):
@@ -96,7 +103,8 @@ async def act(request: Request, body: ActionRequest) -> ActionAccepted:
     """Run a scenario; 404 unknown order, 409 wrong state, 422 inconsistent command."""
     sandbox = sandbox_of(request)
     _known(request, body.channel)
-    command = ActionCommand(**body.model_dump())
+    fields = body.model_dump(exclude={"lakala_format"})
+    command = ActionCommand(**{**fields, "variant": body.variant or body.lakala_format})
     try:
         outcome = run_action(sandbox, command)
     except UnknownOrder as exc:

@@ -26,9 +26,9 @@ def issue_ids() -> dict[str, str]:
     return {"app_id": "2021" + ids.digits(12), "seller_id": "2088" + ids.digits(12)}
 
 
-def start_order(keys: SandboxKeySet, at_s: int, lakala_format: str) -> OrderStart:
+def start_order(keys: SandboxKeySet, at_s: int, variant: str | None) -> OrderStart:
     """An app pay order the buyer opened: its trade_no."""
-    del keys, lakala_format
+    del keys, variant
     return OrderStart(origin=Origin.ALIPAY_APP, channel_txn_id=ids.alipay_trade_no(at_s), fields={})
 
 

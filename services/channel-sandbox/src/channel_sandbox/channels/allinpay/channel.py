@@ -20,9 +20,9 @@ def issue_ids() -> dict[str, str]:
     return {"cusid": "5500" + ids.digits(11), "appid": "0000" + ids.digits(4)}
 
 
-def start_order(keys: SandboxKeySet, at_s: int, lakala_format: str) -> OrderStart:
+def start_order(keys: SandboxKeySet, at_s: int, variant: str | None) -> OrderStart:
     """A terminal payment: its trxid."""
-    del keys, lakala_format
+    del keys, variant
     return OrderStart(origin=Origin.POS, channel_txn_id=ids.allinpay_trxid(at_s), fields={})
 
 

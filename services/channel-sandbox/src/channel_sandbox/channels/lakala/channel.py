@@ -30,10 +30,10 @@ def issue_ids() -> dict[str, str]:
     }
 
 
-def start_order(keys: SandboxKeySet, at_s: int, lakala_format: str) -> OrderStart:
-    """A 收银台 order (``lakala_format`` cashier) or a 聚合扫码 WeChat QR order."""
+def start_order(keys: SandboxKeySet, at_s: int, variant: str | None) -> OrderStart:
+    """A 收银台 order (variant ``cashier``) or a 聚合扫码 WeChat QR order (``labs``)."""
     del keys
-    if lakala_format == "cashier":
+    if variant == "cashier":
         pay_order_no = ids.lakala_pay_order_no(at_s)
         return OrderStart(
             origin=Origin.LAKALA_CASHIER,
@@ -102,6 +102,7 @@ CHANNEL: Final = SandboxChannel(
     name="Lakala",
     key_layout=KeyLayout(issue_ids=issue_ids),
     start_order=start_order,
+    order_variants=("labs", "cashier"),
     new_refund_id=ids.lakala_trade_no,
     notification=wire.notification,
     read_notification=wire.read_notification,

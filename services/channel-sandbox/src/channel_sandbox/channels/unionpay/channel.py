@@ -20,9 +20,9 @@ def issue_ids() -> dict[str, str]:
     return {"merId": "777290058" + ids.digits(6), "certId": "6" + ids.digits(10)}
 
 
-def start_order(keys: SandboxKeySet, at_s: int, lakala_format: str) -> OrderStart:
+def start_order(keys: SandboxKeySet, at_s: int, variant: str | None) -> OrderStart:
     """A terminal payment: its queryId."""
-    del keys, lakala_format
+    del keys, variant
     return OrderStart(origin=Origin.POS, channel_txn_id=ids.unionpay_query_id(at_s), fields={})
 
 

@@ -24,9 +24,9 @@ def issue_ids() -> dict[str, str]:
     }
 
 
-def start_order(keys: SandboxKeySet, at_s: int, lakala_format: str) -> OrderStart:
+def start_order(keys: SandboxKeySet, at_s: int, variant: str | None) -> OrderStart:
     """An APP order as if prepaid: its transaction id, appid and prepay_id."""
-    del lakala_format
+    del variant
     return OrderStart(
         origin=Origin.WECHAT_APP,
         channel_txn_id=ids.wechat_transaction_id(at_s),
