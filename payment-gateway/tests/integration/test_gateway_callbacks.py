@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote_plus
 
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -981,3 +982,37 @@ async def test_callback_metrics_count_results(harness: Harness) -> None:
 async def test_unknown_channel_is_404(harness: Harness) -> None:
     response = await harness.client.post("/callbacks/paypal", content=b"x")
     assert response.status_code == 404
+
+
+async def test_concurrent_reads_are_grouped_and_each_gets_its_payment(harness: Harness) -> None:
+    """Reads arriving while others are in flight share one SELECT; each caller gets its own
+    payment (or None for an unknown order number), and a failed SELECT reaches every caller."""
+    created = [await harness.paying("wechatpay", AMOUNT_FEN + n) for n in range(12)]
+    wanted = [c["out_trade_no"] for c in created] + ["NO-SUCH-ORDER-1", "NO-SUCH-ORDER-2"]
+    store = harness.gw.store
+    got = await asyncio.gather(*(store.payment(no) for no in wanted * 3))
+    for no, payment in zip(wanted * 3, got, strict=True):
+        if no.startswith("NO-SUCH"):
+            assert payment is None
+        else:
+            assert payment is not None and payment.out_trade_no == no
+    statements = 0
+    fetch = asyncpg.connection.Connection.fetch
+
+    async def counted(self: asyncpg.Connection, query: str, *args: object) -> list[object]:
+        nonlocal statements
+        statements += 1
+        return await fetch(self, query, *args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(asyncpg.connection.Connection, "fetch", counted)
+        await asyncio.gather(*(store.payment(no) for no in wanted * 3))
+    assert statements < len(wanted) * 3 / 4, statements  # grouped, not one SELECT each
+
+    async def broken(self: asyncpg.Connection, query: str, *args: object) -> list[object]:
+        raise asyncpg.PostgresConnectionError("database went away")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(asyncpg.connection.Connection, "fetch", broken)
+        failed = await asyncio.gather(*(store.payment(no) for no in wanted), return_exceptions=True)
+    assert all(isinstance(outcome, asyncpg.PostgresConnectionError) for outcome in failed)

@@ -8,7 +8,10 @@ the payment (status in ``sources_of(target)``), the outbox row only when that UP
 the row, and the raw request with its verdict (``accepted`` when it did, ``duplicate`` with
 its reason when the guard did not match).
 
-Under load the statement is group-committed (as the ledger does): a notification arriving
+Under load both are grouped. Reads: a read arriving while ``GROUP_IN_FLIGHT`` reads are in
+flight waits for the next, which takes up to ``GROUP_MAX`` waiting ones in one ``SELECT … = ANY``
+(each caller gets its payment or None, or the statement's error). The statement is
+group-committed (as the ledger does): a notification arriving
 while no group is in flight is written at once (no added latency when idle); those that
 arrive while ``GROUP_IN_FLIGHT`` groups are being written queue up, and the next group takes
 up to ``GROUP_MAX`` of them in the same statement over arrays. Payment rows are locked in
@@ -26,10 +29,10 @@ import json
 import logging
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 
@@ -39,7 +42,9 @@ from payment_gateway.adapters.tables import SCHEMA
 from payment_gateway.domain.payment import Payment, PaymentStatus
 
 log = logging.getLogger(__name__)
-_PAYMENT_BY_OUT_TRADE_NO: Final = f"SELECT * FROM {SCHEMA}.payments WHERE out_trade_no = $1"  # noqa: S608
+_PAYMENTS_BY_OUT_TRADE_NO: Final = (
+    f"SELECT * FROM {SCHEMA}.payments WHERE out_trade_no = ANY($1::text[])"  # noqa: S608
+)
 _SETTLE: Final = f"""
 WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[],
@@ -124,7 +129,9 @@ class Settlement:
         )
 
 
+_T = TypeVar("_T")
 _Pending = tuple[Settlement, "asyncio.Future[Verdict]"]
+_PendingRead = tuple[str, "asyncio.Future[Payment | None]"]
 
 
 async def _no_reset(_: Any) -> None:
@@ -143,6 +150,8 @@ class NotificationStore:
         self._opening = asyncio.Lock()
         self._pending: deque[_Pending] = deque()
         self._in_flight = 0
+        self._reads: deque[_PendingRead] = deque()
+        self._reads_in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()  # strong references while they run
 
     @contextlib.asynccontextmanager
@@ -171,10 +180,44 @@ class NotificationStore:
             self._pool = None
 
     async def payment(self, out_trade_no: str) -> Payment | None:
-        """The payment with our merchant order number."""
-        async with self.connection() as conn:
-            row = await conn.fetchrow(_PAYMENT_BY_OUT_TRADE_NO, out_trade_no)
-        return payment_from_row(row) if row is not None else None
+        """The payment with our merchant order number, read at once when no read is in flight,
+        else with the other notifications that arrived meanwhile (one SELECT for the group)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Payment | None] = loop.create_future()
+        self._reads.append((out_trade_no, future))
+        if self._reads_in_flight < GROUP_IN_FLIGHT:
+            self._reads_in_flight += 1
+            self._spawn(self._drain_reads())
+        return await future
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _drain_reads(self) -> None:
+        try:
+            while self._reads:
+                group = [self._reads.popleft() for _ in range(min(GROUP_MAX, len(self._reads)))]
+                waiting = [(no, future) for no, future in group if not future.done()]
+                if waiting:
+                    await self._read([no for no, _ in waiting], [f for _, f in waiting])
+        finally:
+            self._reads_in_flight -= 1
+
+    async def _read(
+        self, out_trade_nos: list[str], futures: list[asyncio.Future[Payment | None]]
+    ) -> None:
+        try:
+            async with self.connection() as conn:
+                rows = await conn.fetch(_PAYMENTS_BY_OUT_TRADE_NO, out_trade_nos)
+        except Exception as exc:  # noqa: BLE001  (handed to every caller, never swallowed)
+            for future in futures:
+                _answer(future, exc)
+            return
+        found = {row["out_trade_no"]: payment_from_row(row) for row in rows}
+        for out_trade_no, future in zip(out_trade_nos, futures, strict=True):
+            _answer(future, found.get(out_trade_no))
 
     async def settle(self, settlement: Settlement) -> Verdict:
         """Write one settlement (module docstring), possibly in one statement with concurrent
@@ -184,9 +227,7 @@ class NotificationStore:
         self._pending.append((settlement, future))
         if self._in_flight < GROUP_IN_FLIGHT:
             self._in_flight += 1
-            task = loop.create_task(self._drain())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._drain())
         return await future
 
     async def _drain(self) -> None:
@@ -240,7 +281,7 @@ class NotificationStore:
         return ["accepted" if applied[index] else "duplicate" for index in range(len(group))]
 
 
-def _answer(future: asyncio.Future[Verdict], outcome: Verdict | BaseException) -> None:
+def _answer(future: asyncio.Future[_T], outcome: _T | BaseException) -> None:
     if future.done():  # the caller went away (request cancelled)
         return
     if isinstance(outcome, BaseException):
