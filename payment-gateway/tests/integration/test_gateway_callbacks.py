@@ -995,7 +995,8 @@ async def test_concurrent_reads_are_grouped_and_each_gets_its_payment(harness: H
         if no.startswith("NO-SUCH"):
             assert payment is None
         else:
-            assert payment is not None and payment.out_trade_no == no
+            assert payment is not None
+            assert payment.out_trade_no == no
     statements = 0
     fetch = asyncpg.connection.Connection.fetch
 
