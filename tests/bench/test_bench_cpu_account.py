@@ -21,22 +21,33 @@ def test_processes_are_named_by_service_and_role() -> None:
 
 
 def test_the_cpu_of_a_busy_process_is_counted() -> None:
+    """The child burns 0.6 s of CPU between two handshakes, so however loaded the machine
+    (and however long that takes in wall time) the account sees about that much."""
     busy = subprocess.Popen(  # noqa: S603  (this interpreter, a fixed snippet)
         [
             sys.executable,
             "-c",
-            "import time\nend = time.process_time() + 0.6\n"
-            "while time.process_time() < end: pass\ntime.sleep(30)",
-        ]
+            "import sys, time\nprint('ready', flush=True)\nsys.stdin.readline()\n"
+            "end = time.process_time() + 0.6\n"
+            "while time.process_time() < end: pass\nprint('done', flush=True)\ntime.sleep(60)",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    assert busy.stdin is not None
+    assert busy.stdout is not None
     try:
+        assert busy.stdout.readline().strip() == "ready"
         account = CpuAccount.start([busy.pid], [])
-        subprocess.run([sys.executable, "-c", "import time; time.sleep(1.5)"], check=True)
+        busy.stdin.write("go\n")
+        busy.stdin.flush()
+        assert busy.stdout.readline().strip() == "done"
         rows = {r.pid: r for r in account.stop()}
     finally:
         busy.kill()
-        busy.wait()
-    assert rows[busy.pid].cpu_s > 0.1
+        busy.communicate()  # waits and closes its pipes
+    assert rows[busy.pid].cpu_s >= 0.5
     assert rows[busy.pid].cpu_s < 1.0
     assert GENERATOR in {r.label for r in rows.values()}
 
