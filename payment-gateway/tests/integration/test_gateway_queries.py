@@ -143,8 +143,11 @@ async def test_unknown_creation_that_never_reached_the_channel_is_closed(harness
             .where(payments.c.payment_id == uuid.UUID(created["payment_id"]))
             .values(status="unknown")
         )
-    await harness.make_due(created["payment_id"])
-    await harness.scheduler().run_once()
+    for _ in range(3):  # a query that times out on a starved machine is retried next round
+        await harness.make_due(created["payment_id"])
+        await harness.scheduler().run_once()
+        if await harness.status_of(created["payment_id"]) != "unknown":
+            break
     assert await harness.status_of(created["payment_id"]) == "closed"
     assert [e["outcome"] for e in await harness.callbacks_events(created["payment_id"])] == [
         "failed"
