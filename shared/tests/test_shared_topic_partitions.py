@@ -12,8 +12,10 @@ offsets of the partitions in the metadata) ever looked there.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,14 +28,15 @@ from aiokafka.partitioner import murmur2
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from otd_shared.broker_loss import BrokerLossDetector
+from otd_shared.consumer import ConsumerConfig, EventConsumer
 from otd_shared.consumer_loss import LossGuard
-from otd_shared.db import asyncpg_url
-from otd_shared.events import OrderLocked, Topic, topic_for
+from otd_shared.db import asyncpg_url, create_session_factory
+from otd_shared.events import EventEnvelope, OrderLocked, Topic, topic_for
 from otd_shared.events.envelope import decode_envelope
 from otd_shared.events.topics import PARTITIONS_PER_TOPIC
 from otd_shared.infra import Broker, free_port, start_broker, wait_until
 from otd_shared.kafka import EventProducer, TopicNotReady, ensure_topics
-from otd_shared.messaging_tables import messaging_tables
+from otd_shared.messaging_tables import MessagingTables, messaging_tables
 from otd_shared.observability import ServiceMetrics
 from otd_shared.outbox import OutboxRelay, OutboxWriter
 
@@ -66,11 +69,15 @@ def test_the_consumer_guard_rereads_a_topic_that_changed_partition_count() -> No
 @dataclass
 class Rig:
     engine: AsyncEngine
-    table: sa.Table
+    tables: MessagingTables
     writer: OutboxWriter
     topic: str
     port: int
     broker: Broker
+
+    @property
+    def table(self) -> sa.Table:
+        return self.tables.outbox
 
     @property
     def bootstrap(self) -> str:
@@ -85,9 +92,14 @@ class Rig:
             )
         return {e.event_id for e in envelopes}
 
-    def detector(self) -> BrokerLossDetector:
+    def detector(self, *, repair: bool = True) -> BrokerLossDetector:
         return BrokerLossDetector(
-            self.engine, self.table, self.bootstrap, republish_window_s=600, topics=[self.topic]
+            self.engine,
+            self.table,
+            self.bootstrap,
+            republish_window_s=600,
+            topics=[self.topic],
+            repair=repair,
         )
 
     def relay(self, producer: EventProducer) -> OutboxRelay:
@@ -149,15 +161,15 @@ class Rig:
 async def rig(database_url: str) -> AsyncIterator[Rig]:
     schema = f"parts_{uuid.uuid4().hex[:8]}"
     metadata = sa.MetaData(schema=schema)
-    table = messaging_tables(metadata).outbox
+    tables = messaging_tables(metadata)
     engine = create_async_engine(asyncpg_url(database_url), pool_size=4)
     async with engine.begin() as conn:
         await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         await conn.run_sync(metadata.create_all)
     prefix = f"parts{uuid.uuid4().hex[:6]}."
     port = free_port()
-    writer = OutboxWriter(table, producer="test", topic=Topic.ORDERS, topic_prefix=prefix)
-    rig = Rig(engine, table, writer, topic_for(Topic.ORDERS, prefix), port, start_broker(port))
+    writer = OutboxWriter(tables.outbox, producer="test", topic=Topic.ORDERS, topic_prefix=prefix)
+    rig = Rig(engine, tables, writer, topic_for(Topic.ORDERS, prefix), port, start_broker(port))
     try:
         yield rig
     finally:
@@ -248,3 +260,107 @@ async def _end_offsets(rig: Rig) -> dict[int, int]:
         return {tp.partition: end for tp, end in (await consumer.end_offsets(tps)).items()}
     finally:
         await consumer.stop()
+
+
+async def _make_topic_with_wrong_count(rig: Rig) -> None:
+    """Someone else's client deletes the topic and makes it with the broker's default."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=rig.bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([rig.topic])
+        await wait_until(lambda: _absent(admin, rig.topic), timeout_s=WAIT_S)
+        await admin.create_topics([NewTopic(rig.topic, TANSU_DEFAULT_PARTITIONS, 1)])
+    finally:
+        await admin.close()
+
+
+async def _until(check: Callable[[], bool]) -> bool:
+    async def probe() -> bool:
+        return check()
+
+    return await wait_until(probe, timeout_s=WAIT_S)
+
+
+async def _absent(admin: AIOKafkaAdminClient, topic: str) -> bool:
+    return topic not in await admin.list_topics()
+
+
+async def test_a_running_consumer_rereads_a_topic_the_watch_recreated(rig: Rig) -> None:
+    """A real EventConsumer keeps running while the topic is replaced by one with 4
+    partitions and the watch deletes and recreates it with 6: the events published to the
+    rebuilt topic sit at offsets at or below the consumer's old positions (the same keys,
+    as many events), so only a consumer that reads the topic again from the beginning sees
+    them. Each event is applied exactly once (the inbox drops the republished ones)."""
+    await ensure_topics(rig.bootstrap, rig.topic.removesuffix(Topic.ORDERS.value))
+    applied: Counter[uuid.UUID] = Counter()
+
+    async def on_locked(_uow: object, envelope: EventEnvelope) -> None:
+        applied[envelope.event_id] += 1
+
+    consumer = EventConsumer(
+        ConsumerConfig(
+            name="reread", group_id=f"reread-{uuid.uuid4().hex[:8]}", topics=[rig.topic]
+        ),
+        {"OrderLocked": on_locked},
+        create_session_factory(rig.engine),
+        rig.tables,
+        ServiceMetrics("t"),
+        rig.bootstrap,
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(consumer.run(stop))
+    producer = EventProducer(rig.bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        await asyncio.wait_for(consumer.assigned.wait(), WAIT_S)
+        first = await rig.emit()
+        assert await rig.relay(producer).publish_batch() == len(ORDERS)
+        assert await _until(lambda: set(applied) == first)
+        async with rig.engine.begin() as conn:  # published long ago: outside the window
+            await conn.execute(
+                sa.update(rig.table).values(
+                    published_at=sa.func.now() - sa.text("interval '1 day'")
+                )
+            )
+
+        await _make_topic_with_wrong_count(rig)
+        noticed = await _until(
+            lambda: consumer.rewinds > 0 or rig.topic in consumer.guard.recreated
+        )
+        assert noticed, "the consumer noticed that the topic was replaced"
+        assert await rig.detector().check() == 0, "nothing within the window to republish"
+        assert await rig.partitions() == PARTITIONS_PER_TOPIC
+        second = await rig.emit()
+        assert await rig.relay(producer).publish_batch() == len(ORDERS)
+
+        assert await _until(lambda: set(applied) == first | second), (
+            f"{len(second - set(applied))} of {len(second)} events on the rebuilt topic unread"
+        )
+        assert consumer.rewinds >= 1
+        assert set(applied.values()) == {1}, "every event applied exactly once"
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, WAIT_S)
+        await producer.stop()
+
+
+async def test_in_alert_mode_the_watch_reports_and_touches_nothing(rig: Rig) -> None:
+    """``BROKER_LOSS_ACTION=alert`` (real Kafka): a topic with a wrong partition count is
+    reported once, neither deleted nor recreated, and nothing is marked unsent."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=rig.bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(rig.topic, TANSU_DEFAULT_PARTITIONS, 1)])
+    finally:
+        await admin.close()
+    await rig.emit()
+    async with rig.engine.begin() as conn:  # as if a relay had published them
+        await conn.execute(sa.update(rig.table).values(published_at=sa.func.now()))
+    watch = rig.detector(repair=False)
+    assert await watch.check() == 0
+    assert await watch.check() == 0
+    assert watch.alerts == 1, "reported once while the reasons stay the same"
+    assert await rig.partitions() == TANSU_DEFAULT_PARTITIONS, "the topic is left alone"
+    assert await rig.unsent() == 0, "nothing republished"
+    assert await rig.detector().check() == len(ORDERS), "repair mode repairs the same loss"
+    assert await rig.partitions() == PARTITIONS_PER_TOPIC

@@ -35,6 +35,12 @@ while the rows are marked. The relay publishes them in id order; the consumers' 
 what they had already applied. The retention job must keep published rows at least that long
 (``outbox_republish_window_s`` is its floor). A topic of this service that is missing
 while nothing was published to it is simply created (a fresh broker).
+
+Deleting a topic is right for the bundled broker, whose topics only we make; on a real
+Kafka cluster it is an operator's decision. With ``broker_loss_action="alert"``
+(``BROKER_LOSS_ACTION=alert``, set in the Kubernetes config) the watch only reports: it
+logs the loss at ERROR (once per distinct set of reasons) and counts it in
+``broker_loss_alerts_total``; it creates, deletes and republishes nothing.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from otd_shared.events.topics import PARTITIONS_PER_TOPIC
@@ -174,6 +181,8 @@ class BrokerLossDetector:
         republish_window_s: int,
         topics: Sequence[str] = (),
         partitions: int = PARTITIONS_PER_TOPIC,
+        repair: bool = True,
+        alerts: Counter | None = None,
     ) -> None:
         self._engine = engine
         self._table = table
@@ -182,6 +191,12 @@ class BrokerLossDetector:
         self._topics = tuple(topics)
         """The topics this service's outbox writes (kept existing even before it wrote)."""
         self._partitions = partitions
+        self._repair_enabled = repair
+        """False: only alert (``broker_loss_action="alert"``, real Kafka)."""
+        self._alerts = alerts
+        self._alerted: dict[str, str] = {}
+        self.alerts = 0
+        """Losses reported without repair (alert mode)."""
         self._last: BrokerSnapshot | None = None
         self.republished_rows = 0
         """Rows marked unsent again since this detector started (for tests and metrics)."""
@@ -206,6 +221,10 @@ class BrokerLossDetector:
             return 0
         now = await read_snapshot(self._bootstrap, sorted(published))
         verdict = judge(self._last, now, published, expected_partitions=self._partitions)
+        if not self._repair_enabled:
+            self._alert(verdict)
+            self._last = now
+            return 0
         if not verdict.reasons:
             missing = [t for t in published if t not in now.end_offsets]  # nothing lost there
             if missing:
@@ -220,6 +239,19 @@ class BrokerLossDetector:
         self.republished_rows += marked
         self._last = None  # the next check starts over against the rebuilt topics
         return marked
+
+    def _alert(self, verdict: LossVerdict) -> None:
+        """Alert mode: report a loss (each distinct set of reasons once); touch nothing."""
+        if verdict.reasons and verdict.reasons != self._alerted:
+            self.alerts += 1
+            if self._alerts is not None:
+                self._alerts.inc()
+            log.error(
+                "broker lost messages; alert only (BROKER_LOSS_ACTION=alert): nothing "
+                "repaired or republished",
+                extra={"reasons": verdict.reasons},
+            )
+        self._alerted = verdict.reasons
 
     async def _repair(self, topics: list[str]) -> int:
         """Under the relay's lock: delete the topics with a wrong partition count, create

@@ -47,6 +47,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from otd_shared.consumer_loss import LossGuard, cluster_id, group_generation
+from otd_shared.crash_points import crash_point
 from otd_shared.db import SessionFactory
 from otd_shared.events import EventEnvelope, decode_envelope
 from otd_shared.events.topics import PARTITIONS_PER_TOPIC
@@ -229,7 +230,11 @@ class EventConsumer:
             fresh = await self._fresh(uow.session, runnable)
             self._count("duplicate", len(runnable) - len(fresh))
             await self._apply_runs(uow, fresh)
+            if fresh:  # test-only crash points, off by default (otd_shared.crash_points)
+                crash_point("consumer_before_db_commit", self._config.group_id)
             await uow.commit()
+        if fresh:
+            crash_point("consumer_after_db_commit", self._config.group_id)
 
     async def _triage(
         self, session: AsyncSession, records: Sequence[ConsumerRecord]

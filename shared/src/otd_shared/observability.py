@@ -105,6 +105,11 @@ class ServiceMetrics:
             ["consumer", "result"],
             registry=self.registry,
         )
+        self.broker_loss_alerts = Counter(
+            "broker_loss_alerts_total",
+            "Broker losses the watch only reported (BROKER_LOSS_ACTION=alert)",
+            registry=self.registry,
+        )
         self.dead_letters = Counter(
             "dead_letters_total",
             "Events parked in the dead-letter table",

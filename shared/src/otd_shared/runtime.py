@@ -188,6 +188,8 @@ async def watch_broker(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
         s.kafka_bootstrap_servers,
         republish_window_s=s.outbox_republish_window_s,
         topics=[topic_for(runtime.topic, s.kafka_topic_prefix)],
+        repair=s.broker_loss_action == "repair",
+        alerts=runtime.metrics.broker_loss_alerts,
     )
     await run_broker_loss_watch(detector, stop, interval_ms=s.broker_watch_interval_ms)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,6 +72,14 @@ class ServiceSettings(BaseSettings):
         ge=50,
         le=600_000,
         description="How often the relay's broker-loss watch compares the broker with the outbox",
+    )
+    broker_loss_action: Literal["repair", "alert"] = Field(
+        default="repair",
+        description="What the broker-loss watch does when the broker lost messages: "
+        "'repair' (the bundled broker: create missing topics, delete and recreate one with a "
+        "wrong partition count, republish the window from the outbox) or 'alert' (real "
+        "Kafka: log the loss at ERROR and count it in broker_loss_alerts_total, touch no "
+        "topic and republish nothing; an operator repairs, see docs/hostile-input-and-faults.md)",
     )
     outbox_republish_window_s: int = Field(
         default=3600,
