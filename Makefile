@@ -14,7 +14,7 @@ help:
 	@echo "make test   - run unit, integration and e2e tests against real PostgreSQL and broker"
 	@echo "make lint   - ruff and mypy strict"
 	@echo "make bench  - benchmarks with baselines measured in the same run"
-	@echo "make chaos  - service SIGKILLs, broker and PostgreSQL restarts under orders and payments, money oracle (OTD_CHAOS_SEED replays)"
+	@echo "make chaos  - service SIGKILLs, crashes inside consumer batches, broker and PostgreSQL restarts under payments of every channel, money oracle (OTD_CHAOS_SEED replays)"
 	@echo "make fuzz   - long schemathesis and parser fuzzing (tests/hostile; OTD_FUZZ_SEED replays)"
 
 $(STAMP): requirements/requirements.lock scripts/bootstrap_venv.sh
@@ -49,9 +49,13 @@ fuzz: $(STAMP)
 	OTD_PARSER_EXAMPLES=$${OTD_PARSER_EXAMPLES:-3000} \
 		$(PY) -m pytest -q tests/hostile -k "fuzz or parsers" $(PYTEST_ARGS)
 
+# make chaos: processes ended inside consumer batches (otd_shared.crash_points), service@point
+CHAOS_CRASH_POINTS := billing-service@consumer_after_db_commit,ledger-service@consumer_after_db_commit,recon-service@consumer_after_db_commit,order-service@consumer_before_db_commit,payment-gateway@consumer_before_db_commit
+
 chaos: $(STAMP)
 	OTD_CHAOS_ORDERS=$${OTD_CHAOS_ORDERS:-120} OTD_CHAOS_BROKER_RESTARTS=$${OTD_CHAOS_BROKER_RESTARTS:-4} \
 	OTD_CHAOS_PG_RESTARTS=$${OTD_CHAOS_PG_RESTARTS:-2} OTD_CHAOS_KILLS=$${OTD_CHAOS_KILLS:-1} \
+	OTD_CHAOS_CRASH_POINTS=$${OTD_CHAOS_CRASH_POINTS:-$(CHAOS_CRASH_POINTS)} \
 		$(PY) -m pytest -q -s tests/hostile/test_hostile_chaos_broker.py $(PYTEST_ARGS)
 
 ledger-long: $(STAMP)

@@ -118,6 +118,7 @@ FAULT_GAP_S = (0.5, 2.5)
 ORDER_GAP_S = (0.15, 0.6)
 RETRY_S = 0.5
 ABANDON_RATE = 0.1
+JUDGE_CONCURRENCY = 8
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 KILLED = ("order-service", "billing-service", "payment-gateway", "ledger-service", "recon-service")
 SERVICES = (*KILLED, "channel-sandbox", "finance-console")
@@ -180,8 +181,9 @@ class Journey:
     out_trade_no: str | None = None
     paid_at_channel: bool = False
     """The channel paid (sandbox action accepted) or the money was handed over (cash, wire)."""
-    api_acknowledged: bool = False
-    """Cash and wires: the gateway answered the receipt / matched the transfer."""
+    acknowledged: bool = False
+    """The gateway answered success: to the receipt or transfer (cash, wires), or to a
+    notification (seen in the sandbox by the oracle; once seen, it stays so)."""
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -451,7 +453,7 @@ async def _pay_cash(
     )
     if receipt is not None and receipt["status"] == "succeeded":
         journey.out_trade_no = receipt["out_trade_no"]
-        journey.api_acknowledged = True
+        journey.acknowledged = True
 
 
 async def _pay_wire(
@@ -486,7 +488,7 @@ async def _pay_wire(
         return
     if result["status"] in ("matched", "duplicate") and result["billing_id"] == journey.billing_id:
         journey.out_trade_no = reference
-        journey.api_acknowledged = True
+        journey.acknowledged = True
     else:
         journey.errors.append(f"wire not matched: {result}")
 
@@ -700,8 +702,8 @@ class Verdict:
 async def _acknowledged(http: httpx.AsyncClient, cluster: ChaosCluster, journey: Journey) -> bool:
     """The gateway answered success: to a notification of this payment (the sandbox saw
     it), or to the receipt / transfer."""
-    if journey.channel not in NOTIFIED:
-        return journey.api_acknowledged
+    if journey.acknowledged or journey.channel not in NOTIFIED:
+        return journey.acknowledged
     if journey.out_trade_no is None or not journey.paid_at_channel:
         return False
     url = (
@@ -710,35 +712,37 @@ async def _acknowledged(http: httpx.AsyncClient, cluster: ChaosCluster, journey:
     )
     view = await _json(http, url, {})
     attempts = [a for d in (view or {}).get("notifications", []) for a in d.get("attempts", [])]
-    return any(a.get("accepted") for a in attempts)
+    journey.acknowledged = any(a.get("accepted") for a in attempts)
+    return journey.acknowledged
 
 
 async def _views(
-    http: httpx.AsyncClient, cluster: ChaosCluster, db: Any, journey: Journey
+    http: httpx.AsyncClient,
+    cluster: ChaosCluster,
+    journey: Journey,
+    rows: dict[str, dict[str, tuple[int, int]]],
 ) -> Views | None:
-    """The payment in the gateway, billing, the ledger and recon; None while billing does
-    not know the order."""
+    """The payment in the gateway and recon (``rows``: per view, billing id → (rows, fen)),
+    billing and the ledger; None while billing does not know the order."""
     assert journey.order_id is not None
-    fund = await _json(
-        http,
-        cluster.urls["billing-service"] + f"/v1/orders/{journey.order_id}/fund-order",
-        cluster.auth("app-backend"),
-    )
-    statement = await _json(
-        http,
-        cluster.urls["ledger-service"] + f"/v1/orders/{journey.order_id}/statement",
-        cluster.auth("finance"),
+    fund, statement = await asyncio.gather(
+        _json(
+            http,
+            cluster.urls["billing-service"] + f"/v1/orders/{journey.order_id}/fund-order",
+            cluster.auth("app-backend"),
+        ),
+        _json(
+            http,
+            cluster.urls["ledger-service"] + f"/v1/orders/{journey.order_id}/statement",
+            cluster.auth("finance"),
+        ),
     )
     if fund is None:
         return None
     lines = (statement or {}).get("lines", [])
-    gateway = recon = (0, 0)
-    if journey.billing_id is not None:
-        gateway = await _rows(db, GATEWAY_PAID, uuid.UUID(journey.billing_id))
-        recon = await _rows(db, RECON_PAID, journey.billing_id)
     return Views(
-        gateway=gateway,
-        recon=recon,
+        gateway=rows["gateway"].get(str(journey.billing_id), (0, 0)),
+        recon=rows["recon"].get(str(journey.billing_id), (0, 0)),
         billing_fen=sum(b["paid_fen"] for b in fund.get("billings", []) if b["stage"] == "intent"),
         ledger_fen=sum(
             line["credit_fen"] - line["debit_fen"]
@@ -750,19 +754,20 @@ async def _views(
     )
 
 
-GATEWAY_PAID = (
-    "SELECT count(*), coalesce(sum(amount_fen), 0) FROM payment.payments "
-    "WHERE billing_id = $1 AND status = 'succeeded'"
-)
-RECON_PAID = (
-    "SELECT count(*), coalesce(sum(amount_fen), 0) FROM recon.internal_records "
-    "WHERE billing_id = $1 AND kind = 'payment' AND status = 'succeeded'"
-)
+PAID_ROWS = {
+    "gateway": "SELECT billing_id::text, count(*), sum(amount_fen) FROM payment.payments "
+    "WHERE status = 'succeeded' GROUP BY billing_id",
+    "recon": "SELECT billing_id, count(*), sum(amount_fen) FROM recon.internal_records "
+    "WHERE kind = 'payment' AND status = 'succeeded' GROUP BY billing_id",
+}
 
 
-async def _rows(db: Any, query: str, billing_id: object) -> tuple[int, int]:
-    row = await db.fetchrow(query, billing_id)
-    return int(row[0]), int(row[1])
+async def _paid_rows(db: Any) -> dict[str, dict[str, tuple[int, int]]]:
+    """Succeeded payments per billing at the gateway and in recon's projection."""
+    found: dict[str, dict[str, tuple[int, int]]] = {}
+    for view, query in PAID_ROWS.items():
+        found[view] = {row[0]: (int(row[1]), int(row[2])) for row in await db.fetch(query)}
+    return found
 
 
 async def _unsent_outbox_rows(db: Any) -> int:
@@ -778,28 +783,49 @@ async def _unsent_outbox_rows(db: Any) -> int:
     return int(total)
 
 
+async def _observe(
+    http: httpx.AsyncClient,
+    cluster: ChaosCluster,
+    journey: Journey,
+    rows: dict[str, dict[str, tuple[int, int]]],
+) -> tuple[list[dict[str, Any]], Views | None, bool]:
+    """The journey's payable intent billings, its payment's views and acknowledgment."""
+    assert journey.order_id is not None
+    billings, views, acked = await asyncio.gather(
+        _intent_billings(http, cluster, journey.order_id),
+        _views(http, cluster, journey, rows),
+        _acknowledged(http, cluster, journey),
+    )
+    return billings, views, acked
+
+
 async def _judge(
     http: httpx.AsyncClient, cluster: ChaosCluster, journeys: list[Journey]
 ) -> Verdict:
     verdict = Verdict()
     db = await asyncpg.connect(cluster.database_url)
     try:
-        for journey in journeys:
-            if journey.order_id is None:
-                continue
-            billings = await _intent_billings(http, cluster, journey.order_id)
-            if len(billings) > 1:
-                verdict.duplicated.append(f"{journey.order_id}: {len(billings)} intent billings")
-            views = await _views(http, cluster, db, journey)
-            if views is None:
-                verdict.lost.append(f"{journey.order_id}: billing has no fund order")
-            elif journey.billing_id is None and not billings:
-                verdict.lost.append(f"{journey.order_id}: no payable intent billing")
-            else:
-                verdict.judge(journey, await _acknowledged(http, cluster, journey), views)
+        rows = await _paid_rows(db)
         verdict.stuck_outbox = await _unsent_outbox_rows(db)
     finally:
         await db.close()
+    ordered = [j for j in journeys if j.order_id is not None]
+    limit = asyncio.Semaphore(JUDGE_CONCURRENCY)
+
+    async def observe(journey: Journey) -> tuple[list[dict[str, Any]], Views | None, bool]:
+        async with limit:
+            return await _observe(http, cluster, journey, rows)
+
+    seen = await asyncio.gather(*(observe(j) for j in ordered))
+    for journey, (billings, views, acked) in zip(ordered, seen, strict=True):
+        if len(billings) > 1:
+            verdict.duplicated.append(f"{journey.order_id}: {len(billings)} intent billings")
+        if views is None:
+            verdict.lost.append(f"{journey.order_id}: billing has no fund order")
+        elif journey.billing_id is None and not billings:
+            verdict.lost.append(f"{journey.order_id}: no payable intent billing")
+        else:
+            verdict.judge(journey, acked, views)
     return verdict
 
 
