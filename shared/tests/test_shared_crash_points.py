@@ -13,7 +13,10 @@ import pytest
 from otd_shared.crash_points import ENV, EXIT_CODE, arm, crash_point, fired
 
 POINT = "consumer_after_db_commit"
-CALL = "from otd_shared.crash_points import crash_point; crash_point({point!r}, {who!r}); print('alive')"
+CALL = (
+    "from otd_shared.crash_points import crash_point; "
+    "crash_point({point!r}, {who!r}); print('alive')"
+)
 
 
 def _run(tmp_path: Path, who: str, *, env_set: bool = True) -> subprocess.CompletedProcess[str]:

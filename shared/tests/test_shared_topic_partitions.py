@@ -124,6 +124,15 @@ class Rig:
         finally:
             await admin.close()
 
+    async def create_with_default_count(self) -> None:
+        """The topic as someone else's client makes it: with Tansu's default count."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(self.topic, TANSU_DEFAULT_PARTITIONS, 1)])
+        finally:
+            await admin.close()
+
     async def ask_for_metadata(self) -> None:
         """What clients do at once after a restart: an admin client describes the topic, a
         consumer subscribes to it (both asked the broker to auto-create it)."""
@@ -216,12 +225,7 @@ async def test_a_topic_with_another_partition_count_is_recreated_and_republished
     """Made by someone else's client with the broker's default count: the watch deletes it,
     creates it with the cluster's count and republishes; the relay refuses to send to it
     until its metadata shows the right count."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=rig.bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(rig.topic, TANSU_DEFAULT_PARTITIONS, 1)])
-    finally:
-        await admin.close()
+    await rig.create_with_default_count()
     producer = EventProducer(rig.bootstrap, enable_idempotence=False)
     await producer.start()
     try:
@@ -269,9 +273,9 @@ async def _make_topic_with_wrong_count(rig: Rig) -> None:
     try:
         await admin.delete_topics([rig.topic])
         await wait_until(lambda: _absent(admin, rig.topic), timeout_s=WAIT_S)
-        await admin.create_topics([NewTopic(rig.topic, TANSU_DEFAULT_PARTITIONS, 1)])
     finally:
         await admin.close()
+    await rig.create_with_default_count()
 
 
 async def _until(check: Callable[[], bool]) -> bool:
@@ -347,12 +351,7 @@ async def test_a_running_consumer_rereads_a_topic_the_watch_recreated(rig: Rig) 
 async def test_in_alert_mode_the_watch_reports_and_touches_nothing(rig: Rig) -> None:
     """``BROKER_LOSS_ACTION=alert`` (real Kafka): a topic with a wrong partition count is
     reported once, neither deleted nor recreated, and nothing is marked unsent."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=rig.bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(rig.topic, TANSU_DEFAULT_PARTITIONS, 1)])
-    finally:
-        await admin.close()
+    await rig.create_with_default_count()
     await rig.emit()
     async with rig.engine.begin() as conn:  # as if a relay had published them
         await conn.execute(sa.update(rig.table).values(published_at=sa.func.now()))

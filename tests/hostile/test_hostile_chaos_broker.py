@@ -300,6 +300,24 @@ async def _until_answered(
     return None
 
 
+async def _to_gateway(
+    http: httpx.AsyncClient,
+    cluster: ChaosCluster,
+    journey: Journey,
+    path: str,
+    role: str,
+    body: dict[str, Any],
+    deadline: float,
+    method: str = "POST",
+) -> dict[str, Any] | None:
+    """A request to the gateway as ``role``, sent again until answered (``_until_answered``)."""
+    url = cluster.urls["payment-gateway"] + path
+    headers = cluster.auth(role)
+    return await _until_answered(
+        http, journey, method, url, headers=headers, body=body, deadline=deadline
+    )
+
+
 async def _create_order(http: httpx.AsyncClient, cluster: ChaosCluster, journey: Journey) -> None:
     """One attempt: an order whose answer was lost is simply not acknowledged."""
     try:
@@ -397,34 +415,27 @@ async def _pay_pos(
 ) -> None:
     """An order QR for the billing, the store terminal's fetch (the reservation), the swipe
     (the acquirer's signed notification)."""
-    gateway = cluster.urls["payment-gateway"] + "/v1/pos"
-    qr = await _until_answered(
+    body = {"billing_id": journey.billing_id, "amount_fen": journey.amount_fen}
+    qr = await _to_gateway(
         http,
+        cluster,
         journey,
-        "POST",
-        gateway + "/order-qr",
-        headers=cluster.auth("app-backend"),
-        body={
-            "billing_id": journey.billing_id,
-            "amount_fen": journey.amount_fen,
-            "store_id": STORE,
-        },
-        deadline=deadline,
+        "/v1/pos/order-qr",
+        "app-backend",
+        {**body, "store_id": STORE},
+        deadline,
     )
     if qr is None:
         return
-    charge = await _until_answered(
+    fetch = {"terminal_id": TERMINALS[journey.channel], "channel": journey.channel}
+    charge = await _to_gateway(
         http,
+        cluster,
         journey,
-        "POST",
-        gateway + "/charges",
-        headers=cluster.auth("pos-integrator"),
-        body={
-            "token": qr["token"],
-            "terminal_id": TERMINALS[journey.channel],
-            "channel": journey.channel,
-        },
-        deadline=deadline,
+        "/v1/pos/charges",
+        "pos-integrator",
+        {"token": qr["token"], **fetch},
+        deadline,
     )
     if charge is None:
         return
@@ -437,19 +448,16 @@ async def _pay_cash(
 ) -> None:
     """The cashier records the receipt (retried with its number until answered)."""
     journey.paid_at_channel = True  # the customer handed the cash over
-    receipt = await _until_answered(
+    receipt_no = f"R{journey.index:05d}{uuid.uuid4().hex[:6].upper()}"
+    body = {"billing_id": journey.billing_id, "amount_fen": journey.amount_fen}
+    receipt = await _to_gateway(
         http,
+        cluster,
         journey,
-        "POST",
-        cluster.urls["payment-gateway"] + "/v1/cash-receipts",
-        headers=cluster.auth("cashier"),
-        body={
-            "billing_id": journey.billing_id,
-            "amount_fen": journey.amount_fen,
-            "receipt_no": f"R{journey.index:05d}{uuid.uuid4().hex[:6].upper()}",
-            "store_id": STORE,
-        },
-        deadline=deadline,
+        "/v1/cash-receipts",
+        "cashier",
+        {**body, "receipt_no": receipt_no, "store_id": STORE},
+        deadline,
     )
     if receipt is not None and receipt["status"] == "succeeded":
         journey.out_trade_no = receipt["out_trade_no"]
@@ -463,25 +471,16 @@ async def _pay_wire(
     must be matched to the billing by the payer's last 4 and the exact amount."""
     journey.paid_at_channel = True  # the money left the customer's bank
     reference = f"CHAOS-{journey.index:05d}-{uuid.uuid4().hex[:8]}"
-    intake = await _until_answered(
-        http,
-        journey,
-        "POST",
-        cluster.urls["payment-gateway"] + "/v1/wires",
-        headers=cluster.auth("bank"),
-        body={
-            "transfers": [
-                {
-                    "bank_reference": reference,
-                    "payer_name": "Chaos Customer",
-                    "payer_account": journey.payer_account,
-                    "amount_fen": journey.amount_fen,
-                    "value_date": datetime.now(UTC).astimezone(SHANGHAI).date().isoformat(),
-                    "memo": "intent deposit",
-                }
-            ]
-        },
-        deadline=deadline,
+    transfer = {
+        "bank_reference": reference,
+        "payer_name": "Chaos Customer",
+        "payer_account": journey.payer_account,
+        "amount_fen": journey.amount_fen,
+        "value_date": datetime.now(UTC).astimezone(SHANGHAI).date().isoformat(),
+        "memo": "intent deposit",
+    }
+    intake = await _to_gateway(
+        http, cluster, journey, "/v1/wires", "bank", {"transfers": [transfer]}, deadline
     )
     (result,) = intake["results"] if intake else [None]
     if result is None:
@@ -504,14 +503,15 @@ PAYERS: dict[str, Payer] = {
 async def _journey(http: httpx.AsyncClient, cluster: ChaosCluster, journey: Journey) -> None:
     deadline = time.monotonic() + CONVERGE_TIMEOUT_S
     if journey.channel == "wire":
-        registered = await _until_answered(
+        registered = await _to_gateway(
             http,
+            cluster,
             journey,
-            "PUT",
-            cluster.urls["payment-gateway"] + f"/v1/customers/{journey.customer_id}/payer-accounts",
-            headers=cluster.auth("app-backend"),
-            body={"accounts": [journey.payer_account]},
-            deadline=deadline,
+            f"/v1/customers/{journey.customer_id}/payer-accounts",
+            "app-backend",
+            {"accounts": [journey.payer_account]},
+            deadline,
+            method="PUT",
         )
         if registered is None:
             return
