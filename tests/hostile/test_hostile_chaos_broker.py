@@ -104,12 +104,13 @@ which would take 3-4 minutes with them)."""
 CRASH_POINTS = tuple(
     tuple(entry.split("@", 1))
     for entry in os.environ.get(
-        "OTD_CHAOS_CRASH_POINTS", "billing-service@consumer_after_db_commit"
+        "OTD_CHAOS_CRASH_POINTS", "ledger-service@consumer_after_db_commit"
     ).split(",")
     if entry
 )
 """(service, point) pairs: each ends that service's process once at that point of a consumer
-batch (``otd_shared.crash_points``)."""
+batch (``otd_shared.crash_points``). The short run's: the ledger, which no journey waits on
+(a crashed billing holds up every later order until its group rebalanced)."""
 CONVERGE_TIMEOUT_S = float(os.environ.get("OTD_CHAOS_CONVERGE_S", "150"))
 START_TIMEOUT_S = 120.0
 READY_AFTER_KILL_S = 60.0
