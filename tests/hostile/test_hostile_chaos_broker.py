@@ -914,3 +914,30 @@ async def test_acknowledged_money_survives_kills_and_restarts(
     assert verdict.stuck_outbox == 0, f"seed {seed}: {verdict.stuck_outbox} outbox rows unsent"
     assert balanced, f"seed {seed}: the trial balance does not balance"
     assert verdict.applied == verdict.acknowledged
+
+
+def test_the_oracle_tells_applied_once_from_lost_doubled_and_unacknowledged() -> None:
+    """The oracle's judgement alone (pure): each kind of wrong money is named."""
+    once = Views(gateway=(1, 500), recon=(1, 500), billing_fen=500, ledger_fen=500, balanced=True)
+    nothing = Views(gateway=(0, 0), recon=(0, 0), billing_fen=0, ledger_fen=0, balanced=True)
+    paid = Journey(index=0, channel="unionpay", order_id="o", amount_fen=500, paid_at_channel=True)
+    never = Journey(index=1, channel="wechatpay", order_id="p", amount_fen=500)
+
+    def verdict(journey: Journey, acked: bool, views: Views) -> Verdict:
+        judged = Verdict()
+        judged.judge(journey, acked, views)
+        return judged
+
+    assert verdict(paid, True, once).applied == {"unionpay": 1}
+    assert verdict(paid, True, once).ok
+    no_recon_row = Views((1, 500), (0, 0), 500, 500, True)
+    assert verdict(paid, True, no_recon_row).lost, "recon's projection is part of 'applied'"
+    assert verdict(paid, True, nothing).lost
+    assert verdict(paid, True, Views((2, 1000), (1, 500), 500, 500, True)).duplicated
+    assert verdict(paid, True, Views((1, 500), (1, 500), 1000, 1000, True)).duplicated
+    assert verdict(paid, True, Views((1, 500), (1, 500), 500, 0, True)).unbalanced
+    assert verdict(never, False, nothing).ok
+    assert verdict(never, False, once).unacknowledged_applied
+    assert verdict(paid, False, once).ok, "paid, every answer lost: applied once is right"
+    assert verdict(paid, False, nothing).ok, "...and so is nothing, everywhere"
+    assert verdict(paid, False, no_recon_row).lost, "but not applied in some services only"
