@@ -588,12 +588,15 @@ class FaultLog:
     """Crash points that fired, as ``point in group``."""
     missed: list[str] = field(default_factory=list)
     """Crash points that did not fire (no batch of that service within the timeout)."""
+    timeline: list[str] = field(default_factory=list)
+    """Each fault and when it struck, seconds after the load started."""
 
 
 async def _inject(
-    http: httpx.AsyncClient, cluster: ChaosCluster, fault: str, log: FaultLog
+    http: httpx.AsyncClient, cluster: ChaosCluster, fault: str, log: FaultLog, *, last: bool
 ) -> None:
-    """Strike one fault; a service that dies is back (ready) before this returns."""
+    """Strike one fault; a service that dies is back (ready) before this returns, unless
+    it is the last fault (the load then stops while it restarts)."""
     service = None
     if fault == "broker":
         cluster.restart_broker()
@@ -611,7 +614,7 @@ async def _inject(
         service = fault
         cluster.kill(service)
     log.last_at = time.monotonic()
-    if service is not None:
+    if service is not None and not last:
         await asyncio.sleep(1.0)  # the launcher notices within 0.3 s and starts it again
         await _wait_ready(http, cluster.urls[service])
 
@@ -620,10 +623,12 @@ async def _run_faults(
     http: httpx.AsyncClient, cluster: ChaosCluster, rng: random.Random, faults: list[str]
 ) -> FaultLog:
     """Strike the faults one after the other at random gaps while the load runs."""
-    log = FaultLog(last_at=time.monotonic())
-    for fault in faults:
+    started = time.monotonic()
+    log = FaultLog(last_at=started)
+    for index, fault in enumerate(faults):
         await asyncio.sleep(rng.uniform(*FAULT_GAP_S))
-        await _inject(http, cluster, fault, log)
+        await _inject(http, cluster, fault, log, last=index == len(faults) - 1)
+        log.timeline.append(f"{fault} +{log.last_at - started:.1f}s")
     return log
 
 
@@ -865,7 +870,8 @@ def _report(
         f"{sum(verdict.acknowledged.values())}, applied {sum(verdict.applied.values())} "
         f"(applied/acknowledged: {per_channel}), paid but unacknowledged "
         f"{verdict.unconfirmed}, never paid {verdict.never_paid}; lost {len(verdict.lost)}, "
-        f"duplicated {len(verdict.duplicated)}; crash points fired {faults.crashes}; "
+        f"duplicated {len(verdict.duplicated)}; faults {faults.timeline}; "
+        f"crash points fired {faults.crashes}; "
         f"converged {converged_s:.1f}s after the last fault; seed {seed}"
     )
 
