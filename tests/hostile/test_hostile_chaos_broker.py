@@ -319,6 +319,20 @@ async def _to_gateway(
     )
 
 
+async def _for_billing(
+    http: httpx.AsyncClient,
+    cluster: ChaosCluster,
+    journey: Journey,
+    path: str,
+    role: str,
+    deadline: float,
+    **fields: str,
+) -> dict[str, Any] | None:
+    """The journey's billing and amount, with ``fields``, to the gateway (``_to_gateway``)."""
+    body = {"billing_id": journey.billing_id, "amount_fen": journey.amount_fen, **fields}
+    return await _to_gateway(http, cluster, journey, path, role, body, deadline)
+
+
 async def _create_order(http: httpx.AsyncClient, cluster: ChaosCluster, journey: Journey) -> None:
     """One attempt: an order whose answer was lost is simply not acknowledged."""
     try:
@@ -416,15 +430,8 @@ async def _pay_pos(
 ) -> None:
     """An order QR for the billing, the store terminal's fetch (the reservation), the swipe
     (the acquirer's signed notification)."""
-    body = {"billing_id": journey.billing_id, "amount_fen": journey.amount_fen}
-    qr = await _to_gateway(
-        http,
-        cluster,
-        journey,
-        "/v1/pos/order-qr",
-        "app-backend",
-        {**body, "store_id": STORE},
-        deadline,
+    qr = await _for_billing(
+        http, cluster, journey, "/v1/pos/order-qr", "app-backend", deadline, store_id=STORE
     )
     if qr is None:
         return
@@ -450,15 +457,15 @@ async def _pay_cash(
     """The cashier records the receipt (retried with its number until answered)."""
     journey.paid_at_channel = True  # the customer handed the cash over
     receipt_no = f"R{journey.index:05d}{uuid.uuid4().hex[:6].upper()}"
-    body = {"billing_id": journey.billing_id, "amount_fen": journey.amount_fen}
-    receipt = await _to_gateway(
+    receipt = await _for_billing(
         http,
         cluster,
         journey,
         "/v1/cash-receipts",
         "cashier",
-        {**body, "receipt_no": receipt_no, "store_id": STORE},
         deadline,
+        receipt_no=receipt_no,
+        store_id=STORE,
     )
     if receipt is not None and receipt["status"] == "succeeded":
         journey.out_trade_no = receipt["out_trade_no"]
