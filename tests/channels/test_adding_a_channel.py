@@ -199,3 +199,4 @@ def test_the_sandbox_plays_every_keyed_channel_in_the_same_key_layout() -> None:
         layout = SANDBOX.channel(spec.code).key_layout
         assert set(spec.keys.required_ids) <= set(layout.issue_ids()), spec.code
         assert layout.apiv3_key == spec.keys.apiv3_key, spec.code
+        assert layout.apiv2_key == spec.keys.apiv2_key, spec.code

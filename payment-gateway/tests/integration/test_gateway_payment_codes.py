@@ -141,8 +141,8 @@ async def test_refused_code_fails_the_payment(harness: Harness) -> None:
         ("990000000000000001", "unknown_payment_code"),
         ("28000", "unknown_payment_code"),
         ("28000000000000000x", "unknown_payment_code"),
-        ("134567890123456789", "payment_code_unsupported"),  # WeChat: no micropay here
-        ("6212345678901234567", "payment_code_unsupported"),  # UnionPay: no 被扫 here
+        ("1345678901234567890", "unknown_payment_code"),  # WeChat codes have 18 digits
+        ("621234567890123456", "unknown_payment_code"),  # UnionPay codes have 19
     ],
 )
 async def test_codes_no_channel_charges_are_refused_and_reserve_nothing(

@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
@@ -25,6 +26,12 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from channel_sandbox.channels import alipay as sandbox_alipay
 from channel_sandbox.keys import load_channel_keys
 from payment_gateway.adapters.channels.alipay import protocol as alipay
+from payment_gateway.adapters.channels.client_base import (
+    ChannelHttp,
+    ClientOptions,
+    PaymentCodeCharge,
+    PaymentQueryResult,
+)
 from payment_gateway.adapters.channels.contract import (
     ChannelProtocol,
     VerifiedNotification,
@@ -33,7 +40,9 @@ from payment_gateway.adapters.channels.contract import (
 from payment_gateway.adapters.channels.keys import ChannelKeySet, load_key_set
 from payment_gateway.adapters.channels.registry import REGISTRY, build_channel_protocol
 from payment_gateway.adapters.channels.wechatpay import protocol as wechat
-from payment_gateway.errors import CallbackRejected
+from payment_gateway.adapters.channels.wechatpay import v2 as wechat_v2
+from payment_gateway.adapters.channels.wechatpay.micropay import MicropayApi
+from payment_gateway.errors import CallbackRejected, ChannelUnreachable
 
 VECTORS_DIR = Path(__file__).resolve().parents[1] / "vectors"
 KEYS_DIR = VECTORS_DIR / "test-only-keys"
@@ -218,3 +227,53 @@ def test_a_vector_signed_for_another_channel_is_refused() -> None:
     for vector, other in ((allinpay, "unionpay"), (unionpay, "allinpay")):
         with pytest.raises(CallbackRejected):
             judge({**vector, "channel": other})
+
+
+def test_wechat_v2_printed_signature_is_reproduced_by_the_gateway() -> None:
+    """WeChat's API v2 security rules print this example (MD5 and HMAC-SHA256)."""
+    vector = VECTORS["wechatpay/v2_sign_printed"]
+    params, key = vector["params"], vector["api_v2_key"].encode()
+    assert wechat_v2.sign_string(params) == vector["signed_string"]
+    for sign_type, expected in vector["sign"].items():
+        assert wechat_v2.sign(params, key, sign_type) == expected
+        assert wechat_v2.verify({**params, "sign": expected}, key, sign_type)
+    assert not wechat_v2.verify(
+        {**params, "body": "tset", "sign": vector["sign"]["MD5"]}, key, "MD5"
+    )
+
+
+async def _micropay_over(body: str) -> PaymentQueryResult:
+    """The gateway's micropay call answered with exactly `body`."""
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body.encode()))
+    async with httpx.AsyncClient(transport=transport) as client:
+        api = MicropayApi(
+            keys("wechatpay"), ChannelHttp(client, "http://wechat.test"), ClientOptions(), {}
+        )
+        charge = PaymentCodeCharge(
+            out_trade_no="ORD20240101000007",
+            amount_fen=300_000,
+            auth_code="134567890123456781",
+            description="OTD vehicle order",
+        )
+        return await api.pay(charge)
+
+
+async def test_micropay_answer_vector_is_read_by_the_gateway() -> None:
+    vector = VECTORS["wechatpay/micropay_paid_answer"]
+    result = await _micropay_over(vector["body"])
+    facts = {
+        "outcome": result.outcome.value,
+        "out_trade_no": "ORD20240101000007",
+        "channel_txn_id": result.channel_txn_id,
+        "amount_fen": result.amount_fen,
+    }
+    assert facts == vector["expected"]
+
+
+async def test_a_tampered_micropay_answer_is_never_paid() -> None:
+    vector = VECTORS["wechatpay/micropay_paid_answer"]
+    with pytest.raises(ChannelUnreachable, match="sign"):
+        await _micropay_over(vector["tampered_body"])
+    unsigned = vector["body"].split("<sign>")[0] + "</xml>"
+    with pytest.raises(ChannelUnreachable, match="sign"):
+        await _micropay_over(unsigned)

@@ -64,6 +64,11 @@ def test_layout_has_every_file_with_safe_modes(template_dir: Path) -> None:
     assert stat.S_IMODE(apiv3.stat().st_mode) == 0o600
     assert re.fullmatch(rb"[A-Za-z0-9]{32}", apiv3.read_bytes())
     assert not (template_dir / "alipay" / "apiv3.key").exists()
+    apiv2 = template_dir / "wechatpay" / "apiv2.key"  # micropay's API v2 key
+    assert stat.S_IMODE(apiv2.stat().st_mode) == 0o600
+    assert re.fullmatch(rb"[A-Za-z0-9]{32}", apiv2.read_bytes())
+    assert apiv2.read_bytes() != apiv3.read_bytes()
+    assert not (template_dir / "alipay" / "apiv2.key").exists()
 
 
 def test_ids_have_the_channels_shapes(template_dir: Path) -> None:
@@ -129,6 +134,7 @@ def test_partial_layout_is_completed(tmp_path: Path) -> None:
     generate_dev_keys(tmp_path)
     keys = load_key_set(tmp_path, "wechatpay")
     assert keys.require_apiv3_key() == b"TESTAPIV3KEY0123456789abcdefghij"
+    assert len(keys.require_apiv2_key()) == 32  # added to an older layout without one
 
 
 def test_the_gateway_neither_needs_nor_holds_the_channel_private_key(keys_dir: Path) -> None:
@@ -155,6 +161,8 @@ def test_the_gateway_neither_needs_nor_holds_the_channel_private_key(keys_dir: P
         ("alipay", "ids.json", b'{"app_id": "20210 0", "seller_id": "2088"}'),
         ("wechatpay", "apiv3.key", b"short"),
         ("wechatpay", "apiv3.key", None),
+        ("wechatpay", "apiv2.key", b"short"),
+        ("wechatpay", "apiv2.key", None),
         ("unionpay", "channel_public.pem", b"-----BEGIN PUBLIC KEY-----\njunk\n"),
     ],
 )

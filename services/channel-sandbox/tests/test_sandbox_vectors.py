@@ -17,6 +17,7 @@ import pytest
 
 from channel_sandbox.channels import alipay, allinpay, lakala, unionpay, wechatpay
 from channel_sandbox.channels.base import NotificationEvent, Outcome, RefundFacts
+from channel_sandbox.channels.wechatpay import v2 as wechat_v2
 from channel_sandbox.keys import SandboxKeySet, load_channel_keys
 from channel_sandbox.registry import REGISTRY
 from channel_sandbox.testing import sign_notification
@@ -115,3 +116,19 @@ def test_the_merchant_reading_accepts_every_accepted_vector(name: str) -> None:
         expected["out_trade_no"],
         expected["amount_fen"],
     )
+
+
+def test_the_printed_wechat_v2_signature_is_reproduced() -> None:
+    """The sandbox's own v2 signing gives WeChat's printed example (MD5 and HMAC-SHA256)."""
+    vector = VECTORS["wechatpay/v2_sign_printed"]
+    key = vector["api_v2_key"].encode()
+    for sign_type, expected in vector["sign"].items():
+        assert wechat_v2.signature(vector["params"], key, sign_type) == expected
+
+
+def test_the_micropay_answer_vector_is_reproduced() -> None:
+    vector = VECTORS["wechatpay/micropay_paid_answer"]
+    key = channel_keys("wechatpay").require_apiv2_key()
+    body = wechat_v2.signed_answer(vector["fields"], key, vector["sign_type"])
+    assert body.decode() == vector["body"]
+    assert wechat_v2.read(body)["sign"] == vector["sign"]

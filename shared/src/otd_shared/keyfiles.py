@@ -31,6 +31,7 @@ CHANNEL_PUBLIC_PEM: Final = "channel_public.pem"
 MERCHANT_PRIVATE_PEM: Final = "merchant_private.pem"
 MERCHANT_PUBLIC_PEM: Final = "merchant_public.pem"
 APIV3_KEY_FILE: Final = "apiv3.key"
+APIV2_KEY_FILE: Final = "apiv2.key"  # WeChat API v2 key (micropay XML signing), 32 characters
 IDS_FILE: Final = "ids.json"
 CHANNEL_CERT_PEM: Final = "channel_cert.pem"  # UnionPay: the signing certificate (dev CA leaf)
 

@@ -2,18 +2,21 @@
 charge the code at its channel (micropay / 当面付 bar code).
 
 1. The code is routed by prefix and length (adapters/channels/payment_code.py); an unknown
-   prefix is 422 ``unknown_payment_code``, a channel without a micropay call 422
-   ``payment_code_unsupported`` (today Alipay charges codes; WeChat's micropay exists only in
-   its API v2, UnionPay's 被扫 is not built).
+   prefix is 422 ``unknown_payment_code``, a channel without a payment-code call (or not
+   enabled) 422 ``payment_code_unsupported``. Alipay charges through 当面付 bar code,
+   WeChat through its API v2 micropay, UnionPay through ACP 二维码消费 (被扫, ``qrNo``).
 2. The payment is reserved like a terminal fetch (service_layer/pos.py: token, terminal,
    store, billing checks; method ``bar_code``; the online limit applies), expiring after
    ``PAYMENT_CODE_WAIT_S``.
 3. The channel is called outside any transaction. A synchronous success is confirmed by a
-   query before the payment succeeds; "the customer is paying" (a password) leaves it
-   ``paying`` with its first query after ``PAYMENT_CODE_POLL_S``: the scheduler then queries
-   with back-off until success or failure, and at expiry cancels it at the channel (Alipay
-   ``alipay.trade.cancel``: closed when unpaid, refunded when paid meanwhile). A refusal
-   fails the payment; no answer leaves it to the queries.
+   query before the payment succeeds; a pending answer ("the customer is paying" — a
+   password —, or UnionPay's "accepted") is queried once at once, then left ``paying`` with
+   its next query after ``PAYMENT_CODE_POLL_S``: the scheduler then queries with back-off
+   until success or failure, and at expiry cancels it at the channel (Alipay
+   ``alipay.trade.cancel``, WeChat ``/secapi/pay/reverse``: closed when unpaid, refunded when
+   paid meanwhile; UnionPay has no such call: queried until it reports the outcome). A
+   refusal fails the payment; no answer leaves it to the queries. UnionPay's back
+   notification settles the reservation too (pos_callbacks.py).
 """
 
 from __future__ import annotations
@@ -114,6 +117,7 @@ async def _charge(
         amount_fen=payment.amount_fen,
         auth_code=auth_code,
         description=DESCRIPTION,
+        notify_url=gw.settings.notify_url(payment.channel),
     )
     try:
         answer = await client.pay_with_code(charge)
@@ -122,7 +126,7 @@ async def _charge(
     except ChannelCallError:
         log.warning("payment code charge unanswered", extra={"payment_id": str(payment.payment_id)})
         return await _poll_later(gw, payment)
-    if answer.outcome is ChannelOutcome.SUCCEEDED:
+    if answer.outcome in (ChannelOutcome.SUCCEEDED, ChannelOutcome.PENDING):
         confirmed = await _confirm(client, payment)
         if confirmed is not None:
             return await _settle(

@@ -1,7 +1,8 @@
 """The sandbox's view of the dev key layout (`var/keys/<channel>/`, see otd_shared.keyfiles).
 
 The sandbox is the channel: it signs with `channel_private.pem`, verifies our requests with
-`merchant_public.pem`, encrypts WeChat resources with `apiv3.key`, and issues the identifiers
+`merchant_public.pem`, encrypts WeChat resources with `apiv3.key` (and signs its API v2
+micropay XML with `apiv2.key`), and issues the identifiers
 in `ids.json` (mchid, app_id, merId, ...). When the layout is missing or partial it creates
 what is missing, as a channel issues keys and ids at onboarding; existing files and ids are
 kept, so the gateway and the sandbox always agree on one layout. Which ids and key files a
@@ -46,6 +47,8 @@ class KeyLayout:
     """Fresh identifiers in the channel's usual shape (the names are the required ids)."""
     apiv3_key: bool = False
     """An AEAD key file (WeChat Pay's ``apiv3.key``)."""
+    apiv2_key: bool = False
+    """WeChat Pay's API v2 key (``apiv2.key``): the micropay XML is signed with it."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class SandboxKeySet:
     ids: Mapping[str, str]
     merchant_private_key: rsa.RSAPrivateKey | None = field(default=None, repr=False)
     apiv3_key: bytes | None = field(default=None, repr=False)
+    apiv2_key: bytes | None = field(default=None, repr=False)
     sign_cert_pem: str | None = field(default=None, repr=False)
     """The certificate of `channel_private_key` (UnionPay's `channel_cert.pem`, issued by the
     dev CA), which UnionPay 5.1.0 notifications carry in `signPubKeyCert`; None: none."""
@@ -75,6 +79,12 @@ class SandboxKeySet:
         if self.apiv3_key is None:
             raise SandboxKeyError(f"{self.channel}: no {keyfiles.APIV3_KEY_FILE}")
         return self.apiv3_key
+
+    def require_apiv2_key(self) -> bytes:
+        """The WeChat API v2 key (micropay signatures)."""
+        if self.apiv2_key is None:
+            raise SandboxKeyError(f"{self.channel}: no {keyfiles.APIV2_KEY_FILE}")
+        return self.apiv2_key
 
     def require_merchant_private_key(self) -> rsa.RSAPrivateKey:
         """The merchant's private key (test kit only: it plays the merchant)."""
@@ -104,6 +114,7 @@ def load_channel_keys(
     try:
         merchant_private_path = directory / keyfiles.MERCHANT_PRIVATE_PEM
         apiv3 = layout.apiv3_key if layout else (directory / keyfiles.APIV3_KEY_FILE).exists()
+        apiv2 = layout.apiv2_key if layout else (directory / keyfiles.APIV2_KEY_FILE).exists()
         required = tuple(layout.issue_ids()) if layout else ()
         return SandboxKeySet(
             channel=channel,
@@ -116,7 +127,8 @@ def load_channel_keys(
                 if merchant_private_path.exists()
                 else None
             ),
-            apiv3_key=_load_apiv3(directory) if apiv3 else None,
+            apiv3_key=_load_secret(directory / keyfiles.APIV3_KEY_FILE) if apiv3 else None,
+            apiv2_key=_load_secret(directory / keyfiles.APIV2_KEY_FILE) if apiv2 else None,
             sign_cert_pem=_load_cert(directory / keyfiles.CHANNEL_CERT_PEM),
         )
     except KeyFileError as exc:
@@ -135,12 +147,14 @@ def ensure_layout(keys_dir: Path, layouts: Mapping[str, KeyLayout]) -> None:
             keyfiles.ensure_key_pair(
                 directory / keyfiles.MERCHANT_PRIVATE_PEM, directory / keyfiles.MERCHANT_PUBLIC_PEM
             )
-            if layout.apiv3_key:
-                apiv3 = "".join(secrets.choice(_APIV3_CHARS) for _ in range(APIV3_KEY_LEN))
+            secret_files = {
+                keyfiles.APIV3_KEY_FILE: layout.apiv3_key,
+                keyfiles.APIV2_KEY_FILE: layout.apiv2_key,
+            }
+            for name in (name for name, wanted in secret_files.items() if wanted):
+                fresh = "".join(secrets.choice(_APIV3_CHARS) for _ in range(APIV3_KEY_LEN))
                 keyfiles.create_exclusive(
-                    directory / keyfiles.APIV3_KEY_FILE,
-                    apiv3.encode("ascii"),
-                    keyfiles.PRIVATE_FILE_MODE,
+                    directory / name, fresh.encode("ascii"), keyfiles.PRIVATE_FILE_MODE
                 )
             _ensure_ids(directory / keyfiles.IDS_FILE, layout)
     except KeyFileError as exc:
@@ -155,8 +169,8 @@ def load_all(keys_dir: Path, layouts: Mapping[str, KeyLayout]) -> dict[str, Sand
     }
 
 
-def _load_apiv3(directory: Path) -> bytes:
-    path = directory / keyfiles.APIV3_KEY_FILE
+def _load_secret(path: Path) -> bytes:
+    """A 32-character key file (``apiv3.key``, ``apiv2.key``)."""
     text = keyfiles.read_small(path).rstrip(b"\r\n")
     if len(text) != APIV3_KEY_LEN or not text.isascii() or not text.isalnum():
         raise SandboxKeyError(f"{path} must hold exactly {APIV3_KEY_LEN} ASCII letters/digits")

@@ -23,6 +23,7 @@ from payment_gateway.domain.outcomes import ChannelOutcome, RefundOutcome
 from payment_gateway.errors import ChannelUnreachable
 
 RESPONSE_BYTES_MAX: Final = 256 * 1024
+PAYMENT_CODE_METHOD: Final = "bar_code"  # a payment charged on the customer's payment code
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +109,8 @@ class PaymentCodeCharge:
     amount_fen: int
     auth_code: str
     description: str
+    notify_url: str = ""
+    """Where the channel notifies the outcome (UnionPay ``backUrl``); unused by the others."""
 
 
 @runtime_checkable
@@ -116,7 +119,8 @@ class PaymentCodeClient(Protocol):
 
     async def pay_with_code(self, charge: PaymentCodeCharge) -> PaymentQueryResult:
         """Charge the code: succeeded (to be confirmed by query), pending (the customer is
-        paying, e.g. entering a password) or ChannelRefused."""
+        paying, e.g. entering a password, or the channel accepted it and tells the outcome
+        later) or ChannelRefused. ChannelUnreachable: unknown, to be queried."""
         ...
 
     async def query_payment(self, out_trade_no: str, method: str) -> PaymentQueryResult:

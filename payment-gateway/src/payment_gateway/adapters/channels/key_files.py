@@ -10,6 +10,7 @@ Layout, one directory per channel under `var/keys/`::
     var/keys/<channel>/merchant_private.pem  our side (gateway signs requests)            0600
     var/keys/<channel>/merchant_public.pem   our side (sandbox verifies requests)
     var/keys/wechatpay/apiv3.key             WeChat AEAD key, 32 ASCII characters         0600
+    var/keys/wechatpay/apiv2.key             WeChat API v2 key (micropay signing), 32      0600
     var/keys/<channel>/ids.json              identifiers both sides agree on
 
 RSA 2048, PEM (PKCS#8 private keys, SubjectPublicKeyInfo public keys); the file primitives are
@@ -43,6 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from otd_shared import keyfiles
 from otd_shared.channels import ChannelCode
 from otd_shared.keyfiles import (
+    APIV2_KEY_FILE,
     APIV3_KEY_FILE,
     CHANNEL_PRIVATE_PEM,
     CHANNEL_PUBLIC_PEM,
@@ -69,12 +71,14 @@ class KeySpec:
 
     Every keyed channel has the four PEM files and ids.json; ``required_ids`` must be in
     ids.json, ``new_dev_ids`` makes fresh dev ids in the channel's usual shape, ``apiv3_key``
-    adds WeChat's AEAD key file.
+    adds WeChat's AEAD key file, ``apiv2_key`` WeChat's API v2 key (the micropay XML calls
+    are signed with it: MD5 / HMAC-SHA256, not RSA).
     """
 
     required_ids: tuple[str, ...]
     new_dev_ids: Callable[[], dict[str, str]]
     apiv3_key: bool = False
+    apiv2_key: bool = False
     certificate_files: tuple[str, ...] = ()
     """PEM certificates the directory may hold (UnionPay: its CA chain), loaded when present."""
     make_dev_certificates: Callable[[Path], None] | None = None
@@ -83,7 +87,8 @@ class KeySpec:
     @property
     def files(self) -> tuple[str, ...]:
         """The files the gateway reads (the channel private key is the sandbox's)."""
-        extra = (APIV3_KEY_FILE,) if self.apiv3_key else ()
+        extra: tuple[str, ...] = (APIV3_KEY_FILE,) if self.apiv3_key else ()
+        extra += (APIV2_KEY_FILE,) if self.apiv2_key else ()
         return (MERCHANT_PRIVATE_PEM, MERCHANT_PUBLIC_PEM, CHANNEL_PUBLIC_PEM, IDS_FILE, *extra)
 
 
@@ -98,6 +103,7 @@ class ChannelKeySet:
     merchant_public_key: rsa.RSAPublicKey = field(repr=False)
     ids: Mapping[str, str]
     apiv3_key: bytes | None = field(default=None, repr=False)
+    apiv2_key: bytes | None = field(default=None, repr=False)
     certificates: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     """Extra PEM certificates by file name (``KeySpec.certificate_files``)."""
 
@@ -114,6 +120,12 @@ class ChannelKeySet:
             raise ChannelKeyError(f"{self.channel}: no {APIV3_KEY_FILE} loaded")
         return self.apiv3_key
 
+    def require_apiv2_key(self) -> bytes:
+        """The WeChat API v2 key (32 bytes) that signs the micropay XML calls."""
+        if self.apiv2_key is None:
+            raise ChannelKeyError(f"{self.channel}: no {APIV2_KEY_FILE} loaded")
+        return self.apiv2_key
+
 
 def load_keys(keys_dir: Path, channel: ChannelCode, spec: KeySpec) -> ChannelKeySet:
     """Load `keys_dir/<channel>/` (keys_dir is usually `<repo>/var/keys`).
@@ -128,7 +140,8 @@ def load_keys(keys_dir: Path, channel: ChannelCode, spec: KeySpec) -> ChannelKey
         channel_public = keyfiles.load_public_pem(directory / CHANNEL_PUBLIC_PEM)
         merchant_public = keyfiles.load_public_pem(directory / MERCHANT_PUBLIC_PEM)
         _check_pair(merchant_private, merchant_public, directory / MERCHANT_PUBLIC_PEM)
-        apiv3 = _load_apiv3(directory / APIV3_KEY_FILE) if spec.apiv3_key else None
+        apiv3 = _load_secret_key(directory / APIV3_KEY_FILE) if spec.apiv3_key else None
+        apiv2 = _load_secret_key(directory / APIV2_KEY_FILE) if spec.apiv2_key else None
         ids = _load_ids(directory / IDS_FILE, spec)
         certificates = {
             name: keyfiles.read_small(directory / name)
@@ -142,6 +155,7 @@ def load_keys(keys_dir: Path, channel: ChannelCode, spec: KeySpec) -> ChannelKey
         merchant_public_key=merchant_public,
         ids=MappingProxyType(ids),
         apiv3_key=apiv3,
+        apiv2_key=apiv2,
         certificates=MappingProxyType(certificates),
     )
 
@@ -153,11 +167,11 @@ def generate_keys(keys_dir: Path, channel: ChannelCode, spec: KeySpec) -> None:
     with _as_channel_key_errors():
         keyfiles.ensure_key_pair(directory / CHANNEL_PRIVATE_PEM, directory / CHANNEL_PUBLIC_PEM)
         keyfiles.ensure_key_pair(directory / MERCHANT_PRIVATE_PEM, directory / MERCHANT_PUBLIC_PEM)
-        if spec.apiv3_key:
-            apiv3 = "".join(secrets.choice(_APIV3_CHARS) for _ in range(APIV3_KEY_LEN))
-            keyfiles.create_exclusive(
-                directory / APIV3_KEY_FILE, apiv3.encode("ascii"), PRIVATE_FILE_MODE
-            )
+        for wanted, name in ((spec.apiv3_key, APIV3_KEY_FILE), (spec.apiv2_key, APIV2_KEY_FILE)):
+            if wanted:
+                secret = "".join(secrets.choice(_APIV3_CHARS) for _ in range(APIV3_KEY_LEN))
+                data = secret.encode("ascii")
+                keyfiles.create_exclusive(directory / name, data, PRIVATE_FILE_MODE)
         _ensure_ids(directory / IDS_FILE, spec)
     if spec.make_dev_certificates is not None:
         spec.make_dev_certificates(directory)
@@ -185,7 +199,8 @@ def _check_pair(private: rsa.RSAPrivateKey, public: rsa.RSAPublicKey, path: Path
         raise ChannelKeyError(f"{path} does not belong to its private key")
 
 
-def _load_apiv3(path: Path) -> bytes:
+def _load_secret_key(path: Path) -> bytes:
+    """A 32-character ASCII key file (WeChat's APIv3 AEAD key, its API v2 key)."""
     text = keyfiles.read_small(path).rstrip(b"\r\n")
     if len(text) != APIV3_KEY_LEN or not text.isascii() or not text.isalnum():
         raise ChannelKeyError(f"{path} must hold exactly {APIV3_KEY_LEN} ASCII letters/digits")

@@ -20,6 +20,7 @@ from typing import Final
 from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.alipay import protocol
 from payment_gateway.adapters.channels.client_base import (
+    PAYMENT_CODE_METHOD,
     ChannelHttp,
     ClientOptions,
     PaymentCodeCharge,
@@ -50,7 +51,6 @@ CHANNEL: Final = ChannelCode.ALIPAY
 GATEWAY_PATH: Final = "/gateway.do"
 SUCCESS_CODE: Final = "10000"
 USER_PAYING_CODE: Final = "10003"  # 当面付: waiting for the customer (password)
-BAR_CODE_METHOD: Final = "bar_code"
 NOT_EXIST_SUB_CODES: Final = frozenset({"ACQ.TRADE_NOT_EXIST"})
 TRADE_STATUSES: Final[Mapping[str, ChannelOutcome]] = MappingProxyType(
     {
@@ -180,7 +180,7 @@ class AlipayClient:
     async def close_payment(self, out_trade_no: str, method: str) -> None:
         # A bar code payment the customer did not finish is cancelled (撤销): closed when
         # unpaid, refunded when it was paid meanwhile (the query that follows tells).
-        name = "alipay.trade.cancel" if method == BAR_CODE_METHOD else "alipay.trade.close"
+        name = "alipay.trade.cancel" if method == PAYMENT_CODE_METHOD else "alipay.trade.close"
         answer = await self._call(name, {"out_trade_no": out_trade_no})
         if not _not_exist(answer):  # never opened by the buyer: nothing to close
             _require_success(answer)

@@ -3,7 +3,15 @@
 `txnType=04`, `POST /gateway/api/backTransReq.do` with `origQryId` = the payment's queryId,
 `orderId` = our refund number, `txnAmt`, `backUrl`; `respCode` 00 = accepted, the outcome
 comes by the refund notification or by querying the refund's orderId). Payments still start
-with an order QR (pos_client.py).
+with an order QR (pos_client.py), or with the customer's 云闪付 payment code (被扫):
+
+* 二维码消费 (C2B): ``txnType=01``, ``txnSubType=06``, ``bizType=000000``,
+  ``channelType=08``, ``qrNo`` = the scanned code (1–20 digits), ``txnAmt`` in fen,
+  ``currencyCode=156``, ``backUrl``, to ``backTransReq.do`` (field set from public copies of
+  the ACP demo, [V-3p]). A back-end transaction: ``respCode`` 00 (or 03/04/05) is "accepted",
+  never "paid"; the back notification or the query (``txnType=00``) tells the outcome. Any
+  other ``respCode`` is a refusal. An unpaid code order is not reversed here: ACP has no
+  close for it [I], so it is queried until UnionPay reports it failed (or reconciliation).
 
 `POST /gateway/api/queryTrans.do`, a form signed by us like a notification (5.1.0: the SHA-256
 hex digest under SHA256withRSA with `merchant_private.pem`; `certId` names the key: the dev
@@ -29,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from payment_gateway.adapters.channels.client_base import (
     ChannelHttp,
     ClientOptions,
+    PaymentCodeCharge,
     PaymentQueryResult,
     RefundAnswer,
     RefundOrder,
@@ -49,7 +58,7 @@ from payment_gateway.errors import (
 )
 
 QUERY_PATH: Final = "/gateway/api/queryTrans.do"
-REFUND_PATH: Final = "/gateway/api/backTransReq.do"
+BACK_TRANS_PATH: Final = "/gateway/api/backTransReq.do"
 CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=UTF-8"
 CHARSET: Final[Charset] = "utf-8"
 SUCCESS_ORIG_CODES: Final = frozenset({"00", "A6"})
@@ -69,12 +78,37 @@ class UnionPayPosClient(PosOrderQrClient):
         del method
         return query_result(await self._query(out_trade_no))
 
+    async def pay_with_code(self, charge: PaymentCodeCharge) -> PaymentQueryResult:
+        """二维码消费 (被扫) with the customer's code: accepted (pending) or ChannelRefused."""
+        fields = await self._call(
+            BACK_TRANS_PATH,
+            charge.out_trade_no,
+            txn_type="01",
+            txn_sub_type="06",
+            biz_type="000000",
+            extra=[
+                ("backUrl", charge.notify_url),
+                ("channelType", "08"),
+                ("currencyCode", protocol.CNY_NUMERIC),
+                ("qrNo", charge.auth_code),
+                ("txnAmt", str(charge.amount_fen)),
+            ],
+        )
+        code = fields.get("respCode", "")
+        if code == "00" or code in PENDING_CODES:
+            return PaymentQueryResult(
+                outcome=ChannelOutcome.PENDING,
+                channel_status=f"accepted:{code}",
+                channel_txn_id=fields.get("queryId") or None,
+            )
+        raise ChannelRefused(code or "no_code", fields.get("respMsg", ""))
+
     async def refund(self, order: RefundOrder) -> RefundAnswer:
         """退货 (txnType 04) of the payment named by its queryId; accepted is never final."""
         if not order.channel_txn_id:
             raise ChannelRefused("no_query_id", "the payment has no UnionPay queryId")
         fields = await self._call(
-            REFUND_PATH,
+            BACK_TRANS_PATH,
             order.out_refund_no,
             txn_type="04",
             txn_sub_type="00",

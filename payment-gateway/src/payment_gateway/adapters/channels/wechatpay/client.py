@@ -5,6 +5,9 @@
 * ``GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=…`` → the transaction.
 * ``POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close`` ``{"mchid"}`` → 204.
 * ``POST /v3/refund/domestic/refunds`` and ``GET /v3/refund/domestic/refunds/{out_refund_no}``.
+* Payment codes (method ``bar_code``) are charged, queried and reversed through API v2
+  (``micropay.py``: XML, the API v2 key); their refunds take the v3 refund call like any
+  other WeChat payment.
 
 Requests carry ``Authorization: WECHATPAY2-SHA256-RSA2048 …`` (merchant key, our certificate
 serial ``merchant_serial``); answers carry ``Wechatpay-*`` headers signed with the platform
@@ -20,8 +23,10 @@ from urllib.parse import quote
 
 from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.client_base import (
+    PAYMENT_CODE_METHOD,
     ChannelHttp,
     ClientOptions,
+    PaymentCodeCharge,
     PaymentQueryResult,
     RefundAnswer,
     RefundOrder,
@@ -29,6 +34,7 @@ from payment_gateway.adapters.channels.client_base import (
 )
 from payment_gateway.adapters.channels.key_files import ChannelKeySet
 from payment_gateway.adapters.channels.wechatpay import protocol
+from payment_gateway.adapters.channels.wechatpay.micropay import MicropayApi
 from payment_gateway.adapters.channels.wire_format import dump_json_compact, parse_json_object
 from payment_gateway.domain.outcomes import ChannelOutcome, RefundOutcome
 from payment_gateway.errors import CallbackRejected, ChannelRefused, ChannelUnreachable
@@ -68,6 +74,7 @@ class WechatPayClient:
         self._appid = keys.id("appid")
         self._merchant_serial = keys.id("merchant_serial")
         self._platform_keys = MappingProxyType({keys.id("serial"): keys.channel_public_key})
+        self._micropay = MicropayApi(keys, http, options, TRADE_STATES)
 
     @property
     def channel(self) -> ChannelCode:
@@ -97,7 +104,13 @@ class WechatPayClient:
         )
         return params.as_dict()
 
+    async def pay_with_code(self, charge: PaymentCodeCharge) -> PaymentQueryResult:
+        """付款码: API v2 micropay (micropay.py)."""
+        return await self._micropay.pay(charge)
+
     async def query_payment(self, out_trade_no: str, method: str) -> PaymentQueryResult:
+        if method == PAYMENT_CODE_METHOD:
+            return await self._micropay.query(out_trade_no)
         path = f"/v3/pay/transactions/out-trade-no/{quote(out_trade_no, safe='')}"
         status, data = await self._call("GET", f"{path}?mchid={quote(self._mchid, safe='')}", None)
         if status == 404 or (status >= 400 and data.get("code") in NOT_FOUND_CODES):
@@ -120,6 +133,9 @@ class WechatPayClient:
         )
 
     async def close_payment(self, out_trade_no: str, method: str) -> None:
+        if method == PAYMENT_CODE_METHOD:  # a payment code is reversed (撤销), not closed
+            await self._micropay.reverse(out_trade_no)
+            return
         path = f"/v3/pay/transactions/out-trade-no/{quote(out_trade_no, safe='')}/close"
         status, data = await self._call("POST", path, {"mchid": self._mchid})
         if status not in (200, 204):

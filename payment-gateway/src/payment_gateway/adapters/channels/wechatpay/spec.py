@@ -26,7 +26,10 @@ SPEC: Final = ChannelSpec(
     methods=("app",),
     startable=True,
     keys=KeySpec(
-        required_ids=("mchid", "appid", "serial"), new_dev_ids=_new_dev_ids, apiv3_key=True
+        required_ids=("mchid", "appid", "serial"),
+        new_dev_ids=_new_dev_ids,
+        apiv3_key=True,
+        apiv2_key=True,  # micropay (付款码) is API v2 only
     ),
     protocol=lambda keys, limits: WechatPayChannel(
         keys, max_body_bytes=limits.max_body_bytes, clock_skew_max_s=limits.clock_skew_max_s

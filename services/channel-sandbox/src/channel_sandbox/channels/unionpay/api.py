@@ -11,8 +11,12 @@ answered without `origRespCode`. A refund's orderId (our refund number) answers 
 (`origRespCode` 00 once it succeeded, else 05). `POST /gateway/api/backTransReq.do` with
 `txnType=04` (退货) accepts a refund of a paid order named by `origQryId` (respCode 00 with the
 refund's queryId; 25 unknown payment, 31 more than is left); it succeeds after
-SANDBOX_REFUND_DELAY_MS and its back notification goes to `backUrl`. [I]: field sets after
-the ACP SDK's query and refund demos.
+SANDBOX_REFUND_DELAY_MS and its back notification goes to `backUrl`. The same path with
+`txnType=01`, `txnSubType=06` is 二维码消费 (被扫) with the customer's code in `qrNo`: the code's
+last digit decides — 8 refused at once (respCode 01), 9 accepted and pending (the customer
+confirms in 云闪付; the control API pays it, queries answer 05 until then), anything else
+accepted and paid, its back notification to `backUrl` right after the answer. [I]: field
+sets after the ACP SDK's query, refund and QR consumption demos.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from channel_sandbox.api.common import (
     signs_badly,
 )
 from channel_sandbox.channels import unionpay as wire
+from channel_sandbox.channels.base import Outcome
 from channel_sandbox.engine import Sandbox, SandboxConflict
 from channel_sandbox.keys import SandboxKeySet
 from channel_sandbox.store import Order, PayState, Refund
@@ -45,7 +50,11 @@ from otd_shared.channel_wire import (
 
 router = APIRouter(tags=["UnionPay ACP (channel side)"])
 QUERY_PATH: Final = "/gateway/api/queryTrans.do"
-REFUND_PATH: Final = "/gateway/api/backTransReq.do"
+BACK_TRANS_PATH: Final = "/gateway/api/backTransReq.do"
+CODE_ORIGIN: Final = "unionpay_payment_code"
+USER_PAYING_SUFFIX: Final = "9"
+REFUSED_SUFFIX: Final = "8"
+QR_NO_LEN_MAX: Final = 20
 _ORIG_RESP: Final[Mapping[PayState, tuple[str, str]]] = {
     PayState.PAID: ("00", "成功[0000000]"),
     PayState.PENDING: ("05", "交易处理中"),
@@ -84,25 +93,28 @@ async def query_trans(request: Request) -> Response:
     return _answer(keys, {**_echo(fields), **result}, sandbox_bad=signs_badly(sandbox, wire.CODE))
 
 
-@router.post(REFUND_PATH, summary="UnionPay back-end transaction: refund (txnType 04)")
+@router.post(BACK_TRANS_PATH, summary="UnionPay back-end transaction: refund, code consumption")
 async def back_trans(request: Request) -> Response:
-    """退货: `origQryId` names the payment, `orderId` the refund; accepted now, succeeding
-    after SANDBOX_REFUND_DELAY_MS with its back notification to `backUrl`."""
+    """退货 (txnType 04): `origQryId` names the payment, `orderId` the refund; accepted now,
+    succeeding after SANDBOX_REFUND_DELAY_MS with its back notification to `backUrl`.
+    二维码消费 (txnType 01, txnSubType 06): the customer's code in `qrNo` (module docstring)."""
     sandbox = sandbox_of(request)
     keys = sandbox.keys[wire.CODE]
     try:
         fields = dict(decode_form((await request.body())[:CHANNEL_REQUEST_BODY_MAX_BYTES]))
     except WireFormatError:
         return _answer(keys, {"respCode": "10", "respMsg": "报文格式错误"}, sandbox_bad=False)
-    refusal = _refusal(keys, fields, txn_type="04")
+    consume = fields.get("txnType") == "01"
+    api = "code_consume" if consume else "refund"
+    refusal = _refusal(keys, fields, txn_type="01" if consume else "04")
     if refusal is not None:
-        count_call(sandbox, wire.CODE, "refund", "refused")
+        count_call(sandbox, wire.CODE, api, "refused")
         return _answer(keys, {**_echo(fields), **refusal}, sandbox_bad=False)
     if (fault := await injected_fault(sandbox, wire.CODE)) is not None:
-        count_call(sandbox, wire.CODE, "refund", "fault")
+        count_call(sandbox, wire.CODE, api, "fault")
         return fault
-    result = _accept_refund(sandbox, fields)
-    count_call(sandbox, wire.CODE, "refund", "ok" if result["respCode"] == "00" else "refused")
+    result = _consume_code(sandbox, fields) if consume else _accept_refund(sandbox, fields)
+    count_call(sandbox, wire.CODE, api, "ok" if result["respCode"] == "00" else "refused")
     return _answer(keys, {**_echo(fields), **result}, sandbox_bad=signs_badly(sandbox, wire.CODE))
 
 
@@ -129,6 +141,38 @@ def _accept_refund(sandbox: Sandbox, fields: Mapping[str, str]) -> dict[str, str
         sandbox.settings.refund_delay_ms / 1000, lambda: sandbox.succeed_refund(order, refund)
     )
     return {"respCode": "00", "respMsg": "成功[0000000]", "queryId": refund.refund_id}
+
+
+def _consume_code(sandbox: Sandbox, fields: Mapping[str, str]) -> dict[str, str]:
+    """二维码消费 with the customer's code (the module docstring says what each code does)."""
+    qr_no, amount = fields.get("qrNo", ""), fields.get("txnAmt", "")
+    valid_code = qr_no.isascii() and qr_no.isdigit() and len(qr_no) <= QR_NO_LEN_MAX
+    if fields.get("txnSubType") != "06" or not valid_code or not amount.isdigit():
+        return {"respCode": "10", "respMsg": "报文格式错误: txnSubType/qrNo/txnAmt"}
+    accepted = {"respCode": "00", "respMsg": "成功[0000000]"}
+    order = sandbox.store.get(wire.CODE, fields["orderId"])
+    if order is not None:  # the same order sent again
+        same = order.amount_fen == int(amount) and order.origin == CODE_ORIGIN
+        return accepted if same else {"respCode": "10", "respMsg": "订单号重复"}
+    if int(amount) <= 0:
+        return {"respCode": "10", "respMsg": "报文格式错误: txnAmt"}
+    order = sandbox.create_order(
+        channel=wire.CODE,
+        out_trade_no=fields["orderId"],
+        amount_fen=int(amount),
+        origin=CODE_ORIGIN,
+        channel_txn_id=ids.unionpay_query_id(ids.now_s()),
+        notify_url=fields.get("backUrl") or None,
+        request={"txnSubType": "06"},
+    )
+    if qr_no.endswith(REFUSED_SUFFIX):
+        sandbox.mark_failed(order)
+        return {"respCode": "01", "respMsg": "交易失败，付款码无效"}
+    if not qr_no.endswith(USER_PAYING_SUFFIX):
+        sandbox.mark_paid(order)
+        if order.notify_url:
+            sandbox.later(0, lambda: sandbox.notify_payment(order, Outcome.SUCCEEDED))
+    return accepted
 
 
 def _refund_result(order: Order, refund: Refund) -> dict[str, str]:

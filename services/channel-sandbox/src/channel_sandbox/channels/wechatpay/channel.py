@@ -1,4 +1,5 @@
-"""WeChat Pay as the sandbox plays it: APIv3 APP pay (wire format: this package; API: `api`)."""
+"""WeChat Pay as the sandbox plays it: APIv3 APP pay (wire format: this package; API: `api`)
+and the API v2 付款码 micropay (`micropay`, its XML and signature: `v2`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Final
 
 from channel_sandbox import ids
 from channel_sandbox.channels import wechatpay as wire
-from channel_sandbox.channels.wechatpay import api, statement
+from channel_sandbox.channels.wechatpay import api, micropay, statement
 from channel_sandbox.keys import KeyLayout, SandboxKeySet
 from channel_sandbox.schedules import HOUR, MINUTE, any_2xx
 from channel_sandbox.spec import OrderStart, SandboxChannel
@@ -43,7 +44,7 @@ def sync_result(keys: SandboxKeySet, order: Order) -> dict[str, object]:
 CHANNEL: Final = SandboxChannel(
     code=wire.CODE,
     name="WeChat Pay",
-    key_layout=KeyLayout(issue_ids=issue_ids, apiv3_key=True),
+    key_layout=KeyLayout(issue_ids=issue_ids, apiv3_key=True, apiv2_key=True),
     start_order=start_order,
     new_refund_id=ids.wechat_refund_id,
     notification=wire.notification,
@@ -58,7 +59,7 @@ CHANNEL: Final = SandboxChannel(
     sync_result=sync_result,
     resign=wire.resign,  # WeChat signs every retry
     state=api.wechat_trade_state,
-    routers=(api.router, statement.router),
+    routers=(api.router, micropay.router, statement.router),
     arms_before_create=True,
     fee_rate_per_10k=60,  # 0.60 %
 )
