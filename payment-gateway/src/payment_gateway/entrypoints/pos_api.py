@@ -223,9 +223,10 @@ class PaymentCodeBody(BaseModel):
 async def payment_codes(body: PaymentCodeBody, gw: Gw, principal: Integrator) -> JSONResponse:
     """Charge the customer's payment code for the order QR: routed by prefix (422
     ``unknown_payment_code``, ``payment_code_unsupported``), reserved like a terminal fetch,
-    charged at the channel. ``succeeded`` once a query confirmed it, ``failed`` when refused,
-    else ``paying`` (the customer is entering a password): poll ``GET /v1/payments/{id}``;
-    it is queried until it settles and cancelled at the channel after PAYMENT_CODE_WAIT_S."""
+    charged at the channel (Alipay 当面付, WeChat micropay, UnionPay 被扫). ``succeeded`` once a
+    query confirmed it, ``failed`` when refused, else ``paying`` (the customer is entering a
+    password): poll ``GET /v1/payments/{id}``; it is queried until it settles and cancelled
+    at the channel after PAYMENT_CODE_WAIT_S (Alipay cancel, WeChat reverse)."""
     command = payment_codes_service.ChargeCode(
         body.token, body.short_code, body.terminal_id, body.auth_code, principal.subject
     )
