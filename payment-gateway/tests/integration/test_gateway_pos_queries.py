@@ -279,3 +279,59 @@ async def test_pos_refund_goes_through_the_acquirer(harness: Harness, channel: s
         headers={**auth("finance"), "Idempotency-Key": uuid.uuid4().hex},
     )
     assert too_much.status_code == 409
+
+
+@pytest.mark.parametrize("channel", ACQUIRERS)
+async def test_a_refund_the_acquirer_refuses_goes_to_the_offline_refunds_queue(
+    harness: Harness, channel: str
+) -> None:
+    """Not `failed` with nothing to do: `manual`, queued for finance (bank transfer), and
+    paid out through the queue (refund succeeded, PaymentCallback `refunded` once)."""
+    h = harness
+    reserved = await _reserve(h, channel)
+    _swipe(h, channel, reserved["out_trade_no"])
+    await _run_until_settled(h, reserved["payment_id"])
+    h.sandbox.forget(channel, reserved["out_trade_no"])  # the acquirer no longer knows it
+    envelope = new_envelope(
+        RefundRequested(
+            order_id=str((await _row(h, reserved["payment_id"]))["order_id"]),
+            billing_id=reserved["billing_id"],
+            refund_request_id=f"{reserved['billing_id']}-R9",
+            amount_fen=8_800,
+            reason="overpaid",
+            payment_id=reserved["payment_id"],
+            channel=channel,
+        ),
+        producer="billing-service",
+        correlation_id="c",
+    )
+    async with h.gw.uow() as uow:
+        refund = await record_requested_refund(uow, envelope.payload, now=h.gw.now())  # type: ignore[arg-type]
+        await uow.commit()
+    row = await _refund_until(h, str(refund.refund_id), "manual")
+    assert "acquirer refused" in row["failure_reason"]
+    assert (channel, "refund", "refused") in h.sandbox.calls(channel)
+    listed = await h.client.get(
+        f"/v1/offline-refunds?billing_id={reserved['billing_id']}&status=open",
+        headers=auth("finance"),
+    )
+    assert listed.status_code == 200, listed.text
+    [item] = [i for i in listed.json()["items"] if i["refund_id"] == str(refund.refund_id)]
+    assert (item["owner"], item["payout_method"], item["amount_fen"]) == (
+        "finance",
+        "bank_transfer",
+        8_800,
+    )
+    assert not [
+        e for e in await h.callbacks_events(reserved["payment_id"]) if e["outcome"] != "succeeded"
+    ]
+    done = await h.client.post(
+        f"/v1/offline-refunds/{item['offline_refund_id']}/complete",
+        json={"method": "bank_transfer", "reference": f"BANK-{secrets.token_hex(4)}"},
+        headers=auth("finance"),
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "completed"
+    events = await h.callbacks_events(reserved["payment_id"])
+    [refunded] = [e for e in events if e["outcome"] == "refunded"]
+    assert (refunded["refund_id"], refunded["amount_fen"]) == (str(refund.refund_id), 8_800)

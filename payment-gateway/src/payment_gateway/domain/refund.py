@@ -46,7 +46,8 @@ _R = RefundStatus
 TRANSITIONS: Final[Mapping[RefundStatus, frozenset[RefundStatus]]] = MappingProxyType(
     {
         _R.REQUESTED: frozenset({_R.PROCESSING, _R.UNKNOWN, _R.FAILED, _R.SUCCEEDED, _R.MANUAL}),
-        _R.PROCESSING: frozenset({_R.SUCCEEDED, _R.FAILED}),
+        # → manual: an acquirer refused a POS refund; finance pays it back (offline queue)
+        _R.PROCESSING: frozenset({_R.SUCCEEDED, _R.FAILED, _R.MANUAL}),
         _R.UNKNOWN: frozenset({_R.PROCESSING, _R.SUCCEEDED, _R.FAILED, _R.MANUAL}),
         _R.FAILED: frozenset({_R.SUCCEEDED}),
         _R.SUCCEEDED: frozenset(),

@@ -5,6 +5,9 @@
   outcome, expiry (then closed at the channel) or the attempt limit (then T+1 reconciliation
   settles it). A timeout is unknown, never failed.
 * A ``requested`` refund is sent; ``processing``/``unknown`` refunds are queried likewise.
+  A refund an acquirer refuses (a POS payment: UnionPay, Allinpay) does not end ``failed``
+  with nothing to do: it becomes ``manual`` with an item in the offline refunds queue
+  (finance pays it back by bank transfer). Online channels' refusals stay ``failed``.
 Rows are claimed with ``FOR UPDATE SKIP LOCKED`` and leased (``next_query_at`` pushed ahead),
 so several replicas share the work; the channel is called outside any transaction; results are
 applied with the same guarded transitions as notifications (a late notification after a query
@@ -234,12 +237,23 @@ class QueryScheduler:
             return
         except ChannelRefused as exc:
             self._count(payment.channel, "refund", exc)
+            if self._paid_back_by_people(payment):
+                await self._refund_to(refund, RefundStatus.MANUAL, reason=_refused(exc.code))
+                return
             await self._refund_to(refund, RefundStatus.FAILED, reason=exc.code, payment=payment)
             return
         except ChannelUnreachable as exc:
             self._count(payment.channel, "refund", exc)
             answer = RefundAnswer(outcome=RefundOutcome.UNKNOWN, channel_status="UNKNOWN")
+        if answer.outcome is RefundOutcome.FAILED and self._paid_back_by_people(payment):
+            reason = _refused(answer.channel_status)
+            await self._refund_to(refund, RefundStatus.MANUAL, reason=reason)
+            return
         await self._apply_refund(payment, refund, answer)
+
+    def _paid_back_by_people(self, payment: Payment) -> bool:
+        """A refused refund of this payment goes to the offline refunds queue (POS)."""
+        return not self._gw.routing.is_online(payment.channel)
 
     async def _send(
         self, call: Coroutine[Any, Any, RefundAnswer], channel: ChannelCode
@@ -335,3 +349,7 @@ class QueryScheduler:
         result = "refused" if isinstance(error, ChannelRefused) else "ok"
         gw.metrics.channel_calls.labels(channel, operation, result).inc()
         gw.health.record_success(channel)
+
+
+def _refused(code: str) -> str:
+    return f"the acquirer refused the refund ({code}); to be paid back by finance"
