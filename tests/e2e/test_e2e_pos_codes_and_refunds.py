@@ -5,7 +5,9 @@
 * the rest by two UnionPay order QRs for the same amount, both swiped: billing asks the
   overpayment back, the gateway refunds it through the acquirer (UnionPay 退货 or, if billing
   picks the code's payment, Alipay), nothing lands in the offline refunds queue, and the
-  billing ends paid at exactly its amount.
+  billing ends paid at exactly its amount;
+* a firm deposit paid by a WeChat code (API v2 micropay, paid at once) and a UnionPay 云闪付
+  code (ACP 被扫) that first waits for the customer: both settle once, the billing is paid.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ pytestmark = pytest.mark.e2e
 PRICE_FEN = 30_000_000
 CODE_FEN = 1_000_000
 USER_PAYING_CODE = "280000000000000009"  # the sandbox: a password is needed first
+WECHAT_PAID_CODE = "134567890123456781"  # micropay: paid at once
+UNIONPAY_USER_PAYING_CODE = "6212345678901234569"  # 被扫: accepted, the customer confirms
 
 
 async def _order_locked(j: Journey) -> str:
@@ -151,3 +155,46 @@ async def test_payment_code_then_overpaying_swipes_refunded_by_the_acquirer(
         "payment-gateway", f"/v1/offline-refunds?billing_id={firm['billing_id']}", "finance"
     )
     assert queue["total"] == 0, queue
+
+
+async def test_wechat_and_unionpay_codes_pay_the_firm_deposit(
+    running_cluster: RunningCluster, http: Any
+) -> None:
+    j = Journey(running_cluster, http)
+    order_id = await _order_locked(j)
+    store = f"S{uuid.uuid4().hex[:6].upper()}"
+    terminal = f"T-AL-{store}"  # any terminal of the store charges codes at their channel
+    await j.call(
+        "PUT",
+        "payment-gateway",
+        f"/v1/pos/stores/{store}",
+        "sre",
+        json={"name": "Codes store", "terminals": {terminal: "allinpay"}},
+    )
+    firm = await j.payable(order_id, "firm")
+
+    async def charge(amount_fen: int, auth_code: str) -> dict[str, Any]:
+        qr = await _qr(j, firm["billing_id"], amount_fen, store)
+        charged: dict[str, Any] = await j.call(
+            "POST",
+            "payment-gateway",
+            "/v1/pos/payment-codes",
+            "pos-integrator",
+            json={"short_code": qr["short_code"], "terminal_id": terminal, "auth_code": auth_code},
+        )
+        return charged
+
+    wechat = await charge(CODE_FEN, WECHAT_PAID_CODE)
+    assert (wechat["channel"], wechat["method"], wechat["status"]) == (
+        "wechatpay",
+        "bar_code",
+        "succeeded",
+    )
+    unionpay = await charge(firm["outstanding_fen"] - CODE_FEN, UNIONPAY_USER_PAYING_CODE)
+    assert (unionpay["channel"], unionpay["status"]) == ("unionpay", "paying")
+    await j.sandbox(channel="unionpay", out_trade_no=unionpay["out_trade_no"], action="pay")
+    await _succeeded(j, unionpay["payment_id"])  # the gateway's queries found it paid
+    await j.billing(order_id, "firm", "paid")
+    for payment_id in (wechat["payment_id"], unionpay["payment_id"]):
+        shown = await j.get("payment-gateway", f"/v1/payments/{payment_id}")
+        assert shown["channel_txn_id"], shown
