@@ -62,6 +62,20 @@ async def _order_locked(j: Journey) -> str:
     return order_id
 
 
+async def _store(j: Journey, acquirer: str) -> tuple[str, str]:
+    """A new registered store with one terminal of ``acquirer``: (store id, terminal id)."""
+    store = f"S{uuid.uuid4().hex[:6].upper()}"
+    terminal = f"T-{acquirer[:2].upper()}-{store}"
+    await j.call(
+        "PUT",
+        "payment-gateway",
+        f"/v1/pos/stores/{store}",
+        "sre",
+        json={"name": "Codes store", "terminals": {terminal: acquirer}},
+    )
+    return store, terminal
+
+
 async def _qr(j: Journey, billing_id: str, amount_fen: int, store: str) -> dict[str, Any]:
     qr: dict[str, Any] = await j.call(
         "POST",
@@ -86,15 +100,7 @@ async def test_payment_code_then_overpaying_swipes_refunded_by_the_acquirer(
 ) -> None:
     j = Journey(running_cluster, http)
     order_id = await _order_locked(j)
-    store = f"S{uuid.uuid4().hex[:6].upper()}"
-    terminal = f"T-UP-{store}"
-    await j.call(
-        "PUT",
-        "payment-gateway",
-        f"/v1/pos/stores/{store}",
-        "sre",
-        json={"name": "Codes store", "terminals": {terminal: "unionpay"}},
-    )
+    store, terminal = await _store(j, "unionpay")
     firm = await j.payable(order_id, "firm")
 
     qr = await _qr(j, firm["billing_id"], CODE_FEN, store)
@@ -162,15 +168,7 @@ async def test_wechat_and_unionpay_codes_pay_the_firm_deposit(
 ) -> None:
     j = Journey(running_cluster, http)
     order_id = await _order_locked(j)
-    store = f"S{uuid.uuid4().hex[:6].upper()}"
-    terminal = f"T-AL-{store}"  # any terminal of the store charges codes at their channel
-    await j.call(
-        "PUT",
-        "payment-gateway",
-        f"/v1/pos/stores/{store}",
-        "sre",
-        json={"name": "Codes store", "terminals": {terminal: "allinpay"}},
-    )
+    store, terminal = await _store(j, "allinpay")  # any terminal charges codes at their channel
     firm = await j.payable(order_id, "firm")
 
     async def charge(amount_fen: int, auth_code: str) -> dict[str, Any]:

@@ -227,19 +227,15 @@ async def _refund_until(h: Harness, refund_id: str, status: str) -> Any:
     raise AssertionError(f"refund did not reach {status}")
 
 
-@pytest.mark.parametrize("channel", ACQUIRERS)
-async def test_pos_refund_goes_through_the_acquirer(harness: Harness, channel: str) -> None:
-    """An overpayment refund on a POS payment is sent to the acquirer's refund call (not
-    the offline refunds queue) and confirmed by querying the refund."""
-    h = harness
-    reserved = await _reserve(h, channel)
-    _swipe(h, channel, reserved["out_trade_no"])
-    await _run_until_settled(h, reserved["payment_id"])
+async def _billing_asks_back(
+    h: Harness, reserved: dict[str, Any], channel: str, request_no: str
+) -> Any:
+    """Billing's RefundRequested of 88.00 CNY on the reserved payment, recorded as consumed."""
     envelope = new_envelope(
         RefundRequested(
             order_id=str((await _row(h, reserved["payment_id"]))["order_id"]),
             billing_id=reserved["billing_id"],
-            refund_request_id=f"{reserved['billing_id']}-R1",
+            refund_request_id=f"{reserved['billing_id']}-{request_no}",
             amount_fen=8_800,
             reason="overpaid",
             payment_id=reserved["payment_id"],
@@ -251,6 +247,18 @@ async def test_pos_refund_goes_through_the_acquirer(harness: Harness, channel: s
     async with h.gw.uow() as uow:
         refund = await record_requested_refund(uow, envelope.payload, now=h.gw.now())  # type: ignore[arg-type]
         await uow.commit()
+    return refund
+
+
+@pytest.mark.parametrize("channel", ACQUIRERS)
+async def test_pos_refund_goes_through_the_acquirer(harness: Harness, channel: str) -> None:
+    """An overpayment refund on a POS payment is sent to the acquirer's refund call (not
+    the offline refunds queue) and confirmed by querying the refund."""
+    h = harness
+    reserved = await _reserve(h, channel)
+    _swipe(h, channel, reserved["out_trade_no"])
+    await _run_until_settled(h, reserved["payment_id"])
+    refund = await _billing_asks_back(h, reserved, channel, "R1")
     assert refund.status.value == "requested"
     async with h.gw.sessions() as session:
         queued = await session.scalar(
@@ -292,22 +300,7 @@ async def test_a_refund_the_acquirer_refuses_goes_to_the_offline_refunds_queue(
     _swipe(h, channel, reserved["out_trade_no"])
     await _run_until_settled(h, reserved["payment_id"])
     h.sandbox.forget(channel, reserved["out_trade_no"])  # the acquirer no longer knows it
-    envelope = new_envelope(
-        RefundRequested(
-            order_id=str((await _row(h, reserved["payment_id"]))["order_id"]),
-            billing_id=reserved["billing_id"],
-            refund_request_id=f"{reserved['billing_id']}-R9",
-            amount_fen=8_800,
-            reason="overpaid",
-            payment_id=reserved["payment_id"],
-            channel=channel,
-        ),
-        producer="billing-service",
-        correlation_id="c",
-    )
-    async with h.gw.uow() as uow:
-        refund = await record_requested_refund(uow, envelope.payload, now=h.gw.now())  # type: ignore[arg-type]
-        await uow.commit()
+    refund = await _billing_asks_back(h, reserved, channel, "R9")
     row = await _refund_until(h, str(refund.refund_id), "manual")
     assert "acquirer refused" in row["failure_reason"]
     assert (channel, "refund", "refused") in h.sandbox.calls(channel)

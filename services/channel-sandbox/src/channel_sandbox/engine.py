@@ -215,6 +215,25 @@ class Sandbox:
         order.note(f"refund {out_refund_no} requested ({amount_fen} fen)")
         return refund
 
+    def cancel_order(self, order: Order, *, refund_id: str, suffix: str) -> str:
+        """撤销 (Alipay cancel, WeChat reverse): a pending order is closed, a paid one refunded
+        in full at once without a notification (refund ``<out_trade_no>-<suffix>``); returns
+        ``close`` or ``refund``."""
+        if order.state is PayState.PAID and not order.fully_refunded:
+            refund = self.add_refund(
+                order,
+                out_refund_no=f"{order.out_trade_no}-{suffix}",
+                refund_id=refund_id,
+                amount_fen=order.amount_fen - order.requested_refund_fen,
+                notify_url=None,
+                reason=suffix,
+            )
+            self.succeed_refund(order, refund, notify=False)
+            return "refund"
+        if order.state is PayState.PENDING:
+            self.close(order)
+        return "close"
+
     def succeed_refund(
         self, order: Order, refund: Refund, *, notify: bool = True
     ) -> Delivery | None:

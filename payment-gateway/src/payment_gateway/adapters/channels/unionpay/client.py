@@ -94,14 +94,12 @@ class UnionPayPosClient(PosOrderQrClient):
                 ("txnAmt", str(charge.amount_fen)),
             ],
         )
-        code = fields.get("respCode", "")
-        if code == "00" or code in PENDING_CODES:
-            return PaymentQueryResult(
-                outcome=ChannelOutcome.PENDING,
-                channel_status=f"accepted:{code}",
-                channel_txn_id=fields.get("queryId") or None,
-            )
-        raise ChannelRefused(code or "no_code", fields.get("respMsg", ""))
+        code, query_id = _accepted(fields)
+        return PaymentQueryResult(
+            outcome=ChannelOutcome.PENDING,
+            channel_status=f"accepted:{code}",
+            channel_txn_id=query_id,
+        )
 
     async def refund(self, order: RefundOrder) -> RefundAnswer:
         """退货 (txnType 04) of the payment named by its queryId; accepted is never final."""
@@ -119,14 +117,10 @@ class UnionPayPosClient(PosOrderQrClient):
                 ("txnAmt", str(order.refund_amount_fen)),
             ],
         )
-        code = fields.get("respCode", "")
-        if code == "00" or code in PENDING_CODES:
-            return RefundAnswer(
-                outcome=RefundOutcome.PROCESSING,
-                channel_status=code,
-                channel_refund_id=fields.get("queryId") or None,
-            )
-        raise ChannelRefused(code or "no_code", fields.get("respMsg", ""))
+        code, query_id = _accepted(fields)
+        return RefundAnswer(
+            outcome=RefundOutcome.PROCESSING, channel_status=code, channel_refund_id=query_id
+        )
 
     async def query_refund(self, order: RefundOrder) -> RefundAnswer:
         """The refund's own transaction, queried by its orderId (our refund number)."""
@@ -199,6 +193,15 @@ class UnionPayPosClient(PosOrderQrClient):
         except ChannelProtocolError as exc:
             raise ChannelUnreachable(f"query answer not verified: {exc}") from None
         return fields
+
+
+def _accepted(fields: Mapping[str, str]) -> tuple[str, str | None]:
+    """A back-end transaction's answer: accepted (respCode 00 or in process) with its
+    queryId, else ChannelRefused. Accepted is never final."""
+    code = fields.get("respCode", "")
+    if code == "00" or code in PENDING_CODES:
+        return code, fields.get("queryId") or None
+    raise ChannelRefused(code or "no_code", fields.get("respMsg", ""))
 
 
 def _signed_request(pairs: Sequence[tuple[str, str]], key: rsa.RSAPrivateKey) -> bytes:

@@ -246,20 +246,9 @@ def _pay(sandbox: Sandbox, biz: Mapping[str, object]) -> Payload:
 def _cancel(sandbox: Sandbox, biz: Mapping[str, object]) -> Payload:
     """撤销: an unpaid order is closed, a paid one refunded in full (`action`)."""
     order = _order(sandbox, biz, "alipay.trade.cancel")
-    action = "close"
-    if order.state is PayState.PENDING:
-        sandbox.close(order)
-    elif order.state is PayState.PAID and not order.fully_refunded:
-        refund = sandbox.add_refund(
-            order,
-            out_refund_no=f"{order.out_trade_no}-cancel",
-            refund_id=ids.alipay_trade_no(ids.now_s()),
-            amount_fen=order.amount_fen - order.requested_refund_fen,
-            notify_url=None,
-            reason="cancel",
-        )
-        sandbox.succeed_refund(order, refund, notify=False)
-        action = "refund"
+    action = sandbox.cancel_order(
+        order, refund_id=ids.alipay_trade_no(ids.now_s()), suffix="cancel"
+    )
     return {**_success(order), "retry_flag": "N", "action": action}
 
 

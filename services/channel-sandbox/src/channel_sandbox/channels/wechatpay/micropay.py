@@ -163,18 +163,7 @@ def _orderquery(sandbox: Sandbox, params: Fields) -> Fields:
 
 def _reverse(sandbox: Sandbox, params: Fields) -> Fields:
     order = _order(sandbox, params)
-    if order.state is PayState.PENDING:
-        sandbox.close(order)
-    elif order.state is PayState.PAID and not order.fully_refunded:
-        refund = sandbox.add_refund(
-            order,
-            out_refund_no=f"{order.out_trade_no}-reverse",
-            refund_id=ids.wechat_refund_id(ids.now_s()),
-            amount_fen=order.amount_fen - order.requested_refund_fen,
-            notify_url=None,
-            reason="reverse",
-        )
-        sandbox.succeed_refund(order, refund, notify=False)
+    sandbox.cancel_order(order, refund_id=ids.wechat_refund_id(ids.now_s()), suffix="reverse")
     order.request[REVERSED_MARK] = True
     order.note("api: reverse")
     return {"recall": "N"}
