@@ -58,6 +58,7 @@ async def _order_locked(j: Journey) -> str:
     )
     await j.sandbox(channel="wechatpay", out_trade_no=payment["out_trade_no"], action="pay")
     await j.billing(order_id, "intent", "paid")
+    await j.order_status(order_id, "intent_paid")  # order-service heard it too: the lock gate
     await j.call("POST", "order-service", f"/v1/orders/{order_id}/lock", "app-backend")
     return order_id
 
