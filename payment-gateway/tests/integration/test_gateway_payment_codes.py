@@ -291,6 +291,7 @@ async def test_unionpay_back_notification_settles_the_code_reservation(harness: 
             out_trade_no=body["out_trade_no"],
             channel_txn_id=order.channel_txn_id,
             amount_fen=AMOUNT_FEN,
+            extra_fields={"bizType": "000000", "txnSubType": "06"},  # as a QR consumption
         ),
     )
     answer = await h.notify("unionpay", dict(signed.headers), signed.body)

@@ -4,6 +4,7 @@ come from the control API."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 from channel_sandbox import ids
@@ -12,7 +13,7 @@ from channel_sandbox.channels.unionpay import api, statement
 from channel_sandbox.keys import KeyLayout, SandboxKeySet
 from channel_sandbox.schedules import MINUTE, status_in
 from channel_sandbox.spec import OrderStart, SandboxChannel
-from channel_sandbox.store import Order, Origin
+from channel_sandbox.store import Order, Origin, Refund
 
 
 def issue_ids() -> dict[str, str]:
@@ -24,6 +25,14 @@ def start_order(keys: SandboxKeySet, at_s: int, variant: str | None) -> OrderSta
     """A terminal payment: its queryId."""
     del keys, variant
     return OrderStart(origin=Origin.POS, channel_txn_id=ids.unionpay_query_id(at_s), fields={})
+
+
+def notification_fields(order: Order, refund: Refund | None) -> Mapping[str, object]:
+    """A payment-code (被扫) order notifies as the QR consumption it was: bizType 000000,
+    txnSubType 06 (card payments keep the consumption's 000201 / 01)."""
+    if refund is None and order.origin == api.CODE_ORIGIN:
+        return {"bizType": "000000", "txnSubType": "06"}
+    return {}
 
 
 def sync_result(keys: SandboxKeySet, order: Order) -> dict[str, object]:
@@ -46,6 +55,7 @@ CHANNEL: Final = SandboxChannel(
     merchant_ack=(200, b"ok"),
     notifies_failures=True,
     sync_result=sync_result,
+    notification_fields=notification_fields,
     routers=(api.router, statement.router),
     fee_rate_per_10k=50,  # 0.50 %
 )
