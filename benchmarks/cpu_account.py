@@ -63,6 +63,11 @@ def _ticks(pid: int) -> int | None:
     return None
 
 
+def process_ticks(pid: int) -> int:
+    """utime + stime of a process in clock ticks (``CLK_TCK`` per second; 0 once it is gone)."""
+    return _ticks(pid) or 0
+
+
 def _cmdline(pid: int) -> list[str]:
     with contextlib.suppress(OSError):
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()

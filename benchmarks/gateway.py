@@ -31,6 +31,7 @@ import httpx
 from fastapi import FastAPI, Request, Response
 
 from benchmarks.common import BenchContext, Report, median, percentile
+from benchmarks.cpu_account import CLK_TCK, process_ticks
 
 THROUGHPUT_REQUESTS = 4_000
 IN_FLIGHT = 32
@@ -65,6 +66,13 @@ async def run(ctx: BenchContext) -> Report:
     report.figure("baseline: FastAPI + one asyncpg INSERT", baseline.throughput, "req/s")
     report.figure("gateway: POST /callbacks/wechatpay", gateway.throughput, "req/s")
     report.ratio("ratio to baseline", gateway.throughput / baseline.throughput, "≥ 0.60")
+    for name, result in (("baseline", baseline), ("gateway", gateway)):
+        report.figure(f"{name} server CPU per request", result.cpu_ms_per_request * 1000, "µs")
+    report.ratio(
+        "server CPU per request: baseline ÷ gateway",
+        baseline.cpu_ms_per_request / gateway.cpu_ms_per_request,
+        "(reference)",
+    )
     for name, result in (("baseline", baseline), ("gateway", gateway)):
         rate = f"at {STEADY_RATE_PER_S}/s"
         report.figure(f"{name} p50 {rate}", result.p50_ms, "ms")
@@ -215,14 +223,15 @@ def _spawn(server: Server, log_path: Path) -> subprocess.Popen[bytes]:
 
 
 @contextlib.asynccontextmanager
-async def _running(server: Server) -> AsyncIterator[str]:
+async def _running(server: Server) -> AsyncIterator[int]:
+    """The server's process id while it runs (ready to answer)."""
     with tempfile.TemporaryDirectory(prefix="otd-bench-server-") as tmp:
         log_path = Path(tmp) / "server.log"
         process = _spawn(server, log_path)
         url = f"http://127.0.0.1:{server.port}"
         try:
             await _wait_ready(process, url, log_path)
-            yield url
+            yield process.pid
         finally:
             process.terminate()
             try:
@@ -257,6 +266,9 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_ms_per_request: float
+    """The server process's own CPU (user + system) per request of the burst: what it costs,
+    whatever else the machine is doing (wall-clock rates here move with the load)."""
 
 
 async def _measure(
@@ -265,13 +277,14 @@ async def _measure(
     warmup = notifications[:WARMUP_REQUESTS]
     burst = notifications[WARMUP_REQUESTS : WARMUP_REQUESTS + THROUGHPUT_REQUESTS]
     steady = notifications[WARMUP_REQUESTS + THROUGHPUT_REQUESTS :]
-    async with _running(server):
+    async with _running(server) as pid:
         pool = await _Pool.open(server.port, POOL_CONNECTIONS)
         try:
             errors = await _closed_loop(pool, path, warmup, IN_FLIGHT)
-            started = time.perf_counter()
+            started, ticks = time.perf_counter(), process_ticks(pid)
             errors += await _closed_loop(pool, path, burst, IN_FLIGHT)
             throughput = len(burst) / (time.perf_counter() - started)
+            cpu_s = (process_ticks(pid) - ticks) / CLK_TCK
             latencies, steady_errors = await _open_loop(pool, path, steady, STEADY_RATE_PER_S)
         finally:
             await pool.close()
@@ -280,6 +293,7 @@ async def _measure(
         p50_ms=median(latencies) * 1000,
         p99_ms=percentile(latencies, 0.99) * 1000,
         errors=errors + steady_errors,
+        cpu_ms_per_request=cpu_s * 1000 / len(burst),
     )
 
 
