@@ -336,3 +336,20 @@ class OperationNotOffered(ChannelCallError):
 
 class ChannelConfigError(RuntimeError):
     """An enabled channel lacks its keys or has settings it does not take (startup only)."""
+
+
+class CorrectionRefused(Conflict):
+    """A payment correction the rules refuse (domain/correction.py names the codes)."""
+
+    code = "correction_refused"
+
+    def __init__(self, code: str, message: str, *, http_status: int = 409) -> None:
+        super().__init__(message)
+        self.code = code
+        self.http_status = http_status
+
+
+class CorrectionConflict(Conflict):
+    """The adjustment or the discrepancy was already used by another correction."""
+
+    code = "correction_conflict"

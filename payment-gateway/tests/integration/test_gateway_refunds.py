@@ -19,25 +19,6 @@ from payment_gateway.testing.notifications import NotificationEvent
 pytestmark = pytest.mark.integration
 
 
-async def _paid(h: Harness, channel: str, amount_fen: int) -> dict[str, Any]:
-    created = await h.paying(channel, amount_fen)
-    if channel == "alipay":  # Alipay learns of an app payment when the buyer opens it
-        h.sandbox.open("alipay", created["out_trade_no"], amount_fen)
-    order = h.sandbox.pay(channel, created["out_trade_no"])
-    signed = h.sign(
-        channel,
-        NotificationEvent(
-            out_trade_no=created["out_trade_no"],
-            channel_txn_id=order.channel_txn_id,
-            amount_fen=amount_fen,
-        ),
-    )
-    answer = await h.notify(channel, dict(signed.headers), signed.body)
-    assert answer.status_code in (200, 204), answer.text
-    created["channel_txn_id"] = order.channel_txn_id
-    return created
-
-
 async def _refund(
     h: Harness, payment_id: str, amount_fen: int | None, key: str | None = None
 ) -> Any:
@@ -58,7 +39,7 @@ async def _refund_status(h: Harness, refund_id: str) -> dict[str, Any]:
 
 
 async def test_partial_then_full_wechat_refund_confirmed_by_notification(harness: Harness) -> None:
-    paid = await _paid(harness, "wechatpay", 10_000)
+    paid = await harness.paid("wechatpay", 10_000)
     first = await _refund(harness, paid["payment_id"], 3_000)
     assert first.status_code == 201, first.text
     refund = first.json()
@@ -123,7 +104,7 @@ async def _query_refund(h: Harness, refund_id: str) -> None:
 
 
 async def test_alipay_partial_refund_keeps_trade_success_and_full_closes(harness: Harness) -> None:
-    paid = await _paid(harness, "alipay", 20_000)
+    paid = await harness.paid("alipay", 20_000)
     part = (await _refund(harness, paid["payment_id"], 5_000)).json()
     await harness.scheduler().run_once()
     assert (await _refund_status(harness, part["refund_id"]))["status"] == "processing"
@@ -173,7 +154,7 @@ async def test_alipay_partial_refund_keeps_trade_success_and_full_closes(harness
 
 
 async def test_alipay_refund_confirmed_by_query(harness: Harness) -> None:
-    paid = await _paid(harness, "alipay", 6_000)
+    paid = await harness.paid("alipay", 6_000)
     refund = (await _refund(harness, paid["payment_id"], 6_000)).json()
     await harness.scheduler().run_once()
     await _query_refund(harness, refund["refund_id"])  # Alipay refunds synchronously
@@ -181,7 +162,7 @@ async def test_alipay_refund_confirmed_by_query(harness: Harness) -> None:
 
 
 async def test_lakala_refund_confirmed_by_cashier_notification(harness: Harness) -> None:
-    paid = await _paid(harness, "lakala", 9_000)
+    paid = await harness.paid("lakala", 9_000)
     refund = (await _refund(harness, paid["payment_id"], 4_000)).json()
     await harness.scheduler().run_once()
     assert (await _refund_status(harness, refund["refund_id"]))["status"] == "processing"
@@ -204,7 +185,7 @@ async def test_lakala_refund_confirmed_by_cashier_notification(harness: Harness)
 
 
 async def test_refund_channel_refusal_fails_the_refund_without_event(harness: Harness) -> None:
-    paid = await _paid(harness, "wechatpay", 5_000)
+    paid = await harness.paid("wechatpay", 5_000)
     refund = (await _refund(harness, paid["payment_id"], 5_000)).json()
     harness.sandbox.refuse_refund("wechatpay", refund["out_refund_no"])
     await harness.scheduler().run_once()
@@ -222,7 +203,7 @@ async def test_refund_rules(harness: Harness) -> None:
     assert (refused.status_code, refused.json()["code"]) == (409, "not_refundable")
     missing = await _refund(harness, str(uuid.uuid4()), 100)
     assert missing.status_code == 404
-    paid = await _paid(harness, "wechatpay", 2_000)
+    paid = await harness.paid("wechatpay", 2_000)
     too_much = await _refund(harness, paid["payment_id"], 2_001)
     assert too_much.status_code == 409
     app = await harness.client.post(
@@ -241,7 +222,7 @@ async def test_refund_rules(harness: Harness) -> None:
 
 
 async def test_refund_requested_by_billing(harness: Harness) -> None:
-    paid = await _paid(harness, "wechatpay", 8_000)
+    paid = await harness.paid("wechatpay", 8_000)
     handler = refund_requested_handler(harness.gw.now)
 
     def event(request_id: str, amount_fen: int, payment_id: str | None) -> Any:

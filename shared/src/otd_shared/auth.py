@@ -28,6 +28,7 @@ class Role(StrEnum):
     INSTALLER = "installer"
     SRE = "sre"
     MARKETING = "marketing"
+    SERVICE = "service"  # service-to-service calls (recon → the gateway's payment corrections)
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,6 +99,28 @@ refunds = sa.Table(
     ),
 )
 
+# Finance accepted the channel's figure (recon's accept_channel): append-only (migration 0008).
+payment_corrections = sa.Table(
+    "payment_corrections",
+    metadata,
+    sa.Column("correction_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("adjustment_id", sa.Text, nullable=False, unique=True),
+    sa.Column("discrepancy_id", sa.Text, nullable=False, unique=True),
+    sa.Column(
+        "payment_id", UUID(as_uuid=True), sa.ForeignKey("payments.payment_id"), nullable=False
+    ),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("before", JSONB, nullable=False),
+    sa.Column("after", JSONB, nullable=False),
+    sa.Column("delta_fen", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("requested_by", sa.Text, nullable=False),
+    sa.Column("approved_by", sa.Text),
+    sa.Column("recorded_by", sa.Text, nullable=False),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Index("ix_payment_corrections_payment", "payment_id"),
+)
+
 idempotency_keys = sa.Table(
     "idempotency_keys",
     metadata,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
@@ -187,3 +188,48 @@ class ChannelOut(BaseModel):
     notifications: bool = Field(description="POST /callbacks/<channel> accepts its notices.")
     statement_source: bool = Field(description="recon-service loads its daily statement.")
     ledger_accounts: list[str] = Field(description="Its clearing and fee accounts, if any.")
+
+
+CorrectionText = Annotated[str, Field(min_length=1, max_length=200)]
+CorrectionId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class CorrectionBody(BaseModel):
+    """The channel's figure for one reconciliation discrepancy of this payment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    adjustment_id: CorrectionId
+    discrepancy_id: CorrectionId
+    source: ChannelCode
+    channel_status: Literal["succeeded"] = "succeeded"
+    channel_amount_fen: PositiveFen
+    adjustment_fen: Annotated[int, Field(strict=True, ge=-(10**12), le=10**12)]
+    """What the customer paid us more (+) or less (−) by the correction: recon's adjustment."""
+    channel_txn_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    reason: CorrectionText
+    requested_by: CorrectionText
+    approved_by: CorrectionText | None = None
+
+
+class CorrectionOut(BaseModel):
+    """A payment correction (append-only)."""
+
+    correction_id: uuid.UUID
+    adjustment_id: str
+    discrepancy_id: str
+    payment_id: uuid.UUID
+    source: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    delta_fen: int
+    reason: str
+    requested_by: str
+    approved_by: str | None
+    recorded_by: str
+    created_at: datetime
+    created: bool
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any], *, created: bool) -> CorrectionOut:
+        return cls(**{k: row[k] for k in cls.model_fields if k != "created"}, created=created)

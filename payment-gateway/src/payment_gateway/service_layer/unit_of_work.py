@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from otd_shared.uow import SqlUnitOfWork
 from payment_gateway.adapters.callback_log import CallbackLog
 from payment_gateway.adapters.cash_repo import CashRepository
+from payment_gateway.adapters.correction_repo import CorrectionRepository
 from payment_gateway.adapters.discount_pool import ActivityRepository, DiscountPool
 from payment_gateway.adapters.idempotency import IdempotencyRepository
 from payment_gateway.adapters.offline_refund_repo import OfflineRefundRepository
@@ -16,7 +17,7 @@ from payment_gateway.adapters.wire_repo import WireRepository
 
 class GatewayUnitOfWork(SqlUnitOfWork):
     """Payments, refunds, billings, idempotency keys, raw callbacks, discounts, offline money
-    (wires, cash, POS, the offline refunds queue), outbox."""
+    (wires, cash, POS, the offline refunds queue), payment corrections, outbox."""
 
     payments: PaymentRepository
     refunds: RefundRepository
@@ -29,6 +30,7 @@ class GatewayUnitOfWork(SqlUnitOfWork):
     cash: CashRepository
     pos: PosRepository
     offline_refunds: OfflineRefundRepository
+    corrections: CorrectionRepository
 
     def _open(self, session: AsyncSession) -> None:
         self.payments = PaymentRepository(session)
@@ -42,3 +44,4 @@ class GatewayUnitOfWork(SqlUnitOfWork):
         self.cash = CashRepository(session)
         self.pos = PosRepository(session)
         self.offline_refunds = OfflineRefundRepository(session)
+        self.corrections = CorrectionRepository(session)

@@ -40,6 +40,7 @@ TOKENS = {
     "marketing": "tok-mkt",
     "bank": "tok-bank",
     "finance-approver": "tok-appr",
+    "service": "tok-svc",
 }
 
 
@@ -113,6 +114,26 @@ class Harness:
         assert response.status_code == 201, response.text
         created: dict[str, Any] = response.json()
         assert created["status"] == "paying", created
+        return created
+
+    async def paid(self, channel: str, amount_fen: int) -> dict[str, Any]:
+        """A payment the sandbox paid and whose signed notification the gateway accepted
+        (``channel_txn_id`` added to the payment as started)."""
+        created = await self.paying(channel, amount_fen)
+        if channel == "alipay":  # Alipay learns of an app payment when the buyer opens it
+            self.sandbox.open("alipay", created["out_trade_no"], amount_fen)
+        order = self.sandbox.pay(channel, created["out_trade_no"])
+        signed = self.sign(
+            channel,
+            NotificationEvent(
+                out_trade_no=created["out_trade_no"],
+                channel_txn_id=order.channel_txn_id,
+                amount_fen=amount_fen,
+            ),
+        )
+        answer = await self.notify(channel, dict(signed.headers), signed.body)
+        assert answer.status_code in (200, 204), answer.text
+        created["channel_txn_id"] = order.channel_txn_id
         return created
 
     def sign(

@@ -449,6 +449,41 @@ class PaymentCallback(_Payload):
     reason: str | None = None
 
 
+class PaymentCorrected(_Payload):
+    """payment-gateway, when finance accepted the channel's figure for one of our payments
+    (recon's ``accept_channel``): the payment's record was corrected (``POST
+    /v1/payments/{payment_id}/corrections``), once per ``correction_id`` / ``adjustment_id``.
+
+    ``before_*`` and ``after_*`` are the payment as it was and as it is now (a status of
+    paying/unknown/failed/closed before means no money was counted for it);
+    ``delta_fen`` = what the customer paid us more (+) or less (−) than counted before:
+    ``after_amount_fen`` − (``before_amount_fen`` if it had succeeded, else 0). This event
+    carries the money of the correction (the ledger posts it like a payment, billing counts
+    it on the billing); the matching DiscrepancyResolved names ``correction_id`` and posts
+    nothing.
+    """
+
+    event_type: Literal["PaymentCorrected"] = "PaymentCorrected"
+    correction_id: str
+    adjustment_id: str
+    discrepancy_id: str
+    order_id: str
+    billing_id: str
+    payment_id: str
+    channel: ChannelCode
+    method: str
+    out_trade_no: str
+    channel_txn_id: str | None = None
+    before_status: str
+    before_amount_fen: PositiveFen
+    after_status: Literal["succeeded"] = "succeeded"
+    after_amount_fen: PositiveFen
+    delta_fen: Fen
+    fee_fen: Fen | None = None
+    corrected_at: datetime
+    reason: str
+
+
 class WireReceived(_Payload):
     """payment-gateway, when a bank transfer arrives (matched to a billing, or queued to claim)."""
 
@@ -522,6 +557,12 @@ class DiscrepancyResolved(_Payload):
     resolved_by: str
     approved_by: str | None = None
     reason: str
+    adjustment_id: str | None = None
+    """The recon adjustment (None: an older producer)."""
+    payment_id: str | None = None
+    correction_id: str | None = None
+    """Set when the gateway corrected the payment (``accept_channel``): the money moves with
+    PaymentCorrected, so the ledger posts no adjustment journal for this event."""
 
 
 # --- ledger-service ----------------------------------------------------------------
@@ -574,6 +615,7 @@ EventPayload = (
     | BillingCancelled
     | BillingReminderDue
     | PaymentCallback
+    | PaymentCorrected
     | WireReceived
     | WireClaimed
     | StatementLoaded
@@ -615,6 +657,7 @@ __all__ = [
     "OrderLocked",
     "OrderRepriced",
     "PaymentCallback",
+    "PaymentCorrected",
     "ProductionScheduled",
     "ReconCompleted",
     "ReconSource",

@@ -1,0 +1,127 @@
+"""Correcting a payment to the channel's figure (pure rules).
+
+Finance accepted the channel's statement for a discrepancy (recon's ``accept_channel``): the
+channel says the payment SUCCEEDED with ``channel_amount_fen``. The payment becomes succeeded
+with that amount; what the customer paid us changes by
+
+    delta_fen = channel_amount_fen − (amount_fen if the payment had succeeded, else 0)
+
+which must be the adjustment recon computed for the discrepancy (+ line − record for an
+amount mismatch, + the line for a status mismatch or a channel-only line of a payment we held
+as paying, unknown, failed or closed). Refused, nothing changed:
+
+| code (status) | when |
+|---|---|
+| ``payment_of_another_source`` (422) | the statement's source is not the payment's channel |
+| ``correction_amount_mismatch`` (422) | ``adjustment_fen`` is not the delta above |
+| ``nothing_to_correct`` (409) | the payment already stands at the channel's figure |
+| ``correction_below_refunded`` (409) | the new amount is less than what was refunded of it |
+| ``payment_not_correctable`` (409) | a reversed payment, or a channel status other than succeeded |
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from payment_gateway.domain.payment import Payment, PaymentStatus
+from payment_gateway.errors import CorrectionRefused
+
+CORRECTABLE_STATUSES: Final = frozenset(
+    {
+        PaymentStatus.SUCCEEDED,
+        PaymentStatus.PAYING,
+        PaymentStatus.UNKNOWN,
+        PaymentStatus.FAILED,
+        PaymentStatus.CLOSED,
+        PaymentStatus.CREATED,
+    }
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorrectionRequest:
+    """What recon (or a finance-approver) asks: the channel's figure for one discrepancy."""
+
+    adjustment_id: str
+    discrepancy_id: str
+    source: str
+    channel_status: Literal["succeeded"]
+    channel_amount_fen: int
+    adjustment_fen: int
+    channel_txn_id: str | None
+    reason: str
+    requested_by: str
+    approved_by: str | None
+
+    def same_figures(self, stored: dict[str, Any]) -> bool:
+        """Whether a stored correction is this request again (an idempotent replay)."""
+        after = stored["after"]
+        return bool(
+            stored["source"] == self.source
+            and after["amount_fen"] == self.channel_amount_fen
+            and after["status"] == self.channel_status
+            and stored["delta_fen"] == self.adjustment_fen
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorrectionPlan:
+    """What the correction changes."""
+
+    correction_id: uuid.UUID
+    before: dict[str, Any]
+    after: dict[str, Any]
+    delta_fen: int
+
+
+def counted_fen(payment: Payment) -> int:
+    """What the customer paid us by this payment as we counted it."""
+    return payment.amount_fen if payment.status is PaymentStatus.SUCCEEDED else 0
+
+
+def plan_correction(payment: Payment, request: CorrectionRequest) -> CorrectionPlan:
+    """The correction of ``payment`` to the channel's figure, or CorrectionRefused."""
+    if request.source != payment.channel.value:
+        raise CorrectionRefused(
+            "payment_of_another_source",
+            f"payment {payment.payment_id} is a {payment.channel} payment, "
+            f"not one of the {request.source} statement",
+            http_status=422,
+        )
+    if request.channel_status != "succeeded" or payment.status not in CORRECTABLE_STATUSES:
+        raise CorrectionRefused(
+            "payment_not_correctable",
+            f"a {payment.status} payment cannot be corrected to a {request.channel_status} one",
+        )
+    delta = request.channel_amount_fen - counted_fen(payment)
+    if delta != request.adjustment_fen:
+        raise CorrectionRefused(
+            "correction_amount_mismatch",
+            f"the channel's {request.channel_amount_fen} fen against the payment's counted "
+            f"{counted_fen(payment)} fen is {delta} fen, not the adjustment's "
+            f"{request.adjustment_fen} fen",
+            http_status=422,
+        )
+    if delta == 0 and payment.status is PaymentStatus.SUCCEEDED:
+        raise CorrectionRefused("nothing_to_correct", "the payment already has this figure")
+    if request.channel_amount_fen < payment.refunded_fen:
+        raise CorrectionRefused(
+            "correction_below_refunded",
+            f"{payment.refunded_fen} fen of the payment were refunded already",
+        )
+    return CorrectionPlan(
+        correction_id=uuid.uuid4(),
+        before=_figures(payment.status.value, payment.amount_fen, payment.channel_txn_id),
+        after=_figures(
+            request.channel_status,
+            request.channel_amount_fen,
+            payment.channel_txn_id or request.channel_txn_id,
+        ),
+        delta_fen=delta,
+    )
+
+
+def _figures(status: str, amount_fen: int, channel_txn_id: str | None) -> dict[str, Any]:
+    return {"status": status, "amount_fen": amount_fen, "channel_txn_id": channel_txn_id}

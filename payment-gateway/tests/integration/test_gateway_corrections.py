@@ -1,0 +1,140 @@
+"""Payment corrections (recon's accept_channel): the payment is set to the channel's figure
+once per adjustment, PaymentCorrected carries the difference, and every refusal changes
+nothing (real PostgreSQL, the channel sandbox paying over HTTP)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from payment_gateway.adapters.tables import payment_corrections
+from payment_gateway.testing.harness import Harness, auth
+
+pytestmark = pytest.mark.integration
+
+
+def _body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "adjustment_id": str(uuid.uuid4()),
+        "discrepancy_id": str(uuid.uuid4()),
+        "source": "wechatpay",
+        "channel_amount_fen": 500_000,
+        "adjustment_fen": 1_000,
+        "reason": "the channel's statement says 5,000.00",
+        "requested_by": "finance:ann",
+        "approved_by": "finance-approver:bob",
+    }
+    body.update(overrides)
+    return body
+
+
+async def _correct(
+    h: Harness, payment_id: str, body: dict[str, Any], role: str = "service"
+) -> Any:
+    return await h.client.post(
+        f"/v1/payments/{payment_id}/corrections", json=body, headers=auth(role)
+    )
+
+
+async def test_an_amount_mismatch_is_corrected_once_per_adjustment(harness: Harness) -> None:
+    paid = await harness.paid("wechatpay", 499_000)
+    body = _body()
+    first = await _correct(harness, paid["payment_id"], body)
+    assert first.status_code == 201, first.text
+    correction = first.json()
+    assert correction["created"] is True
+    assert correction["before"]["amount_fen"] == 499_000
+    assert correction["after"] == {
+        "status": "succeeded",
+        "amount_fen": 500_000,
+        "channel_txn_id": paid["channel_txn_id"],
+    }
+    assert (correction["delta_fen"], correction["recorded_by"][:8]) == (1_000, "service:")
+    payment = await harness.payment(paid["payment_id"])
+    assert (payment["status"], payment["amount_fen"]) == ("succeeded", 500_000)
+
+    again = await _correct(harness, paid["payment_id"], body)
+    assert again.status_code == 200, again.text
+    assert again.json()["correction_id"] == correction["correction_id"]
+    assert again.json()["created"] is False
+    # The caller crashed after our commit and retries with a new adjustment id: same answer.
+    retried = await _correct(harness, paid["payment_id"], {**body, "adjustment_id": "adj-2"})
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["correction_id"] == correction["correction_id"]
+    other = await _correct(harness, paid["payment_id"], {**body, "channel_amount_fen": 500_100})
+    assert other.status_code == 409, other.text
+    assert other.json()["code"] == "correction_conflict"
+
+    events = await harness.outbox_events("PaymentCorrected", paid["payment_id"])
+    assert len(events) == 1
+    assert (events[0]["before_amount_fen"], events[0]["after_amount_fen"]) == (499_000, 500_000)
+    assert (events[0]["delta_fen"], events[0]["before_status"]) == (1_000, "succeeded")
+    assert events[0]["adjustment_id"] == body["adjustment_id"]
+    listed = await harness.client.get(
+        f"/v1/payments/{paid['payment_id']}/corrections", headers=auth("finance")
+    )
+    assert [c["correction_id"] for c in listed.json()] == [correction["correction_id"]]
+    assert (await harness.payment(paid["payment_id"]))["amount_fen"] == 500_000
+
+
+async def test_a_paying_payment_the_channel_settled_becomes_succeeded(harness: Harness) -> None:
+    paying = await harness.paying("wechatpay", 300_000)
+    body = _body(channel_amount_fen=300_000, adjustment_fen=300_000)
+    answer = await _correct(harness, paying["payment_id"], body, role="finance-approver")
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["before"]["status"] == "paying"
+    payment = await harness.payment(paying["payment_id"])
+    assert (payment["status"], payment["amount_fen"]) == ("succeeded", 300_000)
+    events = await harness.outbox_events("PaymentCorrected", paying["payment_id"])
+    assert [(e["before_status"], e["delta_fen"]) for e in events] == [("paying", 300_000)]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "code"),
+    [
+        ({"adjustment_fen": 999}, 422, "correction_amount_mismatch"),
+        ({"source": "alipay"}, 422, "payment_of_another_source"),
+        ({"channel_amount_fen": 499_000, "adjustment_fen": 0}, 409, "nothing_to_correct"),
+        ({"channel_status": "failed"}, 422, "channel_status"),
+        ({"adjustment_fen": 1.5}, 422, "adjustment_fen"),
+    ],
+)
+async def test_refusals_change_nothing(
+    harness: Harness, overrides: dict[str, Any], status: int, code: str
+) -> None:
+    paid = await harness.paid("wechatpay", 499_000)
+    body = _body(**overrides)
+    answer = await _correct(harness, paid["payment_id"], body)
+    assert answer.status_code == status, answer.text
+    assert answer.json().get("code") == code or code in answer.text
+    payment = await harness.payment(paid["payment_id"])
+    assert (payment["status"], payment["amount_fen"]) == ("succeeded", 499_000)
+    assert await harness.outbox_events("PaymentCorrected", paid["payment_id"]) == []
+    async with harness.gw.sessions() as session:
+        stored = await session.scalar(
+            sa.select(sa.func.count())
+            .select_from(payment_corrections)
+            .where(payment_corrections.c.adjustment_id == body["adjustment_id"])
+        )
+    assert stored == 0
+
+
+async def test_unknown_payment_and_wrong_role_are_refused(harness: Harness) -> None:
+    missing = await _correct(harness, str(uuid.uuid4()), _body())
+    assert missing.status_code == 404, missing.text
+    paid = await harness.paid("wechatpay", 499_000)
+    for role in ("finance", "app-backend"):
+        refused = await _correct(harness, paid["payment_id"], _body(), role=role)
+        assert refused.status_code == 403, refused.text
+    assert (await harness.payment(paid["payment_id"]))["amount_fen"] == 499_000
+
+
+async def test_corrections_are_append_only(harness: Harness) -> None:
+    paid = await harness.paid("wechatpay", 499_000)
+    assert (await _correct(harness, paid["payment_id"], _body())).status_code == 201
+    async with harness.gw.sessions() as session:
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            await session.execute(sa.delete(payment_corrections))
