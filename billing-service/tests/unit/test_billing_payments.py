@@ -13,6 +13,7 @@ from billing_service.domain import (
     BillingStatus,
     Channel,
     FundOrder,
+    PaymentCorrected,
     PaymentFailed,
     PaymentSucceeded,
 )
@@ -354,3 +355,54 @@ def test_refund_request_ids_are_sequential_per_billing(fund_order: FundOrder, pa
         f"{firm.id}-R1",
         f"{firm.id}-R2",
     ]
+
+
+# --- corrections (finance accepted the channel's figure) -----------------------------------
+
+
+def _corrected(payment_id: str, before: int, after: int, at: datetime) -> PaymentCorrected:
+    return PaymentCorrected(
+        payment_id=payment_id,
+        channel=Channel.WECHATPAY,
+        counted_before_fen=before,
+        amount_fen=after,
+        at=at,
+    )
+
+
+def test_a_correction_moves_the_payment_to_the_channel_figure_once(
+    fund_order: FundOrder, pay: Pay, t0: datetime
+) -> None:
+    firm = fund_order.firm
+    pay(fund_order, firm.id, 4_999_000, "p1")
+    fund_order.pull_events()
+
+    done = fund_order.apply_payment_outcome(firm.id, _corrected("p1", 4_999_000, 5_000_000, t0))
+    again = fund_order.apply_payment_outcome(firm.id, _corrected("p1", 4_999_000, 5_000_000, t0))
+
+    assert done.status is ApplyStatus.APPLIED
+    assert [type(e) for e in done.events] == [BillingPaid]
+    assert again == ApplyResult(ApplyStatus.DUPLICATE)
+    assert (firm.paid_fen, firm.status) == (5_000_000, BillingStatus.PAID)
+
+
+def test_a_correction_counts_a_payment_that_failed_here(
+    fund_order: FundOrder, t0: datetime
+) -> None:
+    firm = fund_order.firm
+    fund_order.apply_payment_outcome(
+        firm.id, PaymentFailed(payment_id="p2", channel=Channel.WECHATPAY, at=t0)
+    )
+    done = fund_order.apply_payment_outcome(firm.id, _corrected("p2", 0, 1_000_000, t0))
+    assert done.status is ApplyStatus.APPLIED
+    assert firm.paid_fen == 1_000_000
+
+
+def test_a_correction_from_other_figures_is_a_conflict_and_changes_nothing(
+    fund_order: FundOrder, pay: Pay, t0: datetime
+) -> None:
+    firm = fund_order.firm
+    pay(fund_order, firm.id, 1_000_000, "p3")
+    with pytest.raises(PaymentOutcomeConflict, match="counts 1000000 fen"):
+        fund_order.apply_payment_outcome(firm.id, _corrected("p3", 999_000, 1_200_000, t0))
+    assert firm.paid_fen == 1_000_000

@@ -18,6 +18,7 @@ from otd_shared.events import (
     LoanDisbursed,
     OrderLocked,
     PaymentCallback,
+    PaymentCorrected,
     ReconCompleted,
     RefundRequested,
     WireClaimed,
@@ -158,7 +159,35 @@ def test_unconsumed_events_map_to_nothing_and_the_consumed_set_is_complete() -> 
     assert set(CONSUMED_EVENT_TYPES) == {
         "PaymentCallback", "WireReceived", "WireClaimed", "LoanDisbursed", "RefundRequested",
         "ReconCompleted", "DiscrepancyResolved", "OrderDelivered", "ServiceOrderCompleted",
+        "PaymentCorrected",
     }  # fmt: skip
+
+
+def corrected(delta_fen: int, channel: str = "wechatpay") -> PaymentCorrected:
+    return PaymentCorrected(
+        correction_id="C", adjustment_id="A", discrepancy_id="D", order_id="O", billing_id="B",
+        payment_id="P", channel=channel, method="app", out_trade_no="T",
+        before_status="succeeded", before_amount_fen=499_000,
+        after_amount_fen=499_000 + delta_fen, delta_fen=delta_fen, corrected_at=AT, reason="r",
+    )  # fmt: skip
+
+
+def test_a_payment_correction_books_its_difference_once_and_the_adjustment_nothing() -> None:
+    up = mapped(corrected(1_000))
+    assert isinstance(up, rule.PaymentSucceeded)
+    assert (up.channel, up.amount_fen, up.order_id) == (Channel.WECHATPAY, 1_000, "O")
+    down = mapped(corrected(-1_000, channel="cash"))
+    assert isinstance(down, rule.PaymentReversed)
+    assert (down.amount_fen, down.store_id, down.reversal_id) == (1_000, "STORE-HQ", "C")
+    adjustment = DiscrepancyResolved(
+        discrepancy_id="D", source="wechatpay", kind="amount_mismatch:accept_channel",
+        adjustment_fen=1_000, resolved_by="f", reason="r", adjustment_id="A",
+        payment_id="P", correction_id="C",
+    )  # fmt: skip
+    assert mapped(adjustment) is None
+    assert isinstance(
+        mapped(adjustment.model_copy(update={"correction_id": None})), rule.ReconAdjusted
+    )
 
 
 def test_a_bad_channel_is_a_domain_error() -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_service.adapters.tables import deferred_outcomes
-from otd_shared.events import PaymentCallback
+from otd_shared.events import PaymentCallback, PaymentCorrected
 
 WAITING, APPLIED, CONFLICT = "waiting", "applied", "conflict"
 DEFERRED_STATUSES = (WAITING, APPLIED, CONFLICT)
@@ -54,14 +54,22 @@ class DeferredOutcomeRepository:
     async def add(
         self,
         event_id: uuid.UUID,
-        callback: PaymentCallback,
+        callback: PaymentCallback | PaymentCorrected,
         *,
         occurred_at: datetime,
         status: str,
         error: str | None,
         at: datetime,
     ) -> None:
-        """Keep an outcome aside (idempotent by event id)."""
+        """Keep an outcome aside (idempotent by event id); a correction as ``corrected`` with
+        its correction id and the amount it sets."""
+        refund_id: str | None
+        if isinstance(callback, PaymentCorrected):
+            outcome, refund_id = "corrected", callback.correction_id
+            amount_fen = callback.after_amount_fen
+        else:
+            outcome, refund_id = callback.outcome, callback.refund_id
+            amount_fen = callback.amount_fen
         await self._session.execute(
             pg_insert(deferred_outcomes)
             .values(
@@ -69,10 +77,10 @@ class DeferredOutcomeRepository:
                 order_id=callback.order_id,
                 billing_id=callback.billing_id,
                 payment_id=callback.payment_id,
-                refund_id=callback.refund_id,
-                outcome=callback.outcome,
+                refund_id=refund_id,
+                outcome=outcome,
                 channel=callback.channel,
-                amount_fen=callback.amount_fen,
+                amount_fen=amount_fen,
                 occurred_at=occurred_at,
                 status=status,
                 error=error,

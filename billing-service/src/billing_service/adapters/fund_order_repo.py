@@ -312,14 +312,15 @@ class FundOrderRepository:
         }
 
     async def _write_money(self, money: _MoneyRows) -> None:
-        """Payments upserted (their refunded amounts move), the other money rows inserted
-        when new (they never change): one statement per kind."""
+        """Payments upserted (their refunded amounts move, a correction moves the amount),
+        the other money rows inserted when new (they never change): one statement per kind."""
         if money.payments:
             stmt = pg_insert(billing_payments).values(money.payments)
             await self._session.execute(
                 stmt.on_conflict_do_update(
                     constraint="uq_billing_payments_payment",
                     set_={
+                        "amount_fen": stmt.excluded.amount_fen,  # a payment correction
                         "refunded_fen": stmt.excluded.refunded_fen,
                         "refund_requested_fen": stmt.excluded.refund_requested_fen,
                     },

@@ -40,6 +40,7 @@ from billing_service.domain.events import (
 from billing_service.domain.outcomes import (
     ApplyResult,
     ApplyStatus,
+    PaymentCorrected,
     PaymentOutcome,
     PaymentSucceeded,
 )
@@ -163,7 +164,8 @@ class Billing:
         status = self.book.record(outcome)
         if status is not ApplyStatus.APPLIED:
             return ApplyResult(status)
-        payment_id = outcome.payment_id if isinstance(outcome, PaymentSucceeded) else None
+        counted = isinstance(outcome, PaymentSucceeded | PaymentCorrected)
+        payment_id = outcome.payment_id if counted else None
         events = self._events_since(before, at=outcome.at, payment_id=payment_id)
         return ApplyResult(status, tuple(events))
 

@@ -47,7 +47,20 @@ class PaymentRefunded:
     at: datetime
 
 
-PaymentOutcome = PaymentSucceeded | PaymentFailed | PaymentRefunded
+@dataclass(frozen=True, kw_only=True)
+class PaymentCorrected:
+    """Finance accepted the channel's figure for a payment (the gateway corrected it): it
+    now counts ``amount_fen``, where it counted ``counted_before_fen`` (0: it had not
+    succeeded). Idempotent by state: a payment already at ``amount_fen`` is a duplicate."""
+
+    payment_id: str
+    channel: Channel
+    counted_before_fen: int
+    amount_fen: int
+    at: datetime
+
+
+PaymentOutcome = PaymentSucceeded | PaymentFailed | PaymentRefunded | PaymentCorrected
 
 
 class ApplyStatus(StrEnum):

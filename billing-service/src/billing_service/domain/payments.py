@@ -11,6 +11,7 @@ from billing_service.domain.errors import PaymentOutcomeConflict, RefundExceedsP
 from billing_service.domain.outcomes import (
     ApplyStatus,
     Channel,
+    PaymentCorrected,
     PaymentFailed,
     PaymentOutcome,
     PaymentRefunded,
@@ -95,6 +96,8 @@ class PaymentBook:
                 return self._record_failure(outcome)
             case PaymentRefunded():
                 return self._record_refund(outcome)
+            case PaymentCorrected():
+                return self._record_correction(outcome)
             case _:
                 assert_never(outcome)
 
@@ -115,6 +118,33 @@ class PaymentBook:
             amount_fen=outcome.amount_fen,
             received_at=outcome.at,
         )
+        return ApplyStatus.APPLIED
+
+    def _record_correction(self, outcome: PaymentCorrected) -> ApplyStatus:
+        """The payment now counts the channel's figure; a payment not counted before (it
+        failed, or no success reached us) is counted from now."""
+        require_fen(outcome.amount_fen, "amount_fen")
+        known = self.payments.get(outcome.payment_id)
+        counted = 0 if known is None else known.amount_fen
+        if known is not None and known.amount_fen == outcome.amount_fen:
+            return ApplyStatus.DUPLICATE
+        if counted != outcome.counted_before_fen:
+            raise PaymentOutcomeConflict(
+                f"payment {outcome.payment_id} counts {counted} fen here, the correction"
+                f" expected {outcome.counted_before_fen} fen",
+                payment_id=outcome.payment_id,
+            )
+        if known is None:
+            self.payments[outcome.payment_id] = AppliedPayment(
+                payment_id=outcome.payment_id,
+                channel=outcome.channel,
+                amount_fen=outcome.amount_fen,
+                received_at=outcome.at,
+            )
+            return ApplyStatus.APPLIED
+        if outcome.amount_fen < max(known.refunded_fen, known.refund_requested_fen):
+            raise RefundExceedsPayment(known.payment_id, known.refunded_fen, outcome.amount_fen)
+        known.amount_fen = outcome.amount_fen
         return ApplyStatus.APPLIED
 
     def _record_failure(self, outcome: PaymentFailed) -> ApplyStatus:

@@ -12,8 +12,8 @@ OrderCancelled, VehicleReadyForDelivery, LoanApproved, LoanRejected, LoanDisburs
 failure there is a bug or a configuration mismatch between the services: it raises, and
 the consumer retries and then parks the event (the order waits behind it).
 
-Payment outcomes (otd.payments): PaymentCallback — see ``payments``; a run of them in one
-partition batch goes to the batch handler at once.
+Payment outcomes (otd.payments): PaymentCallback and PaymentCorrected — see ``payments``;
+a run of them in one partition batch goes to the batch handler at once.
 """
 
 from __future__ import annotations
@@ -80,11 +80,17 @@ class BillingEventHandlers:
 
     def payment_handlers(self) -> dict[str, EventHandler]:
         """Handlers of the payment-gateway topic, by event type."""
-        return {"PaymentCallback": self.on_payment_callback}
+        return {
+            "PaymentCallback": self.on_payment_callback,
+            "PaymentCorrected": self.on_payment_callback,
+        }
 
     def payment_batch_handlers(self) -> dict[str, BatchEventHandler]:
         """Batch handlers of the payment-gateway topic: a run of PaymentCallbacks at once."""
-        return {"PaymentCallback": self.on_payment_callbacks}
+        return {
+            "PaymentCallback": self.on_payment_callbacks,
+            "PaymentCorrected": self.on_payment_callbacks,
+        }
 
     async def on_order_created(self, uow: BillingUnitOfWork, envelope: EventEnvelope) -> None:
         """Open the fund order (three billings, or one for a service order); the first

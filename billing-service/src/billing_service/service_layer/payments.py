@@ -1,4 +1,5 @@
-"""Applying PaymentCallback events (verified outcomes from the gateway) to billings.
+"""Applying PaymentCallback events (verified outcomes from the gateway) to billings, and
+PaymentCorrected (finance accepted the channel's figure: the payment counts it from now).
 
 Under the fund order row lock (two payments completing one billing at the same moment
 are applied one after the other: PAID once, with the exact sum):
@@ -29,6 +30,7 @@ from billing_service.adapters.fund_order_repo import AnyFundOrder
 from billing_service.domain import (
     ApplyStatus,
     Channel,
+    PaymentCorrected,
     PaymentFailed,
     PaymentOutcome,
     PaymentRefunded,
@@ -45,6 +47,7 @@ from billing_service.service_layer.metrics import BillingMetrics
 from billing_service.service_layer.unit_of_work import BillingUnitOfWork
 from otd_shared.errors import InvalidInput
 from otd_shared.events import EventEnvelope, PaymentCallback
+from otd_shared.events import PaymentCorrected as PaymentCorrectedEvent
 from otd_shared.observability import set_correlation_id
 
 log = logging.getLogger(__name__)
@@ -55,8 +58,21 @@ class UnusableCallback(Exception):
     """A callback that cannot become an outcome (e.g. a refund without its refund id)."""
 
 
-def outcome_of(callback: PaymentCallback, at: datetime) -> PaymentOutcome:
-    """The domain outcome of a callback (exhaustive over ``outcome``)."""
+Outcome = PaymentCallback | PaymentCorrectedEvent
+"""The gateway's events billing applies to a billing's money."""
+
+
+def outcome_of(callback: Outcome, at: datetime) -> PaymentOutcome:
+    """The domain outcome of a callback (exhaustive over ``outcome``) or correction."""
+    if isinstance(callback, PaymentCorrectedEvent):
+        succeeded = callback.before_status == "succeeded"
+        return PaymentCorrected(
+            payment_id=callback.payment_id,
+            channel=Channel(callback.channel),
+            counted_before_fen=callback.before_amount_fen if succeeded else 0,
+            amount_fen=callback.after_amount_fen,
+            at=at,
+        )
     match callback.outcome:
         case "succeeded":
             return PaymentSucceeded(
@@ -104,8 +120,7 @@ async def apply_payment_callbacks(
     batch = _Batch(uow, envelopes)
     results = await batch.run()
     for envelope, result in zip(envelopes, results, strict=True):
-        assert isinstance(envelope.payload, PaymentCallback)
-        metrics.payment_outcomes.labels(envelope.payload.outcome, result).inc()
+        metrics.payment_outcomes.labels(_label(_callback(envelope)), result).inc()
 
 
 class RetryOneByOne(Exception):
@@ -131,17 +146,15 @@ class _Batch:
         uow = self._uow
         self._funds = await uow.fund_orders.get_many_by_order([c.order_id for _, c in self._items])
         succeeded = {
-            c.billing_id
-            for _, c in self._items
-            if c.outcome == "succeeded" and c.order_id in self._funds
+            c.billing_id for _, c in self._items if _counts(c) and c.order_id in self._funds
         }
         self._waiting = await uow.deferred.waiting_for_many(sorted(succeeded))
         results = [await self._apply(envelope, callback) for envelope, callback in self._items]
         await self._write()
         return results
 
-    async def _apply(self, envelope: EventEnvelope, callback: PaymentCallback) -> str:
-        at, now = utc(callback.completed_at), utc(envelope.occurred_at)
+    async def _apply(self, envelope: EventEnvelope, callback: Outcome) -> str:
+        at, now = utc(_at(callback)), utc(envelope.occurred_at)
         deferred = self._uow.deferred
         fund = self._funds.get(callback.order_id)
         if fund is None:
@@ -172,7 +185,7 @@ class _Batch:
             return ApplyStatus.DEFERRED.value
         if result.status is ApplyStatus.DUPLICATE:
             return ApplyStatus.DUPLICATE.value
-        if isinstance(outcome, PaymentSucceeded):
+        if isinstance(outcome, PaymentSucceeded | PaymentCorrected):
             await self._retry_waiting(fund, callback.billing_id, now)
         self._changed[fund.id] = (fund, now)
         self._publish(fund, envelope, now)
@@ -223,7 +236,22 @@ class _Batch:
         )
 
 
-def _callback(envelope: EventEnvelope) -> PaymentCallback:
+def _callback(envelope: EventEnvelope) -> Outcome:
     callback = envelope.payload
-    assert isinstance(callback, PaymentCallback)
+    assert isinstance(callback, PaymentCallback | PaymentCorrectedEvent)
     return callback
+
+
+def _counts(callback: Outcome) -> bool:
+    """Whether the event makes money count on its billing (waiting refunds may follow)."""
+    return isinstance(callback, PaymentCorrectedEvent) or callback.outcome == "succeeded"
+
+
+def _label(callback: Outcome) -> str:
+    return "corrected" if isinstance(callback, PaymentCorrectedEvent) else callback.outcome
+
+
+def _at(callback: Outcome) -> datetime:
+    if isinstance(callback, PaymentCorrectedEvent):
+        return callback.corrected_at
+    return callback.completed_at

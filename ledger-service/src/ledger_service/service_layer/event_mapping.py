@@ -25,6 +25,7 @@ from otd_shared.events import (
     EventEnvelope,
     LoanDisbursed,
     PaymentCallback,
+    PaymentCorrected,
     ReconCompleted,
     RefundRequested,
     WireClaimed,
@@ -75,6 +76,38 @@ def payment_callback(
         refund_id=p.refund_id,
         store_id=store_id,
         bank_account_id=settings.default_bank_account_id,
+    )
+
+
+def payment_corrected(
+    env: EventEnvelope, p: PaymentCorrected, settings: LedgerSettings
+) -> rule.LedgerEvent | None:
+    """The money of a payment correction (recon's accept_channel): + delta like a payment
+    (Dr clearing / Cr deposits), − delta like a reversal; the matching DiscrepancyResolved
+    posts nothing (``discrepancy_resolved``), so the difference is booked once."""
+    if p.delta_fen == 0:
+        return None
+    channel = parse_channel_code(p.channel)
+    store_id = settings.recon_cash_store_id if channel is Channel.CASH else None
+    if p.delta_fen < 0:
+        return rule.PaymentReversed(
+            event_id=str(env.event_id),
+            order_id=p.order_id,
+            channel=channel,
+            amount_fen=-p.delta_fen,
+            occurred_at=p.corrected_at,
+            payment_id=p.payment_id,
+            reversal_id=p.correction_id,
+            store_id=store_id,
+        )
+    return rule.PaymentSucceeded(
+        event_id=str(env.event_id),
+        order_id=p.order_id,
+        channel=channel,
+        amount_fen=p.delta_fen,
+        occurred_at=p.corrected_at,
+        payment_id=p.payment_id,
+        store_id=store_id,
     )
 
 
@@ -170,8 +203,12 @@ def settlement_version(p: ReconCompleted) -> SettlementVersion | None:
 
 def discrepancy_resolved(
     env: EventEnvelope, p: DiscrepancyResolved, settings: LedgerSettings
-) -> rule.ReconAdjusted:
-    """An approved adjustment between the channel's holding account and recon differences."""
+) -> rule.ReconAdjusted | None:
+    """An approved adjustment between the channel's holding account and recon differences;
+    None when the gateway corrected the payment (``correction_id``): PaymentCorrected carries
+    that money."""
+    if p.correction_id is not None:
+        return None
     channel = parse_channel_code(p.source)
     return rule.ReconAdjusted(
         event_id=str(env.event_id),
@@ -192,6 +229,7 @@ Mapper = Callable[[EventEnvelope, Any, LedgerSettings], rule.LedgerEvent | None]
 # One line per consumed payload class (OrderDelivered needs a balance: see event_handlers).
 MAPPERS: Final[Mapping[type[Any], Mapper]] = {
     PaymentCallback: payment_callback,
+    PaymentCorrected: payment_corrected,
     WireReceived: wire_received,
     WireClaimed: wire_claimed,
     LoanDisbursed: loan_disbursed,
