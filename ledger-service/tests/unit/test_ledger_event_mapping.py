@@ -168,7 +168,8 @@ def corrected(delta_fen: int, channel: str = "wechatpay") -> PaymentCorrected:
         correction_id="C", adjustment_id="A", discrepancy_id="D", order_id="O", billing_id="B",
         payment_id="P", channel=channel, method="app", out_trade_no="T",
         before_status="succeeded", before_amount_fen=499_000,
-        after_amount_fen=499_000 + delta_fen, delta_fen=delta_fen, corrected_at=AT, reason="r",
+        after_amount_fen=499_000 + delta_fen, delta_fen=delta_fen, completed_at=AT,
+        corrected_at=AT, reason="r",
     )  # fmt: skip
 
 

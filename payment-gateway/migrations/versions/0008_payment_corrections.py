@@ -55,6 +55,7 @@ def upgrade() -> None:
         f"{schema}.{_TABLE} FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_correction_change()"
     )
 
+
 def downgrade() -> None:
     schema = current_schema()
     op.drop_table(_TABLE, schema=schema)

@@ -31,9 +31,7 @@ def _body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-async def _correct(
-    h: Harness, payment_id: str, body: dict[str, Any], role: str = "service"
-) -> Any:
+async def _correct(h: Harness, payment_id: str, body: dict[str, Any], role: str = "service") -> Any:
     return await h.client.post(
         f"/v1/payments/{payment_id}/corrections", json=body, headers=auth(role)
     )
@@ -83,6 +81,11 @@ async def test_an_amount_mismatch_is_corrected_once_per_adjustment(harness: Harn
 async def test_a_paying_payment_the_channel_settled_becomes_succeeded(harness: Harness) -> None:
     paying = await harness.paying("wechatpay", 300_000)
     body = _body(channel_amount_fen=300_000, adjustment_fen=300_000)
+    found = await harness.client.get(
+        "/v1/payments", params={"out_trade_no": paying["out_trade_no"]}, headers=auth("service")
+    )
+    assert [p["payment_id"] for p in found.json()] == [paying["payment_id"]]
+    body["channel_completed_at"] = "2031-07-14T02:00:00Z"
     answer = await _correct(harness, paying["payment_id"], body, role="finance-approver")
     assert answer.status_code == 201, answer.text
     assert answer.json()["before"]["status"] == "paying"
@@ -90,6 +93,11 @@ async def test_a_paying_payment_the_channel_settled_becomes_succeeded(harness: H
     assert (payment["status"], payment["amount_fen"]) == ("succeeded", 300_000)
     events = await harness.outbox_events("PaymentCorrected", paying["payment_id"])
     assert [(e["before_status"], e["delta_fen"]) for e in events] == [("paying", 300_000)]
+    assert events[0]["completed_at"].startswith("2031-07-14T02:00:00")
+    none = await harness.client.get(
+        "/v1/payments", params={"out_trade_no": "P-NEVER"}, headers=auth("finance")
+    )
+    assert (none.status_code, none.json()) == (200, [])
 
 
 @pytest.mark.parametrize(

@@ -58,10 +58,10 @@ class CorrectionRepository:
         return [dict(r) for r in (await self._session.execute(query)).mappings()]
 
     async def apply(
-        self, payment: Payment, after: dict[str, Any], *, now: datetime
+        self, payment: Payment, after: dict[str, Any], *, completed_at: datetime, now: datetime
     ) -> Payment | None:
         """Set the payment to the corrected figures, guarded by the figures it had (None:
-        it changed meanwhile)."""
+        it changed meanwhile); ``completed_at`` only where it had none."""
         statement = (
             sa.update(payments)
             .where(
@@ -73,7 +73,7 @@ class CorrectionRepository:
                 status=after["status"],
                 amount_fen=after["amount_fen"],
                 channel_txn_id=after["channel_txn_id"],
-                completed_at=payment.completed_at or now,
+                completed_at=payment.completed_at or completed_at,
                 next_query_at=None,
                 updated_at=now,
             )

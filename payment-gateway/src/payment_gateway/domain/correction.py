@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final, Literal
 
 from payment_gateway.domain.payment import Payment, PaymentStatus
@@ -51,6 +52,7 @@ class CorrectionRequest:
     channel_amount_fen: int
     adjustment_fen: int
     channel_txn_id: str | None
+    channel_completed_at: datetime | None
     reason: str
     requested_by: str
     approved_by: str | None

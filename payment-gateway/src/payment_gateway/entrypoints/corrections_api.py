@@ -1,19 +1,20 @@
 """HTTP API of payment corrections (thin): ``POST /v1/payments/{payment_id}/corrections``
-(recon's service token or a finance-approver), ``GET`` the corrections of a payment."""
+(recon's service token or a finance-approver), ``GET`` the corrections of a payment, and
+``GET /v1/payments?out_trade_no=`` (how recon finds the payment of a channel-only line)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import JSONResponse
 
 from otd_shared.auth import Principal, Role, require_roles
 from payment_gateway.domain.correction import CorrectionRequest
 from payment_gateway.entrypoints.api import Gw
-from payment_gateway.entrypoints.schemas import CorrectionBody, CorrectionOut
-from payment_gateway.service_layer import corrections
+from payment_gateway.entrypoints.schemas import CorrectionBody, CorrectionOut, PaymentOut
+from payment_gateway.service_layer import corrections, payments
 
 router = APIRouter(prefix="/v1", tags=["corrections"])
 Corrector = Annotated[Principal, Depends(require_roles(Role.FINANCE_APPROVER, Role.SERVICE))]
@@ -43,6 +44,7 @@ async def correct_payment(
             channel_amount_fen=body.channel_amount_fen,
             adjustment_fen=body.adjustment_fen,
             channel_txn_id=body.channel_txn_id,
+            channel_completed_at=body.channel_completed_at,
             reason=body.reason,
             requested_by=body.requested_by,
             approved_by=body.approved_by,
@@ -59,3 +61,12 @@ async def payment_corrections(payment_id: uuid.UUID, gw: Gw, _: Reader) -> list[
     """Corrections of a payment, oldest first."""
     rows = await corrections.list_corrections(gw, payment_id)
     return [CorrectionOut.of(r, created=False) for r in rows]
+
+
+@router.get("/payments", response_model=list[PaymentOut])
+async def payments_by_out_trade_no(
+    gw: Gw, _: Reader, out_trade_no: Annotated[str, Query(min_length=1, max_length=64)]
+) -> list[PaymentOut]:
+    """The payment with our merchant order number (none or one)."""
+    found = await payments.find_by_out_trade_no(gw, out_trade_no)
+    return [] if found is None else [PaymentOut.of(found)]

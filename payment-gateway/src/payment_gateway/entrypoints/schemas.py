@@ -207,6 +207,9 @@ class CorrectionBody(BaseModel):
     adjustment_fen: Annotated[int, Field(strict=True, ge=-(10**12), le=10**12)]
     """What the customer paid us more (+) or less (−) by the correction: recon's adjustment."""
     channel_txn_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    channel_completed_at: datetime | None = None
+    """The channel's time of the payment (the statement line): the payment's completion
+    time when it had none (a payment we held as paying)."""
     reason: CorrectionText
     requested_by: CorrectionText
     approved_by: CorrectionText | None = None

@@ -51,7 +51,10 @@ async def correct_payment(gw: Gateway, cmd: CorrectPaymentCommand) -> tuple[dict
             raise CorrectionConflict(
                 f"adjustment {request.adjustment_id} was used by another correction"
             )
-        updated = await uow.corrections.apply(payment, plan.after, now=now)
+        completed_at = request.channel_completed_at or now
+        updated = await uow.corrections.apply(
+            payment, plan.after, completed_at=completed_at, now=now
+        )
         if updated is None:
             raise IllegalTransition(f"payment {payment.payment_id} changed during the correction")
         await uow.emit(_event(updated, payment, plan, request, row))
@@ -121,6 +124,7 @@ def _event(
         after_amount_fen=updated.amount_fen,
         delta_fen=plan.delta_fen,
         fee_fen=updated.fee_fen,
+        completed_at=updated.completed_at or row["created_at"],
         corrected_at=row["created_at"],
         reason=request.reason,
     )

@@ -187,6 +187,12 @@ async def get_payment(gw: Gateway, payment_id: uuid.UUID) -> Payment:
     return payment
 
 
+async def find_by_out_trade_no(gw: Gateway, out_trade_no: str) -> Payment | None:
+    """The payment with our merchant order number, if any."""
+    async with gw.uow() as uow:
+        return await uow.payments.by_out_trade_no(out_trade_no)
+
+
 async def list_payments(gw: Gateway, billing_id: uuid.UUID) -> list[Payment]:
     """Payments of a billing, oldest first."""
     async with gw.uow() as uow:

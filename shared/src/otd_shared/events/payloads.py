@@ -480,6 +480,8 @@ class PaymentCorrected(_Payload):
     after_amount_fen: PositiveFen
     delta_fen: Fen
     fee_fen: Fen | None = None
+    completed_at: datetime
+    """When the payment completed (its own time, else the channel's line time)."""
     corrected_at: datetime
     reason: str
 
