@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from otd_shared.settings import REPO_ROOT, ServiceSettings
 from recon_service.domain.adjustments import AgeingPolicy
@@ -20,6 +20,7 @@ MIB = 1024 * 1024
 STATEMENT_MAX_FILE_BYTES_DEFAULT = 64 * MIB
 MULTIPART_OVERHEAD_BYTES = MIB  # form fields and part headers around the file
 SANDBOX_URL_DEFAULT: Final = "http://127.0.0.1:8010"
+GATEWAY_PORT_DEFAULT: Final = 8003
 FETCH_SOURCES_DEFAULT: Final = ("wechatpay", "lakala", "unionpay")
 SETTLEMENT_PAYERS_DEFAULT: Final = (
     ("wechatpay", "财付通支付科技有限公司"),
@@ -96,6 +97,14 @@ class ReconSettings(ServiceSettings):
     ageing_high_fen: int = Field(default=1_000_000, ge=1)
     ageing_high_age_days: int = Field(default=2, ge=0, le=365)
 
+    # --- accept_channel: the payment corrected through the gateway -----------------------
+    gateway_url: str = Field(default="", description="payment-gateway; default local 8003.")
+    otd_port_payment_gateway: int | None = None
+    gateway_token: SecretStr | None = Field(
+        default=None, description="Bearer token of role service; default the tokens file's."
+    )
+    gateway_timeout_s: float = Field(default=10.0, gt=0, le=120)
+
     # --- settlement to our bank ------------------------------------------------------
     settlement_payer_names: dict[str, str] = Field(
         default_factory=lambda: dict(SETTLEMENT_PAYERS_DEFAULT),
@@ -111,6 +120,19 @@ class ReconSettings(ServiceSettings):
             high_fen=self.ageing_high_fen,
             high_age_days=self.ageing_high_age_days,
         )
+
+    def gateway_base_url(self) -> str:
+        """Where payment-gateway listens."""
+        if self.gateway_url:
+            return self.gateway_url.rstrip("/")
+        return f"http://127.0.0.1:{self.otd_port_payment_gateway or GATEWAY_PORT_DEFAULT}"
+
+    def gateway_bearer(self) -> str | None:
+        """recon's service token for the gateway (GATEWAY_TOKEN, else the tokens file's)."""
+        if self.gateway_token is not None:
+            return self.gateway_token.get_secret_value()
+        by_role = {role: token for token, role in self.tokens_by_value().items()}
+        return by_role.get("service")
 
     def sandbox_url(self) -> str:
         """Where the channel sandbox listens."""

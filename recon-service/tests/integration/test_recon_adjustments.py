@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from recon_service.adapters.gateway_client import GatewayCorrections
 from recon_service.domain.errors import ApproverIsRequester
 from recon_service.service_layer import adjustments
 from recon_service.service_layer.unit_of_work import ReconUnitOfWork
@@ -90,6 +91,7 @@ async def test_every_action_the_second_approver_the_audit_chain_and_closing(reco
             approve=True,
             approver=held.json()["requested_by"],
             reason=None,
+            corrector=GatewayCorrections("http://127.0.0.1:9", None, timeout_s=1.0),
         )
     approved = await recon.http.post(
         f"/v1/adjustments/{adjustment_id}/approve",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from recon_service.domain.adjustments import (
     GENESIS_HASH,
@@ -10,6 +10,8 @@ from recon_service.domain.adjustments import (
     Priority,
     adjustment_fen,
     chain_hash,
+    correction_body,
+    corrects_payment,
     first_broken,
 )
 
@@ -53,3 +55,36 @@ def test_the_chain_finds_the_first_changed_entry() -> None:
     assert first_broken(entries) is None
     entries[1]["reason"] = "edited"
     assert first_broken(entries) == 2
+
+
+def test_accept_channel_corrects_only_payment_lines_the_channel_settled() -> None:
+    assert corrects_payment(row("amount_mismatch", 500_000, 499_000))
+    assert corrects_payment(row("status_mismatch", 500, 500, record_status="failed"))
+    assert corrects_payment(row("channel_only", 700, None))
+    assert not corrects_payment(row("status_mismatch", 500, 500, line_status="failed"))
+    assert not corrects_payment(row("amount_mismatch", 990, 1_000, kind="refund"))
+    assert not corrects_payment(row("internal_only", None, 900, line_status=None))
+    assert not corrects_payment(row("fee_mismatch", 500, 500))
+    assert not corrects_payment({**row("amount_mismatch", 9, 8), "match_group": "G:payment:x"})
+
+
+def test_the_correction_request_carries_the_channel_figure_and_the_adjustment() -> None:
+    at = datetime(2031, 7, 14, 2, 0, tzinfo=UTC)
+    discrepancy = {
+        **row("amount_mismatch", 500_000, 499_000), "discrepancy_id": "D", "source": "wechatpay",
+    }  # fmt: skip
+    adjustment = {
+        "adjustment_id": "A", "adjustment_fen": 1_000, "reason": "statement",
+        "requested_by": "finance:1",
+    }  # fmt: skip
+    line = {"channel_txn_id": "4200", "occurred_at": at}
+    body = correction_body(discrepancy, adjustment, line, approved_by="approver:2")
+    assert body == {
+        "adjustment_id": "A", "discrepancy_id": "D", "source": "wechatpay",
+        "channel_status": "succeeded", "channel_amount_fen": 500_000, "adjustment_fen": 1_000,
+        "channel_txn_id": "4200", "channel_completed_at": at.isoformat(), "reason": "statement",
+        "requested_by": "finance:1", "approved_by": "approver:2",
+    }  # fmt: skip
+    assert (
+        correction_body(discrepancy, adjustment, None, approved_by=None)["channel_txn_id"] is None
+    )

@@ -18,6 +18,7 @@ from recon_service.adapters.tables import (
     discrepancies,
     recon_days,
     recon_results,
+    statement_lines,
 )
 from recon_service.domain.adjustments import GENESIS_HASH, chain_hash
 
@@ -87,6 +88,36 @@ class AdjustmentRepository:
             )
         ).one()  # fmt: skip
         return dict(row._mapping)
+
+    async def set_correction(
+        self, adjustment_id: uuid.UUID, payment_id: str, correction_id: str
+    ) -> dict[str, Any]:
+        """Name the payment the gateway corrected for an accept_channel adjustment."""
+        row = (
+            await self._session.execute(
+                sa.update(adjustments)
+                .where(adjustments.c.adjustment_id == adjustment_id)
+                .values(payment_id=payment_id, correction_id=correction_id)
+                .returning(adjustments)
+            )
+        ).one()
+        return dict(row._mapping)
+
+    async def line_of(
+        self, statement_id: uuid.UUID | None, line_no: int | None
+    ) -> dict[str, Any] | None:
+        """The statement line a discrepancy was found on, if it has one."""
+        if statement_id is None or line_no is None:
+            return None
+        row = (
+            await self._session.execute(
+                sa.select(statement_lines).where(
+                    statement_lines.c.statement_id == statement_id,
+                    statement_lines.c.line_no == line_no,
+                )
+            )
+        ).first()
+        return None if row is None else dict(row._mapping)
 
     async def page(
         self, *, status: str | None, discrepancy_id: uuid.UUID | None, limit: int, offset: int

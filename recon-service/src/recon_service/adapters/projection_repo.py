@@ -54,3 +54,16 @@ class ProjectionRepository:
                 where=internal_records.c.status != "succeeded",
             )
         )
+
+    async def correct(self, record: InternalRecord) -> None:
+        """A payment corrected to the channel's figure: its status, amount and channel id
+        replace ours (a record we had keeps its business day and completion time)."""
+        values = asdict(record)
+        insert = pg_insert(internal_records).values(**values)
+        corrected = ("status", "amount_fen", "channel_txn_id", "event_id")
+        await self._session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[internal_records.c.kind, internal_records.c.ref_id],
+                set_={**{k: insert.excluded[k] for k in corrected}, "updated_at": sa.func.now()},
+            )
+        )

@@ -205,6 +205,9 @@ adjustments = sa.Table(
     sa.Column("decided_by", sa.Text),
     sa.Column("decided_at", TS),
     sa.Column("decision_reason", sa.Text),
+    # accept_channel: the payment the gateway corrected and its correction (migration 0013)
+    sa.Column("payment_id", sa.Text),
+    sa.Column("correction_id", sa.Text),
 )
 
 # Append-only, hash-chained: every step of every resolution, approval, close and reopen.

@@ -4,7 +4,9 @@ Every open discrepancy is resolved with a reason and an ACTION:
 
 | action | effect |
 |---|---|
-| ``accept_channel`` | the channel's figure stands: the difference is posted (DiscrepancyResolved) |
+| ``accept_channel`` | the channel's figure stands: a payment line the channel settled is |
+|   | corrected through the gateway (``corrects_payment``; its PaymentCorrected posts the |
+|   | money); any other discrepancy posts the difference (DiscrepancyResolved) |
 | ``accept_ours`` | our figure stands: the difference goes to reconciliation differences |
 | ``write_off`` | the difference is written off to reconciliation differences |
 | ``link`` | the line and a record elsewhere are the same money (``linked_ref``): no posting |
@@ -44,6 +46,7 @@ class Action(StrEnum):
 
 
 POSTING_ACTIONS: Final = frozenset({Action.ACCEPT_CHANNEL, Action.ACCEPT_OURS, Action.WRITE_OFF})
+CORRECTED_OUTCOMES: Final = frozenset({"amount_mismatch", "status_mismatch", "channel_only"})
 
 
 class Priority(StrEnum):
@@ -115,3 +118,40 @@ def first_broken(entries: list[dict[str, Any]], start_hash: str = GENESIS_HASH) 
             return int(entry["seq"])
         prev = entry["hash"]
     return None
+
+
+def corrects_payment(discrepancy: dict[str, Any]) -> bool:
+    """Whether accepting the channel corrects our payment through the gateway: a payment line
+    the channel settled (succeeded) that we hold with another amount, not succeeded (failed,
+    closed) or not at all (a channel-only line: paying, unknown, or never ours — then it is
+    parked). Refund lines, fee mismatches, internal-only records, a channel that says a
+    payment we hold as succeeded failed, and groups post the adjustment journal instead."""
+    return (
+        discrepancy["kind"] == "payment"
+        and discrepancy["outcome"] in CORRECTED_OUTCOMES
+        and discrepancy["line_status"] == "succeeded"
+        and not discrepancy.get("match_group")
+    )
+
+
+def correction_body(
+    discrepancy: dict[str, Any],
+    adjustment: dict[str, Any],
+    line: dict[str, Any] | None,
+    *,
+    approved_by: str | None,
+) -> dict[str, Any]:
+    """The gateway's correction request for an accept_channel adjustment."""
+    return {
+        "adjustment_id": str(adjustment["adjustment_id"]),
+        "discrepancy_id": str(discrepancy["discrepancy_id"]),
+        "source": discrepancy["source"],
+        "channel_status": "succeeded",
+        "channel_amount_fen": int(discrepancy["line_amount_fen"]),
+        "adjustment_fen": int(adjustment["adjustment_fen"]),
+        "channel_txn_id": (line or {}).get("channel_txn_id") or None,
+        "channel_completed_at": line["occurred_at"].isoformat() if line else None,
+        "reason": adjustment["reason"],
+        "requested_by": adjustment["requested_by"],
+        "approved_by": approved_by,
+    }

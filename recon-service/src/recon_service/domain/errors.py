@@ -165,3 +165,28 @@ class LinkedRefMissing(InvalidField):
     """``link`` needs the record it links to."""
 
     code = "linked_ref_missing"
+
+
+class NoPaymentToCorrect(Conflict):
+    """accept_channel for a line of no payment of ours: parked (stays open), never applied
+    to a guessed billing."""
+
+    code = "no_payment_to_correct"
+
+
+class CorrectionRefused(DomainError):
+    """The gateway refused the payment correction (its code and status are kept)."""
+
+    code = "correction_refused"
+
+    def __init__(self, http_status: int, code: str, message: str) -> None:
+        super().__init__(f"payment-gateway refused the correction ({code}): {message}")
+        self.http_status = http_status if http_status in (404, 409, 422) else 409
+        self.gateway_code = code
+
+
+class GatewayUnavailable(DomainError):
+    """The gateway did not answer the correction: nothing changed, retry later."""
+
+    http_status = 503
+    code = "gateway_unavailable"

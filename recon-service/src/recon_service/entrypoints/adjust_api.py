@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from otd_shared.auth import Principal, Role, require_roles
+from recon_service.adapters.gateway_client import GatewayCorrections
 from recon_service.domain.adjustments import Action
 from recon_service.domain.statement import business_date_of
 from recon_service.entrypoints.api import (
@@ -53,13 +54,30 @@ from recon_service.service_layer.metrics import ReconMetrics
 from recon_service.service_layer.settlements import settlements
 
 router = APIRouter(prefix="/v1", tags=["recon adjustments"])
+
+
+def corrector_of(request: Request) -> GatewayCorrections:
+    """The gateway's payment corrections, with recon's service token."""
+    settings = settings_of(request)
+    return GatewayCorrections(
+        settings.gateway_base_url(),
+        settings.gateway_bearer(),
+        timeout_s=settings.gateway_timeout_s,
+    )
+
+
 Approver = Annotated[Principal, Depends(require_roles(Role.FINANCE_APPROVER))]
 FIGURES_DAYS_DEFAULT = 30
 ERRORS: dict[int | str, dict[str, object]] = {
     403: {"model": ErrorOut, "description": "Wrong role, or the approver is the requester."},
     404: {"model": ErrorOut},
-    409: {"model": ErrorOut, "description": "Not open / not pending / the day is closed."},
+    409: {
+        "model": ErrorOut,
+        "description": "Not open / not pending / the day is closed / no payment to correct /"
+        " the gateway refused the correction.",
+    },
     422: {"model": ErrorOut},
+    503: {"model": ErrorOut, "description": "The gateway did not answer: nothing changed."},
 }
 
 
@@ -84,6 +102,7 @@ async def resolve(
             linked_ref=body.linked_ref,
         ),
         approval_threshold_fen=settings_of(request).adjustment_approval_threshold_fen,
+        corrector=corrector_of(request),
     )
     return AdjustmentOut.model_validate(found)
 
@@ -112,22 +131,33 @@ async def list_adjustments(
 
 @router.post("/adjustments/{adjustment_id}/approve", response_model=AdjustmentOut, responses=ERRORS)
 async def approve(
-    adjustment_id: uuid.UUID, body: DecisionIn, uow: UoW, who: Approver
+    adjustment_id: uuid.UUID, body: DecisionIn, request: Request, uow: UoW, who: Approver
 ) -> AdjustmentOut:
-    """Approve a pending adjustment (never by its requester): applied and posted."""
+    """Approve a pending adjustment (never by its requester): applied and posted (an
+    accept_channel corrects the payment through the gateway)."""
     found = await adjustments.decide(
-        uow, adjustment_id, approve=True, approver=who.subject, reason=body.reason
+        uow,
+        adjustment_id,
+        approve=True,
+        approver=who.subject,
+        reason=body.reason,
+        corrector=corrector_of(request),
     )
     return AdjustmentOut.model_validate(found)
 
 
 @router.post("/adjustments/{adjustment_id}/reject", response_model=AdjustmentOut, responses=ERRORS)
 async def reject(
-    adjustment_id: uuid.UUID, body: DecisionIn, uow: UoW, who: Approver
+    adjustment_id: uuid.UUID, body: DecisionIn, request: Request, uow: UoW, who: Approver
 ) -> AdjustmentOut:
     """Reject a pending adjustment: the discrepancy is open again."""
     found = await adjustments.decide(
-        uow, adjustment_id, approve=False, approver=who.subject, reason=body.reason
+        uow,
+        adjustment_id,
+        approve=False,
+        approver=who.subject,
+        reason=body.reason,
+        corrector=corrector_of(request),
     )
     return AdjustmentOut.model_validate(found)
 

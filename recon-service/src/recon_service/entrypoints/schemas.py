@@ -289,6 +289,12 @@ class AdjustmentOut(BaseModel):
     decided_by: str | None
     decided_at: datetime | None
     decision_reason: str | None
+    payment_id: str | None = Field(
+        default=None, description="accept_channel: the payment the gateway corrected."
+    )
+    correction_id: str | None = Field(
+        default=None, description="The gateway's correction (its PaymentCorrected moves the money)."
+    )
 
 
 class AdjustmentPageOut(BaseModel):

@@ -1,14 +1,25 @@
 """Resolving discrepancies (调差), the second approver, closing and reopening a source-day.
 Every step writes one audit entry (who, when, why, before, after) in the same transaction;
 DiscrepancyResolved goes out through the outbox exactly when an adjustment is applied, so the
-ledger posts the adjustment journal once (its source id is the event id)."""
+ledger posts the adjustment journal once (its source id is the event id).
+
+``accept_channel`` for a payment line the channel settled (domain ``corrects_payment``)
+corrects the payment through the gateway when it is applied (at once, or at the approval):
+the call is made inside the transaction that holds the discrepancy (and adjustment) row
+locks, so two resolutions never race; a refusal or an unreachable gateway rolls everything
+back (nothing changed, 4xx / 503). The gateway is idempotent by adjustment and by
+discrepancy, so a retry after a crash between its commit and ours gets the same correction.
+DiscrepancyResolved then names the correction and the ledger posts no adjustment journal:
+the gateway's PaymentCorrected carries the money (Dr clearing / Cr customer deposits).
+A channel-only line of no payment of ours is parked: refused (409 ``no_payment_to_correct``),
+the discrepancy stays open and counts as money at risk."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from otd_shared.events import DiscrepancyResolved
 from recon_service.adapters.adjustment_repo import AdjustmentRepository
@@ -16,6 +27,8 @@ from recon_service.domain.adjustments import (
     POSTING_ACTIONS,
     Action,
     adjustment_fen,
+    correction_body,
+    corrects_payment,
     first_broken,
 )
 from recon_service.domain.errors import (
@@ -28,11 +41,20 @@ from recon_service.domain.errors import (
     DiscrepancyNotFound,
     DiscrepancyNotOpen,
     LinkedRefMissing,
+    NoPaymentToCorrect,
 )
 from recon_service.service_layer.unit_of_work import ReconUnitOfWork
 
 RESOLVABLE = ("open", "waiting")
 AUDIT_PAGE_MAX = 10_000
+
+
+class PaymentCorrector(Protocol):
+    """The gateway's payment corrections (adapters/gateway_client.py)."""
+
+    async def payment_id_of(self, out_trade_no: str) -> str | None: ...
+
+    async def correct(self, payment_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -47,7 +69,11 @@ class Resolution:
 
 
 async def resolve(
-    uow: ReconUnitOfWork, request: Resolution, *, approval_threshold_fen: int
+    uow: ReconUnitOfWork,
+    request: Resolution,
+    *,
+    approval_threshold_fen: int,
+    corrector: PaymentCorrector,
 ) -> dict[str, Any]:
     """Record the adjustment; apply it at once, or hold it for a second approver above the
     threshold. ``wait`` marks the discrepancy waiting (nothing posted)."""
@@ -88,7 +114,10 @@ async def resolve(
             before={"status": found["status"]},
             after={"status": status, "adjustment": _brief(adjustment)},
         )
-        if not held:
+        if held:
+            await _check_payment(uow, corrector, found, adjustment)
+        else:
+            adjustment = await _correct_payment(uow, corrector, found, adjustment, None)
             await _emit_resolved(uow, found, adjustment, approved_by=None)
         await uow.commit()
     return adjustment
@@ -107,6 +136,7 @@ async def decide(
     approve: bool,
     approver: str,
     reason: str | None,
+    corrector: PaymentCorrector,
 ) -> dict[str, Any]:
     """The second approver approves (applied, posted) or rejects (the discrepancy reopens)."""
     async with uow:
@@ -135,6 +165,7 @@ async def decide(
             after={"status": decided["status"], "discrepancy_status": status},
         )
         if approve:
+            decided = await _correct_payment(uow, corrector, discrepancy, decided, approver)
             await _emit_resolved(uow, discrepancy, decided, approved_by=approver)
         await uow.commit()
     return decided
@@ -160,8 +191,76 @@ async def _emit_resolved(
             resolved_by=adjustment["requested_by"],
             approved_by=approved_by,
             reason=adjustment["reason"],
+            adjustment_id=str(adjustment["adjustment_id"]),
+            payment_id=adjustment.get("payment_id"),
+            correction_id=adjustment.get("correction_id"),
         )
     )
+
+
+def _corrected(adjustment: dict[str, Any], discrepancy: dict[str, Any]) -> bool:
+    return adjustment["action"] == Action.ACCEPT_CHANNEL.value and corrects_payment(discrepancy)
+
+
+async def _check_payment(
+    uow: ReconUnitOfWork,
+    corrector: PaymentCorrector,
+    discrepancy: dict[str, Any],
+    adjustment: dict[str, Any],
+) -> None:
+    """A held accept_channel names a payment the gateway has (else it is refused now, not at
+    the approval)."""
+    if _corrected(adjustment, discrepancy):
+        await _payment_of(uow, corrector, discrepancy)
+
+
+async def _correct_payment(
+    uow: ReconUnitOfWork,
+    corrector: PaymentCorrector,
+    discrepancy: dict[str, Any],
+    adjustment: dict[str, Any],
+    approved_by: str | None,
+) -> dict[str, Any]:
+    """Correct the payment through the gateway for an applied accept_channel (audited); the
+    adjustment then names the payment and the correction."""
+    if not _corrected(adjustment, discrepancy):
+        return adjustment
+    payment_id, line = await _payment_of(uow, corrector, discrepancy)
+    body = correction_body(discrepancy, adjustment, line, approved_by=approved_by)
+    correction = await corrector.correct(payment_id, body)
+    repo = uow.adjustments
+    corrected = await repo.set_correction(
+        adjustment["adjustment_id"], payment_id, str(correction["correction_id"])
+    )
+    await repo.audit(
+        actor=approved_by or adjustment["requested_by"],
+        action="correct_payment",
+        subject_kind="payment",
+        subject_id=payment_id,
+        reason=adjustment["reason"],
+        before=correction.get("before"),
+        after={**(correction.get("after") or {}), "correction_id": corrected["correction_id"]},
+    )
+    return corrected
+
+
+async def _payment_of(
+    uow: ReconUnitOfWork, corrector: PaymentCorrector, discrepancy: dict[str, Any]
+) -> tuple[str, dict[str, Any] | None]:
+    """Our payment of the discrepancy (the paired record, else the gateway's payment with
+    the line's trade number) and its statement line."""
+    line = await uow.adjustments.line_of(discrepancy["statement_id"], discrepancy["line_no"])
+    if discrepancy["record_kind"] == "payment" and discrepancy["record_ref"]:
+        return str(discrepancy["record_ref"]), line
+    out_trade_no = (line or {}).get("out_trade_no")
+    payment_id = await corrector.payment_id_of(out_trade_no) if out_trade_no else None
+    if payment_id is None:
+        raise NoPaymentToCorrect(
+            f"no payment of ours has trade number {out_trade_no or '(none on the line)'}: the "
+            "line stays open (wait for it, link it, or write it off); nothing is applied to "
+            "a guessed billing"
+        )
+    return payment_id, line
 
 
 def _brief(adjustment: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """Handlers of the events recon-service consumes.
 
-PaymentCallback (otd.payments) → recon's projection of internal payments and refunds. Each
+PaymentCallback (otd.payments) → recon's projection of internal payments and refunds;
+PaymentCorrected (finance accepted the channel's figure) sets the payment's record to the
+corrected figures, so a re-run of the day matches it. Each
 gets the consumer's ``ReconUnitOfWork`` (the consumer's transaction, with the inbox row; the
 consumer commits), so a redelivered event changes nothing; the upsert is also idempotent
 on its own (keyed by payment or refund id). Business dates come from the event's
@@ -10,7 +12,7 @@ on its own (keyed by payment or refund id). Business dates come from the event's
 from __future__ import annotations
 
 from otd_shared.consumer import EventHandler
-from otd_shared.events import EventEnvelope, PaymentCallback
+from otd_shared.events import EventEnvelope, PaymentCallback, PaymentCorrected
 from recon_service.adapters.projection_repo import InternalRecord
 from recon_service.domain.statement import business_date_of
 from recon_service.service_layer.unit_of_work import ReconUnitOfWork
@@ -20,7 +22,7 @@ DISCOUNT_CHANNEL = "discount"
 
 def payment_handlers() -> dict[str, EventHandler]:
     """Handlers of the payment-gateway topic, by event type."""
-    return {"PaymentCallback": on_payment_callback}
+    return {"PaymentCallback": on_payment_callback, "PaymentCorrected": on_payment_corrected}
 
 
 async def on_payment_callback(uow: ReconUnitOfWork, envelope: EventEnvelope) -> None:
@@ -32,6 +34,32 @@ async def on_payment_callback(uow: ReconUnitOfWork, envelope: EventEnvelope) -> 
     if event.channel == DISCOUNT_CHANNEL:
         return
     await uow.projection.upsert(record_of(event, envelope))
+
+
+async def on_payment_corrected(uow: ReconUnitOfWork, envelope: EventEnvelope) -> None:
+    """The corrected payment stands at the channel's figure (succeeded, its amount)."""
+    event = envelope.payload
+    assert isinstance(event, PaymentCorrected)
+    await uow.projection.correct(
+        InternalRecord(
+            kind="payment",
+            ref_id=event.payment_id,
+            payment_id=event.payment_id,
+            refund_id=None,
+            order_id=event.order_id,
+            billing_id=event.billing_id,
+            channel=event.channel,
+            method=event.method,
+            status=event.after_status,
+            out_trade_no=event.out_trade_no,
+            channel_txn_id=event.channel_txn_id or None,
+            amount_fen=event.after_amount_fen,
+            fee_fen=event.fee_fen,
+            completed_at=event.completed_at,
+            business_date=business_date_of(event.completed_at),
+            event_id=envelope.event_id,
+        )
+    )
 
 
 def record_of(event: PaymentCallback, envelope: EventEnvelope) -> InternalRecord:
