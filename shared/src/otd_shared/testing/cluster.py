@@ -27,6 +27,7 @@ CLUSTER_START_TIMEOUT_S = 120.0
 E2E_REPLICAS = 2
 """Every e2e test runs on a scaled-out cluster: two consumers per group (one gateway API
 worker: some tests read its /metrics; the benchmark runs two)."""
+E2E_APPROVAL_THRESHOLD_FEN = 500
 SERVICE_NAMES = (
     "order-service",
     "billing-service",
@@ -78,6 +79,8 @@ def running_cluster(
             "LOG_LEVEL": "INFO",
             "OTD_REPLICAS": str(E2E_REPLICAS),
             "OTD_API_WORKERS": "1",  # tests read one gateway process's /metrics
+            # A second approver above 5.00 CNY: small adjustments exercise the approval too.
+            "ADJUSTMENT_APPROVAL_THRESHOLD_FEN": str(E2E_APPROVAL_THRESHOLD_FEN),
         }
     )
     for name in SERVICE_NAMES:
