@@ -14,13 +14,13 @@ import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from otd_shared.events import PaymentCallback, new_envelope
+from otd_shared.events import PaymentCallback, PaymentCorrected, new_envelope
 from otd_shared.migrations import upgrade_head_async
 from otd_shared.runtime import ServiceRuntime
 from recon_service.adapters.tables import SCHEMA
 from recon_service.bootstrap import ENTRY, MIGRATIONS_DIR
 from recon_service.config import ReconSettings
-from recon_service.service_layer.event_handlers import on_payment_callback
+from recon_service.service_layer.event_handlers import payment_handlers
 from recon_service.service_layer.unit_of_work import ReconUnitOfWork
 
 TOKENS = {"finance": "r-fin", "finance-approver": "r-appr", "cashier": "r-cash"}
@@ -59,13 +59,16 @@ class ReconHarness:
             headers=self.auth(role),
         )
 
-    async def deliver(self, payload: PaymentCallback, *, event_id: uuid.UUID | None = None) -> None:
-        """Apply one PaymentCallback through the consumer's handler, in its own transaction."""
+    async def deliver(
+        self, payload: PaymentCallback | PaymentCorrected, *, event_id: uuid.UUID | None = None
+    ) -> None:
+        """Apply one event of the gateway through the consumer's handler, in its own
+        transaction."""
         envelope = new_envelope(
             payload, producer="payment-gateway", correlation_id="test", event_id=event_id
         )
         async with ReconUnitOfWork(self.runtime.sessions, self.runtime.outbox) as uow:
-            await on_payment_callback(uow, envelope)
+            await payment_handlers()[payload.event_type](uow, envelope)
             await uow.commit()
 
     async def run(self, source: str, day: str, *, expect: int = 201) -> dict[str, Any]:

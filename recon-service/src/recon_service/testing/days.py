@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from otd_shared.events import PaymentCallback
+from otd_shared.events import PaymentCallback, PaymentCorrected
 from otd_shared.statement_files import Txn, wechat_bill
 from recon_service.domain import BUSINESS_TZ
 
@@ -49,6 +49,31 @@ class Day:
             amount_fen=fen,
             completed_at=at.astimezone(UTC),
             **kw,
+        )
+
+    def corrected(
+        self, n: int, before_fen: int, after_fen: int, at: datetime, before_status: str
+    ) -> PaymentCorrected:
+        """The gateway corrected payment ``n`` to the channel's ``after_fen``."""
+        counted = before_fen if before_status == "succeeded" else 0
+        return PaymentCorrected(
+            correction_id=str(uuid.uuid4()),
+            adjustment_id=str(uuid.uuid4()),
+            discrepancy_id=str(uuid.uuid4()),
+            order_id=f"order-{self.tag}-{n}",
+            billing_id=f"bill-{self.tag}-{n}",
+            payment_id=f"pay-{self.tag}-{n}",
+            channel="wechatpay",
+            method="app",
+            out_trade_no=self.otn(n),
+            channel_txn_id=self.txn_id(n),
+            before_status=before_status,
+            before_amount_fen=before_fen,
+            after_amount_fen=after_fen,
+            delta_fen=after_fen - counted,
+            completed_at=at.astimezone(UTC),
+            corrected_at=at.astimezone(UTC) + timedelta(days=2),
+            reason="accepted the channel",
         )
 
 
