@@ -8,7 +8,7 @@ reconciliation differences, the trial balance balances. Re-running changes nothi
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from recon_service.testing.statement_files import Txn, wechat_bill
 pytestmark = pytest.mark.e2e
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OURS_FEN, CHANNEL_FEN = 499_000, 500_000  # 4,990.00 recorded, 5,000.00 on the statement
+STRANGER_DAY = date(2031, 10, 9)  # a day no other test reconciles
 
 
 async def _paid(j: Journey, billing: dict[str, Any]) -> dict[str, Any]:
@@ -178,3 +179,74 @@ async def test_accept_channel_corrects_the_payment_and_moves_the_money_once(
     await eventually(lambda: deposits_held(CHANNEL_FEN), timeout_s=5)
     again = await j.get("payment-gateway", f"/v1/payments/{payment['payment_id']}/corrections")
     assert len(again) == 1
+
+
+def _line(out_trade_no: str, fen: int, at: datetime) -> Txn:
+    txn_id = f"4200{at:%Y%m%d}{uuid.uuid4().int % 10**16:016d}"
+    return Txn(out_trade_no=out_trade_no, channel_txn_id=txn_id, amount_fen=fen, at=at)
+
+
+async def test_channel_only_lines_correct_a_paying_payment_and_park_a_stranger(
+    running_cluster: RunningCluster, http: Any
+) -> None:
+    j = Journey(running_cluster, http)
+    billing = await order_with_intent_billing(http, running_cluster)
+    paying = await j.call(
+        "POST",
+        "payment-gateway",
+        "/v1/payments",
+        "app-backend",
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+        json={"billing_id": billing["billing_id"], "channel": "wechatpay", "amount_fen": 200_000},
+    )  # the customer paid, but no notification or query told us: it stays paying
+    day = STRANGER_DAY
+    at = datetime.combine(day, time(9, 30), SHANGHAI)
+    ours = _line(paying["out_trade_no"], 200_000, at)
+    stranger = _line(f"P{uuid.uuid4().hex[:16].upper()}", 70_000, at)
+    uploaded = await http.post(
+        running_cluster.urls["recon-service"] + "/v1/statements",
+        data={"source": "wechatpay", "statement_date": day.isoformat()},
+        files={"file": ("trade-bill.csv", wechat_bill([ours, stranger]))},
+        headers=running_cluster.auth("finance"),
+    )
+    assert uploaded.status_code in (200, 201), uploaded.text
+    run = await j.call(
+        "POST", "recon-service", "/v1/recon-runs", "finance",
+        json={"source": "wechatpay", "date": day.isoformat()},
+    )  # fmt: skip
+    assert run["counts"]["channel_only"] == 2, run["counts"]
+    page = await j.get("recon-service", f"/v1/discrepancies?source=wechatpay&date={day}")
+    by_amount = {d["line_amount_fen"]: d for d in page["items"]}
+
+    parked = await http.post(
+        running_cluster.urls["recon-service"]
+        + f"/v1/discrepancies/{by_amount[70_000]['discrepancy_id']}/resolve",
+        json={"action": "accept_channel", "reason": "the bill says so"},
+        headers=running_cluster.auth("finance"),
+    )
+    assert (parked.status_code, parked.json()["code"]) == (409, "no_payment_to_correct")
+    still = await j.get("recon-service", f"/v1/discrepancies?source=wechatpay&date={day}")
+    assert {d["line_amount_fen"]: d["status"] for d in still["items"]}[70_000] == "open"
+
+    held = await j.call(
+        "POST",
+        "recon-service",
+        f"/v1/discrepancies/{by_amount[200_000]['discrepancy_id']}/resolve",
+        "finance",
+        json={"action": "accept_channel", "reason": "WeChat settled it"},
+    )
+    approved = await j.call(
+        "POST",
+        "recon-service",
+        f"/v1/adjustments/{held['adjustment_id']}/approve",
+        "finance-approver",
+        json={},
+    )
+    assert approved["payment_id"] == paying["payment_id"]
+    payment = await j.get("payment-gateway", f"/v1/payments/{paying['payment_id']}")
+    assert (payment["status"], payment["amount_fen"]) == ("succeeded", 200_000)
+
+    async def deposits() -> bool:
+        return await j.account(f"deposits:{billing['order_id']}") == -200_000
+
+    await eventually(deposits, timeout_s=WAIT_S)
