@@ -4,8 +4,11 @@ Every other command (``api|relay|consumer|worker|migrate``) is the shared CLI's.
 defaults to yesterday in Asia/Shanghai. The job fetches the day's statements from the
 channels with a download API (WeChat, Lakala, UnionPay), then reconciles every source in the
 fixed order (WeChat, Alipay, Lakala, UnionPay, Allinpay, cash, wire) against the latest
-statement loaded. Prints one JSON line per fetch and per source and exits 1 when any source
-had no statement (the Job shows red; re-running a day is harmless).
+statement loaded. Prints one JSON line per fetch and per source, then the integrity check
+(``{"integrity": {...}, "ok": …}``: lines and results naming a statement or run that does
+not exist, the foreign keys recon checks instead of enforcing) and exits 1 when any source
+had no statement or the check found orphans (the Job shows red; re-running a day is
+harmless).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from otd_shared.cli import main as shared_main
 from otd_shared.observability import configure_logging
 from otd_shared.runtime import ServiceRuntime
 from otd_shared.settings import ServiceSettings
+from recon_service.adapters.integrity_repo import orphan_counts
+from recon_service.adapters.tables import SCHEMA
 from recon_service.bootstrap import ENTRY, fetch_deps
 from recon_service.config import ReconSettings
 from recon_service.domain.statement import business_date_of
@@ -54,14 +59,18 @@ def recon_daily(argv: list[str]) -> int:
     reports = asyncio.run(_run(settings, day))
     for report in reports:
         print(json.dumps(report, sort_keys=True))  # noqa: T201  (the job's report on stdout)
-    missing = [r for r in reports if "fetch" not in r and r["status"] != "reconciled"]
-    return 1 if missing else 0
+    missing = [
+        r for r in reports if "fetch" not in r and "integrity" not in r
+        and r["status"] != "reconciled"
+    ]  # fmt: skip
+    broken = [r for r in reports if "integrity" in r and not r["ok"]]
+    return 1 if missing or broken else 0
 
 
 async def _run(settings: ServiceSettings, day: date) -> list[dict[str, object]]:
     runtime = ENTRY.build_runtime(settings)
     try:
-        return await daily(runtime, day)
+        return [*await daily(runtime, day), await integrity(runtime)]
     finally:
         await runtime.engine.dispose()
 
@@ -74,3 +83,10 @@ async def daily(runtime: ServiceRuntime, day: date) -> list[dict[str, object]]:
         result = await daily_job(deps, settings.recon_policy(), day)
     fetched = [{"fetch": True, **r} for r in result["fetched"]]
     return [*fetched, *result["reconciled"]]
+
+
+async def integrity(runtime: ServiceRuntime) -> dict[str, object]:
+    """The integrity report: orphan lines and results (the dropped foreign keys)."""
+    async with runtime.engine.connect() as conn:
+        orphans = await orphan_counts(conn, SCHEMA)
+    return {"integrity": orphans, "ok": not any(orphans.values())}
