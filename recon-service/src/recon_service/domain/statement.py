@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Final
 
+from otd_shared.business_time import BUSINESS_TZ as BUSINESS_TZ
+from otd_shared.business_time import business_date
 from otd_shared.channels import CATALOGUE, Catalogue, ChannelCode, statement_sources
 from recon_service.domain.errors import UnknownSource
 
-# China has kept UTC+8 without daylight saving since 1991: a fixed offset needs no tz database.
-BUSINESS_TZ: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
+# BUSINESS_TZ is the cluster's one Asia/Shanghai (otd_shared.business_time), re-exported.
 
 
 # A statement source is a channel of the catalogue with ``statement=True`` (otd_shared.channels):
@@ -137,6 +137,5 @@ def to_utc(local: datetime) -> datetime:
 
 
 def business_date_of(instant: datetime) -> date:
-    """The Asia/Shanghai calendar day of an aware instant."""
-    assert instant.tzinfo is not None
-    return instant.astimezone(BUSINESS_TZ).date()
+    """The Asia/Shanghai calendar day of an aware instant (``otd_shared.business_time``)."""
+    return business_date(instant)
