@@ -112,6 +112,9 @@ class PaymentBook:
                 f" on {known.channel}",
                 payment_id=outcome.payment_id,
             )
+        return self._add_payment(outcome)
+
+    def _add_payment(self, outcome: PaymentSucceeded | PaymentCorrected) -> ApplyStatus:
         self.payments[outcome.payment_id] = AppliedPayment(
             payment_id=outcome.payment_id,
             channel=outcome.channel,
@@ -135,13 +138,7 @@ class PaymentBook:
                 payment_id=outcome.payment_id,
             )
         if known is None:
-            self.payments[outcome.payment_id] = AppliedPayment(
-                payment_id=outcome.payment_id,
-                channel=outcome.channel,
-                amount_fen=outcome.amount_fen,
-                received_at=outcome.at,
-            )
-            return ApplyStatus.APPLIED
+            return self._add_payment(outcome)
         if outcome.amount_fen < max(known.refunded_fen, known.refund_requested_fen):
             raise RefundExceedsPayment(known.payment_id, known.refunded_fen, outcome.amount_fen)
         known.amount_fen = outcome.amount_fen
