@@ -82,33 +82,29 @@ def payment_callback(
 def payment_corrected(
     env: EventEnvelope, p: PaymentCorrected, settings: LedgerSettings
 ) -> rule.LedgerEvent | None:
-    """The money of a payment correction (recon's accept_channel): + delta like a payment
-    (Dr clearing / Cr deposits), − delta like a reversal; the matching DiscrepancyResolved
-    posts nothing (``discrepancy_resolved``), so the difference is booked once."""
+    """The money of a payment correction (recon's accept_channel), posted as what it is: + delta
+    a payment of the difference (Dr clearing / Cr deposits), − delta a reversal of it (cash at
+    the recon till); the matching DiscrepancyResolved posts nothing (``discrepancy_resolved``),
+    so the difference is booked once."""
     if p.delta_fen == 0:
         return None
-    channel = parse_channel_code(p.channel)
-    store_id = settings.recon_cash_store_id if channel is Channel.CASH else None
-    if p.delta_fen < 0:
-        return rule.PaymentReversed(
-            event_id=str(env.event_id),
-            order_id=p.order_id,
-            channel=channel,
-            amount_fen=-p.delta_fen,
-            occurred_at=p.corrected_at,
-            payment_id=p.payment_id,
-            reversal_id=p.correction_id,
-            store_id=store_id,
-        )
-    return rule.PaymentSucceeded(
-        event_id=str(env.event_id),
+    cash = parse_channel_code(p.channel) is Channel.CASH
+    difference = PaymentCallback(
         order_id=p.order_id,
-        channel=channel,
-        amount_fen=p.delta_fen,
-        occurred_at=p.corrected_at,
+        billing_id=p.billing_id,
         payment_id=p.payment_id,
-        store_id=store_id,
+        channel=p.channel,
+        method=p.method,
+        outcome="succeeded" if p.delta_fen > 0 else "reversed",
+        out_trade_no=p.out_trade_no,
+        channel_txn_id=p.channel_txn_id,
+        amount_fen=abs(p.delta_fen),
+        refund_id=p.correction_id,
+        store_id=settings.recon_cash_store_id if cash else None,
+        completed_at=p.corrected_at,
+        reason=p.reason,
     )
+    return payment_callback(env, difference, settings)
 
 
 def wire_received(env: EventEnvelope, p: WireReceived, _: LedgerSettings) -> rule.WireReceived:

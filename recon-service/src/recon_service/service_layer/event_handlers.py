@@ -41,24 +41,15 @@ async def on_payment_corrected(uow: ReconUnitOfWork, envelope: EventEnvelope) ->
     event = envelope.payload
     assert isinstance(event, PaymentCorrected)
     await uow.projection.correct(
-        InternalRecord(
+        _record(
+            event,
+            envelope,
             kind="payment",
             ref_id=event.payment_id,
-            payment_id=event.payment_id,
             refund_id=None,
-            order_id=event.order_id,
-            billing_id=event.billing_id,
-            channel=event.channel,
-            method=event.method,
             status=event.after_status,
-            out_trade_no=event.out_trade_no,
-            channel_txn_id=event.channel_txn_id or None,
             amount_fen=event.after_amount_fen,
-            fee_fen=event.fee_fen,
-            completed_at=event.completed_at,
-            business_date=business_date_of(event.completed_at),
-            event_id=envelope.event_id,
-        )
+        )  # fmt: skip
     )
 
 
@@ -68,19 +59,40 @@ def record_of(event: PaymentCallback, envelope: EventEnvelope) -> InternalRecord
     refund = event.outcome in ("refunded", "reversed")
     if refund and not event.refund_id:
         raise ValueError(f"a {event.outcome} PaymentCallback carries its refund_id")
-    return InternalRecord(
+    return _record(
+        event,
+        envelope,
         kind="refund" if refund else "payment",
         ref_id=event.refund_id if refund and event.refund_id else event.payment_id,
-        payment_id=event.payment_id,
         refund_id=event.refund_id if refund else None,
+        status="failed" if event.outcome == "failed" else "succeeded",
+        amount_fen=event.amount_fen,
+    )
+
+
+def _record(
+    event: PaymentCallback | PaymentCorrected,
+    envelope: EventEnvelope,
+    *,
+    kind: str,
+    ref_id: str,
+    refund_id: str | None,
+    status: str,
+    amount_fen: int,
+) -> InternalRecord:
+    return InternalRecord(
+        kind=kind,
+        ref_id=ref_id,
+        payment_id=event.payment_id,
+        refund_id=refund_id,
         order_id=event.order_id,
         billing_id=event.billing_id,
         channel=event.channel,
         method=event.method,
-        status="failed" if event.outcome == "failed" else "succeeded",
+        status=status,
         out_trade_no=event.out_trade_no,
         channel_txn_id=event.channel_txn_id or None,
-        amount_fen=event.amount_fen,
+        amount_fen=amount_fen,
         fee_fen=event.fee_fen,
         completed_at=event.completed_at,
         business_date=business_date_of(event.completed_at),
