@@ -1,6 +1,7 @@
 """Payment corrections: finance accepted the channel's figure for one of our payments (recon's
 ``accept_channel``). One row per correction, unique per recon adjustment and per discrepancy,
-append-only (a trigger refuses UPDATE and DELETE): who, why, before, after.
+append-only (a trigger refuses UPDATE and DELETE): who, why, before, after; ``refund_id`` when
+the correction is of a refund of the payment.
 
 Revision ID: 0008
 Revises: 0007
@@ -34,6 +35,7 @@ def upgrade() -> None:
             sa.ForeignKey(f"{schema}.payments.payment_id"),
             nullable=False,
         ),
+        sa.Column("refund_id", UUID(as_uuid=True), sa.ForeignKey(f"{schema}.refunds.refund_id")),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("before", JSONB, nullable=False),
         sa.Column("after", JSONB, nullable=False),

@@ -146,3 +146,41 @@ async def test_corrections_are_append_only(harness: Harness) -> None:
     async with harness.gw.sessions() as session:
         with pytest.raises(sa.exc.DBAPIError, match="append-only"):
             await session.execute(sa.delete(payment_corrections))
+
+
+async def test_a_refund_the_channel_completed_or_made_larger_is_corrected(
+    harness: Harness,
+) -> None:
+    paid = await harness.paid("wechatpay", 10_000)
+    asked = await harness.client.post(
+        f"/v1/payments/{paid['payment_id']}/refunds",
+        json={"amount_fen": 3_000, "reason": "customer cancelled"},
+        headers={**auth("finance"), "Idempotency-Key": uuid.uuid4().hex},
+    )
+    refund = asked.json()
+    completed = _body(
+        refund_id=refund["refund_id"], channel_amount_fen=3_000, adjustment_fen=-3_000
+    )
+    first = await _correct(harness, paid["payment_id"], completed)
+    assert first.status_code == 201, first.text
+    assert (first.json()["before"]["status"], first.json()["refund_id"]) == (
+        "requested",
+        refund["refund_id"],
+    )
+    larger = _body(refund_id=refund["refund_id"], channel_amount_fen=3_500, adjustment_fen=-500)
+    assert (await _correct(harness, paid["payment_id"], larger)).status_code == 201
+    smaller = _body(refund_id=refund["refund_id"], channel_amount_fen=2_000, adjustment_fen=1_500)
+    refused = await _correct(harness, paid["payment_id"], smaller)
+    assert (refused.status_code, refused.json()["code"]) == (409, "refund_not_correctable")
+    other = await _correct(harness, paid["payment_id"], _body(refund_id=str(uuid.uuid4())))
+    assert other.status_code == 404, other.text
+
+    got = await harness.client.get(f"/v1/refunds/{refund['refund_id']}", headers=auth("finance"))
+    assert (got.json()["status"], got.json()["amount_fen"]) == ("succeeded", 3_500)
+    payment = await harness.payment(paid["payment_id"])
+    assert (payment["amount_fen"], payment["refunded_fen"]) == (10_000, 3_500)
+    events = await harness.outbox_events("PaymentCorrected", paid["payment_id"])
+    assert [(e["refund_id"], e["delta_fen"]) for e in events] == [
+        (refund["refund_id"], -3_000),
+        (refund["refund_id"], -500),
+    ]

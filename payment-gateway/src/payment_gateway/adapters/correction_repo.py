@@ -11,8 +11,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payment_gateway.adapters.repository import payment_from_row
-from payment_gateway.adapters.tables import payment_corrections, payments
+from payment_gateway.adapters.tables import payment_corrections, payments, refunds
 from payment_gateway.domain.payment import Payment
+from payment_gateway.domain.refund import Refund
 
 
 class CorrectionRepository:
@@ -81,3 +82,36 @@ class CorrectionRepository:
         )
         row = (await self._session.execute(statement)).mappings().first()
         return None if row is None else payment_from_row(row)
+
+    async def apply_refund(self, refund: Refund, after: dict[str, Any], *, now: datetime) -> bool:
+        """Set the refund to the corrected figures and count the difference on its payment,
+        guarded by the figures the refund had and the payment's amount (False: changed)."""
+        changed = await self._session.execute(
+            sa.update(refunds)
+            .where(
+                refunds.c.refund_id == refund.refund_id,
+                refunds.c.status == refund.status.value,
+                refunds.c.amount_fen == refund.amount_fen,
+            )
+            .values(
+                status=after["status"],
+                amount_fen=after["amount_fen"],
+                completed_at=refund.completed_at or now,
+                next_query_at=None,
+                updated_at=now,
+            )
+            .returning(refunds.c.refund_id)
+        )
+        if changed.first() is None:
+            return False
+        counted = refund.amount_fen if refund.status.value == "succeeded" else 0
+        more = after["amount_fen"] - counted
+        result = await self._session.execute(
+            sa.update(payments)
+            .where(
+                payments.c.payment_id == refund.payment_id,
+                payments.c.refunded_fen + more <= payments.c.amount_fen,
+            )
+            .values(refunded_fen=payments.c.refunded_fen + more, updated_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]  # CursorResult

@@ -109,6 +109,7 @@ payment_corrections = sa.Table(
     sa.Column(
         "payment_id", UUID(as_uuid=True), sa.ForeignKey("payments.payment_id"), nullable=False
     ),
+    sa.Column("refund_id", UUID(as_uuid=True), sa.ForeignKey("refunds.refund_id")),
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("before", JSONB, nullable=False),
     sa.Column("after", JSONB, nullable=False),

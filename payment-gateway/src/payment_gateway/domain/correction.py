@@ -17,6 +17,14 @@ as paying, unknown, failed or closed). Refused, nothing changed:
 | ``nothing_to_correct`` (409) | the payment already stands at the channel's figure |
 | ``correction_below_refunded`` (409) | the new amount is less than what was refunded of it |
 | ``payment_not_correctable`` (409) | a reversed payment, or a channel status other than succeeded |
+
+A REFUND of the payment (``refund_id``): the channel refunded ``channel_amount_fen`` where we
+count the refund's amount (0 unless it succeeded): the refund becomes succeeded with that
+amount, the payment's refunded amount grows by the difference, and the customer has that much
+less with us (``delta_fen`` < 0; recon's adjustment for a refund line is the same: −(line −
+record)). Refused besides the above: ``refund_not_correctable`` (409) — a manual refund
+(people pay it out), or a channel that refunded LESS than we count (not corrected here);
+``correction_above_payment`` (409) — the payment would be refunded beyond its amount.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from payment_gateway.domain.payment import Payment, PaymentStatus
+from payment_gateway.domain.refund import Refund, RefundStatus
 from payment_gateway.errors import CorrectionRefused
 
 CORRECTABLE_STATUSES: Final = frozenset(
@@ -56,12 +65,14 @@ class CorrectionRequest:
     reason: str
     requested_by: str
     approved_by: str | None
+    refund_id: uuid.UUID | None = None
 
     def same_figures(self, stored: dict[str, Any]) -> bool:
         """Whether a stored correction is this request again (an idempotent replay)."""
         after = stored["after"]
         return bool(
             stored["source"] == self.source
+            and stored.get("refund_id") == self.refund_id
             and after["amount_fen"] == self.channel_amount_fen
             and after["status"] == self.channel_status
             and stored["delta_fen"] == self.adjustment_fen
@@ -85,13 +96,7 @@ def counted_fen(payment: Payment) -> int:
 
 def plan_correction(payment: Payment, request: CorrectionRequest) -> CorrectionPlan:
     """The correction of ``payment`` to the channel's figure, or CorrectionRefused."""
-    if request.source != payment.channel.value:
-        raise CorrectionRefused(
-            "payment_of_another_source",
-            f"payment {payment.payment_id} is a {payment.channel} payment, "
-            f"not one of the {request.source} statement",
-            http_status=422,
-        )
+    _refuse_other_source(payment, request)
     if request.channel_status != "succeeded" or payment.status not in CORRECTABLE_STATUSES:
         raise CorrectionRefused(
             "payment_not_correctable",
@@ -123,6 +128,53 @@ def plan_correction(payment: Payment, request: CorrectionRequest) -> CorrectionP
         ),
         delta_fen=delta,
     )
+
+
+def plan_refund_correction(
+    payment: Payment, refund: Refund, request: CorrectionRequest
+) -> CorrectionPlan:
+    """The correction of ``refund`` (of ``payment``) to the channel's refunded amount."""
+    _refuse_other_source(payment, request)
+    if refund.status is RefundStatus.MANUAL or request.channel_status != "succeeded":
+        raise CorrectionRefused(
+            "refund_not_correctable", f"a {refund.status} refund is not corrected here"
+        )
+    counted = refund.amount_fen if refund.status is RefundStatus.SUCCEEDED else 0
+    refunded_more = request.channel_amount_fen - counted
+    if refunded_more != -request.adjustment_fen:
+        raise CorrectionRefused(
+            "correction_amount_mismatch",
+            f"the channel refunded {request.channel_amount_fen} fen against the counted "
+            f"{counted} fen: the adjustment is {-refunded_more} fen, not "
+            f"{request.adjustment_fen} fen",
+            http_status=422,
+        )
+    if refunded_more <= 0:
+        raise CorrectionRefused(
+            "refund_not_correctable" if refunded_more else "nothing_to_correct",
+            "only a refund the channel made larger (or completed) is corrected here",
+        )
+    if payment.refunded_fen + refunded_more > payment.amount_fen:
+        raise CorrectionRefused(
+            "correction_above_payment",
+            f"payment {payment.payment_id} would be refunded beyond its {payment.amount_fen} fen",
+        )
+    return CorrectionPlan(
+        correction_id=uuid.uuid4(),
+        before={"status": refund.status.value, "amount_fen": refund.amount_fen},
+        after={"status": "succeeded", "amount_fen": request.channel_amount_fen},
+        delta_fen=-refunded_more,
+    )
+
+
+def _refuse_other_source(payment: Payment, request: CorrectionRequest) -> None:
+    if request.source != payment.channel.value:
+        raise CorrectionRefused(
+            "payment_of_another_source",
+            f"payment {payment.payment_id} is a {payment.channel} payment, "
+            f"not one of the {request.source} statement",
+            http_status=422,
+        )
 
 
 def _figures(status: str, amount_fen: int, channel_txn_id: str | None) -> dict[str, Any]:

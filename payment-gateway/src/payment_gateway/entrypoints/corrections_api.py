@@ -48,6 +48,7 @@ async def correct_payment(
             reason=body.reason,
             requested_by=body.requested_by,
             approved_by=body.approved_by,
+            refund_id=body.refund_id,
         ),
         recorded_by=principal.subject,
     )

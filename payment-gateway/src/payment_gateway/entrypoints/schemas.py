@@ -213,6 +213,8 @@ class CorrectionBody(BaseModel):
     reason: CorrectionText
     requested_by: CorrectionText
     approved_by: CorrectionText | None = None
+    refund_id: uuid.UUID | None = None
+    """Correct this refund of the payment (the channel refunded ``channel_amount_fen``)."""
 
 
 class CorrectionOut(BaseModel):
@@ -222,6 +224,7 @@ class CorrectionOut(BaseModel):
     adjustment_id: str
     discrepancy_id: str
     payment_id: uuid.UUID
+    refund_id: uuid.UUID | None
     source: str
     before: dict[str, Any]
     after: dict[str, Any]

@@ -13,14 +13,22 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from otd_shared.errors import NotFound
 from otd_shared.events import PaymentCorrected
-from payment_gateway.domain.correction import CorrectionPlan, CorrectionRequest, plan_correction
+from payment_gateway.domain.correction import (
+    CorrectionPlan,
+    CorrectionRequest,
+    plan_correction,
+    plan_refund_correction,
+)
 from payment_gateway.domain.payment import Payment
+from payment_gateway.domain.refund import Refund
 from payment_gateway.errors import CorrectionConflict, IllegalTransition
 from payment_gateway.service_layer.context import Gateway
+from payment_gateway.service_layer.unit_of_work import GatewayUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -44,26 +52,74 @@ async def correct_payment(gw: Gateway, cmd: CorrectPaymentCommand) -> tuple[dict
         existing = await uow.corrections.find(request.adjustment_id, request.discrepancy_id)
         if existing is not None:
             return _replayed(existing, cmd), False
-        plan = plan_correction(payment, request)
+        refund = await _refund_of(uow, payment, request)
+        plan = (
+            plan_correction(payment, request)
+            if refund is None
+            else plan_refund_correction(payment, refund, request)
+        )
         now = gw.now()
         row = await uow.corrections.add(_row(cmd, plan, now=now))
         if row is None:  # a concurrent correction of another payment took the adjustment
             raise CorrectionConflict(
                 f"adjustment {request.adjustment_id} was used by another correction"
             )
-        completed_at = request.channel_completed_at or now
-        updated = await uow.corrections.apply(
-            payment, plan.after, completed_at=completed_at, now=now
-        )
-        if updated is None:
-            raise IllegalTransition(f"payment {payment.payment_id} changed during the correction")
-        await uow.emit(_event(updated, payment, plan, request, row))
+        if refund is None:
+            event = await _apply_to_payment(uow, payment, plan, request, row, now=now)
+        else:
+            event = await _apply_to_refund(uow, payment, refund, plan, request, row, now=now)
+        await uow.emit(event)
         await uow.commit()
     log.info(
         "payment corrected to the channel's figure",
         extra={"payment_id": str(payment.payment_id), "delta_fen": plan.delta_fen},
     )
     return row, True
+
+
+async def _refund_of(
+    uow: GatewayUnitOfWork, payment: Payment, request: CorrectionRequest
+) -> Refund | None:
+    if request.refund_id is None:
+        return None
+    refund = await uow.refunds.get(request.refund_id)
+    if refund is None or refund.payment_id != payment.payment_id:
+        raise NotFound(f"refund {request.refund_id} of payment {payment.payment_id} not found")
+    return refund
+
+
+async def _apply_to_payment(
+    uow: GatewayUnitOfWork,
+    payment: Payment,
+    plan: CorrectionPlan,
+    request: CorrectionRequest,
+    row: dict[str, Any],
+    *,
+    now: datetime,
+) -> PaymentCorrected:
+    completed_at = request.channel_completed_at or now
+    updated = await uow.corrections.apply(payment, plan.after, completed_at=completed_at, now=now)
+    if updated is None:
+        raise IllegalTransition(f"payment {payment.payment_id} changed during the correction")
+    return _event(updated, plan, request, row, before_status=payment.status.value,
+                  before_fen=payment.amount_fen, after_fen=updated.amount_fen)  # fmt: skip
+
+
+async def _apply_to_refund(
+    uow: GatewayUnitOfWork,
+    payment: Payment,
+    refund: Refund,
+    plan: CorrectionPlan,
+    request: CorrectionRequest,
+    row: dict[str, Any],
+    *,
+    now: datetime,
+) -> PaymentCorrected:
+    if not await uow.corrections.apply_refund(refund, plan.after, now=now):
+        raise IllegalTransition(f"refund {refund.refund_id} changed during the correction")
+    return _event(payment, plan, request, row, before_status=refund.status.value,
+                  before_fen=refund.amount_fen, after_fen=plan.after["amount_fen"],
+                  refund=refund, completed_at=refund.completed_at or now)  # fmt: skip
 
 
 async def list_corrections(gw: Gateway, payment_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -82,13 +138,14 @@ def _replayed(existing: dict[str, Any], cmd: CorrectPaymentCommand) -> dict[str,
     )
 
 
-def _row(cmd: CorrectPaymentCommand, plan: CorrectionPlan, *, now: Any) -> dict[str, Any]:
+def _row(cmd: CorrectPaymentCommand, plan: CorrectionPlan, *, now: datetime) -> dict[str, Any]:
     request = cmd.request
     return {
         "correction_id": plan.correction_id,
         "adjustment_id": request.adjustment_id,
         "discrepancy_id": request.discrepancy_id,
         "payment_id": cmd.payment_id,
+        "refund_id": request.refund_id,
         "source": request.source,
         "before": plan.before,
         "after": plan.after,
@@ -103,10 +160,15 @@ def _row(cmd: CorrectPaymentCommand, plan: CorrectionPlan, *, now: Any) -> dict[
 
 def _event(
     updated: Payment,
-    before: Payment,
     plan: CorrectionPlan,
     request: CorrectionRequest,
     row: dict[str, Any],
+    *,
+    before_status: str,
+    before_fen: int,
+    after_fen: int,
+    refund: Refund | None = None,
+    completed_at: datetime | None = None,
 ) -> PaymentCorrected:
     return PaymentCorrected(
         correction_id=str(plan.correction_id),
@@ -119,12 +181,13 @@ def _event(
         method=updated.method,
         out_trade_no=updated.out_trade_no,
         channel_txn_id=updated.channel_txn_id,
-        before_status=before.status.value,
-        before_amount_fen=before.amount_fen,
-        after_amount_fen=updated.amount_fen,
+        before_status=before_status,
+        before_amount_fen=before_fen,
+        after_amount_fen=after_fen,
         delta_fen=plan.delta_fen,
-        fee_fen=updated.fee_fen,
-        completed_at=updated.completed_at or row["created_at"],
+        fee_fen=updated.fee_fen if refund is None else None,
+        completed_at=completed_at or updated.completed_at or row["created_at"],
         corrected_at=row["created_at"],
         reason=request.reason,
+        refund_id=None if refund is None else str(refund.refund_id),
     )

@@ -461,6 +461,11 @@ class PaymentCorrected(_Payload):
     carries the money of the correction (the ledger posts it like a payment, billing counts
     it on the billing); the matching DiscrepancyResolved names ``correction_id`` and posts
     nothing.
+
+    ``refund_id`` set: the correction is of that refund of the payment (the channel refunded
+    more than we counted, or a refund we held as failed or in process): ``before_*`` and
+    ``after_*`` are the refund's, and ``delta_fen`` is negative (the customer has less with
+    us).
     """
 
     event_type: Literal["PaymentCorrected"] = "PaymentCorrected"
@@ -484,6 +489,7 @@ class PaymentCorrected(_Payload):
     """When the payment completed (its own time, else the channel's line time)."""
     corrected_at: datetime
     reason: str
+    refund_id: str | None = None
 
 
 class WireReceived(_Payload):
