@@ -1,5 +1,6 @@
 """Applying PaymentCallback events (verified outcomes from the gateway) to billings, and
-PaymentCorrected (finance accepted the channel's figure: the payment counts it from now).
+PaymentCorrected (finance accepted the channel's figure: the payment counts it from now; a
+corrected refund is applied as the refund it adds, ``refund_of``).
 
 Under the fund order row lock (two payments completing one billing at the same moment
 are applied one after the other: PAID once, with the exact sum):
@@ -239,7 +240,30 @@ class _Batch:
 def _callback(envelope: EventEnvelope) -> Outcome:
     callback = envelope.payload
     assert isinstance(callback, PaymentCallback | PaymentCorrectedEvent)
+    if isinstance(callback, PaymentCorrectedEvent) and callback.refund_id:
+        return refund_of(callback)
     return callback
+
+
+def refund_of(correction: PaymentCorrectedEvent) -> PaymentCallback:
+    """A refund correction as the refund it adds: the whole refund when billing never counted
+    it (it had not succeeded), else what the channel refunded more, under the correction's id."""
+    assert correction.refund_id is not None
+    counted = correction.before_amount_fen if correction.before_status == "succeeded" else 0
+    return PaymentCallback(
+        order_id=correction.order_id,
+        billing_id=correction.billing_id,
+        payment_id=correction.payment_id,
+        channel=correction.channel,
+        method=correction.method,
+        outcome="refunded",
+        out_trade_no=correction.out_trade_no,
+        channel_txn_id=correction.channel_txn_id,
+        amount_fen=correction.after_amount_fen - counted,
+        refund_id=correction.correction_id if counted else correction.refund_id,
+        completed_at=correction.corrected_at,
+        reason=correction.reason,
+    )
 
 
 def _counts(callback: Outcome) -> bool:
