@@ -34,6 +34,17 @@ async def test_a_corrected_payment_matches_on_the_re_run(recon: Any) -> None:
     run = await recon.run("wechatpay", d.day.isoformat())
     assert run["counts"]["matched"] == 2, run["counts"]
     assert await _discrepancies(recon, d.day) == {}
+    refunded = d.callback(3, 20_000, d.at(12), outcome="refunded", refund_id=f"ref-{d.tag}-3")
+    await recon.deliver(refunded)
+    bigger = d.corrected(3, 20_000, 25_000, d.at(12), "succeeded").model_copy(
+        update={"refund_id": f"ref-{d.tag}-3", "delta_fen": -5_000}
+    )
+    await recon.deliver(bigger)
+    stored_refund = await recon.scalar(
+        "SELECT amount_fen FROM recon.internal_records WHERE kind = 'refund' AND ref_id = :ref",
+        ref=f"ref-{d.tag}-3",
+    )
+    assert stored_refund == 25_000
     stored = await recon.scalar(
         "SELECT amount_fen FROM recon.internal_records WHERE ref_id = :ref", ref=f"pay-{d.tag}-1"
     )

@@ -63,6 +63,8 @@ def test_accept_channel_corrects_only_payment_lines_the_channel_settled() -> Non
     assert corrects_payment(row("channel_only", 700, None))
     assert not corrects_payment(row("status_mismatch", 500, 500, line_status="failed"))
     assert not corrects_payment(row("amount_mismatch", 990, 1_000, kind="refund"))
+    assert corrects_payment(row("amount_mismatch", 1_100, 1_000, kind="refund"))  # refunded more
+    assert not corrects_payment(row("channel_only", 700, None, kind="refund"))
     assert not corrects_payment(row("internal_only", None, 900, line_status=None))
     assert not corrects_payment(row("fee_mismatch", 500, 500))
     assert not corrects_payment({**row("amount_mismatch", 9, 8), "match_group": "G:payment:x"})
@@ -83,8 +85,10 @@ def test_the_correction_request_carries_the_channel_figure_and_the_adjustment() 
         "adjustment_id": "A", "discrepancy_id": "D", "source": "wechatpay",
         "channel_status": "succeeded", "channel_amount_fen": 500_000, "adjustment_fen": 1_000,
         "channel_txn_id": "4200", "channel_completed_at": at.isoformat(), "reason": "statement",
-        "requested_by": "finance:1", "approved_by": "approver:2",
+        "requested_by": "finance:1", "approved_by": "approver:2", "refund_id": None,
     }  # fmt: skip
     assert (
         correction_body(discrepancy, adjustment, None, approved_by=None)["channel_txn_id"] is None
     )
+    refund = {**discrepancy, "kind": "refund", "record_ref": "R1"}
+    assert correction_body(refund, adjustment, line, approved_by=None)["refund_id"] == "R1"

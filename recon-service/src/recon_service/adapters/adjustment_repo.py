@@ -16,6 +16,7 @@ from recon_service.adapters.tables import (
     audit_log,
     day_closures,
     discrepancies,
+    internal_records,
     recon_days,
     recon_results,
     statement_lines,
@@ -102,6 +103,15 @@ class AdjustmentRepository:
             )
         ).one()
         return dict(row._mapping)
+
+    async def payment_of_refund(self, refund_id: str) -> str | None:
+        """The payment of one of recon's refund records."""
+        found = await self._session.scalar(
+            sa.select(internal_records.c.payment_id).where(
+                internal_records.c.kind == "refund", internal_records.c.ref_id == refund_id
+            )
+        )
+        return None if found is None else str(found)
 
     async def line_of(
         self, statement_id: uuid.UUID | None, line_no: int | None

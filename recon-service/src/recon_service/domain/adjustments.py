@@ -121,17 +121,18 @@ def first_broken(entries: list[dict[str, Any]], start_hash: str = GENESIS_HASH) 
 
 
 def corrects_payment(discrepancy: dict[str, Any]) -> bool:
-    """Whether accepting the channel corrects our payment through the gateway: a payment line
-    the channel settled (succeeded) that we hold with another amount, not succeeded (failed,
-    closed) or not at all (a channel-only line: paying, unknown, or never ours — then it is
-    parked). Refund lines, fee mismatches, internal-only records, a channel that says a
-    payment we hold as succeeded failed, and groups post the adjustment journal instead."""
-    return (
-        discrepancy["kind"] == "payment"
-        and discrepancy["outcome"] in CORRECTED_OUTCOMES
-        and discrepancy["line_status"] == "succeeded"
-        and not discrepancy.get("match_group")
-    )
+    """Whether accepting the channel corrects our payment (or refund) through the gateway: a
+    payment line the channel settled (succeeded) that we hold with another amount, not
+    succeeded (failed, closed) or not at all (a channel-only line: paying, unknown, or never
+    ours — then it is parked); a refund line the channel refunded MORE than our refund.
+    Smaller or channel-only refunds, fee mismatches, internal-only records, a channel that
+    says a payment we hold as succeeded failed, and groups post the adjustment journal."""
+    if discrepancy.get("match_group") or discrepancy["line_status"] != "succeeded":
+        return False
+    if discrepancy["kind"] == "payment":
+        return discrepancy["outcome"] in CORRECTED_OUTCOMES
+    line, record = discrepancy["line_amount_fen"] or 0, discrepancy["record_amount_fen"] or 0
+    return discrepancy["outcome"] == "amount_mismatch" and line > record
 
 
 def correction_body(
@@ -154,4 +155,5 @@ def correction_body(
         "reason": adjustment["reason"],
         "requested_by": adjustment["requested_by"],
         "approved_by": approved_by,
+        "refund_id": str(discrepancy["record_ref"]) if discrepancy["kind"] == "refund" else None,
     }

@@ -252,6 +252,10 @@ async def _payment_of(
     line = await uow.adjustments.line_of(discrepancy["statement_id"], discrepancy["line_no"])
     if discrepancy["record_kind"] == "payment" and discrepancy["record_ref"]:
         return str(discrepancy["record_ref"]), line
+    if discrepancy["record_kind"] == "refund" and discrepancy["record_ref"]:
+        payment_id = await uow.adjustments.payment_of_refund(str(discrepancy["record_ref"]))
+        if payment_id is not None:
+            return payment_id, line
     out_trade_no = (line or {}).get("out_trade_no")
     payment_id = await corrector.payment_id_of(out_trade_no) if out_trade_no else None
     if payment_id is None:

@@ -37,19 +37,21 @@ async def on_payment_callback(uow: ReconUnitOfWork, envelope: EventEnvelope) -> 
 
 
 async def on_payment_corrected(uow: ReconUnitOfWork, envelope: EventEnvelope) -> None:
-    """The corrected payment stands at the channel's figure (succeeded, its amount)."""
+    """The corrected payment (or refund) stands at the channel's figure (succeeded, its
+    amount)."""
     event = envelope.payload
     assert isinstance(event, PaymentCorrected)
+    refund_id = event.refund_id
     await uow.projection.correct(
         _record(
             event,
             envelope,
-            kind="payment",
-            ref_id=event.payment_id,
-            refund_id=None,
+            kind="refund" if refund_id else "payment",
+            ref_id=refund_id or event.payment_id,
+            refund_id=refund_id,
             status=event.after_status,
             amount_fen=event.after_amount_fen,
-        )  # fmt: skip
+        )
     )
 
 
