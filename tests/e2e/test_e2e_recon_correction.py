@@ -25,13 +25,17 @@ STRANGER_DAY = date(2031, 10, 9)  # a day no other test reconciles
 
 
 async def _paid(j: Journey, billing: dict[str, Any]) -> dict[str, Any]:
+    return await _paid_fen(j, billing, OURS_FEN)
+
+
+async def _paid_fen(j: Journey, billing: dict[str, Any], fen: int) -> dict[str, Any]:
     payment = await j.call(
         "POST",
         "payment-gateway",
         "/v1/payments",
         "app-backend",
         headers={"Idempotency-Key": uuid.uuid4().hex},
-        json={"billing_id": billing["billing_id"], "channel": "wechatpay", "amount_fen": OURS_FEN},
+        json={"billing_id": billing["billing_id"], "channel": "wechatpay", "amount_fen": fen},
     )
     await j.sandbox(channel="wechatpay", out_trade_no=payment["out_trade_no"], action="pay")
 
@@ -45,8 +49,7 @@ async def _paid(j: Journey, billing: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _mismatch(j: Journey, payment: dict[str, Any]) -> dict[str, Any]:
-    """Upload the day's statement with the channel's 5,000.00 and reconcile until recon's
-    projection has our payment (the run pairs it: an amount mismatch)."""
+    """The day's statement with the channel's 5,000.00 for our payment: an amount mismatch."""
     at = datetime.fromisoformat(payment["completed_at"]).astimezone(SHANGHAI)
     line = Txn(
         out_trade_no=payment["out_trade_no"],
@@ -54,11 +57,18 @@ async def _mismatch(j: Journey, payment: dict[str, Any]) -> dict[str, Any]:
         amount_fen=CHANNEL_FEN,
         at=at,
     )
-    day = at.date().isoformat()
+    return await _discrepancy_of(j, [line], at.date(), payment["payment_id"])
+
+
+async def _discrepancy_of(
+    j: Journey, lines: list[Txn], day: date, record_ref: str
+) -> dict[str, Any]:
+    """Upload the day's WeChat statement and reconcile until recon's projection has our
+    record (the run pairs it); the discrepancy of that record."""
     uploaded = await j.http.post(
         j.urls["recon-service"] + "/v1/statements",
-        data={"source": "wechatpay", "statement_date": day},
-        files={"file": ("trade-bill.csv", wechat_bill([line]))},
+        data={"source": "wechatpay", "statement_date": day.isoformat()},
+        files={"file": ("trade-bill.csv", wechat_bill(lines))},
         headers=j.cluster.auth("finance"),
     )
     assert uploaded.status_code in (200, 201), uploaded.text
@@ -66,10 +76,10 @@ async def _mismatch(j: Journey, payment: dict[str, Any]) -> dict[str, Any]:
     async def found() -> dict[str, Any] | None:
         await j.call(
             "POST", "recon-service", "/v1/recon-runs", "finance",
-            json={"source": "wechatpay", "date": day},
+            json={"source": "wechatpay", "date": day.isoformat()},
         )  # fmt: skip
         page = await j.get("recon-service", f"/v1/discrepancies?source=wechatpay&date={day}")
-        mine = [d for d in page["items"] if d.get("record_ref") == payment["payment_id"]]
+        mine = [d for d in page["items"] if d.get("record_ref") == record_ref]
         return mine[0] if mine else None
 
     discrepancy = await eventually(found, timeout_s=WAIT_S, interval_s=1.0)
@@ -77,7 +87,9 @@ async def _mismatch(j: Journey, payment: dict[str, Any]) -> dict[str, Any]:
     return discrepancy
 
 
-async def _accepted(j: Journey, discrepancy: dict[str, Any]) -> dict[str, Any]:
+async def _accepted(
+    j: Journey, discrepancy: dict[str, Any], adjustment_fen: int = 1_000
+) -> dict[str, Any]:
     held = await j.call(
         "POST",
         "recon-service",
@@ -85,7 +97,7 @@ async def _accepted(j: Journey, discrepancy: dict[str, Any]) -> dict[str, Any]:
         "finance",
         json={"action": "accept_channel", "reason": "WeChat's bill shows 5,000.00"},
     )
-    assert (held["status"], held["adjustment_fen"]) == ("pending_approval", 1_000), held
+    assert (held["status"], held["adjustment_fen"]) == ("pending_approval", adjustment_fen), held
     approved = await j.call(
         "POST",
         "recon-service",
@@ -250,3 +262,49 @@ async def test_channel_only_lines_correct_a_paying_payment_and_park_a_stranger(
         return await j.account(f"deposits:{billing['order_id']}") == -200_000
 
     await eventually(deposits, timeout_s=WAIT_S)
+
+
+async def test_a_refund_the_channel_made_larger_is_corrected_once(
+    running_cluster: RunningCluster, http: Any
+) -> None:
+    j = Journey(running_cluster, http)
+    billing = await order_with_intent_billing(http, running_cluster)
+    order_id = billing["order_id"]
+    payment = await _paid_fen(j, billing, CHANNEL_FEN)
+    asked = await j.call(
+        "POST",
+        "payment-gateway",
+        f"/v1/payments/{payment['payment_id']}/refunds",
+        "finance",
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+        json={"amount_fen": 30_000, "reason": "goodwill"},
+    )
+
+    async def refunded() -> dict[str, Any] | None:
+        found = await j.get("payment-gateway", f"/v1/refunds/{asked['refund_id']}")
+        return found if found and found["status"] == "succeeded" else None
+
+    refund = await eventually(refunded, timeout_s=WAIT_S)
+    assert isinstance(refund, dict)
+    at = datetime.fromisoformat(payment["completed_at"]).astimezone(SHANGHAI)
+    lines = [
+        Txn(out_trade_no=payment["out_trade_no"], channel_txn_id=payment["channel_txn_id"],
+            amount_fen=CHANNEL_FEN, at=at),
+        Txn(out_trade_no=payment["out_trade_no"], channel_txn_id=payment["channel_txn_id"],
+            amount_fen=35_000, at=at, refund=True, out_refund_no=refund["out_refund_no"]),
+    ]  # fmt: skip
+    discrepancy = await _discrepancy_of(j, lines, at.date(), refund["refund_id"])
+    assert (discrepancy["outcome"], discrepancy["kind"]) == ("amount_mismatch", "refund")
+    adjustment = await _accepted(j, discrepancy, adjustment_fen=-5_000)
+    assert adjustment["payment_id"] == payment["payment_id"]
+    corrected = await j.get("payment-gateway", f"/v1/refunds/{refund['refund_id']}")
+    assert corrected["amount_fen"] == 35_000
+
+    async def deposits_held() -> bool:
+        return await j.account(f"deposits:{order_id}") == -(CHANNEL_FEN - 35_000)
+
+    await eventually(deposits_held, timeout_s=WAIT_S)
+    fund = await j.get("billing-service", f"/v1/orders/{order_id}/fund-order")
+    intent = next(b for b in fund["billings"] if b["stage"] == "intent")
+    assert intent["paid_fen"] == CHANNEL_FEN - 35_000
+    assert await _recon_difference_journals(j, discrepancy["discrepancy_id"]) == []
