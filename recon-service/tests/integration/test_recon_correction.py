@@ -26,7 +26,7 @@ async def _discrepancies(recon: Any, day: date) -> dict[str, dict[str, Any]]:
 
 
 async def test_a_corrected_payment_matches_on_the_re_run(recon: Any) -> None:
-    d = Day(date(2031, 8, 20))
+    d = Day(date(2032, 3, 17))
     await recon.deliver(d.callback(1, 499_000, d.at(10)))
     await recon.deliver(d.corrected(1, 499_000, 500_000, d.at(10), "succeeded"))
     await recon.deliver(d.corrected(2, 300_000, 300_000, d.at(11), "paying"))  # no record yet
@@ -34,15 +34,16 @@ async def test_a_corrected_payment_matches_on_the_re_run(recon: Any) -> None:
     run = await recon.run("wechatpay", d.day.isoformat())
     assert run["counts"]["matched"] == 2, run["counts"]
     assert await _discrepancies(recon, d.day) == {}
-    refunded = d.callback(3, 20_000, d.at(12), outcome="refunded", refund_id=f"ref-{d.tag}-3")
+    r = Day(date(2032, 5, 9))  # a day nothing reconciles: the refund record stays aside
+    refunded = r.callback(3, 20_000, r.at(12), outcome="refunded", refund_id=f"ref-{r.tag}-3")
     await recon.deliver(refunded)
-    bigger = d.corrected(3, 20_000, 25_000, d.at(12), "succeeded").model_copy(
-        update={"refund_id": f"ref-{d.tag}-3", "delta_fen": -5_000}
+    bigger = r.corrected(3, 20_000, 25_000, r.at(12), "succeeded").model_copy(
+        update={"refund_id": f"ref-{r.tag}-3", "delta_fen": -5_000}
     )
     await recon.deliver(bigger)
     stored_refund = await recon.scalar(
         "SELECT amount_fen FROM recon.internal_records WHERE kind = 'refund' AND ref_id = :ref",
-        ref=f"ref-{d.tag}-3",
+        ref=f"ref-{r.tag}-3",
     )
     assert stored_refund == 25_000
     stored = await recon.scalar(
@@ -52,7 +53,7 @@ async def test_a_corrected_payment_matches_on_the_re_run(recon: Any) -> None:
 
 
 async def test_gateway_unreachable_changes_nothing(recon_with: Any) -> None:
-    d = Day(date(2031, 8, 21))
+    d = Day(date(2032, 3, 25))
     closed = f"http://127.0.0.1:{free_port()}"
     async with recon_with(gateway_url=closed, gateway_timeout_s=1.0) as recon:
         await recon.deliver(d.callback(1, 499_000, d.at(10)))
