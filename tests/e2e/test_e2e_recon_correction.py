@@ -304,7 +304,11 @@ async def test_a_refund_the_channel_made_larger_is_corrected_once(
         return await j.account(f"deposits:{order_id}") == -(CHANNEL_FEN - 35_000)
 
     await eventually(deposits_held, timeout_s=WAIT_S)
-    fund = await j.get("billing-service", f"/v1/orders/{order_id}/fund-order")
-    intent = next(b for b in fund["billings"] if b["stage"] == "intent")
-    assert intent["paid_fen"] == CHANNEL_FEN - 35_000
+
+    async def billing_counts_it() -> bool:  # billing's consumer may trail the ledger's
+        fund = await j.get("billing-service", f"/v1/orders/{order_id}/fund-order")
+        intent = next(b for b in fund["billings"] if b["stage"] == "intent")
+        return bool(intent["paid_fen"] == CHANNEL_FEN - 35_000)
+
+    await eventually(billing_counts_it, timeout_s=WAIT_S)
     assert await _recon_difference_journals(j, discrepancy["discrepancy_id"]) == []
