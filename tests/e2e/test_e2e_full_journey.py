@@ -64,18 +64,7 @@ async def _order(j: Journey, customer_id: str) -> str:
 
 async def _intent_by_wechat(j: Journey, order_id: str) -> dict[str, Any]:
     intent = await j.payable(order_id, "intent")
-    payment = await j.call(
-        "POST",
-        "payment-gateway",
-        "/v1/payments",
-        "app-backend",
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-        json={
-            "billing_id": intent["billing_id"],
-            "channel": "wechatpay",
-            "amount_fen": intent["outstanding_fen"],
-        },
-    )
+    payment = await j.start_payment(intent["billing_id"], "wechatpay", intent["outstanding_fen"])
     await j.sandbox(channel="wechatpay", out_trade_no=payment["out_trade_no"], action="pay")
     await j.billing(order_id, "intent", "paid")
     await j.order_status(order_id, "intent_paid")

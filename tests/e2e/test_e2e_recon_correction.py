@@ -29,14 +29,7 @@ async def _paid(j: Journey, billing: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _paid_fen(j: Journey, billing: dict[str, Any], fen: int) -> dict[str, Any]:
-    payment = await j.call(
-        "POST",
-        "payment-gateway",
-        "/v1/payments",
-        "app-backend",
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-        json={"billing_id": billing["billing_id"], "channel": "wechatpay", "amount_fen": fen},
-    )
+    payment = await j.start_payment(billing["billing_id"], "wechatpay", fen)
     await j.sandbox(channel="wechatpay", out_trade_no=payment["out_trade_no"], action="pay")
 
     async def succeeded() -> dict[str, Any] | None:
@@ -203,14 +196,8 @@ async def test_channel_only_lines_correct_a_paying_payment_and_park_a_stranger(
 ) -> None:
     j = Journey(running_cluster, http)
     billing = await order_with_intent_billing(http, running_cluster)
-    paying = await j.call(
-        "POST",
-        "payment-gateway",
-        "/v1/payments",
-        "app-backend",
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-        json={"billing_id": billing["billing_id"], "channel": "wechatpay", "amount_fen": 200_000},
-    )  # the customer paid, but no notification or query told us: it stays paying
+    # the customer paid, but no notification or query told us: it stays paying
+    paying = await j.start_payment(billing["billing_id"], "wechatpay", 200_000)
     day = STRANGER_DAY
     at = datetime.combine(day, time(9, 30), SHANGHAI)
     ours = _line(paying["out_trade_no"], 200_000, at)

@@ -29,14 +29,7 @@ CHANNEL_ONLY_FEN = 1_500_000  # 15,000.00 CNY: above the 10,000.00 approval thre
 
 
 async def _start(j: Journey, billing: dict[str, Any], channel: str, amount_fen: int) -> Any:
-    return await j.call(
-        "POST",
-        "payment-gateway",
-        "/v1/payments",
-        "app-backend",
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-        json={"billing_id": billing["billing_id"], "channel": channel, "amount_fen": amount_fen},
-    )
+    return await j.start_payment(billing["billing_id"], channel, amount_fen)
 
 
 async def _pay(j: Journey, payment: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -29,6 +30,17 @@ class Journey:
         """GET as ``role``: the JSON of a 200 answer, else None."""
         response = await self.http.get(self.urls[service] + path, headers=self.cluster.auth(role))
         return response.json() if response.status_code == 200 else None
+
+    async def start_payment(self, billing_id: str, channel: str, amount_fen: int) -> Any:
+        """``POST /v1/payments`` as the app backend (a fresh Idempotency-Key): the payment."""
+        return await self.call(
+            "POST",
+            "payment-gateway",
+            "/v1/payments",
+            "app-backend",
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+            json={"billing_id": billing_id, "channel": channel, "amount_fen": amount_fen},
+        )
 
     async def payable(self, order_id: str, stage: str) -> dict[str, Any]:
         """Wait until the gateway accepts payments for the billing of ``stage``."""
