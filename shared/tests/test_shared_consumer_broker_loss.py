@@ -19,17 +19,18 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 from aiokafka import TopicPartition
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from otd_shared.consumer import ConsumerConfig, EventConsumer
 from otd_shared.consumer_loss import LossGuard
-from otd_shared.db import SessionFactory, asyncpg_url, create_session_factory
+from otd_shared.db import SessionFactory, create_session_factory
 from otd_shared.events import EventEnvelope, OrderLocked, Topic, topic_for
 from otd_shared.infra import Broker, free_port, start_broker, wait_until
 from otd_shared.kafka import EventProducer, ensure_topics
 from otd_shared.messaging_tables import MessagingTables, messaging_tables
 from otd_shared.observability import ServiceMetrics
 from otd_shared.outbox import OutboxRelay, OutboxWriter
+from otd_shared.testing.outbox_rig import scratch_schema
 from otd_shared.uow import SqlUnitOfWork
 
 WAIT_S = 30.0
@@ -126,36 +127,29 @@ class Rig:
 
 @pytest.fixture
 async def rig(database_url: str) -> AsyncIterator[Rig]:
-    schema = f"closs_{uuid.uuid4().hex[:8]}"
-    metadata = sa.MetaData(schema=schema)
+    metadata = sa.MetaData(schema=f"closs_{uuid.uuid4().hex[:8]}")
     tables = messaging_tables(metadata)
     effects = sa.Table("effects", metadata, sa.Column("event_id", sa.Uuid, primary_key=True))
-    engine = create_async_engine(asyncpg_url(database_url), pool_size=5)
-    async with engine.begin() as conn:
-        await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        await conn.run_sync(metadata.create_all)
     prefix = f"closs{uuid.uuid4().hex[:6]}."
     port = free_port()
-    broker = start_broker(port)
-    await ensure_topics(broker.bootstrap_servers, prefix)
-    rig = Rig(
-        engine,
-        create_session_factory(engine),
-        tables,
-        effects,
-        OutboxWriter(tables.outbox, producer="test", topic=Topic.ORDERS, topic_prefix=prefix),
-        topic_for(Topic.ORDERS, prefix),
-        prefix,
-        port,
-        broker,
-    )
-    try:
-        yield rig
-    finally:
-        rig.broker.stop()
-        async with engine.begin() as conn:
-            await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await engine.dispose()
+    async with scratch_schema(database_url, metadata, pool_size=5) as engine:
+        broker = start_broker(port)
+        await ensure_topics(broker.bootstrap_servers, prefix)
+        rig = Rig(
+            engine,
+            create_session_factory(engine),
+            tables,
+            effects,
+            OutboxWriter(tables.outbox, producer="test", topic=Topic.ORDERS, topic_prefix=prefix),
+            topic_for(Topic.ORDERS, prefix),
+            prefix,
+            port,
+            broker,
+        )
+        try:
+            yield rig
+        finally:
+            rig.broker.stop()
 
 
 @pytest.mark.integration

@@ -16,36 +16,31 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import UnknownTopicOrPartitionError
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import murmur2
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from otd_shared.broker_loss import BrokerLossDetector
 from otd_shared.consumer import ConsumerConfig, EventConsumer
 from otd_shared.consumer_loss import LossGuard
-from otd_shared.db import asyncpg_url, create_session_factory
-from otd_shared.events import EventEnvelope, OrderLocked, Topic, topic_for
-from otd_shared.events.envelope import decode_envelope
+from otd_shared.db import create_session_factory
+from otd_shared.events import EventEnvelope, Topic
 from otd_shared.events.topics import PARTITIONS_PER_TOPIC
-from otd_shared.infra import Broker, free_port, start_broker, wait_until
+from otd_shared.infra import wait_until
 from otd_shared.kafka import EventProducer, TopicNotReady, ensure_topics
-from otd_shared.messaging_tables import MessagingTables, messaging_tables
 from otd_shared.observability import ServiceMetrics
-from otd_shared.outbox import OutboxRelay, OutboxWriter
+from otd_shared.testing.outbox_rig import (
+    ORDERS,
+    TANSU_DEFAULT_PARTITIONS,
+    OutboxRig,
+    outbox_rig,
+)
 
 pytestmark = pytest.mark.integration
 
 WAIT_S = 30.0
-ORDERS = [f"order-{i}" for i in range(24)]
-TANSU_DEFAULT_PARTITIONS = 4
-METADATA_WAIT_MS = 3000
 
 
 def _partition(key: str) -> int:
@@ -66,129 +61,15 @@ def test_the_consumer_guard_rereads_a_topic_that_changed_partition_count() -> No
     assert guard.topic_changes({"t": 6, "u": 6}, 6) == set(), "once"
 
 
-@dataclass
-class Rig:
-    engine: AsyncEngine
-    tables: MessagingTables
-    writer: OutboxWriter
-    topic: str
-    port: int
-    broker: Broker
-
-    @property
-    def table(self) -> sa.Table:
-        return self.tables.outbox
-
-    @property
-    def bootstrap(self) -> str:
-        return self.broker.bootstrap_servers
-
-    async def emit(self) -> set[uuid.UUID]:
-        """One event per order (keys on every partition)."""
-        async with self.engine.begin() as conn:
-            envelopes = await self.writer.add(
-                AsyncSession(bind=conn),
-                *(OrderLocked(order_id=o, locked_at=datetime.now(UTC)) for o in ORDERS),
-            )
-        return {e.event_id for e in envelopes}
-
-    def detector(self, *, repair: bool = True) -> BrokerLossDetector:
-        return BrokerLossDetector(
-            self.engine,
-            self.table,
-            self.bootstrap,
-            republish_window_s=600,
-            topics=[self.topic],
-            repair=repair,
-        )
-
-    def relay(self, producer: EventProducer) -> OutboxRelay:
-        return OutboxRelay(
-            self.engine, self.table, producer, ServiceMetrics("t"), batch_size=500, idle_sleep_ms=10
-        )
-
-    async def unsent(self) -> int:
-        query = sa.select(sa.func.count()).where(self.table.c.published_at.is_(None))
-        async with self.engine.connect() as conn:
-            return int(await conn.scalar(query) or 0)
-
-    async def partitions(self) -> int | None:
-        """The topic's partition count on the broker (None: it does not exist)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        await admin.start()
-        try:
-            if self.topic not in await admin.list_topics():
-                return None
-            [described] = await admin.describe_topics([self.topic])
-            return len(described["partitions"])
-        finally:
-            await admin.close()
-
-    async def create_with_default_count(self) -> None:
-        """The topic as someone else's client makes it: with Tansu's default count."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        await admin.start()
-        try:
-            await admin.create_topics([NewTopic(self.topic, TANSU_DEFAULT_PARTITIONS, 1)])
-        finally:
-            await admin.close()
-
-    async def ask_for_metadata(self) -> None:
-        """What clients do at once after a restart: an admin client describes the topic, a
-        consumer subscribes to it (both asked the broker to auto-create it)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        await admin.start()
-        try:
-            await admin.describe_topics([self.topic])
-        finally:
-            await admin.close()
-        assert await self.on_broker() == set()
-
-    async def on_broker(self) -> set[uuid.UUID]:
-        """Every event a consumer of the topic reads (every partition in the metadata)."""
-        consumer = AIOKafkaConsumer(
-            self.topic,
-            bootstrap_servers=self.bootstrap,
-            auto_offset_reset="earliest",
-            request_timeout_ms=METADATA_WAIT_MS,  # how long start waits for a missing topic
-        )
-        ids: set[uuid.UUID] = set()
-        try:
-            try:
-                await consumer.start()
-            except UnknownTopicOrPartitionError:
-                return ids
-            for _ in range(6):
-                for records in (await consumer.getmany(timeout_ms=300)).values():
-                    ids.update(decode_envelope(r.value).event_id for r in records)
-        finally:
-            await consumer.stop()
-        return ids
-
-
 @pytest.fixture
-async def rig(database_url: str) -> AsyncIterator[Rig]:
-    schema = f"parts_{uuid.uuid4().hex[:8]}"
-    metadata = sa.MetaData(schema=schema)
-    tables = messaging_tables(metadata)
-    engine = create_async_engine(asyncpg_url(database_url), pool_size=4)
-    async with engine.begin() as conn:
-        await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        await conn.run_sync(metadata.create_all)
-    prefix = f"parts{uuid.uuid4().hex[:6]}."
-    port = free_port()
-    writer = OutboxWriter(tables.outbox, producer="test", topic=Topic.ORDERS, topic_prefix=prefix)
-    rig = Rig(engine, tables, writer, topic_for(Topic.ORDERS, prefix), port, start_broker(port))
-    try:
-        yield rig
-    finally:
-        rig.broker.stop()
-        async with engine.begin() as conn:
-            await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await engine.dispose()
+async def rig(database_url: str) -> AsyncIterator[OutboxRig]:
+    async with outbox_rig(database_url) as made:
+        yield made
 
 
-async def test_a_restarted_broker_gets_no_auto_created_topic_and_loses_nothing(rig: Rig) -> None:
+async def test_a_restarted_broker_gets_no_auto_created_topic_and_loses_nothing(
+    rig: OutboxRig,
+) -> None:
     await ensure_topics(rig.bootstrap, rig.topic.removesuffix(Topic.ORDERS.value))
     producer = EventProducer(rig.bootstrap, enable_idempotence=False)
     await producer.start()  # one producer throughout: its metadata outlives the restart
@@ -197,8 +78,7 @@ async def test_a_restarted_broker_gets_no_auto_created_topic_and_loses_nothing(r
         assert await rig.relay(producer).publish_batch() == len(ORDERS)
         assert await rig.on_broker() == first
 
-        rig.broker.stop()
-        rig.broker = start_broker(rig.port)  # memory storage: topics and messages gone
+        rig.restart_broker()  # memory storage: topics and messages gone
         # What made the 4-partition topic: a consumer's and an admin client's metadata
         # requests for the topic, before the producer's broker-loss watch recreated it.
         await rig.ask_for_metadata()
@@ -220,7 +100,7 @@ async def test_a_restarted_broker_gets_no_auto_created_topic_and_loses_nothing(r
 
 
 async def test_a_topic_with_another_partition_count_is_recreated_and_republished(
-    rig: Rig,
+    rig: OutboxRig,
 ) -> None:
     """Made by someone else's client with the broker's default count: the watch deletes it,
     creates it with the cluster's count and republishes; the relay refuses to send to it
@@ -248,7 +128,7 @@ async def test_a_topic_with_another_partition_count_is_recreated_and_republished
 
 
 async def test_a_missing_topic_of_the_service_is_created_before_anything_is_published(
-    rig: Rig,
+    rig: OutboxRig,
 ) -> None:
     await rig.ask_for_metadata()
     assert await rig.partitions() is None
@@ -256,7 +136,7 @@ async def test_a_missing_topic_of_the_service_is_created_before_anything_is_publ
     assert await rig.partitions() == PARTITIONS_PER_TOPIC
 
 
-async def _end_offsets(rig: Rig) -> dict[int, int]:
+async def _end_offsets(rig: OutboxRig) -> dict[int, int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=rig.bootstrap)
     await consumer.start()
     try:
@@ -266,7 +146,7 @@ async def _end_offsets(rig: Rig) -> dict[int, int]:
         await consumer.stop()
 
 
-async def _make_topic_with_wrong_count(rig: Rig) -> None:
+async def _make_topic_with_wrong_count(rig: OutboxRig) -> None:
     """Someone else's client deletes the topic and makes it with the broker's default."""
     admin = AIOKafkaAdminClient(bootstrap_servers=rig.bootstrap)
     await admin.start()
@@ -289,7 +169,7 @@ async def _absent(admin: AIOKafkaAdminClient, topic: str) -> bool:
     return topic not in await admin.list_topics()
 
 
-async def test_a_running_consumer_rereads_a_topic_the_watch_recreated(rig: Rig) -> None:
+async def test_a_running_consumer_rereads_a_topic_the_watch_recreated(rig: OutboxRig) -> None:
     """A real EventConsumer keeps running while the topic is replaced by one with 4
     partitions and the watch deletes and recreates it with 6: the events published to the
     rebuilt topic sit at offsets at or below the consumer's old positions (the same keys,
@@ -348,7 +228,7 @@ async def test_a_running_consumer_rereads_a_topic_the_watch_recreated(rig: Rig) 
         await producer.stop()
 
 
-async def test_in_alert_mode_the_watch_reports_and_touches_nothing(rig: Rig) -> None:
+async def test_in_alert_mode_the_watch_reports_and_touches_nothing(rig: OutboxRig) -> None:
     """``BROKER_LOSS_ACTION=alert`` (real Kafka): a topic with a wrong partition count is
     reported once, neither deleted nor recreated, and nothing is marked unsent."""
     await rig.create_with_default_count()
