@@ -883,6 +883,28 @@ def _report(
     )
 
 
+LOG_TAIL_LINES = 25
+
+
+def _log_tails(var_dir: Path) -> str:
+    """On failure: where the services' logs are kept, and the last warnings and errors our
+    code logged in each (broker-loss repairs, consumer rewinds, relay failures; not the
+    client library's own, which a broker restart floods)."""
+    logs = var_dir / "logs"
+    parts = [f"service logs kept in {logs}"]
+    for path in sorted(logs.glob("*.log")):
+        lines = path.read_text(errors="replace").splitlines()
+        notable = [
+            line
+            for line in lines
+            if ('"WARNING"' in line or '"ERROR"' in line) and '"logger": "otd_' in line
+        ]
+        shown = min(LOG_TAIL_LINES, len(notable))
+        parts.append(f"--- {path.name}: last {shown} of {len(notable)} warnings/errors")
+        parts.extend(line[:400] for line in notable[-LOG_TAIL_LINES:])
+    return "\n".join(parts)
+
+
 def _next_journey(rng: random.Random, index: int) -> Journey:
     """The first ROUND_ROBIN journeys pay by each channel in turn, paid; then channels at
     random, one in ten of the notified ones never paid."""
@@ -917,6 +939,8 @@ async def test_acknowledged_money_survives_kills_and_restarts(
         verdict, balanced = await _converge(http, cluster, journeys)
         converged_s = time.monotonic() - fault_log.last_at
     print(_report(journeys, verdict, fault_log, converged_s, seed))  # noqa: T201
+    if not (verdict.ok and balanced):
+        print(_log_tails(cluster.var_dir))  # noqa: T201
     assert any(j.order_id for j in journeys), "the load got no order acknowledged"
     assert set(verdict.acknowledged) == set(CHANNELS), f"seed {seed}: {verdict.acknowledged}"
     assert fault_log.missed == [], f"seed {seed}: crash points never reached {fault_log.missed}"
