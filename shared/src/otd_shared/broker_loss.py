@@ -107,11 +107,6 @@ class LossVerdict:
 
     reasons: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def lost_topics(self) -> list[str]:
-        """The topics to republish, sorted."""
-        return sorted(self.reasons)
-
 
 def judge(
     before: BrokerSnapshot | None,
@@ -240,9 +235,9 @@ class BrokerLossDetector:
         now = await read_snapshot(self._bootstrap, sorted(published))
         verdict = judge(self._last, now, published, expected_partitions=self._partitions)
         missing = sorted(t for t in published if t not in now.end_offsets)
+        if not self._repair_enabled:
+            self._alert(verdict)
         if not self._repair_enabled or not (verdict.reasons or missing):
-            if not self._repair_enabled:
-                self._alert(verdict)
             self._last = BrokerSnapshot(now.cluster_id or self._cluster_id(), now.end_offsets)
             return 0
         marked, reasons, repaired_on = await self._repair(verdict.reasons, missing)
