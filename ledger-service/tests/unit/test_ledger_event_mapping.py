@@ -80,6 +80,18 @@ def test_payment_callbacks() -> None:
     assert till.store_id == "S-9"
 
 
+def test_payout_via_is_carried_and_a_till_payout_without_store_uses_the_visible_till() -> None:
+    old = mapped(callback("refunded", channel="unionpay", refund_id="R-1"))
+    assert isinstance(old, rule.RefundSucceeded)
+    assert old.payout_via is None
+    bank = mapped(callback("refunded", channel="unionpay", payout_via="bank_transfer"))
+    assert isinstance(bank, rule.RefundSucceeded)
+    assert (bank.payout_via, bank.bank_account_id) == (rule.PayoutVia.BANK_TRANSFER, "ICBC-MAIN")
+    till = mapped(callback("refunded", channel="wire", payout_via="till"))
+    assert isinstance(till, rule.RefundSucceeded)
+    assert (till.payout_via, till.store_id) == (rule.PayoutVia.TILL, "UNASSIGNED")
+
+
 def test_wires_loans_refunds() -> None:
     received = mapped(
         WireReceived(

@@ -18,6 +18,7 @@ from ledger_service.domain.events import (
     LoanDisbursed,
     OrderDelivered,
     PaymentSucceeded,
+    PayoutVia,
     ReconAdjusted,
     RefundOwed,
     RefundSucceeded,
@@ -222,6 +223,47 @@ def test_bank_refund_pays_the_payable_from_the_bank(channel: Channel) -> None:
 def test_bank_refund_needs_the_bank_account() -> None:
     with pytest.raises(InvalidEvent, match="bank account"):
         propose(refund(Channel.WIRE))
+
+
+BANK, TILL = PayoutVia.BANK_TRANSFER, PayoutVia.TILL
+
+
+@pytest.mark.parametrize(
+    ("channel", "via", "debit", "credit"),
+    [
+        # A POS refund the acquirer refused, paid by finance: no payable was owed for it.
+        (Channel.UNIONPAY, BANK, "deposits:ORD-1", "bank:ICBC-001"),
+        (Channel.ALLINPAY, BANK, "deposits:ORD-1", "bank:ICBC-001"),
+        (Channel.WECHATPAY, BANK, "deposits:ORD-1", "bank:ICBC-001"),
+        # A cash payment whose store is unknown is paid back by transfer: not from a till.
+        (Channel.CASH, BANK, "refunds_payable", "bank:ICBC-001"),
+        (Channel.WIRE, BANK, "refunds_payable", "bank:ICBC-001"),
+        (Channel.LOAN, BANK, "refunds_payable", "bank:ICBC-001"),
+        (Channel.CASH, TILL, "refunds_payable", "cash:S1"),
+        (Channel.UNIONPAY, TILL, "deposits:ORD-1", "cash:S1"),
+    ],
+)
+def test_a_payout_by_hand_leaves_the_bank_or_the_till_it_names(
+    channel: Channel, via: PayoutVia, debit: str, credit: str
+) -> None:
+    event = refund(channel, payout_via=via, store_id="S1", bank_account_id="ICBC-001")
+    assert legs_of(propose(event)) == [(debit, 200, 0), (credit, 0, 200)]
+
+
+@pytest.mark.parametrize("channel", [Channel.UNIONPAY, Channel.CASH, Channel.WIRE])
+def test_payout_via_channel_keeps_the_rule_of_events_without_it(channel: Channel) -> None:
+    extra: dict[str, typing.Any] = {"store_id": "S1", "bank_account_id": "ICBC-001"}
+    without = propose(refund(channel, **extra))
+    assert legs_of(propose(refund(channel, payout_via=PayoutVia.CHANNEL, **extra))) == legs_of(
+        without
+    )
+
+
+def test_a_till_payout_needs_the_store_and_a_discount_is_never_paid_by_hand() -> None:
+    with pytest.raises(InvalidEvent, match="store"):
+        propose(refund(Channel.UNIONPAY, payout_via=TILL))
+    with pytest.raises(InvalidEvent, match="discount"):
+        propose(refund(Channel.DISCOUNT, payout_via=BANK, bank_account_id="ICBC-001"))
 
 
 # --- settlement ----------------------------------------------------------------------------

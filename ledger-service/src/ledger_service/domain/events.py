@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 
 from ledger_service.domain.chart import Channel
 from ledger_service.domain.money import DEFAULT_CURRENCY
@@ -50,12 +51,22 @@ class PaymentSucceeded:
     currency: str = DEFAULT_CURRENCY
 
 
+class PayoutVia(StrEnum):
+    """Where a refund's money left: the channel returned it, or we paid it out by hand."""
+
+    CHANNEL = "channel"
+    BANK_TRANSFER = "bank_transfer"
+    TILL = "till"
+
+
 @dataclass(frozen=True, kw_only=True)
 class RefundSucceeded:
     """A refund that has left our hands: returned by the channel, or paid out by us.
 
-    Online/POS channels refund through the channel; cash refunds leave the store's till
-    (`store_id`), wire and loan refunds leave our bank account (`bank_account_id`).
+    Without `payout_via` (or `channel`): online/POS channels refund through the channel; cash
+    refunds leave the store's till (`store_id`), wire and loan refunds leave our bank account
+    (`bank_account_id`). The offline refunds queue says how it paid: `bank_transfer` leaves
+    the bank account, `till` the till of `store_id`, whatever the payment's channel.
     """
 
     event_id: str
@@ -66,6 +77,7 @@ class RefundSucceeded:
     refund_id: str | None = None
     store_id: str | None = None
     bank_account_id: str | None = None
+    payout_via: PayoutVia | None = None
     currency: str = DEFAULT_CURRENCY
 
 

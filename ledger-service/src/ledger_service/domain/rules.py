@@ -17,7 +17,10 @@ the event id, so replaying an event posts nothing new.
 | RefundSucceeded      | online/POS: Dr deposits:<order> / Cr clearing:<ch>;                    |
 |                      | cash: Dr refunds_payable / Cr cash:<store>;                            |
 |                      | wire, loan: Dr refunds_payable / Cr bank:<account>;                    |
-|                      | discount (reversed): Dr deposits:<order> / Cr marketing_expense        |
+|                      | discount (reversed): Dr deposits:<order> / Cr marketing_expense;       |
+|                      | paid out by hand (payout_via): Cr bank:<account> (bank_transfer) or    |
+|                      | cash:<store> (till); Dr refunds_payable, or deposits:<order> for an    |
+|                      | online/POS channel (no payable was owed for it)                        |
 | SettlementReported   | Dr bank (net) + Dr fees:<ch> (fee) / Cr clearing:<ch> (gross);         |
 |                      | loan: clearing is loan_receivable; negative amounts flip sides         |
 | WireReceived         | Dr bank / Cr deposits:<matched order>, or Cr suspense when unmatched   |
@@ -64,6 +67,7 @@ from ledger_service.domain.events import (
     OrderDelivered,
     PaymentReversed,
     PaymentSucceeded,
+    PayoutVia,
     ReconAdjusted,
     RefundOwed,
     RefundSucceeded,
@@ -143,9 +147,12 @@ def refund_owed(event: RefundOwed, chart: Chart = DEFAULT_CHART) -> PostingPropo
 
 
 def refund_succeeded(event: RefundSucceeded, chart: Chart = DEFAULT_CHART) -> PostingProposal:
-    """Channel refunds leave clearing; offline refunds settle the payable from till or bank."""
+    """Channel refunds leave clearing; offline refunds settle the payable from till or bank;
+    a refund paid out by hand (``payout_via``) leaves the bank or the till it names."""
     amount_fen = _positive("amount_fen", event.amount_fen)
-    if event.channel in CLEARING_CHANNELS:
+    if event.payout_via in (PayoutVia.BANK_TRANSFER, PayoutVia.TILL):
+        debit, credit = _paid_by_hand(event)
+    elif event.channel in CLEARING_CHANNELS:
         debit, credit = deposits_account(event.order_id), clearing_account(event.channel)
     elif event.channel is Channel.DISCOUNT:
         debit, credit = deposits_account(event.order_id), MARKETING_EXPENSE_ACCOUNT
@@ -156,6 +163,19 @@ def refund_succeeded(event: RefundSucceeded, chart: Chart = DEFAULT_CHART) -> Po
     legs = _transfer(debit, credit, amount_fen, event.currency)
     text = f"refund {event.refund_id or ''} via {event.channel.value} for order {event.order_id}"
     return _proposal(event.event_id, event.occurred_at, text, legs, event.currency, chart)
+
+
+def _paid_by_hand(event: RefundSucceeded) -> tuple[str, str]:
+    """A queue payout: the money left the bank or the till, never a clearing account.
+    RefundOwed booked a payable for offline channels only (online/POS: none, the channel
+    was to refund), so the debit is that payable or the order's deposits."""
+    if event.channel is Channel.DISCOUNT:
+        raise InvalidEvent("an instant discount is not paid out by hand")
+    owed = event.channel not in CLEARING_CHANNELS
+    debit = REFUNDS_PAYABLE_ACCOUNT if owed else deposits_account(event.order_id)
+    if event.payout_via is PayoutVia.TILL:
+        return debit, _cash(event.store_id)
+    return debit, _bank(event.bank_account_id)
 
 
 def settlement_reported(

@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Final
 
 from otd_shared.channels import ChannelCode
+from otd_shared.events import PayoutVia
 
 FINANCE_QUEUE: Final = "finance"
 STORE_QUEUE_PREFIX: Final = "store:"
@@ -49,6 +50,11 @@ def payout_method_for(channel: ChannelCode | None) -> PayoutMethod:
     """A cash payment is paid back at the till it was paid into; everything else by transfer
     (the ledger books cash refunds against ``cash:<store>`` and the others against the bank)."""
     return PayoutMethod.CASH if channel == "cash" else PayoutMethod.BANK_TRANSFER
+
+
+def payout_via(method: PayoutMethod) -> PayoutVia:
+    """PaymentCallback's ``payout_via`` for a payout: the money left the bank or the till."""
+    return "till" if method is PayoutMethod.CASH else "bank_transfer"
 
 
 def first_owner(method: PayoutMethod, store_id: str | None) -> str:

@@ -256,7 +256,8 @@ async def _pay_out(uow: GatewayUnitOfWork, item: OfflineRefund, *, now: datetime
     if not await uow.payments.add_refunded(payment.payment_id, refund.amount_fen, now=now):
         raise NotRefundable(f"payment {payment.payment_id} has less than this left to refund")
     event = refund_callback(payment, refund, completed_at=now)
-    await uow.emit(event.model_copy(update={"store_id": item.store_id}))
+    update = {"store_id": item.store_id, "payout_via": rules.payout_via(item.payout_method)}
+    await uow.emit(event.model_copy(update=update))
 
 
 def _callback_without_payment(
@@ -278,6 +279,7 @@ def _callback_without_payment(
         refund_id=str(refund.refund_id),
         store_id=item.store_id,
         completed_at=now,
+        payout_via=rules.payout_via(item.payout_method),
     )
 
 

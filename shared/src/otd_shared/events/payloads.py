@@ -18,6 +18,8 @@ Fen = Annotated[int, Field(strict=True)]
 NonNegativeFen = Annotated[int, Field(strict=True, ge=0)]
 PositiveFen = Annotated[int, Field(strict=True, gt=0)]
 StatementVersion = Annotated[int, Field(strict=True, ge=1)]
+# Where a refund's money left (PaymentCallback.payout_via).
+PayoutVia = Literal["channel", "bank_transfer", "till"]
 BillingStage = Literal["intent", "firm", "final", "service", "installment", "payoff"]
 
 
@@ -430,6 +432,11 @@ class PaymentCallback(_Payload):
     Never emitted for a synchronous channel answer alone. ``reversed``: an offline payment
     recorded by us was wrong and is taken back (a cash receipt reversed by finance, a wire
     claim undone); ``refund_id`` then carries the reversal's id and ``reason`` says why.
+
+    ``payout_via`` (``refunded`` only) says where the refund's money left: ``channel`` (or
+    absent, as every event before the field) the channel or acquirer returned it;
+    ``bank_transfer`` finance paid it from our bank account; ``till`` a cashier paid it in
+    cash at the till of ``store_id`` (the offline refunds queue's payouts).
     """
 
     event_type: Literal["PaymentCallback"] = "PaymentCallback"
@@ -447,6 +454,7 @@ class PaymentCallback(_Payload):
     store_id: str | None = None
     completed_at: datetime
     reason: str | None = None
+    payout_via: PayoutVia | None = None
 
 
 class PaymentCorrected(_Payload):
@@ -666,6 +674,7 @@ __all__ = [
     "OrderRepriced",
     "PaymentCallback",
     "PaymentCorrected",
+    "PayoutVia",
     "ProductionScheduled",
     "ReconCompleted",
     "ReconSource",
