@@ -158,6 +158,15 @@ async def inbox_count(runtime: LedgerRuntime, consumer: str) -> int:
     return int(count or 0)
 
 
+def consumed(runtime: LedgerRuntime, consumer: str, count: int) -> Callable[[], Awaitable[bool]]:
+    """A probe: the consumer's inbox holds `count` events."""
+
+    async def probe() -> bool:
+        return await inbox_count(runtime, consumer) == count
+
+    return probe
+
+
 async def snapshot(runtime: LedgerRuntime) -> tuple[object, ...]:
     async with runtime.sessions() as session:
         rows = await session.execute(
@@ -233,18 +242,12 @@ async def test_events_post_journals_publish_and_a_replay_changes_nothing(
         OrderDelivered(order_id=order, delivered_at=AT), producer="test", correlation_id="c"
     )
 
-    def inbox_holds(consumer: str, count: int) -> Callable[[], Awaitable[bool]]:
-        async def probe() -> bool:
-            return await inbox_count(runtime, consumer) == count
-
-        return probe
-
     async with RunningConsumer(runtime, spec):
         await publish(runtime, envelopes)
-        await eventually(inbox_holds(spec.name, len(envelopes)), timeout_s=30)
+        await eventually(consumed(runtime, spec.name, len(envelopes)), timeout_s=30)
         # Delivery after the payments: it recognises the deposits held at that moment.
         await publish(runtime, [delivered])
-        await eventually(inbox_holds(spec.name, len(envelopes) + 1), timeout_s=30)
+        await eventually(consumed(runtime, spec.name, len(envelopes) + 1), timeout_s=30)
 
     queries = LedgerQueries(runtime.ledger, runtime.sessions)
     expected = {
@@ -303,7 +306,7 @@ async def test_events_post_journals_publish_and_a_replay_changes_nothing(
     before = await snapshot(runtime)
     replay = ConsumerSpec(f"{spec.name}-replay", spec.topics, spec.handlers, new_uow=spec.new_uow)
     async with RunningConsumer(runtime, replay):
-        await eventually(inbox_holds(replay.name, len(envelopes) + 1), timeout_s=30)
+        await eventually(consumed(runtime, replay.name, len(envelopes) + 1), timeout_s=30)
     assert await snapshot(runtime) == before
 
 
@@ -338,18 +341,12 @@ async def test_a_settlement_reconciled_three_times_is_booked_once_and_gross(
         fees = await queries.account("fees:alipay", None)
         return (*(a.balance.net_debit_fen for a in found), fees.balance.net_debit_fen)
 
-    async def consumed(count: int) -> Callable[[], Awaitable[bool]]:
-        async def probe() -> bool:
-            return await inbox_count(runtime, spec.name) == count
-
-        return probe
-
     async with RunningConsumer(runtime, spec):
         await publish(runtime, envelopes[:3])
-        await eventually(await consumed(3), timeout_s=30)
+        await eventually(consumed(runtime, spec.name, 3), timeout_s=30)
         assert await balances() == (-500_000, 497_000, 3_000)
         await publish(runtime, envelopes[3:])
-        await eventually(await consumed(5), timeout_s=30)
+        await eventually(consumed(runtime, spec.name, 5), timeout_s=30)
     assert await balances() == (-600_000, 596_400, 3_600)
     async with runtime.sessions() as session:
         sources = sorted(
@@ -385,19 +382,13 @@ async def test_service_orders_become_revenue_per_kind_and_a_cancelled_one_is_ref
     ]
     spec = runtime.consumers[0]
 
-    def consumed(count: int) -> Callable[[], Awaitable[bool]]:
-        async def probe() -> bool:
-            return await inbox_count(runtime, spec.name) == count
-
-        return probe
-
     async with RunningConsumer(runtime, spec):
         # Completion is gated on payment, so it comes after the money (another topic).
         await publish(runtime, [new_envelope(p, producer="t", correlation_id="c") for p in money])
-        await eventually(consumed(len(money)), timeout_s=30)
+        await eventually(consumed(runtime, spec.name, len(money)), timeout_s=30)
         done = [new_envelope(p, producer="t", correlation_id="c") for p in completions]
         await publish(runtime, done)
-        await eventually(consumed(len(money) + len(done)), timeout_s=30)
+        await eventually(consumed(runtime, spec.name, len(money) + len(done)), timeout_s=30)
 
     queries = LedgerQueries(runtime.ledger, runtime.sessions)
     expected = {
@@ -418,6 +409,116 @@ async def test_service_orders_become_revenue_per_kind_and_a_cancelled_one_is_ref
     )
     cancelled = await queries.order_statement(maintenance)
     assert (cancelled.summary.refunded_fen, cancelled.summary.recognised_fen) == (80_000, 0)
+    trial = await queries.trial_balance(AT.date(), "CNY")
+    assert trial.total_debit_fen == trial.total_credit_fen
+    assert (await integrity_of(runtime.settings.database_url.get_secret_value())).ok
+
+
+async def accounts_of(runtime: LedgerRuntime, source_id: str) -> list[str]:
+    """The accounts the journal of one event touches, sorted."""
+    async with runtime.sessions() as session:
+        rows = await session.execute(
+            sa.text(
+                "SELECT l.account FROM ledger.journals j JOIN ledger.journal_lines l "
+                "USING (journal_id) WHERE j.source_id = :id ORDER BY l.account"
+            ),
+            {"id": source_id},
+        )
+        return [row[0] for row in rows]
+
+
+def payouts_by_hand(pos: str, till: str, no_till: str, wire: str) -> list[EventPayload]:
+    """Issue 10: refunds paid out through the offline refunds queue (``payout_via``)."""
+    return [
+        # A POS swipe whose refund the acquirer refused: finance pays it by bank transfer.
+        payment(pos, "unionpay", 100_000),
+        RefundRequested(
+            order_id=pos, billing_id="b", refund_request_id="rq-pos", amount_fen=30_000,
+            reason="overpaid", channel="unionpay",
+        ),
+        payment(pos, "unionpay", 30_000, outcome="refunded", refund_id="rf-pos",
+                payout_via="bank_transfer"),
+        # A cash receipt paid back at the store's till.
+        payment(till, "cash", 50_000, store_id="S1"),
+        RefundRequested(
+            order_id=till, billing_id="b", refund_request_id="rq-till", amount_fen=20_000,
+            reason="overpaid", channel="cash",
+        ),
+        payment(till, "cash", 20_000, outcome="refunded", refund_id="rf-till", store_id="S1",
+                payout_via="till"),
+        # A cash receipt whose store the queue did not know: paid back by bank transfer.
+        payment(no_till, "cash", 10_000, store_id="S2"),
+        RefundRequested(
+            order_id=no_till, billing_id="b", refund_request_id="rq-nt", amount_fen=10_000,
+            reason="cancelled", channel="cash",
+        ),
+        payment(no_till, "cash", 10_000, outcome="refunded", refund_id="rf-nt",
+                payout_via="bank_transfer"),
+        # A wire refunded by bank transfer.
+        WireReceived(
+            wire_id="w-payout", bank_account="ICBC-001", payer_account_last4="1234",
+            amount_fen=40_000, matched_order_id=wire, received_at=AT,
+        ),
+        RefundRequested(
+            order_id=wire, billing_id="b", refund_request_id="rq-w", amount_fen=15_000,
+            reason="overpaid", channel="wire",
+        ),
+        payment(wire, "wire", 15_000, outcome="refunded", refund_id="rf-w",
+                payout_via="bank_transfer"),
+        # UnionPay settles the swipe (gross 1,000.00, fee 5.00): clearing ends at zero.
+        ReconCompleted(
+            run_id="run-up", source="unionpay", recon_date=date(2024, 5, 1), counts={},
+            settled_fen=99_500, fee_fen=500, gross_fen=100_000,
+        ),
+    ]  # fmt: skip
+
+
+async def test_refunds_paid_out_by_hand_leave_the_bank_or_the_till_never_clearing(
+    runtime: LedgerRuntime,
+) -> None:
+    """A refused POS refund paid by bank transfer leaves the bank, so after UnionPay settles
+    the swipe its clearing account is at zero; a till payout touches no bank, a wire refund
+    by transfer no clearing account; a redelivery posts nothing twice."""
+    pos, till, no_till, wire = (unique("ORD") for _ in range(4))
+    spec = runtime.consumers[0]
+    envelopes = [
+        new_envelope(p, producer="t", correlation_id="c")
+        for p in payouts_by_hand(pos, till, no_till, wire)
+    ]
+    refunds = [e for e in envelopes if getattr(e.payload, "outcome", None) == "refunded"]
+    replay = ConsumerSpec(f"{spec.name}-again", spec.topics, spec.handlers, new_uow=spec.new_uow)
+    async with RunningConsumer(runtime, spec):
+        await publish(runtime, envelopes)
+        await eventually(consumed(runtime, spec.name, len(envelopes)), timeout_s=30)
+    before = await snapshot(runtime)
+    async with RunningConsumer(runtime, replay):  # every event again, under an empty inbox
+        await eventually(consumed(runtime, replay.name, len(envelopes)), timeout_s=30)
+    assert await snapshot(runtime) == before
+
+    queries = LedgerQueries(runtime.ledger, runtime.sessions)
+    expected = {
+        "clearing:unionpay": 0,
+        "fees:unionpay": 500,
+        # + the settlement 99,500 − the POS, no-till and wire payouts (30,000 + 10,000 + 15,000)
+        "bank:MAIN": 44_500,
+        "bank:ICBC-001": 40_000,
+        "cash:S1": 30_000,
+        "cash:S2": 10_000,
+        "refunds_payable": 0,
+        f"deposits:{pos}": -70_000,
+        f"deposits:{till}": -30_000,
+        f"deposits:{no_till}": 0,
+        f"deposits:{wire}": -25_000,
+    }
+    for code, net_debit_fen in expected.items():
+        found = await queries.account(code, None)
+        assert found.balance.net_debit_fen == net_debit_fen, code
+    assert [await accounts_of(runtime, str(e.event_id)) for e in refunds] == [
+        ["bank:MAIN", f"deposits:{pos}"],
+        ["cash:S1", "refunds_payable"],
+        ["bank:MAIN", "refunds_payable"],
+        ["bank:MAIN", "refunds_payable"],
+    ]
     trial = await queries.trial_balance(AT.date(), "CNY")
     assert trial.total_debit_fen == trial.total_credit_fen
     assert (await integrity_of(runtime.settings.database_url.get_secret_value())).ok

@@ -193,6 +193,7 @@ async def test_cash_refund_is_paid_at_the_till_and_in_the_day_report(harness: Ha
 
     [event] = await _refunded_events(h, receipt["payment_id"])
     assert (event["channel"], event["store_id"], event["amount_fen"]) == ("cash", store, 50_000)
+    assert event["payout_via"] == "till"  # the ledger books it Cr cash:<store>
     refund = await h.client.get(f"/v1/refunds/{event['refund_id']}", headers=auth("finance"))
     assert refund.json()["status"] == "succeeded"
     payment = await h.payment(receipt["payment_id"])
@@ -291,6 +292,7 @@ async def test_wire_refund_above_threshold_needs_a_second_approver(harness: Harn
         2_000_000,
         body["refund_id"],
     )
+    assert event["payout_via"] == "bank_transfer"  # the ledger books it Cr bank
 
     # The same bank transfer cannot pay a second refund.
     second = await _billing_asks_back(h, payment, 10_000)
@@ -315,6 +317,7 @@ async def test_refund_naming_no_gateway_payment_is_paid_by_transfer(harness: Har
         7_000,
     )
     assert event["refund_id"] == done.json()["refund_id"]
+    assert event["payout_via"] == "bank_transfer"
 
 
 async def test_queue_lists_filters_and_assigns(harness: Harness) -> None:

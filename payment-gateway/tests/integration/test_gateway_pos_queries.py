@@ -275,6 +275,7 @@ async def test_pos_refund_goes_through_the_acquirer(harness: Harness, channel: s
     events = await h.callbacks_events(reserved["payment_id"])
     [refunded] = [e for e in events if e["outcome"] == "refunded"]
     assert (refunded["refund_id"], refunded["amount_fen"]) == (str(refund.refund_id), 8_800)
+    assert refunded["payout_via"] is None  # the acquirer refunded it (today's meaning)
     by_finance = await h.client.post(
         f"/v1/payments/{reserved['payment_id']}/refunds",
         json={"reason": "goodwill", "amount_fen": 100},
@@ -328,3 +329,5 @@ async def test_a_refund_the_acquirer_refuses_goes_to_the_offline_refunds_queue(
     events = await h.callbacks_events(reserved["payment_id"])
     [refunded] = [e for e in events if e["outcome"] == "refunded"]
     assert (refunded["refund_id"], refunded["amount_fen"]) == (str(refund.refund_id), 8_800)
+    # The money left our bank, not the acquirer: the ledger books it Cr bank, not clearing.
+    assert refunded["payout_via"] == "bank_transfer"
