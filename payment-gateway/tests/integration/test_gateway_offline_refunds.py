@@ -502,14 +502,34 @@ async def test_a_queued_refund_the_channel_refunds_after_all_is_closed_not_paid_
         assert answer.status_code == 204, answer.text
     item = await _item_of(h, refund.refund_id)
     assert (item["status"], item["completed_by"]) == ("completed", "channel")
+    assert item["completed_at"] is not None
+    assert item["closed_reason"].startswith("wechatpay refunded it (notification; refund id 50300")
     events = [e for e in await h.callbacks_events(created["payment_id"]) if e["refund_id"]]
     assert [(e["outcome"], e["amount_fen"]) for e in events] == [("refunded", 10_000)]
-    payout = await h.client.post(
-        f"/v1/offline-refunds/{item['offline_refund_id']}/complete",
-        json={"method": "bank_transfer", "reference": f"BT{uuid.uuid4().hex[:10]}"},
-        headers=auth("finance"),
-    )
-    assert payout.status_code == 409, payout.text
+    assert events[0]["payout_via"] is None  # the channel returned the money
+    await _refused_to_people(h, str(item["offline_refund_id"]))
+    assert len([e for e in await h.callbacks_events(created["payment_id"]) if e["refund_id"]]) == 1
+
+
+async def _refused_to_people(h: Harness, item_id: str) -> None:
+    """Every move by people on an item the channel settled is a clear 409 changing nothing."""
+    before = await h.client.get(f"/v1/offline-refunds/{item_id}", headers=auth("finance"))
+    moves = [
+        ("complete", {"method": "bank_transfer", "reference": f"BT{uuid.uuid4().hex[:10]}"},
+         "finance"),
+        ("approve", None, "finance-approver"),
+        ("reject", {"reason": "x"}, "finance-approver"),
+        ("assign", {"owner": "someone"}, "finance"),
+    ]  # fmt: skip
+    for move, body, role in moves:
+        answer = await h.client.post(
+            f"/v1/offline-refunds/{item_id}/{move}", json=body, headers=auth(role)
+        )
+        assert (answer.status_code, answer.json()["code"]) == (409, "settled_by_channel"), move
+        assert "refunded by the channel" in answer.json()["detail"]
+    after = await h.client.get(f"/v1/offline-refunds/{item_id}", headers=auth("finance"))
+    assert after.json() == before.json()
+    assert after.json()["closed_reason"]
 
 
 async def _item_of(h: Harness, refund_id: uuid.UUID) -> dict[str, Any]:

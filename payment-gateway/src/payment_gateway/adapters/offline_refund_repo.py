@@ -136,10 +136,11 @@ class OfflineRefundRepository:
         return _item(row) if row is not None else None
 
     async def close_by_channel(
-        self, refund_id: uuid.UUID, *, now: datetime
+        self, refund_id: uuid.UUID, *, now: datetime, reason: str
     ) -> OfflineRefund | None:
         """The channel refunded the queued refund itself: its item (open or waiting for
-        approval) is completed by ``channel``; the item as it was before, or None."""
+        approval) is completed by ``channel`` with the reason; the item as it was before, or
+        None."""
         query = (
             sa.select(offline_refunds)
             .where(
@@ -159,6 +160,7 @@ class OfflineRefundRepository:
                 status=OfflineRefundStatus.COMPLETED.value,
                 completed_by=CHANNEL_COMPLETER,
                 completed_at=now,
+                closed_reason=reason,
                 updated_at=now,
             )
         )

@@ -215,6 +215,7 @@ offline_refunds = sa.Table(
     sa.Column("reject_reason", sa.Text),
     sa.Column("completed_by", sa.Text),
     sa.Column("completed_at", _TS),
+    sa.Column("closed_reason", sa.Text),
     sa.Column("created_at", _TS, nullable=False),
     sa.Column("updated_at", _TS),
     sa.CheckConstraint("amount_fen > 0", name="ck_offline_refunds_amount_positive"),

@@ -97,6 +97,7 @@ class OfflineRefund:
     reject_reason: str | None = None
     completed_by: str | None = None
     completed_at: datetime | None = None
+    closed_reason: str | None = None
 
     def __post_init__(self) -> None:
         assert self.amount_fen > 0, "a refund returns a positive amount"

@@ -61,6 +61,7 @@ class OfflineRefundOut(BaseModel):
     reject_reason: str | None
     completed_by: str | None
     completed_at: datetime | None
+    closed_reason: str | None
     created_at: datetime
 
     @classmethod

@@ -26,7 +26,11 @@ from otd_shared.auth import Role
 from otd_shared.channels import ChannelCode
 from otd_shared.errors import Conflict, DomainError, InvalidInput, NotFound
 from otd_shared.events import PaymentCallback
-from payment_gateway.adapters.offline_refund_repo import OfflineRefundSearch, ReferenceTaken
+from payment_gateway.adapters.offline_refund_repo import (
+    CHANNEL_COMPLETER,
+    OfflineRefundSearch,
+    ReferenceTaken,
+)
 from payment_gateway.domain import offline_refund as rules
 from payment_gateway.domain.offline_refund import OfflineRefund, OfflineRefundStatus, PayoutMethod
 from payment_gateway.domain.payment import CHANNEL_TZ
@@ -53,6 +57,12 @@ class WrongPayoutMethod(InvalidInput):
     """A cash payment is paid back at its store's till, everything else by bank transfer."""
 
     code = "wrong_payout_method"
+
+
+class SettledByChannel(Conflict):
+    """The channel refunded this refund itself: nobody pays it out, assigns or approves it."""
+
+    code = "settled_by_channel"
 
 
 class PayoutNotAllowed(DomainError):
@@ -114,7 +124,7 @@ async def complete(gw: Gateway, cmd: CompletePayout) -> OfflineRefund:
     threshold. The same payout again (method and reference) answers the item as it is."""
     now = gw.now()
     async with gw.uow() as uow:
-        item = await _locked(uow, cmd.item_id)
+        item = await _workable(uow, cmd.item_id)
         if item.status is not _S.OPEN:
             return _same_payout(item, cmd)
         _check_payout(item, cmd)
@@ -140,7 +150,7 @@ async def approve(gw: Gateway, item_id: uuid.UUID, actor: str) -> OfflineRefund:
     """A finance-approver confirms a payout above the threshold: the refund is completed."""
     now = gw.now()
     async with gw.uow() as uow:
-        item = await _locked(uow, item_id)
+        item = await _workable(uow, item_id)
         _require(item, _S.PENDING_APPROVAL)
         if item.submitted_by == actor:
             raise SameApprover("a payout is approved by someone other than who recorded it")
@@ -159,7 +169,7 @@ async def reject(gw: Gateway, item_id: uuid.UUID, actor: str, reason: str) -> Of
     cleared, the refusal kept."""
     now = gw.now()
     async with gw.uow() as uow:
-        item = await _locked(uow, item_id)
+        item = await _workable(uow, item_id)
         _require(item, _S.PENDING_APPROVAL)
         values = {
             "rejected_by": actor,
@@ -179,7 +189,7 @@ async def assign(gw: Gateway, item_id: uuid.UUID, owner: str) -> OfflineRefund:
     """Give an item that is not completed to a named owner (a person or a queue)."""
     now = gw.now()
     async with gw.uow() as uow:
-        item = await _locked(uow, item_id)
+        item = await _workable(uow, item_id)
         if not await uow.offline_refunds.assign(item_id, owner, now=now):
             raise IllegalTransition(
                 f"offline refund {item_id} is {item.status}; it keeps its owner"
@@ -283,10 +293,16 @@ def _callback_without_payment(
     )
 
 
-async def _locked(uow: GatewayUnitOfWork, item_id: uuid.UUID) -> OfflineRefund:
+async def _workable(uow: GatewayUnitOfWork, item_id: uuid.UUID) -> OfflineRefund:
+    """The item, locked; one the channel refunded itself is closed to people (409)."""
     item = await uow.offline_refunds.get(item_id, for_update=True)
     if item is None:
         raise NotFound(f"offline refund {item_id} not found")
+    if item.completed_by == CHANNEL_COMPLETER:
+        raise SettledByChannel(
+            f"offline refund {item_id} was refunded by the channel at {item.completed_at}: "
+            f"{item.closed_reason}; do not pay it out"
+        )
     return item
 
 

@@ -288,6 +288,7 @@ class QueryScheduler:
                         now=now,
                         channel_refund_id=answer.channel_refund_id,
                         failure_reason=f"channel status {answer.channel_status}",
+                        told_by="query",
                     )
                     await uow.commit()
                     return

@@ -90,8 +90,10 @@ async def settle_refund(
     now: datetime,
     channel_refund_id: str | None = None,
     failure_reason: str | None = None,
+    told_by: str = "notification",
 ) -> Refund | None:
-    """Move a refund to succeeded (counted on the payment, event emitted) or failed."""
+    """Move a refund to succeeded (counted on the payment, event emitted) or failed.
+    ``told_by`` (``notification`` or ``query``) is kept on a queued refund's closed item."""
     assert target in (RefundStatus.SUCCEEDED, RefundStatus.FAILED)
     values: dict[str, object] = {"completed_at": now, "next_query_at": None}
     if channel_refund_id:
@@ -102,17 +104,21 @@ async def settle_refund(
     if updated is None or target is RefundStatus.FAILED:
         return updated
     if refund.status is RefundStatus.MANUAL:
-        await _close_queued(uow, refund, now=now)
+        reason = f"{payment.channel} refunded it ({told_by}; refund id {channel_refund_id or '-'})"
+        await _close_queued(uow, refund, now=now, reason=reason)
     if not await uow.payments.add_refunded(payment.payment_id, refund.amount_fen, now=now):
         raise AssertionError(f"refund {refund.refund_id} would exceed payment {payment.payment_id}")
     await uow.emit(refund_callback(payment, updated, completed_at=now))
     return updated
 
 
-async def _close_queued(uow: GatewayUnitOfWork, refund: Refund, *, now: datetime) -> None:
-    """A queued (manual) refund the channel refunded itself: close its queue item. A payout
-    already recorded for it (waiting for approval) means the money may go back twice."""
-    before = await uow.offline_refunds.close_by_channel(refund.refund_id, now=now)
+async def _close_queued(
+    uow: GatewayUnitOfWork, refund: Refund, *, now: datetime, reason: str
+) -> None:
+    """A queued (manual) refund the channel refunded itself: close its queue item (who:
+    ``channel``, when, why). A payout already recorded for it (waiting for approval) means
+    the money may go back twice."""
+    before = await uow.offline_refunds.close_by_channel(refund.refund_id, now=now, reason=reason)
     if before is not None and before.status is OfflineRefundStatus.PENDING_APPROVAL:
         log.error(
             "the channel refunded a refund whose payout was recorded by hand: recover it",
