@@ -307,6 +307,10 @@ async def test_refund_naming_no_gateway_payment_is_paid_by_transfer(harness: Har
     item_id = await _billing_asks_back(h, payment, 7_000, payment_id="LOAN-42", channel="loan")
     item = await _item(h, item_id)
     assert (item["payment_id"], item["payment_ref"], item["channel"]) == (None, "LOAN-42", "loan")
+    ask = await h.client.post(
+        f"/v1/offline-refunds/{item_id}/channel-check", headers=auth("finance")
+    )
+    assert (ask.status_code, ask.json()["code"]) == (409, "no_channel_query")
     done = await _complete(h, item_id, "bank_transfer", "TRF-LOAN-42", "finance")
     assert done.json()["status"] == "completed", done.text
     [event] = await h.outbox_events("PaymentCallback", "LOAN-42")

@@ -19,6 +19,8 @@ from channel_sandbox.store import PayState
 from otd_shared.events import RefundRequested, new_envelope
 from payment_gateway.adapters.offline_tables import offline_refunds
 from payment_gateway.adapters.tables import payments, refunds
+from payment_gateway.domain.refund import RefundStatus
+from payment_gateway.service_layer import offline_refunds as offline_refunds_service
 from payment_gateway.service_layer.refunds import record_requested_refund
 from payment_gateway.testing.harness import Harness, auth
 
@@ -319,6 +321,11 @@ async def test_a_refund_the_acquirer_refuses_goes_to_the_offline_refunds_queue(
     assert not [
         e for e in await h.callbacks_events(reserved["payment_id"]) if e["outcome"] != "succeeded"
     ]
+    # Finance asks the acquirer first: it did not refund, so people pay it out.
+    check = await _channel_check(h, item["offline_refund_id"])
+    assert check.status_code == 200, check.text
+    assert check.json()["channel_outcome"] != "succeeded"
+    assert (check.json()["item"]["status"], check.json()["item"]["closed_reason"]) == ("open", None)
     done = await h.client.post(
         f"/v1/offline-refunds/{item['offline_refund_id']}/complete",
         json={"method": "bank_transfer", "reference": f"BANK-{secrets.token_hex(4)}"},
@@ -331,3 +338,55 @@ async def test_a_refund_the_acquirer_refuses_goes_to_the_offline_refunds_queue(
     assert (refunded["refund_id"], refunded["amount_fen"]) == (str(refund.refund_id), 8_800)
     # The money left our bank, not the acquirer: the ledger books it Cr bank, not clearing.
     assert refunded["payout_via"] == "bank_transfer"
+
+
+async def _channel_check(h: Harness, item_id: str) -> httpx.Response:
+    return await h.client.post(
+        f"/v1/offline-refunds/{item_id}/channel-check", headers=auth("finance")
+    )
+
+
+@pytest.mark.parametrize("channel", ACQUIRERS)
+async def test_a_queued_refund_the_acquirers_query_reports_refunded_is_closed_not_paid_twice(
+    harness: Harness, channel: str
+) -> None:
+    """A POS refund went to the queue (manual) although the acquirer refunded it after all:
+    finance's channel check queries the refund, the refund succeeds from the query
+    (PaymentCallback `refunded` once), the item is closed as settled by the channel with
+    who / when / why, and a payout is refused with 409 `settled_by_channel`."""
+    h = harness
+    reserved = await _reserve(h, channel)
+    _swipe(h, channel, reserved["out_trade_no"])
+    await _run_until_settled(h, reserved["payment_id"])
+    refund = await _billing_asks_back(h, reserved, channel, "R7")
+    await _refund_until(h, str(refund.refund_id), "processing")
+    async with h.gw.uow() as uow:  # as if its answer had been a refusal: queued for finance
+        moved = await uow.refunds.transition(
+            refund.refund_id, RefundStatus.MANUAL, now=h.gw.now(), values={"next_query_at": None}
+        )
+        assert moved is not None
+        item = await offline_refunds_service.queue_manual(uow, moved, now=h.gw.now())
+        await uow.commit()
+    h.sandbox.settle_refund(channel, refund.out_refund_no)  # the acquirer refunded it
+
+    check = await _channel_check(h, str(item.offline_refund_id))
+    assert check.status_code == 200, check.text
+    body = check.json()
+    assert body["channel_outcome"] == "succeeded"
+    assert (body["item"]["status"], body["item"]["completed_by"]) == ("completed", "channel")
+    assert body["item"]["completed_at"]
+    assert body["item"]["closed_reason"].startswith(f"{channel} refunded it (query; refund id ")
+    assert (await _refund_row(h, str(refund.refund_id)))["status"] == "succeeded"
+    again = await _channel_check(h, str(item.offline_refund_id))
+    assert (again.status_code, again.json()["code"]) == (409, "settled_by_channel")
+    payout = await h.client.post(
+        f"/v1/offline-refunds/{item.offline_refund_id}/complete",
+        json={"method": "bank_transfer", "reference": f"BANK-{secrets.token_hex(4)}"},
+        headers=auth("finance"),
+    )
+    assert (payout.status_code, payout.json()["code"]) == (409, "settled_by_channel")
+    refunded = [
+        e for e in await h.callbacks_events(reserved["payment_id"]) if e["outcome"] == "refunded"
+    ]
+    assert [(e["refund_id"], e["payout_via"]) for e in refunded] == [(str(refund.refund_id), None)]
+    assert (await _row(h, reserved["payment_id"]))["refunded_fen"] == 8_800

@@ -20,6 +20,7 @@ from payment_gateway.domain.offline_refund import (
     OfflineRefundStatus,
     PayoutMethod,
 )
+from payment_gateway.domain.outcomes import RefundOutcome
 from payment_gateway.entrypoints.api import Gw
 from payment_gateway.service_layer import offline_refunds
 
@@ -93,6 +94,15 @@ class AssignBody(BaseModel):
 class RejectBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class ChannelCheckOut(BaseModel):
+    """The channel's answer about the refund (``succeeded``: it refunded, the item is closed
+    as settled by the channel) and the item afterwards."""
+
+    channel_outcome: RefundOutcome
+    channel_status: str
+    item: OfflineRefundOut
 
 
 @router.get("/offline-refunds", response_model=OfflineRefundPage)
@@ -192,4 +202,23 @@ async def reject_offline_refund(
     """Second approver refuses the recorded payout: open again, the reference cleared."""
     return OfflineRefundOut.of(
         await offline_refunds.reject(gw, offline_refund_id, principal.subject, body.reason)
+    )
+
+
+@router.post(
+    "/offline-refunds/{offline_refund_id}/channel-check",
+    response_model=ChannelCheckOut,
+    responses={**_Responses, 503: {}},
+)
+async def check_offline_refund_with_channel(
+    offline_refund_id: uuid.UUID, gw: Gw, _: Assigner
+) -> ChannelCheckOut:
+    """Before paying out: ask the payment's channel whether it refunded after all. Refunded →
+    the refund succeeds once and the item is closed as settled by the channel (a later
+    payout is 409 ``settled_by_channel``); 409 ``no_channel_query`` when no channel can say."""
+    check = await offline_refunds.check_with_channel(gw, offline_refund_id)
+    return ChannelCheckOut(
+        channel_outcome=check.outcome,
+        channel_status=check.channel_status,
+        item=OfflineRefundOut.of(check.item),
     )

@@ -33,12 +33,20 @@ from payment_gateway.adapters.offline_refund_repo import (
 )
 from payment_gateway.domain import offline_refund as rules
 from payment_gateway.domain.offline_refund import OfflineRefund, OfflineRefundStatus, PayoutMethod
+from payment_gateway.domain.outcomes import RefundOutcome
 from payment_gateway.domain.payment import CHANNEL_TZ
 from payment_gateway.domain.refund import Refund, RefundStatus
-from payment_gateway.errors import IllegalTransition, NotRefundable
+from payment_gateway.errors import (
+    ChannelCallError,
+    ChannelUnavailable,
+    IllegalTransition,
+    NotRefundable,
+    OperationNotOffered,
+)
 from payment_gateway.service_layer.cash import DayClosed
 from payment_gateway.service_layer.context import Gateway
-from payment_gateway.service_layer.settle import refund_callback
+from payment_gateway.service_layer.refund_orders import refund_order
+from payment_gateway.service_layer.settle import refund_callback, settle_refund
 from payment_gateway.service_layer.unit_of_work import GatewayUnitOfWork
 from payment_gateway.service_layer.wires import SameApprover
 
@@ -63,6 +71,12 @@ class SettledByChannel(Conflict):
     """The channel refunded this refund itself: nobody pays it out, assigns or approves it."""
 
     code = "settled_by_channel"
+
+
+class NoChannelToAsk(Conflict):
+    """The queued refund has no channel that could have refunded it, or none to query."""
+
+    code = "no_channel_query"
 
 
 class PayoutNotAllowed(DomainError):
@@ -309,6 +323,53 @@ async def _workable(uow: GatewayUnitOfWork, item_id: uuid.UUID) -> OfflineRefund
 def _require(item: OfflineRefund, status: OfflineRefundStatus) -> None:
     if item.status is not status:
         raise IllegalTransition(f"offline refund {item.offline_refund_id} is {item.status}")
+
+
+# --- asking the channel before paying out -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelCheck:
+    """What the channel said about a queued refund, and the item afterwards."""
+
+    item: OfflineRefund
+    outcome: RefundOutcome
+    channel_status: str
+
+
+async def check_with_channel(gw: Gateway, item_id: uuid.UUID) -> ChannelCheck:
+    """Query the refund at its payment's channel (a refund sent whose fate was unclear, or one
+    an acquirer refused, may have been refunded after all). A verified "refunded" settles the
+    refund from the query (PaymentCallback ``refunded`` once) and closes the item as settled
+    by the channel; any other answer changes nothing: people pay it out."""
+    async with gw.uow() as uow:
+        item = await _workable(uow, item_id)
+        if item.status is _S.COMPLETED:
+            raise IllegalTransition(f"offline refund {item_id} is already paid out")
+        refund = await uow.refunds.get(item.refund_id)
+        payment = await uow.payments.get(item.payment_id) if item.payment_id else None
+    client = None if payment is None else gw.clients.get(payment.channel)
+    if refund is None or payment is None or client is None:
+        raise NoChannelToAsk(f"no channel holds refund {item.refund_id}: people pay it out")
+    try:
+        answer = await client.query_refund(refund_order(gw, payment, refund))
+    except OperationNotOffered as exc:
+        raise NoChannelToAsk(f"{payment.channel} offers no refund query: {exc}") from exc
+    except ChannelCallError as exc:
+        raise ChannelUnavailable(f"{payment.channel} gave no usable answer: {exc}") from exc
+    if answer.outcome is RefundOutcome.SUCCEEDED:
+        async with gw.uow() as uow:
+            await settle_refund(
+                uow,
+                payment,
+                refund,
+                RefundStatus.SUCCEEDED,
+                now=gw.now(),
+                channel_refund_id=answer.channel_refund_id,
+                told_by="query",
+            )
+            await uow.commit()
+    return ChannelCheck(await get(gw, item_id), answer.outcome, answer.channel_status)
 
 
 # --- queries ----------------------------------------------------------------------------

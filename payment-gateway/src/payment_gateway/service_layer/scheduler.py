@@ -26,7 +26,6 @@ from otd_shared.channels import ChannelCode
 from payment_gateway.adapters.channels.client_base import (
     PaymentQueryResult,
     RefundAnswer,
-    RefundOrder,
 )
 from payment_gateway.domain.outcomes import (
     ChannelOutcome,
@@ -44,6 +43,7 @@ from payment_gateway.errors import (
 )
 from payment_gateway.service_layer import offline_refunds
 from payment_gateway.service_layer.context import Gateway
+from payment_gateway.service_layer.refund_orders import refund_order
 from payment_gateway.service_layer.settle import settle_payment, settle_refund
 
 log = logging.getLogger(__name__)
@@ -210,16 +210,7 @@ class QueryScheduler:
         if payment is None or client is None:
             await self._refund_to(refund, RefundStatus.MANUAL, reason="no channel can send it")
             return
-        order = RefundOrder(
-            out_trade_no=payment.out_trade_no,
-            out_refund_no=refund.out_refund_no,
-            method=payment.method,
-            payment_amount_fen=payment.amount_fen,
-            refund_amount_fen=refund.amount_fen,
-            reason=refund.reason,
-            notify_url=gw.settings.notify_url(payment.channel),
-            channel_txn_id=payment.channel_txn_id,
-        )
+        order = refund_order(gw, payment, refund)
         try:
             if refund.status is RefundStatus.REQUESTED:
                 answer = await self._send(client.refund(order), payment.channel)
