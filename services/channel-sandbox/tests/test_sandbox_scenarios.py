@@ -138,6 +138,17 @@ async def test_control_errors(control: Control) -> None:
     assert mismatch.status_code == 422
 
 
+async def test_refuse_refunds_refuses_every_later_refund(control: Control) -> None:
+    out_trade_no = new_trade_no("RR")
+    await control(channel="unionpay", out_trade_no=out_trade_no, action="pay", amount_fen=500)
+    armed = await control(channel="unionpay", out_trade_no=out_trade_no, action="refuse_refunds")
+    assert armed.status_code == 202, armed.text
+    assert armed.json()["plan"] == ["every later refund request is refused"]
+    refund = await control(channel="unionpay", out_trade_no=out_trade_no, action="refund")
+    assert refund.status_code == 409
+    assert "refuses refunds" in refund.text
+
+
 async def test_succeed_sync_then_fail_alipay(
     merchant: Merchant, receiver: Receiver, control: Control
 ) -> None:

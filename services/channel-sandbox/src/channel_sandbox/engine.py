@@ -203,6 +203,8 @@ class Sandbox:
         """Accept a refund request (not yet succeeded); SandboxConflict when impossible."""
         if order.state is not PayState.PAID:
             raise SandboxConflict(f"order is {order.state.value}; only paid orders refund")
+        if order.refuses_refunds:
+            raise SandboxConflict("the channel refuses refunds of this order (refuse_refunds)")
         if amount_fen <= 0 or amount_fen > order.amount_fen - order.requested_refund_fen:
             raise SandboxConflict("refund amount exceeds what is left to refund")
         refund = Refund(out_refund_no, refund_id, amount_fen, now_s(), notify_url, reason)

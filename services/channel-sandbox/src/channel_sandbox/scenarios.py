@@ -16,6 +16,9 @@
   the action is armed and starts with its create call.
 * refund — a channel-side refund (`refund_amount_fen`, default the rest) that succeeds after
   `delay_ms`, with its refund notification.
+* refuse_refunds — the channel refuses every later refund request of the order (UnionPay 退货
+  respCode 31, Allinpay trxstatus 3999, the others' over-refund answer), as an acquirer does
+  for a transaction it will not return.
 
 Orders unknown to the sandbox are created from `amount_fen` (+ `notify_url`, else
 `<gateway>/callbacks/<channel>`) as the channel's `SandboxChannel.start_order` says; Alipay
@@ -44,6 +47,7 @@ Action = Literal[
     "notify_out_of_order",
     "succeed_sync_then_fail",
     "refund",
+    "refuse_refunds",
 ]
 DEFAULT_DELAY_MS: Final[Mapping[str, int]] = {
     "open": 0,
@@ -54,6 +58,7 @@ DEFAULT_DELAY_MS: Final[Mapping[str, int]] = {
     "notify_out_of_order": 200,
     "succeed_sync_then_fail": 1000,
     "refund": 0,
+    "refuse_refunds": 0,
 }
 
 
@@ -317,6 +322,14 @@ def _refund(
     return ActionOutcome(order.out_trade_no, order, plan, deliveries)
 
 
+def _refuse_refunds(
+    sandbox: Sandbox, order: Order, command: ActionCommand, delay_s: float
+) -> ActionOutcome:
+    del sandbox, command, delay_s
+    order.refuses_refunds = True
+    return ActionOutcome(order.out_trade_no, order, ["every later refund request is refused"])
+
+
 ACTIONS: Final[Mapping[str, ActionFn]] = {
     "open": _open,
     "pay": _pay,
@@ -326,6 +339,7 @@ ACTIONS: Final[Mapping[str, ActionFn]] = {
     "notify_out_of_order": _notify_out_of_order,
     "succeed_sync_then_fail": _sync_then_fail,
     "refund": _refund,
+    "refuse_refunds": _refuse_refunds,
 }
 
 

@@ -118,6 +118,7 @@ class Order:
     paid_s: int | None = None
     closed_s: int | None = None
     sync_success: bool = False  # succeed_sync_then_fail: synchronous answers say "paid"
+    refuses_refunds: bool = False  # refuse_refunds: every later refund request is refused
     request: dict[str, object] = field(default_factory=dict)  # fields of the create call
     refunds: dict[str, Refund] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
