@@ -197,3 +197,86 @@ async def test_wechat_and_unionpay_codes_pay_the_firm_deposit(
     for payment_id in (wechat["payment_id"], unionpay["payment_id"]):
         shown = await j.get("payment-gateway", f"/v1/payments/{payment_id}")
         assert shown["channel_txn_id"], shown
+
+
+async def test_a_refused_pos_refund_is_paid_by_bank_transfer_and_booked_from_the_bank(
+    running_cluster: RunningCluster, http: Any
+) -> None:
+    """Two UnionPay swipes overpay the firm deposit; UnionPay refuses the refund (退货), so
+    the gateway queues it for finance, who pays it by bank transfer: the ledger books the
+    payout Dr deposits / Cr bank, never the UnionPay clearing account (which keeps the two
+    swipes the acquirer will settle), and the order's deposits hold exactly the billing."""
+    j = Journey(running_cluster, http)
+    order_id = await _order_locked(j)
+    store, terminal = await _store(j, "unionpay")
+    firm = await j.payable(order_id, "firm")
+    rest_fen = firm["outstanding_fen"]
+    qrs = [await _qr(j, firm["billing_id"], rest_fen, store) for _ in range(2)]
+    swipes = [
+        await j.call(
+            "POST",
+            "payment-gateway",
+            "/v1/pos/charges",
+            "pos-integrator",
+            json={"token": issued["token"], "terminal_id": terminal, "channel": "unionpay"},
+        )
+        for issued in qrs
+    ]
+    for charge in swipes:
+        order = {"channel": "unionpay", "out_trade_no": charge["out_trade_no"]}
+        await j.sandbox(**order, action="refuse_refunds", amount_fen=rest_fen)
+        await j.sandbox(**order, action="pay", amount_fen=rest_fen)
+    for swipe in swipes:
+        await _succeeded(j, swipe["payment_id"])
+
+    async def queued() -> dict[str, Any] | None:
+        page = await j.get(
+            "payment-gateway",
+            f"/v1/offline-refunds?billing_id={firm['billing_id']}&status=open",
+            "finance",
+        )
+        items = (page or {}).get("items", [])
+        return items[0] if items else None
+
+    item = await eventually(queued, timeout_s=WAIT_S)
+    assert (item["channel"], item["payout_method"], item["amount_fen"]) == (
+        "unionpay",
+        "bank_transfer",
+        rest_fen,
+    )
+    done = await j.call(
+        "POST",
+        "payment-gateway",
+        f"/v1/offline-refunds/{item['offline_refund_id']}/complete",
+        "finance",
+        json={"method": "bank_transfer", "reference": f"BT-{uuid.uuid4().hex[:12]}"},
+    )
+    if done["status"] == "pending_approval":  # above the approval threshold
+        done = await j.call(
+            "POST",
+            "payment-gateway",
+            f"/v1/offline-refunds/{item['offline_refund_id']}/approve",
+            "finance-approver",
+        )
+    assert done["status"] == "completed", done
+
+    async def booked() -> list[dict[str, Any]] | None:
+        statement = await j.get("ledger-service", f"/v1/orders/{order_id}/statement")
+        lines = (statement or {}).get("lines", [])
+        refunds = [line for line in lines if line["debit_fen"] and "deposits:" in line["account"]]
+        return lines if refunds else None
+
+    lines = await eventually(booked, timeout_s=WAIT_S)
+    moves = {(line["account"], line["debit_fen"], line["credit_fen"]) for line in lines}
+    paid_out = [m for m in moves if m[0].startswith("bank:")]
+    assert paid_out == [(paid_out[0][0], 0, rest_fen)], lines  # Cr bank, the payout
+    swiped = [m for m in lines if m["account"] == "clearing:unionpay"]
+    assert sorted((m["debit_fen"], m["credit_fen"]) for m in swiped) == [(rest_fen, 0)] * 2
+    assert (f"deposits:{order_id}", rest_fen, 0) in moves  # the refund left the deposits
+
+    async def billing_paid() -> dict[str, Any] | None:
+        fund = await j.get("billing-service", f"/v1/orders/{order_id}/fund-order", "finance")
+        billing = next(b for b in fund["billings"] if b["stage"] == "firm")
+        return billing if billing["paid_fen"] == billing["amount_fen"] else None
+
+    assert (await eventually(billing_paid, timeout_s=WAIT_S))["status"] == "paid"
