@@ -7,12 +7,15 @@ finance queue otherwise. Finance completes a bank transfer with the bank's refer
 cashier, or finance, a cash payout with the till voucher); above
 ``OFFLINE_REFUND_APPROVAL_THRESHOLD_FEN`` the completion waits for a finance-approver other
 than who recorded it. Completion makes the refund ``succeeded`` and emits the usual refund
-PaymentCallback (``refunded``, with the refund id), so billing, the ledger (Dr refunds_payable
-/ Cr bank:<account> or cash:<store>) and recon follow, exactly once: the reference is unique
-and every move is a guarded UPDATE.
+PaymentCallback (``refunded``, with the refund id and ``payout_via`` ``bank_transfer`` or
+``till``), so billing, the ledger (Cr bank:<account> or cash:<store>, never a clearing
+account) and recon follow, exactly once: the reference is unique and every move is a
+guarded UPDATE.
 
-POS refunds are not queued: they go back through the acquirer's refund call
-(adapters/channels/unionpay/client.py, allinpay/client.py), as online ones do.
+POS refunds go back through the acquirer's refund call (adapters/channels/unionpay/client.py,
+allinpay/client.py), as online ones do; only one the acquirer refuses is queued. Finance may
+ask the channel first (``check_with_channel``); an item the channel refunded itself (its
+notification or that query) is closed as settled by the channel and refused to people.
 """
 
 from __future__ import annotations
