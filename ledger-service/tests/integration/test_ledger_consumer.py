@@ -427,44 +427,42 @@ async def accounts_of(runtime: LedgerRuntime, source_id: str) -> list[str]:
         return [row[0] for row in rows]
 
 
+def paid_by_hand(
+    order: str, channel: str, fen: int, via: str, **extra: object
+) -> list[EventPayload]:
+    """Billing asks the refund back (RefundRequested), the queue pays it out ``via``."""
+    owed = RefundRequested(
+        order_id=order,
+        billing_id="b",
+        refund_request_id=f"rq-{order}",
+        amount_fen=fen,
+        reason="overpaid",
+        channel=channel,
+    )
+    paid = payment(
+        order, channel, fen, outcome="refunded", refund_id=f"rf-{order}", payout_via=via, **extra
+    )
+    return [owed, paid]  # fmt: skip
+
+
 def payouts_by_hand(pos: str, till: str, no_till: str, wire: str) -> list[EventPayload]:
     """Issue 10: refunds paid out through the offline refunds queue (``payout_via``)."""
     return [
         # A POS swipe whose refund the acquirer refused: finance pays it by bank transfer.
         payment(pos, "unionpay", 100_000),
-        RefundRequested(
-            order_id=pos, billing_id="b", refund_request_id="rq-pos", amount_fen=30_000,
-            reason="overpaid", channel="unionpay",
-        ),
-        payment(pos, "unionpay", 30_000, outcome="refunded", refund_id="rf-pos",
-                payout_via="bank_transfer"),
+        *paid_by_hand(pos, "unionpay", 30_000, "bank_transfer"),
         # A cash receipt paid back at the store's till.
         payment(till, "cash", 50_000, store_id="S1"),
-        RefundRequested(
-            order_id=till, billing_id="b", refund_request_id="rq-till", amount_fen=20_000,
-            reason="overpaid", channel="cash",
-        ),
-        payment(till, "cash", 20_000, outcome="refunded", refund_id="rf-till", store_id="S1",
-                payout_via="till"),
+        *paid_by_hand(till, "cash", 20_000, "till", store_id="S1"),
         # A cash receipt whose store the queue did not know: paid back by bank transfer.
         payment(no_till, "cash", 10_000, store_id="S2"),
-        RefundRequested(
-            order_id=no_till, billing_id="b", refund_request_id="rq-nt", amount_fen=10_000,
-            reason="cancelled", channel="cash",
-        ),
-        payment(no_till, "cash", 10_000, outcome="refunded", refund_id="rf-nt",
-                payout_via="bank_transfer"),
+        *paid_by_hand(no_till, "cash", 10_000, "bank_transfer"),
         # A wire refunded by bank transfer.
         WireReceived(
             wire_id="w-payout", bank_account="ICBC-001", payer_account_last4="1234",
             amount_fen=40_000, matched_order_id=wire, received_at=AT,
         ),
-        RefundRequested(
-            order_id=wire, billing_id="b", refund_request_id="rq-w", amount_fen=15_000,
-            reason="overpaid", channel="wire",
-        ),
-        payment(wire, "wire", 15_000, outcome="refunded", refund_id="rf-w",
-                payout_via="bank_transfer"),
+        *paid_by_hand(wire, "wire", 15_000, "bank_transfer"),
         # UnionPay settles the swipe (gross 1,000.00, fee 5.00): clearing ends at zero.
         ReconCompleted(
             run_id="run-up", source="unionpay", recon_date=date(2024, 5, 1), counts={},
