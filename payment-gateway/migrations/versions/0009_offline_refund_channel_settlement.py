@@ -1,8 +1,8 @@
 """A queued refund the channel refunded itself is closed with why (``closed_reason``: the
 channel, how it told us and its refund id), beside who (``completed_by = 'channel'``) and when.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 from otd_shared.migrations import current_schema
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
