@@ -44,6 +44,21 @@ def test_roundtrip_keeps_type_and_fields() -> None:
     assert decoded.partition_key == b"o1"
 
 
+def test_payout_via_is_optional_and_closed() -> None:
+    """Old events (no payout_via) still decode; a new one keeps it; an unknown way is refused."""
+    old = json.loads(_callback().model_dump_json())
+    del old["payout_via"]
+    assert PaymentCallback.model_validate(old).payout_via is None
+    paid = _callback().model_copy(update={"outcome": "refunded", "refund_id": "r1"})
+    by_bank = PaymentCallback.model_validate({**paid.model_dump(), "payout_via": "bank_transfer"})
+    envelope = new_envelope(by_bank, producer="payment-gateway", correlation_id="c-1")
+    decoded = decode_envelope(envelope.to_bytes()).payload
+    assert isinstance(decoded, PaymentCallback)
+    assert decoded.payout_via == "bank_transfer"
+    with pytest.raises(ValidationError):
+        PaymentCallback.model_validate({**paid.model_dump(), "payout_via": "carrier_pigeon"})
+
+
 def test_event_without_order_is_keyed_by_event_id() -> None:
     payload = StatementLoaded(
         statement_id="s1",
