@@ -34,6 +34,7 @@ from payment_gateway.adapters.channels.client_base import (
     new_http_client,
 )
 from payment_gateway.adapters.channels.contract import ChannelProtocol, NotificationLimits
+from payment_gateway.adapters.channels.key_files import ChannelKeySet, ClientCertificate
 from payment_gateway.adapters.channels.registry import (
     REGISTRY,
     ChannelRegistry,
@@ -72,6 +73,7 @@ class GatewayRuntime(ServiceRuntime):
 
     _gateway: Gateway | None = field(default=None, repr=False)
     _http: httpx.AsyncClient | None = field(default=None, repr=False)
+    _mutual_tls: list[httpx.AsyncClient] = field(default_factory=list, repr=False)
 
     @property
     def gateway_settings(self) -> GatewaySettings:
@@ -82,17 +84,31 @@ class GatewayRuntime(ServiceRuntime):
     def gateway(self) -> Gateway:
         """The gateway; the first call loads keys (ChannelKeyError when one is missing)."""
         if self._gateway is None:
-            self._http = new_http_client(
-                connect_timeout_s=self.gateway_settings.channel_connect_timeout_s,
-                read_timeout_s=self.gateway_settings.channel_read_timeout_s,
-            )
+            self._http = self.new_channel_http()
             self._gateway = build_gateway(self, self._http)
         return self._gateway
+
+    def new_channel_http(
+        self, client_certificate: ClientCertificate | None = None
+    ) -> httpx.AsyncClient:
+        """A channel HTTP client with the configured timeouts; one presenting
+        `client_certificate` is kept and closed with the channels."""
+        client = new_http_client(
+            connect_timeout_s=self.gateway_settings.channel_connect_timeout_s,
+            read_timeout_s=self.gateway_settings.channel_read_timeout_s,
+            client_certificate=client_certificate,
+        )
+        if client_certificate is not None:
+            self._mutual_tls.append(client)
+        return client
 
     async def aclose_channels(self) -> None:
         """Close the channel HTTP client and the callback pool."""
         if self._gateway is not None:
             await self._gateway.store.close()
+        for client in self._mutual_tls:
+            await client.aclose()
+        self._mutual_tls.clear()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -185,7 +201,7 @@ def build_gateway(runtime: GatewayRuntime, http: httpx.AsyncClient) -> Gateway:
         keys = load_key_set_of(spec, settings.keys_dir)
         protocols[channel] = build_channel_protocol(channel, keys, limits)
         if enabled:
-            base = ChannelHttp(http, settings.channel_base_url(channel))
+            base = _channel_http(runtime, http, settings.channel_base_url(channel), keys)
             clients[channel] = build_channel_client(channel, keys, base, options)
     return Gateway(
         settings=settings,
@@ -206,6 +222,17 @@ def build_gateway(runtime: GatewayRuntime, http: httpx.AsyncClient) -> Gateway:
             pool_size=settings.callback_db_pool_size,
         ),
     )
+
+
+def _channel_http(
+    runtime: GatewayRuntime, http: httpx.AsyncClient, base_url: str, keys: ChannelKeySet
+) -> ChannelHttp:
+    """The shared client at the channel's base URL, plus, when the channel has an API client
+    certificate, the same URL on a client that presents it (WeChat's /secapi/ calls)."""
+    mutual_tls = None
+    if keys.client_certificate is not None:
+        mutual_tls = ChannelHttp(runtime.new_channel_http(keys.client_certificate), base_url)
+    return ChannelHttp(http, base_url, mutual_tls=mutual_tls)
 
 
 def build(settings: ServiceSettings) -> ServiceRuntime:

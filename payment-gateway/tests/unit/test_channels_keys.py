@@ -6,13 +6,17 @@ import json
 import re
 import shutil
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from otd_shared import keyfiles
+from payment_gateway.adapters.channels.certificates import issue, pem_of
 from payment_gateway.adapters.channels.keys import (
     CHANNEL_CODES,
     REQUIRED_IDS,
@@ -69,6 +73,25 @@ def test_layout_has_every_file_with_safe_modes(template_dir: Path) -> None:
     assert re.fullmatch(rb"[A-Za-z0-9]{32}", apiv2.read_bytes())
     assert apiv2.read_bytes() != apiv3.read_bytes()
     assert not (template_dir / "alipay" / "apiv2.key").exists()
+    assert not (template_dir / "alipay" / "apiclient_cert.pem").exists()
+
+
+def test_the_wechat_client_certificate_certifies_the_merchant_key(template_dir: Path) -> None:
+    directory = template_dir / "wechatpay"
+    certificate = x509.load_pem_x509_certificate((directory / "apiclient_cert.pem").read_bytes())
+    merchant = keyfiles.load_private_pem(directory / "merchant_private.pem").public_key()
+    certified = certificate.public_key()
+    assert isinstance(certified, rsa.RSAPublicKey)
+    assert certified.public_numbers() == merchant.public_numbers()
+    mchid = json.loads((directory / "ids.json").read_text())["mchid"]
+    assert certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == mchid
+    loaded = load_key_set(template_dir, "wechatpay").client_certificate
+    assert loaded is not None
+    assert (loaded.cert_file.name, loaded.key_file.name) == (
+        "apiclient_cert.pem",
+        "merchant_private.pem",
+    )
+    assert load_key_set(template_dir, "alipay").client_certificate is None
 
 
 def test_ids_have_the_channels_shapes(template_dir: Path) -> None:
@@ -135,6 +158,19 @@ def test_partial_layout_is_completed(tmp_path: Path) -> None:
     keys = load_key_set(tmp_path, "wechatpay")
     assert keys.require_apiv3_key() == b"TESTAPIV3KEY0123456789abcdefghij"
     assert len(keys.require_apiv2_key()) == 32  # added to an older layout without one
+    assert keys.client_certificate is not None  # so is the API client certificate
+
+
+def test_an_existing_layout_gains_its_client_certificate_and_keeps_its_keys(
+    keys_dir: Path,
+) -> None:
+    (keys_dir / "wechatpay" / "apiclient_cert.pem").unlink()
+    before = _snapshot(keys_dir)
+    generate_dev_keys(keys_dir)
+    after = _snapshot(keys_dir)
+    assert set(after) - set(before) == {"wechatpay/apiclient_cert.pem"}
+    assert all(after[name] == content for name, content in before.items())
+    assert load_key_set(keys_dir, "wechatpay").client_certificate is not None
 
 
 def test_the_gateway_neither_needs_nor_holds_the_channel_private_key(keys_dir: Path) -> None:
@@ -163,6 +199,8 @@ def test_the_gateway_neither_needs_nor_holds_the_channel_private_key(keys_dir: P
         ("wechatpay", "apiv3.key", None),
         ("wechatpay", "apiv2.key", b"short"),
         ("wechatpay", "apiv2.key", None),
+        ("wechatpay", "apiclient_cert.pem", None),
+        ("wechatpay", "apiclient_cert.pem", b"-----BEGIN CERTIFICATE-----\njunk\n"),
         ("unionpay", "channel_public.pem", b"-----BEGIN PUBLIC KEY-----\njunk\n"),
     ],
 )
@@ -186,6 +224,18 @@ def test_load_rejects_a_public_key_of_another_pair(keys_dir: Path) -> None:
     (keys_dir / "alipay" / "merchant_public.pem").write_bytes(pem)
     with pytest.raises(ChannelKeyError):
         load_key_set(keys_dir, "alipay")
+
+
+def test_load_rejects_a_client_certificate_of_another_key(keys_dir: Path) -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "another merchant")])
+    certificate = issue(
+        subject=name, public_key=other.public_key(), issuer=name, issuer_key=other, serial=1,
+        not_before=datetime.now(UTC), days=1, ca=False,
+    )  # fmt: skip
+    (keys_dir / "wechatpay" / "apiclient_cert.pem").write_bytes(pem_of(certificate))
+    with pytest.raises(ChannelKeyError, match="does not certify"):
+        load_key_set(keys_dir, "wechatpay")
 
 
 def test_unknown_channel_is_an_error(template_dir: Path) -> None:

@@ -91,6 +91,29 @@ def make_keys() -> None:
     foreign = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     (KEYS_DIR / FOREIGN_PEM).write_bytes(keyfiles.private_pem(foreign))
     _make_unionpay_certificates()
+    _make_wechat_client_certificate()
+
+
+def _make_wechat_client_certificate() -> None:
+    """apiclient_cert.pem: the self-signed test certificate of the WeChat merchant key (only
+    its match with the key is checked when loaded; TLS tests make fresh dev keys)."""
+    directory = KEYS_DIR / "wechatpay"
+    key = keyfiles.load_private_pem(directory / keyfiles.MERCHANT_PRIVATE_PEM)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, TEST_IDS["wechatpay"]["mchid"])])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=365 * 30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    (directory / keyfiles.APICLIENT_CERT_PEM).write_bytes(pem)
 
 
 def _make_unionpay_certificates() -> None:

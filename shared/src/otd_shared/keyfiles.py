@@ -7,6 +7,8 @@ The layout is one directory per channel under `var/keys/`::
     merchant_private.pem  our side (the gateway signs requests)       0600
     merchant_public.pem   our side (the sandbox verifies requests)
     apiv3.key             WeChat AEAD key, 32 ASCII characters        0600
+    apiv2.key             WeChat API v2 key (micropay signing)        0600
+    apiclient_cert.pem    WeChat: the certificate of merchant_private.pem (mutual TLS)
     ids.json              identifiers both sides agree on
 
 RSA 2048, PEM (PKCS#8 private keys, SubjectPublicKeyInfo public keys). Files are created with
@@ -34,6 +36,7 @@ APIV3_KEY_FILE: Final = "apiv3.key"
 APIV2_KEY_FILE: Final = "apiv2.key"  # WeChat API v2 key (micropay XML signing), 32 characters
 IDS_FILE: Final = "ids.json"
 CHANNEL_CERT_PEM: Final = "channel_cert.pem"  # UnionPay: the signing certificate (dev CA leaf)
+APICLIENT_CERT_PEM: Final = "apiclient_cert.pem"  # WeChat: our API client certificate (mTLS)
 
 RSA_KEY_SIZE_BITS: Final = 2048
 RSA_PUBLIC_EXPONENT: Final = 65537

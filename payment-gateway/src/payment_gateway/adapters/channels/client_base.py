@@ -10,15 +10,18 @@ Channel statuses map to ours with exhaustive tables; an unknown status maps to p
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Final, Protocol, runtime_checkable
 
 import httpx
 
 from otd_shared.channels import ChannelCode
+from payment_gateway.adapters.channels.key_files import ClientCertificate
 from payment_gateway.domain.outcomes import ChannelOutcome, RefundOutcome
 from payment_gateway.errors import ChannelUnreachable
 
@@ -138,11 +141,18 @@ class ClientOptions:
 
 
 class ChannelHttp:
-    """httpx at one channel's base URL: transport failures become ChannelUnreachable."""
+    """httpx at one channel's base URL: transport failures become ChannelUnreachable.
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
+    ``mutual_tls``: the same channel through a client that presents our API client
+    certificate (WeChat's ``/secapi/`` calls); None when the channel has none.
+    """
+
+    def __init__(
+        self, client: httpx.AsyncClient, base_url: str, *, mutual_tls: ChannelHttp | None = None
+    ) -> None:
         self._client = client
         self._base_url = base_url.rstrip("/")
+        self.mutual_tls = mutual_tls
 
     async def request(
         self, method: str, path: str, *, content: bytes | None, headers: Mapping[str, str]
@@ -163,8 +173,33 @@ class ChannelHttp:
         return response
 
 
-def new_http_client(*, connect_timeout_s: float, read_timeout_s: float) -> httpx.AsyncClient:
-    """The pooled httpx client the channel clients share (closed at shutdown)."""
+def new_http_client(
+    *,
+    connect_timeout_s: float,
+    read_timeout_s: float,
+    client_certificate: ClientCertificate | None = None,
+    ca_file: Path | None = None,
+) -> httpx.AsyncClient:
+    """The pooled httpx client the channel clients share (closed at shutdown).
+
+    With ``client_certificate`` it presents that certificate in every TLS handshake (one such
+    client per channel that needs it, same timeouts and limits); ``ca_file`` replaces the
+    default trust (certifi) for the servers' certificates (tests, a local TLS sandbox).
+    """
     timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-    return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
+    verify: ssl.SSLContext | bool = True
+    if client_certificate is not None or ca_file is not None:
+        verify = _tls_context(client_certificate, ca_file)
+    return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False, verify=verify)
+
+
+def _tls_context(certificate: ClientCertificate | None, ca_file: Path | None) -> ssl.SSLContext:
+    context = (
+        ssl.create_default_context(cafile=str(ca_file))
+        if ca_file is not None
+        else httpx.create_ssl_context()
+    )
+    if certificate is not None:
+        context.load_cert_chain(str(certificate.cert_file), str(certificate.key_file))
+    return context

@@ -11,6 +11,8 @@ Layout, one directory per channel under `var/keys/`::
     var/keys/<channel>/merchant_public.pem   our side (sandbox verifies requests)
     var/keys/wechatpay/apiv3.key             WeChat AEAD key, 32 ASCII characters         0600
     var/keys/wechatpay/apiv2.key             WeChat API v2 key (micropay signing), 32      0600
+    var/keys/wechatpay/apiclient_cert.pem    WeChat: the certificate of merchant_private.pem,
+                                             presented in mutual TLS to /secapi/ (reverse)
     var/keys/<channel>/ids.json              identifiers both sides agree on
 
 RSA 2048, PEM (PKCS#8 private keys, SubjectPublicKeyInfo public keys); the file primitives are
@@ -39,11 +41,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from otd_shared import keyfiles
 from otd_shared.channels import ChannelCode
 from otd_shared.keyfiles import (
+    APICLIENT_CERT_PEM,
     APIV2_KEY_FILE,
     APIV3_KEY_FILE,
     CHANNEL_PRIVATE_PEM,
@@ -72,13 +76,15 @@ class KeySpec:
     Every keyed channel has the four PEM files and ids.json; ``required_ids`` must be in
     ids.json, ``new_dev_ids`` makes fresh dev ids in the channel's usual shape, ``apiv3_key``
     adds WeChat's AEAD key file, ``apiv2_key`` WeChat's API v2 key (the micropay XML calls
-    are signed with it: MD5 / HMAC-SHA256, not RSA).
+    are signed with it: MD5 / HMAC-SHA256, not RSA), ``client_certificate`` WeChat's
+    ``apiclient_cert.pem`` (the certificate of our merchant key, for mutual TLS).
     """
 
     required_ids: tuple[str, ...]
     new_dev_ids: Callable[[], dict[str, str]]
     apiv3_key: bool = False
     apiv2_key: bool = False
+    client_certificate: bool = False
     certificate_files: tuple[str, ...] = ()
     """PEM certificates the directory may hold (UnionPay: its CA chain), loaded when present."""
     make_dev_certificates: Callable[[Path], None] | None = None
@@ -89,7 +95,16 @@ class KeySpec:
         """The files the gateway reads (the channel private key is the sandbox's)."""
         extra: tuple[str, ...] = (APIV3_KEY_FILE,) if self.apiv3_key else ()
         extra += (APIV2_KEY_FILE,) if self.apiv2_key else ()
+        extra += (APICLIENT_CERT_PEM,) if self.client_certificate else ()
         return (MERCHANT_PRIVATE_PEM, MERCHANT_PUBLIC_PEM, CHANNEL_PUBLIC_PEM, IDS_FILE, *extra)
+
+
+@dataclass(frozen=True)
+class ClientCertificate:
+    """Files of our TLS client identity (checked to belong together at load time)."""
+
+    cert_file: Path
+    key_file: Path
 
 
 @dataclass(frozen=True)
@@ -106,6 +121,8 @@ class ChannelKeySet:
     apiv2_key: bytes | None = field(default=None, repr=False)
     certificates: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     """Extra PEM certificates by file name (``KeySpec.certificate_files``)."""
+    client_certificate: ClientCertificate | None = None
+    """Our API client certificate and its key (``KeySpec.client_certificate``)."""
 
     def id(self, name: str) -> str:
         """Return the identifier `name` from ids.json, or raise ChannelKeyError."""
@@ -143,6 +160,9 @@ def load_keys(keys_dir: Path, channel: ChannelCode, spec: KeySpec) -> ChannelKey
         apiv3 = _load_secret_key(directory / APIV3_KEY_FILE) if spec.apiv3_key else None
         apiv2 = _load_secret_key(directory / APIV2_KEY_FILE) if spec.apiv2_key else None
         ids = _load_ids(directory / IDS_FILE, spec)
+        client_cert = (
+            _client_certificate(directory, merchant_public) if spec.client_certificate else None
+        )
         certificates = {
             name: keyfiles.read_small(directory / name)
             for name in spec.certificate_files
@@ -157,6 +177,7 @@ def load_keys(keys_dir: Path, channel: ChannelCode, spec: KeySpec) -> ChannelKey
         apiv3_key=apiv3,
         apiv2_key=apiv2,
         certificates=MappingProxyType(certificates),
+        client_certificate=client_cert,
     )
 
 
@@ -197,6 +218,19 @@ def _as_channel_key_errors() -> Iterator[None]:
 def _check_pair(private: rsa.RSAPrivateKey, public: rsa.RSAPublicKey, path: Path) -> None:
     if not keyfiles.same_public_key(private.public_key(), public):
         raise ChannelKeyError(f"{path} does not belong to its private key")
+
+
+def _client_certificate(directory: Path, merchant_public: rsa.RSAPublicKey) -> ClientCertificate:
+    """``apiclient_cert.pem``, which must certify our merchant key."""
+    path = directory / APICLIENT_CERT_PEM
+    try:
+        certificate = x509.load_pem_x509_certificate(keyfiles.read_small(path))
+    except ValueError:
+        raise ChannelKeyError(f"{path} is not a PEM certificate") from None
+    key = certificate.public_key()
+    if not isinstance(key, rsa.RSAPublicKey) or not keyfiles.same_public_key(key, merchant_public):
+        raise ChannelKeyError(f"{path} does not certify {MERCHANT_PRIVATE_PEM}")
+    return ClientCertificate(cert_file=path, key_file=directory / MERCHANT_PRIVATE_PEM)
 
 
 def _load_secret_key(path: Path) -> bytes:

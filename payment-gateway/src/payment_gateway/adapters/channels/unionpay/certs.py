@@ -25,10 +25,11 @@ from typing import Final
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from payment_gateway.adapters.channels.certificates import issue, pem_of
 from payment_gateway.errors import ChannelKeyError, Malformed, UnknownSigningKey
 
 ROOT_PEM: Final = "root.pem"
@@ -143,37 +144,6 @@ def _name(common_name: str, unit: str) -> x509.Name:
     )
 
 
-def issue(
-    *,
-    subject: x509.Name,
-    public_key: rsa.RSAPublicKey,
-    issuer: x509.Name,
-    issuer_key: rsa.RSAPrivateKey,
-    serial: int,
-    not_before: datetime,
-    days: int,
-    ca: bool,
-) -> x509.Certificate:
-    """A certificate (also used by tests to make untrusted and expired ones)."""
-    usage = x509.KeyUsage(
-        digital_signature=not ca, content_commitment=False, key_encipherment=False,
-        data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
-        encipher_only=False, decipher_only=False,
-    )  # fmt: skip
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(serial)
-        .not_valid_before(not_before)
-        .not_valid_after(not_before + timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(usage, critical=True)
-        .sign(issuer_key, hashes.SHA256())
-    )
-
-
 def leaf_name() -> x509.Name:
     """The subject of a UnionPay signing certificate."""
     return _name(SIGN_CERT_CN, SIGN_CERT_OU)
@@ -204,11 +174,6 @@ def dev_chain(
         ca=False,
     )  # fmt: skip
     return root, middle, leaf
-
-
-def pem_of(certificate: x509.Certificate) -> bytes:
-    """PEM bytes of a certificate."""
-    return certificate.public_bytes(serialization.Encoding.PEM)
 
 
 def ensure_dev_chain(directory: Path) -> None:

@@ -18,9 +18,14 @@ Every answer with ``return_code=SUCCESS`` must carry a valid ``sign`` and our ap
 mch_id; an unsigned, badly signed or foreign answer is unknown (ChannelUnreachable), never
 paid. ``return_code=FAIL`` answers are unsigned communication errors: unknown too.
 
-Production: ``/secapi/pay/reverse`` requires the merchant's API client certificate (mutual
-TLS). The gateway's shared HTTP client presents none, so against WeChat the reverse fails
-and the payment stays open for the queries and reconciliation; the sandbox needs none.
+``/secapi/pay/reverse`` requires the merchant's API client certificate (mutual TLS): it goes
+through ``ChannelHttp.mutual_tls``, the channel's base URL on an httpx client that presents
+``apiclient_cert.pem`` with our merchant key (bootstrap builds it once, with the shared
+client's timeouts and limits); the other calls take the shared client. Without that client,
+or when the server refuses the handshake (no or another certificate), the reverse is
+ChannelUnreachable: the payment stays open for the queries and reconciliation, never paid.
+The channel sandbox checks the certificate when its secapi listener runs TLS
+(docs/offline-payments.md).
 """
 
 from __future__ import annotations
@@ -42,7 +47,8 @@ from payment_gateway.errors import ChannelRefused, ChannelUnreachable
 
 MICROPAY_PATH: Final = "/pay/micropay"
 ORDER_QUERY_PATH: Final = "/pay/orderquery"
-REVERSE_PATH: Final = "/secapi/pay/reverse"
+SECAPI_PREFIX: Final = "/secapi/"  # calls that need our API client certificate
+REVERSE_PATH: Final = SECAPI_PREFIX + "pay/reverse"
 SUCCESS: Final = "SUCCESS"
 USER_PAYING: Final = "USERPAYING"
 ORDER_NOT_EXIST: Final = "ORDERNOTEXIST"
@@ -62,6 +68,7 @@ class MicropayApi:
         trade_states: Mapping[str, ChannelOutcome],
     ) -> None:
         self._http = http
+        self._secapi = http.mutual_tls
         self._key = keys.require_apiv2_key()
         self._appid = keys.id("appid")
         self._mchid = keys.id("mchid")
@@ -131,12 +138,20 @@ class MicropayApi:
             **fields,
         }
         request[v2.SIGN_FIELD] = v2.sign(request, self._key, v2.SIGN_TYPE_HMAC_SHA256)
-        response = await self._http.request(
+        response = await self._http_for(path).request(
             "POST", path, content=v2.dump_xml(request), headers={"Content-Type": CONTENT_TYPE}
         )
         if response.status_code != 200:
             raise ChannelUnreachable(f"{path}: HTTP {response.status_code}")
         return self._verified(response.content, path)
+
+    def _http_for(self, path: str) -> ChannelHttp:
+        """The client-certificate client for ``/secapi/`` paths, the shared one otherwise."""
+        if not path.startswith(SECAPI_PREFIX):
+            return self._http
+        if self._secapi is None:
+            raise ChannelUnreachable(f"{path}: no API client certificate configured")
+        return self._secapi
 
     def _verified(self, raw: bytes, path: str) -> dict[str, str]:
         try:

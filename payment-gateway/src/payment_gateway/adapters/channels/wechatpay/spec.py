@@ -9,6 +9,7 @@ from otd_shared.channels import ChannelCode, facts_of
 from payment_gateway.adapters.channels.key_files import KeySpec, dev_digits
 from payment_gateway.adapters.channels.spec import ChannelSpec
 from payment_gateway.adapters.channels.wechatpay.client import TRADE_STATES, WechatPayClient
+from payment_gateway.adapters.channels.wechatpay.client_cert import ensure_dev_client_cert
 from payment_gateway.adapters.channels.wechatpay.notification import WechatPayChannel
 
 
@@ -30,6 +31,8 @@ SPEC: Final = ChannelSpec(
         new_dev_ids=_new_dev_ids,
         apiv3_key=True,
         apiv2_key=True,  # micropay (付款码) is API v2 only
+        client_certificate=True,  # /secapi/pay/reverse: mutual TLS
+        make_dev_certificates=ensure_dev_client_cert,
     ),
     protocol=lambda keys, limits: WechatPayChannel(
         keys, max_body_bytes=limits.max_body_bytes, clock_skew_max_s=limits.clock_skew_max_s
