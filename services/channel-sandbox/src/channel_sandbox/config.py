@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[4]
@@ -73,3 +73,30 @@ class SandboxSettings(BaseSettings):
         validation_alias=_env("SANDBOX_SAP_REJECT_PREFIXES"),
         description='JSON {"<reference prefix>": "<reason>"}: SAP rejects matching documents.',
     )
+    secapi_tls_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        validation_alias=_env("SANDBOX_SECAPI_TLS_PORT"),
+        description="Serve WeChat's /secapi/ calls (the micropay reverse) over TLS on this "
+        "port, requiring the merchant's API client certificate (wechatpay/apiclient_cert.pem); "
+        "the plain port then refuses them. Needs SANDBOX_TLS_CERT_FILE and SANDBOX_TLS_KEY_FILE.",
+    )
+    tls_cert_file: Path | None = Field(
+        default=None,
+        validation_alias=_env("SANDBOX_TLS_CERT_FILE"),
+        description="The TLS listener's own server certificate (PEM).",
+    )
+    tls_key_file: Path | None = Field(
+        default=None,
+        validation_alias=_env("SANDBOX_TLS_KEY_FILE"),
+        description="The private key of SANDBOX_TLS_CERT_FILE (PEM).",
+    )
+
+    @model_validator(mode="after")
+    def _tls_listener_has_its_identity(self) -> SandboxSettings:
+        if self.secapi_tls_port is not None and not (self.tls_cert_file and self.tls_key_file):
+            raise ValueError(
+                "SANDBOX_SECAPI_TLS_PORT needs SANDBOX_TLS_CERT_FILE and SANDBOX_TLS_KEY_FILE"
+            )
+        return self

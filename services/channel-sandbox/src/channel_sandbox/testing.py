@@ -30,6 +30,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from channel_sandbox import secapi_tls
 from channel_sandbox.app import create_app, load_sandbox_keys
 from channel_sandbox.channels import alipay, lakala, wechatpay
 from channel_sandbox.channels.base import NotificationEvent, ReadNotification, SignedNotification
@@ -62,6 +63,20 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, access_log=False, ws="none"
     )
+    async with serving_config(config):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextlib.asynccontextmanager
+async def serving_secapi_tls(app: FastAPI, settings: SandboxSettings) -> AsyncIterator[str]:
+    """The sandbox's secapi TLS listener (`secapi_tls`) for `app`; yields its https base URL."""
+    async with serving_config(secapi_tls.listener_config(app, settings)):
+        yield f"https://{settings.host}:{settings.secapi_tls_port}"
+
+
+@contextlib.asynccontextmanager
+async def serving_config(config: uvicorn.Config) -> AsyncIterator[None]:
+    """Run a uvicorn server with `config` inside the running loop until the block ends."""
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
@@ -70,7 +85,7 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
         assert time.monotonic() < deadline, "server did not start"
         await asyncio.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield
     finally:
         server.should_exit = True
         await task

@@ -9,7 +9,8 @@ What the customer does is decided by the payment code's last digit (like Alipay'
 9 → a password is needed (`err_code=USERPAYING`; the order stays pending, orderquery says
 USERPAYING, until the control API pays it), 8 → refused (`AUTHCODEEXPIRE`), anything else →
 paid at once. `reverse` (撤销) closes a pending order and refunds a paid one (trade_state
-REVOKED either way). The sandbox asks for no client certificate on `/secapi/pay/reverse`.
+REVOKED either way). `/secapi/pay/reverse` needs the merchant's API client certificate when
+the sandbox runs its secapi TLS listener (`secapi_tls`); otherwise it asks for none.
 Refunds of micropay orders take the v3 refund call like any WeChat order.
 """
 
@@ -22,7 +23,7 @@ from typing import Final
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from channel_sandbox import ids
+from channel_sandbox import ids, secapi_tls
 from channel_sandbox.api.common import count_call, injected_fault, sandbox_of, signs_badly
 from channel_sandbox.channels import wechatpay as wire
 from channel_sandbox.channels.wechatpay import v2
@@ -68,6 +69,8 @@ async def _serve(request: Request, api: str, handler: Handler) -> Response:
     sandbox = sandbox_of(request)
     keys = sandbox.keys[CODE]
     api_key = keys.require_apiv2_key()
+    if secapi_tls.refused_in_plain(request, sandbox.settings):
+        return _communication_failure(sandbox, api, "请使用商户API证书 (mutual TLS)")
     try:
         params = v2.read(await request.body())
     except v2.BadXml:
