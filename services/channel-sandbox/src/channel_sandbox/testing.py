@@ -9,6 +9,7 @@
 * `Merchant`: signs requests with the merchant keys and checks the sandbox's response
   signatures.
 * `sandbox_running(...)`: a whole sandbox on a free port (for other services' tests).
+* `serving_secapi_tls(app, settings)`: the sandbox's mutual-TLS listener for WeChat's /secapi/.
 
 Used by the sandbox's own tests and by other services' tests; never imported by the app.
 """
