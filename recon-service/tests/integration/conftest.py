@@ -85,6 +85,11 @@ class ReconHarness:
         async with self.runtime.engine.connect() as conn:
             return await conn.scalar(sa.text(query), params)
 
+    async def rows(self, query: str, **params: Any) -> list[tuple[Any, ...]]:
+        """Rows from the recon schema."""
+        async with self.runtime.engine.connect() as conn:
+            return [tuple(row) for row in await conn.execute(sa.text(query), params)]
+
     async def outbox(self, event_type: str) -> list[dict[str, Any]]:
         """Envelopes of one type in the outbox, oldest first."""
         t = self.runtime.tables.outbox

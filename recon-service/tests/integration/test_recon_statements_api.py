@@ -221,3 +221,30 @@ async def test_an_oversized_upload_is_413_and_stores_nothing(recon_with) -> None
 async def test_unknown_statement_is_404(recon) -> None:
     response = await recon.http.get(f"/v1/statements/{uuid.uuid4()}/lines", headers=recon.auth())
     assert (response.status_code, response.json()["code"]) == (404, "statement_not_found")
+
+
+async def test_a_bill_off_the_bulk_path_loads_the_same_lines(recon) -> None:
+    """An ordinary WeChat bill goes by the bulk path (COPY text); the same bill with a blank
+    line between two rows falls back to the per-line parser: both store the same lines."""
+    batch = txns(30, refunds=4)
+    ordinary = wechat_bill(batch)
+    with_blank = ordinary.replace(b"\r\n`", b"\r\n \r\n`", 1)  # the rows from line 3 on
+
+    loaded = [(await recon.upload("wechatpay", data)).json() for data in (ordinary, with_blank)]
+
+    stored = []
+    for body in loaded:
+        assert body["created"] is True
+        rows = await recon.rows(
+            "SELECT line_no, kind, out_trade_no, channel_txn_id, out_refund_no, amount_fen,"
+            " fee_fen, status, occurred_at, refs, statement_date FROM recon.statement_lines"
+            " WHERE statement_id = :id ORDER BY line_no",
+            id=uuid.UUID(body["statement_id"]),
+        )
+        stored.append(rows)
+    assert [r[1:] for r in stored[0]] == [r[1:] for r in stored[1]]
+    assert [r[0] for r in stored[0]] == list(range(2, 36))
+    assert [r[0] for r in stored[1]] == list(range(3, 37))
+    assert {k: v for k, v in loaded[0].items() if k.endswith(("_fen", "_count", "lines"))} == {
+        k: v for k, v in loaded[1].items() if k.endswith(("_fen", "_count", "lines"))
+    }

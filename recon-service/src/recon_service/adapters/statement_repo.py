@@ -4,16 +4,19 @@ and the read queries. All SQL of statements lives here."""
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final
 
+import asyncpg  # type: ignore[import-untyped]
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recon_service.adapters.statements.bulk import Fallback
 from recon_service.adapters.tables import (
     SCHEMA,
     STATEMENT_LINE_COLUMNS,
@@ -22,6 +25,9 @@ from recon_service.adapters.tables import (
     upload_exceptions,
 )
 from recon_service.domain.statement import StatementLine
+
+BULK_SAVEPOINT: Final = "bulk_lines"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,6 +108,36 @@ class StatementRepository:
         self, statement_id: uuid.UUID, batches: AsyncIterable[Sequence[StatementLine]]
     ) -> None:
         """COPY the lines into the staging table inside the session's transaction."""
+        driver = await self._driver()
+        await driver.copy_records_to_table(
+            statement_lines.name,
+            schema_name=SCHEMA,
+            columns=list(STATEMENT_LINE_COLUMNS),
+            records=_rows(statement_id, batches),
+        )
+
+    async def copy_bulk(self, blocks: AsyncIterable[bytes]) -> bool:
+        """COPY text blocks of lines (the bulk path) inside the session's transaction;
+        False, with nothing of them kept, when the bulk path gives up (``Fallback``) or the
+        server refuses a value: the caller then loads the file line by line."""
+        driver = await self._driver()
+        await driver.execute(f"SAVEPOINT {BULK_SAVEPOINT}")
+        try:
+            await driver.copy_to_table(
+                statement_lines.name,
+                schema_name=SCHEMA,
+                columns=list(STATEMENT_LINE_COLUMNS),
+                source=blocks,
+                format="text",
+            )
+        except (Fallback, asyncpg.DataError) as exc:
+            await driver.execute(f"ROLLBACK TO SAVEPOINT {BULK_SAVEPOINT}")
+            log.info("statement lines: the bulk path gave up (%s); line by line", exc)
+            return False
+        await driver.execute(f"RELEASE SAVEPOINT {BULK_SAVEPOINT}")
+        return True
+
+    async def _driver(self) -> asyncpg.Connection:
         connection = await self._session.connection()
         raw = await connection.get_raw_connection()
         driver = raw.driver_connection
@@ -109,12 +145,7 @@ class StatementRepository:
         # The session has already run a statement, so asyncpg is inside its transaction: the
         # COPY commits or rolls back with the statement row and the outbox.
         assert driver.is_in_transaction(), "COPY must run inside the unit of work"
-        await driver.copy_records_to_table(
-            statement_lines.name,
-            schema_name=SCHEMA,
-            columns=list(STATEMENT_LINE_COLUMNS),
-            records=_rows(statement_id, batches),
-        )
+        return driver
 
     async def insert(self, record: StatementRecord) -> StatementRecord | None:
         """Write the statement row as the day's next version; None when the same source, day

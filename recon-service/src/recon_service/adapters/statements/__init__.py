@@ -6,6 +6,7 @@ contract every parser keeps.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import BinaryIO, Final
@@ -17,9 +18,11 @@ from recon_service.adapters.statements import (
     lakala,
     unionpay,
     wechatpay,
+    wechatpay_bulk,
     wire,
 )
 from recon_service.adapters.statements.base import ParseContext
+from recon_service.adapters.statements.bulk import BulkBlock, Fallback
 from recon_service.domain.statement import Source, StatementLine, sources_in_processing_order
 
 Parser = Callable[[BinaryIO, ParseContext], Iterator[StatementLine]]
@@ -37,6 +40,15 @@ PARSERS: Final[Mapping[Source, Parser]] = MappingProxyType(
 )
 assert set(PARSERS) == set(sources_in_processing_order()), "every source has a parser"
 
+BulkParser = Callable[[BinaryIO, uuid.UUID, ParseContext], Iterator[BulkBlock]]
+
+# Sources with a bulk path (``bulk``): ordinary files as COPY text, anything else a Fallback.
+BULK_PARSERS: Final[Mapping[Source, BulkParser]] = MappingProxyType(
+    {
+        Source.WECHATPAY: wechatpay_bulk.parse,
+    }
+)
+
 
 def parse_statement(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLine]:
     """The lines of one statement file of ``ctx.source`` (a generator: nothing is read until
@@ -44,4 +56,18 @@ def parse_statement(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLi
     return PARSERS[ctx.source](stream, ctx)
 
 
-__all__ = ["PARSERS", "ParseContext", "Parser", "parse_statement"]
+def bulk_parser(source: Source) -> BulkParser | None:
+    """The source's bulk path, if it has one."""
+    return BULK_PARSERS.get(source)
+
+
+__all__ = [
+    "BULK_PARSERS",
+    "BulkBlock",
+    "BulkParser",
+    "Fallback",
+    "ParseContext",
+    "Parser",
+    "bulk_parser",
+    "parse_statement",
+]

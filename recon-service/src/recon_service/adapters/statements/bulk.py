@@ -1,0 +1,215 @@
+"""The bulk path of statement parsing: whole chunks of a file at once, column by column, as
+COPY text — for files in their ordinary shape; anything else falls back to the per-line
+parser, which stays the reference.
+
+A bulk parser reads the file in chunks of whole lines, checks a chunk with string
+operations that run in C (decode, count, replace, split), splits it into columns and
+converts each column by calling the reference parser's own converters once per DISTINCT
+value (a bill has few distinct times, amounts and fees per day), so its values are the
+reference's by construction. It writes ``statement_lines`` rows as COPY text.
+
+It never decides that a file is broken: whatever it does not recognise as ordinary (a blank
+line between rows, a field with whitespace at its edge, a backslash, a value a converter
+refuses, a limit reached) raises ``Fallback`` and the caller parses the file again with the
+per-line parser, which refuses it with the line number or loads it. Checks that only compare
+the file with itself once every row was read (WeChat's summary row) are the reference's own
+functions over the same totals, so they raise the reference's errors directly.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from itertools import repeat
+from typing import Final, Generic, TypeVar
+
+from recon_service.adapters.statements.base import UNPACK_ERRORS, ByteStream, ParseContext
+from recon_service.domain.statement import Source
+
+CHUNK_BYTES: Final = 2 * 1024 * 1024
+"""What one read takes from the (unpacked) file; a chunk is its whole lines."""
+TRAILER_MAX_BYTES: Final = 64 * 1024
+"""What may follow the last row (a summary) for the bulk path to read it whole."""
+NULL: Final = "\\N"  # COPY text's null
+MAX_UTF8_BYTES: Final = 4  # what one character may take
+MEMO_CAP: Final = 200_000
+"""Distinct values a ``Memo`` keeps (a day's bill has about 86,400 distinct times)."""
+_WHITESPACE: Final = re.compile(r"\s")
+# A column of yuan amounts with exactly two decimals, one per line (no sign, no space).
+_YUAN_COLUMN: Final = re.compile(r"[0-9]{1,15}\.[0-9]{2}(?:\n[0-9]{1,15}\.[0-9]{2})*", re.ASCII)
+_JSON_UNSAFE: Final = re.compile(r'["\x00-\x1f]')
+# What a chunk must not contain for its fields to go into COPY text as they are.
+_COPY_UNSAFE: Final = ("\t", "\\", "\r")
+
+T = TypeVar("T", bound=Hashable)
+K = TypeVar("K")
+
+
+class Fallback(Exception):  # noqa: N818  (a signal, not an error)
+    """The bulk path does not take this file: parse it with the per-line parser."""
+
+
+@dataclass(frozen=True, slots=True)
+class BulkBlock:
+    """COPY text of some ``statement_lines`` rows and what they add to the statement."""
+
+    text: bytes
+    lines: int
+    payments: int
+    refunds: int
+    payment_total_fen: int
+    refund_total_fen: int
+    fee_total_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Whole decoded lines of a file (without their endings, CRLF and LF alike)."""
+
+    first_line_no: int
+    lines: list[str]
+
+
+def text_chunks(
+    body: ByteStream, ctx: ParseContext, *, encoding: str, max_bytes: int
+) -> Iterator[Chunk]:
+    """The file's lines chunk by chunk under the parse's limits (bytes, lines, line length,
+    seconds); a first-line UTF-8 BOM is dropped. Anything the per-line reader would refuse
+    or treat specially — a limit reached, text not in ``encoding``, a lone CR, a tab or a
+    backslash — is a Fallback."""
+    limits = ctx.limits
+    total = 0
+    line_no = 1
+    carry = b""
+    while True:
+        if time.monotonic() > ctx.deadline:
+            raise Fallback("work budget")
+        try:
+            data = body.read(CHUNK_BYTES)  # type: ignore[attr-defined]
+        except UNPACK_ERRORS:
+            raise Fallback("unreadable") from None
+        total += len(data)
+        if total > max_bytes:
+            raise Fallback("too large")
+        if not data:
+            if carry:
+                yield _chunk(line_no, carry + b"\n", encoding, ctx)
+            return
+        data = carry + data
+        end = data.rfind(b"\n")
+        if end < 0:
+            carry = data
+            if len(carry) > limits.max_line_bytes:
+                raise Fallback("long line")
+            continue
+        carry = data[end + 1 :]
+        chunk = _chunk(line_no, data[: end + 1], encoding, ctx)
+        line_no += len(chunk.lines)
+        yield chunk
+
+
+def _chunk(line_no: int, data: bytes, encoding: str, ctx: ParseContext) -> Chunk:
+    """``data`` (whole lines, each ending in LF) as a chunk; a line over a quarter of the
+    byte limit in characters is a Fallback (it may be over the limit in bytes)."""
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        raise Fallback("charset") from None
+    text = (text.replace("\r\n", "\n") if "\r" in text else text)[:-1]
+    if any(bad in text for bad in _COPY_UNSAFE):
+        raise Fallback("special characters")
+    if line_no == 1 and text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.split("\n")
+    if line_no + len(lines) - 1 > ctx.limits.max_lines:
+        raise Fallback("too many lines")
+    if max(map(len, lines)) * MAX_UTF8_BYTES > ctx.limits.max_line_bytes:
+        raise Fallback("long line")
+    return Chunk(line_no, lines)
+
+
+class Memo(Generic[T, K]):
+    """A converter applied once per distinct value over the whole parse (the table is
+    emptied when it would outgrow ``cap`` distinct values, so memory stays bounded)."""
+
+    def __init__(self, convert: Callable[[T], K], cap: int = MEMO_CAP) -> None:
+        self._convert = convert
+        self._cap = cap
+        self._table: dict[T, K] = {}
+
+    def __call__(self, values: Sequence[T]) -> list[K]:
+        """``convert`` of every value, in order."""
+        table = self._table
+        try:
+            return list(map(table.__getitem__, values))
+        except KeyError:
+            pass
+        missing = set(values).difference(table)
+        if len(missing) > self._cap:
+            return list(map(self._convert, values))
+        if len(table) + len(missing) > self._cap:
+            table.clear()
+        convert = self._convert
+        table.update((value, convert(value)) for value in missing)
+        return list(map(table.__getitem__, values))
+
+
+def plain_yuan(values: Sequence[str]) -> list[int] | None:
+    """Fen of a column of yuan amounts when every one is written ``123.45`` (what
+    ``money.wire_yuan_to_fen`` reads as 12345), else None: the caller converts them one by
+    one."""
+    joined = "\n".join(values)
+    if not values or _YUAN_COLUMN.fullmatch(joined) is None:
+        return None
+    return list(map(int, joined.replace(".", "").split("\n")))
+
+
+def bare(values: Sequence[str]) -> bool:
+    """Whether no value has whitespace anywhere (so stripping changes none)."""
+    return _WHITESPACE.search("".join(values)) is None
+
+
+def json_safe(values: Sequence[str]) -> bool:
+    """Whether every value can go into a JSON string as it is (no quote, no control)."""
+    return _JSON_UNSAFE.search("".join(values)) is None
+
+
+def or_null(values: Sequence[str]) -> list[str]:
+    """COPY text of optional values: empty is null."""
+    return [value or NULL for value in values]
+
+
+def json_piece(key: str, value: str) -> str:
+    """``"key":"value"`` ("" for an empty value, which refs leave out); the value needs no
+    JSON escape (``json_safe``)."""
+    return f'"{key}":"{value}"' if value else ""
+
+
+def copy_rows(
+    statement_id: uuid.UUID,
+    source: Source,
+    statement_date: date,
+    first_line_no: int,
+    columns: Sequence[Sequence[str]],
+) -> bytes:
+    """COPY text of rows in ``STATEMENT_LINE_COLUMNS`` order: the constant statement id,
+    source and day, consecutive line numbers, then ``columns`` (kind … refs)."""
+    count = len(columns[0])
+    head = f"{statement_id}\t%d\t{source.value}\t{statement_date.isoformat()}"
+    numbers = map(head.__mod__, range(first_line_no, first_line_no + count))
+    rows = map("\t".join, zip(numbers, *columns, strict=False))
+    return ("\n".join(rows) + "\n").encode("utf-8")
+
+
+def utc_text(instant: datetime) -> str:
+    """A UTC instant as COPY text of a timestamptz."""
+    return instant.isoformat()
+
+
+def constant(value: str, count: int) -> list[str]:
+    """A column of one value."""
+    return list(repeat(value, count))

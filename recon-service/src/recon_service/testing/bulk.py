@@ -1,0 +1,69 @@
+"""The bulk path of statement parsing as tests see it: its COPY text read back into
+``StatementLine`` values, and a parse that goes as an upload does (bulk, else line by line)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime
+from typing import BinaryIO
+
+from recon_service.adapters.statements import (
+    Fallback,
+    ParseContext,
+    bulk_parser,
+    parse_statement,
+)
+from recon_service.adapters.statements.bulk import NULL
+from recon_service.domain.statement import LineKind, LineStatus, Source, StatementLine
+
+
+def bulk_lines(stream: BinaryIO, ctx: ParseContext) -> list[StatementLine] | None:
+    """The source's bulk path over the file as lines; None when it falls back (or the
+    source has none)."""
+    bulk = bulk_parser(ctx.source)
+    if bulk is None:
+        return None
+    try:
+        blocks = list(bulk(stream, uuid.uuid4(), ctx))
+    except Fallback:
+        return None
+    text = b"".join(block.text for block in blocks).decode("utf-8")
+    lines = [_line(row.split("\t")) for row in text.splitlines()]
+    tally = (sum(b.lines for b in blocks), sum(b.fee_total_fen for b in blocks))
+    assert tally == (len(lines), sum(line.fee_fen for line in lines)), "the blocks' tally"
+    return lines
+
+
+def parse_as_upload(stream: BinaryIO, ctx: ParseContext) -> list[StatementLine]:
+    """The file's lines the way an upload reads them: the bulk path, and when it falls back
+    the per-line parser (one work budget for both)."""
+    lines = bulk_lines(stream, ctx)
+    if lines is not None:
+        return lines
+    stream.seek(0)
+    ctx.statement_date = ctx.given_date
+    return list(parse_statement(stream, ctx))
+
+
+def _line(fields: list[str]) -> StatementLine:
+    (_, line_no, source, statement_date, kind, out_trade_no, channel_txn_id, out_refund_no,
+     amount, fee, status, occurred_at, refs) = fields  # fmt: skip
+    return StatementLine(
+        source=Source(source),
+        statement_date=date.fromisoformat(statement_date),
+        line_no=int(line_no),
+        kind=LineKind(kind),
+        out_trade_no=_nullable(out_trade_no),
+        channel_txn_id=_nullable(channel_txn_id),
+        out_refund_no=_nullable(out_refund_no),
+        amount_fen=int(amount),
+        fee_fen=int(fee),
+        status=LineStatus(status),
+        occurred_at=datetime.fromisoformat(occurred_at),
+        refs=tuple(json.loads(refs).items()),
+    )
+
+
+def _nullable(text: str) -> str | None:
+    return None if text == NULL else text
