@@ -15,8 +15,10 @@ planner knows the real sizes and hash-joins (the rules are described in ``domain
    rule (channel_txn_id, then out_trade_no) equal amounts by rank, then groups (one line and
    several records or several lines and one record of a key whose amounts add up), then the
    rest by rank of amount; then amount + time for the sources that use it.
-5. Results: a pair is status_mismatch, amount_mismatch (not within a group), fee_mismatch
-   (our fee or the contracted rate) or matched, in that order; an unpaired line is
+   Every pair carries the columns its result needs of its line and record.
+5. Results, from the pairs alone and the free lines and records: a pair is status_mismatch,
+   amount_mismatch (not within a group), fee_mismatch (our fee or the contracted rate) or
+   matched, in that order; an unpaired line is
    channel_only (unsettled when it moved no money); an unpaired succeeded record of the day
    or before is carried_over or internal_only. Records after the day that did not pair
    belong to the next day's run.
@@ -50,7 +52,8 @@ from recon_service.domain.recon import DISCREPANCIES, PPM, RULES_IN_ORDER, Match
 
 _S: Final = SCHEMA
 # Session-local staging tables of one run (dropped at commit or rollback).
-STAGING_WORK_MEM: Final = "64MB"
+# A million-line day sorts and hashes about 150 MB per step: in memory, not in temp files.
+STAGING_WORK_MEM: Final = "256MB"
 _STAGE: Final = (
     # The statement's lines (upload-exception duplicates left out) with their identity key
     # (o: our trade number, else t: the channel's id, else r: the refund number); with the
@@ -95,13 +98,31 @@ WHERE i.channel = :source
   AND NOT EXISTS (SELECT 1 FROM m_judged j WHERE j.record_kind = i.kind AND j.record_ref = i.ref_id)
 """,  # noqa: S608
     "ANALYZE m_records",
+    # Every pair carries what its result needs of its line and record, so the results are
+    # written from the pairs alone (no join of a million pairs back to lines and records).
     """
 CREATE TEMP TABLE m_pairs (
     line_no integer NOT NULL, record_kind text NOT NULL, record_ref text NOT NULL,
-    match_rule text NOT NULL, match_group text
+    match_rule text NOT NULL, match_group text,
+    kind text NOT NULL, match_key text, line_amount_fen bigint NOT NULL,
+    line_fee_fen bigint NOT NULL, line_status text NOT NULL, order_id text NOT NULL,
+    method text NOT NULL, record_amount_fen bigint NOT NULL, record_fee_fen bigint,
+    record_status text NOT NULL
 ) ON COMMIT DROP
 """,
 )
+_PAIR_COLUMNS: Final = """line_no, record_kind, record_ref, match_rule, match_group, kind,
+    match_key, line_amount_fen, line_fee_fen, line_status, order_id, method, record_amount_fen,
+    record_fee_fen, record_status"""
+# What a pair's line (l) and record (r) subqueries must offer beside their keys.
+_LINE_CARRIES: Final = "l.match_key, l.fee_fen, l.status"
+_RECORD_CARRIES: Final = "r.order_id, r.method, r.fee_fen, r.status"
+
+
+def _pair_values(rule: str, group: str = "NULL") -> str:
+    """The ``_PAIR_COLUMNS`` of a pair of line ``l`` and record ``r``."""
+    return f"""l.line_no, r.kind, r.ref_id, {rule}, {group}, l.kind, l.match_key, l.amount_fen,
+    l.fee_fen, l.status, r.order_id, r.method, r.amount_fen, r.fee_fen, r.status"""
 
 
 _PAIRED: Final = """
@@ -119,13 +140,13 @@ def _pairing(insert: str) -> str:
 def _exact(key: str, lines: str, records: str) -> str:
     """Equal kind, key and amount, by rank of time (``lines``/``records``: the tables)."""
     return f"""
-INSERT INTO m_pairs (line_no, record_kind, record_ref, match_rule)
-SELECT l.line_no, r.kind, r.ref_id, '{key}'
-FROM (SELECT l.line_no, l.kind, l.{key} AS k, l.amount_fen,
+INSERT INTO m_pairs ({_PAIR_COLUMNS})
+SELECT {_pair_values(f"'{key}'")}
+FROM (SELECT l.line_no, l.kind, l.{key} AS k, l.amount_fen, {_LINE_CARRIES},
              row_number() OVER (PARTITION BY l.kind, l.{key}, l.amount_fen
                                 ORDER BY l.occurred_at, l.line_no) AS n
       FROM {lines} l WHERE l.{key} IS NOT NULL) l
-JOIN (SELECT r.kind, r.ref_id, r.{key} AS k, r.amount_fen,
+JOIN (SELECT r.kind, r.ref_id, r.{key} AS k, r.amount_fen, {_RECORD_CARRIES},
              row_number() OVER (PARTITION BY r.kind, r.{key}, r.amount_fen
                                 ORDER BY r.completed_at, r.ref_id) AS n
       FROM {records} r WHERE r.{key} IS NOT NULL) r
@@ -135,9 +156,11 @@ JOIN (SELECT r.kind, r.ref_id, r.{key} AS k, r.amount_fen,
 def _free(key: str) -> str:
     """The free lines with a value of ``key`` and the free records sharing one."""
     return f"""
-WITH fl AS (SELECT l.line_no, l.kind, l.{key} AS k, l.amount_fen, l.occurred_at, l.status
+WITH fl AS (SELECT l.line_no, l.kind, l.{key} AS k, l.amount_fen, l.occurred_at, l.match_key,
+                   l.fee_fen, l.status
             FROM m_free_lines l WHERE l.{key} IS NOT NULL),
-fr AS (SELECT r.kind, r.ref_id, r.{key} AS k, r.amount_fen, r.completed_at, r.status
+fr AS (SELECT r.kind, r.ref_id, r.{key} AS k, r.amount_fen, r.completed_at, r.order_id,
+              r.method, r.fee_fen, r.status
        FROM m_free_records r
        WHERE r.{key} IS NOT NULL
          AND EXISTS (SELECT 1 FROM fl WHERE fl.kind = r.kind AND fl.k = r.{key}))"""  # noqa: S608
@@ -147,7 +170,7 @@ def _group(key: str) -> str:
     """One line and several records of a key (or several lines and one record), all of
     one status, whose amounts add up (within the tolerance): paired as one group."""
     return f"""
-INSERT INTO m_pairs (line_no, record_kind, record_ref, match_rule, match_group)
+INSERT INTO m_pairs ({_PAIR_COLUMNS})
 {_free(key)},
 gl AS (SELECT kind, k, count(*) AS n, sum(amount_fen) AS fen, min(status) AS status
        FROM fl GROUP BY kind, k HAVING count(DISTINCT status) = 1),
@@ -156,7 +179,7 @@ gr AS (SELECT kind, k, count(*) AS n, sum(amount_fen) AS fen, min(status) AS sta
 g AS (SELECT gl.kind, gl.k FROM gl JOIN gr ON gr.kind = gl.kind AND gr.k = gl.k
       WHERE gl.status = gr.status AND abs(gl.fen - gr.fen) <= :tolerance_fen
         AND least(gl.n, gr.n) = 1 AND greatest(gl.n, gr.n) >= 2)
-SELECT l.line_no, r.kind, r.ref_id, '{key}', 'G:' || g.kind || ':{key}:' || g.k
+SELECT {_pair_values(f"'{key}'", f"'G:' || g.kind || ':{key}:' || g.k")}
 FROM g
 JOIN fl l ON l.kind = g.kind AND l.k = g.k
 JOIN fr r ON r.kind = g.kind AND r.k = g.k"""  # noqa: S608
@@ -165,9 +188,9 @@ JOIN fr r ON r.kind = g.kind AND r.k = g.k"""  # noqa: S608
 def _rest(key: str) -> str:
     """What is left of a key, by rank of amount (partial refunds pair where they can)."""
     return f"""
-INSERT INTO m_pairs (line_no, record_kind, record_ref, match_rule)
+INSERT INTO m_pairs ({_PAIR_COLUMNS})
 {_free(key)}
-SELECT l.line_no, r.kind, r.ref_id, '{key}'
+SELECT {_pair_values(f"'{key}'")}
 FROM (SELECT fl.*, row_number() OVER (PARTITION BY fl.kind, fl.k
                                       ORDER BY fl.amount_fen, fl.occurred_at, fl.line_no) AS n
       FROM fl) l
@@ -195,20 +218,20 @@ WHERE NOT EXISTS (SELECT 1 FROM m_pairs p WHERE p.record_kind = r.kind AND p.rec
 
 # Lines no id paired, of a source paired by amount: equal kind and amount, by rank of time,
 # when the record completed within the window of the line's time; money that moved only.
-_AMOUNT_TIME: Final = """
-INSERT INTO m_pairs (line_no, record_kind, record_ref, match_rule)
-SELECT l.line_no, r.kind, r.ref_id, 'amount_time'
-FROM (SELECT l.line_no, l.kind, l.amount_fen, l.occurred_at,
+_AMOUNT_TIME: Final = f"""
+INSERT INTO m_pairs ({_PAIR_COLUMNS})
+SELECT {_pair_values("'amount_time'")}
+FROM (SELECT l.line_no, l.kind, l.amount_fen, l.occurred_at, {_LINE_CARRIES},
              row_number() OVER (PARTITION BY l.kind, l.amount_fen
                                 ORDER BY l.occurred_at, l.line_no) AS n
       FROM m_free_lines l WHERE l.status = 'succeeded') l
-JOIN (SELECT r.kind, r.ref_id, r.amount_fen, r.completed_at,
+JOIN (SELECT r.kind, r.ref_id, r.amount_fen, r.completed_at, {_RECORD_CARRIES},
              row_number() OVER (PARTITION BY r.kind, r.amount_fen
                                 ORDER BY r.completed_at, r.ref_id) AS n
       FROM m_free_records r WHERE r.status = 'succeeded') r
   ON r.kind = l.kind AND r.amount_fen = l.amount_fen AND r.n = l.n
  AND r.completed_at BETWEEN l.occurred_at - CAST(:amount_window AS interval)
-                        AND l.occurred_at + CAST(:amount_window AS interval)"""
+                        AND l.occurred_at + CAST(:amount_window AS interval)"""  # noqa: S608
 
 
 # The results: pairs (a group's amounts were checked as a group), unpaired lines, unpaired
@@ -220,22 +243,23 @@ INSERT INTO {_S}.recon_results (
     record_ref, order_id, line_amount_fen, record_amount_fen, line_fee_fen, record_fee_fen,
     line_status, record_status, discrepancy_key, match_rule, match_group)
 SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
-       CASE WHEN l.status <> c.status THEN 'status_mismatch'
-            WHEN p.match_group IS NULL AND abs(l.amount_fen - c.amount_fen) > :tolerance_fen
+       CASE WHEN p.line_status <> p.record_status THEN 'status_mismatch'
+            WHEN p.match_group IS NULL
+                 AND abs(p.line_amount_fen - p.record_amount_fen) > :tolerance_fen
                  THEN 'amount_mismatch'
-            WHEN (p.match_group IS NULL AND c.fee_fen IS NOT NULL AND l.fee_fen <> c.fee_fen)
-              OR (l.kind = 'payment' AND f.ppm IS NOT NULL
-                  AND l.fee_fen <> (l.amount_fen * f.ppm + {PPM // 2}) / {PPM})
+            WHEN (p.match_group IS NULL AND p.record_fee_fen IS NOT NULL
+                  AND p.line_fee_fen <> p.record_fee_fen)
+              OR (p.kind = 'payment' AND f.ppm IS NOT NULL
+                  AND p.line_fee_fen <> (p.line_amount_fen * f.ppm + {PPM // 2}) / {PPM})
                  THEN 'fee_mismatch'
             ELSE 'matched' END,
-       l.kind, l.match_key, CAST(:statement_id AS uuid), l.line_no, c.kind, c.ref_id, c.order_id,
-       l.amount_fen, c.amount_fen, l.fee_fen, c.fee_fen, l.status, c.status,
-       'P:' || c.kind || ':' || c.ref_id, p.match_rule, p.match_group
+       p.kind, p.match_key, CAST(:statement_id AS uuid), p.line_no, p.record_kind, p.record_ref,
+       p.order_id, p.line_amount_fen, p.record_amount_fen, p.line_fee_fen, p.record_fee_fen,
+       p.line_status, p.record_status, 'P:' || p.record_kind || ':' || p.record_ref,
+       p.match_rule, p.match_group
 FROM m_pairs p
-JOIN m_lines l ON l.line_no = p.line_no
-JOIN m_records c ON c.kind = p.record_kind AND c.ref_id = p.record_ref
 LEFT JOIN (SELECT unnest(CAST(:rate_methods AS text[])) AS method,
-                  unnest(CAST(:rate_ppm AS bigint[])) AS ppm) f ON f.method = c.method
+                  unnest(CAST(:rate_ppm AS bigint[])) AS ppm) f ON f.method = p.method
 UNION ALL
 SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
        CASE WHEN l.status = 'succeeded' THEN 'channel_only' ELSE 'unsettled' END,
@@ -274,7 +298,7 @@ def match_steps(window: RunWindow) -> tuple[str, ...]:
                                               _group(key), _rest(key))]  # fmt: skip
     if window.amount_time_window is not None:
         steps.append(_pairing(_AMOUNT_TIME))
-    return (*_STAGE, *steps, "ANALYZE m_pairs", _RESULTS)
+    return (*_STAGE, *steps, _RESULTS)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,6 +27,8 @@ from recon_service.adapters.tables import (
 from recon_service.domain.statement import StatementLine
 
 BULK_SAVEPOINT: Final = "bulk_lines"
+# The duplicate search groups every line of the statement: in memory for a million lines.
+DUPLICATES_WORK_MEM: Final = "256MB"
 log = logging.getLogger(__name__)
 
 
@@ -255,6 +257,7 @@ class UploadExceptionRepository:
 
     async def record_duplicates(self, statement: StatementRecord) -> int:
         """Every line identical to an earlier one of the statement; returns how many."""
+        await self._session.execute(sa.text(f"SET LOCAL work_mem = '{DUPLICATES_WORK_MEM}'"))
         result = await self._session.execute(
             sa.text(DUPLICATES_SQL),
             {
