@@ -11,6 +11,7 @@ Accepts the bare ZM file or the downloaded zip holding ``INN…ZM_<merId>``.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -18,6 +19,7 @@ from pathlib import PurePosixPath
 from typing import BinaryIO, Final
 
 from recon_service.adapters.statements.base import (
+    TIME_CACHE_SIZE,
     ZIP_MAGIC,
     ByteStream,
     ParseContext,
@@ -66,6 +68,8 @@ def _offsets() -> tuple[tuple[int, int], ...]:
 
 
 SPANS: Final = _offsets()
+# An ASCII record: every field by its width, one separator after each but the last.
+RECORD_RE: Final = re.compile(" ".join(f"(.{{{width}}})" for width in WIDTHS), re.DOTALL | re.ASCII)
 
 
 def parse(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLine]:
@@ -116,12 +120,17 @@ def _records(body: ByteStream, ctx: ParseContext, max_bytes: int) -> Iterator[St
 
 
 def _fields(raw: bytes, line_no: int) -> list[str]:
-    """Slice one record by bytes, then decode each field."""
+    """Slice one record by bytes, then decode each field. An ASCII record (the usual one) is
+    sliced in one match of the layout, which checks every separator at once."""
     if len(raw) > RECORD_BYTES:
         raise StatementFormatError(
             line_no, f"record is {len(raw)} bytes; ZM records are {RECORD_BYTES} (wrong widths?)"
         )
     record = raw.ljust(RECORD_BYTES, b" ")
+    if record.isascii():
+        found = RECORD_RE.fullmatch(record.decode("ascii"))
+        if found is not None:
+            return [field.strip() for field in found.groups()]
     fields = []
     for number, (start, end) in enumerate(SPANS, start=1):
         if end < RECORD_BYTES and record[end : end + 1] != SEPARATOR:
@@ -191,14 +200,29 @@ def _trace_time(text: str, day: date, line_no: int) -> datetime:
     """MMDDhhmmss in the year that puts it nearest to the statement date."""
     if len(text) != 10 or not text.isdigit():
         raise StatementFormatError(line_no, f"交易传输时间 {text!r} is not MMDDhhmmss")
+    found = _nearest(text, day)
+    if found is None:
+        raise StatementFormatError(line_no, f"交易传输时间 {text!r} is not a valid time")
+    return found
+
+
+@functools.lru_cache(maxsize=TIME_CACHE_SIZE)
+def _nearest(text: str, day: date) -> datetime | None:
+    """The UTC instant of MMDDhhmmss (ten digits) in the year nearest to ``day`` (None: no
+    valid time); cached, as a file lists many records per second. ASCII digits are read
+    directly (the same as strptime of ``%Y%m%d%H%M%S``: each field is two digits), anything
+    else by strptime."""
     best: datetime | None = None
+    parts = tuple(int(text[i : i + 2]) for i in range(0, 10, 2)) if text.isascii() else None
     for year in (day.year - 1, day.year, day.year + 1):
         try:
-            candidate = datetime.strptime(f"{year}{text}", "%Y%m%d%H%M%S")  # noqa: DTZ007  (local)
+            if parts is None:
+                candidate = datetime.strptime(f"{year}{text}", "%Y%m%d%H%M%S")  # noqa: DTZ007
+            else:
+                month, mday, hour, minute, second = parts
+                candidate = datetime(year, month, mday, hour, minute, second)  # noqa: DTZ001
         except ValueError:
             continue
         if best is None or abs(candidate.date() - day) < abs(best.date() - day):
             best = candidate
-    if best is None:
-        raise StatementFormatError(line_no, f"交易传输时间 {text!r} is not a valid time")
-    return to_utc(best)
+    return None if best is None else to_utc(best)
