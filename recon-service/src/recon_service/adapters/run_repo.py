@@ -235,9 +235,10 @@ JOIN (SELECT r.kind, r.ref_id, r.amount_fen, r.completed_at, {_RECORD_CARRIES},
 
 
 # The results: pairs (a group's amounts were checked as a group), unpaired lines, unpaired
-# records of the day or before. A payment line's fee is checked against the contracted rate
-# of the record's method when there is one.
+# records of the day or before; the statement answers the count per outcome. A payment
+# line's fee is checked against the contracted rate of the record's method when there is one.
 _RESULTS: Final = f"""
+WITH written AS (
 INSERT INTO {_S}.recon_results (
     run_id, source, recon_date, outcome, kind, match_key, statement_id, line_no, record_kind,
     record_ref, order_id, line_amount_fen, record_amount_fen, line_fee_fen, record_fee_fen,
@@ -285,6 +286,8 @@ SELECT CAST(:run_id AS uuid), CAST(:source AS text), CAST(:day AS date),
        NULL, NULL
 FROM m_free_records r
 WHERE r.status = 'succeeded' AND r.business_date <= :day
+RETURNING outcome)
+SELECT outcome, count(*) FROM written GROUP BY outcome
 """  # noqa: S608
 
 
@@ -357,13 +360,11 @@ class RunRepository:
         )
         params = _match_params(run, window)
         await self._session.execute(sa.text(f"SET LOCAL work_mem = '{STAGING_WORK_MEM}'"))
-        for step in match_steps(window):
+        *steps, results = match_steps(window)
+        for step in steps:
             await self._session.execute(sa.text(step), _used(step, params))
-        rows = await self._session.execute(
-            sa.select(recon_results.c.outcome, sa.func.count())
-            .where(recon_results.c.run_id == run.run_id)
-            .group_by(recon_results.c.outcome)
-        )
+        # The results' INSERT answers the count per outcome (no second scan of them).
+        rows = await self._session.execute(sa.text(results), _used(results, params))
         return {str(outcome): int(count) for outcome, count in rows.all()}
 
     async def settlement(self, statement_id: uuid.UUID) -> tuple[int, int]:
