@@ -36,7 +36,7 @@ TRAILER_MAX_BYTES: Final = 64 * 1024
 """What may follow the last row (a summary) for the bulk path to read it whole."""
 NULL: Final = "\\N"  # COPY text's null
 MAX_UTF8_BYTES: Final = 4  # what one character may take
-MEMO_CAP: Final = 200_000
+MEMO_CAP: Final = 100_000
 """Distinct values a ``Memo`` keeps (a day's bill has about 86,400 distinct times)."""
 _WHITESPACE: Final = re.compile(r"\s")
 # A column of yuan amounts with exactly two decimals, one per line (no sign, no space).
