@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer
 
-from otd_shared.broker_loss import BrokerLossDetector, BrokerSnapshot, judge
+from otd_shared.broker_loss import BrokerLossDetector, BrokerProbe, BrokerSnapshot, judge
 from otd_shared.db import asyncpg_url
 from otd_shared.events import OrderLocked, Topic, topic_for
 from otd_shared.events.envelope import decode_envelope
@@ -82,16 +82,22 @@ async def outbox(database_url: str) -> AsyncIterator[tuple[sa.Table, object]]:
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("long_lived_client", [False, True], ids=["client-per-check", "probe"])
 async def test_a_restarted_memory_broker_gets_the_lost_events_again(
-    outbox: tuple[sa.Table, sa.ext.asyncio.AsyncEngine],
+    outbox: tuple[sa.Table, sa.ext.asyncio.AsyncEngine], long_lived_client: bool
 ) -> None:
+    """With a client per check and with the watch's long-lived probe (its connections
+    outlive the broker: it must reconnect to the new one and see the loss)."""
     table, engine = outbox
     port = free_port()
     broker = start_broker(port)
     prefix = f"loss{uuid.uuid4().hex[:6]}."
     topic = topic_for(Topic.ORDERS, prefix)
     writer = OutboxWriter(table, producer="test", topic=Topic.ORDERS, topic_prefix=prefix)
-    detector = BrokerLossDetector(engine, table, broker.bootstrap_servers, republish_window_s=600)
+    probe = BrokerProbe(broker.bootstrap_servers) if long_lived_client else None
+    detector = BrokerLossDetector(
+        engine, table, broker.bootstrap_servers, republish_window_s=600, probe=probe
+    )
 
     async def emit(count: int) -> list[uuid.UUID]:
         async with engine.begin() as conn:
@@ -137,4 +143,6 @@ async def test_a_restarted_memory_broker_gets_the_lost_events_again(
 
         assert await wait_until(all_back, timeout_s=WAIT_S)
     finally:
+        if probe is not None:
+            await probe.close()
         broker.stop()

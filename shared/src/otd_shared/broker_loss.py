@@ -66,7 +66,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError
+from aiokafka.protocol.metadata import MetadataRequest
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -143,37 +144,79 @@ def judge(
     return LossVerdict(reasons)
 
 
-async def read_snapshot(bootstrap_servers: str, topics: list[str]) -> BrokerSnapshot:
-    """Cluster id and end offsets of ``topics`` (a missing topic has none)."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, request_timeout_ms=BROKER_REQUEST_TIMEOUT_MS
-    )
-    await admin.start()
-    try:
-        # Not suppressed: a cluster id we cannot read would hide a restarted broker.
-        cluster_id: str | None = (await admin.describe_cluster()).get("cluster_id")
-        existing = set(await admin.list_topics())
-    finally:
-        await admin.close()
-    present = [t for t in topics if t in existing]
-    offsets: dict[str, dict[int, int]] = {t: {} for t in present}
-    if present:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers, request_timeout_ms=BROKER_REQUEST_TIMEOUT_MS
+class BrokerProbe:
+    """A long-lived client that reads broker snapshots: one metadata request (cluster id,
+    topics, partitions) and one offsets request per snapshot, on connections kept open
+    between checks (a watch that started a fresh admin client and consumer every second
+    cost the broker and each service about 1 % of a core at idle). A failure closes the
+    client; the next snapshot starts a new one (a restarted broker)."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self._bootstrap = bootstrap_servers
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def snapshot(self, topics: Sequence[str]) -> BrokerSnapshot:
+        """Cluster id and end offsets of ``topics`` (a missing topic has none)."""
+        try:
+            return await self._snapshot(await self._client(), topics)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Close the client (the next snapshot opens a new one)."""
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await consumer.stop()
+
+    async def _client(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap, request_timeout_ms=BROKER_REQUEST_TIMEOUT_MS
+            )
+            try:  # a failed or cancelled start must still close the client
+                await consumer.start()
+            except BaseException:
+                await consumer.stop()
+                raise
+            self._consumer = consumer
+        return self._consumer
+
+    @staticmethod
+    async def _snapshot(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> BrokerSnapshot:
+        client = consumer._client  # noqa: SLF001  (aiokafka keeps the metadata there)
+        node = client.get_random_node()
+        if node is None:
+            raise KafkaConnectionError("no broker known")
+        response = await client.send(
+            node, MetadataRequest(list(topics), allow_auto_topic_creation=False)
         )
-        try:  # start inside: a failed or cancelled start must still close the client
-            await consumer.start()
-            await consumer._client.force_metadata_update()  # noqa: SLF001  (fresh partitions)
-            partitions = [
-                TopicPartition(t, p)
-                for t in present
-                for p in consumer.partitions_for_topic(t) or ()
-            ]
+        cluster = client.cluster  # refreshed with the answer: the offsets need the leaders
+        cluster.update_metadata(response)
+        found = getattr(response, "cluster_id", None)
+        if not found:  # a cluster id we cannot read would hide a restarted broker
+            raise KafkaConnectionError("the broker named no cluster id")
+        offsets: dict[str, dict[int, int]] = {}
+        partitions: list[TopicPartition] = []
+        for topic in topics:
+            numbers = cluster.partitions_for_topic(topic)
+            if numbers:
+                offsets[topic] = {}
+                partitions += [TopicPartition(topic, p) for p in numbers]
+        if partitions:
             for tp, end in (await consumer.end_offsets(partitions)).items():
                 offsets[tp.topic][tp.partition] = end
-        finally:
-            await consumer.stop()
-    return BrokerSnapshot(cluster_id, offsets)
+        return BrokerSnapshot(str(found) if found else None, offsets)
+
+
+async def read_snapshot(bootstrap_servers: str, topics: list[str]) -> BrokerSnapshot:
+    """Cluster id and end offsets of ``topics`` (a missing topic has none), with a client
+    of its own."""
+    probe = BrokerProbe(bootstrap_servers)
+    try:
+        return await probe.snapshot(topics)
+    finally:
+        await probe.close()
 
 
 class BrokerLossDetector:
@@ -190,6 +233,7 @@ class BrokerLossDetector:
         partitions: int = PARTITIONS_PER_TOPIC,
         repair: bool = True,
         alerts: Counter | None = None,
+        probe: BrokerProbe | None = None,
     ) -> None:
         self._engine = engine
         self._table = table
@@ -205,6 +249,8 @@ class BrokerLossDetector:
         self.alerts = 0
         """Losses reported without repair (alert mode)."""
         self._last: BrokerSnapshot | None = None
+        self._probe = probe
+        """The watch's long-lived client (None: a client of its own for every check)."""
         self.republished_rows = 0
         """Rows marked unsent again since this detector started (for tests and metrics)."""
 
@@ -232,7 +278,11 @@ class BrokerLossDetector:
         published = dict.fromkeys(self._topics, 0) | await self.published_counts()
         if not published:
             return 0
-        now = await read_snapshot(self._bootstrap, sorted(published))
+        topics = sorted(published)
+        if self._probe is not None:
+            now = await self._probe.snapshot(topics)
+        else:
+            now = await read_snapshot(self._bootstrap, topics)
         verdict = judge(self._last, now, published, expected_partitions=self._partitions)
         missing = sorted(t for t in published if t not in now.end_offsets)
         if not self._repair_enabled:

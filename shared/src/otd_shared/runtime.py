@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from otd_shared.broker_loss import BrokerLossDetector, run_broker_loss_watch
+from otd_shared.broker_loss import BrokerLossDetector, BrokerProbe, run_broker_loss_watch
 from otd_shared.consumer import (
     BatchEventHandler,
     ConsumerConfig,
@@ -182,6 +182,7 @@ async def watch_broker(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
     """Beside the relay: notice a broker that lost messages and republish them
     (``otd_shared.broker_loss``)."""
     s = runtime.settings
+    probe = BrokerProbe(s.kafka_bootstrap_servers)
     detector = BrokerLossDetector(
         runtime.engine,
         runtime.tables.outbox,
@@ -190,8 +191,12 @@ async def watch_broker(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
         topics=[topic_for(runtime.topic, s.kafka_topic_prefix)],
         repair=s.broker_loss_action == "repair",
         alerts=runtime.metrics.broker_loss_alerts,
+        probe=probe,
     )
-    await run_broker_loss_watch(detector, stop, interval_ms=s.broker_watch_interval_ms)
+    try:
+        await run_broker_loss_watch(detector, stop, interval_ms=s.broker_watch_interval_ms)
+    finally:
+        await probe.close()
 
 
 async def run_workers(
