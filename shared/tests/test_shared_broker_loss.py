@@ -87,7 +87,8 @@ async def test_a_restarted_memory_broker_gets_the_lost_events_again(
     outbox: tuple[sa.Table, sa.ext.asyncio.AsyncEngine], long_lived_client: bool
 ) -> None:
     """With a client per check and with the watch's long-lived probe (its connections
-    outlive the broker: it must reconnect to the new one and see the loss)."""
+    outlive the broker: it must reconnect to the new one and see the loss) and kept
+    published counts (read from the outbox every 10 checks)."""
     table, engine = outbox
     port = free_port()
     broker = start_broker(port)
@@ -96,7 +97,12 @@ async def test_a_restarted_memory_broker_gets_the_lost_events_again(
     writer = OutboxWriter(table, producer="test", topic=Topic.ORDERS, topic_prefix=prefix)
     probe = BrokerProbe(broker.bootstrap_servers) if long_lived_client else None
     detector = BrokerLossDetector(
-        engine, table, broker.bootstrap_servers, republish_window_s=600, probe=probe
+        engine,
+        table,
+        broker.bootstrap_servers,
+        republish_window_s=600,
+        probe=probe,
+        counts_every=10 if long_lived_client else 1,
     )
 
     async def emit(count: int) -> list[uuid.UUID]:

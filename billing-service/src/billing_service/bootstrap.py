@@ -17,6 +17,7 @@ from billing_service.service_layer.unit_of_work import BillingUnitOfWork
 from otd_shared.app import create_service_app
 from otd_shared.cli import ServiceEntry
 from otd_shared.events import Topic
+from otd_shared.outbox import OutboxWakeups, listen_dsn, notify_channel
 from otd_shared.runtime import BackgroundJob, ConsumerSpec, ServiceRuntime, build_runtime
 from otd_shared.settings import ServiceSettings
 
@@ -51,7 +52,12 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
             new_uow=new_uow,
         ),
     ]
-    sender = WebhookSender(runtime.sessions, settings, metrics=metrics)
+    sender = WebhookSender(
+        runtime.sessions,
+        settings,
+        metrics=metrics,
+        wakeups=OutboxWakeups(listen_dsn(runtime.engine), notify_channel(SCHEMA)),
+    )
     reminders = ReminderJob(runtime.sessions, runtime.outbox, settings, metrics)
     leases = LeaseJob(runtime.sessions, runtime.outbox, settings)
     runtime.jobs += [

@@ -66,7 +66,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.protocol.metadata import MetadataRequest
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -156,7 +156,16 @@ class BrokerProbe:
         self._consumer: AIOKafkaConsumer | None = None
 
     async def snapshot(self, topics: Sequence[str]) -> BrokerSnapshot:
-        """Cluster id and end offsets of ``topics`` (a missing topic has none)."""
+        """Cluster id and end offsets of ``topics`` (a missing topic has none). A kept
+        client whose connection broke (a restarted broker) is replaced and asked again."""
+        if self._consumer is not None:
+            try:
+                return await self._snapshot(self._consumer, topics)
+            except KafkaError:  # a broken connection: once more with a new client
+                await self.close()
+            except BaseException:
+                await self.close()
+                raise
         try:
             return await self._snapshot(await self._client(), topics)
         except BaseException:
@@ -234,6 +243,7 @@ class BrokerLossDetector:
         repair: bool = True,
         alerts: Counter | None = None,
         probe: BrokerProbe | None = None,
+        counts_every: int = 1,
     ) -> None:
         self._engine = engine
         self._table = table
@@ -251,6 +261,11 @@ class BrokerLossDetector:
         self._last: BrokerSnapshot | None = None
         self._probe = probe
         """The watch's long-lived client (None: a client of its own for every check)."""
+        self._counts_every = counts_every
+        """Read the published counts from the outbox every this many checks (a database
+        round trip through the pool each time: the watch's main idle cost)."""
+        self._kept_counts: dict[str, int] | None = None
+        self._checks_since_counts = 0
         self.republished_rows = 0
         """Rows marked unsent again since this detector started (for tests and metrics)."""
 
@@ -275,7 +290,7 @@ class BrokerLossDetector:
     async def check(self) -> int:
         """One comparison; on a loss repair the topics and mark the window unsent.
         Returns how many rows were marked unsent."""
-        published = dict.fromkeys(self._topics, 0) | await self.published_counts()
+        published = await self._published(fresh=False)
         if not published:
             return 0
         topics = sorted(published)
@@ -284,6 +299,9 @@ class BrokerLossDetector:
         else:
             now = await read_snapshot(self._bootstrap, topics)
         verdict = judge(self._last, now, published, expected_partitions=self._partitions)
+        if verdict.reasons and self._counts_every > 1:  # judged on kept counts: read them now
+            published = await self._published(fresh=True)
+            verdict = judge(self._last, now, published, expected_partitions=self._partitions)
         missing = sorted(t for t in published if t not in now.end_offsets)
         if not self._repair_enabled:
             self._alert(verdict)
@@ -304,6 +322,7 @@ class BrokerLossDetector:
         # The next check starts over against the rebuilt topics, on the broker the repair
         # acted on: another cluster id next time is a loss again.
         self._last = BrokerSnapshot(repaired_on or self._cluster_id(), {})
+        self._kept_counts = None
         return marked
 
     def _cluster_id(self) -> str | None:
@@ -322,6 +341,17 @@ class BrokerLossDetector:
                 extra={"reasons": verdict.reasons},
             )
         self._alerted = verdict.reasons
+
+    async def _published(self, *, fresh: bool) -> dict[str, int]:
+        """The published counts per topic (every topic of ``topics`` included), read from
+        the outbox every ``counts_every`` checks: between two reads a loss still shows as
+        an end offset going back against the previous snapshot; only rows published to an
+        empty topic AND lost within one interval wait for the next read."""
+        if fresh or self._kept_counts is None or self._checks_since_counts >= self._counts_every:
+            self._kept_counts = dict.fromkeys(self._topics, 0) | await self.published_counts()
+            self._checks_since_counts = 0
+        self._checks_since_counts += 1
+        return self._kept_counts
 
     async def _repair(
         self, reasons: Mapping[str, str], missing: list[str]

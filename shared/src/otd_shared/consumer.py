@@ -54,6 +54,7 @@ from otd_shared.events.topics import PARTITIONS_PER_TOPIC
 from otd_shared.kafka import forbid_topic_auto_creation
 from otd_shared.messaging_tables import MessagingTables
 from otd_shared.observability import ServiceMetrics, set_correlation_id
+from otd_shared.outbox import PublishedWakeups, wait_event_or_stop
 from otd_shared.uow import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,13 @@ UnitOfWorkFactory = Callable[[], SqlUnitOfWork]
 # CONSUMER_FETCH_MAX_WAIT_MS), hence the short default.
 POLL_TIMEOUT_MS = 1000
 FETCH_MAX_WAIT_MS = 50
+IDLE_POLL_MS = 5000
+FETCHER_TICK_MS = 1000
+"""aiokafka's background fetcher wakes at least this often (its default 200 ms cost an idle
+consumer five empty rounds a second while paused; it reacts to rebalances, consumed
+records and resumed partitions at once anyway)."""
+CHECK_POLL_FETCHES = 3
+"""A poll after an idle doze that no relay ended lasts this many fetch waits."""
 RETRY_DELAY_S_MAX = 5.0
 MAX_ERROR_CHARS = 2000
 BLOCKED_REASON = "blocked behind an earlier parked event of the same order"
@@ -90,6 +98,8 @@ class ConsumerConfig:
     batch_max: int = 500
     fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS
     poll_timeout_ms: int = POLL_TIMEOUT_MS
+    idle_poll_ms: int = IDLE_POLL_MS
+    """With wake-ups: how long an idle consumer stops fetching unless a relay wakes it."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka i
         self._runtime.rewind_pending()
         await self._runtime.reload_blocked_orders()
         self._runtime.assigned.set()
+        self._runtime.wake()
 
 
 class EventConsumer:
@@ -153,8 +164,12 @@ class EventConsumer:
         bootstrap_servers: str,
         batch_handlers: Mapping[str, BatchEventHandler] | None = None,
         new_uow: UnitOfWorkFactory | None = None,
+        wakeups: PublishedWakeups | None = None,
     ) -> None:
         self._config = config
+        self._wakeups = wakeups
+        self._woken = wakeups.subscribe(config.topics) if wakeups else asyncio.Event()
+        self._next_listen_try = 0.0
         self._batch_handlers = dict(batch_handlers or {})
         self._handlers = {**one_by_one(self._batch_handlers), **handlers}
         self._sessions = session_factory
@@ -186,18 +201,58 @@ class EventConsumer:
             auto_offset_reset="earliest",
             max_poll_records=self._config.batch_max,
             fetch_max_wait_ms=self._config.fetch_max_wait_ms,
+            consumer_timeout_ms=FETCHER_TICK_MS,
         )
         self._kafka.subscribe(list(self._config.topics), listener=_Rebalance(self))
         try:  # start inside: a failed or cancelled start must still close the client
             await self._kafka.start()
+            timeout_ms = self._config.poll_timeout_ms
             while not stop.is_set():
-                batches = await self._kafka.getmany(timeout_ms=self._config.poll_timeout_ms)
+                batches = await self._kafka.getmany(timeout_ms=timeout_ms)
                 self._check_highwaters()
                 self._check_topics()
+                timeout_ms = self._config.poll_timeout_ms
                 if batches:
                     await self._process_or_rewind(batches)
+                elif await self._may_doze():
+                    timeout_ms = await self._doze(stop)
         finally:
             await self._kafka.stop()
+
+    def wake(self) -> None:
+        """End an idle doze now (a rebalance; the relays' NOTIFY does it through wakeups)."""
+        self._woken.set()
+
+    async def _may_doze(self) -> bool:
+        """Idle with wake-ups listening (a dropped LISTEN connection is retried at most
+        every ``idle_poll_ms``; meanwhile the consumer long-polls as without wake-ups)."""
+        if self._wakeups is None:
+            return False
+        if self._wakeups.listening:
+            return True
+        now = time.monotonic()
+        if now < self._next_listen_try:
+            return False
+        self._next_listen_try = now + self._config.idle_poll_ms / 1000
+        return await self._wakeups.connect()
+
+    async def _doze(self, stop: asyncio.Event) -> int:
+        """Stop fetching (paused partitions cost the broker nothing) until a relay published
+        to one of our topics, a rebalance, ``idle_poll_ms`` or ``stop``; returns the next
+        poll's timeout. The wake-up is cleared BEFORE fetching resumes, so a record that
+        reached the broker before that is fetched now and a later one wakes the next doze.
+        """
+        assert self._kafka is not None
+        self._kafka.pause(*self._kafka.assignment())
+        try:
+            await wait_event_or_stop(self._woken, stop, self._config.idle_poll_ms / 1000)
+        finally:
+            relayed = self._woken.is_set()
+            self._woken.clear()
+            self._kafka.resume(*self._kafka.assignment())
+        if relayed:
+            return self._config.poll_timeout_ms
+        return CHECK_POLL_FETCHES * self._config.fetch_max_wait_ms
 
     async def _process_or_rewind(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         """One transaction per partition; offsets of the committed ones are committed.

@@ -38,6 +38,8 @@ RELAY_RETRY_DELAY_S_MIN = 0.2
 RELAY_RETRY_DELAY_S_MAX = 30.0
 RELAY_ATTEMPTS_BEFORE_ALERT = 10
 NOTIFY_CHANNEL_PREFIX = "otd_outbox_"
+PUBLISHED_CHANNEL = "otd_published"
+"""A relay NOTIFYs here, with the topic as payload, once a batch is on the broker."""
 PG_IDENTIFIER_MAX_CHARS = 63
 
 RelayCheck = Callable[[], Awaitable[None]]
@@ -70,15 +72,15 @@ def outbox_notify_sql(schema: str) -> list[str]:
     ]
 
 
-class OutboxWakeups:
-    """LISTEN on the outbox channel on a dedicated connection; ``wait`` returns early when
-    a NOTIFY arrives. ``listening`` is False while the connection is down."""
+class PgListener:
+    """LISTEN on one channel on a dedicated connection (``listening`` is False while it is
+    down; ``connect`` opens it again). Subclasses react in ``on_payload``."""
 
     def __init__(self, dsn: str, channel: str) -> None:
         self._dsn = dsn
         self._channel = channel
         self._conn: Any = None
-        self._woken = asyncio.Event()
+        self._connecting = asyncio.Lock()
 
     @property
     def listening(self) -> bool:
@@ -87,38 +89,103 @@ class OutboxWakeups:
 
     async def connect(self) -> bool:
         """(Re)open the LISTEN connection; False when the database refuses."""
-        if self.listening:
-            return True
+        async with self._connecting:  # shared by the consumers of a process
+            return self.listening or await self._connect()
+
+    async def _connect(self) -> bool:
         try:
             self._conn = await asyncpg.connect(self._dsn)
             await self._conn.add_listener(self._channel, self._on_notify)
         except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("outbox LISTEN unavailable; polling", extra={"err": str(exc)})
+            log.warning("LISTEN unavailable", extra={"channel": self._channel, "err": str(exc)})
             self._conn = None
             return False
-        self._woken.set()  # rows may have come while nobody listened
+        self.on_connected()
         return True
 
-    def _on_notify(self, *_: object) -> None:
-        self._woken.set()
+    def _on_notify(self, _conn: object, _pid: object, _channel: object, payload: object) -> None:
+        self.on_payload(str(payload))
 
-    def clear(self) -> None:
-        """Forget earlier wake-ups (called right before reading the outbox)."""
-        self._woken.clear()
+    def on_payload(self, payload: str) -> None:
+        """A NOTIFY on the channel arrived."""
 
-    async def wait(self, timeout_s: float) -> bool:
-        """Wait for a NOTIFY up to ``timeout_s``; True when one came."""
-        try:
-            await asyncio.wait_for(self._woken.wait(), timeout=timeout_s)
-        except TimeoutError:
-            return False
-        return True
+    def on_connected(self) -> None:
+        """The connection is (re)opened: NOTIFYs may have been missed while it was down."""
 
     async def close(self) -> None:
         """Close the LISTEN connection."""
         if self._conn is not None and not self._conn.is_closed():
             await self._conn.close()
         self._conn = None
+
+
+class OutboxWakeups(PgListener):
+    """The relay's wake-ups: ``wait`` returns early when a NOTIFY of its outbox arrives."""
+
+    def __init__(self, dsn: str, channel: str) -> None:
+        super().__init__(dsn, channel)
+        self._woken = asyncio.Event()
+
+    def on_payload(self, payload: str) -> None:  # noqa: ARG002  (the payload is empty)
+        self._woken.set()
+
+    def on_connected(self) -> None:
+        self._woken.set()  # rows may have come while nobody listened
+
+    def clear(self) -> None:
+        """Forget earlier wake-ups (called right before reading the outbox)."""
+        self._woken.clear()
+
+    async def wait_or_stop(self, stop: asyncio.Event, timeout_s: float) -> bool:
+        """Wait for a NOTIFY, ``stop`` or ``timeout_s``; True when a NOTIFY came."""
+        return await wait_event_or_stop(self._woken, stop, timeout_s)
+
+
+async def wait_event_or_stop(event: asyncio.Event, stop: asyncio.Event, timeout_s: float) -> bool:
+    """Wait until ``event`` or ``stop`` is set or ``timeout_s`` passed; True when ``event``
+    is set."""
+    stopping = asyncio.ensure_future(stop.wait())
+    woken = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait(
+            {stopping, woken}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        stopping.cancel()
+        woken.cancel()
+    return event.is_set()
+
+
+class PublishedWakeups(PgListener):
+    """Consumers' wake-ups: a relay that published to a topic sends ``NOTIFY
+    otd_published, '<topic>'`` when its batch is marked published (after the broker
+    acknowledged it); every consumer of this process subscribed to that topic is woken.
+    Works where the services share one PostgreSQL database (``make run``, the tests)."""
+
+    def __init__(self, dsn: str) -> None:
+        super().__init__(dsn, PUBLISHED_CHANNEL)
+        self._events: dict[str, list[asyncio.Event]] = {}
+
+    def subscribe(self, topics: Sequence[str]) -> asyncio.Event:
+        """An event set whenever one of ``topics`` got records (and on reconnects)."""
+        event = asyncio.Event()
+        for topic in topics:
+            self._events.setdefault(topic, []).append(event)
+        return event
+
+    def on_payload(self, payload: str) -> None:
+        for event in self._events.get(payload, ()):
+            event.set()
+
+    def on_connected(self) -> None:
+        for events in self._events.values():
+            for event in events:
+                event.set()
+
+
+def listen_dsn(engine: AsyncEngine) -> str:
+    """A plain libpq URL of the engine's database, for a LISTEN connection of asyncpg."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class OutboxWriter:
@@ -165,6 +232,12 @@ class OutboxWriter:
         }
 
 
+_NOTIFY_PUBLISHED = sa.text(
+    "SELECT pg_notify(:channel, topic) FROM unnest(CAST(:topics AS text[])) topic"
+)
+"""Sent at the relay batch's commit: wakes the consumers of those topics (PublishedWakeups)."""
+
+
 class OutboxRelay:
     """Publishes unsent outbox rows to Kafka, oldest first, in batches."""
 
@@ -194,8 +267,9 @@ class OutboxRelay:
         self._coalesce_s = coalesce_ms / 1000
         self._checks = list(checks)
         self._lock_key = relay_lock_key(table)
-        dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._wakeups = OutboxWakeups(dsn, notify_channel(table.schema)) if listen else None
+        self._wakeups = (
+            OutboxWakeups(listen_dsn(engine), notify_channel(table.schema)) if listen else None
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set; back off (bounded) while Kafka fails."""
@@ -233,15 +307,8 @@ class OutboxRelay:
         if wakeups is None or not wakeups.listening:
             await _sleep_or_stop(stop, min(self._idle_sleep_s, until_check_s))
             return
-        stopping = asyncio.ensure_future(stop.wait())
-        woken = asyncio.ensure_future(wakeups.wait(until_check_s))
-        try:
-            await asyncio.wait({stopping, woken}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopping.cancel()
-        if woken.done() and woken.result() and self._coalesce_s:
+        if await wakeups.wait_or_stop(stop, until_check_s) and self._coalesce_s:
             await _sleep_or_stop(stop, self._coalesce_s)
-        woken.cancel()
 
     async def _run_checks(self) -> None:
         for check in self._checks:
@@ -270,6 +337,8 @@ class OutboxRelay:
                 .where(self._table.c.id.in_([r.id for r in rows]))
                 .values(published_at=sa.func.now(), attempts=self._table.c.attempts + 1)
             )
+            topics = sorted({r.topic for r in rows})
+            await conn.execute(_NOTIFY_PUBLISHED, {"channel": PUBLISHED_CHANNEL, "topics": topics})
         self._metrics.outbox_published.inc(len(rows))
         self._metrics.outbox_backlog.set(len(rows))
         return len(rows)

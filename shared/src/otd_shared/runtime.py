@@ -30,7 +30,7 @@ from otd_shared.events import Topic, topic_for
 from otd_shared.kafka import EventProducer
 from otd_shared.messaging_tables import MessagingTables, messaging_tables
 from otd_shared.observability import ServiceMetrics
-from otd_shared.outbox import OutboxRelay, OutboxWriter, RelayCheck
+from otd_shared.outbox import OutboxRelay, OutboxWriter, PublishedWakeups, RelayCheck, listen_dsn
 from otd_shared.settings import ServiceSettings
 from otd_shared.uow import SqlUnitOfWork
 
@@ -95,6 +95,7 @@ class ServiceRuntime:
             retry_delay_ms=s.consumer_retry_delay_ms,
             batch_max=s.consumer_batch_max,
             fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
+            idle_poll_ms=s.consumer_idle_poll_ms,
         )
 
     def uow_factory(self, spec: ConsumerSpec) -> UnitOfWorkFactory:
@@ -108,8 +109,10 @@ class ServiceRuntime:
             for spec in self.consumers
         }
 
-    def build_consumer(self, spec: ConsumerSpec) -> EventConsumer:
-        """An EventConsumer for one spec."""
+    def build_consumer(
+        self, spec: ConsumerSpec, wakeups: PublishedWakeups | None = None
+    ) -> EventConsumer:
+        """An EventConsumer for one spec (woken by the relays' NOTIFY when ``wakeups``)."""
         return EventConsumer(
             self.consumer_config(spec),
             spec.handlers,
@@ -119,6 +122,7 @@ class ServiceRuntime:
             self.settings.kafka_bootstrap_servers,
             batch_handlers=spec.batch_handlers,
             new_uow=self.uow_factory(spec),
+            wakeups=wakeups,
         )
 
 
@@ -171,11 +175,25 @@ async def run_relay(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
 
 
 async def run_consumers(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
-    """Run every consumer of the service until ``stop``."""
-    consumers = [runtime.build_consumer(spec) for spec in runtime.consumers]
-    for consumer in consumers:
-        await consumer.reload_blocked_orders()
-    await asyncio.gather(*(consumer.run(stop) for consumer in consumers))
+    """Run every consumer of the service until ``stop`` (sharing one LISTEN connection for
+    the relays' wake-ups, unless ``consumer_wakeups`` is off)."""
+    wakeups = None
+    if runtime.settings.consumer_wakeups:
+        wakeups = PublishedWakeups(listen_dsn(runtime.engine))
+        await wakeups.connect()
+    try:
+        consumers = [runtime.build_consumer(spec, wakeups) for spec in runtime.consumers]
+        for consumer in consumers:
+            await consumer.reload_blocked_orders()
+        await asyncio.gather(*(consumer.run(stop) for consumer in consumers))
+    finally:
+        if wakeups is not None:
+            await wakeups.close()
+
+
+BROKER_WATCH_COUNTS_EVERY = 10
+"""The watch reads the outbox's published counts every this many checks (see
+``BrokerLossDetector``); the broker itself is compared on every check."""
 
 
 async def watch_broker(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
@@ -192,6 +210,7 @@ async def watch_broker(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
         repair=s.broker_loss_action == "repair",
         alerts=runtime.metrics.broker_loss_alerts,
         probe=probe,
+        counts_every=BROKER_WATCH_COUNTS_EVERY,
     )
     try:
         await run_broker_loss_watch(detector, stop, interval_ms=s.broker_watch_interval_ms)

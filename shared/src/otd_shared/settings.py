@@ -68,10 +68,12 @@ class ServiceSettings(BaseSettings):
         "transactions goes out in few batches.",
     )
     broker_watch_interval_ms: int = Field(
-        default=1000,
+        default=2000,
         ge=50,
         le=600_000,
-        description="How often the relay's broker-loss watch compares the broker with the outbox",
+        description="How often the relay's broker-loss watch compares the broker with the "
+        "outbox (a metadata and an offsets request each time; the outbox's published counts "
+        "every tenth time)",
     )
     broker_loss_action: Literal["repair", "alert"] = Field(
         default="repair",
@@ -100,6 +102,22 @@ class ServiceSettings(BaseSettings):
         "only at its own tick within this wait, so locally it adds up to this much latency "
         "per hop. 50 keeps local propagation near what tests expect; with Kafka use 500 "
         "(no latency cost there, a quieter idle).",
+    )
+    consumer_wakeups: bool = Field(
+        default=True,
+        description="Idle consumers stop fetching and wait for the relays' NOTIFY "
+        "otd_published (sent once a batch is on the broker), so an idle cluster sends the "
+        "broker almost nothing and a record is fetched at once instead of at the bundled "
+        "broker's tick. Needs the services on one PostgreSQL database (make run, one server "
+        "with a schema per service); with a database per service turn it off and use a "
+        "long fetch wait with Kafka.",
+    )
+    consumer_idle_poll_ms: int = Field(
+        default=5000,
+        ge=100,
+        le=60_000,
+        description="With wake-ups: an idle consumer still fetches once this often (a lost "
+        "NOTIFY, a relay of another database).",
     )
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
     retention_inbox_days: int = Field(

@@ -134,6 +134,14 @@ class WebhookRepository:
         )
         return sorted((_delivery(r) for r in rows.mappings()), key=lambda d: d.id)
 
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending delivery is due (None: nothing pending)."""
+        t = webhook_deliveries
+        found: datetime | None = await self._session.scalar(
+            sa.select(sa.func.min(t.c.next_attempt_at)).where(t.c.status == PENDING)
+        )
+        return found
+
     async def record(self, delivery_id: int, result: AttemptResult, *, at: datetime) -> None:
         """Record one attempt and move the delivery on (delivered, retry later, failed)."""
         error = result.error[:MAX_ERROR_CHARS] if result.error else None

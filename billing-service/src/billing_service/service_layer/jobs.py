@@ -29,7 +29,7 @@ from billing_service.service_layer.clock import utc_now
 from billing_service.service_layer.messages import publish
 from billing_service.service_layer.metrics import BillingMetrics
 from otd_shared.db import SessionFactory
-from otd_shared.outbox import OutboxWriter
+from otd_shared.outbox import OutboxWakeups, OutboxWriter
 
 log = logging.getLogger(__name__)
 NO_URL = "no BILLING_WEBHOOK_URL configured"
@@ -45,20 +45,43 @@ class WebhookSender:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         metrics: BillingMetrics | None = None,
+        wakeups: OutboxWakeups | None = None,
     ) -> None:
         self._sessions = sessions
         self._settings = settings
         self._transport = transport
         self._metrics = metrics or BillingMetrics()
+        self._wakeups = wakeups
+        """NOTIFYs of billing's outbox: every webhook row is written with outbox rows, so
+        a new delivery wakes the sender at its commit (None: poll every interval)."""
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Send until ``stop``; idle for the poll interval when nothing is due."""
+        """Send until ``stop``. Idle: until a NOTIFY, the next due retry or the safety poll
+        (without a LISTEN connection: the poll interval)."""
+        try:
+            async with self._http() as http:
+                while not stop.is_set():
+                    if self._wakeups is not None and await self._wakeups.connect():
+                        self._wakeups.clear()
+                    sent = await self.send_due(http, now=utc_now())
+                    if sent < self._settings.webhook_batch_size:
+                        await self._idle(stop)
+        finally:
+            if self._wakeups is not None:
+                await self._wakeups.close()
+
+    async def _idle(self, stop: asyncio.Event) -> None:
         s = self._settings
-        async with self._http() as http:
-            while not stop.is_set():
-                sent = await self.send_due(http, now=utc_now())
-                if sent < s.webhook_batch_size:
-                    await sleep_or_stop(stop, s.webhook_poll_interval_ms / 1000)
+        wakeups = self._wakeups
+        if wakeups is None or not wakeups.listening:
+            await sleep_or_stop(stop, s.webhook_poll_interval_ms / 1000)
+            return
+        async with self._sessions() as session:
+            due = await WebhookRepository(session).next_due()
+        wait_s = s.webhook_safety_poll_ms / 1000
+        if due is not None:
+            wait_s = min(wait_s, max(0.0, (due - utc_now()).total_seconds()))
+        await wakeups.wait_or_stop(stop, wait_s)
 
     def _http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
