@@ -11,6 +11,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -24,7 +25,13 @@ from otd_shared.infra import wait_until
 from otd_shared.kafka import EventProducer
 from otd_shared.messaging_tables import MessagingTables, messaging_tables
 from otd_shared.observability import ServiceMetrics
-from otd_shared.outbox import OutboxRelay, OutboxWriter, outbox_notify_sql
+from otd_shared.outbox import (
+    OutboxRelay,
+    OutboxWriter,
+    PublishedWakeups,
+    listen_dsn,
+    outbox_notify_sql,
+)
 from otd_shared.uow import SqlUnitOfWork
 
 pytestmark = pytest.mark.integration
@@ -68,6 +75,8 @@ class Harness:
         group: str,
         name: str = "test-consumer",
         max_attempts: int = 3,
+        wakeups: PublishedWakeups | None = None,
+        idle_poll_ms: int = 5000,
     ) -> EventConsumer:
         config = ConsumerConfig(
             name=name,
@@ -75,9 +84,16 @@ class Harness:
             topics=[self.topic],
             max_attempts=max_attempts,
             retry_delay_ms=1,
+            idle_poll_ms=idle_poll_ms,
         )
         return EventConsumer(
-            config, {"OrderLocked": handler}, self.sessions, self.tables, self.metrics, self.kafka
+            config,
+            {"OrderLocked": handler},
+            self.sessions,
+            self.tables,
+            self.metrics,
+            self.kafka,
+            wakeups=wakeups,
         )
 
     async def count(self, query: sa.Select[tuple[int]]) -> int:
@@ -471,6 +487,38 @@ async def test_relay_wakes_on_notify_and_runs_its_checks_on_the_safety_poll(
     assert checks == []  # the safety poll never came in these few seconds
     async with Running(relay(100).run):
         assert await wait_until(lambda: _len_at_least(checks, 3), 5.0)
+
+
+async def test_an_idle_consumer_stops_fetching_and_the_relays_notify_wakes_it(
+    harness: Harness, producer: EventProducer
+) -> None:
+    """With a one-minute idle poll, an idle consumer pauses its partitions (no fetches to
+    the broker) and still applies each event within about a second of its commit: the
+    relay's NOTIFY otd_published (payload: the topic) wakes it."""
+    wakeups = PublishedWakeups(listen_dsn(harness.engine))
+    assert await wakeups.connect()
+    consumer = harness.consumer(
+        recording_handler(harness), group=f"g-{uuid.uuid4()}", wakeups=wakeups,
+        idle_poll_ms=60_000,
+    )  # fmt: skip
+
+    async def dozing() -> bool:
+        return consumer.dozing
+
+    try:
+        async with Running(harness.relay(producer).run, consumer.run):
+            assert await wait_until(lambda: _event_set(consumer.assigned), WAIT_S)
+            for applied in range(1, 4):
+                assert await wait_until(dozing, 5.0), "idle: fetching paused"
+                await harness.emit(f"order-{applied}")
+                assert await wait_until(partial(_eq, harness.effect_count, applied), 3.0)
+    finally:
+        await wakeups.close()
+    assert await harness.effect_count() == 3
+
+
+async def _event_set(event: asyncio.Event) -> bool:
+    return event.is_set()
 
 
 async def _len_at_least(items: list[float], n: int) -> bool:

@@ -3,6 +3,7 @@ an httpx transport fake (a pure function of the request)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -11,9 +12,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from billing_service.adapters.tables import webhook_deliveries
+from billing_service.adapters.tables import SCHEMA, webhook_deliveries
 from billing_service.adapters.webhook_client import SIGNATURE_HEADER, verify_signature
 from billing_service.service_layer.jobs import ReminderJob, WebhookSender
+from otd_shared.infra import wait_until
+from otd_shared.outbox import OutboxWakeups, listen_dsn, notify_channel
 
 if TYPE_CHECKING:
     from conftest import BillingHarness
@@ -128,6 +131,42 @@ async def test_failures_back_off_then_give_up_and_a_manual_resend_delivers(
         "/v1/webhook-deliveries/999999999/resend", headers=billing.auth("sre")
     )
     assert missing.status_code == 404
+
+
+async def test_the_running_sender_wakes_on_the_outbox_notify_and_at_the_next_retry(
+    billing: BillingHarness,
+) -> None:
+    """Safety poll and poll interval of a minute: a new delivery still goes out right after
+    its commit (billing's outbox NOTIFY: webhook rows are written with outbox rows) and its
+    retry at its due time (1 s back-off), not a minute later."""
+    await _quiesce_other_deliveries(billing, "no order")
+    backend = AppBackend(500)
+    settings = billing.settings.model_copy(
+        update={"webhook_safety_poll_ms": 60_000, "webhook_poll_interval_ms": 60_000}
+    )
+    wakeups = OutboxWakeups(listen_dsn(billing.runtime.engine), notify_channel(SCHEMA))
+    sender = WebhookSender(
+        billing.runtime.sessions,
+        settings,
+        transport=httpx.MockTransport(backend),
+        wakeups=wakeups,
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(sender.run(stop))
+    try:
+        await asyncio.sleep(1.0)  # nothing due: the sender is idle, listening
+        order_id = await billing.open_order()
+
+        async def attempts(n: int) -> bool:
+            return sum(order_id in r.content.decode() for r in backend.received) >= n
+
+        assert await wait_until(lambda: attempts(1), 2.0), "woken by the NOTIFY"
+        assert await wait_until(lambda: attempts(2), 3.0), "woken at the retry's due time"
+    finally:
+        stop.set()
+        await running
+    [push] = await _deliveries(billing, order_id)
+    assert (push["status"], push["attempts"]) == ("delivered", 2)
 
 
 async def test_an_unreachable_app_backend_is_a_failed_attempt(billing: BillingHarness) -> None:

@@ -170,6 +170,8 @@ class EventConsumer:
         self._wakeups = wakeups
         self._woken = wakeups.subscribe(config.topics) if wakeups else asyncio.Event()
         self._next_listen_try = 0.0
+        self.dozing = False
+        """True while idle with fetching paused, waiting for a wake-up (for tests)."""
         self._batch_handlers = dict(batch_handlers or {})
         self._handlers = {**one_by_one(self._batch_handlers), **handlers}
         self._sessions = session_factory
@@ -244,9 +246,11 @@ class EventConsumer:
         """
         assert self._kafka is not None
         self._kafka.pause(*self._kafka.assignment())
+        self.dozing = True
         try:
             await wait_event_or_stop(self._woken, stop, self._config.idle_poll_ms / 1000)
         finally:
+            self.dozing = False
             relayed = self._woken.is_set()
             self._woken.clear()
             self._kafka.resume(*self._kafka.assignment())
