@@ -34,6 +34,7 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
             name="order-billing-events",
             topics=(Topic.BILLING,),
             handlers={"BillingPaid": handlers.on_billing_paid},
+            batch_handlers={"BillingPaid": handlers.on_billing_paid_batch},
             new_uow=lambda: OrderUnitOfWork(runtime.sessions, runtime.outbox),
         )
     )

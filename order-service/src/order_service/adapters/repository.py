@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order_service.adapters.tables import order_history, service_orders, sub_orders, vehicle_orders
+from order_service.adapters.tables import (
+    SCHEMA,
+    order_history,
+    service_orders,
+    sub_orders,
+    vehicle_orders,
+)
 from order_service.domain import (
     ChargingPileOrder,
     ChargingPileStatus,
@@ -54,6 +61,9 @@ class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._versions: dict[str, int] = {}
+        self._options: dict[str, list[str]] = {}
+        self._staged: dict[str, _Staged] = {}
+        self._staged_ids: set[int] = set()
         self._stored_subs: dict[object, dict[str, object]] = {}
         """Each loaded or written sub-order row as stored (``updated_at`` aside): ``save``
         skips the unchanged ones (a paid billing changes one sub-order of four, or none)."""
@@ -116,7 +126,118 @@ class OrderRepository:
         self._remember_subs(order)
         return order
 
+    async def get_many_for_update(self, order_ids: Iterable[str]) -> dict[str, VehicleOrder]:
+        """The orders found (under their row locks, taken in id order) with their
+        sub-orders: two statements for any number of orders. Starts a batch: changes
+        staged before (a batch rolled back) are forgotten."""
+        self._staged.clear()
+        self._staged_ids.clear()
+        keys = sorted({k for k in map(as_uuid, order_ids) if k is not None})
+        if not keys:
+            return {}
+        rows = (
+            await self._session.execute(
+                sa.select(vehicle_orders)
+                .where(vehicle_orders.c.order_id.in_(keys))
+                .order_by(vehicle_orders.c.order_id)
+                .with_for_update()
+            )
+        ).mappings()
+        found = {str(r["order_id"]): r for r in rows}
+        subs: dict[str, dict[str, sa.RowMapping]] = {o: {} for o in found}
+        for sub in (
+            await self._session.execute(
+                sa.select(sub_orders).where(
+                    sub_orders.c.order_id.in_([uuid.UUID(o) for o in found])
+                )
+            )
+        ).mappings():
+            subs[str(sub["order_id"])][sub["kind"]] = sub
+        orders = {}
+        for order_id, row in found.items():
+            self._versions[order_id] = row["version"]
+            order = orders[order_id] = _vehicle_order(row, subs[order_id])
+            self._remember_subs(order)
+        return orders
+
+    def stage(self, order: VehicleOrder) -> None:
+        """Record one change of a loaded order inside a batch as ``save`` would write it
+        now (its version goes up once per change, changed sub-orders get this change's
+        time, history in this order); ``save_staged`` writes every staged change."""
+        new = [e for e in order.all_history() if id(e) not in self._staged_ids]
+        if not new:
+            return
+        self._staged_ids.update(id(e) for e in new)
+        at = max(e.at for e in order.all_history())
+        staged = self._staged.setdefault(order.id, _Staged(order))
+        staged.saves += 1
+        staged.at = at
+        staged.history += new
+        for row in _sub_order_rows(order, at):
+            stored = _without_time({k: v for k, v in row.items() if k != "sub_order_id"})
+            if self._stored_subs.get(row["sub_order_id"]) != stored:
+                self._stored_subs[row["sub_order_id"]] = stored
+                staged.subs[row["sub_order_id"]] = row
+
+    async def save_staged(self) -> None:
+        """Write the staged changes, one statement per table: the orders (version checked,
+        every row or a Conflict), the changed sub-orders (one per set of columns), the
+        history."""
+        staged, self._staged = list(self._staged.values()), {}
+        self._staged_ids.clear()
+        if not staged:
+            return
+        await self._update_orders(staged)
+        await self._update_sub_orders([row for s in staged for row in s.subs.values()])
+        await self._insert_history([(s.order.id, e) for s in staged for e in s.history])
+        for each in staged:
+            self._versions[each.order.id] += each.saves
+            _clear_history(each.order)
+
+    async def _update_orders(self, staged: list[_Staged]) -> None:
+        orders = [s.order for s in staged]
+        updated = await self._session.execute(
+            sa.text(_UPDATE_ORDERS),
+            {
+                "ids": [uuid.UUID(o.id) for o in orders],
+                "versions": [self._versions[o.id] for o in orders],
+                "saves": [s.saves for s in staged],
+                "models": [o.configuration.vehicle_model for o in orders],
+                "prices": [o.price_fen for o in orders],
+                "statuses": [o.status.value for o in orders],
+                "firms": [o.firm_billing_paid for o in orders],
+                "ats": [s.at for s in staged],
+            },
+        )
+        done = {str(r[0]) for r in updated}
+        stale = [o.id for o in orders if o.id not in done]
+        if stale:
+            raise Conflict(f"orders {', '.join(stale)} were changed concurrently; retry")
+        for order in orders:  # a paid billing never changes the options; kept right anyway
+            if list(order.configuration.options) != self._options[order.id]:
+                await self._session.execute(
+                    sa.update(vehicle_orders)
+                    .where(vehicle_orders.c.order_id == uuid.UUID(order.id))
+                    .values(options=list(order.configuration.options))
+                )
+
+    async def _update_sub_orders(self, rows: list[dict[str, object]]) -> None:
+        by_columns: dict[tuple[str, ...], list[dict[str, object]]] = {}
+        for row in rows:
+            by_columns.setdefault(tuple(sorted(row)), []).append(row)
+        for columns, same in by_columns.items():
+            values: dict[str, object] = {
+                c: sa.bindparam(f"v_{c}") for c in columns if c != "sub_order_id"
+            }
+            await self._session.execute(
+                sa.update(sub_orders)
+                .where(sub_orders.c.sub_order_id == sa.bindparam("v_sub_order_id"))
+                .values(**values),
+                [{f"v_{k}": v for k, v in row.items()} for row in same],
+            )
+
     def _remember_subs(self, order: VehicleOrder) -> None:
+        self._options[order.id] = list(order.configuration.options)
         for sub in _sub_order_rows(order, order.created_at):
             sub_id = sub.pop("sub_order_id")
             self._stored_subs[sub_id] = _without_time(sub)
@@ -160,9 +281,7 @@ class OrderRepository:
             )
             self._stored_subs[sub_id] = stored
         await self._add_history(order.id, order.all_history())
-        order.history.clear()
-        for sub in (order.production, order.charging_pile, order.loan):
-            sub.history.clear()
+        _clear_history(order)
 
     # --- service orders ---------------------------------------------------------------
 
@@ -275,6 +394,9 @@ class OrderRepository:
         ]
 
     async def _add_history(self, order_id: str, entries: Iterable[HistoryEntry]) -> None:
+        await self._insert_history([(order_id, e) for e in entries])
+
+    async def _insert_history(self, entries: Iterable[tuple[str, HistoryEntry]]) -> None:
         rows = [
             {
                 "order_id": uuid.UUID(order_id),
@@ -288,10 +410,43 @@ class OrderRepository:
                 "reason": e.reason,
                 "at": e.at,
             }
-            for e in entries
+            for order_id, e in entries
         ]
         if rows:
             await self._session.execute(sa.insert(order_history), rows)
+
+
+@dataclass
+class _Staged:
+    """The changes of one order staged in a batch (``OrderRepository.stage``)."""
+
+    order: VehicleOrder
+    saves: int = 0
+    at: datetime | None = None
+    history: list[HistoryEntry] = field(default_factory=list)
+    subs: dict[object, dict[str, object]] = field(default_factory=dict)
+
+
+_UPDATE_ORDERS = f"""
+UPDATE "{SCHEMA}".vehicle_orders AS v
+SET vehicle_model = u.vehicle_model, price_fen = u.price_fen, status = u.status,
+    firm_billing_paid = u.firm_billing_paid, version = u.version + u.saves,
+    updated_at = u.updated_at
+FROM unnest(CAST(:ids AS uuid[]), CAST(:versions AS integer[]), CAST(:saves AS integer[]),
+            CAST(:models AS text[]), CAST(:prices AS bigint[]), CAST(:statuses AS text[]),
+            CAST(:firms AS boolean[]), CAST(:ats AS timestamptz[]))
+     AS u(order_id, version, saves, vehicle_model, price_fen, status, firm_billing_paid,
+          updated_at)
+WHERE v.order_id = u.order_id AND v.version = u.version
+RETURNING v.order_id
+"""  # noqa: S608  (only the fixed schema name is formatted in)
+"""Several orders' rows in one statement, each under its version check."""
+
+
+def _clear_history(order: VehicleOrder) -> None:
+    order.history.clear()
+    for sub in (order.production, order.charging_pile, order.loan):
+        sub.history.clear()
 
 
 def _without_time(row: dict[str, object]) -> dict[str, object]:
