@@ -30,7 +30,10 @@ from recon_service.config import ReconSettings
 from recon_service.domain.errors import StatementFormatError
 from recon_service.entrypoints import adjust_api, api, runs_api
 from recon_service.service_layer.daily import DailyScheduler, daily_job
-from recon_service.service_layer.event_handlers import payment_handlers
+from recon_service.service_layer.event_handlers import (
+    payment_batch_handlers,
+    payment_handlers,
+)
 from recon_service.service_layer.fetch import Clock, FetchDeps, SystemClock
 from recon_service.service_layer.metrics import ReconMetrics
 from recon_service.service_layer.unit_of_work import ReconUnitOfWork
@@ -57,6 +60,7 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
             "recon-payment-events",
             (Topic.PAYMENTS,),
             payment_handlers(),
+            batch_handlers=payment_batch_handlers(),
             new_uow=lambda: ReconUnitOfWork(runtime.sessions, runtime.outbox),
         )
     )

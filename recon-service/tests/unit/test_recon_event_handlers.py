@@ -25,6 +25,10 @@ class FakeProjection:
     async def upsert(self, record: InternalRecord) -> None:
         self.rows[(record.kind, record.ref_id)] = record
 
+    async def upsert_many(self, records: list[InternalRecord]) -> None:
+        for record in records:
+            await self.upsert(record)
+
 
 class FakeUnitOfWork:
     """What a handler may touch: the repositories. It never commits (the consumer does)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
@@ -44,9 +45,17 @@ class ProjectionRepository:
     async def upsert(self, record: InternalRecord) -> None:
         """Insert or update one record. ``succeeded`` is final: a later ``failed`` for the same
         payment changes nothing, while a late success replaces a failure (money arrived)."""
-        values = asdict(record)
-        insert = pg_insert(internal_records).values(**values)
-        changed = {k: insert.excluded[k] for k in values if k not in ("kind", "ref_id")}
+        await self.upsert_many([record])
+
+    async def upsert_many(self, records: Sequence[InternalRecord]) -> None:
+        """``upsert`` of several records in order, in one statement: the records of one
+        key are folded first by the same rule (PostgreSQL updates a row once per statement),
+        so the rows end as after one ``upsert`` per record."""
+        if not records:
+            return
+        rows = [asdict(r) for r in fold_by_key(records)]
+        insert = pg_insert(internal_records).values(rows)
+        changed = {k: insert.excluded[k] for k in rows[0] if k not in ("kind", "ref_id")}
         await self._session.execute(
             insert.on_conflict_do_update(
                 index_elements=[internal_records.c.kind, internal_records.c.ref_id],
@@ -67,3 +76,15 @@ class ProjectionRepository:
                 set_={**{k: insert.excluded[k] for k in corrected}, "updated_at": sa.func.now()},
             )
         )
+
+
+def fold_by_key(records: Sequence[InternalRecord]) -> list[InternalRecord]:
+    """One record per (kind, ref_id), as applying them in order leaves it: a later record
+    replaces an earlier one unless that one ``succeeded`` (final)."""
+    folded: dict[tuple[str, str], InternalRecord] = {}
+    for record in records:
+        key = (record.kind, record.ref_id)
+        kept = folded.get(key)
+        if kept is None or kept.status != "succeeded":
+            folded[key] = record
+    return list(folded.values())

@@ -11,7 +11,9 @@ on its own (keyed by payment or refund id). Business dates come from the event's
 
 from __future__ import annotations
 
-from otd_shared.consumer import EventHandler
+from collections.abc import Sequence
+
+from otd_shared.consumer import BatchEventHandler, EventHandler
 from otd_shared.events import EventEnvelope, PaymentCallback, PaymentCorrected
 from recon_service.adapters.projection_repo import InternalRecord
 from recon_service.domain.statement import business_date_of
@@ -25,15 +27,28 @@ def payment_handlers() -> dict[str, EventHandler]:
     return {"PaymentCallback": on_payment_callback, "PaymentCorrected": on_payment_corrected}
 
 
+def payment_batch_handlers() -> dict[str, BatchEventHandler]:
+    """Batch handlers of the payment-gateway topic (a run of one type at once)."""
+    return {"PaymentCallback": on_payment_callbacks}
+
+
 async def on_payment_callback(uow: ReconUnitOfWork, envelope: EventEnvelope) -> None:
     """Project one verified payment outcome or refund (instant discounts are paid by the
     marketing budget, on no statement: the channel payment next to one carries the amount
     the channel charged, which is what its statement is compared with)."""
-    event = envelope.payload
-    assert isinstance(event, PaymentCallback)
-    if event.channel == DISCOUNT_CHANNEL:
-        return
-    await uow.projection.upsert(record_of(event, envelope))
+    await on_payment_callbacks(uow, [envelope])
+
+
+async def on_payment_callbacks(uow: ReconUnitOfWork, envelopes: Sequence[EventEnvelope]) -> None:
+    """A run of PaymentCallbacks projected in one statement (the same rows as one by one;
+    discount callbacks skipped, see ``on_payment_callback``)."""
+    records = []
+    for envelope in envelopes:
+        event = envelope.payload
+        assert isinstance(event, PaymentCallback)
+        if event.channel != DISCOUNT_CHANNEL:
+            records.append(record_of(event, envelope))
+    await uow.projection.upsert_many(records)
 
 
 async def on_payment_corrected(uow: ReconUnitOfWork, envelope: EventEnvelope) -> None:
