@@ -266,6 +266,9 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
             name="gateway-discounts",
             topics=(Topic.PAYMENTS,),
             handlers={"PaymentCallback": discount_cashier.outcome_handler(runtime.outbox)},
+            batch_handlers={
+                "PaymentCallback": discount_cashier.outcome_batch_handler(runtime.outbox)
+            },
             new_uow=lambda: GatewayUnitOfWork(runtime.sessions, runtime.outbox),
         )
     )

@@ -199,9 +199,11 @@ async def test_ineligible_payments_draw_nothing(harness: Harness, dd: DiscountDr
     assert opted_out.json()["discount"] is None
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["one-by-one", "batch-handler"])
 async def test_success_confirms_the_draw_and_pays_the_discount_once(
-    harness: Harness, dd: DiscountDriver
+    harness: Harness, dd: DiscountDriver, batched: bool
 ) -> None:
+    dd.batched = batched
     shop = store()
     activity = await dd.running(shop)
     created = (await dd.start(await dd.billing(), 10_000, shop)).json()
@@ -317,10 +319,12 @@ async def test_a_late_success_with_no_card_left_is_a_recorded_shortfall(
     assert (report["spent_fen"], report["reserved_fen"], report["budget_left_fen"]) == (0, 500, 0)
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["one-by-one", "batch-handler"])
 @pytest.mark.parametrize("returns_to_budget", [False, True])
 async def test_a_full_refund_reverses_the_discount_by_the_activity_setting(
-    harness: Harness, dd: DiscountDriver, returns_to_budget: bool
+    harness: Harness, dd: DiscountDriver, returns_to_budget: bool, batched: bool
 ) -> None:
+    dd.batched = batched
     shop = store()
     activity = await dd.running(
         shop,

@@ -26,14 +26,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from otd_shared.consumer import EventHandler
+from otd_shared.consumer import BatchEventHandler, EventHandler
 from otd_shared.events import EventEnvelope, PaymentCallback
+from otd_shared.observability import set_correlation_id
 from otd_shared.outbox import OutboxWriter
 from payment_gateway.adapters.discount_pool import ActivityRepository, DiscountPool, TakenCard
 from payment_gateway.adapters.payable_billings import PayableBilling
@@ -194,6 +196,29 @@ def outcome_handler(outbox: OutboxWriter) -> EventHandler:
         await follow_outcome(uow.session, outbox, callback)
 
     return on_payment_callback
+
+
+def outcome_batch_handler(outbox: OutboxWriter) -> BatchEventHandler:
+    """A run of PaymentCallbacks: one statement finds which payments drew a discount
+    (almost none do); only those are followed, in order, as ``outcome_handler`` does."""
+
+    async def on_payment_callbacks(
+        uow: GatewayUnitOfWork, envelopes: Sequence[EventEnvelope]
+    ) -> None:
+        followed: list[tuple[EventEnvelope, PaymentCallback]] = []
+        for envelope in envelopes:
+            callback = envelope.payload
+            assert isinstance(callback, PaymentCallback)
+            if callback.channel != DISCOUNT_CHANNEL:
+                followed.append((envelope, callback))
+        ids = [uuid.UUID(c.payment_id) for _, c in followed]
+        drawn = await DiscountPool(uow.session).draws_of_payments(ids)
+        for envelope, callback in followed:
+            if uuid.UUID(callback.payment_id) in drawn:
+                set_correlation_id(envelope.correlation_id)
+                await follow_outcome(uow.session, outbox, callback)
+
+    return on_payment_callbacks
 
 
 async def follow_outcome(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +14,10 @@ import sqlalchemy as sa
 from otd_shared.events import BillingDue, decode_envelope, new_envelope
 from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
 from payment_gateway.adapters.tables import discount_cards, discount_draws
-from payment_gateway.service_layer.discount_cashier import outcome_handler
+from payment_gateway.service_layer.discount_cashier import (
+    outcome_batch_handler,
+    outcome_handler,
+)
 from payment_gateway.service_layer.event_handlers import on_billing_due
 from payment_gateway.testing.harness import Harness, auth
 from payment_gateway.testing.notifications import NotificationEvent
@@ -48,6 +52,9 @@ class DiscountDriver:
     h: Harness
     _seen_id: int = 0
     applied: list[uuid.UUID] = field(default_factory=list)
+    batched: bool = False
+    """``follow`` applies each round's callbacks in one unit of work through the batch
+    handler (as a consumer's partition batch) instead of one by one."""
 
     async def skip_existing(self) -> None:
         """Follow only events written from now on."""
@@ -191,6 +198,9 @@ class DiscountDriver:
                 ).all()
             if not rows:
                 return applied
+            if self.batched:
+                applied += await self._follow_batch(rows)
+                continue
             for row_id, body in rows:
                 envelope = decode_envelope(body.encode())
                 async with self.h.gw.uow() as uow:
@@ -199,6 +209,15 @@ class DiscountDriver:
                 self._seen_id = row_id
                 self.applied.append(envelope.event_id)
                 applied += 1
+
+    async def _follow_batch(self, rows: Sequence[Any]) -> int:
+        envelopes = [decode_envelope(body.encode()) for _, body in rows]
+        async with self.h.gw.uow() as uow:
+            await outcome_batch_handler(self.h.runtime.outbox)(uow, envelopes)
+            await uow.commit()
+        self._seen_id = rows[-1][0]
+        self.applied += [e.event_id for e in envelopes]
+        return len(envelopes)
 
     async def draws(self, activity_id: str) -> list[Any]:
         async with self.h.gw.sessions() as session:
