@@ -35,19 +35,11 @@ class BillingSettings(ServiceSettings):
     webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
     webhook_batch_size: int = Field(default=50, ge=1, le=1000)
     webhook_lease_s: float = Field(default=60.0, gt=0, le=3600)
-    webhook_poll_interval_ms: int = Field(
-        default=500,
-        ge=10,
-        le=60_000,
-        description="Poll for due deliveries while the LISTEN connection is down.",
-    )
-    webhook_safety_poll_ms: int = Field(
-        default=5000,
-        ge=10,
-        le=600_000,
-        description="While LISTEN works the sender wakes on billing's outbox NOTIFY and at "
-        "the next due retry; it still polls this often (a lost NOTIFY, a manual resend).",
-    )
+    # The sender wakes on billing's outbox NOTIFY and at the next due retry, and polls every
+    # webhook_safety_poll_ms (a lost NOTIFY, a manual resend); without LISTEN every
+    # webhook_poll_interval_ms.
+    webhook_poll_interval_ms: int = Field(default=500, ge=10, le=60_000)
+    webhook_safety_poll_ms: int = Field(default=5000, ge=10, le=600_000)
 
     reminder_schedule_name: str = Field(default="standard", min_length=1, max_length=64)
     reminder_offsets_s: tuple[int, ...] = (86_400, 3 * 86_400, 7 * 86_400)

@@ -66,10 +66,13 @@ BatchEventHandler = Callable[[Any, Sequence[EventEnvelope]], Awaitable[None]]
 """Applies a run of consecutive events of one type at once (e.g. one multi-row insert)."""
 UnitOfWorkFactory = Callable[[], SqlUnitOfWork]
 
-# Long poll: the broker holds an empty fetch up to FETCH_MAX_WAIT_MS, so an idle consumer
-# sends about one fetch per FETCH_MAX_WAIT_MS instead of spinning. Kafka answers as soon as
-# a record arrives; the bundled local broker only at its tick (see the setting
-# CONSUMER_FETCH_MAX_WAIT_MS), hence the short default.
+# Long poll: the broker holds an empty fetch up to FETCH_MAX_WAIT_MS. Kafka answers as soon
+# as a record arrives; the bundled local broker only at its tick (see the setting
+# CONSUMER_FETCH_MAX_WAIT_MS), hence the short default. With wake-ups (PublishedWakeups) a
+# consumer whose poll came back empty pauses its partitions (no fetches at all) until a
+# relay's NOTIFY otd_published for one of its topics, a rebalance or IDLE_POLL_MS: an idle
+# cluster then costs the broker a few requests a second in all, and an event is fetched at
+# once instead of at the broker's tick.
 POLL_TIMEOUT_MS = 1000
 FETCH_MAX_WAIT_MS = 50
 IDLE_POLL_MS = 5000
