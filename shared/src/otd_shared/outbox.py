@@ -38,6 +38,8 @@ RELAY_RETRY_DELAY_S_MIN = 0.2
 RELAY_RETRY_DELAY_S_MAX = 30.0
 RELAY_ATTEMPTS_BEFORE_ALERT = 10
 NOTIFY_CHANNEL_PREFIX = "otd_outbox_"
+LISTEN_CONNECT_TIMEOUT_S = 5.0
+"""A LISTEN connection attempt gives up after this (the caller polls meanwhile)."""
 PUBLISHED_CHANNEL = "otd_published"
 """A relay NOTIFYs here, with the topic as payload, once a batch is on the broker."""
 PG_IDENTIFIER_MAX_CHARS = 63
@@ -94,9 +96,9 @@ class PgListener:
 
     async def _connect(self) -> bool:
         try:
-            self._conn = await asyncpg.connect(self._dsn)
+            self._conn = await asyncpg.connect(self._dsn, timeout=LISTEN_CONNECT_TIMEOUT_S)
             await self._conn.add_listener(self._channel, self._on_notify)
-        except (OSError, asyncpg.PostgresError) as exc:
+        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
             log.warning("LISTEN unavailable", extra={"channel": self._channel, "err": str(exc)})
             self._conn = None
             return False
