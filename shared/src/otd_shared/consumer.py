@@ -102,6 +102,7 @@ class ConsumerConfig:
     fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS
     poll_timeout_ms: int = POLL_TIMEOUT_MS
     idle_poll_ms: int = IDLE_POLL_MS
+    fetch_min_bytes: int = 1
     """With wake-ups: how long an idle consumer stops fetching unless a relay wakes it."""
 
 
@@ -207,6 +208,7 @@ class EventConsumer:
             max_poll_records=self._config.batch_max,
             fetch_max_wait_ms=self._config.fetch_max_wait_ms,
             consumer_timeout_ms=FETCHER_TICK_MS,
+            fetch_min_bytes=self._config.fetch_min_bytes,
         )
         self._kafka.subscribe(list(self._config.topics), listener=_Rebalance(self))
         try:  # start inside: a failed or cancelled start must still close the client

@@ -96,6 +96,7 @@ class ServiceRuntime:
             batch_max=s.consumer_batch_max,
             fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
             idle_poll_ms=s.consumer_idle_poll_ms,
+            fetch_min_bytes=s.consumer_fetch_min_bytes,
         )
 
     def uow_factory(self, spec: ConsumerSpec) -> UnitOfWorkFactory:

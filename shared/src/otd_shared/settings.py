@@ -103,6 +103,13 @@ class ServiceSettings(BaseSettings):
         "per hop. 50 keeps local propagation near what tests expect; with Kafka use 500 "
         "(no latency cost there, a quieter idle).",
     )
+    consumer_fetch_min_bytes: int = Field(
+        default=1,
+        ge=1,
+        le=16_777_216,
+        description="A fetch is answered once this much is there (or at the fetch wait): "
+        "larger means fewer, fuller fetches under load at up to one fetch wait per hop.",
+    )
     consumer_wakeups: bool = Field(
         default=True,
         description="Idle consumers stop fetching and wait for the relays' NOTIFY "
