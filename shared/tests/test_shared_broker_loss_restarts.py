@@ -21,10 +21,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 import otd_shared.broker_loss
-from otd_shared.broker_loss import BrokerSnapshot, judge
+from otd_shared.broker_loss import BrokerProbe, BrokerSnapshot, judge
 from otd_shared.events import Topic
 from otd_shared.infra import wait_until
 from otd_shared.kafka import EventProducer, ensure_topics
@@ -116,10 +115,10 @@ async def test_a_cluster_id_the_watch_cannot_read_decides_nothing(
     assert await rig.relay(producer).publish_batch() == len(ORDERS)
     assert await watch.check() == 0
 
-    async def unreadable(self: AIOKafkaAdminClient) -> dict[str, object]:
+    async def unreadable(*_: object) -> BrokerSnapshot:
         raise TimeoutError("the broker did not answer in time")
 
-    monkeypatch.setattr(AIOKafkaAdminClient, "describe_cluster", unreadable)
+    monkeypatch.setattr(BrokerProbe, "_snapshot", staticmethod(unreadable))
     with pytest.raises(TimeoutError):
         await watch.check()
     monkeypatch.undo()

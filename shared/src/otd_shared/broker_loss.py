@@ -175,8 +175,17 @@ class BrokerProbe:
     async def close(self) -> None:
         """Close the client (the next snapshot opens a new one)."""
         consumer, self._consumer = self._consumer, None
-        if consumer is not None:
+        if consumer is None:
+            return
+        try:
             await consumer.stop()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # we are being cancelled ourselves
+            # aiokafka's stop can end with its own task's CancelledError after a failed
+            # request: the client is closed all the same, and the watch must go on
+            log.debug("broker probe client closed with a CancelledError of its own")
 
     async def _client(self) -> AIOKafkaConsumer:
         if self._consumer is None:
