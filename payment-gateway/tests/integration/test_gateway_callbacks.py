@@ -802,6 +802,7 @@ async def test_genuine_notification_settles_the_payment_once(
         "store_id": None,
         "completed_at": None,
         "reason": None,
+        "payout_via": None,
     }
     rows = await harness.callback_rows(payment_id=payment_id)
     assert [r["verdict"] for r in rows].count("accepted") == 1
