@@ -29,6 +29,7 @@ from billing_service.service_layer.clock import utc_now
 from billing_service.service_layer.messages import publish
 from billing_service.service_layer.metrics import BillingMetrics
 from otd_shared.db import SessionFactory
+from otd_shared.http_clients import pooled_limits
 from otd_shared.outbox import OutboxWakeups, OutboxWriter
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,9 @@ class WebhookSender:
 
     def _http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            timeout=self._settings.webhook_timeout_s, transport=self._transport
+            timeout=self._settings.webhook_timeout_s,
+            transport=self._transport,
+            limits=pooled_limits(),
         )
 
     async def send_due(self, http: httpx.AsyncClient, *, now: datetime) -> int:

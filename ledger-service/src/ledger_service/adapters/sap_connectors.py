@@ -26,6 +26,7 @@ from typing import Literal, Protocol
 import httpx
 
 from ledger_service.adapters.sap_repo import SapDocumentRecord
+from otd_shared.http_clients import pooled_limits
 from otd_shared.money import fen_to_yuan
 
 LAYOUT = "otd-ledger-sap-document/1"
@@ -200,6 +201,7 @@ class HttpSapConnector:
             headers=headers,
             timeout=timeout_ms / 1000,
             transport=transport,
+            limits=pooled_limits(),
         )
 
     async def send(self, document: SapDocumentRecord) -> SapOutcome:

@@ -23,6 +23,7 @@ from channel_sandbox.metrics import SandboxMetrics
 from channel_sandbox.schedules import retry_delays_s
 from channel_sandbox.spec import SandboxChannels
 from channel_sandbox.store import ANSWER_TEXT_LEN_MAX, Attempt, Delivery, DeliveryStatus
+from otd_shared.http_clients import pooled_limits
 
 RESIGN_AGE_S: Final = 60.0
 CONNECT_TIMEOUT_S: Final = 2.0
@@ -57,7 +58,10 @@ class Notifier:
     async def start(self) -> None:
         """Open the HTTP client (from the app's lifespan)."""
         self._client = httpx.AsyncClient(
-            timeout=self._timeout, transport=self._transport, follow_redirects=False
+            timeout=self._timeout,
+            transport=self._transport,
+            follow_redirects=False,
+            limits=pooled_limits(),
         )
 
     async def stop(self) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from otd_shared.http_clients import pooled_limits
 from otd_shared.infra import free_port
 
 CLUSTER_START_TIMEOUT_S = 120.0
@@ -129,10 +130,8 @@ def _wait_for_cluster_file(process: subprocess.Popen[bytes], var_dir: Path) -> P
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    # Pooled connections are dropped before uvicorn's 5 s keep-alive closes them, so a request
-    # after a pause never lands on a connection the server is closing ("Server disconnected").
-    limits = httpx.Limits(keepalive_expiry=2.0)
-    async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
+    # otd_shared.http_clients: a request after a pause never lands on a closing connection
+    async with httpx.AsyncClient(timeout=10.0, limits=pooled_limits()) as client:
         yield client
 
 

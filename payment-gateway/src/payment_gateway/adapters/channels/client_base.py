@@ -21,6 +21,7 @@ from typing import Final, Protocol, runtime_checkable
 import httpx
 
 from otd_shared.channels import ChannelCode
+from otd_shared.http_clients import pooled_limits
 from payment_gateway.adapters.channels.key_files import ClientCertificate
 from payment_gateway.domain.outcomes import ChannelOutcome, RefundOutcome
 from payment_gateway.errors import ChannelUnreachable
@@ -173,12 +174,6 @@ class ChannelHttp:
         return response
 
 
-KEEPALIVE_EXPIRY_S: Final = 2.0
-"""An idle pooled connection is dropped after this long: below the servers' own keep-alive
-(uvicorn's 5 s, the sandbox's), so we never send on a connection the server is closing (a
-close or refund then failed as 'did not answer' at random)."""
-
-
 def new_http_client(
     *,
     connect_timeout_s: float,
@@ -193,11 +188,7 @@ def new_http_client(
     default trust (certifi) for the servers' certificates (tests, a local TLS sandbox).
     """
     timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
-    limits = httpx.Limits(
-        max_connections=100,
-        max_keepalive_connections=20,
-        keepalive_expiry=KEEPALIVE_EXPIRY_S,
-    )
+    limits = pooled_limits()
     verify: ssl.SSLContext | bool = True
     if client_certificate is not None or ca_file is not None:
         verify = _tls_context(client_certificate, ca_file)

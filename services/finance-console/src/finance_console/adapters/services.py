@@ -13,10 +13,9 @@ from typing import IO, Any
 import httpx
 
 from finance_console.errors import ServiceRefused, ServiceUnavailable
+from otd_shared.http_clients import pooled_limits
 
 Params = Mapping[str, str | int | list[str]]
-# Below uvicorn's 5 s keep-alive: a pooled connection is dropped before the server closes it.
-KEEPALIVE_EXPIRY_S = 2.0
 
 
 class ServiceApis:
@@ -35,9 +34,7 @@ class ServiceApis:
         self._load_urls = urls
         self._urls: dict[str, str] = {}
         self._tokens = tokens_by_role
-        self._client = httpx.AsyncClient(
-            timeout=timeout_s, limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S)
-        )
+        self._client = httpx.AsyncClient(timeout=timeout_s, limits=pooled_limits())
 
     @property
     def urls(self) -> dict[str, str]:
