@@ -25,6 +25,15 @@ from types import MappingProxyType
 from typing import Final
 
 
+class PayoutVia(StrEnum):
+    """Where a refund's money left (PaymentCallback ``payout_via``): the channel returned it,
+    or we paid it out by hand from our bank account or a store's till."""
+
+    CHANNEL = "channel"
+    BANK_TRANSFER = "bank_transfer"
+    TILL = "till"
+
+
 class ChannelCode(StrEnum):
     """A channel code (docs/channel-formats.md §0)."""
 

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 
 from ledger_service.domain.chart import Channel
 from ledger_service.domain.money import DEFAULT_CURRENCY
+from otd_shared.channels import PayoutVia as PayoutVia  # RefundSucceeded.payout_via
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,14 +49,6 @@ class PaymentSucceeded:
     payment_id: str | None = None
     store_id: str | None = None
     currency: str = DEFAULT_CURRENCY
-
-
-class PayoutVia(StrEnum):
-    """Where a refund's money left: the channel returned it, or we paid it out by hand."""
-
-    CHANNEL = "channel"
-    BANK_TRANSFER = "bank_transfer"
-    TILL = "till"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -43,7 +43,7 @@ def payment_callback(
     channel = parse_channel_code(p.channel)
     # Money received must land in the books: cash without a store goes to a visible till.
     store_id = p.store_id
-    payout_via = None if p.payout_via is None else rule.PayoutVia(p.payout_via)
+    payout_via = p.payout_via
     if store_id is None and (channel is Channel.CASH or payout_via is rule.PayoutVia.TILL):
         store_id = settings.unassigned_cash_store_id
     if p.outcome == "reversed":

@@ -54,7 +54,7 @@ def payout_method_for(channel: ChannelCode | None) -> PayoutMethod:
 
 def payout_via(method: PayoutMethod) -> PayoutVia:
     """PaymentCallback's ``payout_via`` for a payout: the money left the bank or the till."""
-    return "till" if method is PayoutMethod.CASH else "bank_transfer"
+    return PayoutVia.TILL if method is PayoutMethod.CASH else PayoutVia.BANK_TRANSFER
 
 
 def first_owner(method: PayoutMethod, store_id: str | None) -> str:

@@ -12,14 +12,12 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from otd_shared.channels import ChannelCode, statement_sources
+from otd_shared.channels import ChannelCode, PayoutVia, statement_sources
 
 Fen = Annotated[int, Field(strict=True)]
 NonNegativeFen = Annotated[int, Field(strict=True, ge=0)]
 PositiveFen = Annotated[int, Field(strict=True, gt=0)]
 StatementVersion = Annotated[int, Field(strict=True, ge=1)]
-# Where a refund's money left (PaymentCallback.payout_via).
-PayoutVia = Literal["channel", "bank_transfer", "till"]
 BillingStage = Literal["intent", "firm", "final", "service", "installment", "payoff"]
 
 
