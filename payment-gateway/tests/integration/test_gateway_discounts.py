@@ -319,6 +319,22 @@ async def test_a_late_success_with_no_card_left_is_a_recorded_shortfall(
     assert (report["spent_fen"], report["reserved_fen"], report["budget_left_fen"]) == (0, 500, 0)
 
 
+async def test_a_late_success_never_takes_another_activitys_card(
+    harness: Harness, dd: DiscountDriver
+) -> None:
+    """Pools without a daily cap share the pool key ``*`` across activities: the replacement
+    card must still come from the late payment's own activity (another's would spend its
+    budget)."""
+    other = await dd.running(store(), cap_total=3, budget_fen=1_500, min_fen=500, max_fen=500)
+    activity, first, _ = await _late_success_after_redraw(harness, dd, cards=1)
+    shown = await harness.payment(first["payment_id"])
+    assert (shown["status"], shown["discount"]["status"]) == ("succeeded", "shortfall")
+    others = await dd.cards(other["activity_id"])
+    assert [c["status"] for c in others] == ["available"] * 3
+    report = await dd.report(other["activity_id"])
+    assert (report["spent_fen"], report["reserved_fen"]) == (0, 0)
+
+
 @pytest.mark.parametrize("batched", [False, True], ids=["one-by-one", "batch-handler"])
 @pytest.mark.parametrize("returns_to_budget", [False, True])
 async def test_a_full_refund_reverses_the_discount_by_the_activity_setting(

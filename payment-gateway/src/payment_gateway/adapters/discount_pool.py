@@ -324,15 +324,20 @@ class DiscountPool:
         (a late success whose own card was drawn again); its id, or None when none is left.
 
         The replacement is a card dealt in advance like any other, so the caps and the budget
-        still hold; SKIP LOCKED keeps it from a concurrent draw."""
-        like = sa.select(discount_cards.c.pool_key, discount_cards.c.amount_fen).where(
-            discount_cards.c.card_id == card_id
-        )
+        still hold; SKIP LOCKED keeps it from a concurrent draw. It comes from the same
+        activity: pools without a daily cap share the pool key ``*`` across activities, and
+        another activity's card would spend another activity's budget."""
+        c = discount_cards.c
+        like = sa.select(c.activity_id, c.pool_key, c.amount_fen).where(c.card_id == card_id)
         row = (await self._session.execute(like)).first()
         if row is None:
             return None
-        pool_key, amount_fen = row
-        where = [discount_cards.c.pool_key == pool_key, discount_cards.c.amount_fen == amount_fen]
+        activity_id, pool_key, amount_fen = row
+        where = [
+            c.activity_id == activity_id,
+            c.pool_key == pool_key,
+            c.amount_fen == amount_fen,
+        ]
         taken = await self._take_first(where, draw_id, now)
         if taken is None:
             return None
