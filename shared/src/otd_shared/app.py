@@ -22,6 +22,7 @@ from otd_shared.auth import TokenVerifier
 from otd_shared.body_limit import BodyLimitMiddleware
 from otd_shared.db import database_ready
 from otd_shared.errors import DomainError
+from otd_shared.gc_pauses import startup_objects_frozen
 from otd_shared.kafka import broker_ready
 from otd_shared.messaging_metrics import MessagingSampler
 from otd_shared.observability import configure_logging, http_middleware
@@ -47,7 +48,8 @@ def create_service_app(
         stop = asyncio.Event()
         workers = asyncio.create_task(run_workers(runtime, stop)) if settings.run_workers else None
         try:
-            yield
+            with startup_objects_frozen():
+                yield
         finally:
             stop.set()
             if workers is not None:

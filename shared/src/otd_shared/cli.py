@@ -26,6 +26,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from otd_shared.app import create_ops_app
+from otd_shared.gc_pauses import startup_objects_frozen
 from otd_shared.migrations import upgrade_head
 from otd_shared.observability import configure_logging
 from otd_shared.retention import RetentionPolicy, RetentionResult, purge
@@ -156,12 +157,13 @@ async def _run_workers_until_signal(runtime: ServiceRuntime, command: str) -> No
         loop.add_signal_handler(sig, stop.set)
     ops_task = asyncio.create_task(ops.serve())
     try:
-        await run_workers(
-            runtime,
-            stop,
-            relay=command in ("relay", "worker"),
-            consumers=command in ("consumer", "worker"),
-        )
+        with startup_objects_frozen():
+            await run_workers(
+                runtime,
+                stop,
+                relay=command in ("relay", "worker"),
+                consumers=command in ("consumer", "worker"),
+            )
     finally:
         ops.should_exit = True
         await ops_task

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 from datetime import UTC, date, datetime, timedelta
 
@@ -27,9 +26,6 @@ FAILED_STATUSES = frozenset({"pending", "rejected"})
 
 def main(argv: list[str] | None = None) -> None:
     """The shared CLI with ``sap-post`` added."""
-    # Everything imported so far lives as long as the process: keep it out of the cyclic
-    # collector's full passes, which otherwise stall a batch of thousands of journals.
-    gc.freeze()
     shared_main(
         ENTRY,
         argv,

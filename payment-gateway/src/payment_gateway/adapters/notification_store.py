@@ -8,8 +8,9 @@ the payment (status in ``sources_of(target)``), the outbox row only when that UP
 the row, and the raw request with its verdict (``accepted`` when it did, ``duplicate`` with
 its reason when the guard did not match).
 
-Under load both are grouped. Reads: a read arriving while ``GROUP_IN_FLIGHT`` reads are in
-flight waits for the next, which takes up to ``GROUP_MAX`` waiting ones in one ``SELECT … = ANY``
+Under load both are grouped (one ``GroupLane`` each). Reads: a read arriving while
+``GROUP_IN_FLIGHT`` reads are in flight waits for the next, which takes up to ``GROUP_MAX``
+waiting ones in one ``SELECT … = ANY``
 (each caller gets its payment or None, or the statement's error). The statement is
 group-committed (as the ledger does): a notification arriving
 while no group is in flight is written at once (no added latency when idle); those that
@@ -29,10 +30,10 @@ import json
 import logging
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 
@@ -130,8 +131,84 @@ class Settlement:
 
 
 _T = TypeVar("_T")
-_Pending = tuple[Settlement, "asyncio.Future[Verdict]"]
-_PendingRead = tuple[str, "asyncio.Future[Payment | None]"]
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+_Waiting = tuple[_In, "asyncio.Future[_Out]"]
+
+
+class GroupLane(Generic[_In, _Out]):
+    """Runs ``execute`` for items submitted concurrently, ``GROUP_IN_FLIGHT`` calls at most.
+
+    Every item waits in the lane; while fewer than ``GROUP_IN_FLIGHT`` drains run, a new one
+    starts (a task), so an idle gateway executes an item at once. A drain takes up to
+    ``GROUP_MAX`` waiting items at a time (``pick`` may keep some for a later group) and
+    hands each caller its own outcome. The drain task's first turn of the event loop is
+    also the grouping window: measured, executing a lone item in its caller's task instead
+    (no task, no future) saved no CPU at 1,000/s and cut burst throughput by 10–15 %
+    (smaller groups). ``execute`` gets the items and answers their
+    outcomes in order, or raises: ``on_error`` then answers the group (by default every
+    caller gets the exception)."""
+
+    def __init__(
+        self,
+        execute: Callable[[list[_In]], Awaitable[list[_Out]]],
+        *,
+        pick: Callable[[deque[_Waiting[_In, _Out]]], list[_Waiting[_In, _Out]]] | None = None,
+        on_error: Callable[[list[_Waiting[_In, _Out]], Exception], Awaitable[None]] | None = None,
+    ) -> None:
+        self._execute = execute
+        self._pick = pick or _first_waiting
+        self._on_error = on_error or _answer_all
+        self._waiting: deque[_Waiting[_In, _Out]] = deque()
+        self._running = 0
+        self._tasks: set[asyncio.Task[None]] = set()  # strong references while they run
+
+    async def submit(self, item: _In) -> _Out:
+        """``item``'s outcome (or the exception of the call that executed it)."""
+        future: asyncio.Future[_Out] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        self._start_drain()
+        return await future
+
+    def _start_drain(self) -> None:
+        if self._waiting and self._running < GROUP_IN_FLIGHT:
+            self._running += 1
+            task = asyncio.get_running_loop().create_task(self._drain())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                group = self._pick(self._waiting)
+                if group:
+                    await self._run(group)
+        finally:
+            self._running -= 1
+
+    async def _run(self, group: list[_Waiting[_In, _Out]]) -> None:
+        try:
+            outcomes = await self._execute([item for item, _ in group])
+        except Exception as exc:  # noqa: BLE001  (handed to the callers, never swallowed)
+            await self._on_error(group, exc)
+            return
+        for (_, future), outcome in zip(group, outcomes, strict=True):
+            _answer(future, outcome)
+
+
+def _first_waiting(waiting: deque[_Waiting[_In, _Out]]) -> list[_Waiting[_In, _Out]]:
+    """Up to GROUP_MAX waiting items whose callers are still there."""
+    group: list[_Waiting[_In, _Out]] = []
+    while waiting and len(group) < GROUP_MAX:
+        item = waiting.popleft()
+        if not item[1].done():  # done: the caller went away (cancelled)
+            group.append(item)
+    return group
+
+
+async def _answer_all(group: list[_Waiting[_In, _Out]], exc: Exception) -> None:
+    for _, future in group:
+        _answer(future, exc)
 
 
 async def _no_reset(_: Any) -> None:
@@ -148,11 +225,10 @@ class NotificationStore:
         self._pool_size = pool_size
         self._pool: Any = None
         self._opening = asyncio.Lock()
-        self._pending: deque[_Pending] = deque()
-        self._in_flight = 0
-        self._reads: deque[_PendingRead] = deque()
-        self._reads_in_flight = 0
-        self._tasks: set[asyncio.Task[None]] = set()  # strong references while they run
+        self._reads: GroupLane[str, Payment | None] = GroupLane(self._read)
+        self._settles: GroupLane[Settlement, Verdict] = GroupLane(
+            self._execute_settlements, pick=_one_per_payment, on_error=self._one_by_one
+        )
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Any]:
@@ -180,95 +256,37 @@ class NotificationStore:
             self._pool = None
 
     async def payment(self, out_trade_no: str) -> Payment | None:
-        """The payment with our merchant order number, read at once when no read is in flight,
-        else with the other notifications that arrived meanwhile (one SELECT for the group)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Payment | None] = loop.create_future()
-        self._reads.append((out_trade_no, future))
-        if self._reads_in_flight < GROUP_IN_FLIGHT:
-            self._reads_in_flight += 1
-            self._spawn(self._drain_reads())
-        return await future
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _drain_reads(self) -> None:
-        try:
-            while self._reads:
-                group = [self._reads.popleft() for _ in range(min(GROUP_MAX, len(self._reads)))]
-                waiting = [(no, future) for no, future in group if not future.done()]
-                if waiting:
-                    await self._read([no for no, _ in waiting], [f for _, f in waiting])
-        finally:
-            self._reads_in_flight -= 1
-
-    async def _read(
-        self, out_trade_nos: list[str], futures: list[asyncio.Future[Payment | None]]
-    ) -> None:
-        try:
-            async with self.connection() as conn:
-                rows = await conn.fetch(_PAYMENTS_BY_OUT_TRADE_NO, out_trade_nos)
-        except Exception as exc:  # noqa: BLE001  (handed to every caller, never swallowed)
-            for future in futures:
-                _answer(future, exc)
-            return
-        found = {row["out_trade_no"]: payment_from_row(row) for row in rows}
-        for out_trade_no, future in zip(out_trade_nos, futures, strict=True):
-            _answer(future, found.get(out_trade_no))
+        """The payment with our merchant order number, read at once when the read lane has
+        room, else with the other notifications waiting meanwhile (one SELECT for them)."""
+        return await self._reads.submit(out_trade_no)
 
     async def settle(self, settlement: Settlement) -> Verdict:
         """Write one settlement (module docstring), possibly in one statement with concurrent
         callers' ones; its verdict, answered after that statement committed."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Verdict] = loop.create_future()
-        self._pending.append((settlement, future))
-        if self._in_flight < GROUP_IN_FLIGHT:
-            self._in_flight += 1
-            self._spawn(self._drain())
-        return await future
+        return await self._settles.submit(settlement)
 
-    async def _drain(self) -> None:
-        try:
-            while self._pending:
-                group = self._next_group()
-                if group:
-                    await self._write(group)
-        finally:
-            self._in_flight -= 1
+    async def _read(self, out_trade_nos: list[str]) -> list[Payment | None]:
+        async with self.connection() as conn:
+            rows = await conn.fetch(_PAYMENTS_BY_OUT_TRADE_NO, out_trade_nos)
+        found = {row["out_trade_no"]: payment_from_row(row) for row in rows}
+        return [found.get(out_trade_no) for out_trade_no in out_trade_nos]
 
-    def _next_group(self) -> list[_Pending]:
-        """Up to GROUP_MAX waiting settlements, one per payment (later ones wait their turn)."""
-        group: list[_Pending] = []
-        later: list[_Pending] = []
-        seen: set[uuid.UUID] = set()
-        while self._pending and len(group) < GROUP_MAX:
-            item = self._pending.popleft()
-            if item[1].done():
-                continue  # the caller went away (cancelled)
-            if item[0].payment_id in seen:
-                later.append(item)
-                continue
-            seen.add(item[0].payment_id)
-            group.append(item)
-        self._pending.extendleft(reversed(later))
-        return group
+    async def _execute_settlements(self, group: list[Settlement]) -> list[Verdict]:
+        return await self._execute(group)  # looked up per call (tests replace it)
 
-    async def _write(self, group: list[_Pending]) -> None:
-        try:
-            verdicts = await self._execute([settlement for settlement, _ in group])
-        except Exception as exc:  # noqa: BLE001  (each notification is retried alone)
-            if len(group) == 1:
-                _answer(group[0][1], exc)  # handed to the caller, never swallowed
-                return
-            log.warning("grouped settlement failed; settling one by one", exc_info=True)
-            for item in group:
-                await self._write([item])
+    async def _one_by_one(self, group: list[_Waiting[Settlement, Verdict]], exc: Exception) -> None:
+        """A failed grouped statement: each settlement again alone, with its own outcome."""
+        if len(group) == 1:
+            _answer(group[0][1], exc)  # handed to the caller, never swallowed
             return
-        for (_, future), verdict in zip(group, verdicts, strict=True):
-            _answer(future, verdict)
+        log.warning("grouped settlement failed; settling one by one", exc_info=exc)
+        for settlement, future in group:
+            try:
+                (verdict,) = await self._execute([settlement])
+            except Exception as alone:  # noqa: BLE001  (handed to its caller)
+                _answer(future, alone)
+            else:
+                _answer(future, verdict)
 
     async def _execute(self, group: Sequence[Settlement]) -> list[Verdict]:
         columns: list[list[Any]] = [[] for _ in range(_COLUMNS)]
@@ -279,6 +297,26 @@ class NotificationStore:
             rows = await conn.fetch(_SETTLE, *columns)
         applied = {int(row["idx"]) - 1: bool(row["applied"]) for row in rows}
         return ["accepted" if applied[index] else "duplicate" for index in range(len(group))]
+
+
+def _one_per_payment(
+    waiting: deque[_Waiting[Settlement, Verdict]],
+) -> list[_Waiting[Settlement, Verdict]]:
+    """Up to GROUP_MAX waiting settlements, one per payment (later ones wait their turn)."""
+    group: list[_Waiting[Settlement, Verdict]] = []
+    later: list[_Waiting[Settlement, Verdict]] = []
+    seen: set[uuid.UUID] = set()
+    while waiting and len(group) < GROUP_MAX:
+        item = waiting.popleft()
+        if item[1].done():
+            continue  # the caller went away (cancelled)
+        if item[0].payment_id in seen:
+            later.append(item)
+            continue
+        seen.add(item[0].payment_id)
+        group.append(item)
+    waiting.extendleft(reversed(later))
+    return group
 
 
 def _answer(future: asyncio.Future[_T], outcome: _T | BaseException) -> None:
