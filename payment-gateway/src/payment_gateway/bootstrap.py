@@ -249,7 +249,6 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
             handlers={
                 "BillingScheduled": event_handlers.on_billing_scheduled,
                 "BillingDue": event_handlers.on_billing_due,
-                "BillingPaid": event_handlers.on_billing_paid,
                 "BillingReopened": event_handlers.on_billing_reopened,
                 "BillingCancelled": event_handlers.on_billing_cancelled,
                 "BillingAmountChanged": event_handlers.on_billing_amount_changed,
@@ -257,6 +256,7 @@ def build(settings: ServiceSettings) -> ServiceRuntime:
                     lambda: datetime.now(UTC)
                 ),
             },
+            batch_handlers={"BillingPaid": event_handlers.on_billings_paid},
             new_uow=lambda: GatewayUnitOfWork(runtime.sessions, runtime.outbox),
         )
     )

@@ -18,7 +18,7 @@ from otd_shared.events import BillingPaid, new_envelope
 from payment_gateway.adapters.channels.keys import load_key_set
 from payment_gateway.adapters.channels.wechatpay import protocol as wechat
 from payment_gateway.adapters.tables import payments
-from payment_gateway.service_layer.event_handlers import on_billing_paid
+from payment_gateway.service_layer.event_handlers import on_billings_paid
 from payment_gateway.testing.harness import Harness, auth
 
 pytestmark = pytest.mark.integration
@@ -130,10 +130,18 @@ async def test_refusals_name_the_problem(harness: Harness) -> None:
     assert (too_much.status_code, too_much.json()["field"]) == (422, "amount_fen")
     unknown = await harness.start(uuid.uuid4(), "alipay", 1_000)
     assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_billing")
-    envelope = new_envelope(
+    async with harness.gw.uow() as uow:
+        await on_billings_paid(uow, [_billing_paid(billing)])
+        await uow.commit()
+    paid = await harness.start(billing, "alipay", 1_000)
+    assert (paid.status_code, paid.json()["code"]) == (409, "billing_not_payable")
+
+
+def _billing_paid(billing_id: uuid.UUID) -> Any:
+    return new_envelope(
         BillingPaid(
             order_id=str(uuid.uuid4()),
-            billing_id=str(billing),
+            billing_id=str(billing_id),
             stage="firm",
             amount_fen=100_000,
             paid_fen=100_000,
@@ -141,11 +149,34 @@ async def test_refusals_name_the_problem(harness: Harness) -> None:
         producer="test",
         correlation_id="c",
     )
+
+
+async def test_a_run_of_billing_paid_closes_each_billing_in_one_statement(
+    harness: Harness,
+) -> None:
+    """The consumer's batch handler: paid billings (one twice, one unknown) in one UPDATE;
+    a billing not in the run stays payable."""
+    paid = [await harness.due_billing(stage="firm", amount_fen=100_000) for _ in range(3)]
+    other = await harness.due_billing(stage="firm", amount_fen=100_000)
+    run = [_billing_paid(b) for b in [*paid, paid[0], uuid.uuid4()]]
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
     async with harness.gw.uow() as uow:
-        await on_billing_paid(uow, envelope)
+        engine = uow.session.bind
+        sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
+        try:
+            await on_billings_paid(uow, run)
+        finally:
+            sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
         await uow.commit()
-    paid = await harness.start(billing, "alipay", 1_000)
-    assert (paid.status_code, paid.json()["code"]) == (409, "billing_not_payable")
+    assert len([s for s in statements if s.lstrip().upper().startswith("UPDATE")]) == 1
+    for billing in paid:
+        refused = await harness.start(billing, "alipay", 1_000)
+        assert (refused.status_code, refused.json()["code"]) == (409, "billing_not_payable")
+    assert (await harness.start(other, "alipay", 1_000)).status_code == 201
 
 
 async def test_auth(harness: Harness) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -72,6 +73,16 @@ class PayableBillingRepository:
             sa.update(payable_billings)
             .where(payable_billings.c.billing_id == billing_id)
             .values(values)
+        )
+
+    async def set_paid(self, billing_ids: Sequence[uuid.UUID]) -> None:
+        """Billings paid (a consumer's run of BillingPaid): one statement for all of them."""
+        if not billing_ids:
+            return
+        await self._session.execute(
+            sa.update(payable_billings)
+            .where(payable_billings.c.billing_id.in_(billing_ids))
+            .values(status="paid", outstanding_fen=0, updated_at=datetime.now(UTC))
         )
 
     async def get_with_time(

@@ -4,13 +4,14 @@ The payable-billings projection follows BillingScheduled (lease installments) / 
 BillingPaid / BillingReopened / BillingAmountChanged / BillingCancelled; RefundRequested
 records a refund (sent by the scheduler, or ``manual`` and queued for finance when no channel
 can return the money). Each handler runs in the consumer's transaction with the inbox row and is
-deterministic on redelivery.
+deterministic on redelivery; BillingPaid, one per payment on launch night, is a batch handler
+(a partition's run of them in one statement).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from otd_shared.consumer import EventHandler
@@ -74,11 +75,15 @@ async def on_billing_scheduled(uow: GatewayUnitOfWork, event: EventEnvelope) -> 
     )
 
 
-async def on_billing_paid(uow: GatewayUnitOfWork, event: EventEnvelope) -> None:
-    """A paid billing takes no more payments."""
-    payload = event.payload
-    assert isinstance(payload, BillingPaid)
-    await uow.billings.set_status(uuid.UUID(payload.billing_id), "paid", outstanding_fen=0)
+async def on_billings_paid(uow: GatewayUnitOfWork, events: Sequence[EventEnvelope]) -> None:
+    """Paid billings take no more payments: a run of BillingPaid in one statement (each
+    sets the same values, so their order within the run does not matter)."""
+    billing_ids = []
+    for event in events:
+        payload = event.payload
+        assert isinstance(payload, BillingPaid)
+        billing_ids.append(uuid.UUID(payload.billing_id))
+    await uow.billings.set_paid(billing_ids)
 
 
 async def on_billing_reopened(uow: GatewayUnitOfWork, event: EventEnvelope) -> None:
