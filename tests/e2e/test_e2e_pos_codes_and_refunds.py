@@ -77,6 +77,24 @@ async def _store(j: Journey, acquirer: str) -> tuple[str, str]:
     return store, terminal
 
 
+async def _two_swipes(
+    j: Journey, billing_id: str, amount_fen: int, store: str, terminal: str
+) -> list[dict[str, Any]]:
+    """Two UnionPay charges of ``amount_fen`` each, both fetched before either is paid (so
+    together they overpay the billing)."""
+    qrs = [await _qr(j, billing_id, amount_fen, store) for _ in range(2)]
+    return [
+        await j.call(
+            "POST",
+            "payment-gateway",
+            "/v1/pos/charges",
+            "pos-integrator",
+            json={"token": issued["token"], "terminal_id": terminal, "channel": "unionpay"},
+        )
+        for issued in qrs
+    ]
+
+
 async def _qr(j: Journey, billing_id: str, amount_fen: int, store: str) -> dict[str, Any]:
     qr: dict[str, Any] = await j.call(
         "POST",
@@ -117,17 +135,7 @@ async def test_payment_code_then_overpaying_swipes_refunded_by_the_acquirer(
     await _succeeded(j, code["payment_id"])
 
     rest_fen = firm["outstanding_fen"] - CODE_FEN
-    qrs = [await _qr(j, firm["billing_id"], rest_fen, store) for _ in range(2)]
-    swipes = [  # both fetched before either is paid: together they overpay
-        await j.call(
-            "POST",
-            "payment-gateway",
-            "/v1/pos/charges",
-            "pos-integrator",
-            json={"token": issued["token"], "terminal_id": terminal, "channel": "unionpay"},
-        )
-        for issued in qrs
-    ]
+    swipes = await _two_swipes(j, firm["billing_id"], rest_fen, store, terminal)
     for charge in swipes:
         await j.sandbox(
             channel="unionpay",
@@ -211,17 +219,7 @@ async def test_a_refused_pos_refund_is_paid_by_bank_transfer_and_booked_from_the
     store, terminal = await _store(j, "unionpay")
     firm = await j.payable(order_id, "firm")
     rest_fen = firm["outstanding_fen"]
-    qrs = [await _qr(j, firm["billing_id"], rest_fen, store) for _ in range(2)]
-    swipes = [
-        await j.call(
-            "POST",
-            "payment-gateway",
-            "/v1/pos/charges",
-            "pos-integrator",
-            json={"token": issued["token"], "terminal_id": terminal, "channel": "unionpay"},
-        )
-        for issued in qrs
-    ]
+    swipes = await _two_swipes(j, firm["billing_id"], rest_fen, store, terminal)
     for charge in swipes:
         order = {"channel": "unionpay", "out_trade_no": charge["out_trade_no"]}
         await j.sandbox(**order, action="refuse_refunds", amount_fen=rest_fen)
