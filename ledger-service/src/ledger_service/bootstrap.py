@@ -83,11 +83,13 @@ def build(settings: ServiceSettings) -> LedgerRuntime:
     )
     fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(ServiceRuntime)}
     runtime = LedgerRuntime(**fields, ledger=ctx)
+    handlers = LedgerEventHandlers(ctx)
     runtime.consumers.append(
         ConsumerSpec(
             name=CONSUMER_NAME,
             topics=CONSUMED_TOPICS,
-            handlers=LedgerEventHandlers(ctx).handlers(),
+            handlers=handlers.handlers(),
+            batch_handlers=handlers.batch_handlers(),
             new_uow=lambda: LedgerUnitOfWork(runtime.sessions, runtime.outbox),
         )
     )

@@ -12,23 +12,28 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from ledger_testkit import integrity_of, migrated, running, settings_for, unique
+from ledger_testkit import (
+    integrity_of,
+    migrated,
+    payment,
+    running,
+    scenario,
+    settings_for,
+    snapshot,
+    unique,
+)
 
 from ledger_service.adapters.tables import journals, messaging, unposted_events
 from ledger_service.bootstrap import LedgerRuntime
 from ledger_service.service_layer.queries import LedgerQueries
 from otd_shared.events import (
-    DiscrepancyResolved,
     EventEnvelope,
     EventPayload,
-    LoanDisbursed,
     OrderDelivered,
-    PaymentCallback,
     ReconCompleted,
     RefundRequested,
     ServiceOrderCompleted,
     Topic,
-    WireClaimed,
     WireReceived,
     new_envelope,
     topic_for,
@@ -74,64 +79,6 @@ async def runtime(
         yield rt
 
 
-def payment(
-    order: str, channel: str, fen: int, outcome: str = "succeeded", **extra: object
-) -> PaymentCallback:
-    return PaymentCallback(
-        order_id=order,
-        billing_id="bill-1",
-        payment_id=f"pay-{uuid.uuid4().hex[:6]}",
-        channel=channel,  # type: ignore[arg-type]
-        method="default",
-        outcome=outcome,  # type: ignore[arg-type]
-        out_trade_no=uuid.uuid4().hex,
-        amount_fen=fen,
-        completed_at=AT,
-        **extra,  # type: ignore[arg-type]
-    )
-
-
-def scenario(order: str) -> list[EventPayload]:
-    """One order's money, from the intent deposit to revenue (delivery comes later)."""
-    return [
-        payment(order, "wechatpay", 500_000),
-        payment(order, "cash", 2_000_000, store_id="S1"),
-        payment(order, "wire", 1_000_000),  # posted by WireReceived, not here
-        WireReceived(
-            wire_id="w1", bank_account="ICBC-001", payer_account_last4="1234",
-            amount_fen=1_000_000, matched_order_id=order, received_at=AT,
-        ),
-        WireReceived(
-            wire_id="w2", bank_account="ICBC-001", payer_account_last4="9999",
-            amount_fen=300_000, received_at=AT,
-        ),
-        WireClaimed(
-            wire_id="w2", order_id=order, billing_id="b", amount_fen=300_000, claimed_by="c"
-        ),
-        LoanDisbursed(
-            order_id=order, loan_order_id="L1", amount_fen=10_000_000, bank_reference="r"
-        ),
-        payment(order, "alipay", 100_000),
-        payment(order, "alipay", 100_000, outcome="refunded", refund_id="rf1"),
-        RefundRequested(
-            order_id=order, billing_id="b", refund_request_id="rq1", amount_fen=50_000,
-            reason="overpaid", channel="cash",
-        ),
-        payment(order, "cash", 50_000, outcome="refunded", store_id="S1"),
-        payment(order, "unionpay", 70_000, outcome="failed"),
-        payment(order, "cash", 10_000),  # no store: the unassigned till
-        payment("not an order id", "alipay", 10),  # refused, kept as unposted
-        ReconCompleted(
-            run_id="run-1", source="wechatpay", recon_date=date(2024, 5, 1), counts={},
-            settled_fen=497_000, fee_fen=3_000, gross_fen=500_000,
-        ),
-        DiscrepancyResolved(
-            discrepancy_id="d1", source="wechatpay", kind="channel_only", adjustment_fen=200,
-            resolved_by="f1", reason="long",
-        ),
-    ]  # fmt: skip
-
-
 async def publish(runtime: LedgerRuntime, envelopes: list[EventEnvelope]) -> None:
     settings = runtime.settings
     producer = EventProducer(settings.kafka_bootstrap_servers, enable_idempotence=False)
@@ -165,26 +112,6 @@ def consumed(runtime: LedgerRuntime, consumer: str, count: int) -> Callable[[], 
         return await inbox_count(runtime, consumer) == count
 
     return probe
-
-
-async def snapshot(runtime: LedgerRuntime) -> tuple[object, ...]:
-    async with runtime.sessions() as session:
-        rows = await session.execute(
-            sa.text(
-                "SELECT j.source_id, l.line_no, l.account, l.debit_fen, l.credit_fen "
-                "FROM ledger.journals j JOIN ledger.journal_lines l USING (journal_id) "
-                "ORDER BY j.seq, l.line_no"
-            )
-        )
-        lines = [tuple(row) for row in rows]
-        balances = await session.execute(
-            sa.text(
-                "SELECT account, sum(debit_fen), sum(credit_fen) FROM ledger.account_balances "
-                "GROUP BY account ORDER BY account"
-            )
-        )
-        outbox = await session.scalar(sa.text("SELECT count(*) FROM ledger.outbox"))
-    return (lines, [tuple(row) for row in balances], outbox)
 
 
 class RunningConsumer:

@@ -10,9 +10,11 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from ledger_service.adapters.integrity import IntegrityReport, check_books
@@ -20,6 +22,16 @@ from ledger_service.adapters.tables import SCHEMA
 from ledger_service.bootstrap import MIGRATIONS_DIR, LedgerRuntime, build, create_app
 from ledger_service.config import LedgerSettings
 from otd_shared.db import asyncpg_url
+from otd_shared.events import (
+    DiscrepancyResolved,
+    EventPayload,
+    LoanDisbursed,
+    PaymentCallback,
+    ReconCompleted,
+    RefundRequested,
+    WireClaimed,
+    WireReceived,
+)
 from otd_shared.migrations import upgrade_head_async
 
 TOKENS = {
@@ -100,3 +112,86 @@ def journal(
         "description": description,
         "lines": [{"account": a, "debit_fen": d, "credit_fen": c} for a, d, c in lines],
     }
+
+
+# ---------------------------------------------------------------- consumed events
+
+AT = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+
+
+def payment(
+    order: str, channel: str, fen: int, outcome: str = "succeeded", **extra: object
+) -> PaymentCallback:
+    return PaymentCallback(
+        order_id=order,
+        billing_id="bill-1",
+        payment_id=f"pay-{uuid.uuid4().hex[:6]}",
+        channel=channel,  # type: ignore[arg-type]
+        method="default",
+        outcome=outcome,  # type: ignore[arg-type]
+        out_trade_no=uuid.uuid4().hex,
+        amount_fen=fen,
+        completed_at=AT,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def scenario(order: str) -> list[EventPayload]:
+    """One order's money, from the intent deposit to revenue (delivery comes later)."""
+    return [
+        payment(order, "wechatpay", 500_000),
+        payment(order, "cash", 2_000_000, store_id="S1"),
+        payment(order, "wire", 1_000_000),  # posted by WireReceived, not here
+        WireReceived(
+            wire_id="w1", bank_account="ICBC-001", payer_account_last4="1234",
+            amount_fen=1_000_000, matched_order_id=order, received_at=AT,
+        ),
+        WireReceived(
+            wire_id="w2", bank_account="ICBC-001", payer_account_last4="9999",
+            amount_fen=300_000, received_at=AT,
+        ),
+        WireClaimed(
+            wire_id="w2", order_id=order, billing_id="b", amount_fen=300_000, claimed_by="c"
+        ),
+        LoanDisbursed(
+            order_id=order, loan_order_id="L1", amount_fen=10_000_000, bank_reference="r"
+        ),
+        payment(order, "alipay", 100_000),
+        payment(order, "alipay", 100_000, outcome="refunded", refund_id="rf1"),
+        RefundRequested(
+            order_id=order, billing_id="b", refund_request_id="rq1", amount_fen=50_000,
+            reason="overpaid", channel="cash",
+        ),
+        payment(order, "cash", 50_000, outcome="refunded", store_id="S1"),
+        payment(order, "unionpay", 70_000, outcome="failed"),
+        payment(order, "cash", 10_000),  # no store: the unassigned till
+        payment("not an order id", "alipay", 10),  # refused, kept as unposted
+        ReconCompleted(
+            run_id="run-1", source="wechatpay", recon_date=date(2024, 5, 1), counts={},
+            settled_fen=497_000, fee_fen=3_000, gross_fen=500_000,
+        ),
+        DiscrepancyResolved(
+            discrepancy_id="d1", source="wechatpay", kind="channel_only", adjustment_fen=200,
+            resolved_by="f1", reason="long",
+        ),
+    ]  # fmt: skip
+
+
+async def snapshot(runtime: LedgerRuntime) -> tuple[object, ...]:
+    async with runtime.sessions() as session:
+        rows = await session.execute(
+            sa.text(
+                "SELECT j.source_id, l.line_no, l.account, l.debit_fen, l.credit_fen "
+                "FROM ledger.journals j JOIN ledger.journal_lines l USING (journal_id) "
+                "ORDER BY j.seq, l.line_no"
+            )
+        )
+        lines = [tuple(row) for row in rows]
+        balances = await session.execute(
+            sa.text(
+                "SELECT account, sum(debit_fen), sum(credit_fen) FROM ledger.account_balances "
+                "GROUP BY account ORDER BY account"
+            )
+        )
+        outbox = await session.scalar(sa.text("SELECT count(*) FROM ledger.outbox"))
+    return (lines, [tuple(row) for row in balances], outbox)

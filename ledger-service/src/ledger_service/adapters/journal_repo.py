@@ -55,11 +55,13 @@ WITH j AS (
         debit_fen = account_balances.debit_fen + excluded.debit_fen,
         credit_fen = account_balances.credit_fen + excluded.credit_fen
 ), e AS (
-    SELECT j.*, gen_random_uuid() AS event_id, t.total_debit_fen
+    SELECT j.*, gen_random_uuid() AS event_id, t.total_debit_fen, c.correlation_id
     FROM j JOIN (
         SELECT journal_id, CAST(sum(debit_fen) AS bigint) AS total_debit_fen
         FROM l GROUP BY journal_id
     ) t USING (journal_id)
+    JOIN unnest(CAST(:j_id AS uuid[]), CAST(:j_correlation AS text[]))
+        AS c(journal_id, correlation_id) USING (journal_id)
 ), o AS (
     INSERT INTO ledger.outbox (event_id, event_type, topic, partition_key, body)
     SELECT event_id, 'JournalPosted', CAST(:topic AS text),
@@ -71,7 +73,7 @@ WITH j AS (
                'occurred_at', to_char(
                    clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
                'producer', CAST(:producer AS text),
-               'correlation_id', CAST(:correlation_id AS text),
+               'correlation_id', coalesce(correlation_id, CAST(:correlation_id AS text)),
                'order_id', order_id,
                'payload', json_build_object(
                    'event_type', 'JournalPosted',
@@ -93,7 +95,8 @@ SELECT journal_id FROM j
 @dataclass(frozen=True)
 class Announcement:
     """Who announces the posted journals: JournalPosted rows go to `topic` (written by the
-    posting statement itself, one per journal it inserts, in the shared envelope's JSON)."""
+    posting statement itself, one per journal it inserts, in the shared envelope's JSON),
+    with `correlation_id` unless a journal brings its own (`JournalInsert.correlation_id`)."""
 
     topic: str
     producer: str
@@ -107,6 +110,9 @@ class JournalInsert:
     journal: Journal
     source_kind: str
     order_id: str | None
+    correlation_id: str | None = None
+    """The correlation id of its JournalPosted (the event it was posted from), when it is
+    not the transaction's: a consumer's batch posts the journals of many events at once."""
 
 
 @dataclass(frozen=True)
@@ -317,6 +323,7 @@ def _post_params(batch: Sequence[JournalInsert], shard: int) -> dict[str, object
             "j_reverses",
             "j_kind",
             "j_order",
+            "j_correlation",
             "l_journal",
             "l_no",
             "l_account",
@@ -324,12 +331,6 @@ def _post_params(batch: Sequence[JournalInsert], shard: int) -> dict[str, object
             "l_debit",
             "l_credit",
             "l_currency",
-            "o_journal",
-            "o_event",
-            "o_type",
-            "o_topic",
-            "o_key",
-            "o_body",
         ]
     }
     for item in batch:
@@ -343,6 +344,7 @@ def _post_params(batch: Sequence[JournalInsert], shard: int) -> dict[str, object
         params["j_reverses"].append(None if reverses is None else _uuid(reverses))
         params["j_kind"].append(item.source_kind)
         params["j_order"].append(item.order_id)
+        params["j_correlation"].append(item.correlation_id)
         for line_no, leg in enumerate(journal.legs, start=1):
             params["l_journal"].append(journal_id)
             params["l_no"].append(line_no)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
 
@@ -177,6 +177,39 @@ class Books:
         await self.ensure_accounts(proposal.accounts)
         return await self._insert_one(proposal.journal, kind=kind, path="event")
 
+    async def post_proposals(self, proposed: Sequence[Proposed]) -> None:
+        """A consumer's run of rule proposals: their accounts opened together (two
+        statements), their journals posted in one statement, each JournalPosted with its
+        own event's correlation id; a source already posted (a replay) posts nothing, as
+        `post_proposal` does. Two proposals that open one code as different accounts raise
+        (the run is then applied event by event, where the later one is refused)."""
+        wanted: dict[str, Account] = {}
+        for item in proposed:
+            for account in item.proposal.accounts:
+                first = wanted.setdefault(account.code, account)
+                check_account_reopen(first, account)
+        await self.ensure_accounts(list(wanted.values()))
+        firsts: dict[str, Proposed] = {}
+        for item in proposed:
+            firsts.setdefault(item.proposal.journal.source_id, item)
+        journals = {
+            source: Journal.posted(item.proposal.journal) for source, item in firsts.items()
+        }
+        created = await self.journals.insert(
+            [
+                replace(
+                    self._insertion(journals[source], item.kind),
+                    correlation_id=item.correlation_id,
+                )
+                for source, item in firsts.items()
+            ],
+            self._shard(),
+            self._announcement(),
+        )
+        fresh = sum(1 for journal in journals.values() if journal.journal_id in created)
+        self._ctx.metrics.journals.labels("event", "created").inc(fresh)
+        self._ctx.metrics.journals.labels("event", "duplicate").inc(len(proposed) - fresh)
+
     async def post_many(
         self, items: Sequence[JournalDraft | DomainError], *, kind: str
     ) -> list[ItemOutcome]:
@@ -289,6 +322,15 @@ class Books:
     def _counted(self, result: PostResult, path: str) -> PostResult:
         self._ctx.metrics.journals.labels(path, "created" if result.created else "duplicate").inc()
         return result
+
+
+@dataclass(frozen=True)
+class Proposed:
+    """A rule proposal of a consumed event, with what its journal is posted as."""
+
+    proposal: PostingProposal
+    kind: str
+    correlation_id: str
 
 
 def order_of(journal: Journal) -> str | None:
