@@ -222,13 +222,18 @@ class StatementRepository:
         return [LineRecord(**r._mapping) for r in rows], int(total or 0)
 
 
-DUPLICATES_SQL = f"""
-WITH same_key AS (  -- lines sharing kind, ids and amount: the only ones that can be equal
+_SAME_KEY_SQL: Final = f"""
     SELECT l.kind, l.out_trade_no, l.channel_txn_id, l.out_refund_no, l.amount_fen
     FROM {SCHEMA}.statement_lines l WHERE l.statement_id = :statement_id
     GROUP BY l.kind, l.out_trade_no, l.channel_txn_id, l.out_refund_no, l.amount_fen
     HAVING count(*) > 1
-)
+"""  # noqa: S608  (only the fixed schema name is formatted in)
+# Lines sharing kind, ids and amount: the only ones that can be equal. Almost no statement
+# has any, and then the INSERT below is not run: its plan sorts every line of the statement
+# (measured on a million lines: 3.5 s, against 1.3 s for this check alone).
+ANY_SAME_KEY_SQL: Final = f"SELECT EXISTS ({_SAME_KEY_SQL})"
+DUPLICATES_SQL: Final = f"""
+WITH same_key AS ({_SAME_KEY_SQL})
 INSERT INTO {SCHEMA}.upload_exceptions (
     exception_id, source, statement_date, statement_id, filename, content_sha256, line_no,
     code, message, recorded_by)
@@ -258,6 +263,9 @@ class UploadExceptionRepository:
     async def record_duplicates(self, statement: StatementRecord) -> int:
         """Every line identical to an earlier one of the statement; returns how many."""
         await self._session.execute(sa.text(f"SET LOCAL work_mem = '{DUPLICATES_WORK_MEM}'"))
+        wanted = {"statement_id": statement.statement_id}
+        if not await self._session.scalar(sa.text(ANY_SAME_KEY_SQL), wanted):
+            return 0
         result = await self._session.execute(
             sa.text(DUPLICATES_SQL),
             {
