@@ -313,9 +313,12 @@ class FundOrderRepository:
 
     async def _write_money(self, money: _MoneyRows) -> None:
         """Payments upserted (their refunded amounts move, a correction moves the amount),
-        the other money rows inserted when new (they never change): one statement per kind."""
+        the other money rows inserted when new (they never change): one statement per kind,
+        given its rows as parameters (one compiled statement whatever their number: with
+        the rows in ``.values`` every batch size was compiled anew, measured as a fifth of
+        the consumer's CPU under load)."""
         if money.payments:
-            stmt = pg_insert(billing_payments).values(money.payments)
+            stmt = pg_insert(billing_payments)
             await self._session.execute(
                 stmt.on_conflict_do_update(
                     constraint="uq_billing_payments_payment",
@@ -324,7 +327,8 @@ class FundOrderRepository:
                         "refunded_fen": stmt.excluded.refunded_fen,
                         "refund_requested_fen": stmt.excluded.refund_requested_fen,
                     },
-                )
+                ),
+                money.payments,
             )
         for table, rows in (
             (billing_refunds, money.refunds),
@@ -332,7 +336,7 @@ class FundOrderRepository:
             (refund_requests, money.requests),
         ):
             if rows:
-                await self._session.execute(pg_insert(table).values(rows).on_conflict_do_nothing())
+                await self._session.execute(pg_insert(table).on_conflict_do_nothing(), rows)
 
     # --- reading ----------------------------------------------------------------------
 

@@ -113,7 +113,7 @@ class WebhookRepository:
         ]
         if rows:
             await self._session.execute(
-                pg_insert(webhook_deliveries).values(rows).on_conflict_do_nothing()
+                pg_insert(webhook_deliveries).on_conflict_do_nothing(), rows
             )
 
     async def claim(self, *, now: datetime, limit: int, lease_s: float) -> list[Delivery]:

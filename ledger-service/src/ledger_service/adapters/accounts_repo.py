@@ -34,11 +34,11 @@ class AccountRepository:
         """Insert accounts whose code is free; returns the codes this call inserted."""
         if not new:
             return set()
-        rows = await self._session.execute(
+        rows = await self._session.execute(  # rows as parameters: compiled once for any size
             pg_insert(accounts)
-            .values([_row(account) for account in sorted(new, key=lambda a: a.code)])
             .on_conflict_do_nothing(index_elements=[accounts.c.code])
-            .returning(accounts.c.code)
+            .returning(accounts.c.code),
+            [_row(account) for account in sorted(new, key=lambda a: a.code)],
         )
         return {row[0] for row in rows}
 

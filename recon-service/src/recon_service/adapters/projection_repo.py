@@ -54,14 +54,15 @@ class ProjectionRepository:
         if not records:
             return
         rows = [asdict(r) for r in fold_by_key(records)]
-        insert = pg_insert(internal_records).values(rows)
+        insert = pg_insert(internal_records)
         changed = {k: insert.excluded[k] for k in rows[0] if k not in ("kind", "ref_id")}
-        await self._session.execute(
+        await self._session.execute(  # rows as parameters: one compiled statement for any size
             insert.on_conflict_do_update(
                 index_elements=[internal_records.c.kind, internal_records.c.ref_id],
                 set_={**changed, "updated_at": sa.func.now()},
                 where=internal_records.c.status != "succeeded",
-            )
+            ),
+            rows,
         )
 
     async def correct(self, record: InternalRecord) -> None:
