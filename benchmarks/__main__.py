@@ -1,6 +1,6 @@
 """``make bench``: run every benchmark section and print figures and ratios.
 
-Select sections with ``python -m benchmarks outbox gateway ledger recon``; default all.
+Select sections with ``python -m benchmarks outbox ledger ledger_consumer``; default all.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from benchmarks.report_file import write_report
 REPORT_DIR = Path(__file__).resolve().parents[1] / "docs" / "bench"
 """Where ``make bench`` writes the latest report (docs/status.md links it)."""
 
-SECTIONS = ("outbox", "gateway", "ledger", "recon", "billing", "e2e")
+SECTIONS = ("outbox", "gateway", "ledger", "ledger_consumer", "recon", "billing", "e2e")
 
 
 def main() -> None:
