@@ -583,3 +583,44 @@ async def test_a_run_of_events_shares_one_savepoint_and_a_failure_is_still_retri
     assert calls["poison"] == 3  # exactly max_attempts, the run's attempt included
     assert (calls["a"], calls["b"]) == (2, 1)  # "a" ran again after the run rolled back
     assert [row.order_id for row in await harness.parked()] == ["poison"]
+
+
+async def test_types_sharing_one_batch_handler_form_one_run_and_other_handlers_split_it(
+    harness: Harness,
+) -> None:
+    from collections.abc import Sequence
+
+    from otd_shared.consumer import BatchEventHandler
+    from otd_shared.events import EventPayload, OrderCancelled, new_envelope
+
+    runs: list[tuple[str, list[str]]] = []
+
+    def bulk(name: str) -> BatchEventHandler:
+        async def handle(uow: object, events: Sequence[EventEnvelope]) -> None:
+            runs.append((name, [e.event_type for e in events]))
+
+        return handle
+
+    shared, other = bulk("shared"), bulk("other")
+    config = ConsumerConfig(name="mixed", group_id=f"g-{uuid.uuid4()}", topics=[harness.topic])
+
+    def consumer(batch_handlers: dict[str, BatchEventHandler]) -> EventConsumer:
+        return EventConsumer(
+            config, {}, harness.sessions, harness.tables, harness.metrics, harness.kafka,
+            batch_handlers=batch_handlers,
+        )  # fmt: skip
+
+    def batch() -> list[EventEnvelope]:
+        locked = OrderLocked(order_id="o", locked_at=_now())
+        cancelled = OrderCancelled(order_id="o", reason="r")
+        payloads: list[EventPayload] = [locked, cancelled, locked, cancelled]
+        return [new_envelope(p, producer="test", correlation_id="c") for p in payloads]
+
+    both = {"OrderLocked": shared, "OrderCancelled": shared}
+    await consumer(both).process(_records(harness, batch()))
+    assert runs == [("shared", ["OrderLocked", "OrderCancelled"] * 2)]
+    runs.clear()
+    await consumer({"OrderLocked": shared, "OrderCancelled": other}).process(
+        _records(harness, batch())
+    )
+    assert [name for name, _ in runs] == ["shared", "other", "shared", "other"]

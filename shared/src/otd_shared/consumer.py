@@ -63,7 +63,8 @@ EventHandler = Callable[[Any, EventEnvelope], Awaitable[None]]
 """Applies one event; the first argument is the consumer's unit of work (the service's
 ``SqlUnitOfWork`` subclass, or a fake in a unit test). It never commits."""
 BatchEventHandler = Callable[[Any, Sequence[EventEnvelope]], Awaitable[None]]
-"""Applies a run of consecutive events of one type at once (e.g. one multi-row insert)."""
+"""Applies a run of consecutive events at once (e.g. one multi-row insert): of one type, or
+of several when one handler object is registered for them all."""
 UnitOfWorkFactory = Callable[[], SqlUnitOfWork]
 
 # Long poll: the broker holds an empty fetch up to FETCH_MAX_WAIT_MS. Kafka answers as soon
@@ -333,19 +334,17 @@ class EventConsumer:
         return fresh
 
     async def _apply_runs(self, uow: SqlUnitOfWork, fresh: list[_Work]) -> None:
-        """Apply in order; a run of consecutive events of a type with a batch handler goes
-        to that handler at once, a run of consecutive events without one goes through their
-        handlers in one savepoint (order across types is kept). A run that raises is
-        applied event by event."""
+        """Apply in order; a run of consecutive events whose types have one batch handler
+        (the same handler object: a service registering one handler for several types
+        gets their mixed runs) goes to that handler at once, a run of consecutive events
+        without one goes through their handlers in one savepoint (order across types is
+        kept). A run that raises is applied event by event."""
         start = 0
         while start < len(fresh):
             batch = self._batch_handlers.get(fresh[start].envelope.event_type)
             end = start + 1
-            event_type = fresh[start].envelope.event_type
             while end < len(fresh) and (
-                fresh[end].envelope.event_type == event_type
-                if batch is not None
-                else fresh[end].envelope.event_type not in self._batch_handlers
+                self._batch_handlers.get(fresh[end].envelope.event_type) is batch
             ):
                 end += 1
             run = fresh[start:end]
