@@ -2,32 +2,38 @@
 
 ``EventConsumer.process`` gets one partition's records at a time (``BATCH_EVENTS``), as after
 a poll: one unit of work per batch, inbox rows in one statement, one savepoint per run, one
-commit. Measured twice in one run, each on a fresh database with the same events:
+commit. Every shape runs through three consumers in one run, each on a fresh database:
 
 - baseline "one by one": the consumer without the ledger's batch handler (every event through
   ``LedgerEventHandlers.handle`` — accounts checked and opened, the journal posted, per
   event —, a run of them in one savepoint): the consumer before issue 12's batch handler;
-- "batch handler": the consumer as built (``LedgerEventHandlers.handle_run``: the run's
-  accounts in two statements, its journals, lines, balances and JournalPosted rows in one).
+- "batch, a run per type": the batch handler as one handler object per type, so the runtime
+  cuts a run at every change of type (how the runtime ran it before runs by handler);
+- "batch handler": the consumer as built (``LedgerEventHandlers.handle_run`` for every
+  batched type: the run's accounts in two statements, its journals, lines, balances and
+  JournalPosted rows in one).
 
-Two shapes of PaymentCallback (what the e2e chain sends the ledger): a first deposit of a new
-order (its deposits account opened then) and a later payment of the same orders (accounts
-open). Figures: the consumer's CPU per event (process time; robust on a busy machine), the
-CPU of the database's PostgreSQL backends per event (from /proc: a local server),
-statements per run of ``BATCH_EVENTS``, events/s (wall clock), and the journals and
-JournalPosted rows posted (the same in both modes, each JournalPosted with its own event's
-correlation id).
+Shapes: PaymentCallbacks that open a new order's deposits account (what the e2e chain sends
+the ledger), PaymentCallbacks of the same orders again (accounts open), and each order's
+money of four interleaved types. Figures: the consumer's CPU per event (process time; robust
+on a busy machine), the CPU of the database's PostgreSQL backends per event (from /proc: a
+local server), statements per run of ``BATCH_EVENTS``, events/s (wall clock), and the
+journals and JournalPosted rows posted (the same in every mode, each JournalPosted with its
+own event's correlation id).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 from aiokafka import ConsumerRecord
@@ -39,15 +45,28 @@ from benchmarks.cpu_account import POSTGRES, CpuAccount
 from ledger_service.adapters.tables import SCHEMA
 from ledger_service.bootstrap import MIGRATIONS_DIR, build
 from ledger_service.config import LedgerSettings
-from otd_shared.consumer import EventConsumer
-from otd_shared.events import EventEnvelope, PaymentCallback, new_envelope
+from otd_shared.consumer import BatchEventHandler, EventConsumer
+from otd_shared.events import (
+    EventEnvelope,
+    EventPayload,
+    LoanDisbursed,
+    PaymentCallback,
+    RefundRequested,
+    WireReceived,
+    new_envelope,
+)
 from otd_shared.migrations import upgrade_head_async
+from otd_shared.runtime import ConsumerSpec
 
 ORDERS = int(os.environ.get("LEDGER_CONSUMER_BENCH_ORDERS", "2000"))
 WARMUP_ORDERS = 200
 BATCH_EVENTS = 100
 TOPIC = "otd.payments"
-SHAPES = (("first deposit, new order", "wechatpay"), ("later payment, accounts open", "alipay"))
+AT = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
+ONE_BY_ONE, PER_TYPE, BATCHED = "one by one", "batch, a run per type", "batch handler"
+MODES = (ONE_BY_ONE, PER_TYPE, BATCHED)
+"""The baseline first, the consumer as built last."""
+_SERIAL = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -87,29 +106,92 @@ class Outcome:
     correlation_ids: int
 
 
+# ----------------------------------------------------------------------------- shapes
+
+
+def _callback(order: str, channel: str, **extra: Any) -> PaymentCallback:
+    n = next(_SERIAL)
+    return PaymentCallback(
+        order_id=order,
+        billing_id=str(uuid.uuid4()),
+        payment_id=str(uuid.uuid4()),
+        channel=channel,
+        method="app",
+        outcome="succeeded",
+        out_trade_no=f"L{n:020d}",
+        channel_txn_id=f"42{n:020d}",
+        amount_fen=500_000,
+        completed_at=AT,
+        **extra,
+    )
+
+
+def _first_deposits(orders: list[str]) -> list[EventPayload]:
+    return [_callback(order, "wechatpay") for order in orders]
+
+
+def _later_payments(orders: list[str]) -> list[EventPayload]:
+    return [_callback(order, "alipay") for order in orders]
+
+
+def _mixed(orders: list[str]) -> list[EventPayload]:
+    """Each order's money in turn: a till payment, a loan, a matched wire, a refund asked."""
+    payloads: list[EventPayload] = []
+    for order in orders:
+        n = next(_SERIAL)
+        payloads += [
+            _callback(order, "cash", store_id="S1"),
+            LoanDisbursed(
+                order_id=order, loan_order_id=f"L{n}", amount_fen=10_000_000,
+                bank_reference=f"r{n}",
+            ),
+            WireReceived(
+                wire_id=f"w{n}", bank_account="ICBC-001", payer_account_last4="1234",
+                amount_fen=1_000_000, matched_order_id=order, received_at=AT,
+            ),
+            RefundRequested(
+                order_id=order, billing_id="b", refund_request_id=f"rq{n}",
+                amount_fen=50_000, reason="overpaid", channel="cash",
+            ),
+        ]  # fmt: skip
+    return payloads
+
+
+Shape = Callable[[list[str]], list[EventPayload]]
+SHAPES: tuple[tuple[str, Shape], ...] = (
+    ("PaymentCallback, first deposit of a new order", _first_deposits),
+    ("PaymentCallback, later payment (accounts open)", _later_payments),
+    ("mixed: till payment, loan, wire, refund asked", _mixed),
+)
+
+
+# ----------------------------------------------------------------------------- the run
+
+
 async def run(ctx: BenchContext) -> Report:
     """Run the section and return its report."""
-    report = Report("ledger-consumer: PaymentCallback postings through the consumer runtime")
+    report = Report("ledger-consumer: postings through the consumer runtime (no broker)")
     orders = [str(uuid.uuid4()) for _ in range(ORDERS)]
     warmup = [str(uuid.uuid4()) for _ in range(WARMUP_ORDERS)]
-    one = await _measure(ctx, orders, warmup, batched=False)
-    batch = await _measure(ctx, orders, warmup, batched=True)
-    for (shape, _), before, after in zip(SHAPES, one.passes, batch.passes, strict=True):
-        report.lines.append(f"  {shape} ({before.events} events, runs of {BATCH_EVENTS})")
-        _figures(report, "one by one (baseline)", before)
-        _figures(report, "batch handler", after)
-        report.figure("  consumer CPU, one by one / batch", _cpu_ratio(before, after), "x")
-    for name, outcome in (("one by one", one), ("batch handler", batch)):
+    outcomes = {mode: await _measure(ctx, orders, warmup, mode) for mode in MODES}
+    baseline, built = outcomes[ONE_BY_ONE], outcomes[BATCHED]
+    for index, (shape, _) in enumerate(SHAPES):
+        events = baseline.passes[index].events
+        report.lines.append(f"  {shape} ({events} events, runs of {BATCH_EVENTS})")
+        for mode, outcome in outcomes.items():
+            _figures(report, mode, outcome.passes[index])
+        ratio = _cpu_ratio(baseline.passes[index], built.passes[index])
+        report.figure("  consumer CPU, one by one / batch handler", ratio, "x")
+    for mode, outcome in outcomes.items():
         note = f"{outcome.announced} JournalPosted, {outcome.correlation_ids} correlation ids"
-        report.figure(f"journals posted, {name}", float(outcome.journals), "journals", note)
+        report.figure(f"journals posted, {mode}", float(outcome.journals), "journals", note)
     return report
 
 
 def _figures(report: Report, mode: str, measured: Pass) -> None:
     report.figure(f"  {mode}: consumer CPU per event", measured.cpu_us_per_event, "µs")
-    report.figure(
-        f"  {mode}: PostgreSQL backends' CPU per event", measured.postgres_us_per_event, "µs"
-    )
+    postgres = measured.postgres_us_per_event
+    report.figure(f"  {mode}: PostgreSQL backends' CPU per event", postgres, "µs")
     per_run = measured.statements_per_event * BATCH_EVENTS
     report.figure(f"  {mode}: SQL statements per {BATCH_EVENTS} events", per_run, "stmts")
     report.figure(f"  {mode}: events applied (wall clock)", measured.per_s, "events/s")
@@ -119,26 +201,40 @@ def _cpu_ratio(before: Pass, after: Pass) -> float:
     return before.cpu_s / after.cpu_s if after.cpu_s else float("nan")
 
 
-async def _measure(
-    ctx: BenchContext, orders: list[str], warmup: list[str], *, batched: bool
-) -> Outcome:
-    """Both shapes through one consumer on a fresh database (warmed up on other orders)."""
+def _spec_for(spec: ConsumerSpec, mode: str) -> ConsumerSpec:
+    """The consumer of a mode: without its batch handler, with one handler object per type
+    (the runtime then cuts a run at every change of type), or as built."""
+    if mode == ONE_BY_ONE:
+        return dataclasses.replace(spec, batch_handlers={})
+    if mode == PER_TYPE:
+        own = {event_type: _own(h) for event_type, h in spec.batch_handlers.items()}
+        return dataclasses.replace(spec, batch_handlers=own)
+    return spec
+
+
+def _own(handler: BatchEventHandler) -> BatchEventHandler:
+    async def handle(uow: Any, envelopes: Sequence[EventEnvelope]) -> None:
+        await handler(uow, envelopes)
+
+    return handle
+
+
+async def _measure(ctx: BenchContext, orders: list[str], warmup: list[str], mode: str) -> Outcome:
+    """Every shape through one consumer on a fresh database (warmed up on other orders)."""
     url = await ctx.new_database()
     await upgrade_head_async(MIGRATIONS_DIR, url, SCHEMA)
     runtime = build(_settings(url))
     (spec,) = runtime.consumers
-    if not batched:
-        spec = dataclasses.replace(spec, batch_handlers={})
-    consumer = runtime.build_consumer(spec)
+    consumer = runtime.build_consumer(_spec_for(spec, mode))
     counter = _count_statements(runtime.engine)
     passes = []
     offset = 0
     try:
-        for _, channel in SHAPES:
-            await _feed(consumer, _records(warmup, channel, offset))
-            offset += len(warmup)
-            records = _records(orders, channel, offset)
-            offset += len(records)
+        for _, shape in SHAPES:
+            warm = _records(shape(warmup), offset)
+            await _feed(consumer, warm)
+            records = _records(shape(orders), offset + len(warm))
+            offset += len(warm) + len(records)
             passes.append(await _pass(consumer, records, counter, url))
     finally:
         await runtime.engine.dispose()
@@ -194,28 +290,12 @@ def _settings(url: str) -> LedgerSettings:
     )
 
 
-def _records(orders: list[str], channel: str, offset: int) -> list[ConsumerRecord[bytes, bytes]]:
-    now = datetime.now(UTC)
-    return [
-        _record(_callback(order, channel, now, offset + n), offset + n)
-        for n, order in enumerate(orders)
-    ]
-
-
-def _callback(order: str, channel: str, at: datetime, n: int) -> EventEnvelope:
-    payload = PaymentCallback(
-        order_id=order,
-        billing_id=str(uuid.uuid4()),
-        payment_id=str(uuid.uuid4()),
-        channel=channel,
-        method="app",
-        outcome="succeeded",
-        out_trade_no=f"L{n:020d}",
-        channel_txn_id=f"42{n:020d}",
-        amount_fen=500_000,
-        completed_at=at,
-    )
-    return new_envelope(payload, producer="payment-gateway", correlation_id=f"bench-{n}")
+def _records(payloads: list[EventPayload], offset: int) -> list[ConsumerRecord[bytes, bytes]]:
+    records = []
+    for n, payload in enumerate(payloads, start=offset):
+        envelope = new_envelope(payload, producer="bench", correlation_id=f"bench-{n}")
+        records.append(_record(envelope, n))
+    return records
 
 
 def _record(envelope: EventEnvelope, offset: int) -> ConsumerRecord[bytes, bytes]:
