@@ -44,6 +44,7 @@ RECORD_COLUMNS: Final = ["kind", "ref_id", "payment_id", "order_id", "billing_id
                          "method", "status", "out_trade_no", "channel_txn_id", "amount_fen",
                          "completed_at", "business_date", "event_id"]  # fmt: skip
 WORKER_TIMEOUT_S: Final = 1_800
+CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def txns(count: int) -> Iterator[Txn]:
@@ -130,9 +131,14 @@ async def _one_bill(ctx: BenchContext, report: Report) -> None:
     report.figure("end to end", first["seconds"], "s", f"goal ≤ {GOAL_S:g}")
     report.figure("end to end peak RSS", first["rss_mb"], "MB", f"goal ≤ {GOAL_RSS_MB}")
     report.figure("end to end: the worker's CPU (parse, COPY)", first["cpu_s"], "s")
+    report.figure("upload: the server's CPU (COPY, checks)", first["load_server_cpu_s"], "s")
+    report.figure("end to end: the server's CPU", first["server_cpu_s"], "s")
+    report.figure("peak RSS by the end of the upload", first["load_rss_mb"], "MB")
     report.ratio("end to end / baseline", first["seconds"] / baseline["seconds"], "(figure)")
     report.figure("re-run of the day", again["run_s"], "s", "goal ≤ the first run")
+    report.figure("re-run: the server's CPU", again["server_cpu_s"], "s")
     report.lines.append(f"  counts {json.dumps(first['counts'], sort_keys=True)}")
+    report.lines.append(f"  load average at the end {first['uptime_load']:.2f}")
 
 
 async def _seven_sources(ctx: BenchContext, report: Report) -> None:
@@ -153,8 +159,13 @@ async def _seven_sources(ctx: BenchContext, report: Report) -> None:
     report.figure("day: end to end", first["seconds"], "s", f"goal ≤ {GOAL_DAY_S:g}")
     report.figure("day: end to end peak RSS", first["rss_mb"], "MB")
     report.figure("day: the worker's CPU (parse, COPY)", first["cpu_s"], "s")
+    report.figure("day: the server's CPU", first["server_cpu_s"], "s")
     report.figure("day: re-run of every source", again["run_s"], "s", "goal ≤ the first run")
+    report.figure("day: re-run, the server's CPU", again["server_cpu_s"], "s")
+    for name, part in first["sources"].items():
+        report.lines.append(f"  {name}: {json.dumps(part, sort_keys=True)}")
     report.lines.append(f"  day counts {json.dumps(first['counts'], sort_keys=True)}")
+    report.lines.append(f"  load average at the end {first['uptime_load']:.2f}")
 
 
 def _worker(step: str, url: str, bill: str) -> dict[str, Any]:
@@ -254,11 +265,14 @@ async def _recon(url: str, bill: str) -> dict[str, Any]:
                 batch_lines=settings.statement_copy_batch_lines,
             )
         loaded = time.perf_counter()
+        load_rss = _rss_mb()
+        load_server = await _server_cpu_s(runtime)
         run = await run_recon(
             ReconUnitOfWork(runtime.sessions, runtime.outbox), Source.WECHATPAY, DAY,
             settings.recon_policy(), requested_by="bench",
         )  # fmt: skip
         finished = time.perf_counter()
+        server = await _server_cpu_s(runtime)
     finally:
         await runtime.engine.dispose()
     return {
@@ -266,6 +280,9 @@ async def _recon(url: str, bill: str) -> dict[str, Any]:
         "run_s": finished - loaded,
         "seconds": finished - started,
         "counts": run.counts,
+        "load_rss_mb": load_rss,
+        "load_server_cpu_s": load_server,
+        "server_cpu_s": server,
     }
 
 
@@ -281,7 +298,8 @@ async def _rerun(url: str) -> dict[str, Any]:
             ReconUnitOfWork(runtime.sessions, runtime.outbox), Source.WECHATPAY, DAY,
             settings.recon_policy(), requested_by="bench",
         )  # fmt: skip
-        return {"run_s": time.perf_counter() - started}
+        run_s = time.perf_counter() - started
+        return {"run_s": run_s, "server_cpu_s": await _server_cpu_s(runtime)}
     finally:
         await runtime.engine.dispose()
 
@@ -344,8 +362,10 @@ async def _day(url: str, manifest: str, *, load: bool) -> dict[str, Any]:
     runtime, settings = _runtime(url)
     load_s = run_s = 0.0
     counts: dict[str, int] = {}
+    per_source: dict[str, dict[str, float]] = {}
     try:
         for name in day_sources():
+            cpu = _cpu_s()
             source = Source(name)
             started = time.perf_counter()
             if load:
@@ -358,17 +378,56 @@ async def _day(url: str, manifest: str, *, load: bool) -> dict[str, Any]:
                         batch_lines=settings.statement_copy_batch_lines,
                     )  # fmt: skip
             loaded = time.perf_counter()
+            load_cpu = _cpu_s() - cpu
             run = await run_recon(
                 ReconUnitOfWork(runtime.sessions, runtime.outbox), source, DAY,
                 settings.recon_policy(), requested_by="bench",
             )  # fmt: skip
             load_s += loaded - started
             run_s += time.perf_counter() - loaded
+            per_source[name] = {
+                "load_s": round(loaded - started, 2),
+                "load_cpu_s": round(load_cpu, 2),
+                "run_s": round(time.perf_counter() - loaded, 2),
+                "peak_rss_mb": round(_rss_mb()),
+            }
             for outcome, count in run.counts.items():
                 counts[outcome] = counts.get(outcome, 0) + count
+        server = await _server_cpu_s(runtime)
     finally:
         await runtime.engine.dispose()
-    return {"load_s": load_s, "run_s": run_s, "seconds": load_s + run_s, "counts": counts}
+    return {"load_s": load_s, "run_s": run_s, "seconds": load_s + run_s, "counts": counts,
+            "sources": per_source, "server_cpu_s": server}  # fmt: skip
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def _server_cpu_s(runtime: Any) -> float:
+    """CPU of the PostgreSQL backends serving this worker's connections so far (read from
+    /proc: the server runs on this machine; parallel workers that have exited not counted);
+    NaN when /proc cannot tell."""
+    async with runtime.engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        pids = await raw.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND backend_type = 'client backend'"
+        )
+    ticks = 0
+    for (pid,) in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()  # noqa: ASYNC240  (bench worker)
+            fields = stat.rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / CLOCK_TICKS
 
 
 def _work(step: str, url: str, bill: str) -> None:
@@ -385,6 +444,7 @@ def _work(step: str, url: str, bill: str) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     answer["rss_mb"] = usage.ru_maxrss / 1024
     answer["cpu_s"] = usage.ru_utime + usage.ru_stime  # the worker's own CPU (not the server's)
+    answer["uptime_load"] = os.getloadavg()[0]
     print(json.dumps(answer, default=str))  # noqa: T201  (the worker's answer)
 
 
