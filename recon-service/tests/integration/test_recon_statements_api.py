@@ -223,14 +223,24 @@ async def test_unknown_statement_is_404(recon) -> None:
     assert (response.status_code, response.json()["code"]) == (404, "statement_not_found")
 
 
-async def test_a_bill_off_the_bulk_path_loads_the_same_lines(recon) -> None:
-    """An ordinary WeChat bill goes by the bulk path (COPY text); the same bill with a blank
-    line between two rows falls back to the per-line parser: both store the same lines."""
-    batch = txns(30, refunds=4)
-    ordinary = wechat_bill(batch)
-    with_blank = ordinary.replace(b"\r\n`", b"\r\n \r\n`", 1)  # the rows from line 3 on
+# Sources with a bulk path: the ordinary file, and the same with a blank line before the rows
+# (the per-line parser skips it; the bulk path falls back).
+BULK_SOURCES: dict[str, tuple[Callable[[list[Txn]], bytes], Callable[[bytes], bytes]]] = {
+    "wechatpay": (wechat_bill, lambda b: b.replace(b"\r\n`", b"\r\n \r\n`", 1)),
+    "lakala": (lakala_csv, lambda b: b.replace(b"\n", b"\n \n", 1)),
+}
 
-    loaded = [(await recon.upload("wechatpay", data)).json() for data in (ordinary, with_blank)]
+
+@pytest.mark.parametrize("source", list(BULK_SOURCES))
+async def test_a_file_off_the_bulk_path_loads_the_same_lines(recon, source: str) -> None:
+    """An ordinary file goes by the bulk path (COPY text); the same file with a blank line
+    before the rows falls back to the per-line parser: both store the same lines."""
+    build, add_blank = BULK_SOURCES[source]
+    batch = txns(30, refunds=4)
+    ordinary = build(batch)
+    with_blank = add_blank(ordinary)  # the rows from line 3 on
+
+    loaded = [(await recon.upload(source, data)).json() for data in (ordinary, with_blank)]
 
     stored = []
     for body in loaded:

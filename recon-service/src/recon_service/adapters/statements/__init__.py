@@ -16,6 +16,7 @@ from recon_service.adapters.statements import (
     allinpay,
     cash,
     lakala,
+    lakala_bulk,
     unionpay,
     wechatpay,
     wechatpay_bulk,
@@ -46,6 +47,7 @@ BulkParser = Callable[[BinaryIO, uuid.UUID, ParseContext], Iterator[BulkBlock]]
 BULK_PARSERS: Final[Mapping[Source, BulkParser]] = MappingProxyType(
     {
         Source.WECHATPAY: wechatpay_bulk.parse,
+        Source.LAKALA: lakala_bulk.parse,
     }
 )
 

@@ -27,8 +27,9 @@ from datetime import date, datetime
 from itertools import repeat
 from typing import Final, Generic, TypeVar
 
+from otd_shared.money import WIRE_AMOUNT_DIGITS_MAX
 from recon_service.adapters.statements.base import UNPACK_ERRORS, ByteStream, ParseContext
-from recon_service.domain.statement import Source
+from recon_service.domain.statement import Source, to_utc
 
 CHUNK_BYTES: Final = 2 * 1024 * 1024
 """What one read takes from the (unpacked) file; a chunk is its whole lines."""
@@ -41,6 +42,12 @@ MEMO_CAP: Final = 100_000
 _WHITESPACE: Final = re.compile(r"\s")
 # A column of yuan amounts with exactly two decimals, one per line (no sign, no space).
 _YUAN_COLUMN: Final = re.compile(r"[0-9]{1,15}\.[0-9]{2}(?:\n[0-9]{1,15}\.[0-9]{2})*", re.ASCII)
+# A column of fen amounts as ``money.fen_text_to_fen`` reads them without a sign.
+_FEN_COLUMN: Final = re.compile(
+    rf"[0-9]{{1,{WIRE_AMOUNT_DIGITS_MAX + 2}}}(?:\n[0-9]{{1,{WIRE_AMOUNT_DIGITS_MAX + 2}}})*",
+    re.ASCII,
+)
+_DIGITS14: Final = re.compile(r"[0-9]{14}", re.ASCII)
 _JSON_UNSAFE: Final = re.compile(r'["\x00-\x1f]')
 # What a chunk must not contain for its fields to go into COPY text as they are.
 _COPY_UNSAFE: Final = ("\t", "\\", "\r")
@@ -166,6 +173,30 @@ def plain_yuan(values: Sequence[str]) -> list[int] | None:
     if not values or _YUAN_COLUMN.fullmatch(joined) is None:
         return None
     return list(map(int, joined.replace(".", "").split("\n")))
+
+
+def plain_fen(values: Sequence[str]) -> list[int] | None:
+    """Fen of a column of unsigned digit strings (what ``money.fen_text_to_fen`` reads as
+    their ``int``), else None: the caller converts them one by one."""
+    joined = "\n".join(values)
+    if not values or _FEN_COLUMN.fullmatch(joined) is None:
+        return None
+    return list(map(int, joined.split("\n")))
+
+
+def compact_local_time(text: str) -> datetime | None:
+    """The UTC instant of a local ``yyyyMMddHHmmss`` written out in full (14 ASCII digits
+    that name a real time), sliced instead of strptime-d; None for anything else, which
+    the caller hands to the reference's converter. (For such a text strptime's pattern takes
+    two digits per field too, so the two agree: tested.)"""
+    if _DIGITS14.fullmatch(text) is None:
+        return None
+    try:
+        naive = datetime(int(text[:4]), int(text[4:6]), int(text[6:8]),  # noqa: DTZ001
+                         int(text[8:10]), int(text[10:12]), int(text[12:]))  # fmt: skip
+    except ValueError:
+        return None
+    return to_utc(naive)
 
 
 def bare(values: Sequence[str]) -> bool:

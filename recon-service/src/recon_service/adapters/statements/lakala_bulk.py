@@ -1,0 +1,201 @@
+"""The bulk path of the (assumed) Lakala statement (see ``bulk`` and ``lakala``): rows chunk by
+chunk, column by column, through the reference parser's converters, once per distinct value.
+
+It takes a file whose every row is plain: no quotes (CSV quoting), no whitespace at all (the
+reference strips every field), every row as wide as the header, ``log_no`` 14 ASCII digits.
+Anything else is a Fallback; the per-line parser then loads or refuses the file."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import BinaryIO, Final
+
+from recon_service.adapters.statements import lakala as ref
+from recon_service.adapters.statements.base import Columns, ParseContext, fen, local_time, positive
+from recon_service.adapters.statements.bulk import (
+    BulkBlock,
+    Fallback,
+    Memo,
+    bare,
+    compact_local_time,
+    copy_rows,
+    json_piece,
+    json_safe,
+    or_null,
+    plain_fen,
+    text_chunks,
+    utc_text,
+)
+from recon_service.domain.errors import StatementFormatError
+from recon_service.domain.statement import LineKind, LineStatus, business_date_of
+
+TIME_FORMAT: Final = "%Y%m%d%H%M%S"
+_LOG_NOS: Final = re.compile(
+    rf"[0-9]{{{ref.LOG_NO_LEN}}}(?:\n[0-9]{{{ref.LOG_NO_LEN}}})*", re.ASCII
+)
+# What a chunk must not contain for its rows to be split on commas as they are.
+_UNPLAIN: Final = ('"', "\x00")
+# The refs after log_no, in the reference's order: (key, column).
+_REFS: Final = (
+    ("acc_trade_no", "acc_trade_no"), ("account_type", "account_type"),
+    ("trade_state", "trade_state"), ("origin_log_no", "origin_log_no"),
+    ("merchant_no", "merchant_no"), ("term_no", "term_no"),
+)  # fmt: skip
+
+
+def _kind(text: str) -> tuple[str, bool]:
+    """COPY text of the kind and whether a refund (the reference's rule); Fallback when the
+    reference refuses the type."""
+    kind = ref.KINDS.get(text.upper())
+    if kind is None:
+        raise Fallback("trade_type")
+    return kind.value, kind is LineKind.REFUND
+
+
+def _status(text: str) -> str:
+    return ref.STATUSES.get(text.upper(), LineStatus.PENDING).value
+
+
+def _instant(text: str) -> datetime:
+    """The reference's trade_time (``local_time``), written-out times sliced."""
+    return compact_local_time(text) or local_time(text, TIME_FORMAT, 0, "trade_time")
+
+
+def _utc(text: str) -> str:
+    return utc_text(_instant(text))
+
+
+def _amount(text: str) -> int:
+    return positive(fen(text, 0, "total_amount"), 0, "total_amount")
+
+
+def _fee(text: str) -> int:
+    return fen(text or "0", 0, "fee_amount", allow_negative=True)
+
+
+def _ref_piece(key: str) -> Memo[str, str]:
+    """``,"key":"value"`` of a refs column ("" for an empty value, which refs leave out)."""
+
+    def piece(value: str) -> str:
+        found = json_piece(key, value)
+        return "," + found if found else ""
+
+    return Memo(piece)
+
+
+class _Memos:
+    """The converters of one parse, each once per distinct value."""
+
+    def __init__(self) -> None:
+        self.kind = Memo(_kind)
+        self.status = Memo(_status)
+        self.utc = Memo(_utc)
+        self.amount = Memo(_amount)
+        self.fee = Memo(_fee)
+        self.text = Memo(str)
+        self.refs = [(column, _ref_piece(key)) for key, column in _REFS]
+
+
+def parse(stream: BinaryIO, statement_id: uuid.UUID, ctx: ParseContext) -> Iterator[BulkBlock]:
+    """COPY blocks of the statement's rows; Fallback for anything but a plain file."""
+    chunks = text_chunks(stream, ctx, encoding="utf-8", max_bytes=ctx.limits.max_file_bytes)
+    first = next(chunks, None)
+    if first is None or not first.lines[0].strip() or _unplain(first.lines):
+        raise Fallback("no plain header on line 1")
+    try:
+        columns = Columns(
+            [h.strip().lower() for h in first.lines[0].split(",")], 1, required=ref.REQUIRED
+        )
+    except StatementFormatError:
+        raise Fallback("header") from None
+    memos = _Memos()
+    rows, first_no = first.lines[1:], 2
+    while True:
+        if rows:
+            yield _Block(rows, first_no, columns).convert(statement_id, ctx, memos)
+        chunk = next(chunks, None)
+        if chunk is None:
+            return
+        rows, first_no = chunk.lines, chunk.first_line_no
+
+
+def _unplain(lines: list[str]) -> bool:
+    return any(mark in line for line in lines for mark in _UNPLAIN)
+
+
+class _Block:
+    """Rows of one chunk, split into columns."""
+
+    def __init__(self, rows: list[str], first_no: int, columns: Columns) -> None:
+        self.count = len(rows)
+        self.first_no = first_no
+        joined = "\n".join(rows)
+        if any(mark in joined for mark in _UNPLAIN) or not bare(rows):
+            raise Fallback("quotes, NUL or whitespace")
+        if set(map(str.count, rows, [","] * self.count)) != {columns.width - 1}:
+            raise Fallback("field count")
+        self._flat = joined.replace("\n", ",").split(",")
+        self._columns = columns
+
+    def col(self, name: str) -> list[str]:
+        """A column by header name ("" in every row when the header lacks it)."""
+        if not self._columns.has(name):
+            return [""] * self.count
+        return self._flat[self._columns._index[name] :: self._columns.width]
+
+    def convert(self, statement_id: uuid.UUID, ctx: ParseContext, memos: _Memos) -> BulkBlock:
+        """The block's COPY text and tally."""
+        try:
+            return self._convert(statement_id, ctx, memos)
+        except StatementFormatError:
+            raise Fallback("a value the reference refuses") from None
+
+    def _convert(self, statement_id: uuid.UUID, ctx: ParseContext, m: _Memos) -> BulkBlock:
+        col = self.col
+        log_nos = col("log_no")
+        if _LOG_NOS.fullmatch("\n".join(log_nos)) is None:
+            raise Fallback("log_no")
+        kinds, is_refund = zip(*m.kind(col("trade_type")), strict=True)
+        times = col("trade_time")
+        statement_date = ctx.offered_date(business_date_of(_instant(times[0])))
+        amounts = self._amounts(m)
+        fees = m.fee(col("fee_amount"))
+        txn_ids = [t or n for t, n in zip(col("trade_no"), log_nos, strict=True)]
+        refund_nos = [o if r else "" for o, r in zip(col("out_refund_no"), is_refund, strict=True)]
+        text = copy_rows(statement_id, ctx.source, statement_date, self.first_no, [
+            kinds, or_null(col("out_trade_no")), txn_ids, or_null(refund_nos), m.text(amounts),
+            m.text(fees), m.status(col("trade_state")), m.utc(times), self._refs(log_nos, m),
+        ])  # fmt: skip
+        refund_total = sum(a for a, r in zip(amounts, is_refund, strict=True) if r)
+        refunds = sum(is_refund)
+        return BulkBlock(
+            text=text,
+            lines=self.count,
+            payments=self.count - refunds,
+            refunds=refunds,
+            payment_total_fen=sum(amounts) - refund_total,
+            refund_total_fen=refund_total,
+            fee_total_fen=sum(fees),
+        )
+
+    def _amounts(self, m: _Memos) -> list[int]:
+        """The reference's total_amount of each row; plain digit columns taken as they are."""
+        texts = self.col("total_amount")
+        amounts = plain_fen(texts)
+        if amounts is None:
+            return m.amount(texts)
+        if min(amounts) <= 0:
+            raise Fallback("an amount that is not above zero")
+        return amounts
+
+    def _refs(self, log_nos: Sequence[str], m: _Memos) -> list[str]:
+        """The refs JSON of each row (the reference's ``refs``: empty fields left out)."""
+        columns = [self.col(column) for column, _ in m.refs]
+        if not all(map(json_safe, columns)):
+            raise Fallback("refs need JSON escapes")
+        pieces = [piece(values) for values, (_, piece) in zip(columns, m.refs, strict=True)]
+        heads = ['{"log_no":"' + log_no + '"' for log_no in log_nos]
+        return list(map("".join, zip(heads, *pieces, ["}"] * self.count, strict=True)))
