@@ -4,15 +4,18 @@ COPY, a re-upload answers with the first statement, broken and oversized files s
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import pytest
 
+from recon_service.adapters import statement_repo
 from recon_service.domain import BUSINESS_TZ
 from recon_service.testing.statement_files import (
     Txn,
+    alipay_detail,
     alipay_zip,
     allinpay_csv,
     cash_csv,
@@ -228,19 +231,30 @@ async def test_unknown_statement_is_404(recon) -> None:
 BULK_SOURCES: dict[str, tuple[Callable[[list[Txn]], bytes], Callable[[bytes], bytes]]] = {
     "wechatpay": (wechat_bill, lambda b: b.replace(b"\r\n`", b"\r\n \r\n`", 1)),
     "lakala": (lakala_csv, lambda b: b.replace(b"\n", b"\n \n", 1)),
+    "alipay": (lambda t: alipay_detail(t, DAY), lambda b: b.replace(b"\r\n4", b"\r\n \r\n4", 1)),
 }
 
 
 @pytest.mark.parametrize("source", list(BULK_SOURCES))
-async def test_a_file_off_the_bulk_path_loads_the_same_lines(recon, source: str) -> None:
-    """An ordinary file goes by the bulk path (COPY text); the same file with a blank line
-    before the rows falls back to the per-line parser: both store the same lines."""
+async def test_a_file_off_the_bulk_path_loads_the_same_lines(
+    recon, source: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An ordinary file goes by the bulk path (COPY text, no fallback logged); the same file
+    with a blank line among the rows falls back to the per-line parser: both store the same
+    lines."""
     build, add_blank = BULK_SOURCES[source]
     batch = txns(30, refunds=4)
     ordinary = build(batch)
-    with_blank = add_blank(ordinary)  # the rows from line 3 on
+    with_blank = add_blank(ordinary)  # the rows a line further down
+    assert with_blank != ordinary
 
-    loaded = [(await recon.upload(source, data)).json() for data in (ordinary, with_blank)]
+    loaded, gave_up = [], []
+    for data in (ordinary, with_blank):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger=statement_repo.__name__):
+            loaded.append((await recon.upload(source, data)).json())
+        gave_up.append("the bulk path gave up" in caplog.text)
+    assert gave_up == [False, True]
 
     stored = []
     for body in loaded:
@@ -253,8 +267,9 @@ async def test_a_file_off_the_bulk_path_loads_the_same_lines(recon, source: str)
         )
         stored.append(rows)
     assert [r[1:] for r in stored[0]] == [r[1:] for r in stored[1]]
-    assert [r[0] for r in stored[0]] == list(range(2, 36))
-    assert [r[0] for r in stored[1]] == list(range(3, 37))
+    first_no = stored[0][0][0]
+    assert [r[0] for r in stored[0]] == list(range(first_no, first_no + 34))
+    assert [r[0] for r in stored[1]] == list(range(first_no + 1, first_no + 35))
     assert {k: v for k, v in loaded[0].items() if k.endswith(("_fen", "_count", "lines"))} == {
         k: v for k, v in loaded[1].items() if k.endswith(("_fen", "_count", "lines"))
     }

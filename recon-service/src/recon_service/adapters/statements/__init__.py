@@ -13,6 +13,7 @@ from typing import BinaryIO, Final
 
 from recon_service.adapters.statements import (
     alipay,
+    alipay_bulk,
     allinpay,
     cash,
     lakala,
@@ -47,6 +48,7 @@ BulkParser = Callable[[BinaryIO, uuid.UUID, ParseContext], Iterator[BulkBlock]]
 BULK_PARSERS: Final[Mapping[Source, BulkParser]] = MappingProxyType(
     {
         Source.WECHATPAY: wechatpay_bulk.parse,
+        Source.ALIPAY: alipay_bulk.parse,
         Source.LAKALA: lakala_bulk.parse,
     }
 )

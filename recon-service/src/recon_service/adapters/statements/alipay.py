@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import PurePosixPath
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, TypeVar
 
 from recon_service.adapters.statements.base import (
     ZIP_MAGIC,
@@ -69,11 +69,23 @@ class _Counted:
     signed_amount_fen: int = 0
 
 
+T = TypeVar("T")
+Detail = Callable[[ByteStream, ParseContext, int, "_Counted"], Iterator[T]]
+"""What reads the detail table: (body, ctx, max bytes, the counts to fill) → its items."""
+
+
 def parse(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLine]:
     """The detail rows as lines; the summary (when present) is checked after them."""
+    return read(stream, ctx, _detail)
+
+
+def read(stream: BinaryIO, ctx: ParseContext, detail_of: Detail[T]) -> Iterator[T]:
+    """The archive (or bare detail CSV) read by ``detail_of``: the entries, the day of the
+    detail's name, then the summary checked against the counts ``detail_of`` filled (the
+    bulk path reads the detail its own way, the rest the same)."""
     if stream.read(4) != ZIP_MAGIC:
         stream.seek(0)
-        yield from _detail(stream, ctx, ctx.limits.max_file_bytes, _Counted())
+        yield from detail_of(stream, ctx, ctx.limits.max_file_bytes, _Counted())
         return
     stream.seek(0)
     archive = open_zip(stream, ctx)
@@ -84,7 +96,7 @@ def parse(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLine]:
             ctx.stated_date(_yyyymmdd(match.group(1)), None)
         counted = _Counted()
         with open_entry(archive, detail) as body:
-            yield from _detail(body, ctx, ctx.unpacked_limit(), counted)
+            yield from detail_of(body, ctx, ctx.unpacked_limit(), counted)
         if summary is not None:
             with open_entry(archive, summary) as body:
                 _check_summary(body, ctx, counted)

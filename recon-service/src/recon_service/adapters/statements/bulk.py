@@ -81,13 +81,29 @@ class Chunk:
     lines: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class ChunkRules:
+    """What a source's bulk path lets through a chunk: the characters it refuses (Fallback),
+    whether a first-line BOM is dropped (as the reference's reader does), and a check of
+    the raw bytes of the chunk's lines (the reference's per-line checks before decoding)."""
+
+    unsafe: tuple[str, ...] = _COPY_UNSAFE
+    drop_bom: bool = True
+    check_raw: Callable[[bytes], None] | None = None
+
+
 def text_chunks(
-    body: ByteStream, ctx: ParseContext, *, encoding: str, max_bytes: int
+    body: ByteStream,
+    ctx: ParseContext,
+    *,
+    encoding: str,
+    max_bytes: int,
+    rules: ChunkRules = ChunkRules(),  # noqa: B008  (frozen)
 ) -> Iterator[Chunk]:
     """The file's lines chunk by chunk under the parse's limits (bytes, lines, line length,
-    seconds); a first-line UTF-8 BOM is dropped. Anything the per-line reader would refuse
-    or treat specially — a limit reached, text not in ``encoding``, a lone CR, a tab or a
-    backslash — is a Fallback."""
+    seconds); a first-line UTF-8 BOM is dropped (``rules``). Anything the per-line reader
+    would refuse or treat specially — a limit reached, text not in ``encoding``, a lone CR,
+    a tab or a backslash (``rules``) — is a Fallback."""
     limits = ctx.limits
     total = 0
     line_no = 1
@@ -104,7 +120,7 @@ def text_chunks(
             raise Fallback("too large")
         if not data:
             if carry:
-                yield _chunk(line_no, carry + b"\n", encoding, ctx)
+                yield _chunk(line_no, carry + b"\n", encoding, ctx, rules)
             return
         data = carry + data
         end = data.rfind(b"\n")
@@ -114,22 +130,24 @@ def text_chunks(
                 raise Fallback("long line")
             continue
         carry = data[end + 1 :]
-        chunk = _chunk(line_no, data[: end + 1], encoding, ctx)
+        chunk = _chunk(line_no, data[: end + 1], encoding, ctx, rules)
         line_no += len(chunk.lines)
         yield chunk
 
 
-def _chunk(line_no: int, data: bytes, encoding: str, ctx: ParseContext) -> Chunk:
+def _chunk(line_no: int, data: bytes, encoding: str, ctx: ParseContext, rules: ChunkRules) -> Chunk:
     """``data`` (whole lines, each ending in LF) as a chunk; a line over a quarter of the
     byte limit in characters is a Fallback (it may be over the limit in bytes)."""
+    if rules.check_raw is not None:
+        rules.check_raw(data)
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError:
         raise Fallback("charset") from None
     text = (text.replace("\r\n", "\n") if "\r" in text else text)[:-1]
-    if any(bad in text for bad in _COPY_UNSAFE):
+    if any(bad in text for bad in rules.unsafe):
         raise Fallback("special characters")
-    if line_no == 1 and text.startswith("\ufeff"):
+    if line_no == 1 and rules.drop_bom and text.startswith("\ufeff"):
         text = text[1:]
     lines = text.split("\n")
     if line_no + len(lines) - 1 > ctx.limits.max_lines:
