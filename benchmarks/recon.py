@@ -406,7 +406,15 @@ def _cpu_s() -> float:
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak RSS: VmHWM of /proc/self/status. Not ``ru_maxrss``: Linux carries
+    the parent's high-water mark across fork and exec into it, so a worker started by a big
+    parent reports the parent's size (the day's "872 MB" was the parent building the files)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
 
 
 async def _server_cpu_s(runtime: Any) -> float:
@@ -442,7 +450,7 @@ def _work(step: str, url: str, bill: str) -> None:
     }
     answer = asyncio.run(steps[step]())
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    answer["rss_mb"] = usage.ru_maxrss / 1024
+    answer["rss_mb"] = _rss_mb()
     answer["cpu_s"] = usage.ru_utime + usage.ru_stime  # the worker's own CPU (not the server's)
     answer["uptime_load"] = os.getloadavg()[0]
     print(json.dumps(answer, default=str))  # noqa: T201  (the worker's answer)
