@@ -164,6 +164,10 @@ async def _seven_sources(ctx: BenchContext, report: Report) -> None:
     report.figure("day: re-run, the server's CPU", again["server_cpu_s"], "s")
     for name, part in first["sources"].items():
         report.lines.append(f"  {name}: {json.dumps(part, sort_keys=True)}")
+    for name, part in again["sources"].items():
+        report.lines.append(f"  re-run {name}: {json.dumps(part, sort_keys=True)}")
+    report.lines.append(f"  autovacuum, autoanalyze after the first run {first['autovacuum']}")
+    report.lines.append(f"  … and after the re-run {again['autovacuum']}")
     report.lines.append(f"  day counts {json.dumps(first['counts'], sort_keys=True)}")
     report.lines.append(f"  load average at the end {first['uptime_load']:.2f}")
 
@@ -379,6 +383,7 @@ async def _day(url: str, manifest: str, *, load: bool) -> dict[str, Any]:
                     )  # fmt: skip
             loaded = time.perf_counter()
             load_cpu = _cpu_s() - cpu
+            server_before = await _server_cpu_s(runtime)
             run = await run_recon(
                 ReconUnitOfWork(runtime.sessions, runtime.outbox), source, DAY,
                 settings.recon_policy(), requested_by="bench",
@@ -389,15 +394,32 @@ async def _day(url: str, manifest: str, *, load: bool) -> dict[str, Any]:
                 "load_s": round(loaded - started, 2),
                 "load_cpu_s": round(load_cpu, 2),
                 "run_s": round(time.perf_counter() - loaded, 2),
+                "run_server_cpu_s": round(await _server_cpu_s(runtime) - server_before, 2),
                 "peak_rss_mb": round(_rss_mb()),
             }
             for outcome, count in run.counts.items():
                 counts[outcome] = counts.get(outcome, 0) + count
         server = await _server_cpu_s(runtime)
+        vacuums = await _autovacuums(runtime)
     finally:
         await runtime.engine.dispose()
     return {"load_s": load_s, "run_s": run_s, "seconds": load_s + run_s, "counts": counts,
-            "sources": per_source, "server_cpu_s": server}  # fmt: skip
+            "sources": per_source, "server_cpu_s": server, "autovacuum": vacuums}  # fmt: skip
+
+
+async def _autovacuums(runtime: Any) -> dict[str, list[int]]:
+    """Autovacuum and autoanalyze counts so far of recon's tables that had any (they run
+    beside the runs and their CPU is not the backends')."""
+    from recon_service.adapters.tables import SCHEMA
+
+    async with runtime.engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        rows = await raw.fetch(
+            "SELECT relname, autovacuum_count, autoanalyze_count FROM pg_stat_user_tables"
+            " WHERE schemaname = $1 AND autovacuum_count + autoanalyze_count > 0",
+            SCHEMA,
+        )
+    return {row[0]: [row[1], row[2]] for row in rows}
 
 
 def _cpu_s() -> float:
