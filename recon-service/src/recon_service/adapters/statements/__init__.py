@@ -16,6 +16,7 @@ from recon_service.adapters.statements import (
     alipay_bulk,
     allinpay,
     cash,
+    cash_bulk,
     lakala,
     lakala_bulk,
     unionpay,
@@ -50,6 +51,7 @@ BULK_PARSERS: Final[Mapping[Source, BulkParser]] = MappingProxyType(
         Source.WECHATPAY: wechatpay_bulk.parse,
         Source.ALIPAY: alipay_bulk.parse,
         Source.LAKALA: lakala_bulk.parse,
+        Source.CASH: cash_bulk.parse,
     }
 )
 

@@ -28,7 +28,13 @@ from itertools import repeat
 from typing import Final, Generic, TypeVar
 
 from otd_shared.money import WIRE_AMOUNT_DIGITS_MAX
-from recon_service.adapters.statements.base import UNPACK_ERRORS, ByteStream, ParseContext
+from recon_service.adapters.statements.base import (
+    UNPACK_ERRORS,
+    ByteStream,
+    Columns,
+    ParseContext,
+)
+from recon_service.domain.errors import StatementFormatError
 from recon_service.domain.statement import Source, to_utc
 
 CHUNK_BYTES: Final = 2 * 1024 * 1024
@@ -262,3 +268,71 @@ def utc_text(instant: datetime) -> str:
 def constant(value: str, count: int) -> list[str]:
     """A column of one value."""
     return list(repeat(value, count))
+
+
+# What a plain CSV chunk must not contain for its rows to be split on commas as they are.
+_UNPLAIN: Final = ('"', "\x00")
+
+
+class PlainRows:
+    """Rows of one chunk of a plain CSV — no quotes (CSV quoting), NUL or whitespace at all
+    (the references strip every field), each as wide as the header — split into columns;
+    anything else is a Fallback."""
+
+    def __init__(self, rows: list[str], first_no: int, columns: Columns) -> None:
+        self.count = len(rows)
+        self.first_no = first_no
+        joined = "\n".join(rows)
+        if any(mark in joined for mark in _UNPLAIN) or not bare(rows):
+            raise Fallback("quotes, NUL or whitespace")
+        if set(map(str.count, rows, [","] * self.count)) != {columns.width - 1}:
+            raise Fallback("field count")
+        self._flat = joined.replace("\n", ",").split(",")
+        self._columns = columns
+
+    def col(self, name: str) -> list[str]:
+        """A column by header name ("" in every row when the header lacks it)."""
+        if not self._columns.has(name):
+            return [""] * self.count
+        return self._flat[self._columns._index[name] :: self._columns.width]
+
+
+def plain_csv(
+    stream: ByteStream, ctx: ParseContext, required: Sequence[str]
+) -> tuple[Columns, Iterator[PlainRows]]:
+    """A UTF-8 CSV whose header (line 1, names stripped and lower-cased, as the references
+    read them) has ``required``, and its rows chunk by chunk."""
+    chunks = text_chunks(stream, ctx, encoding="utf-8", max_bytes=ctx.limits.max_file_bytes)
+    first = next(chunks, None)
+    if first is None or not first.lines[0].strip():
+        raise Fallback("no header on line 1")
+    header = first.lines[0]
+    if any(mark in header for mark in _UNPLAIN):
+        raise Fallback("a quoted header")
+    try:
+        columns = Columns([h.strip().lower() for h in header.split(",")], 1, required=required)
+    except StatementFormatError:
+        raise Fallback("header") from None
+
+    def blocks() -> Iterator[PlainRows]:
+        if len(first.lines) > 1:
+            yield PlainRows(first.lines[1:], 2, columns)
+        for chunk in chunks:
+            yield PlainRows(chunk.lines, chunk.first_line_no, columns)
+
+    return columns, blocks()
+
+
+def ref_pieces(key: str) -> Memo[str, str]:
+    """``,"key":"value"`` of a refs column ("" for an empty value, which refs leave out)."""
+
+    def piece(value: str) -> str:
+        found = json_piece(key, value)
+        return "," + found if found else ""
+
+    return Memo(piece)
+
+
+def refs_objects(pieces: Sequence[Sequence[str]]) -> list[str]:
+    """Each row's refs JSON from its ``ref_pieces`` columns (the first comma dropped)."""
+    return ["{" + row[1:] + "}" for row in map("".join, zip(*pieces, strict=True))]

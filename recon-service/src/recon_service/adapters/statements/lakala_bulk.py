@@ -14,19 +14,19 @@ from datetime import datetime
 from typing import BinaryIO, Final
 
 from recon_service.adapters.statements import lakala as ref
-from recon_service.adapters.statements.base import Columns, ParseContext, fen, local_time, positive
+from recon_service.adapters.statements.base import ParseContext, fen, local_time, positive
 from recon_service.adapters.statements.bulk import (
     BulkBlock,
     Fallback,
     Memo,
-    bare,
+    PlainRows,
     compact_local_time,
     copy_rows,
-    json_piece,
     json_safe,
     or_null,
+    plain_csv,
     plain_fen,
-    text_chunks,
+    ref_pieces,
     utc_text,
 )
 from recon_service.domain.errors import StatementFormatError
@@ -36,8 +36,6 @@ TIME_FORMAT: Final = "%Y%m%d%H%M%S"
 _LOG_NOS: Final = re.compile(
     rf"[0-9]{{{ref.LOG_NO_LEN}}}(?:\n[0-9]{{{ref.LOG_NO_LEN}}})*", re.ASCII
 )
-# What a chunk must not contain for its rows to be split on commas as they are.
-_UNPLAIN: Final = ('"', "\x00")
 # The refs after log_no, in the reference's order: (key, column).
 _REFS: Final = (
     ("acc_trade_no", "acc_trade_no"), ("account_type", "account_type"),
@@ -76,16 +74,6 @@ def _fee(text: str) -> int:
     return fen(text or "0", 0, "fee_amount", allow_negative=True)
 
 
-def _ref_piece(key: str) -> Memo[str, str]:
-    """``,"key":"value"`` of a refs column ("" for an empty value, which refs leave out)."""
-
-    def piece(value: str) -> str:
-        found = json_piece(key, value)
-        return "," + found if found else ""
-
-    return Memo(piece)
-
-
 class _Memos:
     """The converters of one parse, each once per distinct value."""
 
@@ -96,55 +84,24 @@ class _Memos:
         self.amount = Memo(_amount)
         self.fee = Memo(_fee)
         self.text = Memo(str)
-        self.refs = [(column, _ref_piece(key)) for key, column in _REFS]
+        self.refs = [(column, ref_pieces(key)) for key, column in _REFS]
 
 
 def parse(stream: BinaryIO, statement_id: uuid.UUID, ctx: ParseContext) -> Iterator[BulkBlock]:
     """COPY blocks of the statement's rows; Fallback for anything but a plain file."""
-    chunks = text_chunks(stream, ctx, encoding="utf-8", max_bytes=ctx.limits.max_file_bytes)
-    first = next(chunks, None)
-    if first is None or not first.lines[0].strip() or _unplain(first.lines):
-        raise Fallback("no plain header on line 1")
-    try:
-        columns = Columns(
-            [h.strip().lower() for h in first.lines[0].split(",")], 1, required=ref.REQUIRED
-        )
-    except StatementFormatError:
-        raise Fallback("header") from None
+    _, blocks = plain_csv(stream, ctx, ref.REQUIRED)
     memos = _Memos()
-    rows, first_no = first.lines[1:], 2
-    while True:
-        if rows:
-            yield _Block(rows, first_no, columns).convert(statement_id, ctx, memos)
-        chunk = next(chunks, None)
-        if chunk is None:
-            return
-        rows, first_no = chunk.lines, chunk.first_line_no
-
-
-def _unplain(lines: list[str]) -> bool:
-    return any(mark in line for line in lines for mark in _UNPLAIN)
+    for rows in blocks:
+        yield _Block(rows).convert(statement_id, ctx, memos)
 
 
 class _Block:
-    """Rows of one chunk, split into columns."""
+    """Rows of one chunk, by column."""
 
-    def __init__(self, rows: list[str], first_no: int, columns: Columns) -> None:
-        self.count = len(rows)
-        self.first_no = first_no
-        joined = "\n".join(rows)
-        if any(mark in joined for mark in _UNPLAIN) or not bare(rows):
-            raise Fallback("quotes, NUL or whitespace")
-        if set(map(str.count, rows, [","] * self.count)) != {columns.width - 1}:
-            raise Fallback("field count")
-        self._flat = joined.replace("\n", ",").split(",")
-        self._columns = columns
-
-    def col(self, name: str) -> list[str]:
-        """A column by header name ("" in every row when the header lacks it)."""
-        if not self._columns.has(name):
-            return [""] * self.count
-        return self._flat[self._columns._index[name] :: self._columns.width]
+    def __init__(self, rows: PlainRows) -> None:
+        self.count = rows.count
+        self.first_no = rows.first_no
+        self.col = rows.col
 
     def convert(self, statement_id: uuid.UUID, ctx: ParseContext, memos: _Memos) -> BulkBlock:
         """The block's COPY text and tally."""
