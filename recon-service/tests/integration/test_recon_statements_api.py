@@ -233,6 +233,7 @@ BULK_SOURCES: dict[str, tuple[Callable[[list[Txn]], bytes], Callable[[bytes], by
     "lakala": (lakala_csv, lambda b: b.replace(b"\n", b"\n \n", 1)),
     "alipay": (lambda t: alipay_detail(t, DAY), lambda b: b.replace(b"\r\n4", b"\r\n \r\n4", 1)),
     "cash": (lambda t: cash_csv(t, DAY), lambda b: b.replace(b"\n", b"\n \n", 1)),
+    "wire": (lambda t: wire_csv(t, DAY), lambda b: b.replace(b"\n", b"\n \n", 1)),
 }
 
 

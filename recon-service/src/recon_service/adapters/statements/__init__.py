@@ -23,6 +23,7 @@ from recon_service.adapters.statements import (
     wechatpay,
     wechatpay_bulk,
     wire,
+    wire_bulk,
 )
 from recon_service.adapters.statements.base import ParseContext
 from recon_service.adapters.statements.bulk import BulkBlock, Fallback
@@ -52,6 +53,7 @@ BULK_PARSERS: Final[Mapping[Source, BulkParser]] = MappingProxyType(
         Source.ALIPAY: alipay_bulk.parse,
         Source.LAKALA: lakala_bulk.parse,
         Source.CASH: cash_bulk.parse,
+        Source.WIRE: wire_bulk.parse,
     }
 )
 

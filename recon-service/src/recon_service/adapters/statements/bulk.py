@@ -275,15 +275,19 @@ _UNPLAIN: Final = ('"', "\x00")
 
 
 class PlainRows:
-    """Rows of one chunk of a plain CSV — no quotes (CSV quoting), NUL or whitespace at all
-    (the references strip every field), each as wide as the header — split into columns;
-    anything else is a Fallback."""
+    """Rows of one chunk of a plain CSV — no quotes (CSV quoting) or NUL, each as wide as the
+    header — split into columns; anything else is a Fallback. Without ``strip`` no field may
+    hold whitespace at all (the references strip every field, so their values are the
+    fields); with it, columns are stripped as they are read (for text like names)."""
 
-    def __init__(self, rows: list[str], first_no: int, columns: Columns) -> None:
+    def __init__(
+        self, rows: list[str], first_no: int, columns: Columns, *, strip: bool = False
+    ) -> None:
         self.count = len(rows)
         self.first_no = first_no
+        self._strip = strip
         joined = "\n".join(rows)
-        if any(mark in joined for mark in _UNPLAIN) or not bare(rows):
+        if any(mark in joined for mark in _UNPLAIN) or not (strip or bare(rows)):
             raise Fallback("quotes, NUL or whitespace")
         if set(map(str.count, rows, [","] * self.count)) != {columns.width - 1}:
             raise Fallback("field count")
@@ -294,11 +298,12 @@ class PlainRows:
         """A column by header name ("" in every row when the header lacks it)."""
         if not self._columns.has(name):
             return [""] * self.count
-        return self._flat[self._columns._index[name] :: self._columns.width]
+        values = self._flat[self._columns._index[name] :: self._columns.width]
+        return list(map(str.strip, values)) if self._strip else values
 
 
 def plain_csv(
-    stream: ByteStream, ctx: ParseContext, required: Sequence[str]
+    stream: ByteStream, ctx: ParseContext, required: Sequence[str], *, strip: bool = False
 ) -> tuple[Columns, Iterator[PlainRows]]:
     """A UTF-8 CSV whose header (line 1, names stripped and lower-cased, as the references
     read them) has ``required``, and its rows chunk by chunk."""
@@ -316,9 +321,9 @@ def plain_csv(
 
     def blocks() -> Iterator[PlainRows]:
         if len(first.lines) > 1:
-            yield PlainRows(first.lines[1:], 2, columns)
+            yield PlainRows(first.lines[1:], 2, columns, strip=strip)
         for chunk in chunks:
-            yield PlainRows(chunk.lines, chunk.first_line_no, columns)
+            yield PlainRows(chunk.lines, chunk.first_line_no, columns, strip=strip)
 
     return columns, blocks()
 
