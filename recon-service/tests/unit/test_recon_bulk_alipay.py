@@ -7,7 +7,6 @@ ways too.)"""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
@@ -15,16 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from otd_shared.errors import DomainError
-from recon_service.adapters.statements import ParseContext, bulk, parse_statement
-from recon_service.domain import BUSINESS_TZ, Source, StatementLimits, StatementLine
-from recon_service.testing.bulk import bulk_lines
+from recon_service.adapters.statements import ParseContext, bulk
+from recon_service.domain import BUSINESS_TZ, Source, StatementLimits
+from recon_service.testing.bulk import Outcome, bulk_outcome, reference_outcome
 from recon_service.testing.statement_files import Txn, alipay_detail, alipay_zip
 
 EXAMPLES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 START = datetime(2031, 5, 6, tzinfo=BUSINESS_TZ)
 DAY = date(2031, 5, 6)
-Outcome = list[StatementLine] | tuple[type[DomainError], int | None, str]
 
 
 def _ctx(data: bytes, given_date: date | None) -> ParseContext:
@@ -34,17 +31,11 @@ def _ctx(data: bytes, given_date: date | None) -> ParseContext:
 
 
 def reference(data: bytes, given_date: date | None = DAY) -> Outcome:
-    try:
-        return list(parse_statement(io.BytesIO(data), _ctx(data, given_date)))
-    except DomainError as exc:
-        return type(exc), getattr(exc, "line_no", None), exc.message
+    return reference_outcome(data, _ctx(data, given_date))
 
 
 def by_bulk(data: bytes, given_date: date | None = DAY) -> Outcome | None:
-    try:
-        return bulk_lines(io.BytesIO(data), _ctx(data, given_date))
-    except DomainError as exc:
-        return type(exc), getattr(exc, "line_no", None), exc.message
+    return bulk_outcome(data, _ctx(data, given_date))
 
 
 @st.composite

@@ -5,7 +5,6 @@ random mutations. (Every parser test of test_recon_other_statements runs both wa
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
@@ -13,12 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from otd_shared.errors import DomainError
-from recon_service.adapters.statements import ParseContext, bulk, parse_statement
+from recon_service.adapters.statements import ParseContext, bulk
 from recon_service.adapters.statements.base import local_time
-from recon_service.domain import BUSINESS_TZ, Source, StatementLimits, StatementLine
+from recon_service.domain import BUSINESS_TZ, Source, StatementLimits
 from recon_service.domain.errors import StatementFormatError
-from recon_service.testing.bulk import bulk_lines
+from recon_service.testing.bulk import Outcome, bulk_outcome, reference_outcome
 from recon_service.testing.statement_files import Txn, lakala_csv
 
 EXAMPLES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -26,23 +24,16 @@ START = datetime(2031, 5, 6, tzinfo=BUSINESS_TZ)
 DAY = date(2031, 5, 6)
 NAIVE_MIN = datetime(1900, 1, 1)  # noqa: DTZ001  (wall-clock texts)
 NAIVE_MAX = datetime(2999, 12, 31)  # noqa: DTZ001
-Outcome = list[StatementLine] | tuple[type[DomainError], int | None, str]
 
 
 def reference(data: bytes, given_date: date | None = DAY) -> Outcome:
-    ctx = ParseContext(Source.LAKALA, StatementLimits(), given_date=given_date)
-    try:
-        return list(parse_statement(io.BytesIO(data), ctx))
-    except DomainError as exc:
-        return type(exc), getattr(exc, "line_no", None), exc.message
+    return reference_outcome(
+        data, ParseContext(Source.LAKALA, StatementLimits(), given_date=given_date)
+    )
 
 
 def by_bulk(data: bytes, given_date: date | None = DAY) -> Outcome | None:
-    ctx = ParseContext(Source.LAKALA, StatementLimits(), given_date=given_date)
-    try:
-        return bulk_lines(io.BytesIO(data), ctx)
-    except DomainError as exc:
-        return type(exc), getattr(exc, "line_no", None), exc.message
+    return bulk_outcome(data, ParseContext(Source.LAKALA, StatementLimits(), given_date=given_date))
 
 
 @st.composite

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from datetime import date, datetime
 from typing import BinaryIO
 
+from otd_shared.errors import DomainError
 from recon_service.adapters.statements import (
     Fallback,
     ParseContext,
@@ -16,6 +18,25 @@ from recon_service.adapters.statements import (
 )
 from recon_service.adapters.statements.bulk import NULL
 from recon_service.domain.statement import LineKind, LineStatus, Source, StatementLine
+
+Outcome = list[StatementLine] | tuple[type[DomainError], int | None, str]
+"""A parse's lines, or its refusal as (error type, line number, message)."""
+
+
+def reference_outcome(data: bytes, ctx: ParseContext) -> Outcome:
+    """The per-line parser (the reference) over ``data``: its lines or its refusal."""
+    try:
+        return list(parse_statement(io.BytesIO(data), ctx))
+    except DomainError as exc:
+        return type(exc), getattr(exc, "line_no", None), exc.message
+
+
+def bulk_outcome(data: bytes, ctx: ParseContext) -> Outcome | None:
+    """The bulk path over ``data``: its lines, its refusal, or None when it falls back."""
+    try:
+        return bulk_lines(io.BytesIO(data), ctx)
+    except DomainError as exc:
+        return type(exc), getattr(exc, "line_no", None), exc.message
 
 
 def bulk_lines(stream: BinaryIO, ctx: ParseContext) -> list[StatementLine] | None:
