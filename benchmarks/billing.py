@@ -23,10 +23,10 @@ from datetime import UTC, datetime
 
 import asyncpg  # type: ignore[import-untyped]
 from aiokafka import ConsumerRecord
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from benchmarks.common import BenchContext, Report
+from otd_shared.events import EventEnvelope
+from otd_shared.testing.consumer_records import consumer_record, count_statements
 
 ORDERS = int(os.environ.get("BILLING_BENCH_ORDERS", "3000"))
 BATCH_EVENTS = 100
@@ -51,7 +51,7 @@ async def run(ctx: BenchContext) -> Report:
         for start in range(0, ORDERS, BATCH_EVENTS):
             await orders.process(created[start : start + BATCH_EVENTS])
         callbacks = [_record(c, i) for i, c in enumerate(await _callbacks(database_url))]
-        statements = _count_statements(runtime.engine)
+        statements = count_statements(runtime.engine)
         profiler = cProfile.Profile() if os.environ.get("BENCH_PROFILE") else None
         started, cpu_started = time.perf_counter(), time.process_time()
         if profiler:
@@ -74,7 +74,7 @@ async def run(ctx: BenchContext) -> Report:
     return report
 
 
-def _order_created() -> object:
+def _order_created() -> EventEnvelope:
     from otd_shared.events import OrderCreated, new_envelope
 
     payload = OrderCreated(
@@ -88,7 +88,7 @@ def _order_created() -> object:
     return new_envelope(payload, producer="order-service", correlation_id="bench")
 
 
-async def _callbacks(database_url: str) -> list[object]:
+async def _callbacks(database_url: str) -> list[EventEnvelope]:
     from otd_shared.events import PaymentCallback, new_envelope
 
     conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
@@ -120,31 +120,8 @@ async def _callbacks(database_url: str) -> list[object]:
     ]
 
 
-def _record(envelope: object, offset: int) -> ConsumerRecord[bytes, bytes]:
-    value = envelope.model_dump_json().encode()  # type: ignore[attr-defined]
-    return ConsumerRecord(
-        topic=TOPIC,
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=None,
-        value=value,
-        checksum=None,
-        serialized_key_size=0,
-        serialized_value_size=len(value),
-        headers=[],
-    )
-
-
-def _count_statements(engine: AsyncEngine) -> list[int]:
-    counter = [0]
-
-    def count(*_: object) -> None:
-        counter[0] += 1
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    return counter
+def _record(envelope: EventEnvelope, offset: int) -> ConsumerRecord[bytes, bytes]:
+    return consumer_record(envelope, offset, topic=TOPIC)
 
 
 async def _paid(database_url: str) -> int:

@@ -37,8 +37,6 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 from aiokafka import ConsumerRecord
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from benchmarks.common import BenchContext, Report
 from benchmarks.cpu_account import POSTGRES, CpuAccount
@@ -57,6 +55,7 @@ from otd_shared.events import (
 )
 from otd_shared.migrations import upgrade_head_async
 from otd_shared.runtime import ConsumerSpec
+from otd_shared.testing.consumer_records import consumer_record, count_statements
 
 ORDERS = int(os.environ.get("LEDGER_CONSUMER_BENCH_ORDERS", "2000"))
 WARMUP_ORDERS = 200
@@ -226,7 +225,7 @@ async def _measure(ctx: BenchContext, orders: list[str], warmup: list[str], mode
     runtime = build(_settings(url))
     (spec,) = runtime.consumers
     consumer = runtime.build_consumer(_spec_for(spec, mode))
-    counter = _count_statements(runtime.engine)
+    counter = count_statements(runtime.engine)
     passes = []
     offset = 0
     try:
@@ -299,30 +298,7 @@ def _records(payloads: list[EventPayload], offset: int) -> list[ConsumerRecord[b
 
 
 def _record(envelope: EventEnvelope, offset: int) -> ConsumerRecord[bytes, bytes]:
-    value = envelope.model_dump_json().encode()
-    return ConsumerRecord(
-        topic=TOPIC,
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=None,
-        value=value,
-        checksum=None,
-        serialized_key_size=0,
-        serialized_value_size=len(value),
-        headers=[],
-    )
-
-
-def _count_statements(engine: AsyncEngine) -> list[int]:
-    counter = [0]
-
-    def count(*_: object) -> None:
-        counter[0] += 1
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    return counter
+    return consumer_record(envelope, offset, topic=TOPIC)
 
 
 async def _posted(url: str) -> tuple[int, int, int]:

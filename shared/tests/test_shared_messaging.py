@@ -32,6 +32,7 @@ from otd_shared.outbox import (
     listen_dsn,
     outbox_notify_sql,
 )
+from otd_shared.testing.consumer_records import partition_records
 from otd_shared.uow import SqlUnitOfWork
 
 pytestmark = pytest.mark.integration
@@ -527,25 +528,7 @@ async def _len_at_least(items: list[float], n: int) -> bool:
 
 def _records(harness: Harness, envelopes: list[EventEnvelope]) -> list[ConsumerRecord]:
     """One partition's records of the envelopes, as a poll returns them."""
-    records = []
-    for offset, envelope in enumerate(envelopes):
-        body = envelope.model_dump_json().encode()
-        records.append(
-            ConsumerRecord(
-                topic=harness.topic,
-                partition=0,
-                offset=offset,
-                timestamp=0,
-                timestamp_type=0,
-                key=None,
-                value=body,
-                checksum=None,
-                serialized_key_size=0,
-                serialized_value_size=len(body),
-                headers=[],
-            )
-        )
-    return records
+    return partition_records(envelopes, topic=harness.topic)
 
 
 async def test_a_run_of_events_shares_one_savepoint_and_a_failure_is_still_retried_alone(

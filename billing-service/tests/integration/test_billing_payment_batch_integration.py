@@ -17,6 +17,7 @@ from sqlalchemy import event
 from billing_service.adapters.tables import deferred_outcomes, webhook_deliveries
 from otd_shared.consumer import EventConsumer
 from otd_shared.events import PaymentCallback, new_envelope
+from otd_shared.testing.consumer_records import partition_records
 
 if TYPE_CHECKING:
     from conftest import BillingHarness
@@ -50,26 +51,11 @@ def _callback(
 
 
 def _records(callbacks: list[PaymentCallback], first_offset: int = 0) -> list[ConsumerRecord]:
-    records = []
-    for offset, callback in enumerate(callbacks, start=first_offset):
-        value = new_envelope(callback, producer="payment-gateway", correlation_id=f"c{offset}")
-        body = value.model_dump_json().encode()
-        records.append(
-            ConsumerRecord(
-                topic="otd.payments",
-                partition=0,
-                offset=offset,
-                timestamp=0,
-                timestamp_type=0,
-                key=None,
-                value=body,
-                checksum=None,
-                serialized_key_size=0,
-                serialized_value_size=len(body),
-                headers=[],
-            )
-        )
-    return records
+    envelopes = [
+        new_envelope(callback, producer="payment-gateway", correlation_id=f"c{offset}")
+        for offset, callback in enumerate(callbacks, start=first_offset)
+    ]
+    return partition_records(envelopes, topic="otd.payments", first_offset=first_offset)
 
 
 async def _scenario(billing: BillingHarness, tag: str) -> tuple[list[str], list[PaymentCallback]]:

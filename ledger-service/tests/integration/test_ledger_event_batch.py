@@ -27,6 +27,7 @@ from otd_shared.events import (
     new_envelope,
 )
 from otd_shared.observability import set_correlation_id
+from otd_shared.testing.consumer_records import partition_records
 
 pytestmark = pytest.mark.integration
 
@@ -118,25 +119,7 @@ def counting(runtime: LedgerRuntime) -> Iterator[list[int]]:
 
 def records(run: list[EventEnvelope]) -> list[ConsumerRecord[bytes, bytes]]:
     """One partition's records of the envelopes, in order."""
-    out = []
-    for offset, envelope in enumerate(run):
-        body = envelope.model_dump_json().encode()
-        out.append(
-            ConsumerRecord(
-                topic="otd.payments",
-                partition=0,
-                offset=offset,
-                timestamp=0,
-                timestamp_type=0,
-                key=None,
-                value=body,
-                checksum=None,
-                serialized_key_size=0,
-                serialized_value_size=len(body),
-                headers=[],
-            )
-        )
-    return out
+    return partition_records(run, topic="otd.payments")
 
 
 def partition_batch() -> list[EventEnvelope]:
