@@ -123,8 +123,11 @@ async def _charge(
         answer = await client.pay_with_code(charge)
     except ChannelRefused as exc:
         return await _settle(gw, payment, PaymentStatus.FAILED, failure_code=exc.code)
-    except ChannelCallError:
-        log.warning("payment code charge unanswered", extra={"payment_id": str(payment.payment_id)})
+    except ChannelCallError as exc:
+        log.warning(
+            "payment code charge unanswered",
+            extra={"payment_id": str(payment.payment_id), "reason": str(exc)[:200]},
+        )
         return await _poll_later(gw, payment)
     if answer.outcome in (ChannelOutcome.SUCCEEDED, ChannelOutcome.PENDING):
         confirmed = await _confirm(client, payment)
