@@ -15,20 +15,21 @@ import httpx
 import pytest
 
 from otd_shared.testing.cluster import RunningCluster, eventually, order_with_intent_billing
+from otd_shared.testing.windows import within_today
 
 pytestmark = pytest.mark.e2e
 
 
 async def _activity(http: httpx.AsyncClient, cluster: RunningCluster, store_id: str) -> str:
     gateway = cluster.urls["payment-gateway"]
-    now = datetime.now(UTC)
+    starts_at, ends_at = within_today(datetime.now(UTC), timedelta(hours=1))
     created = await http.post(
         gateway + "/v1/discount-activities",
         headers=cluster.auth("marketing"),
         json={
             "name": f"e2e launch discount {store_id}",
-            "starts_at": (now - timedelta(minutes=1)).isoformat(),
-            "ends_at": (now + timedelta(hours=1)).isoformat(),
+            "starts_at": starts_at.isoformat(),
+            "ends_at": ends_at.isoformat(),
             "stages": ["intent"],
             "channels": ["wechatpay", "alipay"],
             "store_ids": [store_id],

@@ -16,6 +16,7 @@ from playwright.async_api import Page, expect
 from finance_console.domain.access import ConsoleRole
 from finance_console.testing.browser import console_users, shot, sign_in_as
 from otd_shared.testing.cluster import RunningCluster, eventually, order_with_intent_billing
+from otd_shared.testing.windows import within_today
 
 pytestmark = pytest.mark.e2e
 CARDS = 20
@@ -23,14 +24,14 @@ MAX_DISCOUNT_FEN = 500
 
 
 async def _activity(http: httpx.AsyncClient, cluster: RunningCluster, store_id: str) -> str:
-    now = datetime.now(UTC)
+    starts_at, ends_at = within_today(datetime.now(UTC), timedelta(hours=1))
     created = await http.post(
         cluster.urls["payment-gateway"] + "/v1/discount-activities",
         headers=cluster.auth("marketing"),
         json={
             "name": f"console launch {store_id}",
-            "starts_at": (now - timedelta(minutes=1)).isoformat(),
-            "ends_at": (now + timedelta(hours=1)).isoformat(),
+            "starts_at": starts_at.isoformat(),
+            "ends_at": ends_at.isoformat(),
             "stages": ["intent"],
             "channels": ["wechatpay"],
             "store_ids": [store_id],

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from otd_shared.events import BillingDue, decode_envelope, new_envelope
+from otd_shared.testing.windows import within_today
 from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
 from payment_gateway.adapters.tables import discount_cards, discount_draws
 from payment_gateway.service_layer.discount_cashier import (
@@ -27,11 +28,11 @@ BILLING_FEN = 500_000
 
 def activity_body(store_id: str, **changes: Any) -> dict[str, Any]:
     """A sound activity for one store: 1–5 CNY off payments of at least 10 CNY."""
-    now = datetime.now(UTC)
+    starts_at, ends_at = within_today(datetime.now(UTC), timedelta(hours=2))
     body: dict[str, Any] = {
         "name": f"test activity {store_id}",
-        "starts_at": (now - timedelta(minutes=1)).isoformat(),
-        "ends_at": (now + timedelta(hours=2)).isoformat(),
+        "starts_at": starts_at.isoformat(),
+        "ends_at": ends_at.isoformat(),
         "stages": ["intent", "firm"],
         "channels": ["wechatpay", "alipay", "lakala"],
         "store_ids": [store_id],
