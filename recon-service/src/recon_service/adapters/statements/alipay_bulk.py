@@ -35,6 +35,7 @@ from recon_service.adapters.statements.bulk import (
     json_safe,
     or_null,
     plain_yuan,
+    refusals_fall_back,
     text_chunks,
     utc_text,
 )
@@ -211,10 +212,8 @@ class _Block:
         self, statement_id: uuid.UUID, ctx: ParseContext, counted: ref._Counted, memos: _Memos
     ) -> BulkBlock:
         """The block's COPY text and tally; its counts go into ``counted``."""
-        try:
+        with refusals_fall_back():
             return self._convert(statement_id, ctx, counted, memos)
-        except StatementFormatError:
-            raise Fallback("a value the reference refuses") from None
 
     def _convert(
         self, statement_id: uuid.UUID, ctx: ParseContext, counted: ref._Counted, m: _Memos

@@ -18,6 +18,7 @@ functions over the same totals, so they raise the reference's errors directly.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
@@ -64,6 +65,16 @@ K = TypeVar("K")
 
 class Fallback(Exception):  # noqa: N818  (a signal, not an error)
     """The bulk path does not take this file: parse it with the per-line parser."""
+
+
+@contextlib.contextmanager
+def refusals_fall_back() -> Iterator[None]:
+    """A value the reference's converters refuse sends the file to the per-line parser,
+    which decides the refusal (with its line number) or loads it."""
+    try:
+        yield
+    except StatementFormatError:
+        raise Fallback("a value the reference refuses") from None
 
 
 @dataclass(frozen=True, slots=True)

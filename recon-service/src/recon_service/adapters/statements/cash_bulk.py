@@ -32,9 +32,9 @@ from recon_service.adapters.statements.bulk import (
     plain_fen,
     ref_pieces,
     refs_objects,
+    refusals_fall_back,
     utc_text,
 )
-from recon_service.domain.errors import StatementFormatError
 from recon_service.domain.statement import LineKind, LineStatus
 
 _REFS: Final = (("store_id", "store_id"), ("cashier", "cashier"))
@@ -77,10 +77,8 @@ def parse(stream: BinaryIO, statement_id: uuid.UUID, ctx: ParseContext) -> Itera
     _, blocks = plain_csv(stream, ctx, ref.REQUIRED)
     memos = _Memos()
     for rows in blocks:
-        try:
+        with refusals_fall_back():
             yield _convert(rows, statement_id, ctx, memos)
-        except StatementFormatError:
-            raise Fallback("a value the reference refuses") from None
 
 
 def _convert(rows: PlainRows, statement_id: uuid.UUID, ctx: ParseContext, m: _Memos) -> BulkBlock:

@@ -27,9 +27,9 @@ from recon_service.adapters.statements.bulk import (
     plain_csv,
     plain_fen,
     ref_pieces,
+    refusals_fall_back,
     utc_text,
 )
-from recon_service.domain.errors import StatementFormatError
 from recon_service.domain.statement import LineKind, LineStatus, business_date_of
 
 TIME_FORMAT: Final = "%Y%m%d%H%M%S"
@@ -105,10 +105,8 @@ class _Block:
 
     def convert(self, statement_id: uuid.UUID, ctx: ParseContext, memos: _Memos) -> BulkBlock:
         """The block's COPY text and tally."""
-        try:
+        with refusals_fall_back():
             return self._convert(statement_id, ctx, memos)
-        except StatementFormatError:
-            raise Fallback("a value the reference refuses") from None
 
     def _convert(self, statement_id: uuid.UUID, ctx: ParseContext, m: _Memos) -> BulkBlock:
         col = self.col

@@ -32,6 +32,7 @@ from recon_service.adapters.statements.bulk import (
     json_safe,
     or_null,
     plain_yuan,
+    refusals_fall_back,
     text_chunks,
     utc_text,
 )
@@ -225,10 +226,8 @@ class _Block:
         self, statement_id: uuid.UUID, ctx: ParseContext, totals: ref._Totals, memos: _Memos
     ) -> BulkBlock:
         """The block's COPY text and tally; the rows' sums go into ``totals``."""
-        try:
+        with refusals_fall_back():
             return self._convert(statement_id, ctx, totals, memos)
-        except StatementFormatError:
-            raise Fallback("a value the reference refuses") from None
 
     def _convert(
         self, statement_id: uuid.UUID, ctx: ParseContext, totals: ref._Totals, m: _Memos

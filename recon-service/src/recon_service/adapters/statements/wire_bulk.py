@@ -36,9 +36,9 @@ from recon_service.adapters.statements.bulk import (
     plain_yuan,
     ref_pieces,
     refs_objects,
+    refusals_fall_back,
     utc_text,
 )
-from recon_service.domain.errors import StatementFormatError
 from recon_service.domain.statement import LineKind, LineStatus
 
 _REFS: Final = (
@@ -86,10 +86,8 @@ def parse(stream: BinaryIO, statement_id: uuid.UUID, ctx: ParseContext) -> Itera
         raise Fallback("amount columns")
     memos = _Memos()
     for rows in blocks:
-        try:
+        with refusals_fall_back():
             yield _convert(rows, columns, statement_id, ctx, memos)
-        except StatementFormatError:
-            raise Fallback("a value the reference refuses") from None
 
 
 def _convert(
