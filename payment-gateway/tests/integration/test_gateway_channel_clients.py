@@ -32,8 +32,12 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(0.3, connect=0.3)) as client:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=5.0)) as client:
         yield client
+
+
+# Shorter than the sandbox's fault delay (1.5 s): the "timeout" fault's answer never comes in time.
+FAULT_TIMEOUT = httpx.Timeout(0.3, connect=0.3)
 
 
 def client_for(
@@ -159,8 +163,10 @@ async def test_unusable_answers_are_unreachable(
         sandbox.open("alipay", start.out_trade_no, start.amount_fen)
     else:
         await client.start_payment(start)
-    with sandbox.faulty(channel, mode), pytest.raises(ChannelUnreachable):
-        await client.query_payment(start.out_trade_no, start.method)
+    async with httpx.AsyncClient(timeout=FAULT_TIMEOUT) as impatient:
+        faulty_client = client_for(channel, sandbox, gateway_keys_dir, impatient)
+        with sandbox.faulty(channel, mode), pytest.raises(ChannelUnreachable):
+            await faulty_client.query_payment(start.out_trade_no, start.method)
 
 
 async def test_our_wrong_signature_is_refused_by_the_channel(
