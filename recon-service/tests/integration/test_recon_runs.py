@@ -82,6 +82,8 @@ async def test_a_rerun_gives_the_same_result_and_no_new_discrepancies(recon) -> 
 
     first = await recon.run("wechatpay", d.day.isoformat())
     open_first = await discrepancy_keys(recon, d.day)
+    # A record of another day in the window arrives: the day is redone, with the same outcome.
+    await recon.deliver(d.callback(4, 100_000, d.at(11, days=1)))
     again = await recon.run("wechatpay", d.day.isoformat())
     open_again = await discrepancy_keys(recon, d.day)
     total = await recon.scalar(
@@ -89,10 +91,67 @@ async def test_a_rerun_gives_the_same_result_and_no_new_discrepancies(recon) -> 
     )
 
     assert again["run_id"] != first["run_id"]
+    assert (first["unchanged"], again["unchanged"]) == (False, False)
     assert again["counts"] == first["counts"]
     assert [first["counts"][k] for k in ("matched", "channel_only", "internal_only")] == [1, 1, 1]
     assert open_again == open_first
     assert len(open_first) == total == 2
+
+
+async def test_a_rerun_with_nothing_changed_answers_the_current_run(recon) -> None:
+    d = Day(date(2031, 4, 12))
+    await recon.deliver(d.callback(1, 100_000, d.at(10)))
+    await recon.deliver(d.callback(2, 100_000, d.at(11)))
+    await load(recon, [d.line(1, 100_000, d.at(10)), d.line(3, 7_000, d.at(12))], d.day)
+    first = await recon.run("wechatpay", d.day.isoformat())
+    open_first = await discrepancy_keys(recon, d.day)
+
+    again = await recon.run("wechatpay", d.day.isoformat())
+
+    assert (again["run_id"], again["unchanged"]) == (first["run_id"], True)
+    assert first["unchanged"] is False
+    assert again["counts"] == first["counts"]
+    assert await discrepancy_keys(recon, d.day) == open_first
+    runs = await recon.scalar(
+        "SELECT count(*) FROM recon.recon_runs WHERE recon_date = :d AND source = 'wechatpay'",
+        d=d.day,
+    )
+    completed = [
+        e for e in await recon.outbox("ReconCompleted")
+        if e["payload"]["recon_date"] == d.day.isoformat()
+    ]  # fmt: skip
+    assert (runs, len(completed)) == (1, 1)
+
+
+async def test_a_rerun_is_redone_when_a_neighbouring_day_or_the_statement_changed(recon) -> None:
+    d = Day(date(2031, 4, 14))
+    await recon.deliver(d.callback(1, 100_000, d.at(23, 50)))  # near the cut
+    await load(recon, [d.line(2, 5_000, d.at(12))], d.day)
+    first = await recon.run("wechatpay", d.day.isoformat())
+    assert first["counts"]["carried_over"] == 1
+    # The next day's run judges the record: the first day's results read it, so it is redone.
+    await load(recon, [d.line(1, 100_000, d.at(0, 5, days=1))], d.day + timedelta(days=1))
+    await recon.run("wechatpay", (d.day + timedelta(days=1)).isoformat())
+    after_next = await recon.run("wechatpay", d.day.isoformat())
+    assert (after_next["unchanged"], after_next["run_id"] != first["run_id"]) == (False, True)
+    assert after_next["counts"]["carried_over"] == 0
+    assert (await recon.run("wechatpay", d.day.isoformat()))["unchanged"] is True
+    # A corrected statement (a new version) is redone.
+    await load(recon, [d.line(2, 5_000, d.at(12)), d.line(3, 6_000, d.at(13))], d.day)
+    corrected = await recon.run("wechatpay", d.day.isoformat())
+    assert (corrected["unchanged"], corrected["counts"]["channel_only"]) == (False, 2)
+
+
+async def test_a_rerun_under_another_policy_is_redone(recon_with) -> None:
+    d = Day(date(2031, 4, 16))
+    async with recon_with() as recon:
+        await recon.deliver(d.callback(1, 100_000, d.at(10)))
+        await load(recon, [d.line(1, 99_990, d.at(10))], d.day)
+        strict = await recon.run("wechatpay", d.day.isoformat())
+    async with recon_with(recon_amount_tolerance_fen={"wechatpay": 10}) as tolerant:
+        again = await tolerant.run("wechatpay", d.day.isoformat())
+    assert strict["counts"]["amount_mismatch"] == 1
+    assert (again["unchanged"], again["counts"]["amount_mismatch"]) == (False, 0)
 
 
 async def test_a_late_callback_clears_the_discrepancy_on_rerun(recon) -> None:
@@ -210,6 +269,7 @@ async def test_runs_are_listed_by_source_and_day_latest_first(recon) -> None:
     await recon.deliver(d.callback(1, 100_000, d.at(10)))
     await load(recon, [d.line(1, 100_000, d.at(10))], d.day)
     first = await recon.run("wechatpay", d.day.isoformat())
+    await recon.deliver(d.callback(2, 100_000, d.at(11, days=1)))  # the day is redone
     second = await recon.run("wechatpay", d.day.isoformat())
 
     response = await recon.http.get(

@@ -29,6 +29,9 @@ day finds the same discrepancies again instead of new ones.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -320,6 +323,25 @@ class RunRecord:
     finished_at: datetime | None = None
     gross_fen: int = 0
     statement_version: int | None = None
+    inputs_digest: str | None = None  # what the run read (RunRepository.inputs_digest)
+    unchanged: bool = False  # answered by the day's current run: nothing it read had changed
+
+
+# What a run reads beside its statement's lines and the policy: the upload exceptions of the
+# statement, the channel's records in the window (their count and row versions: any insert or
+# update changes the sum of xmin) and the current runs of the days whose results it consults.
+_INPUTS: Final = f"""
+SELECT
+  (SELECT count(*) FROM {_S}.upload_exceptions x WHERE x.statement_id = :statement_id),
+  (SELECT count(*) || ':' || coalesce(sum(CAST(CAST(i.xmin AS text) AS bigint)), 0)
+   FROM {_S}.internal_records i
+   WHERE i.channel = :source AND i.business_date BETWEEN :first_day AND :day_after),
+  (SELECT coalesce(string_agg(d.recon_date || '=' || d.current_run_id, ','
+                              ORDER BY d.recon_date), '')
+   FROM {_S}.recon_days d
+   WHERE d.source = :source AND d.recon_date <> :day
+     AND d.recon_date BETWEEN :judged_from AND :judged_until)
+"""  # noqa: S608
 
 
 class RunRepository:
@@ -344,6 +366,31 @@ class RunRepository:
         row = (await self._session.execute(query)).first()
         return None if row is None else (row.statement_id, row.version)
 
+    async def inputs_digest(self, run: RunRecord, window: RunWindow) -> str:
+        """A digest of everything a run of ``run``'s statement under ``window`` reads: the
+        statement (its lines never change), its upload exceptions, the channel's records in
+        the window, the neighbouring days' current runs, the window's policy and the matching
+        SQL itself. Read before the matching: a change committed after this read makes the
+        next run's digest differ, so it is never missed (at worst a run is redone)."""
+        params = _match_params(run, window)
+        exceptions, records, judged = (
+            await self._session.execute(sa.text(_INPUTS), _used(_INPUTS, params))
+        ).one()
+        policy = json.dumps(dataclasses.asdict(window), default=str, sort_keys=True)
+        parts = (str(run.statement_id), str(exceptions), str(records), str(judged), policy,
+                 *match_steps(window))  # fmt: skip
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+    async def current_run(self, source: str, day: date) -> RunRecord | None:
+        """The day's current run (the latest that finished), if any."""
+        query = (
+            sa.select(recon_runs)
+            .join(recon_days, recon_days.c.current_run_id == recon_runs.c.run_id)
+            .where(recon_days.c.source == source, recon_days.c.recon_date == day)
+        )
+        row = (await self._session.execute(query)).first()
+        return None if row is None else RunRecord(**row._mapping)
+
     async def match(self, run: RunRecord, window: RunWindow) -> dict[str, int]:
         """Insert the run row and its results; returns the count per outcome."""
         await self._session.execute(
@@ -356,6 +403,7 @@ class RunRepository:
                 counts={},
                 settled_fen=0,
                 fee_fen=0,
+                inputs_digest=run.inputs_digest,
             )
         )
         params = _match_params(run, window)

@@ -94,6 +94,8 @@ recon_runs = sa.Table(
     sa.Column("finished_at", TS),
     sa.Column("gross_fen", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("statement_version", sa.Integer),
+    # What the run read (RunRepository.inputs_digest): a re-run reading the same is skipped.
+    sa.Column("inputs_digest", sa.Text),
 )
 
 # The run whose results stand for each source and day (the latest).

@@ -133,6 +133,11 @@ class ReconRunOut(BaseModel):
     requested_by: str
     started_at: datetime | None
     finished_at: datetime | None
+    unchanged: bool = Field(
+        default=False,
+        description="A re-run that found nothing changed since the day's current run: this is"
+        " that run (same results and discrepancies), not a new one.",
+    )
 
     @classmethod
     def of(cls, r: RunRecord) -> ReconRunOut:
@@ -150,6 +155,7 @@ class ReconRunOut(BaseModel):
             requested_by=r.requested_by,
             started_at=r.started_at,
             finished_at=r.finished_at,
+            unchanged=r.unchanged,
         )
 
 

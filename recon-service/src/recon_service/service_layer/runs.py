@@ -1,9 +1,12 @@
 """Reconciliation runs: one (source, day) at a time, in one transaction (serialised per
 source), emitting ReconCompleted with the counts. Re-running a day replaces the day's current
-run; its discrepancies are found again, not created again."""
+run; its discrepancies are found again, not created again. A re-run when nothing the current
+run read has changed (statement, records, neighbouring days, policy: its inputs digest)
+answers the current run, marked ``unchanged``, without redoing it."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -15,6 +18,8 @@ from recon_service.domain.errors import DayClosed, RunNotFound, StatementMissing
 from recon_service.domain.recon import ReconPolicy, RunWindow, counts_of
 from recon_service.domain.statement import Source, business_date_of, statement_source
 from recon_service.service_layer.unit_of_work import ReconUnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 async def run_recon(
@@ -43,7 +48,16 @@ async def run_recon(
             settled_fen=0,
             fee_fen=0,
         )
-        found = await uow.runs.match(run, RunWindow.of(day, policy, source.value))
+        window = RunWindow.of(day, policy, source.value)
+        run = replace(run, inputs_digest=await uow.runs.inputs_digest(run, window))
+        current = await uow.runs.current_run(source.value, day)
+        if current is not None and current.inputs_digest == run.inputs_digest:
+            # Nothing the current run read has changed: it is the answer (same results,
+            # same discrepancies, its ReconCompleted already sent).
+            log.info("recon run of %s %s unchanged: current run %s", source.value,
+                     day.isoformat(), current.run_id)  # fmt: skip
+            return replace(current, unchanged=True)
+        found = await uow.runs.match(run, window)
         gross_fen, fee_fen = await uow.runs.settlement(statement_id)
         finished = await uow.runs.finish(
             replace(
