@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 
@@ -74,14 +75,21 @@ async def test_every_outcome_of_one_day(recon) -> None:
     assert events[0]["payload"]["settled_fen"] == run["settled_fen"]
 
 
-async def test_a_rerun_gives_the_same_result_and_no_new_discrepancies(recon) -> None:
-    d = Day(date(2031, 4, 10))
+async def _run_a_day_of_three_outcomes(
+    recon, d: Day
+) -> tuple[dict[str, Any], set[tuple[str, str]]]:
+    """A matched line, a channel-only line and an internal-only payment, reconciled: the run
+    and its open discrepancy keys."""
     await recon.deliver(d.callback(1, 100_000, d.at(10)))
     await recon.deliver(d.callback(2, 100_000, d.at(11)))
     await load(recon, [d.line(1, 100_000, d.at(10)), d.line(3, 7_000, d.at(12))], d.day)
-
     first = await recon.run("wechatpay", d.day.isoformat())
-    open_first = await discrepancy_keys(recon, d.day)
+    return first, await discrepancy_keys(recon, d.day)
+
+
+async def test_a_rerun_gives_the_same_result_and_no_new_discrepancies(recon) -> None:
+    d = Day(date(2031, 4, 10))
+    first, open_first = await _run_a_day_of_three_outcomes(recon, d)
     # A record of another day in the window arrives: the day is redone, with the same outcome.
     await recon.deliver(d.callback(4, 100_000, d.at(11, days=1)))
     again = await recon.run("wechatpay", d.day.isoformat())
@@ -100,11 +108,7 @@ async def test_a_rerun_gives_the_same_result_and_no_new_discrepancies(recon) -> 
 
 async def test_a_rerun_with_nothing_changed_answers_the_current_run(recon) -> None:
     d = Day(date(2031, 4, 12))
-    await recon.deliver(d.callback(1, 100_000, d.at(10)))
-    await recon.deliver(d.callback(2, 100_000, d.at(11)))
-    await load(recon, [d.line(1, 100_000, d.at(10)), d.line(3, 7_000, d.at(12))], d.day)
-    first = await recon.run("wechatpay", d.day.isoformat())
-    open_first = await discrepancy_keys(recon, d.day)
+    first, open_first = await _run_a_day_of_three_outcomes(recon, d)
 
     again = await recon.run("wechatpay", d.day.isoformat())
 
