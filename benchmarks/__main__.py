@@ -18,7 +18,9 @@ from benchmarks.report_file import write_report
 REPORT_DIR = Path(__file__).resolve().parents[1] / "docs" / "bench"
 """Where ``make bench`` writes the latest report (docs/status.md links it)."""
 
-SECTIONS = ("outbox", "gateway", "ledger", "ledger_consumer", "recon", "billing", "e2e")
+SECTIONS = (
+    "outbox", "gateway", "ledger", "ledger_consumer", "recon", "billing", "scale_out", "e2e",
+)  # fmt: skip
 
 
 def main() -> None:
