@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payment_gateway.adapters.repository import payment_from_row
 from payment_gateway.adapters.tables import payment_corrections, payments, refunds
+from payment_gateway.domain.correction import counted_refund_fen
 from payment_gateway.domain.payment import Payment
 from payment_gateway.domain.refund import Refund
 
@@ -84,8 +85,9 @@ class CorrectionRepository:
         return None if row is None else payment_from_row(row)
 
     async def apply_refund(self, refund: Refund, after: dict[str, Any], *, now: datetime) -> bool:
-        """Set the refund to the corrected figures and count the difference on its payment,
-        guarded by the figures the refund had and the payment's amount (False: changed)."""
+        """Set the refund to the corrected figures and count the difference (more or less
+        refunded) on its payment, guarded by the figures the refund had and the payment's
+        amount (False: changed)."""
         changed = await self._session.execute(
             sa.update(refunds)
             .where(
@@ -104,13 +106,13 @@ class CorrectionRepository:
         )
         if changed.first() is None:
             return False
-        counted = refund.amount_fen if refund.status.value == "succeeded" else 0
-        more = after["amount_fen"] - counted
+        more = after["amount_fen"] - counted_refund_fen(refund)  # < 0: the refund shrank
         result = await self._session.execute(
             sa.update(payments)
             .where(
                 payments.c.payment_id == refund.payment_id,
                 payments.c.refunded_fen + more <= payments.c.amount_fen,
+                payments.c.refunded_fen + more >= 0,
             )
             .values(refunded_fen=payments.c.refunded_fen + more, updated_at=now)
         )

@@ -20,11 +20,16 @@ as paying, unknown, failed or closed). Refused, nothing changed:
 
 A REFUND of the payment (``refund_id``): the channel refunded ``channel_amount_fen`` where we
 count the refund's amount (0 unless it succeeded): the refund becomes succeeded with that
-amount, the payment's refunded amount grows by the difference, and the customer has that much
-less with us (``delta_fen`` < 0; recon's adjustment for a refund line is the same: −(line −
-record)). Refused besides the above: ``refund_not_correctable`` (409) — a manual refund
-(people pay it out), or a channel that refunded LESS than we count (not corrected here);
-``correction_above_payment`` (409) — the payment would be refunded beyond its amount.
+amount and the payment's refunded amount moves by the difference. The channel refunded MORE
+(or completed a refund we hold as requested, processing, unknown or failed): the customer has
+that much less with us (``delta_fen`` < 0). The channel refunded LESS than a succeeded refund
+of ours: the refund shrinks, the payment's refunded amount shrinks with it and the customer
+has the difference back in the order's deposits (``delta_fen`` > 0). Either way recon's
+adjustment for a refund line is the same: −(line − record). Refused besides the above:
+``refund_not_correctable`` (409) — a manual refund (people pay it out);
+``correction_above_payment`` (409) — the payment would be refunded beyond its amount;
+``refund_corrected_to_zero`` (409) — the channel's amount is 0: a refund of nothing is no
+refund (the channel did not refund it: finance resolves the line otherwise).
 """
 
 from __future__ import annotations
@@ -139,7 +144,13 @@ def plan_refund_correction(
         raise CorrectionRefused(
             "refund_not_correctable", f"a {refund.status} refund is not corrected here"
         )
-    counted = refund.amount_fen if refund.status is RefundStatus.SUCCEEDED else 0
+    if request.channel_amount_fen <= 0:
+        raise CorrectionRefused(
+            "refund_corrected_to_zero",
+            f"the channel refunded nothing of refund {refund.refund_id}: a refund of 0 fen is "
+            "no refund; resolve the line another way (accept ours, write off)",
+        )
+    counted = counted_refund_fen(refund)
     refunded_more = request.channel_amount_fen - counted
     if refunded_more != -request.adjustment_fen:
         raise CorrectionRefused(
@@ -149,15 +160,18 @@ def plan_refund_correction(
             f"{request.adjustment_fen} fen",
             http_status=422,
         )
-    if refunded_more <= 0:
-        raise CorrectionRefused(
-            "refund_not_correctable" if refunded_more else "nothing_to_correct",
-            "only a refund the channel made larger (or completed) is corrected here",
-        )
+    if refunded_more == 0:
+        raise CorrectionRefused("nothing_to_correct", "the refund already has this figure")
     if payment.refunded_fen + refunded_more > payment.amount_fen:
         raise CorrectionRefused(
             "correction_above_payment",
             f"payment {payment.payment_id} would be refunded beyond its {payment.amount_fen} fen",
+        )
+    if payment.refunded_fen + refunded_more < 0:  # the payment never counted this refund
+        raise CorrectionRefused(
+            "refund_not_correctable",
+            f"payment {payment.payment_id} counts {payment.refunded_fen} fen refunded, less "
+            f"than the {-refunded_more} fen the refund would give back",
         )
     return CorrectionPlan(
         correction_id=uuid.uuid4(),
@@ -165,6 +179,11 @@ def plan_refund_correction(
         after={"status": "succeeded", "amount_fen": request.channel_amount_fen},
         delta_fen=-refunded_more,
     )
+
+
+def counted_refund_fen(refund: Refund) -> int:
+    """What the payment counts as refunded by this refund."""
+    return refund.amount_fen if refund.status is RefundStatus.SUCCEEDED else 0
 
 
 def _refuse_other_source(payment: Payment, request: CorrectionRequest) -> None:

@@ -1,6 +1,7 @@
 """HTTP API of payment corrections (thin): ``POST /v1/payments/{payment_id}/corrections``
 (recon's service token or a finance-approver), ``GET`` the corrections of a payment, and
-``GET /v1/payments?out_trade_no=`` (how recon finds the payment of a channel-only line)."""
+``GET /v1/payments?out_trade_no=`` and ``GET /v1/refunds?out_refund_no=`` (how recon finds
+the payment or refund of a channel-only line)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,13 @@ from fastapi.responses import JSONResponse
 from otd_shared.auth import Principal, Role, require_roles
 from payment_gateway.domain.correction import CorrectionRequest
 from payment_gateway.entrypoints.api import Gw
-from payment_gateway.entrypoints.schemas import CorrectionBody, CorrectionOut, PaymentOut
-from payment_gateway.service_layer import corrections, payments
+from payment_gateway.entrypoints.schemas import (
+    CorrectionBody,
+    CorrectionOut,
+    PaymentOut,
+    RefundOut,
+)
+from payment_gateway.service_layer import corrections, payments, refunds
 
 router = APIRouter(prefix="/v1", tags=["corrections"])
 Corrector = Annotated[Principal, Depends(require_roles(Role.FINANCE_APPROVER, Role.SERVICE))]
@@ -71,3 +77,12 @@ async def payments_by_out_trade_no(
     """The payment with our merchant order number (none or one)."""
     found = await payments.find_by_out_trade_no(gw, out_trade_no)
     return [] if found is None else [PaymentOut.of(found)]
+
+
+@router.get("/refunds", response_model=list[RefundOut])
+async def refunds_by_out_refund_no(
+    gw: Gw, _: Reader, out_refund_no: Annotated[str, Query(min_length=1, max_length=64)]
+) -> list[RefundOut]:
+    """The refund with our refund number (none or one)."""
+    found = await refunds.find_by_out_refund_no(gw, out_refund_no)
+    return [] if found is None else [RefundOut.of(found)]

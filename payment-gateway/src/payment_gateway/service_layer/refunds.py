@@ -190,6 +190,12 @@ async def get_refund(gw: Gateway, refund_id: uuid.UUID) -> Refund:
     return refund
 
 
+async def find_by_out_refund_no(gw: Gateway, out_refund_no: str) -> Refund | None:
+    """The refund with our refund number, if any."""
+    async with gw.uow() as uow:
+        return await uow.refunds.by_out_refund_no(out_refund_no)
+
+
 async def list_refunds(gw: Gateway, payment_id: uuid.UUID) -> list[Refund]:
     """Refunds of a payment, oldest first."""
     async with gw.uow() as uow:
