@@ -16,6 +16,7 @@ from billing_service.domain import (
     PaymentCorrected,
     PaymentFailed,
     PaymentSucceeded,
+    RefundReduced,
 )
 from billing_service.domain.errors import (
     BillingNotFound,
@@ -406,3 +407,53 @@ def test_a_correction_from_other_figures_is_a_conflict_and_changes_nothing(
     with pytest.raises(PaymentOutcomeConflict, match="counts 1000000 fen"):
         fund_order.apply_payment_outcome(firm.id, _corrected("p3", 999_000, 1_200_000, t0))
     assert firm.paid_fen == 1_000_000
+
+
+def _reduced(refund_id: str, correction_id: str, fen: int, at: datetime) -> RefundReduced:
+    return RefundReduced(
+        payment_id="p1", refund_id=refund_id, correction_id=correction_id, amount_fen=fen, at=at
+    )
+
+
+def test_a_refund_made_smaller_counts_the_difference_again_once(
+    fund_order: FundOrder, pay: Pay, refund: Refund, t0: datetime
+) -> None:
+    firm = fund_order.firm
+    pay(fund_order, firm.id, 5_000_000, "p1")
+    refund(fund_order, firm.id, "p1", "r1", 1_000_000)
+    assert firm.status is BillingStatus.PARTIALLY_PAID
+
+    done = fund_order.apply_payment_outcome(firm.id, _reduced("r1", "c1", 1_000_000, t0))
+    again = fund_order.apply_payment_outcome(firm.id, _reduced("r1", "c1", 1_000_000, t0))
+
+    assert done.status is ApplyStatus.APPLIED
+    assert [type(e) for e in done.events] == [BillingPaid]
+    assert again == ApplyResult(ApplyStatus.DUPLICATE)
+    assert (firm.paid_fen, firm.book.payments["p1"].refunded_fen) == (5_000_000, 0)
+    assert firm.book.problems() == []
+
+
+@pytest.mark.parametrize(
+    ("refund_id", "correction_id", "fen", "match"),
+    [
+        ("r1", "c2", 1_000_001, "counts 1000000 fen refunded"),
+        ("r-never", "c2", 1, "never applied"),
+        ("r1", "r1", 1, "already applied"),  # the correction id of another record
+    ],
+)
+def test_a_refund_reduction_that_does_not_fit_is_a_conflict(
+    fund_order: FundOrder,
+    pay: Pay,
+    refund: Refund,
+    t0: datetime,
+    refund_id: str,
+    correction_id: str,
+    fen: int,
+    match: str,
+) -> None:
+    firm = fund_order.firm
+    pay(fund_order, firm.id, 5_000_000, "p1")
+    refund(fund_order, firm.id, "p1", "r1", 1_000_000)
+    with pytest.raises(PaymentOutcomeConflict, match=match):
+        fund_order.apply_payment_outcome(firm.id, _reduced(refund_id, correction_id, fen, t0))
+    assert firm.paid_fen == 4_000_000

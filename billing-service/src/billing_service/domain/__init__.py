@@ -24,6 +24,7 @@ from billing_service.domain.outcomes import (
     PaymentOutcome,
     PaymentRefunded,
     PaymentSucceeded,
+    RefundReduced,
 )
 from billing_service.domain.payments import AppliedPayment, AppliedRefund
 from billing_service.domain.policy import (
@@ -60,6 +61,7 @@ __all__ = [
     "PaymentRefunded",
     "PaymentSucceeded",
     "PlannedInstallment",
+    "RefundReduced",
     "ReminderSchedule",
     "ScheduleChange",
     "ServiceFundOrder",

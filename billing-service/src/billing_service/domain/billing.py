@@ -43,6 +43,7 @@ from billing_service.domain.outcomes import (
     PaymentCorrected,
     PaymentOutcome,
     PaymentSucceeded,
+    RefundReduced,
 )
 from billing_service.domain.payments import AppliedPayment, PaymentBook
 from otd_shared.checks import require_fen, require_utc
@@ -164,7 +165,7 @@ class Billing:
         status = self.book.record(outcome)
         if status is not ApplyStatus.APPLIED:
             return ApplyResult(status)
-        counted = isinstance(outcome, PaymentSucceeded | PaymentCorrected)
+        counted = isinstance(outcome, PaymentSucceeded | PaymentCorrected | RefundReduced)
         payment_id = outcome.payment_id if counted else None
         events = self._events_since(before, at=outcome.at, payment_id=payment_id)
         return ApplyResult(status, tuple(events))

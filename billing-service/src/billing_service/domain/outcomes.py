@@ -60,7 +60,22 @@ class PaymentCorrected:
     at: datetime
 
 
-PaymentOutcome = PaymentSucceeded | PaymentFailed | PaymentRefunded | PaymentCorrected
+@dataclass(frozen=True, kw_only=True)
+class RefundReduced:
+    """Finance accepted the channel's figure for a refund billing applied: the channel refunded
+    ``amount_fen`` less than it (the gateway shrank refund ``refund_id``), so that much of the
+    payment is ours again. Recorded once, under ``correction_id``."""
+
+    payment_id: str
+    refund_id: str
+    correction_id: str
+    amount_fen: int
+    at: datetime
+
+
+PaymentOutcome = (
+    PaymentSucceeded | PaymentFailed | PaymentRefunded | PaymentCorrected | RefundReduced
+)
 
 
 class ApplyStatus(StrEnum):

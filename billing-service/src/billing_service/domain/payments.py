@@ -16,6 +16,7 @@ from billing_service.domain.outcomes import (
     PaymentOutcome,
     PaymentRefunded,
     PaymentSucceeded,
+    RefundReduced,
 )
 from otd_shared.checks import require_fen, require_text
 
@@ -54,7 +55,8 @@ class AppliedPayment:
 
 @dataclass(frozen=True, kw_only=True)
 class AppliedRefund:
-    """A refund the channel executed for one payment."""
+    """A refund the channel executed for one payment (negative: a refund the channel made
+    smaller, recorded under the correction's id)."""
 
     refund_id: str
     payment_id: str
@@ -98,6 +100,8 @@ class PaymentBook:
                 return self._record_refund(outcome)
             case PaymentCorrected():
                 return self._record_correction(outcome)
+            case RefundReduced():
+                return self._record_refund_reduction(outcome)
             case _:
                 assert_never(outcome)
 
@@ -179,6 +183,48 @@ class PaymentBook:
             refund_id=outcome.refund_id,
             payment_id=outcome.payment_id,
             amount_fen=outcome.amount_fen,
+            refunded_at=outcome.at,
+        )
+        return ApplyStatus.APPLIED
+
+    def _record_refund_reduction(self, outcome: RefundReduced) -> ApplyStatus:
+        """A refund the channel made smaller: what it did not refund counts on the payment
+        again, recorded as a negative refund under the correction's id (the refunds of a
+        payment still add up to its refunded amount). What was asked back shrinks with it,
+        so credit the customer is still owed is asked back anew, never left as "awaiting" a
+        refund nobody makes. Never deferred: its refund was applied here first (a refund of
+        it waiting for its payment is a conflict for finance)."""
+        require_text(outcome.correction_id, "correction_id")
+        require_fen(outcome.amount_fen, "amount_fen")
+        known = self.refunds.get(outcome.correction_id)
+        if known is not None:
+            if (known.payment_id, known.amount_fen) == (outcome.payment_id, -outcome.amount_fen):
+                return ApplyStatus.DUPLICATE
+            raise PaymentOutcomeConflict(
+                f"correction {outcome.correction_id} already applied to payment"
+                f" {known.payment_id} with {known.amount_fen} fen",
+                payment_id=outcome.payment_id,
+            )
+        refund = self.refunds.get(outcome.refund_id)
+        payment = self.payments.get(outcome.payment_id)
+        if refund is None or payment is None or refund.payment_id != payment.payment_id:
+            raise PaymentOutcomeConflict(
+                f"refund {outcome.refund_id} of payment {outcome.payment_id} was never applied"
+                " here: it cannot be made smaller",
+                payment_id=outcome.payment_id,
+            )
+        if outcome.amount_fen > payment.refunded_fen:
+            raise PaymentOutcomeConflict(
+                f"payment {payment.payment_id} counts {payment.refunded_fen} fen refunded, not"
+                f" the {outcome.amount_fen} fen the correction gives back",
+                payment_id=outcome.payment_id,
+            )
+        payment.refunded_fen -= outcome.amount_fen
+        payment.refund_requested_fen = max(0, payment.refund_requested_fen - outcome.amount_fen)
+        self.refunds[outcome.correction_id] = AppliedRefund(
+            refund_id=outcome.correction_id,
+            payment_id=outcome.payment_id,
+            amount_fen=-outcome.amount_fen,
             refunded_at=outcome.at,
         )
         return ApplyStatus.APPLIED

@@ -1,6 +1,7 @@
 """Applying PaymentCallback events (verified outcomes from the gateway) to billings, and
 PaymentCorrected (finance accepted the channel's figure: the payment counts it from now; a
-corrected refund is applied as the refund it adds, ``refund_of``).
+refund the channel made larger or completed is applied as the refund it adds, ``refund_of``;
+a refund the channel made smaller gives the difference back to the payment, RefundReduced).
 
 Under the fund order row lock (two payments completing one billing at the same moment
 are applied one after the other: PAID once, with the exact sum):
@@ -36,6 +37,7 @@ from billing_service.domain import (
     PaymentOutcome,
     PaymentRefunded,
     PaymentSucceeded,
+    RefundReduced,
 )
 from billing_service.domain.errors import (
     BillingNotFound,
@@ -66,6 +68,10 @@ Outcome = PaymentCallback | PaymentCorrectedEvent
 def outcome_of(callback: Outcome, at: datetime) -> PaymentOutcome:
     """The domain outcome of a callback (exhaustive over ``outcome``) or correction."""
     if isinstance(callback, PaymentCorrectedEvent):
+        if callback.refund_id and callback.delta_fen < 0:
+            return outcome_of(refund_of(callback), at)
+        if callback.refund_id:
+            return _refund_reduced(callback, at)
         succeeded = callback.before_status == "succeeded"
         return PaymentCorrected(
             payment_id=callback.payment_id,
@@ -241,8 +247,25 @@ def _callback(envelope: EventEnvelope) -> Outcome:
     callback = envelope.payload
     assert isinstance(callback, PaymentCallback | PaymentCorrectedEvent)
     if isinstance(callback, PaymentCorrectedEvent) and callback.refund_id:
-        return refund_of(callback)
+        return callback if callback.delta_fen > 0 else refund_of(callback)
     return callback
+
+
+def _refund_reduced(correction: PaymentCorrectedEvent, at: datetime) -> RefundReduced:
+    """A refund correction that gives money back (the channel refunded less than we had)."""
+    assert correction.refund_id is not None
+    if correction.delta_fen <= 0 or correction.before_status != "succeeded":
+        raise UnusableCallback(
+            f"refund correction {correction.correction_id} gives back {correction.delta_fen}"
+            f" fen of a {correction.before_status} refund"
+        )
+    return RefundReduced(
+        payment_id=correction.payment_id,
+        refund_id=correction.refund_id,
+        correction_id=correction.correction_id,
+        amount_fen=correction.delta_fen,
+        at=at,
+    )
 
 
 def refund_of(correction: PaymentCorrectedEvent) -> PaymentCallback:

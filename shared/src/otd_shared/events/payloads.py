@@ -468,10 +468,12 @@ class PaymentCorrected(_Payload):
     it on the billing); the matching DiscrepancyResolved names ``correction_id`` and posts
     nothing.
 
-    ``refund_id`` set: the correction is of that refund of the payment (the channel refunded
-    more than we counted, or a refund we held as failed or in process): ``before_*`` and
-    ``after_*`` are the refund's, and ``delta_fen`` is negative (the customer has less with
-    us).
+    ``refund_id`` set: the correction is of that refund of the payment: ``before_*`` and
+    ``after_*`` are the refund's. The channel refunded more than we counted, or a refund we
+    held as failed or in process: ``delta_fen`` is negative (the customer has less with us).
+    The channel refunded less than a succeeded refund of ours: ``delta_fen`` is positive (the
+    difference is back in the order's deposits; the ledger posts it like a payment, the
+    reverse of the refund's posting, and billing counts it on the payment again).
     """
 
     event_type: Literal["PaymentCorrected"] = "PaymentCorrected"
