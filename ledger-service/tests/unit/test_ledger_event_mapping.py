@@ -203,6 +203,18 @@ def test_a_payment_correction_books_its_difference_once_and_the_adjustment_nothi
     )
 
 
+def test_a_refund_made_smaller_posts_the_reverse_of_a_refund() -> None:
+    smaller = corrected(1_000).model_copy(
+        update={"refund_id": "R", "before_amount_fen": 3_000, "after_amount_fen": 2_000}
+    )
+    back = mapped(smaller)
+    assert isinstance(back, rule.PaymentSucceeded)  # Dr clearing / Cr deposits
+    assert (back.channel, back.amount_fen, back.order_id) == (Channel.WECHATPAY, 1_000, "O")
+    larger = mapped(smaller.model_copy(update={"after_amount_fen": 3_500, "delta_fen": -500}))
+    assert isinstance(larger, rule.PaymentReversed)  # Dr deposits / Cr clearing
+    assert (larger.amount_fen, larger.reversal_id) == (500, "C")
+
+
 def test_a_bad_channel_is_a_domain_error() -> None:
     event = DiscrepancyResolved.model_construct(
         discrepancy_id="D", source="paypal", kind="k", adjustment_fen=1, resolved_by="f",

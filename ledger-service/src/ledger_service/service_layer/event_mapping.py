@@ -87,7 +87,8 @@ def payment_corrected(
     """The money of a payment correction (recon's accept_channel), posted as what it is: + delta
     a payment of the difference (Dr clearing / Cr deposits), − delta a reversal of it (cash at
     the recon till); the matching DiscrepancyResolved posts nothing (``discrepancy_resolved``),
-    so the difference is booked once."""
+    so the difference is booked once. A refund's correction is the same: made larger (−) it
+    posts like the refund, made smaller (+) the reverse of the refund's posting."""
     if p.delta_fen == 0:
         return None
     cash = parse_channel_code(p.channel) is Channel.CASH
