@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from otd_shared.events import PaymentCallback, PaymentCorrected, new_envelope
@@ -33,6 +34,7 @@ class ReconHarness:
     runtime: ServiceRuntime
     settings: ReconSettings
     http: httpx.AsyncClient
+    app: FastAPI
 
     @staticmethod
     def auth(role: str = "finance") -> dict[str, str]:
@@ -128,7 +130,7 @@ async def harness(database_url: str, **overrides: Any) -> AsyncIterator[ReconHar
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://recon") as client:
-            yield ReconHarness(runtime, settings, client)
+            yield ReconHarness(runtime, settings, client, app)
     finally:
         await runtime.engine.dispose()
 

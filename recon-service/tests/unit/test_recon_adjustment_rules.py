@@ -13,6 +13,7 @@ from recon_service.domain.adjustments import (
     correction_body,
     corrects_payment,
     first_broken,
+    refunds_nothing,
 )
 
 
@@ -62,9 +63,15 @@ def test_accept_channel_corrects_only_payment_lines_the_channel_settled() -> Non
     assert corrects_payment(row("status_mismatch", 500, 500, record_status="failed"))
     assert corrects_payment(row("channel_only", 700, None))
     assert not corrects_payment(row("status_mismatch", 500, 500, line_status="failed"))
-    assert not corrects_payment(row("amount_mismatch", 990, 1_000, kind="refund"))
+    assert corrects_payment(row("amount_mismatch", 990, 1_000, kind="refund"))  # refunded less
     assert corrects_payment(row("amount_mismatch", 1_100, 1_000, kind="refund"))  # refunded more
-    assert not corrects_payment(row("channel_only", 700, None, kind="refund"))
+    assert corrects_payment(row("channel_only", 700, None, kind="refund"))  # ours processing
+    assert not corrects_payment(
+        row("status_mismatch", 500, 500, kind="refund", line_status="failed")
+    )
+    assert not corrects_payment(
+        row("status_mismatch", 500, 500, kind="refund", record_status="failed")
+    )
     assert not corrects_payment(row("internal_only", None, 900, line_status=None))
     assert not corrects_payment(row("fee_mismatch", 500, 500))
     assert not corrects_payment({**row("amount_mismatch", 9, 8), "match_group": "G:payment:x"})
@@ -80,15 +87,21 @@ def test_the_correction_request_carries_the_channel_figure_and_the_adjustment() 
         "requested_by": "finance:1",
     }  # fmt: skip
     line = {"channel_txn_id": "4200", "occurred_at": at}
-    body = correction_body(discrepancy, adjustment, line, approved_by="approver:2")
+    body = correction_body(discrepancy, adjustment, line, approved_by="approver:2", refund_id=None)
     assert body == {
         "adjustment_id": "A", "discrepancy_id": "D", "source": "wechatpay",
         "channel_status": "succeeded", "channel_amount_fen": 500_000, "adjustment_fen": 1_000,
         "channel_txn_id": "4200", "channel_completed_at": at.isoformat(), "reason": "statement",
         "requested_by": "finance:1", "approved_by": "approver:2", "refund_id": None,
     }  # fmt: skip
-    assert (
-        correction_body(discrepancy, adjustment, None, approved_by=None)["channel_txn_id"] is None
-    )
-    refund = {**discrepancy, "kind": "refund", "record_ref": "R1"}
-    assert correction_body(refund, adjustment, line, approved_by=None)["refund_id"] == "R1"
+    bare = correction_body(discrepancy, adjustment, None, approved_by=None, refund_id=None)
+    assert bare["channel_txn_id"] is None
+    refund = {**discrepancy, "kind": "refund", "record_ref": None}  # a channel-only line
+    found = correction_body(refund, adjustment, line, approved_by=None, refund_id="R1")
+    assert found["refund_id"] == "R1"
+
+
+def test_a_refund_line_of_nothing_is_no_refund_to_correct_to() -> None:
+    assert refunds_nothing(row("amount_mismatch", 0, 1_000, kind="refund"))
+    assert not refunds_nothing(row("amount_mismatch", 1, 1_000, kind="refund"))
+    assert not refunds_nothing(row("amount_mismatch", 0, 1_000))  # a payment line

@@ -1,6 +1,7 @@
 """payment-gateway over HTTP (httpx): correcting a payment to the channel's figure
-(``POST /v1/payments/{payment_id}/corrections``) and finding a payment by our trade number
-(``GET /v1/payments?out_trade_no=``), with recon's service token."""
+(``POST /v1/payments/{payment_id}/corrections``), finding a payment by our trade number
+(``GET /v1/payments?out_trade_no=``) and a refund by our refund number
+(``GET /v1/refunds?out_refund_no=``), with recon's service token."""
 
 from __future__ import annotations
 
@@ -32,6 +33,14 @@ class GatewayCorrections:
         answer = await self._call("GET", "/v1/payments", params={"out_trade_no": out_trade_no})
         found = answer.json()
         return str(found[0]["payment_id"]) if found else None
+
+    async def refund_of(self, out_refund_no: str) -> tuple[str, str] | None:
+        """``(refund_id, payment_id)`` of the gateway's refund with this refund number."""
+        answer = await self._call("GET", "/v1/refunds", params={"out_refund_no": out_refund_no})
+        found = answer.json()
+        if not found or not found[0].get("payment_id"):
+            return None
+        return str(found[0]["refund_id"]), str(found[0]["payment_id"])
 
     async def correct(self, payment_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """The correction (made now, or the one made before for the same adjustment)."""

@@ -4,9 +4,9 @@ Every open discrepancy is resolved with a reason and an ACTION:
 
 | action | effect |
 |---|---|
-| ``accept_channel`` | the channel's figure stands: a payment line the channel settled is |
-|   | corrected through the gateway (``corrects_payment``; its PaymentCorrected posts the |
-|   | money); any other discrepancy posts the difference (DiscrepancyResolved) |
+| ``accept_channel`` | the channel's figure stands: a payment or refund line the channel |
+|   | settled is corrected through the gateway (``corrects_payment``; its PaymentCorrected |
+|   | posts the money); any other discrepancy posts the difference (DiscrepancyResolved) |
 | ``accept_ours`` | our figure stands: the difference goes to reconciliation differences |
 | ``write_off`` | the difference is written off to reconciliation differences |
 | ``link`` | the line and a record elsewhere are the same money (``linked_ref``): no posting |
@@ -124,15 +124,25 @@ def corrects_payment(discrepancy: dict[str, Any]) -> bool:
     """Whether accepting the channel corrects our payment (or refund) through the gateway: a
     payment line the channel settled (succeeded) that we hold with another amount, not
     succeeded (failed, closed) or not at all (a channel-only line: paying, unknown, or never
-    ours — then it is parked); a refund line the channel refunded MORE than our refund.
-    Smaller or channel-only refunds, fee mismatches, internal-only records, a channel that
-    says a payment we hold as succeeded failed, and groups post the adjustment journal."""
+    ours — then it is parked); a refund line the channel refunded with another amount than
+    our refund (more, or less: the refund is corrected to the channel's amount; 0 is refused,
+    ``refunds_nothing``) or that we do not hold as succeeded at all (a channel-only line: the
+    refund is processing or unknown at the gateway, or never ours — then it is parked). Fee
+    mismatches, internal-only records, a channel that says a payment or refund we hold as
+    succeeded failed, refunds we hold as failed, and groups post the adjustment journal."""
     if discrepancy.get("match_group") or discrepancy["line_status"] != "succeeded":
         return False
     if discrepancy["kind"] == "payment":
         return discrepancy["outcome"] in CORRECTED_OUTCOMES
     line, record = discrepancy["line_amount_fen"] or 0, discrepancy["record_amount_fen"] or 0
-    return discrepancy["outcome"] == "amount_mismatch" and line > record
+    outcome = discrepancy["outcome"]
+    return (outcome == "amount_mismatch" and line != record) or outcome == "channel_only"
+
+
+def refunds_nothing(discrepancy: dict[str, Any]) -> bool:
+    """A refund line of 0 fen against our refund: the channel refunded nothing, which is no
+    refund to correct ours to (accept_channel refuses it; accept ours or write it off)."""
+    return discrepancy["kind"] == "refund" and not discrepancy["line_amount_fen"]
 
 
 def correction_body(
@@ -141,8 +151,11 @@ def correction_body(
     line: dict[str, Any] | None,
     *,
     approved_by: str | None,
+    refund_id: str | None,
 ) -> dict[str, Any]:
-    """The gateway's correction request for an accept_channel adjustment."""
+    """The gateway's correction request for an accept_channel adjustment (``refund_id``: the
+    refund of ours a refund line corrects)."""
+    assert (refund_id is not None) == (discrepancy["kind"] == "refund"), "a refund line names one"
     return {
         "adjustment_id": str(adjustment["adjustment_id"]),
         "discrepancy_id": str(discrepancy["discrepancy_id"]),
@@ -155,5 +168,5 @@ def correction_body(
         "reason": adjustment["reason"],
         "requested_by": adjustment["requested_by"],
         "approved_by": approved_by,
-        "refund_id": str(discrepancy["record_ref"]) if discrepancy["kind"] == "refund" else None,
+        "refund_id": refund_id,
     }

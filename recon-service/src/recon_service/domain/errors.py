@@ -174,6 +174,19 @@ class NoPaymentToCorrect(Conflict):
     code = "no_payment_to_correct"
 
 
+class NoRefundToCorrect(Conflict):
+    """accept_channel for a refund line of no refund of ours (none with the line's refund
+    number at the gateway): parked (stays open), nothing applied."""
+
+    code = "no_refund_to_correct"
+
+
+class RefundCorrectedToZero(Conflict):
+    """accept_channel for a refund line of 0 fen: no refund to correct ours to."""
+
+    code = "refund_corrected_to_zero"
+
+
 class CorrectionRefused(DomainError):
     """The gateway refused the payment correction (its code and status are kept)."""
 

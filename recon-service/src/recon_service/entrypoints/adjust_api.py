@@ -56,14 +56,18 @@ from recon_service.service_layer.settlements import settlements
 router = APIRouter(prefix="/v1", tags=["recon adjustments"])
 
 
-def corrector_of(request: Request) -> GatewayCorrections:
-    """The gateway's payment corrections, with recon's service token."""
+def corrector_of(request: Request) -> adjustments.PaymentCorrector:
+    """The gateway's payment corrections, with recon's service token (a dependency, so a
+    test may put a fake gateway in its place)."""
     settings = settings_of(request)
     return GatewayCorrections(
         settings.gateway_base_url(),
         settings.gateway_bearer(),
         timeout_s=settings.gateway_timeout_s,
     )
+
+
+Corrector = Annotated[adjustments.PaymentCorrector, Depends(corrector_of)]
 
 
 Approver = Annotated[Principal, Depends(require_roles(Role.FINANCE_APPROVER))]
@@ -88,7 +92,12 @@ ERRORS: dict[int | str, dict[str, object]] = {
     responses=ERRORS,
 )
 async def resolve(
-    discrepancy_id: uuid.UUID, body: ResolveIn, request: Request, uow: UoW, who: Finance
+    discrepancy_id: uuid.UUID,
+    body: ResolveIn,
+    request: Request,
+    uow: UoW,
+    who: Finance,
+    corrector: Corrector,
 ) -> AdjustmentOut:
     """Resolve with a reason and an action; above the approval threshold the adjustment waits
     for a finance-approver (``pending_approval``), else it is applied (and posted) at once."""
@@ -102,7 +111,7 @@ async def resolve(
             linked_ref=body.linked_ref,
         ),
         approval_threshold_fen=settings_of(request).adjustment_approval_threshold_fen,
-        corrector=corrector_of(request),
+        corrector=corrector,
     )
     return AdjustmentOut.model_validate(found)
 
@@ -131,7 +140,7 @@ async def list_adjustments(
 
 @router.post("/adjustments/{adjustment_id}/approve", response_model=AdjustmentOut, responses=ERRORS)
 async def approve(
-    adjustment_id: uuid.UUID, body: DecisionIn, request: Request, uow: UoW, who: Approver
+    adjustment_id: uuid.UUID, body: DecisionIn, uow: UoW, who: Approver, corrector: Corrector
 ) -> AdjustmentOut:
     """Approve a pending adjustment (never by its requester): applied and posted (an
     accept_channel corrects the payment through the gateway)."""
@@ -141,14 +150,14 @@ async def approve(
         approve=True,
         approver=who.subject,
         reason=body.reason,
-        corrector=corrector_of(request),
+        corrector=corrector,
     )
     return AdjustmentOut.model_validate(found)
 
 
 @router.post("/adjustments/{adjustment_id}/reject", response_model=AdjustmentOut, responses=ERRORS)
 async def reject(
-    adjustment_id: uuid.UUID, body: DecisionIn, request: Request, uow: UoW, who: Approver
+    adjustment_id: uuid.UUID, body: DecisionIn, uow: UoW, who: Approver, corrector: Corrector
 ) -> AdjustmentOut:
     """Reject a pending adjustment: the discrepancy is open again."""
     found = await adjustments.decide(
@@ -157,7 +166,7 @@ async def reject(
         approve=False,
         approver=who.subject,
         reason=body.reason,
-        corrector=corrector_of(request),
+        corrector=corrector,
     )
     return AdjustmentOut.model_validate(found)
 

@@ -3,8 +3,9 @@ Every step writes one audit entry (who, when, why, before, after) in the same tr
 DiscrepancyResolved goes out through the outbox exactly when an adjustment is applied, so the
 ledger posts the adjustment journal once (its source id is the event id).
 
-``accept_channel`` for a payment line the channel settled (domain ``corrects_payment``)
-corrects the payment through the gateway when it is applied (at once, or at the approval):
+``accept_channel`` for a payment or refund line the channel settled (domain
+``corrects_payment``) corrects the payment or refund through the gateway when it is applied
+(at once, or at the approval):
 the call is made inside the transaction that holds the discrepancy (and adjustment) row
 locks, so two resolutions never race; a refusal or an unreachable gateway rolls everything
 back (nothing changed, 4xx / 503). The gateway is idempotent by adjustment and by
@@ -12,7 +13,8 @@ discrepancy, so a retry after a crash between its commit and ours gets the same 
 DiscrepancyResolved then names the correction and the ledger posts no adjustment journal:
 the gateway's PaymentCorrected carries the money (Dr clearing / Cr customer deposits).
 A channel-only line of no payment of ours is parked: refused (409 ``no_payment_to_correct``),
-the discrepancy stays open and counts as money at risk."""
+the discrepancy stays open and counts as money at risk; so is a refund line of no refund of
+ours (the gateway has none with its refund number: 409 ``no_refund_to_correct``)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from recon_service.domain.adjustments import (
     correction_body,
     corrects_payment,
     first_broken,
+    refunds_nothing,
 )
 from recon_service.domain.errors import (
     AdjustmentNotFound,
@@ -42,6 +45,8 @@ from recon_service.domain.errors import (
     DiscrepancyNotOpen,
     LinkedRefMissing,
     NoPaymentToCorrect,
+    NoRefundToCorrect,
+    RefundCorrectedToZero,
 )
 from recon_service.service_layer.unit_of_work import ReconUnitOfWork
 
@@ -52,7 +57,14 @@ AUDIT_PAGE_MAX = 10_000
 class PaymentCorrector(Protocol):
     """The gateway's payment corrections (adapters/gateway_client.py)."""
 
-    async def payment_id_of(self, out_trade_no: str) -> str | None: ...
+    async def payment_id_of(self, out_trade_no: str) -> str | None:
+        """The gateway's payment with our trade number, if any."""
+        ...
+
+    async def refund_of(self, out_refund_no: str) -> tuple[str, str] | None:
+        """``(refund_id, payment_id)`` of the gateway's refund with our refund number, if
+        any (a refund of no payment counts as none)."""
+        ...
 
     async def correct(self, payment_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -202,16 +214,25 @@ def _corrected(adjustment: dict[str, Any], discrepancy: dict[str, Any]) -> bool:
     return adjustment["action"] == Action.ACCEPT_CHANNEL.value and corrects_payment(discrepancy)
 
 
+@dataclass(frozen=True)
+class _Target:
+    """What an accept_channel corrects at the gateway: a payment, or a refund of it."""
+
+    payment_id: str
+    refund_id: str | None
+    line: dict[str, Any] | None
+
+
 async def _check_payment(
     uow: ReconUnitOfWork,
     corrector: PaymentCorrector,
     discrepancy: dict[str, Any],
     adjustment: dict[str, Any],
 ) -> None:
-    """A held accept_channel names a payment the gateway has (else it is refused now, not at
-    the approval)."""
+    """A held accept_channel names a payment (or refund) the gateway has (else it is refused
+    now, not at the approval)."""
     if _corrected(adjustment, discrepancy):
-        await _payment_of(uow, corrector, discrepancy)
+        await _target_of(uow, corrector, discrepancy)
 
 
 async def _correct_payment(
@@ -221,41 +242,55 @@ async def _correct_payment(
     adjustment: dict[str, Any],
     approved_by: str | None,
 ) -> dict[str, Any]:
-    """Correct the payment through the gateway for an applied accept_channel (audited); the
-    adjustment then names the payment and the correction."""
+    """Correct the payment (or refund) through the gateway for an applied accept_channel
+    (audited); the adjustment then names the payment and the correction."""
     if not _corrected(adjustment, discrepancy):
         return adjustment
-    payment_id, line = await _payment_of(uow, corrector, discrepancy)
-    body = correction_body(discrepancy, adjustment, line, approved_by=approved_by)
-    correction = await corrector.correct(payment_id, body)
+    target = await _target_of(uow, corrector, discrepancy)
+    body = correction_body(
+        discrepancy, adjustment, target.line, approved_by=approved_by, refund_id=target.refund_id
+    )
+    correction = await corrector.correct(target.payment_id, body)
     repo = uow.adjustments
     corrected = await repo.set_correction(
-        adjustment["adjustment_id"], payment_id, str(correction["correction_id"])
+        adjustment["adjustment_id"], target.payment_id, str(correction["correction_id"])
     )
     await repo.audit(
         actor=approved_by or adjustment["requested_by"],
         action="correct_payment",
         subject_kind="payment",
-        subject_id=payment_id,
+        subject_id=target.payment_id,
         reason=adjustment["reason"],
         before=correction.get("before"),
-        after={**(correction.get("after") or {}), "correction_id": corrected["correction_id"]},
+        after={
+            **(correction.get("after") or {}),
+            "correction_id": corrected["correction_id"],
+            **({"refund_id": target.refund_id} if target.refund_id else {}),
+        },
     )
     return corrected
 
 
-async def _payment_of(
+async def _target_of(
     uow: ReconUnitOfWork, corrector: PaymentCorrector, discrepancy: dict[str, Any]
-) -> tuple[str, dict[str, Any] | None]:
-    """Our payment of the discrepancy (the paired record, else the gateway's payment with
-    the line's trade number) and its statement line."""
+) -> _Target:
+    """What the discrepancy's accept_channel corrects, with its statement line."""
     line = await uow.adjustments.line_of(discrepancy["statement_id"], discrepancy["line_no"])
+    if discrepancy["kind"] == "refund":
+        return await _refund_target(uow, corrector, discrepancy, line)
+    return _Target(await _payment_of(uow, corrector, discrepancy, line), None, line)
+
+
+async def _payment_of(
+    uow: ReconUnitOfWork,
+    corrector: PaymentCorrector,
+    discrepancy: dict[str, Any],
+    line: dict[str, Any] | None,
+) -> str:
+    """Our payment of a payment line: the paired record, else the gateway's payment with the
+    line's trade number."""
     if discrepancy["record_kind"] == "payment" and discrepancy["record_ref"]:
-        return str(discrepancy["record_ref"]), line
-    if discrepancy["record_kind"] == "refund" and discrepancy["record_ref"]:
-        payment_id = await uow.adjustments.payment_of_refund(str(discrepancy["record_ref"]))
-        if payment_id is not None:
-            return payment_id, line
+        return str(discrepancy["record_ref"])
     out_trade_no = (line or {}).get("out_trade_no")
     payment_id = await corrector.payment_id_of(out_trade_no) if out_trade_no else None
     if payment_id is None:
@@ -264,7 +299,36 @@ async def _payment_of(
             "line stays open (wait for it, link it, or write it off); nothing is applied to "
             "a guessed billing"
         )
-    return payment_id, line
+    return payment_id
+
+
+async def _refund_target(
+    uow: ReconUnitOfWork,
+    corrector: PaymentCorrector,
+    discrepancy: dict[str, Any],
+    line: dict[str, Any] | None,
+) -> _Target:
+    """Our refund of a refund line: the paired record (and its payment), else the gateway's
+    refund with the line's refund number (one we hold as processing or unknown)."""
+    if refunds_nothing(discrepancy):
+        raise RefundCorrectedToZero(
+            "the channel's line refunds 0 fen: there is no refund to correct ours to; accept "
+            "ours or write it off"
+        )
+    if discrepancy["record_kind"] == "refund" and discrepancy["record_ref"]:
+        refund_id = str(discrepancy["record_ref"])
+        payment_id = await uow.adjustments.payment_of_refund(refund_id)
+        if payment_id is not None:
+            return _Target(payment_id, refund_id, line)
+    out_refund_no = (line or {}).get("out_refund_no")
+    found = await corrector.refund_of(out_refund_no) if out_refund_no else None
+    if found is None:
+        raise NoRefundToCorrect(
+            f"no refund of ours has refund number {out_refund_no or '(none on the line)'}: "
+            "the line stays open (wait for it, link it, or write it off); nothing is applied"
+        )
+    refund_id, payment_id = found
+    return _Target(payment_id, refund_id, line)
 
 
 def _brief(adjustment: dict[str, Any]) -> dict[str, Any]:
