@@ -116,6 +116,14 @@ async def test_a_refund_made_smaller_is_corrected_at_once(recon: Any, gateway: F
     assert (again.status_code, again.json()["code"]) == (409, "discrepancy_not_open")
     assert len(gateway.calls) == 1
 
+    # The gateway's PaymentCorrected sets our refund to the channel's figure: a re-run matches.
+    corrected = d.corrected(1, 3_000, 2_000, d.at(10), "succeeded").model_copy(
+        update={"refund_id": refund_id, "delta_fen": 1_000}
+    )
+    await recon.deliver(corrected)
+    rerun = await recon.run("wechatpay", d.day.isoformat())
+    assert (rerun["counts"]["matched"], rerun["counts"]["amount_mismatch"]) == (2, 0)
+
 
 async def test_a_channel_only_refund_is_found_at_the_gateway_and_approved(
     recon_with: Any,
