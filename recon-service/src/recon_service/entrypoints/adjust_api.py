@@ -77,8 +77,8 @@ ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorOut},
     409: {
         "model": ErrorOut,
-        "description": "Not open / not pending / the day is closed / no payment to correct /"
-        " the gateway refused the correction.",
+        "description": "Not open / not pending / the day is closed / no payment or refund to"
+        " correct / a refund line of 0 fen / the gateway refused the correction.",
     },
     422: {"model": ErrorOut},
     503: {"model": ErrorOut, "description": "The gateway did not answer: nothing changed."},
