@@ -164,15 +164,8 @@ class PaymentBook:
     def _record_refund(self, outcome: PaymentRefunded) -> ApplyStatus:
         require_text(outcome.refund_id, "refund_id")
         require_fen(outcome.amount_fen, "amount_fen")
-        known = self.refunds.get(outcome.refund_id)
-        if known is not None:
-            if (known.payment_id, known.amount_fen) == (outcome.payment_id, outcome.amount_fen):
-                return ApplyStatus.DUPLICATE
-            raise PaymentOutcomeConflict(
-                f"refund {outcome.refund_id} already applied to payment {known.payment_id}"
-                f" with {known.amount_fen} fen",
-                payment_id=outcome.payment_id,
-            )
+        if self._seen_refund("refund", outcome.refund_id, outcome.payment_id, outcome.amount_fen):
+            return ApplyStatus.DUPLICATE
         payment = self.payments.get(outcome.payment_id)
         if payment is None:
             return ApplyStatus.DEFERRED
@@ -187,6 +180,20 @@ class PaymentBook:
         )
         return ApplyStatus.APPLIED
 
+    def _seen_refund(self, what: str, key: str, payment_id: str, amount_fen: int) -> bool:
+        """True when the refund row ``key`` is already here with these figures (a duplicate),
+        False when it is new; PaymentOutcomeConflict when it is here with other figures."""
+        known = self.refunds.get(key)
+        if known is None:
+            return False
+        if (known.payment_id, known.amount_fen) == (payment_id, amount_fen):
+            return True
+        raise PaymentOutcomeConflict(
+            f"{what} {key} already applied to payment {known.payment_id}"
+            f" with {known.amount_fen} fen",
+            payment_id=payment_id,
+        )
+
     def _record_refund_reduction(self, outcome: RefundReduced) -> ApplyStatus:
         """A refund the channel made smaller: what it did not refund counts on the payment
         again, recorded as a negative refund under the correction's id (the refunds of a
@@ -196,15 +203,10 @@ class PaymentBook:
         it waiting for its payment is a conflict for finance)."""
         require_text(outcome.correction_id, "correction_id")
         require_fen(outcome.amount_fen, "amount_fen")
-        known = self.refunds.get(outcome.correction_id)
-        if known is not None:
-            if (known.payment_id, known.amount_fen) == (outcome.payment_id, -outcome.amount_fen):
-                return ApplyStatus.DUPLICATE
-            raise PaymentOutcomeConflict(
-                f"correction {outcome.correction_id} already applied to payment"
-                f" {known.payment_id} with {known.amount_fen} fen",
-                payment_id=outcome.payment_id,
-            )
+        if self._seen_refund(
+            "correction", outcome.correction_id, outcome.payment_id, -outcome.amount_fen
+        ):
+            return ApplyStatus.DUPLICATE
         refund = self.refunds.get(outcome.refund_id)
         payment = self.payments.get(outcome.payment_id)
         if refund is None or payment is None or refund.payment_id != payment.payment_id:
