@@ -251,8 +251,9 @@ async def test_channel_only_lines_correct_a_paying_payment_and_park_a_stranger(
     await eventually(deposits, timeout_s=WAIT_S)
 
 
-async def test_a_refund_the_channel_made_larger_is_corrected_once(
-    running_cluster: RunningCluster, http: Any
+@pytest.mark.parametrize("channel_refund_fen", [35_000, 25_000], ids=["larger", "smaller"])
+async def test_a_refund_the_channel_made_larger_or_smaller_is_corrected_once(
+    running_cluster: RunningCluster, http: Any, channel_refund_fen: int
 ) -> None:
     j = Journey(running_cluster, http)
     billing = await order_with_intent_billing(http, running_cluster)
@@ -278,24 +279,27 @@ async def test_a_refund_the_channel_made_larger_is_corrected_once(
         Txn(out_trade_no=payment["out_trade_no"], channel_txn_id=payment["channel_txn_id"],
             amount_fen=CHANNEL_FEN, at=at),
         Txn(out_trade_no=payment["out_trade_no"], channel_txn_id=payment["channel_txn_id"],
-            amount_fen=35_000, at=at, refund=True, out_refund_no=refund["out_refund_no"]),
+            amount_fen=channel_refund_fen, at=at, refund=True,
+            out_refund_no=refund["out_refund_no"]),
     ]  # fmt: skip
     discrepancy = await _discrepancy_of(j, lines, at.date(), refund["refund_id"])
     assert (discrepancy["outcome"], discrepancy["kind"]) == ("amount_mismatch", "refund")
-    adjustment = await _accepted(j, discrepancy, adjustment_fen=-5_000)
+    # The adjustment is what the channel moved minus what we hold: a larger refund took
+    # money out of the deposits, a smaller one gives it back.
+    adjustment = await _accepted(j, discrepancy, adjustment_fen=30_000 - channel_refund_fen)
     assert adjustment["payment_id"] == payment["payment_id"]
     corrected = await j.get("payment-gateway", f"/v1/refunds/{refund['refund_id']}")
-    assert corrected["amount_fen"] == 35_000
+    assert corrected["amount_fen"] == channel_refund_fen
 
     async def deposits_held() -> bool:
-        return await j.account(f"deposits:{order_id}") == -(CHANNEL_FEN - 35_000)
+        return await j.account(f"deposits:{order_id}") == -(CHANNEL_FEN - channel_refund_fen)
 
     await eventually(deposits_held, timeout_s=WAIT_S)
 
     async def billing_counts_it() -> bool:  # billing's consumer may trail the ledger's
         fund = await j.get("billing-service", f"/v1/orders/{order_id}/fund-order")
         intent = next(b for b in fund["billings"] if b["stage"] == "intent")
-        return bool(intent["paid_fen"] == CHANNEL_FEN - 35_000)
+        return bool(intent["paid_fen"] == CHANNEL_FEN - channel_refund_fen)
 
     await eventually(billing_counts_it, timeout_s=WAIT_S)
     assert await _recon_difference_journals(j, discrepancy["discrepancy_id"]) == []
