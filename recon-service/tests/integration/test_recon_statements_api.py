@@ -234,7 +234,11 @@ BULK_SOURCES: dict[str, tuple[Callable[[list[Txn]], bytes], Callable[[bytes], by
     "alipay": (lambda t: alipay_detail(t, DAY), lambda b: b.replace(b"\r\n4", b"\r\n \r\n4", 1)),
     "cash": (lambda t: cash_csv(t, DAY), lambda b: b.replace(b"\n", b"\n \n", 1)),
     "wire": (lambda t: wire_csv(t, DAY), lambda b: b.replace(b"\n", b"\n \n", 1)),
+    "unionpay": (unionpay_zm, lambda b: b" \r\n" + b),  # no header: the blank line first
+    "allinpay": (allinpay_csv, lambda b: b.replace(b"\r\n", b"\r\n \r\n", 1)),
 }
+# What an upload of a source must name besides the file (ZM's times carry no year).
+UPLOAD_FORM: dict[str, dict[str, str]] = {"unionpay": {"statement_date": DAY.isoformat()}}
 
 
 @pytest.mark.parametrize("source", list(BULK_SOURCES))
@@ -254,7 +258,7 @@ async def test_a_file_off_the_bulk_path_loads_the_same_lines(
     for data in (ordinary, with_blank):
         caplog.clear()
         with caplog.at_level(logging.INFO, logger=statement_repo.__name__):
-            loaded.append((await recon.upload(source, data)).json())
+            loaded.append((await recon.upload(source, data, **UPLOAD_FORM.get(source, {}))).json())
         gave_up.append("the bulk path gave up" in caplog.text)
     assert gave_up == [False, True]
 

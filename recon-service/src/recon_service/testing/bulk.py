@@ -50,7 +50,7 @@ def bulk_lines(stream: BinaryIO, ctx: ParseContext) -> list[StatementLine] | Non
     except Fallback:
         return None
     text = b"".join(block.text for block in blocks).decode("utf-8")
-    lines = [_line(row.split("\t")) for row in text.splitlines()]
+    lines = [_line(row.split("\t")) for row in text.split("\n")[:-1]]
     tally = (sum(b.lines for b in blocks), sum(b.fee_total_fen for b in blocks))
     assert tally == (len(lines), sum(line.fee_fen for line in lines)), "the blocks' tally"
     return lines

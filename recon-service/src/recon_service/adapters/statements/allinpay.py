@@ -62,18 +62,20 @@ def _lines(stream: BinaryIO, ctx: ParseContext) -> Iterator[tuple[int, str]]:
         if line_no == 1 and raw.startswith(UTF8_BOM):
             raw, encoding = raw[len(UTF8_BOM) :], "utf-8"
         if encoding is None and not raw.isascii():
-            encoding = "utf-8" if _is_utf8(raw) else "gb18030"
+            encoding = charset_of(raw)
         text = decode(raw, encoding or "ascii", line_no)
         if text.strip():
             yield line_no, text
 
 
-def _is_utf8(raw: bytes) -> bool:
+def charset_of(raw: bytes) -> str:
+    """The file's encoding by its first non-ASCII line: UTF-8 when that decodes as UTF-8,
+    else GBK (read as GB18030, its superset)."""
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return True
+        return "gb18030"
+    return "utf-8"
 
 
 def _line(columns: Columns, fields: list[str], line_no: int, ctx: ParseContext) -> StatementLine:

@@ -31,6 +31,7 @@ from typing import Final, Generic, TypeVar
 from otd_shared.money import WIRE_AMOUNT_DIGITS_MAX
 from recon_service.adapters.statements.base import (
     UNPACK_ERRORS,
+    UTF8_BOM,
     ByteStream,
     Columns,
     ParseContext,
@@ -46,9 +47,14 @@ NULL: Final = "\\N"  # COPY text's null
 MAX_UTF8_BYTES: Final = 4  # what one character may take
 MEMO_CAP: Final = 100_000
 """Distinct values a ``Memo`` keeps (a day's bill has about 86,400 distinct times)."""
+MOSTLY_NEW: Final = 4
+"""A refs column one of whose chunks has more than 1/4 new values is built value by value."""
 _WHITESPACE: Final = re.compile(r"\s")
 # A column of yuan amounts with exactly two decimals, one per line (no sign, no space).
 _YUAN_COLUMN: Final = re.compile(r"[0-9]{1,15}\.[0-9]{2}(?:\n[0-9]{1,15}\.[0-9]{2})*", re.ASCII)
+_SIGNED_YUAN_COLUMN: Final = re.compile(
+    r"-?[0-9]{1,15}\.[0-9]{2}(?:\n-?[0-9]{1,15}\.[0-9]{2})*", re.ASCII
+)
 # A column of fen amounts as ``money.fen_text_to_fen`` reads them without a sign.
 _FEN_COLUMN: Final = re.compile(
     rf"[0-9]{{1,{WIRE_AMOUNT_DIGITS_MAX + 2}}}(?:\n[0-9]{{1,{WIRE_AMOUNT_DIGITS_MAX + 2}}})*",
@@ -61,6 +67,13 @@ _COPY_UNSAFE: Final = ("\t", "\\", "\r")
 
 T = TypeVar("T", bound=Hashable)
 K = TypeVar("K")
+C = TypeVar("C")  # what names a column: a header name, a field number
+Pieces = Callable[[Sequence[str]], list[str]]  # a column's values → their refs pieces
+
+Charset = Callable[[bytes, int], str | None]
+"""The encoding of a file whose reference decides it from its text: given the raw bytes of
+a chunk (whole lines) and its first line number, the encoding, or None while it is not
+decided yet (the chunk is then read as ASCII)."""
 
 
 class Fallback(Exception):  # noqa: N818  (a signal, not an error)
@@ -113,15 +126,17 @@ def text_chunks(
     body: ByteStream,
     ctx: ParseContext,
     *,
-    encoding: str,
+    encoding: str | Charset,
     max_bytes: int,
     rules: ChunkRules = ChunkRules(),  # noqa: B008  (frozen)
 ) -> Iterator[Chunk]:
     """The file's lines chunk by chunk under the parse's limits (bytes, lines, line length,
-    seconds); a first-line UTF-8 BOM is dropped (``rules``). Anything the per-line reader
-    would refuse or treat specially — a limit reached, text not in ``encoding``, a lone CR,
-    a tab or a backslash (``rules``) — is a Fallback."""
+    seconds); a first-line UTF-8 BOM is dropped (``rules``). ``encoding`` is the file's, or
+    what decides it from the first chunks (``Charset``). Anything the per-line reader would
+    refuse or treat specially — a limit reached, text not in the encoding, a lone CR, a tab
+    or a backslash (``rules``) — is a Fallback."""
     limits = ctx.limits
+    decide = _Decided(encoding)
     total = 0
     line_no = 1
     carry = b""
@@ -137,7 +152,7 @@ def text_chunks(
             raise Fallback("too large")
         if not data:
             if carry:
-                yield _chunk(line_no, carry + b"\n", encoding, ctx, rules)
+                yield _chunk(line_no, carry + b"\n", decide, ctx, rules)
             return
         data = carry + data
         end = data.rfind(b"\n")
@@ -147,24 +162,40 @@ def text_chunks(
                 raise Fallback("long line")
             continue
         carry = data[end + 1 :]
-        chunk = _chunk(line_no, data[: end + 1], encoding, ctx, rules)
+        chunk = _chunk(line_no, data[: end + 1], decide, ctx, rules)
         line_no += len(chunk.lines)
         yield chunk
 
 
-def _chunk(line_no: int, data: bytes, encoding: str, ctx: ParseContext, rules: ChunkRules) -> Chunk:
+class _Decided:
+    """A file's encoding, given or decided by its ``Charset`` from the first chunk that
+    settles it (ASCII until then)."""
+
+    def __init__(self, encoding: str | Charset) -> None:
+        self._charset = None if isinstance(encoding, str) else encoding
+        self._encoding = encoding if isinstance(encoding, str) else None
+
+    def __call__(self, data: bytes, line_no: int) -> str:
+        if self._encoding is None and self._charset is not None:
+            self._encoding = self._charset(data, line_no)
+        return self._encoding or "ascii"
+
+
+def _chunk(
+    line_no: int, data: bytes, encoding: _Decided, ctx: ParseContext, rules: ChunkRules
+) -> Chunk:
     """``data`` (whole lines, each ending in LF) as a chunk; a line over a quarter of the
     byte limit in characters is a Fallback (it may be over the limit in bytes)."""
     if rules.check_raw is not None:
         rules.check_raw(data)
     try:
-        text = data.decode(encoding)
+        text = data.decode(encoding(data, line_no))
     except UnicodeDecodeError:
         raise Fallback("charset") from None
     text = (text.replace("\r\n", "\n") if "\r" in text else text)[:-1]
     if any(bad in text for bad in rules.unsafe):
         raise Fallback("special characters")
-    if line_no == 1 and rules.drop_bom and text.startswith("\ufeff"):
+    if line_no == 1 and rules.drop_bom and data.startswith(UTF8_BOM):
         text = text[1:]
     lines = text.split("\n")
     if line_no + len(lines) - 1 > ctx.limits.max_lines:
@@ -200,12 +231,13 @@ class Memo(Generic[T, K]):
         return list(map(table.__getitem__, values))
 
 
-def plain_yuan(values: Sequence[str]) -> list[int] | None:
-    """Fen of a column of yuan amounts when every one is written ``123.45`` (what
-    ``money.wire_yuan_to_fen`` reads as 12345), else None: the caller converts them one by
-    one."""
+def plain_yuan(values: Sequence[str], *, allow_negative: bool = False) -> list[int] | None:
+    """Fen of a column of yuan amounts when every one is written ``123.45`` (or ``-123.45``
+    when ``allow_negative``: what ``money.wire_yuan_to_fen`` reads as 12345 or -12345), else
+    None: the caller converts them one by one."""
     joined = "\n".join(values)
-    if not values or _YUAN_COLUMN.fullmatch(joined) is None:
+    column = _SIGNED_YUAN_COLUMN if allow_negative else _YUAN_COLUMN
+    if not values or column.fullmatch(joined) is None:
         return None
     return list(map(int, joined.replace(".", "").split("\n")))
 
@@ -313,42 +345,130 @@ class PlainRows:
         return list(map(str.strip, values)) if self._strip else values
 
 
+FirstLine = Callable[[str], tuple[Columns, bool]]
+"""A CSV's columns from its first line, and whether that line is the header (else a row);
+a StatementFormatError (a header without the required columns) is a Fallback."""
+
+
 def plain_csv(
     stream: ByteStream, ctx: ParseContext, required: Sequence[str], *, strip: bool = False
 ) -> tuple[Columns, Iterator[PlainRows]]:
     """A UTF-8 CSV whose header (line 1, names stripped and lower-cased, as the references
     read them) has ``required``, and its rows chunk by chunk."""
+
+    def header(line: str) -> tuple[Columns, bool]:
+        names = [h.strip().lower() for h in line.split(",")]
+        return Columns(names, 1, required=required), True
+
     chunks = text_chunks(stream, ctx, encoding="utf-8", max_bytes=ctx.limits.max_file_bytes)
+    return csv_rows(chunks, header, strip=strip)
+
+
+def csv_rows(
+    chunks: Iterator[Chunk], first_line: FirstLine, *, strip: bool = False
+) -> tuple[Columns, Iterator[PlainRows]]:
+    """The columns of a plain CSV (``first_line`` reads them from line 1, which must not be
+    blank or quoted) and its rows chunk by chunk (``PlainRows``)."""
     first = next(chunks, None)
     if first is None or not first.lines[0].strip():
         raise Fallback("no header on line 1")
-    header = first.lines[0]
-    if any(mark in header for mark in _UNPLAIN):
+    line = first.lines[0]
+    if any(mark in line for mark in _UNPLAIN):
         raise Fallback("a quoted header")
     try:
-        columns = Columns([h.strip().lower() for h in header.split(",")], 1, required=required)
+        columns, is_header = first_line(line)
     except StatementFormatError:
         raise Fallback("header") from None
+    rows_from = 1 if is_header else 0
 
     def blocks() -> Iterator[PlainRows]:
-        if len(first.lines) > 1:
-            yield PlainRows(first.lines[1:], 2, columns, strip=strip)
+        if len(first.lines) > rows_from:
+            yield PlainRows(first.lines[rows_from:], 1 + rows_from, columns, strip=strip)
         for chunk in chunks:
             yield PlainRows(chunk.lines, chunk.first_line_no, columns, strip=strip)
 
     return columns, blocks()
 
 
-def ref_pieces(key: str) -> Memo[str, str]:
+class RefPieces:
+    """``,"key":"value"`` of each value of a refs column ("" for an empty value, which refs
+    leave out; the values need no JSON escape, ``json_safe``): from a table of the column's
+    distinct values, or built value by value when most of a chunk's are new (ids, card
+    numbers: a table would only cost)."""
+
+    def __init__(self, key: str) -> None:
+        self._head = f',"{key}":"'
+        self._table: dict[str, str] = {}
+
+    def __call__(self, values: Sequence[str]) -> list[str]:
+        """The pieces of ``values``, in order."""
+        table = self._table
+        try:
+            return list(map(table.__getitem__, values))
+        except KeyError:
+            pass
+        missing = set(values).difference(table)
+        head = self._head
+        if len(missing) * MOSTLY_NEW > len(values) or len(table) + len(missing) > MEMO_CAP:
+            return [head + value + '"' if value else "" for value in values]
+        table.update((value, head + value + '"' if value else "") for value in missing)
+        return list(map(table.__getitem__, values))
+
+
+def ref_pieces(key: str) -> RefPieces:
     """``,"key":"value"`` of a refs column ("" for an empty value, which refs leave out)."""
-
-    def piece(value: str) -> str:
-        found = json_piece(key, value)
-        return "," + found if found else ""
-
-    return Memo(piece)
+    return RefPieces(key)
 
 
 def refs_objects(pieces: Sequence[Sequence[str]]) -> list[str]:
     """Each row's refs JSON from its ``ref_pieces`` columns (the first comma dropped)."""
     return ["{" + row[1:] + "}" for row in map("".join, zip(*pieces, strict=True))]
+
+
+def refs_json(col: Callable[[C], list[str]], pieces: Sequence[tuple[C, Pieces]]) -> list[str]:
+    """Each row's refs JSON (the reference's ``refs``: empty fields left out) from the
+    columns ``col`` reads and their ``ref_pieces``, in order."""
+    return refs_objects(ref_columns(col, pieces))
+
+
+def ref_columns(
+    col: Callable[[C], list[str]], pieces: Sequence[tuple[C, Pieces]]
+) -> list[list[str]]:
+    """The ``ref_pieces`` of the columns ``col`` reads; a value that would need a JSON escape
+    is a Fallback."""
+    columns = [col(column) for column, _ in pieces]
+    if not all(map(json_safe, columns)):
+        raise Fallback("refs need JSON escapes")
+    return [piece(values) for values, (_, piece) in zip(columns, pieces, strict=True)]
+
+
+def positive_amounts(
+    texts: Sequence[str],
+    convert: Memo[str, int],
+    plain: Callable[[Sequence[str]], list[int] | None] = plain_fen,
+) -> list[int]:
+    """The reference's amount (above zero) of each row by ``convert``; a column written the
+    plain way (``plain``) taken as it is."""
+    amounts = plain(texts)
+    if amounts is None:
+        return convert(texts)
+    if min(amounts) <= 0:
+        raise Fallback("an amount that is not above zero")
+    return amounts
+
+
+def tallied(
+    text: bytes, amounts: Sequence[int], is_refund: Sequence[bool], fee_total_fen: int
+) -> BulkBlock:
+    """A block of COPY text with what its rows add up to (refunds by ``is_refund``)."""
+    refunds = sum(is_refund)
+    refund_total = sum(a for a, r in zip(amounts, is_refund, strict=True) if r)
+    return BulkBlock(
+        text=text,
+        lines=len(amounts),
+        payments=len(amounts) - refunds,
+        refunds=refunds,
+        payment_total_fen=sum(amounts) - refund_total,
+        refund_total_fen=refund_total,
+        fee_total_fen=fee_total_fen,
+    )

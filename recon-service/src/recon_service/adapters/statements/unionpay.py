@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import PurePosixPath
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, TypeVar
 
 from recon_service.adapters.statements.base import (
     TIME_CACHE_SIZE,
@@ -72,18 +72,29 @@ SPANS: Final = _offsets()
 RECORD_RE: Final = re.compile(" ".join(f"(.{{{width}}})" for width in WIDTHS), re.DOTALL | re.ASCII)
 
 
+T = TypeVar("T")
+Records = Callable[[ByteStream, ParseContext, int], Iterator[T]]
+"""What reads the ZM records: (body, ctx, max bytes) → its items."""
+
+
 def parse(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLine]:
     """The ZM records as lines."""
+    return read(stream, ctx, _records)
+
+
+def read(stream: BinaryIO, ctx: ParseContext, records_of: Records[T]) -> Iterator[T]:
+    """The bare ZM file or the zip holding it, read by ``records_of`` once the day of the
+    file names is known (the bulk path reads the records its own way, the rest the same)."""
     if stream.read(4) == ZIP_MAGIC:
         stream.seek(0)
-        yield from _zipped(stream, ctx)
+        yield from _zipped(stream, ctx, records_of)
         return
     stream.seek(0)
     _date_from_name(ctx, ctx.filename)
-    yield from _records(stream, ctx, ctx.limits.max_file_bytes)
+    yield from records_of(stream, ctx, ctx.limits.max_file_bytes)
 
 
-def _zipped(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLine]:
+def _zipped(stream: BinaryIO, ctx: ParseContext, records_of: Records[T]) -> Iterator[T]:
     archive = open_zip(stream, ctx)
     with archive:
         entries = [
@@ -96,7 +107,7 @@ def _zipped(stream: BinaryIO, ctx: ParseContext) -> Iterator[StatementLine]:
         _date_from_name(ctx, ctx.filename)
         _date_from_name(ctx, entry.filename)
         with open_entry(archive, entry) as body:
-            yield from _records(body, ctx, ctx.unpacked_limit())
+            yield from records_of(body, ctx, ctx.unpacked_limit())
 
 
 def _date_from_name(ctx: ParseContext, name: str | None) -> None:
