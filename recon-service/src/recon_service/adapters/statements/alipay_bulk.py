@@ -33,6 +33,7 @@ from recon_service.adapters.statements.bulk import (
     copy_rows,
     json_piece,
     json_safe,
+    kind_text,
     or_null,
     plain_yuan,
     refusals_fall_back,
@@ -40,7 +41,7 @@ from recon_service.adapters.statements.bulk import (
     utc_text,
 )
 from recon_service.domain.errors import StatementFormatError
-from recon_service.domain.statement import LineKind, LineStatus
+from recon_service.domain.statement import LineStatus
 
 ENCODING: Final = "gb18030"  # the reference's gbk_text
 REFUND_NO: Final = "退款批次号/请求号"
@@ -70,10 +71,7 @@ RULES: Final = ChunkRules(unsafe=("\\", "\r"), drop_bom=False, check_raw=_no_utf
 
 
 def _kind(business: str) -> tuple[str, bool]:
-    kind = ref.KINDS.get(business)
-    if kind is None:
-        raise Fallback("业务类型")
-    return kind.value, kind is LineKind.REFUND
+    return kind_text(ref.KINDS.get(business), "业务类型")
 
 
 def _signed(text: str) -> int:

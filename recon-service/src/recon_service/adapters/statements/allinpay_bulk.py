@@ -28,13 +28,13 @@ from recon_service.adapters.statements.base import (
 from recon_service.adapters.statements.bulk import (
     NULL,
     BulkBlock,
+    Converters,
     Fallback,
     Memo,
     PlainRows,
     copy_rows,
     csv_rows,
     plain_yuan,
-    ref_pieces,
     refs_json,
     refusals_fall_back,
     tallied,
@@ -98,17 +98,16 @@ def _marked(txn_type: str) -> bool:
     return any(mark in txn_type for mark in ref.REFUND_MARKS)
 
 
-class _Memos:
+class _Memos(Converters[str]):
     """The converters of one parse, each once per distinct value."""
 
     def __init__(self) -> None:
+        super().__init__(_REFS)
         self.day = Memo(_day)
         self.utc = Memo(_utc)
         self.signed = Memo(_signed)
         self.fee = Memo(_fee)
         self.marked = Memo(_marked)
-        self.text = Memo(str)
-        self.refs = [(column, ref_pieces(key)) for key, column in _REFS]
 
 
 def parse(stream: BinaryIO, statement_id: uuid.UUID, ctx: ParseContext) -> Iterator[BulkBlock]:

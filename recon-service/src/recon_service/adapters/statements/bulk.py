@@ -37,7 +37,7 @@ from recon_service.adapters.statements.base import (
     ParseContext,
 )
 from recon_service.domain.errors import StatementFormatError
-from recon_service.domain.statement import Source, to_utc
+from recon_service.domain.statement import LineKind, Source, to_utc
 
 CHUNK_BYTES: Final = 2 * 1024 * 1024
 """What one read takes from the (unpacked) file; a chunk is its whole lines."""
@@ -47,8 +47,9 @@ NULL: Final = "\\N"  # COPY text's null
 MAX_UTF8_BYTES: Final = 4  # what one character may take
 MEMO_CAP: Final = 100_000
 """Distinct values a ``Memo`` keeps (a day's bill has about 86,400 distinct times)."""
-MOSTLY_NEW: Final = 4
-"""A refs column one of whose chunks has more than 1/4 new values is built value by value."""
+MOSTLY_NEW: Final = 2
+"""A column more than 1/2 of whose values in a chunk are new and distinct is converted value
+by value (a table of them would only cost)."""
 _WHITESPACE: Final = re.compile(r"\s")
 # A column of yuan amounts with exactly two decimals, one per line (no sign, no space).
 _YUAN_COLUMN: Final = re.compile(r"[0-9]{1,15}\.[0-9]{2}(?:\n[0-9]{1,15}\.[0-9]{2})*", re.ASCII)
@@ -68,7 +69,6 @@ _COPY_UNSAFE: Final = ("\t", "\\", "\r")
 T = TypeVar("T", bound=Hashable)
 K = TypeVar("K")
 C = TypeVar("C")  # what names a column: a header name, a field number
-Pieces = Callable[[Sequence[str]], list[str]]  # a column's values → their refs pieces
 
 Charset = Callable[[bytes, int], str | None]
 """The encoding of a file whose reference decides it from its text: given the raw bytes of
@@ -207,7 +207,9 @@ def _chunk(
 
 class Memo(Generic[T, K]):
     """A converter applied once per distinct value over the whole parse (the table is
-    emptied when it would outgrow ``cap`` distinct values, so memory stays bounded)."""
+    emptied when it would outgrow ``cap`` distinct values, so memory stays bounded). Values
+    most of which are new and distinct (ids, times to the second) are converted one by one,
+    without the table, which would only cost."""
 
     def __init__(self, convert: Callable[[T], K], cap: int = MEMO_CAP) -> None:
         self._convert = convert
@@ -222,13 +224,34 @@ class Memo(Generic[T, K]):
         except KeyError:
             pass
         missing = set(values).difference(table)
-        if len(missing) > self._cap:
-            return list(map(self._convert, values))
+        if len(missing) > self._cap or len(missing) * MOSTLY_NEW > len(values):
+            return self._each(values)
         if len(table) + len(missing) > self._cap:
             table.clear()
         convert = self._convert
         table.update((value, convert(value)) for value in missing)
         return list(map(table.__getitem__, values))
+
+    def _each(self, values: Sequence[T]) -> list[K]:
+        return list(map(self._convert, values))
+
+
+class Converters(Generic[C]):
+    """The converters of one parse, each once per distinct value (``Memo``): a source's adds
+    its own to these two — ``text`` (COPY text of numbers) and ``refs``, the ``ref_pieces`` of
+    the refs' columns, (key, column) in the reference's order."""
+
+    def __init__(self, refs: Sequence[tuple[str, C]]) -> None:
+        self.text: Memo[int, str] = Memo(str)
+        self.refs = [(column, ref_pieces(key)) for key, column in refs]
+
+
+def kind_text(kind: LineKind | None, what: str) -> tuple[str, bool]:
+    """COPY text of the kind the reference gives a row, and whether it is a refund; None (the
+    reference refuses the row's ``what``) is a Fallback."""
+    if kind is None:
+        raise Fallback(what)
+    return kind.value, kind is LineKind.REFUND
 
 
 def plain_yuan(values: Sequence[str], *, allow_negative: bool = False) -> list[int] | None:
@@ -390,34 +413,25 @@ def csv_rows(
     return columns, blocks()
 
 
-class RefPieces:
-    """``,"key":"value"`` of each value of a refs column ("" for an empty value, which refs
-    leave out; the values need no JSON escape, ``json_safe``): from a table of the column's
-    distinct values, or built value by value when most of a chunk's are new (ids, card
-    numbers: a table would only cost)."""
+class _Pieces(Memo[str, str]):
+    """``,"key":"value"`` of a refs column ("" for an empty value); values mostly new are
+    built in one comprehension."""
 
     def __init__(self, key: str) -> None:
         self._head = f',"{key}":"'
-        self._table: dict[str, str] = {}
+        super().__init__(self._piece)
 
-    def __call__(self, values: Sequence[str]) -> list[str]:
-        """The pieces of ``values``, in order."""
-        table = self._table
-        try:
-            return list(map(table.__getitem__, values))
-        except KeyError:
-            pass
-        missing = set(values).difference(table)
+    def _piece(self, value: str) -> str:
+        return self._head + value + '"' if value else ""
+
+    def _each(self, values: Sequence[str]) -> list[str]:
         head = self._head
-        if len(missing) * MOSTLY_NEW > len(values) or len(table) + len(missing) > MEMO_CAP:
-            return [head + value + '"' if value else "" for value in values]
-        table.update((value, head + value + '"' if value else "") for value in missing)
-        return list(map(table.__getitem__, values))
+        return [head + value + '"' if value else "" for value in values]
 
 
-def ref_pieces(key: str) -> RefPieces:
+def ref_pieces(key: str) -> Memo[str, str]:
     """``,"key":"value"`` of a refs column ("" for an empty value, which refs leave out)."""
-    return RefPieces(key)
+    return _Pieces(key)
 
 
 def refs_objects(pieces: Sequence[Sequence[str]]) -> list[str]:
@@ -425,14 +439,16 @@ def refs_objects(pieces: Sequence[Sequence[str]]) -> list[str]:
     return ["{" + row[1:] + "}" for row in map("".join, zip(*pieces, strict=True))]
 
 
-def refs_json(col: Callable[[C], list[str]], pieces: Sequence[tuple[C, Pieces]]) -> list[str]:
+def refs_json(
+    col: Callable[[C], list[str]], pieces: Sequence[tuple[C, Memo[str, str]]]
+) -> list[str]:
     """Each row's refs JSON (the reference's ``refs``: empty fields left out) from the
     columns ``col`` reads and their ``ref_pieces``, in order."""
     return refs_objects(ref_columns(col, pieces))
 
 
 def ref_columns(
-    col: Callable[[C], list[str]], pieces: Sequence[tuple[C, Pieces]]
+    col: Callable[[C], list[str]], pieces: Sequence[tuple[C, Memo[str, str]]]
 ) -> list[list[str]]:
     """The ``ref_pieces`` of the columns ``col`` reads; a value that would need a JSON escape
     is a Fallback."""

@@ -22,29 +22,27 @@ from recon_service.adapters.statements.base import (
 )
 from recon_service.adapters.statements.bulk import (
     BulkBlock,
+    Converters,
     Fallback,
     Memo,
     PlainRows,
     copy_rows,
     json_safe,
+    kind_text,
     or_null,
     plain_csv,
     plain_fen,
-    ref_pieces,
     refs_objects,
     refusals_fall_back,
     utc_text,
 )
-from recon_service.domain.statement import LineKind, LineStatus
+from recon_service.domain.statement import LineStatus
 
 _REFS: Final = (("store_id", "store_id"), ("cashier", "cashier"))
 
 
 def _kind(text: str) -> tuple[str, bool]:
-    kind = ref.KINDS.get(text.lower())
-    if kind is None:
-        raise Fallback("kind")
-    return kind.value, kind is LineKind.REFUND
+    return kind_text(ref.KINDS.get(text.lower()), "kind")
 
 
 def _day(text: str) -> date:
@@ -60,16 +58,15 @@ def _amount(text: str) -> int:
     return positive(fen(text, 0, "amount_fen"), 0, "amount_fen")
 
 
-class _Memos:
+class _Memos(Converters[str]):
     """The converters of one parse, each once per distinct value."""
 
     def __init__(self) -> None:
+        super().__init__(_REFS)
         self.kind = Memo(_kind)
         self.day = Memo(_day)
         self.utc = Memo(_utc)
         self.amount = Memo(_amount)
-        self.text = Memo(str)
-        self.refs = [(column, ref_pieces(key)) for key, column in _REFS]
 
 
 def parse(stream: BinaryIO, statement_id: uuid.UUID, ctx: ParseContext) -> Iterator[BulkBlock]:

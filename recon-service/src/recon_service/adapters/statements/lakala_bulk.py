@@ -17,20 +17,21 @@ from recon_service.adapters.statements import lakala as ref
 from recon_service.adapters.statements.base import ParseContext, fen, local_time, positive
 from recon_service.adapters.statements.bulk import (
     BulkBlock,
+    Converters,
     Fallback,
     Memo,
     PlainRows,
     compact_local_time,
     copy_rows,
     json_safe,
+    kind_text,
     or_null,
     plain_csv,
     plain_fen,
-    ref_pieces,
     refusals_fall_back,
     utc_text,
 )
-from recon_service.domain.statement import LineKind, LineStatus, business_date_of
+from recon_service.domain.statement import LineStatus, business_date_of
 
 TIME_FORMAT: Final = "%Y%m%d%H%M%S"
 _LOG_NOS: Final = re.compile(
@@ -47,10 +48,7 @@ _REFS: Final = (
 def _kind(text: str) -> tuple[str, bool]:
     """COPY text of the kind and whether a refund (the reference's rule); Fallback when the
     reference refuses the type."""
-    kind = ref.KINDS.get(text.upper())
-    if kind is None:
-        raise Fallback("trade_type")
-    return kind.value, kind is LineKind.REFUND
+    return kind_text(ref.KINDS.get(text.upper()), "trade_type")
 
 
 def _status(text: str) -> str:
@@ -74,17 +72,16 @@ def _fee(text: str) -> int:
     return fen(text or "0", 0, "fee_amount", allow_negative=True)
 
 
-class _Memos:
+class _Memos(Converters[str]):
     """The converters of one parse, each once per distinct value."""
 
     def __init__(self) -> None:
+        super().__init__(_REFS)
         self.kind = Memo(_kind)
         self.status = Memo(_status)
         self.utc = Memo(_utc)
         self.amount = Memo(_amount)
         self.fee = Memo(_fee)
-        self.text = Memo(str)
-        self.refs = [(column, ref_pieces(key)) for key, column in _REFS]
 
 
 def parse(stream: BinaryIO, statement_id: uuid.UUID, ctx: ParseContext) -> Iterator[BulkBlock]:

@@ -25,20 +25,21 @@ from recon_service.adapters.statements.bulk import (
     NULL,
     BulkBlock,
     ChunkRules,
+    Converters,
     Fallback,
     Memo,
     copy_rows,
+    kind_text,
     or_null,
     positive_amounts,
     ref_columns,
-    ref_pieces,
     refs_objects,
     refusals_fall_back,
     tallied,
     text_chunks,
     utc_text,
 )
-from recon_service.domain.statement import LineKind, LineStatus, to_utc
+from recon_service.domain.statement import LineStatus, to_utc
 
 # The fields the lines are made of (numbers as in ``unionpay``), captured in this order.
 FIELDS: Final = (
@@ -74,10 +75,7 @@ RULES: Final = ChunkRules(unsafe=("\t", "\\", "\r", "\x00"), drop_bom=False)
 
 
 def _kind(code: str) -> tuple[str, bool]:
-    kind = ref.KINDS.get(code)
-    if kind is None:
-        raise Fallback("交易代码")
-    return kind.value, kind is LineKind.REFUND
+    return kind_text(ref.KINDS.get(code), "交易代码")
 
 
 def _amount(text: str) -> int:
@@ -138,21 +136,17 @@ class TraceTimes:
         return None if best is None else best.year
 
 
-class _Memos:
+class _Memos(Converters[int]):
     """The converters of one parse, each once per distinct value (the trace times' year is
     the one nearest to the day)."""
 
     def __init__(self, day: date) -> None:
+        super().__init__((*_REFS_HEAD, *_REFS_TAIL))
         self.kind = Memo(_kind)
         self.amount = Memo(_amount)
         self.fee = Memo(_fee)
         self.settle = Memo(_settle)
         self.utc = Memo(TraceTimes(day))
-        self.text = Memo(str)
-        self.refs = [
-            *((number, ref_pieces(key)) for key, number in _REFS_HEAD),
-            *((number, ref_pieces(key)) for key, number in _REFS_TAIL),
-        ]
 
 
 def parse(stream: BinaryIO, statement_id: uuid.UUID, ctx: ParseContext) -> Iterator[BulkBlock]:

@@ -26,6 +26,7 @@ from recon_service.adapters.statements.base import (
 from recon_service.adapters.statements.bulk import (
     NULL,
     BulkBlock,
+    Converters,
     Fallback,
     Memo,
     PlainRows,
@@ -34,7 +35,6 @@ from recon_service.adapters.statements.bulk import (
     plain_csv,
     plain_fen,
     plain_yuan,
-    ref_pieces,
     refs_objects,
     refusals_fall_back,
     utc_text,
@@ -67,16 +67,15 @@ def _yuan(text: str) -> int:
     return positive(yuan_fen(text, 0, "amount_yuan"), 0, "amount")
 
 
-class _Memos:
+class _Memos(Converters[str]):
     """The converters of one parse, each once per distinct value."""
 
     def __init__(self) -> None:
+        super().__init__(_REFS)
         self.kind = Memo(_kind)
         self.day = Memo(_day)
         self.fen = Memo(_fen)
         self.yuan = Memo(_yuan)
-        self.text = Memo(str)
-        self.refs = [(column, ref_pieces(key)) for key, column in _REFS]
 
 
 def parse(stream: BinaryIO, statement_id: uuid.UUID, ctx: ParseContext) -> Iterator[BulkBlock]:
