@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from recon_service.adapters.statements import ParseContext, allinpay_bulk, bulk
 from recon_service.domain import BUSINESS_TZ, Source, StatementLimits
-from recon_service.testing.bulk import Outcome, bulk_outcome, reference_outcome
+from recon_service.testing import bulk as checks
 from recon_service.testing.statement_files import Txn, allinpay_csv
 
 EXAMPLES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -26,16 +26,16 @@ BOM = b"\xef\xbb\xbf"
 ENCODINGS = ["utf-8", "gbk", "utf-8 with a BOM"]
 
 
-def reference(data: bytes, given_date: date | None = DAY) -> Outcome:
-    return reference_outcome(
-        data, ParseContext(Source.ALLINPAY, StatementLimits(), given_date=given_date)
-    )
+def contexts(given_date: date | None = DAY) -> Callable[[], ParseContext]:
+    return lambda: ParseContext(Source.ALLINPAY, StatementLimits(), given_date=given_date)
 
 
-def by_bulk(data: bytes, given_date: date | None = DAY) -> Outcome | None:
-    return bulk_outcome(
-        data, ParseContext(Source.ALLINPAY, StatementLimits(), given_date=given_date)
-    )
+def reference(data: bytes, given_date: date | None = DAY) -> checks.Outcome:
+    return checks.reference_outcome(data, contexts(given_date)())
+
+
+def by_bulk(data: bytes, given_date: date | None = DAY) -> checks.Outcome | None:
+    return checks.bulk_outcome(data, contexts(given_date)())
 
 
 def render(rows: list[Txn], *, header: bool = True, encoding: str = "utf-8") -> bytes:
@@ -81,12 +81,8 @@ def test_generated_files_take_the_bulk_path_and_give_the_same_lines(  # noqa: PL
     content = _types(render(rows, header=header, encoding=encoding), data.draw,
                      encoding.split(" ")[0])  # fmt: skip
     content = content if crlf else content.replace(b"\r\n", b"\n")
-    given_date = DAY if day else None
 
-    lines = by_bulk(content, given_date)
-
-    assert isinstance(lines, list), "a plain file takes the bulk path"
-    assert lines == reference(content, given_date)
+    checks.same_lines(content, contexts(DAY if day else None))
 
 
 def test_the_header_may_reorder_and_leave_out_optional_columns() -> None:
@@ -96,10 +92,8 @@ def test_the_header_may_reorder_and_leave_out_optional_columns() -> None:
         "C1,T1,,-2.50,,2031-05-06,10:00:01,退款,T2\n"
     ).encode()
 
-    lines = by_bulk(data)
+    lines = checks.same_lines(data, contexts())
 
-    assert isinstance(lines, list)
-    assert lines == reference(data)
     assert [(line.amount_fen, line.fee_fen) for line in lines] == [(100, 1), (250, 0)]
     assert [(line.out_trade_no, line.channel_txn_id) for line in lines] == [
         ("P1", "T1"),
@@ -214,9 +208,7 @@ def test_odd_files_fall_back_or_agree_with_the_reference(
     data = mutate(genuine)
     assert data != genuine
 
-    found = by_bulk(data, given_date)
-
-    assert found is None or found == reference(data, given_date)
+    checks.falls_back_or_agrees(data, contexts(given_date))
 
 
 def test_text_not_in_the_decided_charset_falls_back_where_the_reference_refuses() -> None:
@@ -237,15 +229,10 @@ def test_mutated_files_fall_back_or_agree_with_the_reference(
     rows: list[Txn], data: st.DataObject, header: bool, encoding: str
 ) -> None:
     genuine = render(rows, header=header, encoding=encoding)
-    at = data.draw(st.integers(0, len(genuine) - 1))
-    cut = data.draw(st.integers(0, 8))
-    patch = data.draw(st.sampled_from(PATCHES))
-    mutated = genuine[:at] + patch + genuine[at + cut :]
-    given_date = data.draw(st.sampled_from([DAY, None]))
+    at, cut = data.draw(st.integers(0, len(genuine) - 1)), data.draw(st.integers(0, 8))
+    mutated = checks.spliced(genuine, at, cut, data.draw(st.sampled_from(PATCHES)))
 
-    found = by_bulk(mutated, given_date)
-
-    assert found is None or found == reference(mutated, given_date)
+    checks.falls_back_or_agrees(mutated, contexts(data.draw(st.sampled_from([DAY, None]))))
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
@@ -253,12 +240,8 @@ def test_chunks_are_cut_at_line_ends(monkeypatch: pytest.MonkeyPatch, encoding: 
     monkeypatch.setattr(bulk, "CHUNK_BYTES", 97)
     rows = [Txn(out_trade_no=f"P{n}", channel_txn_id=f"T{n}", amount_fen=100 + n,
                 at=START + timedelta(seconds=n)) for n in range(50)]  # fmt: skip
-    data = render(rows, encoding=encoding)
+    lines = checks.same_lines(render(rows, encoding=encoding), contexts())
 
-    lines = by_bulk(data)
-
-    assert isinstance(lines, list)
-    assert lines == reference(data)
     assert [line.line_no for line in lines] == list(range(2, 52))
 
 
@@ -273,8 +256,5 @@ def test_the_charset_is_decided_by_the_first_non_ascii_line_in_a_later_chunk(
     for encoding in ("utf-8", "gbk"):
         data = ascii_rows * 10 + genuine_file(header=False, encoding=encoding)
 
-        lines = by_bulk(data)
-
-        assert isinstance(lines, list), encoding
-        assert lines == reference(data)
+        checks.same_lines(data, contexts())
         assert allinpay_bulk.charset(data, 1) == ("gb18030" if encoding == "gbk" else "utf-8")

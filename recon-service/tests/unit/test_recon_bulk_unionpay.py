@@ -1,8 +1,8 @@
 """UnionPay ZM's bulk path against the per-line parser (the reference): ordinary files, bare
 or in the downloaded zip, take the bulk path and give the very same lines; odd or broken
 ones fall back (the per-line parser decides). Generated files, records with their trailing
-spaces trimmed, random mutations, and the trace times built directly against the
-reference's. (Every parser test of test_recon_unionpay_zm runs both ways too.)"""
+spaces trimmed, random mutations. (Every parser test of test_recon_unionpay_zm runs both
+ways too; the trace times the bulk path builds are tested in test_recon_unionpay_fast_paths.)"""
 
 from __future__ import annotations
 
@@ -13,11 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recon_service.adapters.statements import ParseContext, bulk, unionpay, unionpay_bulk
-from recon_service.adapters.statements.bulk import utc_text
+from recon_service.adapters.statements import ParseContext, bulk, unionpay
 from recon_service.domain import BUSINESS_TZ, Source, StatementLimits
-from recon_service.domain.errors import StatementFormatError
-from recon_service.testing.bulk import Outcome, bulk_outcome, reference_outcome
+from recon_service.testing import bulk as checks
 from recon_service.testing.statement_files import Txn, gbk_zip, unionpay_zm, zm_record
 
 EXAMPLES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -31,14 +29,20 @@ def context(given_date: date | None, filename: str | None) -> ParseContext:
                         filename=filename)  # fmt: skip
 
 
-def reference(data: bytes, given_date: date | None = DAY, filename: str | None = None) -> Outcome:
-    return reference_outcome(data, context(given_date, filename))
+def reference(
+    data: bytes, given_date: date | None = DAY, filename: str | None = None
+) -> checks.Outcome:
+    return checks.reference_outcome(data, context(given_date, filename))
 
 
 def by_bulk(
     data: bytes, given_date: date | None = DAY, filename: str | None = None
-) -> Outcome | None:
-    return bulk_outcome(data, context(given_date, filename))
+) -> checks.Outcome | None:
+    return checks.bulk_outcome(data, context(given_date, filename))
+
+
+def contexts(given_date: date | None, filename: str | None = NAME) -> Callable[[], ParseContext]:
+    return lambda: context(given_date, filename)
 
 
 @st.composite
@@ -80,12 +84,9 @@ def test_generated_files_take_the_bulk_path_and_give_the_same_lines(  # noqa: PL
     content = content if crlf else content.replace(b"\r\n", b"\n")
     name = f"INN{DAY:%Y%m%d}ZM_777290058167151"
     content = gbk_zip([(name, content)]) if zipped else content
-    given_date = DAY if day else None
+    given_date, filename = (DAY, None) if day else (None, f"{DAY:%Y%m%d}.zip")
 
-    lines = by_bulk(content, given_date, None if day else f"{DAY:%Y%m%d}.zip")
-
-    assert isinstance(lines, list), "an ordinary file takes the bulk path"
-    assert lines == reference(content, given_date, None if day else f"{DAY:%Y%m%d}.zip")
+    checks.same_lines(content, contexts(given_date, filename))
 
 
 def test_without_a_day_the_bulk_path_leaves_the_refusal_to_the_reference() -> None:
@@ -150,9 +151,7 @@ def test_odd_files_fall_back_or_agree_with_the_reference(
     data = mutate(genuine)
     assert data != genuine
 
-    found = by_bulk(data, given_date, NAME)
-
-    assert found is None or found == reference(data, given_date, NAME)
+    checks.falls_back_or_agrees(data, contexts(given_date))
 
 
 def test_the_odd_cases_fall_back_where_the_reference_refuses() -> None:
@@ -172,15 +171,10 @@ def test_mutated_files_fall_back_or_agree_with_the_reference(
     rows: list[Txn], data: st.DataObject
 ) -> None:
     genuine = unionpay_zm(rows)
-    at = data.draw(st.integers(0, len(genuine) - 1))
-    cut = data.draw(st.integers(0, 8))
-    patch = data.draw(st.sampled_from(PATCHES))
-    mutated = genuine[:at] + patch + genuine[at + cut :]
-    given_date = data.draw(st.sampled_from([DAY, None]))
+    at, cut = data.draw(st.integers(0, len(genuine) - 1)), data.draw(st.integers(0, 8))
+    mutated = checks.spliced(genuine, at, cut, data.draw(st.sampled_from(PATCHES)))
 
-    found = by_bulk(mutated, given_date, NAME)
-
-    assert found is None or found == reference(mutated, given_date, NAME)
+    checks.falls_back_or_agrees(mutated, contexts(data.draw(st.sampled_from([DAY, None]))))
 
 
 def test_chunks_are_cut_at_line_ends(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -190,10 +184,8 @@ def test_chunks_are_cut_at_line_ends(monkeypatch: pytest.MonkeyPatch) -> None:
              at=START + timedelta(seconds=n)) for n in range(50)]
     )  # fmt: skip
 
-    lines = by_bulk(data)
+    lines = checks.same_lines(data, contexts(DAY))
 
-    assert isinstance(lines, list)
-    assert lines == reference(data)
     assert [line.line_no for line in lines] == list(range(1, 51))
 
 
@@ -206,33 +198,3 @@ def test_a_record_with_chinese_text_falls_back_to_the_reference() -> None:
 
     assert by_bulk(data) is None
     assert isinstance(reference(data), list)
-
-
-@settings(max_examples=400, deadline=None)
-@given(
-    text=st.text("0123456789", min_size=10, max_size=10)
-    | st.sampled_from(
-        [
-            "0229120000",
-            "1231235959",
-            "0101000000",
-            "0230000000",
-            "0229246000",
-            "²²01010000",
-            "０１０１１２００００",
-            "01011200",
-        ]
-    ),  # fmt: skip
-    day=st.dates(date(1985, 1, 1), date(2098, 12, 31)),
-)
-def test_trace_times_built_directly_are_the_references(text: str, day: date) -> None:
-    try:
-        expected: str | None = utc_text(unionpay._trace_time(text, day, 0))
-    except StatementFormatError:
-        expected = None
-    try:
-        built: str | None = unionpay_bulk.TraceTimes(day)(text)
-    except StatementFormatError:
-        built = None
-
-    assert built == expected

@@ -1,15 +1,17 @@
 """UnionPay ZM's fast paths agree with the slow ones they shortcut: the ten-digit trace time
-built directly (cached) against strptime over every year, and an ASCII record sliced in one
-match against slicing field by field."""
+built directly (cached) against strptime over every year, the bulk path's (the year found
+per month and day) against the reference's, and an ASCII record sliced in one match against
+slicing field by field."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recon_service.adapters.statements import unionpay
+from recon_service.adapters.statements import unionpay, unionpay_bulk
+from recon_service.adapters.statements.bulk import utc_text
 from recon_service.domain.errors import StatementFormatError
 from recon_service.domain.statement import to_utc
 
@@ -26,23 +28,30 @@ def strptime_nearest(text: str, day: date) -> datetime | None:
     return None if best is None else to_utc(best)
 
 
-@given(
-    text=st.text(st.sampled_from("0123456789"), min_size=10, max_size=10)
-    | st.sampled_from(
-        [
-            "0229120000",
-            "1231235959",
-            "0101000000",
-            "1301010000",
-            "0230000000",
-            "²²01010000",
-            "０１０１１２００００",
-        ]
-    ),  # fmt: skip
-    day=st.dates(date(2001, 1, 1), date(2098, 12, 31)),
-)
+TRACE_TEXTS = st.text(st.sampled_from("0123456789"), min_size=10, max_size=10) | st.sampled_from(
+    ["0229120000", "1231235959", "0101000000", "1301010000", "0230000000", "0229246000",
+     "²²01010000", "０１０１１２００００"]
+)  # fmt: skip
+
+
+@given(text=TRACE_TEXTS, day=st.dates(date(2001, 1, 1), date(2098, 12, 31)))
 def test_the_trace_time_is_the_one_strptime_gives(text: str, day: date) -> None:
     assert unionpay._nearest(text, day) == strptime_nearest(text, day)
+
+
+@settings(max_examples=400)
+@given(text=TRACE_TEXTS, day=st.dates(date(1985, 1, 1), date(2098, 12, 31)))
+def test_trace_times_the_bulk_path_builds_are_the_references(text: str, day: date) -> None:
+    try:
+        expected: str | None = utc_text(unionpay._trace_time(text, day, 0))
+    except StatementFormatError:
+        expected = None
+    try:
+        built: str | None = unionpay_bulk.TraceTimes(day)(text)
+    except StatementFormatError:
+        built = None
+
+    assert built == expected
 
 
 def slow_fields(raw: bytes) -> list[str] | str:

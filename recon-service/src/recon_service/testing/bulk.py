@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import BinaryIO
 
@@ -88,3 +89,23 @@ def _line(fields: list[str]) -> StatementLine:
 
 def _nullable(text: str) -> str | None:
     return None if text == NULL else text
+
+
+def same_lines(data: bytes, context: Callable[[], ParseContext]) -> list[StatementLine]:
+    """The lines of ``data`` by the bulk path, which must take the file and give the
+    reference's (each parse in a fresh ``context()``)."""
+    lines = bulk_outcome(data, context())
+    assert isinstance(lines, list), "the file takes the bulk path"
+    assert lines == reference_outcome(data, context())
+    return lines
+
+
+def falls_back_or_agrees(data: bytes, context: Callable[[], ParseContext]) -> None:
+    """The bulk path over ``data`` falls back or gives the reference's outcome."""
+    found = bulk_outcome(data, context())
+    assert found is None or found == reference_outcome(data, context())
+
+
+def spliced(genuine: bytes, at: int, cut: int, patch: bytes) -> bytes:
+    """``genuine`` with ``cut`` bytes at ``at`` replaced by ``patch`` (a random mutation)."""
+    return genuine[:at] + patch + genuine[at + cut :]
