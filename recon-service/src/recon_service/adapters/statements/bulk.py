@@ -192,17 +192,28 @@ def _chunk(
         text = data.decode(encoding(data, line_no))
     except UnicodeDecodeError:
         raise Fallback("charset") from None
-    text = (text.replace("\r\n", "\n") if "\r" in text else text)[:-1]
-    if any(bad in text for bad in rules.unsafe):
+    if any(bad in text for bad in rules.unsafe if bad != "\r"):
         raise Fallback("special characters")
     if line_no == 1 and rules.drop_bom and data.startswith(UTF8_BOM):
         text = text[1:]
-    lines = text.split("\n")
+    lines = _lines(text)
+    if "\r" in rules.unsafe and "\r" in "".join(lines):
+        raise Fallback("a lone CR")
     if line_no + len(lines) - 1 > ctx.limits.max_lines:
         raise Fallback("too many lines")
     if max(map(len, lines)) * MAX_UTF8_BYTES > ctx.limits.max_line_bytes:
         raise Fallback("long line")
     return Chunk(line_no, lines)
+
+
+def _lines(text: str) -> list[str]:
+    """Decoded whole lines (each ending in LF) without their endings, CRLF and LF alike; a
+    lone CR stays in its line."""
+    if text.endswith("\r\n"):
+        lines = text[:-2].split("\r\n")
+        if "\n" not in "".join(lines):  # every line ended in CRLF (a replace costs more)
+            return lines
+    return (text.replace("\r\n", "\n") if "\r" in text else text)[:-1].split("\n")
 
 
 class Memo(Generic[T, K]):
