@@ -189,6 +189,14 @@ def test_chunks_are_cut_at_line_ends(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [line.line_no for line in lines] == list(range(1, 51))
 
 
+def test_a_record_without_any_key_falls_back() -> None:
+    """No 商户订单号 and no 查询流水号: the line would have no key; the reference decides (its
+    StatementLine refuses such a line)."""
+    data = unionpay_zm([Txn(out_trade_no="", channel_txn_id="", amount_fen=5, at=START)])
+
+    assert by_bulk(data) is None
+
+
 def test_a_record_with_chinese_text_falls_back_to_the_reference() -> None:
     record = bytearray(zm_record(Txn(out_trade_no="P1", channel_txn_id="78", amount_fen=5,
                                      at=START)))  # fmt: skip

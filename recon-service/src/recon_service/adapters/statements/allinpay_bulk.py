@@ -26,7 +26,6 @@ from recon_service.adapters.statements.base import (
     yuan_fen,
 )
 from recon_service.adapters.statements.bulk import (
-    NULL,
     BulkBlock,
     Converters,
     Fallback,
@@ -34,6 +33,8 @@ from recon_service.adapters.statements.bulk import (
     PlainRows,
     copy_rows,
     csv_rows,
+    keyed,
+    or_null,
     plain_yuan,
     refs_json,
     refusals_fall_back,
@@ -131,19 +132,16 @@ def _convert(rows: PlainRows, statement_id: uuid.UUID, ctx: ParseContext, m: _Me
     if min(amounts) <= 0:
         raise Fallback("an amount that is not above zero")
     orders, trxs = col("订单号"), col("交易单号")
-    if "" in map(max, orders, trxs):  # the larger of two strings is empty when both are
-        raise Fallback("neither 订单号 nor 交易单号")
-    originals = col("原交易单")
-    if any(r and not (o or g) for o, g, r in zip(orders, originals, is_refund, strict=True)):
-        raise Fallback("a refund without 订单号 and 原交易单")  # no key: the reference decides
+    keyed(orders, trxs)  # the reference refuses a row with neither
+    trade_nos = ["" if r else o for o, r in zip(orders, is_refund, strict=True)]
+    txn_ids = [g if r else t for t, g, r in zip(trxs, col("原交易单"), is_refund, strict=True)]
+    refund_nos = [o if r else "" for o, r in zip(orders, is_refund, strict=True)]
+    keyed(trade_nos, txn_ids, refund_nos)  # a refund by its type may have neither
     fees = m.fee(col("手续费"))
     text = copy_rows(statement_id, ctx.source, statement_date, rows.first_no, [
-        [_REFUND if r else _PAYMENT for r in is_refund],
-        [NULL if r else (o or NULL) for o, r in zip(orders, is_refund, strict=True)],
-        [(g or NULL) if r else (t or NULL)
-         for t, g, r in zip(trxs, originals, is_refund, strict=True)],
-        [(o or NULL) if r else NULL for o, r in zip(orders, is_refund, strict=True)],
-        list(map(str, amounts)), m.text(fees), [LineStatus.SUCCEEDED.value] * count,
+        [_REFUND if r else _PAYMENT for r in is_refund], or_null(trade_nos), or_null(txn_ids),
+        or_null(refund_nos), list(map(str, amounts)), m.text(fees),
+        [LineStatus.SUCCEEDED.value] * count,
         m.utc([d + " " + t for d, t in zip(days, col("交易时间"), strict=True)]),
         refs_json(col, m.refs),
     ])  # fmt: skip

@@ -469,6 +469,14 @@ def ref_columns(
     return [piece(values) for values, (_, piece) in zip(columns, pieces, strict=True)]
 
 
+def keyed(*columns: Sequence[str]) -> None:
+    """Every row has a key (out_trade_no, channel_txn_id or out_refund_no: the reference's
+    ``StatementLine`` refuses a line without one); a row whose ``columns`` are all empty is a
+    Fallback."""
+    if "" in map(max, *columns):  # the largest of strings is empty when all are
+        raise Fallback("a line without a key")
+
+
 def positive_amounts(
     texts: Sequence[str],
     convert: Memo[str, int],

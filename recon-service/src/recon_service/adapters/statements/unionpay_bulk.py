@@ -22,13 +22,13 @@ from otd_shared.money import WIRE_AMOUNT_DIGITS_MAX
 from recon_service.adapters.statements import unionpay as ref
 from recon_service.adapters.statements.base import ByteStream, ParseContext, fen, positive
 from recon_service.adapters.statements.bulk import (
-    NULL,
     BulkBlock,
     ChunkRules,
     Converters,
     Fallback,
     Memo,
     copy_rows,
+    keyed,
     kind_text,
     or_null,
     positive_amounts,
@@ -205,10 +205,11 @@ def _convert(
                                                    strict=True)]  # fmt: skip
     txn_ids = [o if r else q for q, o, r in zip(query, field(ref.ORIG_QUERY_ID), is_refund,
                                                  strict=True)]  # fmt: skip
-    refund_nos = [(n or NULL) if r else NULL for n, r in zip(order, is_refund, strict=True)]
+    refund_nos = [n if r else "" for n, r in zip(order, is_refund, strict=True)]
+    keyed(trade_nos, txn_ids, refund_nos)
     day = ctx.required_date("ZM times carry no year; name the statement date")
     text = copy_rows(statement_id, ctx.source, day, first_no, [
-        kinds, or_null(trade_nos), or_null(txn_ids), refund_nos, list(map(str, amounts)),
+        kinds, or_null(trade_nos), or_null(txn_ids), or_null(refund_nos), list(map(str, amounts)),
         m.text(fees), [LineStatus.SUCCEEDED.value] * count, m.utc(field(ref.TRACE_TIME)),
         _refs(records, m),
     ])  # fmt: skip
