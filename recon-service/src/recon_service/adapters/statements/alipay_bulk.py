@@ -36,6 +36,7 @@ from recon_service.adapters.statements.bulk import (
     kind_text,
     or_null,
     plain_yuan,
+    ref_pieces,
     refusals_fall_back,
     text_chunks,
     utc_text,
@@ -86,16 +87,6 @@ def _business_piece(value: str) -> str:
     return json_piece("business_type", value)
 
 
-def _ref_piece(key: str) -> Memo[str, str]:
-    """``,"key":"value"`` of a refs column ("" for an empty value, which refs leave out)."""
-
-    def piece(value: str) -> str:
-        found = json_piece(key, value)
-        return "," + found if found else ""
-
-    return Memo(piece)
-
-
 class _Memos:
     """The converters of one parse, each once per distinct value."""
 
@@ -105,7 +96,7 @@ class _Memos:
         self.utc = Memo(_utc)
         self.text = Memo(str)
         self.business: Memo[str, str] = Memo(_business_piece)
-        self.refs = [(column, _ref_piece(key)) for key, column in _REFS]
+        self.refs = [(column, ref_pieces(key)) for key, column in _REFS]
 
 
 def parse(stream: BinaryIO, statement_id: uuid.UUID, ctx: ParseContext) -> Iterator[BulkBlock]:
