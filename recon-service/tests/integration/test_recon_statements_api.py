@@ -279,3 +279,40 @@ async def test_a_file_off_the_bulk_path_loads_the_same_lines(
     assert {k: v for k, v in loaded[0].items() if k.endswith(("_fen", "_count", "lines"))} == {
         k: v for k, v in loaded[1].items() if k.endswith(("_fen", "_count", "lines"))
     }
+
+
+async def test_a_row_with_no_key_is_422_with_its_line(recon) -> None:
+    """A refund row of Allinpay's with neither 订单号 nor 原交易单 (only its own 交易单号) names
+    nothing a line can be matched by: refused with its line, nothing stored."""
+    at = datetime(2024, 6, 3, 12, 0, tzinfo=BUSINESS_TZ)
+    refund = Txn(out_trade_no="", channel_txn_id="", amount_fen=500, at=at, refund=True)
+    content = allinpay_csv([*txns(3), refund])
+    lines_before = await recon.scalar("SELECT count(*) FROM recon.statement_lines")
+
+    response = await recon.upload("allinpay", content, statement_date=DAY.isoformat())
+
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert (body["code"], body["line_no"]) == ("statement_format", 5)
+    assert await recon.scalar("SELECT count(*) FROM recon.statement_lines") == lines_before
+
+
+@pytest.mark.parametrize("refund", [False, True], ids=["payment", "refund"])
+@pytest.mark.parametrize("source", list(BUILDERS))
+async def test_a_keyless_row_of_any_source_is_refused_not_a_crash(
+    recon, source: str, refund: bool
+) -> None:
+    at = datetime(2024, 6, 3, 12, 0, tzinfo=BUSINESS_TZ)
+    keyless = Txn(out_trade_no="", channel_txn_id="", amount_fen=500, at=at, refund=refund)
+    statements_before = await recon.scalar("SELECT count(*) FROM recon.statements")
+
+    response = await recon.upload(
+        source, BUILDERS[source]([*txns(3), keyless]), statement_date=DAY.isoformat()
+    )
+
+    assert response.status_code in (201, 422), response.text
+    if response.status_code == 422:
+        assert response.json()["code"] in ("statement_format", "statement_empty"), response.text
+    else:  # a layout whose rows always carry a key of the channel's own (a receipt number…)
+        assert response.json()["lines"] == 4
+        assert await recon.scalar("SELECT count(*) FROM recon.statements") == statements_before + 1

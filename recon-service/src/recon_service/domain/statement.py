@@ -9,7 +9,7 @@ from enum import StrEnum
 from otd_shared.business_time import BUSINESS_TZ as BUSINESS_TZ
 from otd_shared.business_time import business_date
 from otd_shared.channels import CATALOGUE, Catalogue, ChannelCode, statement_sources
-from recon_service.domain.errors import UnknownSource
+from recon_service.domain.errors import StatementFormatError, UnknownSource
 
 # BUSINESS_TZ is the cluster's one Asia/Shanghai (otd_shared.business_time), re-exported.
 
@@ -118,7 +118,14 @@ class StatementLine:
         assert self.amount_fen > 0, "amount_fen > 0 (kind says refund)"
         assert isinstance(self.fee_fen, int), "fee_fen is integer fen"
         assert self.occurred_at.utcoffset() == timedelta(0), "occurred_at is UTC"
-        assert self.out_trade_no or self.channel_txn_id or self.out_refund_no, "a line has a key"
+        if not (self.out_trade_no or self.channel_txn_id or self.out_refund_no):
+            # A row the channel's format allows without any key (a refund row with only its
+            # own transaction number, say): nothing could ever match it, so the file is refused.
+            raise StatementFormatError(
+                self.line_no,
+                "the line names no merchant order number, channel transaction id or refund"
+                " number to match it by",
+            )
 
     @property
     def signed_amount_fen(self) -> int:
