@@ -17,6 +17,7 @@ from billing_service.adapters.webhook_client import SIGNATURE_HEADER, verify_sig
 from billing_service.service_layer.jobs import ReminderJob, WebhookSender
 from otd_shared.infra import wait_until
 from otd_shared.outbox import OutboxWakeups, listen_dsn, notify_channel
+from otd_shared.testing.consumer_records import count_statements
 
 if TYPE_CHECKING:
     from conftest import BillingHarness
@@ -234,3 +235,35 @@ def _reminder_job(billing: BillingHarness) -> ReminderJob:
     # Other tests' unpaid billings in this database are due too: take them all in one round.
     settings = billing.settings.model_copy(update={"reminder_batch_size": 5000})
     return ReminderJob(billing.runtime.sessions, billing.runtime.outbox, settings)
+
+
+async def test_a_claim_of_several_pushes_is_recorded_in_a_fixed_number_of_statements(
+    billing: BillingHarness,
+) -> None:
+    """Each attempt is recorded and each delivery moves on by its own result (delivered,
+    retry later), in the same few statements for three pushes as for one."""
+    orders = [await billing.open_order() for _ in range(4)]
+    statements: list[int] = []
+    for mine in (orders[:1], orders[1:]):
+        count = len(mine)
+        async with billing.runtime.sessions() as session, session.begin():
+            await session.execute(
+                sa.update(webhook_deliveries)
+                .where(webhook_deliveries.c.status == "pending")
+                .values(next_attempt_at=datetime(2999, 1, 1, tzinfo=UTC))
+            )
+            await session.execute(
+                sa.update(webhook_deliveries)
+                .where(webhook_deliveries.c.order_id.in_(mine))
+                .values(next_attempt_at=datetime(2000, 1, 1, tzinfo=UTC))
+            )
+        counter = count_statements(billing.runtime.engine)
+        backend = AppBackend(*([503] if count == 3 else []))  # the first of three fails
+        sent = await _send(billing, backend, datetime.now(UTC))
+        statements.append(counter[0])
+        assert sent == len(backend.received) == count
+    pushes = [p for o in orders for p in await _deliveries(billing, o)]
+    by_status = sorted(p["status"] for p in pushes)
+    assert by_status == ["delivered", "delivered", "delivered", "pending"], pushes
+    assert sorted(p["attempts"] for p in pushes) == [1, 1, 1, 1]
+    assert statements[0] == statements[1], statements

@@ -144,37 +144,41 @@ class WebhookRepository:
 
     async def record(self, delivery_id: int, result: AttemptResult, *, at: datetime) -> None:
         """Record one attempt and move the delivery on (delivered, retry later, failed)."""
-        error = result.error[:MAX_ERROR_CHARS] if result.error else None
+        await self.record_many([(delivery_id, result, at)])
+
+    async def record_many(self, attempts: Sequence[tuple[int, AttemptResult, datetime]]) -> None:
+        """Record attempts (delivery id, result, when) and move each delivery on: one
+        statement for the attempt rows and one for the deliveries, whatever their number."""
+        if not attempts:
+            return
         await self._session.execute(
-            sa.insert(webhook_attempts).values(
-                delivery_id=delivery_id,
-                attempted_at=at,
-                url=result.url,
-                status_code=result.status_code,
-                error=error,
-                duration_ms=result.duration_ms,
-            )
+            sa.insert(webhook_attempts),
+            [
+                {
+                    "delivery_id": delivery_id,
+                    "attempted_at": at,
+                    "url": result.url,
+                    "status_code": result.status_code,
+                    "error": _error_text(result),
+                    "duration_ms": result.duration_ms,
+                }
+                for delivery_id, result, at in attempts
+            ],
         )
-        if result.delivered:
-            status, next_at = DELIVERED, at
-        elif result.skipped:
-            status, next_at = SKIPPED, at
-        elif result.retry_at is not None:
-            status, next_at = PENDING, result.retry_at
-        else:
-            status, next_at = FAILED, at
         t = webhook_deliveries
         await self._session.execute(
             sa.update(t)
-            .where(t.c.id == delivery_id)
+            .where(t.c.id == sa.bindparam("delivery_id"))
             .values(
-                status=status,
+                status=sa.bindparam("new_status"),
                 attempts=t.c.attempts + 1,
-                next_attempt_at=next_at,
-                last_status_code=result.status_code,
-                last_error=error,
-                delivered_at=at if result.delivered else None,
+                next_attempt_at=sa.bindparam("next_at"),
+                last_status_code=sa.bindparam("status_code"),
+                last_error=sa.bindparam("error"),
+                delivered_at=sa.bindparam("delivered_at"),
             )
+            .execution_options(synchronize_session=False),
+            [_moved_on(delivery_id, result, at) for delivery_id, result, at in attempts],
         )
 
     async def get(self, delivery_id: int) -> Delivery | None:
@@ -259,3 +263,28 @@ def _delivery(r: sa.RowMapping) -> Delivery:
         created_at=r["created_at"],
         delivered_at=r["delivered_at"],
     )
+
+
+def _error_text(result: AttemptResult) -> str | None:
+    return result.error[:MAX_ERROR_CHARS] if result.error else None
+
+
+def _moved_on(delivery_id: int, result: AttemptResult, at: datetime) -> dict[str, object]:
+    """The delivery's new state after one attempt: delivered, skipped (no URL), pending for
+    a retry, or failed for good."""
+    if result.delivered:
+        status, next_at = DELIVERED, at
+    elif result.skipped:
+        status, next_at = SKIPPED, at
+    elif result.retry_at is not None:
+        status, next_at = PENDING, result.retry_at
+    else:
+        status, next_at = FAILED, at
+    return {
+        "delivery_id": delivery_id,
+        "new_status": status,
+        "next_at": next_at,
+        "status_code": result.status_code,
+        "error": _error_text(result),
+        "delivered_at": at if result.delivered else None,
+    }

@@ -92,18 +92,24 @@ class WebhookSender:
         )
 
     async def send_due(self, http: httpx.AsyncClient, *, now: datetime) -> int:
-        """Claim the due deliveries, post each once, record the attempts; returns how many."""
+        """Claim the due deliveries, post each once, record the claim's attempts in one
+        transaction; returns how many. A sender that dies before that commit leaves the
+        claimed rows to be posted again after the lease (pushes are at least once; the
+        receiver dedupes by ``X-OTD-Event-Id``), as one dying mid-post always did."""
         s = self._settings
         async with self._sessions() as session, session.begin():
             claimed = await WebhookRepository(session).claim(
                 now=now, limit=s.webhook_batch_size, lease_s=s.webhook_lease_s
             )
         client = self._client(http)
+        attempts: list[tuple[int, AttemptResult, datetime]] = []
         for delivery in claimed:
             result = await self._attempt(client, delivery, now=now)
             self._metrics.webhook_attempts.labels(_result_label(result)).inc()
+            attempts.append((delivery.id, result, utc_now()))
+        if attempts:
             async with self._sessions() as session, session.begin():
-                await WebhookRepository(session).record(delivery.id, result, at=utc_now())
+                await WebhookRepository(session).record_many(attempts)
         return len(claimed)
 
     def _client(self, http: httpx.AsyncClient) -> WebhookClient | None:
