@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
+from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -53,7 +54,7 @@ class ProjectionRepository:
         so the rows end as after one ``upsert`` per record."""
         if not records:
             return
-        rows = [asdict(r) for r in fold_by_key(records)]
+        rows = [_row(r) for r in fold_by_key(records)]
         insert = pg_insert(internal_records)
         changed = {k: insert.excluded[k] for k in rows[0] if k not in ("kind", "ref_id")}
         await self._session.execute(  # rows as parameters: one compiled statement for any size
@@ -68,7 +69,7 @@ class ProjectionRepository:
     async def correct(self, record: InternalRecord) -> None:
         """A payment corrected to the channel's figure: its status, amount and channel id
         replace ours (a record we had keeps its business day and completion time)."""
-        values = asdict(record)
+        values = _row(record)
         insert = pg_insert(internal_records).values(**values)
         corrected = ("status", "amount_fen", "channel_txn_id", "event_id")
         await self._session.execute(
@@ -89,3 +90,12 @@ def fold_by_key(records: Sequence[InternalRecord]) -> list[InternalRecord]:
         if kept is None or kept.status != "succeeded":
             folded[key] = record
     return list(folded.values())
+
+
+_RECORD_FIELDS: Final = tuple(f.name for f in fields(InternalRecord))
+
+
+def _row(record: InternalRecord) -> dict[str, object]:
+    """The record's columns (a shallow copy: ``dataclasses.asdict`` deep-copies every value,
+    which cost the projection consumer a twelfth of its CPU)."""
+    return {name: getattr(record, name) for name in _RECORD_FIELDS}
