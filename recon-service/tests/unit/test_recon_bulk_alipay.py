@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from recon_service.adapters.statements import ParseContext, bulk
 from recon_service.domain import BUSINESS_TZ, Source, StatementLimits
-from recon_service.testing.bulk import Outcome, bulk_outcome, reference_outcome
+from recon_service.testing import bulk as checks
 from recon_service.testing.statement_files import Txn, alipay_detail, alipay_zip
 
 EXAMPLES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -30,12 +30,8 @@ def _ctx(data: bytes, given_date: date | None) -> ParseContext:
     return ctx
 
 
-def reference(data: bytes, given_date: date | None = DAY) -> Outcome:
-    return reference_outcome(data, _ctx(data, given_date))
-
-
-def by_bulk(data: bytes, given_date: date | None = DAY) -> Outcome | None:
-    return bulk_outcome(data, _ctx(data, given_date))
+def contexts(data: bytes, given_date: date | None = DAY) -> Callable[[], ParseContext]:
+    return lambda: _ctx(data, given_date)
 
 
 @st.composite
@@ -68,12 +64,8 @@ def test_generated_bills_take_the_bulk_path_and_give_the_same_lines(
         data = detail
     else:
         data = alipay_zip(rows, DAY, detail=detail, summary=shape == "zip")
-    given_date = DAY if day else None
 
-    lines = by_bulk(data, given_date)
-
-    assert isinstance(lines, list), "an ordinary bill takes the bulk path"
-    assert lines == reference(data, given_date)
+    checks.same_lines(data, contexts(data, DAY if day else None))
 
 
 def _genuine() -> list[Txn]:
@@ -130,18 +122,16 @@ def test_odd_bills_fall_back_or_agree_with_the_reference(mutate: Mutation, zippe
     detail = mutate(alipay_detail(_genuine(), DAY))
     data = alipay_zip(_genuine(), DAY, detail=detail) if zipped else detail
 
-    found = by_bulk(data)
-
-    assert found is None or found == reference(data)
+    checks.falls_back_or_agrees(data, contexts(data))
 
 
 def test_a_summary_that_disagrees_is_refused_by_the_bulk_path_itself() -> None:
     rows = _genuine()
     data = alipay_zip(rows, DAY, detail=alipay_detail(rows[:2], DAY))
 
-    found = by_bulk(data)
+    found = checks.bulk_outcome(data, contexts(data)())
 
-    assert found == reference(data)
+    assert found == checks.reference_outcome(data, contexts(data)())
     assert isinstance(found, tuple)
 
 
@@ -154,16 +144,12 @@ def test_mutated_bills_fall_back_or_agree_with_the_reference(
     rows: list[Txn], data: st.DataObject
 ) -> None:
     genuine = alipay_detail(rows, DAY)
-    at = data.draw(st.integers(0, len(genuine) - 1))
-    cut = data.draw(st.integers(0, 8))
-    patch = data.draw(st.sampled_from(PATCHES))
-    mutated = genuine[:at] + patch + genuine[at + cut :]
+    at, cut = data.draw(st.integers(0, len(genuine) - 1)), data.draw(st.integers(0, 8))
+    mutated = checks.spliced(genuine, at, cut, data.draw(st.sampled_from(PATCHES)))
     zipped = data.draw(st.booleans())
     content = alipay_zip(rows, DAY, detail=mutated) if zipped else mutated
 
-    found = by_bulk(content)
-
-    assert found is None or found == reference(content)
+    checks.falls_back_or_agrees(content, contexts(content))
 
 
 def test_chunks_are_cut_at_line_ends(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,8 +160,6 @@ def test_chunks_are_cut_at_line_ends(monkeypatch: pytest.MonkeyPatch) -> None:
     ]  # fmt: skip
     data = alipay_zip(rows, DAY)
 
-    lines = by_bulk(data)
+    lines = checks.same_lines(data, contexts(data))
 
-    assert isinstance(lines, list)
-    assert lines == reference(data)
     assert [line.line_no for line in lines] == list(range(6, 206))

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from recon_service.adapters.statements import ParseContext, bulk
 from recon_service.domain import BUSINESS_TZ, Source, StatementLimits
-from recon_service.testing.bulk import Outcome, bulk_outcome, reference_outcome
+from recon_service.testing import bulk as checks
 from recon_service.testing.statement_files import Txn, cash_csv
 
 EXAMPLES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -22,14 +22,8 @@ START = datetime(2031, 5, 6, tzinfo=BUSINESS_TZ)
 DAY = date(2031, 5, 6)
 
 
-def reference(data: bytes, given_date: date | None = DAY) -> Outcome:
-    return reference_outcome(
-        data, ParseContext(Source.CASH, StatementLimits(), given_date=given_date)
-    )
-
-
-def by_bulk(data: bytes, given_date: date | None = DAY) -> Outcome | None:
-    return bulk_outcome(data, ParseContext(Source.CASH, StatementLimits(), given_date=given_date))
+def contexts(given_date: date | None = DAY) -> Callable[[], ParseContext]:
+    return lambda: ParseContext(Source.CASH, StatementLimits(), given_date=given_date)
 
 
 @st.composite
@@ -57,12 +51,8 @@ def test_generated_files_take_the_bulk_path_and_give_the_same_lines(
     content = content.replace(b",refund\n", b",REFUND\n") if upper else content
     content = (b"\xef\xbb\xbf" if bom else b"") + content
     content = content.replace(b"\n", b"\r\n") if crlf else content
-    given_date = DAY if day else None
 
-    lines = by_bulk(content, given_date)
-
-    assert isinstance(lines, list), "a plain file takes the bulk path"
-    assert lines == reference(content, given_date)
+    checks.same_lines(content, contexts(DAY if day else None))
 
 
 def test_optional_columns_may_be_missing_and_values_empty() -> None:
@@ -72,10 +62,8 @@ def test_optional_columns_may_be_missing_and_values_empty() -> None:
         b"c-1,5,,R2,S1,2031-05-06\n"
     )
 
-    lines = by_bulk(data)
+    lines = checks.same_lines(data, contexts())
 
-    assert isinstance(lines, list)
-    assert lines == reference(data)
     assert [line.out_trade_no for line in lines] == ["P1", None]
     assert [line.refs for line in lines] == [(), (("store_id", "S1"), ("cashier", "c-1"))]
 
@@ -126,9 +114,7 @@ def test_odd_files_fall_back_or_agree_with_the_reference(
     data = mutate(genuine)
     assert data != genuine
 
-    found = by_bulk(data, given_date)
-
-    assert found is None or found == reference(data, given_date)
+    checks.falls_back_or_agrees(data, contexts(given_date))
 
 
 PATCHES = [b"", b" ", b"\t", b",", b'"', b"\n", b"\r\n", b"0", b"-", b":", b"\xe4", b"\\", b"x"]
@@ -140,15 +126,10 @@ def test_mutated_files_fall_back_or_agree_with_the_reference(
     rows: list[Txn], data: st.DataObject
 ) -> None:
     genuine = cash_csv(rows, DAY)
-    at = data.draw(st.integers(0, len(genuine) - 1))
-    cut = data.draw(st.integers(0, 8))
-    patch = data.draw(st.sampled_from(PATCHES))
-    mutated = genuine[:at] + patch + genuine[at + cut :]
-    given_date = data.draw(st.sampled_from([DAY, None]))
+    at, cut = data.draw(st.integers(0, len(genuine) - 1)), data.draw(st.integers(0, 8))
+    mutated = checks.spliced(genuine, at, cut, data.draw(st.sampled_from(PATCHES)))
 
-    found = by_bulk(mutated, given_date)
-
-    assert found is None or found == reference(mutated, given_date)
+    checks.falls_back_or_agrees(mutated, contexts(data.draw(st.sampled_from([DAY, None]))))
 
 
 def test_chunks_are_cut_at_line_ends(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,8 +139,6 @@ def test_chunks_are_cut_at_line_ends(monkeypatch: pytest.MonkeyPatch) -> None:
              at=START + timedelta(seconds=n)) for n in range(50)], DAY
     )  # fmt: skip
 
-    lines = by_bulk(data)
+    lines = checks.same_lines(data, contexts())
 
-    assert isinstance(lines, list)
-    assert lines == reference(data)
     assert [line.line_no for line in lines] == list(range(2, 52))

@@ -16,7 +16,7 @@ from recon_service.adapters.statements import ParseContext, bulk
 from recon_service.adapters.statements.base import local_time
 from recon_service.domain import BUSINESS_TZ, Source, StatementLimits
 from recon_service.domain.errors import StatementFormatError
-from recon_service.testing.bulk import Outcome, bulk_outcome, reference_outcome
+from recon_service.testing import bulk as checks
 from recon_service.testing.statement_files import Txn, lakala_csv
 
 EXAMPLES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -26,14 +26,16 @@ NAIVE_MIN = datetime(1900, 1, 1)  # noqa: DTZ001  (wall-clock texts)
 NAIVE_MAX = datetime(2999, 12, 31)  # noqa: DTZ001
 
 
-def reference(data: bytes, given_date: date | None = DAY) -> Outcome:
-    return reference_outcome(
-        data, ParseContext(Source.LAKALA, StatementLimits(), given_date=given_date)
-    )
+def contexts(given_date: date | None = DAY) -> Callable[[], ParseContext]:
+    return lambda: ParseContext(Source.LAKALA, StatementLimits(), given_date=given_date)
 
 
-def by_bulk(data: bytes, given_date: date | None = DAY) -> Outcome | None:
-    return bulk_outcome(data, ParseContext(Source.LAKALA, StatementLimits(), given_date=given_date))
+def by_bulk(data: bytes) -> checks.Outcome | None:
+    return checks.bulk_outcome(data, contexts()())
+
+
+def reference(data: bytes) -> checks.Outcome:
+    return checks.reference_outcome(data, contexts()())
 
 
 @st.composite
@@ -73,12 +75,8 @@ def test_generated_files_take_the_bulk_path_and_give_the_same_lines(
     content = _states(lakala_csv(rows), data.draw)
     content = (b"\xef\xbb\xbf" if bom else b"") + content
     content = content.replace(b"\n", b"\r\n") if crlf else content
-    given_date = DAY if day else None
 
-    lines = by_bulk(content, given_date)
-
-    assert lines is not None, "a plain file takes the bulk path"
-    assert lines == reference(content, given_date)
+    checks.same_lines(content, contexts(DAY if day else None))
 
 
 def test_optional_columns_may_be_missing_or_reordered() -> None:
@@ -90,10 +88,8 @@ def test_optional_columns_may_be_missing_or_reordered() -> None:
     ]
     data = header + b"\n".join(rows) + b"\n"
 
-    lines = by_bulk(data)
+    lines = checks.same_lines(data, contexts())
 
-    assert isinstance(lines, list)
-    assert lines == reference(data)
     assert [line.channel_txn_id for line in lines] == ["12345678901234", "T2"]
     assert [line.out_trade_no for line in lines] == ["P1", None]
 
@@ -139,9 +135,7 @@ def test_odd_files_fall_back_or_agree_with_the_reference(mutate: Mutation) -> No
     )  # fmt: skip
     data = mutate(genuine)
 
-    found = by_bulk(data)
-
-    assert found is None or found == reference(data)
+    checks.falls_back_or_agrees(data, contexts())
 
 
 def test_the_odd_cases_fall_back_where_the_reference_refuses() -> None:
@@ -161,14 +155,10 @@ def test_mutated_files_fall_back_or_agree_with_the_reference(
     rows: list[Txn], data: st.DataObject
 ) -> None:
     genuine = lakala_csv(rows)
-    at = data.draw(st.integers(0, len(genuine) - 1))
-    cut = data.draw(st.integers(0, 8))
-    patch = data.draw(st.sampled_from(PATCHES))
-    mutated = genuine[:at] + patch + genuine[at + cut :]
+    at, cut = data.draw(st.integers(0, len(genuine) - 1)), data.draw(st.integers(0, 8))
+    mutated = checks.spliced(genuine, at, cut, data.draw(st.sampled_from(PATCHES)))
 
-    found = by_bulk(mutated)
-
-    assert found is None or found == reference(mutated)
+    checks.falls_back_or_agrees(mutated, contexts())
 
 
 def test_chunks_are_cut_at_line_ends(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -178,10 +168,8 @@ def test_chunks_are_cut_at_line_ends(monkeypatch: pytest.MonkeyPatch) -> None:
              at=START + timedelta(seconds=n)) for n in range(50)]
     )  # fmt: skip
 
-    lines = by_bulk(data)
+    lines = checks.same_lines(data, contexts())
 
-    assert isinstance(lines, list)
-    assert lines == reference(data)
     assert [line.line_no for line in lines] == list(range(2, 52))
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from recon_service.adapters.statements import ParseContext, bulk
 from recon_service.domain import BUSINESS_TZ, Source, StatementLimits
-from recon_service.testing.bulk import Outcome, bulk_outcome, reference_outcome
+from recon_service.testing import bulk as checks
 from recon_service.testing.statement_files import Txn, wechat_bill
 
 EXAMPLES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -23,16 +23,16 @@ START = datetime(2031, 5, 6, tzinfo=BUSINESS_TZ)
 DAY = date(2031, 5, 6)
 
 
-def reference(data: bytes, given_date: date | None = DAY) -> Outcome:
-    return reference_outcome(
-        data, ParseContext(Source.WECHATPAY, StatementLimits(), given_date=given_date)
-    )
+def contexts(given_date: date | None = DAY) -> Callable[[], ParseContext]:
+    return lambda: ParseContext(Source.WECHATPAY, StatementLimits(), given_date=given_date)
 
 
-def by_bulk(data: bytes, given_date: date | None = DAY) -> Outcome | None:
-    return bulk_outcome(
-        data, ParseContext(Source.WECHATPAY, StatementLimits(), given_date=given_date)
-    )
+def by_bulk(data: bytes) -> checks.Outcome | None:
+    return checks.bulk_outcome(data, contexts()())
+
+
+def reference(data: bytes) -> checks.Outcome:
+    return checks.reference_outcome(data, contexts()())
 
 
 @st.composite
@@ -59,19 +59,14 @@ def test_generated_bills_take_the_bulk_path_and_give_the_same_lines(
 ) -> None:
     data = wechat_bill(bill, gz=gz, bom=bom, newline="\r\n" if crlf else "\n")
 
-    lines = by_bulk(data)
-
-    assert lines is not None, "an ordinary bill takes the bulk path"
-    assert lines == reference(data)
+    checks.same_lines(data, contexts())
 
 
 def test_the_day_comes_from_the_first_row_when_not_given() -> None:
     data = wechat_bill([Txn(out_trade_no="P1", channel_txn_id="42", amount_fen=5, at=START)])
 
-    lines = by_bulk(data, given_date=None)
+    lines = checks.same_lines(data, contexts(None))
 
-    assert isinstance(lines, list)
-    assert lines == reference(data, given_date=None)
     assert lines[0].statement_date == DAY
 
 
@@ -100,9 +95,7 @@ def test_odd_bills_fall_back_or_agree_with_the_reference(mutate: Mutation) -> No
     )  # fmt: skip
     data = mutate(genuine)
 
-    found = by_bulk(data)
-
-    assert found is None or found == reference(data)
+    checks.falls_back_or_agrees(data, contexts())
 
 
 def test_a_bill_the_summary_refuses_is_refused_by_the_bulk_path_itself() -> None:
@@ -126,14 +119,10 @@ def test_mutated_bills_fall_back_or_agree_with_the_reference(
     bill: list[Txn], data: st.DataObject
 ) -> None:
     genuine = wechat_bill(bill)
-    at = data.draw(st.integers(0, len(genuine) - 1))
-    cut = data.draw(st.integers(0, 8))
-    patch = data.draw(st.sampled_from(PATCHES))
-    mutated = genuine[:at] + patch + genuine[at + cut :]
+    at, cut = data.draw(st.integers(0, len(genuine) - 1)), data.draw(st.integers(0, 8))
+    mutated = checks.spliced(genuine, at, cut, data.draw(st.sampled_from(PATCHES)))
 
-    found = by_bulk(mutated)
-
-    assert found is None or found == reference(mutated)
+    checks.falls_back_or_agrees(mutated, contexts())
 
 
 def test_chunks_are_cut_at_line_ends(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,8 +132,6 @@ def test_chunks_are_cut_at_line_ends(monkeypatch: pytest.MonkeyPatch) -> None:
              at=START + timedelta(seconds=n)) for n in range(50)]
     )  # fmt: skip
 
-    lines = by_bulk(data)
+    lines = checks.same_lines(data, contexts())
 
-    assert lines is not None
-    assert lines == reference(data)
     assert [line.line_no for line in lines] == list(range(2, 52))
