@@ -27,14 +27,6 @@ def contexts(given_date: date | None = DAY) -> Callable[[], ParseContext]:
     return lambda: ParseContext(Source.WECHATPAY, StatementLimits(), given_date=given_date)
 
 
-def by_bulk(data: bytes) -> checks.Outcome | None:
-    return checks.bulk_outcome(data, contexts()())
-
-
-def reference(data: bytes) -> checks.Outcome:
-    return checks.reference_outcome(data, contexts()())
-
-
 @st.composite
 def txns(draw: st.DrawFn) -> list[Txn]:
     count = draw(st.integers(1, 40))
@@ -103,9 +95,9 @@ def test_a_bill_the_summary_refuses_is_refused_by_the_bulk_path_itself() -> None
         [Txn(out_trade_no="P1", channel_txn_id="42", amount_fen=100, at=START)]
     ).replace(b"`1.0,", b"`2.0,")
 
-    found = by_bulk(data)
+    found = checks.bulk_outcome(data, contexts()())
 
-    assert found == reference(data)
+    assert found == checks.reference_outcome(data, contexts()())
     assert isinstance(found, tuple)
     assert found[1] == 4
 
