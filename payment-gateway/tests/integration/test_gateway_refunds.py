@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 
 from otd_shared.events import RefundRequested, new_envelope
-from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
 from payment_gateway.adapters.repository import PaymentRepository, RefundRepository
 from payment_gateway.service_layer.event_handlers import refund_requested_handler
 from payment_gateway.testing.harness import Harness, auth
-from payment_gateway.testing.notifications import NotificationEvent
+from payment_gateway.testing.notifications import refunded_event
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +37,11 @@ async def _refund_status(h: Harness, refund_id: str) -> dict[str, Any]:
     return result
 
 
+async def _refunded_callbacks(h: Harness, payment_id: str) -> list[dict[str, Any]]:
+    """The PaymentCallback payloads of the payment's refunds."""
+    return [e for e in await h.callbacks_events(payment_id) if e["outcome"] == "refunded"]
+
+
 async def test_partial_then_full_wechat_refund_confirmed_by_notification(harness: Harness) -> None:
     paid = await harness.paid("wechatpay", 10_000)
     first = await _refund(harness, paid["payment_id"], 3_000)
@@ -49,15 +53,8 @@ async def test_partial_then_full_wechat_refund_confirmed_by_notification(harness
     sim_refund = harness.sandbox.settle_refund("wechatpay", refund["out_refund_no"])
     signed = harness.sign(
         "wechatpay",
-        NotificationEvent(
-            kind=NotificationKind.REFUND,
-            outcome=Outcome.REFUNDED,
-            out_trade_no=paid["out_trade_no"],
-            channel_txn_id=paid["channel_txn_id"],
-            amount_fen=10_000,
-            out_refund_no=refund["out_refund_no"],
-            channel_refund_id=sim_refund.refund_id,
-            refund_amount_fen=3_000,
+        refunded_event(
+            paid, refund, channel_refund_id=sim_refund.refund_id, refund_amount_fen=3_000
         ),
     )
     for _ in range(3):
@@ -68,9 +65,7 @@ async def test_partial_then_full_wechat_refund_confirmed_by_notification(harness
     assert done["channel_refund_id"] == sim_refund.refund_id
     payment = await harness.payment(paid["payment_id"])
     assert (payment["status"], payment["refunded_fen"]) == ("succeeded", 3_000)
-    events = [
-        e for e in await harness.callbacks_events(paid["payment_id"]) if e["outcome"] == "refunded"
-    ]
+    events = await _refunded_callbacks(harness, paid["payment_id"])
     assert len(events) == 1
     assert events[0]["refund_id"] == refund["refund_id"]
     assert events[0]["amount_fen"] == 3_000
@@ -109,17 +104,7 @@ async def test_alipay_partial_refund_keeps_trade_success_and_full_closes(harness
     await harness.scheduler().run_once()
     assert (await _refund_status(harness, part["refund_id"]))["status"] == "processing"
     partial = harness.sign(
-        "alipay",
-        NotificationEvent(
-            kind=NotificationKind.REFUND,
-            outcome=Outcome.REFUNDED,
-            out_trade_no=paid["out_trade_no"],
-            channel_txn_id=paid["channel_txn_id"],
-            amount_fen=20_000,
-            out_refund_no=part["out_refund_no"],
-            channel_refund_id="",
-            refund_amount_fen=5_000,
-        ),
+        "alipay", refunded_event(paid, part, channel_refund_id="", refund_amount_fen=5_000)
     )
     assert b"trade_status=TRADE_SUCCESS" in partial.body
     assert (
@@ -128,27 +113,15 @@ async def test_alipay_partial_refund_keeps_trade_success_and_full_closes(harness
     assert (await _refund_status(harness, part["refund_id"]))["status"] == "succeeded"
     rest = (await _refund(harness, paid["payment_id"], 15_000)).json()
     await harness.scheduler().run_once()
-    full = harness.sign(
-        "alipay",
-        NotificationEvent(
-            kind=NotificationKind.REFUND,
-            outcome=Outcome.REFUNDED,
-            out_trade_no=paid["out_trade_no"],
-            channel_txn_id=paid["channel_txn_id"],
-            amount_fen=20_000,
-            out_refund_no=rest["out_refund_no"],
-            channel_refund_id="",
-            refund_amount_fen=20_000,  # Alipay's refund_fee is cumulative
-        ),
+    full = harness.sign(  # Alipay's refund_fee is cumulative
+        "alipay", refunded_event(paid, rest, channel_refund_id="", refund_amount_fen=20_000)
     )
     assert b"trade_status=TRADE_CLOSED" in full.body
     assert (await harness.notify("alipay", dict(full.headers), full.body)).content == b"success"
     assert (await _refund_status(harness, rest["refund_id"]))["status"] == "succeeded"
     payment = await harness.payment(paid["payment_id"])
     assert (payment["status"], payment["refunded_fen"]) == ("succeeded", 20_000)
-    refunded = [
-        e for e in await harness.callbacks_events(paid["payment_id"]) if e["outcome"] == "refunded"
-    ]
+    refunded = await _refunded_callbacks(harness, paid["payment_id"])
     assert sorted(e["amount_fen"] for e in refunded) == [5_000, 15_000]
     assert {e["refund_id"] for e in refunded} == {part["refund_id"], rest["refund_id"]}
 
@@ -168,15 +141,8 @@ async def test_lakala_refund_confirmed_by_cashier_notification(harness: Harness)
     assert (await _refund_status(harness, refund["refund_id"]))["status"] == "processing"
     signed = harness.sign(
         "lakala",
-        NotificationEvent(
-            kind=NotificationKind.REFUND,
-            outcome=Outcome.REFUNDED,
-            out_trade_no=paid["out_trade_no"],
-            channel_txn_id=paid["channel_txn_id"],
-            amount_fen=9_000,
-            out_refund_no=refund["out_refund_no"],
-            channel_refund_id="LKLR000000000000000001",
-            refund_amount_fen=4_000,
+        refunded_event(
+            paid, refund, channel_refund_id="LKLR000000000000000001", refund_amount_fen=4_000
         ),
     )
     answer = await harness.notify("lakala", dict(signed.headers), signed.body)
@@ -190,9 +156,7 @@ async def test_refund_channel_refusal_fails_the_refund_without_event(harness: Ha
     harness.sandbox.refuse_refund("wechatpay", refund["out_refund_no"])
     await harness.scheduler().run_once()
     assert (await _refund_status(harness, refund["refund_id"]))["status"] == "failed"
-    assert [
-        e for e in await harness.callbacks_events(paid["payment_id"]) if e["outcome"] == "refunded"
-    ] == []
+    assert await _refunded_callbacks(harness, paid["payment_id"]) == []
     again = await _refund(harness, paid["payment_id"], 5_000)
     assert again.status_code == 201  # a failed refund frees its amount
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from channel_sandbox.channels import base as sandbox_wire
 from channel_sandbox.channels.base import SignedNotification as SignedNotification
@@ -57,6 +58,27 @@ class NotificationEvent:
         return self.out_refund_no, self.channel_refund_id, self.refund_amount_fen
 
 
+def refunded_event(
+    paid: Mapping[str, Any],
+    refund: Mapping[str, Any],
+    *,
+    channel_refund_id: str,
+    refund_amount_fen: int,
+) -> NotificationEvent:
+    """The channel's announcement that ``refund`` (as the refund API answers it) of the
+    payment ``paid`` (as ``Harness.paid`` returns it) went through."""
+    return NotificationEvent(
+        kind=NotificationKind.REFUND,
+        outcome=Outcome.REFUNDED,
+        out_trade_no=paid["out_trade_no"],
+        channel_txn_id=paid["channel_txn_id"],
+        amount_fen=paid["amount_fen"],
+        out_refund_no=refund["out_refund_no"],
+        channel_refund_id=channel_refund_id,
+        refund_amount_fen=refund_amount_fen,
+    )
+
+
 def sandbox_event(event: NotificationEvent) -> sandbox_wire.NotificationEvent:
     """The same announcement in the sandbox's vocabulary (no signing code is shared)."""
     refund = None
@@ -75,4 +97,4 @@ def sandbox_event(event: NotificationEvent) -> sandbox_wire.NotificationEvent:
     )
 
 
-__all__ = ["NotificationEvent", "SignedNotification", "sandbox_event"]
+__all__ = ["NotificationEvent", "SignedNotification", "refunded_event", "sandbox_event"]
