@@ -116,6 +116,16 @@ class Ctx:
         return self.keys.require_merchant_private_key()
 
 
+def _paid_event(created: dict[str, Any], channel_txn_id: str, **changes: Any) -> NotificationEvent:
+    """The channel's announcement of the payment ``created`` (as the API answered it)."""
+    return NotificationEvent(
+        out_trade_no=created["out_trade_no"],
+        channel_txn_id=channel_txn_id,
+        amount_fen=AMOUNT_FEN,
+        **changes,
+    )
+
+
 def _request(signed: SignedNotification) -> Request:
     return dict(signed.headers), signed.body
 
@@ -227,6 +237,37 @@ def _replace_value(body: bytes, name: str, value: str) -> bytes:
 # ---------------------------------------------------------------- the cases
 
 Case = Callable[[Ctx], Request]
+
+
+def raw_change(name: str, value: str) -> Case:
+    """The genuine form with the value of ``name`` replaced, not signed again."""
+
+    def case(ctx: Ctx) -> Request:
+        headers, body = _request(ctx.genuine())
+        return headers, _replace_value(body, name, value)
+
+    return case
+
+
+def without_field(name: str) -> Case:
+    """The genuine form without its field ``name``, not signed again."""
+
+    def case(ctx: Ctx) -> Request:
+        headers, body = _request(ctx.genuine())
+        prefix = name.encode() + b"="
+        return headers, b"&".join(s for s in body.split(b"&") if not s.startswith(prefix))
+
+    return case
+
+
+def appended(suffix: bytes) -> Case:
+    """The genuine body with ``suffix`` after it, not signed again."""
+
+    def case(ctx: Ctx) -> Request:
+        headers, body = _request(ctx.genuine())
+        return headers, body + suffix
+
+    return case
 
 
 def common_cases() -> dict[str, Case]:
@@ -394,24 +435,11 @@ def wechat_cases() -> dict[str, Case]:
 
 
 def alipay_cases() -> dict[str, Case]:
-    def raw_change(name: str, value: str) -> Case:
-        def case(ctx: Ctx) -> Request:
-            headers, body = _request(ctx.genuine())
-            return headers, _replace_value(body, name, value)
-
-        return case
-
     return {
         "replayed_with_changed_body": raw_change("total_amount", "0.01"),
         "replayed_with_other_order": raw_change("out_trade_no", "PREPLAY000000000000000000000"),
-        "unsigned_field_appended": lambda ctx: (
-            _request(ctx.genuine())[0],
-            ctx.genuine().body + b"&refund_fee=1.00",
-        ),
-        "missing_sign": lambda ctx: (
-            _request(ctx.genuine())[0],
-            b"&".join(s for s in ctx.genuine().body.split(b"&") if not s.startswith(b"sign=")),
-        ),
+        "unsigned_field_appended": appended(b"&refund_fee=1.00"),
+        "missing_sign": without_field("sign"),
         "sign_not_base64": raw_change("sign", "***"),
         "sign_type_rsa_with_rsa2_signature": raw_change("sign_type", "RSA"),
         "sign_type_md5": raw_change("sign_type", "MD5"),
@@ -526,20 +554,10 @@ def lakala_cases() -> dict[str, Case]:
 
 
 def unionpay_cases() -> dict[str, Case]:
-    def raw_change(name: str, value: str) -> Case:
-        def case(ctx: Ctx) -> Request:
-            headers, body = _request(ctx.genuine())
-            return headers, _replace_value(body, name, value)
-
-        return case
-
     return {
         "replayed_with_changed_body": raw_change("txnAmt", "1"),
         "replayed_with_other_order": raw_change("orderId", "PREPLAY0000000000000000000"),
-        "missing_signature": lambda ctx: (
-            _request(ctx.genuine())[0],
-            b"&".join(s for s in ctx.genuine().body.split(b"&") if not s.startswith(b"signature=")),
-        ),
+        "missing_signature": without_field("signature"),
         "signature_not_base64": raw_change("signature", "@@@"),
         "unknown_cert_id_resigned": lambda ctx: _form_with(ctx, certId="69042905377"),
         # the sandbox sends 5.1.0 with signPubKeyCert: without it and certId no key is named
@@ -553,20 +571,11 @@ def unionpay_cases() -> dict[str, Case]:
         "currency_settle_usd_resigned": lambda ctx: _form_with(ctx, settleCurrencyCode="840"),
         "unsupported_status_in_process": lambda ctx: _request(ctx.extra(respCode="05")),
         "unsupported_txn_type_resigned": lambda ctx: _form_with(ctx, txnType="72"),
-        "encoding_latin1_resigned": lambda ctx: (
-            _request(ctx.genuine())[0],
-            _replace_value(ctx.genuine().body, "encoding", "ISO-8859-1"),
-        ),
-        "encoding_missing": lambda ctx: (
-            _request(ctx.genuine())[0],
-            b"&".join(s for s in ctx.genuine().body.split(b"&") if not s.startswith(b"encoding=")),
-        ),
+        "encoding_latin1_resigned": raw_change("encoding", "ISO-8859-1"),
+        "encoding_missing": without_field("encoding"),
         "amount_yuan_resigned": lambda ctx: _form_with(ctx, txnAmt="234.56"),
         "missing_order_id_resigned": lambda ctx: _form_with(ctx, orderId=None),
-        "duplicate_field": lambda ctx: (
-            _request(ctx.genuine())[0],
-            ctx.genuine().body + b"&merId=777290058000000",
-        ),
+        "duplicate_field": appended(b"&merId=777290058000000"),
         "signed_by_merchant_key": lambda ctx: unionpay_form(
             ctx, _form_fields(ctx), key=ctx.merchant_key
         ),
@@ -574,20 +583,10 @@ def unionpay_cases() -> dict[str, Case]:
 
 
 def allinpay_cases() -> dict[str, Case]:
-    def raw_change(name: str, value: str) -> Case:
-        def case(ctx: Ctx) -> Request:
-            headers, body = _request(ctx.genuine())
-            return headers, _replace_value(body, name, value)
-
-        return case
-
     return {
         "replayed_with_changed_body": raw_change("trxamt", "1"),
         "replayed_with_other_order": raw_change("cusorderid", "PREPLAY0000000000000000000"),
-        "missing_sign": lambda ctx: (
-            _request(ctx.genuine())[0],
-            b"&".join(s for s in ctx.genuine().body.split(b"&") if not s.startswith(b"sign=")),
-        ),
+        "missing_sign": without_field("sign"),
         "sign_not_base64": raw_change("sign", "!!!"),
         "signtype_md5": raw_change("signtype", "MD5"),
         "signtype_sm2": raw_change("signtype", "SM2"),
@@ -601,10 +600,7 @@ def allinpay_cases() -> dict[str, Case]:
             _request(ctx.genuine())[0],
             _replace_value(ctx.genuine().body, "acct", "x").replace(b"acct=x", b"acct=%FF%FE"),
         ),
-        "duplicate_field": lambda ctx: (
-            _request(ctx.genuine())[0],
-            ctx.genuine().body + b"&trxamt=1",
-        ),
+        "duplicate_field": appended(b"&trxamt=1"),
         "signed_sha256_instead_of_sha1": lambda ctx: (
             _request(ctx.genuine())[0],
             _replace_value(
@@ -767,12 +763,7 @@ async def test_genuine_notification_settles_the_payment_once(
 ) -> None:
     created = await harness.paying(channel, AMOUNT_FEN, stage="firm")
     payment_id = created["payment_id"]
-    event = NotificationEvent(
-        out_trade_no=created["out_trade_no"],
-        channel_txn_id="4200009999202601011234567890",
-        amount_fen=AMOUNT_FEN,
-    )
-    signed = harness.sign(channel, event)
+    signed = harness.sign(channel, _paid_event(created, "4200009999202601011234567890"))
     first = await harness.notify(channel, dict(signed.headers), signed.body)
     assert (first.status_code, first.content) == SUCCESS[channel]
     again = [await harness.notify(channel, dict(signed.headers), signed.body) for _ in range(4)]
@@ -820,12 +811,7 @@ async def test_one_statement_event_is_a_valid_envelope_of_the_payment(harness: H
             "UPDATE payment.payments SET fee_fen = 7 WHERE payment_id = $1",
             uuid.UUID(payment_id),
         )
-    signed = harness.sign(
-        "wechatpay",
-        NotificationEvent(
-            out_trade_no=created["out_trade_no"], channel_txn_id="4200077", amount_fen=AMOUNT_FEN
-        ),
-    )
+    signed = harness.sign("wechatpay", _paid_event(created, "4200077"))
 
     answer = await harness.notify("wechatpay", dict(signed.headers), signed.body)
     assert answer.status_code == 204
@@ -859,12 +845,7 @@ async def test_one_statement_event_is_a_valid_envelope_of_the_payment(harness: H
 
 async def test_ten_identical_notifications_at_the_same_moment(harness: Harness) -> None:
     created = await harness.paying("wechatpay", AMOUNT_FEN)
-    event = NotificationEvent(
-        out_trade_no=created["out_trade_no"],
-        channel_txn_id="4200000000000000000000000001",
-        amount_fen=AMOUNT_FEN,
-    )
-    signed = harness.sign("wechatpay", event)
+    signed = harness.sign("wechatpay", _paid_event(created, "4200000000000000000000000001"))
     answers = await asyncio.gather(
         *(harness.notify("wechatpay", dict(signed.headers), signed.body) for _ in range(10))
     )
@@ -878,14 +859,7 @@ async def _concurrent_distinct_notifications(harness: Harness) -> None:
     """Five payments, each notified three times, all at once: grouped settlement."""
     created = [await harness.paying("wechatpay", AMOUNT_FEN) for _ in range(5)]
     signed = [
-        harness.sign(
-            "wechatpay",
-            NotificationEvent(
-                out_trade_no=c["out_trade_no"],
-                channel_txn_id=f"42000000000000000000000000{i:02d}",
-                amount_fen=AMOUNT_FEN,
-            ),
-        )
+        harness.sign("wechatpay", _paid_event(c, f"42000000000000000000000000{i:02d}"))
         for i, c in enumerate(created)
     ]
     answers = await asyncio.gather(
@@ -932,24 +906,11 @@ async def test_failed_grouped_statement_falls_back_one_by_one(
 async def test_failed_notification_then_late_success_is_kept(harness: Harness) -> None:
     created = await harness.paying("alipay", AMOUNT_FEN)
     failed = harness.sign(
-        "alipay",
-        NotificationEvent(
-            out_trade_no=created["out_trade_no"],
-            channel_txn_id="2026010122001400001",
-            amount_fen=AMOUNT_FEN,
-            outcome=Outcome.FAILED,
-        ),
+        "alipay", _paid_event(created, "2026010122001400001", outcome=Outcome.FAILED)
     )
     assert (await harness.notify("alipay", dict(failed.headers), failed.body)).content == b"success"
     assert (await harness.payment(created["payment_id"]))["status"] == "failed"
-    paid = harness.sign(
-        "alipay",
-        NotificationEvent(
-            out_trade_no=created["out_trade_no"],
-            channel_txn_id="2026010122001400001",
-            amount_fen=AMOUNT_FEN,
-        ),
-    )
+    paid = harness.sign("alipay", _paid_event(created, "2026010122001400001"))
     assert (await harness.notify("alipay", dict(paid.headers), paid.body)).content == b"success"
     assert (await harness.payment(created["payment_id"]))["status"] == "succeeded"
     outcomes = [e["outcome"] for e in await harness.callbacks_events(created["payment_id"])]
@@ -962,14 +923,7 @@ async def test_failed_notification_then_late_success_is_kept(harness: Harness) -
 
 async def test_callback_metrics_count_results(harness: Harness) -> None:
     created = await harness.paying("lakala", AMOUNT_FEN)
-    signed = harness.sign(
-        "lakala",
-        NotificationEvent(
-            out_trade_no=created["out_trade_no"],
-            channel_txn_id="LKL0000000000000000001",
-            amount_fen=AMOUNT_FEN,
-        ),
-    )
+    signed = harness.sign("lakala", _paid_event(created, "LKL0000000000000000001"))
     await harness.notify("lakala", dict(signed.headers), signed.body)
     await harness.notify("lakala", dict(signed.headers), signed.body)
     await harness.notify("lakala", dict(signed.headers), signed.body + b" ")
