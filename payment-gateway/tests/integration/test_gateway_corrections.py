@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
-from payment_gateway.adapters.tables import payment_corrections, refunds
+from payment_gateway.adapters.tables import payment_corrections
 from payment_gateway.testing.harness import Harness, auth
 from payment_gateway.testing.notifications import NotificationEvent
 
@@ -211,12 +211,7 @@ async def _refund_settled(h: Harness, payment_id: str, amount_fen: int) -> dict[
     refund = await _refund_sent(h, payment_id, amount_fen)
     h.sandbox.settle_refund("wechatpay", refund["out_refund_no"])
     for _ in range(10):
-        async with h.gw.sessions() as session, session.begin():
-            await session.execute(
-                sa.update(refunds)
-                .where(refunds.c.refund_id == uuid.UUID(refund["refund_id"]))
-                .values(next_query_at=sa.func.now() - sa.text("interval '1 second'"))
-            )
+        await h.make_refund_due(refund["refund_id"])
         await h.scheduler().run_once()
         refund = await _get_refund(h, refund["refund_id"])
         if refund["status"] == "succeeded":

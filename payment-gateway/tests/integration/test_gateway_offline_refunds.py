@@ -375,12 +375,7 @@ async def test_a_refund_no_channel_can_send_is_queued_by_the_scheduler(harness: 
         refund = new_refund(payment, 3_000, "goodwill", now=h.gw.now(), actor="finance")
         await uow.refunds.add(refund, now=h.gw.now())
         await uow.commit()
-    async with h.gw.sessions() as session, session.begin():
-        await session.execute(
-            sa.update(refunds)
-            .where(refunds.c.refund_id == refund.refund_id)
-            .values(next_query_at=sa.func.now() - sa.text("interval '1 second'"))
-        )
+    await h.make_refund_due(refund.refund_id)
     await h.scheduler().run_once()
     async with h.gw.sessions() as session:
         status = await session.scalar(

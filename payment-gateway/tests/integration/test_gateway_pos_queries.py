@@ -18,7 +18,7 @@ from channel_sandbox.channels.base import NotificationEvent
 from channel_sandbox.store import PayState
 from otd_shared.events import RefundRequested, new_envelope
 from payment_gateway.adapters.offline_tables import offline_refunds
-from payment_gateway.adapters.tables import payments, refunds
+from payment_gateway.adapters.tables import refunds
 from payment_gateway.domain.refund import RefundStatus
 from payment_gateway.service_layer import offline_refunds as offline_refunds_service
 from payment_gateway.service_layer.refunds import record_requested_refund
@@ -54,19 +54,6 @@ async def _reserve(h: Harness, channel: str) -> dict[str, Any]:
     return {**charge.json(), "terminal_id": terminal}
 
 
-async def _row(h: Harness, payment_id: str) -> Any:
-    async with h.gw.sessions() as session:
-        return (
-            (
-                await session.execute(
-                    sa.select(payments).where(payments.c.payment_id == uuid.UUID(payment_id))
-                )
-            )
-            .mappings()
-            .one()
-        )
-
-
 async def _run_until_settled(h: Harness, payment_id: str) -> None:
     """Query until a final status (a query that times out under load is simply unknown)."""
     for _ in range(20):
@@ -89,7 +76,7 @@ async def test_reservation_is_queried_on_the_online_schedule(
 ) -> None:
     async with make_harness(active_query_delay_s=30) as h:
         reserved = await _reserve(h, channel)
-        row = await _row(h, reserved["payment_id"])
+        row = await h.payment_row(reserved["payment_id"])
         delay = row["next_query_at"] - row["created_at"]
         assert timedelta(seconds=29) < delay < timedelta(seconds=31)
 
@@ -131,7 +118,7 @@ async def test_not_swiped_yet_is_asked_again_later(harness: Harness, channel: st
     reserved = await _reserve(h, channel)
     await h.make_due(reserved["payment_id"])
     await h.scheduler().run_once()
-    row = await _row(h, reserved["payment_id"])
+    row = await h.payment_row(reserved["payment_id"])
     assert row["status"] == "paying"
     assert row["query_attempts"] == 1
     assert row["next_query_at"] is not None
@@ -169,7 +156,7 @@ async def test_badly_signed_or_other_amount_answers_settle_nothing(
     for _ in range(20):  # a query that times out under load is unknown: ask again
         await h.make_due(other["payment_id"])
         await h.scheduler().run_once()
-        row = await _row(h, other["payment_id"])
+        row = await h.payment_row(other["payment_id"])
         if row["failure_code"]:
             break
     assert (row["status"], row["failure_code"], row["next_query_at"]) == (
@@ -216,12 +203,7 @@ async def _refund_row(h: Harness, refund_id: str) -> Any:
 
 async def _refund_until(h: Harness, refund_id: str, status: str) -> Any:
     for _ in range(20):
-        async with h.gw.sessions() as session, session.begin():
-            await session.execute(
-                sa.update(refunds)
-                .where(refunds.c.refund_id == uuid.UUID(refund_id))
-                .values(next_query_at=sa.func.now() - sa.text("interval '1 second'"))
-            )
+        await h.make_refund_due(refund_id)
         await h.scheduler().run_once()
         row = await _refund_row(h, refund_id)
         if row["status"] == status:
@@ -235,7 +217,7 @@ async def _billing_asks_back(
     """Billing's RefundRequested of 88.00 CNY on the reserved payment, recorded as consumed."""
     envelope = new_envelope(
         RefundRequested(
-            order_id=str((await _row(h, reserved["payment_id"]))["order_id"]),
+            order_id=str((await h.payment_row(reserved["payment_id"]))["order_id"]),
             billing_id=reserved["billing_id"],
             refund_request_id=f"{reserved['billing_id']}-{request_no}",
             amount_fen=8_800,
@@ -389,4 +371,4 @@ async def test_a_queued_refund_the_acquirers_query_reports_refunded_is_closed_no
         e for e in await h.callbacks_events(reserved["payment_id"]) if e["outcome"] == "refunded"
     ]
     assert [(e["refund_id"], e["payout_via"]) for e in refunded] == [(str(refund.refund_id), None)]
-    assert (await _row(h, reserved["payment_id"]))["refunded_fen"] == 8_800
+    assert (await h.payment_row(reserved["payment_id"]))["refunded_fen"] == 8_800

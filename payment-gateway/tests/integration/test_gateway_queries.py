@@ -19,23 +19,10 @@ from payment_gateway.testing.notifications import NotificationEvent
 pytestmark = pytest.mark.integration
 
 
-async def _row(h: Harness, payment_id: str) -> Any:
-    async with h.gw.sessions() as session:
-        return (
-            (
-                await session.execute(
-                    sa.select(payments).where(payments.c.payment_id == uuid.UUID(payment_id))
-                )
-            )
-            .mappings()
-            .one()
-        )
-
-
 async def test_paying_payment_is_queried_after_the_named_delay(make_harness: Any) -> None:
     async with make_harness(active_query_delay_s=30) as h:
         created = await h.paying("wechatpay", 7_000)
-        row = await _row(h, created["payment_id"])
+        row = await h.payment_row(created["payment_id"])
         delay = row["next_query_at"] - row["created_at"]
         assert timedelta(seconds=29) < delay < timedelta(seconds=31)
         assert (
@@ -97,7 +84,7 @@ async def test_pending_is_queried_again_with_back_off(harness: Harness) -> None:
     for _ in range(3):
         await harness.make_due(created["payment_id"])
         await harness.scheduler().run_once()
-        row = await _row(harness, created["payment_id"])
+        row = await harness.payment_row(created["payment_id"])
         assert row["status"] == "paying"
         gaps.append((row["next_query_at"] - row["updated_at"]).total_seconds())
     assert gaps == pytest.approx([0.05, 0.1, 0.2])
@@ -189,7 +176,7 @@ async def test_attempts_are_bounded_then_left_to_reconciliation(make_harness: An
         for _ in range(2):
             await h.make_due(created["payment_id"])
             await h.scheduler().run_once()
-        row = await _row(h, created["payment_id"])
+        row = await h.payment_row(created["payment_id"])
         assert row["status"] == "paying"
         assert row["next_query_at"] is None
 

@@ -81,17 +81,8 @@ async def test_partial_then_full_wechat_refund_confirmed_by_notification(harness
 
 
 async def _query_refund(h: Harness, refund_id: str) -> None:
-    import sqlalchemy as sa
-
-    from payment_gateway.adapters.tables import refunds
-
     for _ in range(10):
-        async with h.gw.sessions() as session, session.begin():
-            await session.execute(
-                sa.update(refunds)
-                .where(refunds.c.refund_id == uuid.UUID(refund_id))
-                .values(next_query_at=sa.func.now() - sa.text("interval '1 second'"))
-            )
+        await h.make_refund_due(refund_id)
         await h.scheduler().run_once()
         if (await _refund_status(h, refund_id))["status"] == "succeeded":
             return

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from channel_sandbox.testing import SandboxHandle
 from otd_shared.events import BillingDue, new_envelope
-from payment_gateway.adapters.tables import callback_requests, payments
+from payment_gateway.adapters.tables import callback_requests, payments, refunds
 from payment_gateway.bootstrap import GatewayRuntime
 from payment_gateway.service_layer.context import Gateway
 from payment_gateway.service_layer.event_handlers import on_billing_due
@@ -188,6 +188,12 @@ class Harness:
         async with self.gw.sessions() as session:
             return list((await session.execute(query)).mappings())
 
+    async def payment_row(self, payment_id: str) -> sa.RowMapping:
+        """The payment's row as stored."""
+        query = sa.select(payments).where(payments.c.payment_id == uuid.UUID(payment_id))
+        async with self.gw.sessions() as session:
+            return (await session.execute(query)).mappings().one()
+
     async def status_of(self, payment_id: str) -> str:
         async with self.gw.sessions() as session:
             value = await session.scalar(
@@ -201,6 +207,15 @@ class Harness:
             await session.execute(
                 sa.update(payments)
                 .where(payments.c.payment_id == uuid.UUID(payment_id))
+                .values(next_query_at=sa.func.now() - sa.text("interval '1 second'"))
+            )
+
+    async def make_refund_due(self, refund_id: str | uuid.UUID) -> None:
+        """Make the refund's active query due now."""
+        async with self.gw.sessions() as session, session.begin():
+            await session.execute(
+                sa.update(refunds)
+                .where(refunds.c.refund_id == uuid.UUID(str(refund_id)))
                 .values(next_query_at=sa.func.now() - sa.text("interval '1 second'"))
             )
 
