@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
 from payment_gateway.adapters.tables import payment_corrections
 from payment_gateway.testing.harness import Harness, auth
-from payment_gateway.testing.notifications import NotificationEvent
+from payment_gateway.testing.notifications import refunded_event
 
 pytestmark = pytest.mark.integration
 
@@ -296,13 +295,10 @@ async def test_a_processing_refund_is_found_by_its_number_and_completed(harness:
     sim_refund = harness.sandbox.settle_refund("wechatpay", refund["out_refund_no"])
     signed = harness.sign(
         "wechatpay",
-        NotificationEvent(
-            kind=NotificationKind.REFUND, outcome=Outcome.REFUNDED,
-            out_trade_no=paid["out_trade_no"], channel_txn_id=paid["channel_txn_id"],
-            amount_fen=10_000, out_refund_no=refund["out_refund_no"],
-            channel_refund_id=sim_refund.refund_id, refund_amount_fen=3_000,
+        refunded_event(
+            paid, refund, channel_refund_id=sim_refund.refund_id, refund_amount_fen=3_000
         ),
-    )  # fmt: skip
+    )
     answer = await harness.notify("wechatpay", dict(signed.headers), signed.body)
     assert answer.status_code == 204, answer.text
     assert (await harness.payment(paid["payment_id"]))["refunded_fen"] == 3_000
