@@ -234,10 +234,27 @@ class OutboxWriter:
         }
 
 
-_NOTIFY_PUBLISHED = sa.text(
-    "SELECT pg_notify(:channel, topic) FROM unnest(CAST(:topics AS text[])) topic"
-)
-"""Sent at the relay batch's commit: wakes the consumers of those topics (PublishedWakeups)."""
+def _unsent_sql(table: sa.Table) -> sa.TextClause:
+    """The relay's advisory lock and, when it got it, the oldest unsent rows: always one row
+    (``locked``; ``id`` null when nothing is unsent)."""
+    return sa.text(
+        f"""SELECT l.locked, o.id, o.topic, o.partition_key, o.body
+FROM (SELECT pg_try_advisory_xact_lock(:lock_key) AS locked) l
+LEFT JOIN LATERAL (SELECT id, topic, partition_key, body FROM {table.fullname}
+                   WHERE published_at IS NULL ORDER BY id LIMIT :limit) o ON l.locked
+ORDER BY o.id"""  # noqa: S608  (our own table name)
+    )
+
+
+def _published_sql(table: sa.Table) -> sa.TextClause:
+    """Mark the sent rows published and NOTIFY each of their topics once (delivered at the
+    batch's commit: wakes the consumers of those topics, PublishedWakeups)."""
+    return sa.text(
+        f"""WITH marked AS (
+    UPDATE {table.fullname} SET published_at = now(), attempts = attempts + 1
+    WHERE id = ANY(CAST(:ids AS bigint[])) RETURNING topic)
+SELECT pg_notify(:channel, topic) FROM (SELECT DISTINCT topic FROM marked) t"""  # noqa: S608
+    )
 
 
 class OutboxRelay:
@@ -269,6 +286,8 @@ class OutboxRelay:
         self._coalesce_s = coalesce_ms / 1000
         self._checks = list(checks)
         self._lock_key = relay_lock_key(table)
+        self._unsent_sql = _unsent_sql(table)
+        self._published_sql = _published_sql(table)
         self._wakeups = (
             OutboxWakeups(listen_dsn(engine), notify_channel(table.schema)) if listen else None
         )
@@ -320,12 +339,18 @@ class OutboxRelay:
                 log.exception("relay check failed")
 
     async def publish_batch(self) -> int:
-        """Publish one batch; returns how many rows were marked sent."""
+        """Publish one batch; returns how many rows were marked sent. Two statements: the
+        relay's advisory lock with the unsent rows, then the marks with the consumers'
+        NOTIFY (which PostgreSQL sends at the commit)."""
         async with self._engine.connect() as conn, conn.begin():
-            locked = await conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(self._lock_key)))
-            if not locked:
+            found = (
+                await conn.execute(
+                    self._unsent_sql, {"lock_key": self._lock_key, "limit": self._batch_size}
+                )
+            ).all()
+            if not found[0].locked:
                 return 0
-            rows = (await conn.execute(self._unsent_query())).all()
+            rows = [r for r in found if r.id is not None]
             if not rows:
                 self._metrics.outbox_backlog.set(0)
                 return 0
@@ -335,24 +360,11 @@ class OutboxRelay:
                 await self._record_failure([r.id for r in rows], exc)
                 raise
             await conn.execute(
-                sa.update(self._table)
-                .where(self._table.c.id.in_([r.id for r in rows]))
-                .values(published_at=sa.func.now(), attempts=self._table.c.attempts + 1)
+                self._published_sql, {"ids": [r.id for r in rows], "channel": PUBLISHED_CHANNEL}
             )
-            topics = sorted({r.topic for r in rows})
-            await conn.execute(_NOTIFY_PUBLISHED, {"channel": PUBLISHED_CHANNEL, "topics": topics})
         self._metrics.outbox_published.inc(len(rows))
         self._metrics.outbox_backlog.set(len(rows))
         return len(rows)
-
-    def _unsent_query(self) -> sa.Select[tuple[int, str, str, str]]:
-        t = self._table
-        return (
-            sa.select(t.c.id, t.c.topic, t.c.partition_key, t.c.body)
-            .where(t.c.published_at.is_(None))
-            .order_by(t.c.id)
-            .limit(self._batch_size)
-        )
 
     async def _record_failure(self, ids: Sequence[int], exc: Exception) -> None:
         # The transaction will roll back; record the failure in its own one.
