@@ -33,6 +33,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from benchmarks.billing import BATCH_EVENTS, _callbacks, _order_created, _paid, _record
 from benchmarks.common import BenchContext, Report
+from benchmarks.cpu_account import CLK_TCK, process_ticks
 from otd_shared.events import EventEnvelope, Topic, topic_for
 from otd_shared.events.topics import PARTITIONS_PER_TOPIC
 from otd_shared.infra import drop_database
@@ -46,7 +47,6 @@ SETTLED_S = 2.0  # the assignment must hold this long before the events go out
 DRAIN_TIMEOUT_S = 600.0
 POLL_S = 0.05
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 async def run(ctx: BenchContext) -> Report:
@@ -222,17 +222,12 @@ async def _server_cpu_s(url: str) -> float:
         )
     finally:
         await conn.close()
-    total = 0.0
-    for (pid,) in pids:
-        with contextlib.suppress(OSError):  # a backend that ended meanwhile
-            total += _process_cpu_s(pid)
-    return total
+    return sum(_process_cpu_s(pid) for (pid,) in pids)
 
 
 def _process_cpu_s(pid: int) -> float:
-    """utime + stime of one process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    """utime + stime of one process (0 once it is gone)."""
+    return process_ticks(pid) / CLK_TCK
 
 
 async def _stop(workers: Sequence[_Worker]) -> None:
