@@ -278,14 +278,11 @@ async def _target_of(
     line = await uow.adjustments.line_of(discrepancy["statement_id"], discrepancy["line_no"])
     if discrepancy["kind"] == "refund":
         return await _refund_target(uow, corrector, discrepancy, line)
-    return _Target(await _payment_of(uow, corrector, discrepancy, line), None, line)
+    return _Target(await _payment_of(corrector, discrepancy, line), None, line)
 
 
 async def _payment_of(
-    uow: ReconUnitOfWork,
-    corrector: PaymentCorrector,
-    discrepancy: dict[str, Any],
-    line: dict[str, Any] | None,
+    corrector: PaymentCorrector, discrepancy: dict[str, Any], line: dict[str, Any] | None
 ) -> str:
     """Our payment of a payment line: the paired record, else the gateway's payment with the
     line's trade number."""
