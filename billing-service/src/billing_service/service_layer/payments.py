@@ -67,10 +67,9 @@ Outcome = PaymentCallback | PaymentCorrectedEvent
 
 def outcome_of(callback: Outcome, at: datetime) -> PaymentOutcome:
     """The domain outcome of a callback (exhaustive over ``outcome``) or correction."""
+    callback = applied_form(callback)
     if isinstance(callback, PaymentCorrectedEvent):
-        if callback.refund_id and callback.delta_fen < 0:
-            return outcome_of(refund_of(callback), at)
-        if callback.refund_id:
+        if callback.refund_id:  # one that gives money back (applied_form)
             return _refund_reduced(callback, at)
         succeeded = callback.before_status == "succeeded"
         return PaymentCorrected(
@@ -246,6 +245,13 @@ class _Batch:
 def _callback(envelope: EventEnvelope) -> Outcome:
     callback = envelope.payload
     assert isinstance(callback, PaymentCallback | PaymentCorrectedEvent)
+    return applied_form(callback)
+
+
+def applied_form(callback: Outcome) -> Outcome:
+    """What billing applies: a refund correction that adds to a refund (the channel refunded
+    more, or completed it) as the refund it adds (``refund_of``); one that gives money back
+    (``delta_fen`` > 0) stays a correction (RefundReduced); anything else as it is."""
     if isinstance(callback, PaymentCorrectedEvent) and callback.refund_id:
         return callback if callback.delta_fen > 0 else refund_of(callback)
     return callback
