@@ -142,10 +142,6 @@ class WebhookRepository:
         )
         return found
 
-    async def record(self, delivery_id: int, result: AttemptResult, *, at: datetime) -> None:
-        """Record one attempt and move the delivery on (delivered, retry later, failed)."""
-        await self.record_many([(delivery_id, result, at)])
-
     async def record_many(self, attempts: Sequence[tuple[int, AttemptResult, datetime]]) -> None:
         """Record attempts (delivery id, result, when) and move each delivery on: one
         statement for the attempt rows and one for the deliveries, whatever their number."""
