@@ -25,7 +25,6 @@ import uuid
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from itertools import repeat
 from typing import Final, Generic, TypeVar
 
 from otd_shared.money import WIRE_AMOUNT_DIGITS_MAX
@@ -340,11 +339,6 @@ def copy_rows(
 def utc_text(instant: datetime) -> str:
     """A UTC instant as COPY text of a timestamptz."""
     return instant.isoformat()
-
-
-def constant(value: str, count: int) -> list[str]:
-    """A column of one value."""
-    return list(repeat(value, count))
 
 
 # What a plain CSV chunk must not contain for its rows to be split on commas as they are.
