@@ -99,6 +99,7 @@ async def run(ctx: BenchContext) -> Report:
             orders = await _open_orders(cluster, steady_n + burst_n)
             payments = await _seed_payments(database_url, orders)
             notes = _sign_all(cluster.keys_dir, payments)
+            traffic_before = await _event_traffic(database_url)
             steady = await _phase(
                 cluster, payments[:steady_n], notes[:steady_n], STEADY_RATE, "steady"
             )
@@ -106,8 +107,10 @@ async def run(ctx: BenchContext) -> Report:
                 cluster, payments[steady_n:], notes[steady_n:], BURST_RATE, "burst"
             )
             paid_rows = await _paid_intent_billings(database_url)
+            traffic = _traffic_since(traffic_before, await _event_traffic(database_url))
     _report_steady(report, steady, idle_rates)
     _report_burst(report, burst, paid_rows, steady_n + burst_n, idle_rates)
+    _report_traffic(report, traffic, steady_n + burst_n)
     return report
 
 
@@ -527,6 +530,34 @@ async def _paid_intent_billings(database_url: str) -> int:
         await conn.close()
 
 
+async def _event_traffic(database_url: str) -> dict[str, int]:
+    """Rows so far of every schema's outbox (by event type) and inbox (by consumer)."""
+    conn = await asyncpg.connect(_plain(database_url))
+    try:
+        schemas = [
+            r["table_schema"]
+            for r in await conn.fetch(
+                "SELECT table_schema FROM information_schema.tables WHERE table_name = 'outbox'"
+            )
+        ]
+        counts: dict[str, int] = {}
+        for schema in schemas:
+            for table, column in (("outbox", "event_type"), ("inbox", "consumer")):
+                rows = await conn.fetch(
+                    f"SELECT {column} AS k, count(*) AS n FROM {schema}.{table} GROUP BY 1"  # noqa: S608
+                )
+                counts |= {f"{schema} {table} {r['k']}": int(r["n"]) for r in rows}
+        return counts
+    finally:
+        await conn.close()
+
+
+def _traffic_since(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """What the notifications added (retention deletes nothing within a run)."""
+    grown = {k: n - before.get(k, 0) for k, n in after.items()}
+    return {k: n for k, n in sorted(grown.items()) if n > 0}
+
+
 def _plain(database_url: str) -> str:
     return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
@@ -589,3 +620,13 @@ def _report_burst(
     report.figure("burst: notification → PAID p99", percentile(p.paid_s, 0.99), "s")
     report.figure("intent billings PAID in billing's table", float(paid_rows), "", f"of {total}")
     _report_cpu(report, "burst", p, idle_rates)
+
+
+def _report_traffic(report: Report, traffic: dict[str, int], notifications: int) -> None:
+    """Events written (outbox) and consumed (inbox) per notification, steady and burst."""
+    per = max(notifications, 1)
+    published = sum(n for k, n in traffic.items() if " outbox " in k)
+    consumed = sum(n for k, n in traffic.items() if " inbox " in k)
+    report.figure("events published per notification (outbox rows)", published / per, "")
+    report.figure("events consumed per notification (inbox rows)", consumed / per, "")
+    report.lines += [f"    {key:60} {n / per:6.2f}" for key, n in traffic.items()]

@@ -29,9 +29,16 @@ class ServiceSettings(BaseSettings):
     )
     db_pool_pre_ping: bool = Field(
         default=True,
-        description="Ping each pooled connection at checkout (BEGIN; ; ROLLBACK with asyncpg: "
-        "three round trips). A latency-bound service may turn it off and rely on the pool "
-        "invalidating itself after a disconnect error.",
+        description="Ping a pooled connection at checkout when it sat idle in the pool for "
+        "db_pool_ping_idle_s or longer (BEGIN; ; ROLLBACK with asyncpg: three round trips). "
+        "Off: rely on the pool invalidating itself after a disconnect error.",
+    )
+    db_pool_ping_idle_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=3600,
+        description="How long a pooled connection sits idle before its checkout pings it "
+        "(0: every checkout).",
     )
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_topic_prefix: str = ""
