@@ -82,6 +82,7 @@ billings = sa.Table(
     sa.UniqueConstraint(
         "order_id", "stage", "installment_no", name="uq_billings_order_stage_installment"
     ),
+    sa.Index("ix_billings_fund_order_id", "fund_order_id"),
 )
 
 billing_payments = sa.Table(
@@ -176,6 +177,12 @@ webhook_deliveries = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", _ts, nullable=False),
     sa.Column("delivered_at", _ts),
+    sa.Index(
+        "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        "id",
+        postgresql_where=sa.text("status = 'pending'"),
+    ),
 )
 
 webhook_attempts = sa.Table(
