@@ -195,6 +195,47 @@ async def test_without_a_url_pushes_are_recorded_as_skipped(billing: BillingHarn
     assert (push["status"], push["last_error"]) == ("skipped", "no BILLING_WEBHOOK_URL configured")
 
 
+async def test_without_a_url_a_round_skips_every_due_push_in_one_statement(
+    billing: BillingHarness,
+) -> None:
+    """Each skipped push keeps its attempt row (when, why); three cost what one costs."""
+    orders = [await billing.open_order() for _ in range(4)]
+    statements: list[int] = []
+    for mine in (orders[:1], orders[1:]):
+        await _due_only(billing, mine)
+        counter = count_statements(billing.runtime.engine)
+        sent = await _send(billing, AppBackend(), datetime.now(UTC), billing_webhook_url=None)
+        statements.append(counter[0])
+        assert sent == len(mine)
+    pushes = [p for o in orders for p in await _deliveries(billing, o)]
+    skipped = [p for p in pushes if p["status"] == "skipped"]
+    assert len(skipped) == 4, pushes
+    assert {(p["attempts"], p["last_error"]) for p in skipped} == {
+        (1, "no BILLING_WEBHOOK_URL configured")
+    }
+    detail = await billing.http.get(
+        f"/v1/webhook-deliveries/{skipped[0]['delivery_id']}", headers=billing.auth("sre")
+    )
+    [attempt] = detail.json()["attempt_log"]
+    assert (attempt["status_code"], attempt["error"]) == (None, "no BILLING_WEBHOOK_URL configured")
+    assert statements[0] == statements[1], statements
+
+
+async def _due_only(billing: BillingHarness, order_ids: list[str]) -> None:
+    """Every pending push far in the future but those of ``order_ids``, due now."""
+    async with billing.runtime.sessions() as session, session.begin():
+        await session.execute(
+            sa.update(webhook_deliveries)
+            .where(webhook_deliveries.c.status == "pending")
+            .values(next_attempt_at=datetime(2999, 1, 1, tzinfo=UTC))
+        )
+        await session.execute(
+            sa.update(webhook_deliveries)
+            .where(webhook_deliveries.c.order_id.in_(order_ids))
+            .values(next_attempt_at=datetime(2000, 1, 1, tzinfo=UTC))
+        )
+
+
 async def test_reminders_follow_the_named_schedule_once_per_step(billing: BillingHarness) -> None:
     order_id = await billing.open_order()
     intent = (await billing.billings(order_id))["intent"]
@@ -246,17 +287,7 @@ async def test_a_claim_of_several_pushes_is_recorded_in_a_fixed_number_of_statem
     statements: list[int] = []
     for mine in (orders[:1], orders[1:]):
         count = len(mine)
-        async with billing.runtime.sessions() as session, session.begin():
-            await session.execute(
-                sa.update(webhook_deliveries)
-                .where(webhook_deliveries.c.status == "pending")
-                .values(next_attempt_at=datetime(2999, 1, 1, tzinfo=UTC))
-            )
-            await session.execute(
-                sa.update(webhook_deliveries)
-                .where(webhook_deliveries.c.order_id.in_(mine))
-                .values(next_attempt_at=datetime(2000, 1, 1, tzinfo=UTC))
-            )
+        await _due_only(billing, mine)
         counter = count_statements(billing.runtime.engine)
         backend = AppBackend(*([503] if count == 3 else []))  # the first of three fails
         sent = await _send(billing, backend, datetime.now(UTC))

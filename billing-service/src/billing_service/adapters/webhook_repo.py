@@ -67,7 +67,6 @@ class AttemptResult:
     duration_ms: int
     url: str | None
     retry_at: datetime | None
-    skipped: bool = False
 
 
 def webhook_body(envelope: EventEnvelope) -> str:
@@ -133,6 +132,49 @@ class WebhookRepository:
             .returning(*t.c)
         )
         return sorted((_delivery(r) for r in rows.mappings()), key=lambda d: d.id)
+
+    async def skip_due(self, *, now: datetime, limit: int, error: str) -> int:
+        """Move up to ``limit`` due pending deliveries to skipped, each with its attempt row
+        (no URL to push to), in one statement whatever their number; returns how many."""
+        d, a = webhook_deliveries, webhook_attempts
+        due = (
+            sa.select(d.c.id)
+            .where(d.c.status == PENDING, d.c.next_attempt_at <= now)
+            .order_by(d.c.next_attempt_at, d.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("due")
+        )
+        moved = (
+            sa.update(d)
+            .where(d.c.id.in_(sa.select(due.c.id)))
+            .values(
+                status=SKIPPED,
+                attempts=d.c.attempts + 1,
+                next_attempt_at=now,
+                last_status_code=None,
+                last_error=error[:MAX_ERROR_CHARS],
+            )
+            .returning(d.c.id)
+            .cte("moved")
+        )
+        attempt_rows = sa.select(
+            moved.c.id,
+            sa.literal(now, sa.DateTime(timezone=True)),
+            sa.null(),
+            sa.null(),
+            sa.literal(error[:MAX_ERROR_CHARS]),
+            sa.literal(0),
+        )
+        recorded = await self._session.execute(
+            sa.insert(a)
+            .from_select(
+                ["delivery_id", "attempted_at", "url", "status_code", "error", "duration_ms"],
+                attempt_rows,
+            )
+            .returning(a.c.delivery_id)
+        )
+        return len(recorded.all())
 
     async def next_due(self) -> datetime | None:
         """When the earliest pending delivery is due (None: nothing pending)."""
@@ -266,12 +308,10 @@ def _error_text(result: AttemptResult) -> str | None:
 
 
 def _moved_on(delivery_id: int, result: AttemptResult, at: datetime) -> dict[str, object]:
-    """The delivery's new state after one attempt: delivered, skipped (no URL), pending for
-    a retry, or failed for good."""
+    """The delivery's new state after one attempt: delivered, pending for a retry, or
+    failed for good (skipped ones are moved by ``skip_due``)."""
     if result.delivered:
         status, next_at = DELIVERED, at
-    elif result.skipped:
-        status, next_at = SKIPPED, at
     elif result.retry_at is not None:
         status, next_at = PENDING, result.retry_at
     else:

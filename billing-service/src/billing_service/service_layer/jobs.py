@@ -95,13 +95,16 @@ class WebhookSender:
         """Claim the due deliveries, post each once, record the claim's attempts in one
         transaction; returns how many. A sender that dies before that commit leaves the
         claimed rows to be posted again after the lease (pushes are at least once; the
-        receiver dedupes by ``X-OTD-Event-Id``), as one dying mid-post always did."""
+        receiver dedupes by ``X-OTD-Event-Id``), as one dying mid-post always did. Without a
+        URL (``make run``) the due deliveries are recorded as skipped in one statement."""
         s = self._settings
+        client = self._client(http)
+        if client is None:
+            return await self._skip_due(now)
         async with self._sessions() as session, session.begin():
             claimed = await WebhookRepository(session).claim(
                 now=now, limit=s.webhook_batch_size, lease_s=s.webhook_lease_s
             )
-        client = self._client(http)
         attempts: list[tuple[int, AttemptResult, datetime]] = []
         for delivery in claimed:
             result = await self._attempt(client, delivery, now=now)
@@ -112,6 +115,16 @@ class WebhookSender:
                 await WebhookRepository(session).record_many(attempts)
         return len(claimed)
 
+    async def _skip_due(self, now: datetime) -> int:
+        """Without a URL: the due deliveries recorded as skipped, one statement a round."""
+        async with self._sessions() as session, session.begin():
+            skipped = await WebhookRepository(session).skip_due(
+                now=now, limit=self._settings.webhook_batch_size, error=NO_URL
+            )
+        if skipped:
+            self._metrics.webhook_attempts.labels("skipped").inc(skipped)
+        return skipped
+
     def _client(self, http: httpx.AsyncClient) -> WebhookClient | None:
         s = self._settings
         if not s.billing_webhook_url or s.billing_webhook_secret is None:
@@ -120,13 +133,8 @@ class WebhookSender:
         return WebhookClient(http, s.billing_webhook_url, secret)
 
     async def _attempt(
-        self, client: WebhookClient | None, delivery: Delivery, *, now: datetime
+        self, client: WebhookClient, delivery: Delivery, *, now: datetime
     ) -> AttemptResult:
-        if client is None:
-            return AttemptResult(
-                delivered=False, status_code=None, error=NO_URL, duration_ms=0, url=None,
-                retry_at=None, skipped=True,
-            )  # fmt: skip
         posted = await client.post(
             body=delivery.body,
             event_id=str(delivery.event_id),
@@ -228,8 +236,6 @@ class ReminderJob:
 def _result_label(result: AttemptResult) -> str:
     if result.delivered:
         return "delivered"
-    if result.skipped:
-        return "skipped"
     return "retry" if result.retry_at is not None else "failed"
 
 
