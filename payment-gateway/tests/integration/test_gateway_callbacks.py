@@ -39,6 +39,7 @@ from channel_sandbox.testing import sign_notification
 from otd_shared.channel_wire import decode_form, dump_json_compact, rsa_sign_b64
 from otd_shared.events import PaymentCallback, decode_envelope
 from payment_gateway.adapters import notification_store
+from payment_gateway.adapters.callback_log import Verdict
 from payment_gateway.adapters.channels.contract import NotificationKind, Outcome
 from payment_gateway.adapters.channels.registry import REGISTRY
 from payment_gateway.adapters.channels.wechatpay import protocol as wechat
@@ -126,7 +127,7 @@ def _paid_event(created: dict[str, Any], channel_txn_id: str, **changes: Any) ->
     )
 
 
-def _request(signed: SignedNotification) -> Request:
+def _request(signed: SignedNotification) -> tuple[Headers, bytes]:
     return dict(signed.headers), signed.body
 
 
@@ -893,7 +894,7 @@ async def test_failed_grouped_statement_falls_back_one_by_one(
 
     async def broken_when_grouped(
         self: notification_store.NotificationStore, group: list[notification_store.Settlement]
-    ) -> list[str]:
+    ) -> list[Verdict]:
         if len(group) > 1:
             raise RuntimeError("grouped statement broken")
         return await execute(self, group)
@@ -958,7 +959,8 @@ async def test_concurrent_reads_are_grouped_and_each_gets_its_payment(harness: H
     async def counted(self: asyncpg.Connection, query: str, *args: object) -> list[object]:
         nonlocal statements
         statements += 1
-        return await fetch(self, query, *args)
+        rows: list[object] = await fetch(self, query, *args)
+        return rows
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(asyncpg.connection.Connection, "fetch", counted)
