@@ -191,6 +191,42 @@ class Running:
         await asyncio.gather(*self._tasks)
 
 
+async def test_events_of_one_transaction_go_into_the_outbox_in_one_statement_in_order(
+    harness: Harness,
+) -> None:
+    """Row ids follow the envelopes' order (the relay publishes by id), and 40 events are
+    one execution in PostgreSQL as one is (a statement trigger counts the executions: a
+    list of rows would be executed row by row)."""
+    outbox = harness.tables.outbox.fullname
+    schema = harness.tables.outbox.schema
+    async with harness.engine.begin() as conn:
+        for ddl in (
+            f'CREATE TABLE "{schema}".executions (n serial)',
+            f'CREATE FUNCTION "{schema}".count_execution() RETURNS trigger LANGUAGE plpgsql'
+            f' AS $$ BEGIN INSERT INTO "{schema}".executions DEFAULT VALUES; RETURN NULL;'
+            " END $$",
+            f"CREATE TRIGGER count_execution AFTER INSERT ON {outbox}"
+            f' FOR EACH STATEMENT EXECUTE FUNCTION "{schema}".count_execution()',
+        ):
+            await conn.execute(sa.text(ddl))
+    written = await harness.emit("order-one")
+    written += await harness.emit(*(f"order-{i}" for i in range(40)))
+    async with harness.engine.connect() as conn:
+        executions = await conn.scalar(
+            sa.text(f'SELECT count(*) FROM "{schema}".executions')  # noqa: S608  (test schema)
+        )
+        rows = (
+            await conn.execute(
+                sa.select(harness.tables.outbox.c.event_id, harness.tables.outbox.c.body).order_by(
+                    harness.tables.outbox.c.id
+                )
+            )
+        ).all()
+    assert executions == 2
+    assert [row.event_id for row in rows] == [e.event_id for e in written]
+    assert [row.body for row in rows] == [e.model_dump_json() for e in written]
+
+
 async def test_events_flow_once_and_redelivery_changes_nothing(
     harness: Harness, producer: EventProducer
 ) -> None:

@@ -22,7 +22,7 @@ import asyncio
 import logging
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
 import asyncpg  # type: ignore[import-untyped]
 import sqlalchemy as sa
@@ -197,6 +197,7 @@ class OutboxWriter:
         self._table = table
         self._producer = producer
         self._topic = topic_for(topic, topic_prefix)
+        self._insert_many = _insert_many_sql(table)
 
     def envelope(self, payload: EventPayload) -> EventEnvelope:
         """Wrap a payload with this service as producer and the current correlation id."""
@@ -207,17 +208,23 @@ class OutboxWriter:
     async def add(self, session: AsyncSession, *payloads: EventPayload) -> list[EventEnvelope]:
         """Write the events in the session's open transaction; returns their envelopes."""
         envelopes = [self.envelope(payload) for payload in payloads]
-        if envelopes:
-            await session.execute(sa.insert(self._table), [self._row(e) for e in envelopes])
+        await self.add_envelopes(session, envelopes)
         return envelopes
 
     async def add_envelopes(
         self, session: AsyncSession, envelopes: Sequence[EventEnvelope]
     ) -> None:
         """Write envelopes made with ``envelope`` (e.g. a batch's, each under its event's
-        correlation id) in one statement of the session's open transaction."""
-        if envelopes:
-            await session.execute(sa.insert(self._table), [self._row(e) for e in envelopes])
+        correlation id) in one statement of the session's open transaction, whatever their
+        number (arrays through ``unnest``: one execution and one trigger firing, where a
+        list of rows would be executed row by row)."""
+        if not envelopes:
+            return
+        rows = [self._row(e) for e in envelopes]
+        await session.execute(
+            self._insert_many,
+            {column: [row[column] for row in rows] for column in _OUTBOX_COLUMNS},
+        )
 
     def row(self, envelope: EventEnvelope) -> dict[str, object]:
         """The outbox row of an envelope, for a caller that inserts it in its own statement
@@ -232,6 +239,23 @@ class OutboxWriter:
             "partition_key": envelope.partition_key.decode(),
             "body": envelope.model_dump_json(),
         }
+
+
+_OUTBOX_COLUMNS: Final = ("event_id", "event_type", "topic", "partition_key", "body")
+
+
+def _insert_many_sql(table: sa.Table) -> sa.TextClause:
+    """Outbox rows from one array per column (``_OUTBOX_COLUMNS``), their ids given in
+    the arrays' order (the relay publishes by id: events of one order stay in order)."""
+    columns = ", ".join(_OUTBOX_COLUMNS)
+    return sa.text(
+        f"""INSERT INTO {table.fullname} ({columns})
+SELECT {columns}
+FROM unnest(CAST(:event_id AS uuid[]), CAST(:event_type AS text[]), CAST(:topic AS text[]),
+            CAST(:partition_key AS text[]), CAST(:body AS text[]))
+     WITH ORDINALITY AS u({columns}, n)
+ORDER BY n"""  # noqa: S608  (our own table name)
+    )
 
 
 def _unsent_sql(table: sa.Table) -> sa.TextClause:
