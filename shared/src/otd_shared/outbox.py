@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from otd_shared.events import EventEnvelope, EventPayload, Topic, new_envelope, topic_for
 from otd_shared.kafka import EventProducer
 from otd_shared.observability import ServiceMetrics, current_correlation_id
+from otd_shared.set_sql import arrays, insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,9 @@ def listen_dsn(engine: AsyncEngine) -> str:
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+_OUTBOX_COLUMNS: Final = ("event_id", "event_type", "topic", "partition_key", "body")
+
+
 class OutboxWriter:
     """Adds events to the outbox inside the caller's transaction."""
 
@@ -197,7 +201,7 @@ class OutboxWriter:
         self._table = table
         self._producer = producer
         self._topic = topic_for(topic, topic_prefix)
-        self._insert_many = _insert_many_sql(table)
+        self._insert_many = insert_rows(table, _OUTBOX_COLUMNS)  # ids in the envelopes' order
 
     def envelope(self, payload: EventPayload) -> EventEnvelope:
         """Wrap a payload with this service as producer and the current correlation id."""
@@ -221,10 +225,7 @@ class OutboxWriter:
         if not envelopes:
             return
         rows = [self._row(e) for e in envelopes]
-        await session.execute(
-            self._insert_many,
-            {column: [row[column] for row in rows] for column in _OUTBOX_COLUMNS},
-        )
+        await session.execute(self._insert_many, arrays(rows, _OUTBOX_COLUMNS))
 
     def row(self, envelope: EventEnvelope) -> dict[str, object]:
         """The outbox row of an envelope, for a caller that inserts it in its own statement
@@ -239,23 +240,6 @@ class OutboxWriter:
             "partition_key": envelope.partition_key.decode(),
             "body": envelope.model_dump_json(),
         }
-
-
-_OUTBOX_COLUMNS: Final = ("event_id", "event_type", "topic", "partition_key", "body")
-
-
-def _insert_many_sql(table: sa.Table) -> sa.TextClause:
-    """Outbox rows from one array per column (``_OUTBOX_COLUMNS``), their ids given in
-    the arrays' order (the relay publishes by id: events of one order stay in order)."""
-    columns = ", ".join(_OUTBOX_COLUMNS)
-    return sa.text(
-        f"""INSERT INTO {table.fullname} ({columns})
-SELECT {columns}
-FROM unnest(CAST(:event_id AS uuid[]), CAST(:event_type AS text[]), CAST(:topic AS text[]),
-            CAST(:partition_key AS text[]), CAST(:body AS text[]))
-     WITH ORDINALITY AS u({columns}, n)
-ORDER BY n"""  # noqa: S608  (our own table name)
-    )
 
 
 def _unsent_sql(table: sa.Table) -> sa.TextClause:

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_service.adapters.tables import webhook_attempts, webhook_deliveries
 from otd_shared.events import EventEnvelope
+from otd_shared.set_sql import arrays, insert_rows
 
 PENDING, DELIVERED, FAILED, SKIPPED = "pending", "delivered", "failed", "skipped"
 DELIVERY_STATUSES = (PENDING, DELIVERED, FAILED, SKIPPED)
@@ -111,8 +111,10 @@ class WebhookRepository:
             for e, at in items
         ]
         if rows:
+            columns = tuple(rows[0])
             await self._session.execute(
-                pg_insert(webhook_deliveries).on_conflict_do_nothing(), rows
+                insert_rows(webhook_deliveries, columns, suffix="ON CONFLICT DO NOTHING"),
+                arrays(rows, columns),
             )
 
     async def claim(self, *, now: datetime, limit: int, lease_s: float) -> list[Delivery]:
