@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from otd_shared.set_sql import arrays, insert_rows
 from recon_service.adapters.tables import internal_records
 
 
@@ -55,16 +56,7 @@ class ProjectionRepository:
         if not records:
             return
         rows = [_row(r) for r in fold_by_key(records)]
-        insert = pg_insert(internal_records)
-        changed = {k: insert.excluded[k] for k in rows[0] if k not in ("kind", "ref_id")}
-        await self._session.execute(  # rows as parameters: one compiled statement for any size
-            insert.on_conflict_do_update(
-                index_elements=[internal_records.c.kind, internal_records.c.ref_id],
-                set_={**changed, "updated_at": sa.func.now()},
-                where=internal_records.c.status != "succeeded",
-            ),
-            rows,
-        )
+        await self._session.execute(_UPSERT, arrays(rows, _RECORD_FIELDS))
 
     async def correct(self, record: InternalRecord) -> None:
         """A payment corrected to the channel's figure: its status, amount and channel id
@@ -93,6 +85,16 @@ def fold_by_key(records: Sequence[InternalRecord]) -> list[InternalRecord]:
 
 
 _RECORD_FIELDS: Final = tuple(f.name for f in fields(InternalRecord))
+
+
+_UPSERT: Final = insert_rows(
+    internal_records,
+    _RECORD_FIELDS,
+    suffix="ON CONFLICT (kind, ref_id) DO UPDATE SET "
+    + ", ".join(f"{k} = EXCLUDED.{k}" for k in _RECORD_FIELDS if k not in ("kind", "ref_id"))
+    + ", updated_at = now() WHERE internal_records.status <> 'succeeded'",
+)
+"""The records as arrays in one statement (one execution whatever their number)."""
 
 
 def _row(record: InternalRecord) -> dict[str, object]:
