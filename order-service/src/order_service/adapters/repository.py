@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +40,7 @@ from order_service.domain import (
     VehicleOrderStatus,
 )
 from otd_shared.errors import Conflict
+from otd_shared.set_sql import arrays, insert_rows
 
 SUB_ORDER_ENTITY = {
     "production": ProductionOrder.ENTITY,
@@ -412,8 +414,15 @@ class OrderRepository:
             }
             for order_id, e in entries
         ]
-        if rows:
-            await self._session.execute(sa.insert(order_history), rows)
+        if rows:  # in their order (history is read by id), one execution for all
+            await self._session.execute(_INSERT_HISTORY, arrays(rows, _HISTORY_COLUMNS))
+
+
+_HISTORY_COLUMNS: Final = (
+    "order_id", "sub_order_id", "kind", "entity", "entity_id", "from_status", "to_status",
+    "actor", "reason", "at",
+)  # fmt: skip
+_INSERT_HISTORY: Final = insert_rows(order_history, _HISTORY_COLUMNS)
 
 
 @dataclass
