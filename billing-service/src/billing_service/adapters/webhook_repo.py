@@ -120,13 +120,7 @@ class WebhookRepository:
     async def claim(self, *, now: datetime, limit: int, lease_s: float) -> list[Delivery]:
         """Take up to ``limit`` due pending deliveries for one lease."""
         t = webhook_deliveries
-        due = (
-            sa.select(t.c.id)
-            .where(t.c.status == PENDING, t.c.next_attempt_at <= now)
-            .order_by(t.c.next_attempt_at, t.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+        due = _due(now, limit)
         rows = await self._session.execute(
             sa.update(t)
             .where(t.c.id.in_(due.scalar_subquery()))
@@ -139,14 +133,7 @@ class WebhookRepository:
         """Move up to ``limit`` due pending deliveries to skipped, each with its attempt row
         (no URL to push to), in one statement whatever their number; returns how many."""
         d, a = webhook_deliveries, webhook_attempts
-        due = (
-            sa.select(d.c.id)
-            .where(d.c.status == PENDING, d.c.next_attempt_at <= now)
-            .order_by(d.c.next_attempt_at, d.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .cte("due")
-        )
+        due = _due(now, limit).cte("due")
         moved = (
             sa.update(d)
             .where(d.c.id.in_(sa.select(due.c.id)))
@@ -302,6 +289,18 @@ def _delivery(r: sa.RowMapping) -> Delivery:
         last_error=r["last_error"],
         created_at=r["created_at"],
         delivered_at=r["delivered_at"],
+    )
+
+
+def _due(now: datetime, limit: int) -> sa.Select[tuple[int]]:
+    """The ids of up to ``limit`` due pending deliveries, locked (others skip them)."""
+    t = webhook_deliveries
+    return (
+        sa.select(t.c.id)
+        .where(t.c.status == PENDING, t.c.next_attempt_at <= now)
+        .order_by(t.c.next_attempt_at, t.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
 
 
