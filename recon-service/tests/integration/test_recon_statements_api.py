@@ -316,3 +316,25 @@ async def test_a_keyless_row_of_any_source_is_refused_not_a_crash(
     else:  # a layout whose rows always carry a key of the channel's own (a receipt number…)
         assert response.json()["lines"] == 4
         assert await recon.scalar("SELECT count(*) FROM recon.statements") == statements_before + 1
+
+
+@pytest.mark.parametrize("path", ["bulk", "per-line"])
+@pytest.mark.parametrize("source", list(BULK_SOURCES))
+async def test_a_repeated_line_is_an_exception_at_upload_on_either_path(
+    recon, source: str, path: str
+) -> None:
+    """The load tells from the parsed keys whether two lines may be alike (and then asks the
+    server): a line given twice is found by either parser; a file without one has none."""
+    build, add_blank = BULK_SOURCES[source]
+    batch = txns(8, refunds=2)
+    for data, repeated in ((build(batch), False), (build([*batch, batch[3]]), True)):
+        content = add_blank(data) if path == "per-line" else data
+        loaded = await recon.upload(source, content, **UPLOAD_FORM.get(source, {}))
+        assert loaded.status_code == 201, loaded.text
+        listed = await recon.http.get(
+            "/v1/upload-exceptions",
+            params={"statement_id": loaded.json()["statement_id"]},
+            headers=recon.auth(),
+        )
+        codes = [e["code"] for e in listed.json()["items"]]
+        assert codes == (["duplicate_line"] if repeated else []), (source, path, codes)

@@ -222,6 +222,55 @@ class StatementRepository:
         return [LineRecord(**r._mapping) for r in rows], int(total or 0)
 
 
+# What lines must share to be duplicates: kind, ids and amount (``_SAME_KEY_SQL``).
+SAME_KEY_COLUMNS: Final = ("kind", "out_trade_no", "channel_txn_id", "out_refund_no", "amount_fen")
+_KEY_FROM: Final = STATEMENT_LINE_COLUMNS.index(SAME_KEY_COLUMNS[0])
+_KEY_FIELDS: Final = slice(_KEY_FROM, _KEY_FROM + len(SAME_KEY_COLUMNS))
+assert STATEMENT_LINE_COLUMNS[_KEY_FIELDS] == SAME_KEY_COLUMNS, "the key's columns are adjacent"
+SAME_KEYS_CAP: Final = 2_000_000
+"""Lines whose keys a load remembers (about 60 bytes each) to tell that no two are alike;
+past it the server's exact check decides."""
+
+
+class SameKeyWatch:
+    """Whether two lines of a load may share kind, ids and amount (what a duplicate line
+    needs), told as they are parsed, from the hashes of their keys: equal keys hash alike,
+    and unequal ones that collide only send the statement to the server's exact check, as
+    more than ``cap`` lines do. Almost no statement has two such lines, and then the
+    server's check (a grouping of every line: 1.3-1.8 s for a million) is not run."""
+
+    def __init__(self, cap: int = SAME_KEYS_CAP) -> None:
+        self._hashes: set[int] = set()
+        self._added = 0
+        self._cap = cap
+        self.maybe = False
+
+    def add_copy_text(self, text: bytes) -> None:
+        """The keys of COPY text rows (``STATEMENT_LINE_COLUMNS``, one row per line)."""
+        rows = text.split(b"\n")
+        if rows and not rows[-1]:
+            rows.pop()
+        self._add([hash(tuple(row.split(b"\t", _KEY_FIELDS.stop)[_KEY_FIELDS])) for row in rows])
+
+    def add_lines(self, lines: Sequence[StatementLine]) -> None:
+        """The keys of parsed lines."""
+        self._add([hash(_key(line)) for line in lines])
+
+    def _add(self, hashes: list[int]) -> None:
+        if self.maybe:
+            return
+        self._added += len(hashes)
+        self._hashes.update(hashes)
+        if len(self._hashes) < self._added or self._added > self._cap:
+            self.maybe = True
+            self._hashes = set()
+
+
+def _key(line: StatementLine) -> tuple[str, str | None, str | None, str | None, int]:
+    return (line.kind.value, line.out_trade_no, line.channel_txn_id, line.out_refund_no,
+            line.amount_fen)  # fmt: skip
+
+
 _SAME_KEY_SQL: Final = f"""
     SELECT l.kind, l.out_trade_no, l.channel_txn_id, l.out_refund_no, l.amount_fen
     FROM {SCHEMA}.statement_lines l WHERE l.statement_id = :statement_id
@@ -242,7 +291,7 @@ SELECT gen_random_uuid(), d.source, d.statement_date, d.statement_id, :filename,
 FROM (SELECT l.source, l.statement_date, l.statement_id, l.line_no,
              min(l.line_no) OVER (PARTITION BY l.kind, l.out_trade_no, l.channel_txn_id,
                                   l.out_refund_no, l.amount_fen, l.fee_fen, l.status,
-                                  l.occurred_at, l.refs) AS first_no
+                                  l.occurred_at, CAST(l.refs AS text)) AS first_no
       FROM {SCHEMA}.statement_lines l
       JOIN same_key k
         ON k.kind = l.kind AND k.amount_fen = l.amount_fen
@@ -260,8 +309,11 @@ class UploadExceptionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def record_duplicates(self, statement: StatementRecord) -> int:
-        """Every line identical to an earlier one of the statement; returns how many."""
+    async def record_duplicates(self, statement: StatementRecord, *, maybe: bool = True) -> int:
+        """Every line identical to an earlier one of the statement; returns how many.
+        ``maybe`` False (a ``SameKeyWatch`` saw no two lines alike) answers 0 at once."""
+        if not maybe:
+            return 0
         await self._session.execute(sa.text(f"SET LOCAL work_mem = '{DUPLICATES_WORK_MEM}'"))
         wanted = {"statement_id": statement.statement_id}
         if not await self._session.scalar(sa.text(ANY_SAME_KEY_SQL), wanted):

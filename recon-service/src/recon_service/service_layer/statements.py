@@ -6,17 +6,18 @@ one transaction, so a refused file leaves nothing behind. The same content of th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import AsyncGenerator, Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import islice
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, TypeVar
 
 from otd_shared.errors import DomainError
 from otd_shared.events import StatementLoaded
-from recon_service.adapters.statement_repo import StatementRecord
+from recon_service.adapters.statement_repo import SameKeyWatch, StatementRecord
 from recon_service.adapters.statements import (
     BulkBlock,
     ParseContext,
@@ -43,6 +44,7 @@ FILENAME_MAX_CHARS: Final = 255
 MESSAGE_MAX_CHARS: Final = 1000
 # What refuses an upload as a whole (kept as an exception at upload).
 REFUSALS: Final = (StatementFormatError, StatementTooLarge, StatementDateMissing)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +74,7 @@ class _Tally:
     payment_total_fen: int = 0
     refund_total_fen: int = 0
     fee_total_fen: int = 0
+    same_keys: SameKeyWatch = field(default_factory=SameKeyWatch)
 
     def add_block(self, block: BulkBlock) -> None:
         self.lines += block.lines
@@ -132,7 +135,7 @@ async def _load(
             _record(statement_id, upload, statement_date, sha256, size_bytes, tally)
         )
         if stored is not None:
-            await uow.upload_exceptions.record_duplicates(stored)
+            await uow.upload_exceptions.record_duplicates(stored, maybe=tally.same_keys.maybe)
             await uow.emit(_loaded_event(stored))
             await uow.commit()
             return LoadedStatement(stored, created=True)
@@ -163,22 +166,49 @@ async def _copy_lines(  # noqa: PLR0913  (one load's parts)
     bulk = bulk_parser(upload.source)
     if bulk is not None:
         tally = _Tally()
-        blocks = _bulk_blocks(bulk(upload.stream, statement_id, ctx), tally)
-        if await uow.statements.copy_bulk(blocks):
-            return ctx, tally
+        parsed = bulk(upload.stream, statement_id, ctx)
+        # Closed before the stream is read again: no parse is left running in a thread.
+        async with contextlib.aclosing(_bulk_blocks(parsed, tally)) as blocks:
+            if await uow.statements.copy_bulk(blocks):
+                return ctx, tally
         upload.stream.seek(0)
         ctx = replace(ctx, statement_date=upload.statement_date, deadline=ctx.deadline)
     tally = _Tally()
-    batches = _batches(parse_statement(upload.stream, ctx), batch_lines, tally)
-    await uow.statements.copy_lines(statement_id, batches)
+    lines = parse_statement(upload.stream, ctx)
+    async with contextlib.aclosing(_batches(lines, batch_lines, tally)) as batches:
+        await uow.statements.copy_lines(statement_id, batches)
     return ctx, tally
 
 
-async def _bulk_blocks(blocks: Iterator[BulkBlock], tally: _Tally) -> AsyncIterator[bytes]:
-    """Pull the bulk parser in a worker thread, one block at a time."""
-    while block := await asyncio.to_thread(next, blocks, None):
+async def _bulk_blocks(blocks: Iterator[BulkBlock], tally: _Tally) -> AsyncGenerator[bytes, None]:
+    """The bulk parser's COPY text, block by block (parsed ahead, see ``pulled_ahead``)."""
+
+    def pull() -> BulkBlock | None:
+        block = next(blocks, None)
+        if block is not None:
+            tally.same_keys.add_copy_text(block.text)
+        return block
+
+    async for block in pulled_ahead(pull):
         tally.add_block(block)
         yield block.text
+
+
+async def pulled_ahead(pull: Callable[[], T | None]) -> AsyncGenerator[T, None]:
+    """What ``pull`` answers until None, each pulled in a worker thread; the next one is
+    pulled while the caller handles this one, so parsing the next block runs beside the
+    server's COPY of this one (two cores, two processes). Closing the iterator waits for
+    the pull in flight: nothing reads the upload after it."""
+    pending = asyncio.ensure_future(asyncio.to_thread(pull))
+    try:
+        while (item := await pending) is not None:
+            pending = asyncio.ensure_future(asyncio.to_thread(pull))
+            yield item
+    finally:
+        if not pending.done():
+            await asyncio.wait([pending])
+        if not pending.cancelled():
+            pending.exception()  # retrieved: a parse error after the COPY ended says nothing
 
 
 async def _record_refusal(
@@ -216,16 +246,18 @@ def content_digest(stream: BinaryIO, max_bytes: int) -> tuple[int, str]:
 
 async def _batches(
     lines: Iterator[StatementLine], size: int, tally: _Tally
-) -> AsyncIterator[list[StatementLine]]:
-    """Pull the parser in a worker thread, one batch at a time (parsing is CPU and file I/O)."""
-    while batch := await asyncio.to_thread(_take, lines, size):
+) -> AsyncGenerator[list[StatementLine], None]:
+    """The per-line parser's lines, batch by batch (parsed ahead, see ``pulled_ahead``)."""
+
+    def pull() -> list[StatementLine] | None:
+        batch = list(islice(lines, size))
+        tally.same_keys.add_lines(batch)
+        return batch or None
+
+    async for batch in pulled_ahead(pull):
         for line in batch:
             tally.add(line)
         yield batch
-
-
-def _take(lines: Iterator[StatementLine], size: int) -> list[StatementLine]:
-    return list(islice(lines, size))
 
 
 def _record(

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
+from itertools import repeat
 from typing import BinaryIO, Final
 
 from recon_service.adapters.statements import wechatpay as ref
@@ -113,10 +114,6 @@ def _fee(text: str) -> int:
     return fee_fen(text, 0, "手续费")
 
 
-def _settled_piece(fen: int) -> str:
-    return json_piece("settled_fen", str(fen))
-
-
 def _fee_piece(text: str) -> str:
     return json_piece("fee_text", text)
 
@@ -145,7 +142,6 @@ class _Memos:
         self.amount = Memo(_amount)
         self.text = Memo(str)
         self.plain_refs = Memo(_plain_refs)
-        self.settled_piece = Memo(_settled_piece)
         self.fee_piece = Memo(_fee_piece)
         self.refund_id_piece = Memo(_refund_id_piece)
         self.rate_piece = Memo(_rate_piece)
@@ -181,7 +177,7 @@ def parse(stream: BinaryIO, statement_id: uuid.UUID, ctx: ParseContext) -> Itera
 
 def _rows(lines: list[str]) -> tuple[list[str], list[str] | None]:
     """The detail rows at the start of a chunk and, once a line is not one, the rest."""
-    if all(line.startswith("`") for line in lines):
+    if all(map(str.startswith, lines, repeat("`"))):
         return lines, None
     end = next(i for i, line in enumerate(lines) if not line.startswith("`"))
     return lines[:end], lines[end:]
@@ -273,11 +269,17 @@ class _Block:
     def _kinds(
         self, out_refunds: list[str], m: _Memos
     ) -> tuple[Sequence[str], Sequence[str], Sequence[bool]]:
-        """Kind, status and whether a refund, per row (the reference's rule)."""
-        keys = zip(self.col("交易状态"), self.col("退款状态"), map(bool, out_refunds), strict=True)
-        found = m.kind_status(list(keys))
-        kinds, statuses, is_refund = zip(*found, strict=True)
-        return kinds, statuses, is_refund
+        """Kind, status and whether a refund, per row (the reference's rule); a block whose
+        rows all have one state, refund state and refund number presence (a day of payments)
+        is converted once."""
+        states, refund_states = self.col("交易状态"), self.col("退款状态")
+        has_refund_no = list(map(bool, out_refunds))
+        if _uniform(states) and _uniform(refund_states) and _uniform(has_refund_no):
+            first = (states[0], refund_states[0], has_refund_no[0])
+            kind, status, refund = m.kind_status([first])[0]
+            return [kind] * self.count, [status] * self.count, [refund] * self.count
+        found = m.kind_status(list(zip(states, refund_states, has_refund_no, strict=True)))
+        return [f[0] for f in found], [f[1] for f in found], [f[2] for f in found]
 
     def _amounts(self, is_refund: Sequence[bool], refunded: list[int], m: _Memos) -> list[int]:
         """The reference's amount of each row (``_amount``); columns written the plain way
@@ -315,16 +317,22 @@ class _Block:
         if not (json_safe(fee_texts) and json_safe(refund_ids)):
             raise Fallback("refs need JSON escapes")
         plain = [self.col(name) for _, name in _PLAIN_REFS]
-        if all(len(set(c)) == 1 for c in plain):
+        if all(map(_uniform, plain)):
             heads = [m.plain_refs([tuple(c[0] for c in plain)])[0]] * self.count
         else:
             heads = m.plain_refs(list(zip(*plain, strict=True)))
         rates = self.col("费率")
         if not json_safe(rates):
             raise Fallback("refs need JSON escapes")
-        rows = zip(heads, m.refund_id_piece(refund_ids), m.settled_piece(settled),
+        settled_pieces = [f'"settled_fen":"{fen}"' for fen in settled]  # json_piece's, never empty
+        rows = zip(heads, m.refund_id_piece(refund_ids), settled_pieces,
                    m.fee_piece(fee_texts), m.rate_piece(rates), strict=True)  # fmt: skip
         return list(map("{%s%s%s,%s%s}".__mod__, rows))
+
+
+def _uniform(values: Sequence[object]) -> bool:
+    """Whether every value is the first one (True for none)."""
+    return not values or values.count(values[0]) == len(values)
 
 
 def _ids(values: list[str]) -> list[str]:
