@@ -222,11 +222,6 @@ class StatementRepository:
         return [LineRecord(**r._mapping) for r in rows], int(total or 0)
 
 
-# What lines must share to be duplicates: kind, ids and amount (``_SAME_KEY_SQL``).
-SAME_KEY_COLUMNS: Final = ("kind", "out_trade_no", "channel_txn_id", "out_refund_no", "amount_fen")
-_KEY_FROM: Final = STATEMENT_LINE_COLUMNS.index(SAME_KEY_COLUMNS[0])
-_KEY_FIELDS: Final = slice(_KEY_FROM, _KEY_FROM + len(SAME_KEY_COLUMNS))
-assert STATEMENT_LINE_COLUMNS[_KEY_FIELDS] == SAME_KEY_COLUMNS, "the key's columns are adjacent"
 SAME_KEYS_CAP: Final = 2_000_000
 """Lines whose keys a load remembers (about 60 bytes each) to tell that no two are alike;
 past it the server's exact check decides."""
@@ -234,10 +229,11 @@ past it the server's exact check decides."""
 
 class SameKeyWatch:
     """Whether two lines of a load may share kind, ids and amount (what a duplicate line
-    needs), told as they are parsed, from the hashes of their keys: equal keys hash alike,
-    and unequal ones that collide only send the statement to the server's exact check, as
-    more than ``cap`` lines do. Almost no statement has two such lines, and then the
-    server's check (a grouping of every line: 1.3-1.8 s for a million) is not run."""
+    needs: ``_SAME_KEY_SQL``), told as they are parsed, from the hashes of their keys:
+    equal keys hash alike, and unequal ones that collide only send the statement to the
+    server's exact check, as more than ``cap`` lines do. Almost no statement has two such
+    lines, and then the server's check (a grouping of every line: 1.3-1.8 s for a million)
+    is not run."""
 
     def __init__(self, cap: int = SAME_KEYS_CAP) -> None:
         self._hashes: set[int] = set()
@@ -245,25 +241,19 @@ class SameKeyWatch:
         self._cap = cap
         self.maybe = False
 
-    def add_copy_text(self, text: bytes) -> None:
-        """The keys of COPY text rows (``STATEMENT_LINE_COLUMNS``, one row per line)."""
-        rows = text.split(b"\n")
-        if rows and not rows[-1]:
-            rows.pop()
-        self._add([hash(tuple(row.split(b"\t", _KEY_FIELDS.stop)[_KEY_FIELDS])) for row in rows])
-
-    def add_lines(self, lines: Sequence[StatementLine]) -> None:
-        """The keys of parsed lines."""
-        self._add([hash(_key(line)) for line in lines])
-
-    def _add(self, hashes: list[int]) -> None:
+    def add(self, key_hashes: Sequence[int]) -> None:
+        """The hashes of some lines' keys (``CopyRows.key_hashes`` of the bulk path)."""
         if self.maybe:
             return
-        self._added += len(hashes)
-        self._hashes.update(hashes)
+        self._added += len(key_hashes)
+        self._hashes.update(key_hashes)
         if len(self._hashes) < self._added or self._added > self._cap:
             self.maybe = True
             self._hashes = set()
+
+    def add_lines(self, lines: Sequence[StatementLine]) -> None:
+        """The keys of parsed lines."""
+        self.add([hash(_key(line)) for line in lines])
 
 
 def _key(line: StatementLine) -> tuple[str, str | None, str | None, str | None, int]:

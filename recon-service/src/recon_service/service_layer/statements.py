@@ -186,7 +186,7 @@ async def _bulk_blocks(blocks: Iterator[BulkBlock], tally: _Tally) -> AsyncGener
     def pull() -> BulkBlock | None:
         block = next(blocks, None)
         if block is not None:
-            tally.same_keys.add_copy_text(block.text)
+            tally.same_keys.add(block.key_hashes)
         return block
 
     async for block in pulled_ahead(pull):

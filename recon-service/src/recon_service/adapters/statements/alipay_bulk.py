@@ -221,7 +221,7 @@ class _Block:
         refund_nos = [o if r else "" for o, r in zip(col(REFUND_NO), is_refund, strict=True)]
         ids = [col("商户订单号"), col("支付宝交易号")]
         statement_date = ctx.required_date("the bill has no #起始日期 line")
-        text = copy_rows(statement_id, ctx.source, statement_date, self.first_no, [
+        copied = copy_rows(statement_id, ctx.source, statement_date, self.first_no, [
             kinds, *(or_null(c) for c in ids), or_null(refund_nos), m.text(amounts),
             m.text(fees), [LineStatus.SUCCEEDED.value] * count,
             m.utc(col("完成时间")), self._refs(business, m),
@@ -232,7 +232,8 @@ class _Block:
         counted.refunds += refunds
         counted.signed_amount_fen += sum(signed)
         return BulkBlock(
-            text=text,
+            text=copied.text,
+            key_hashes=copied.key_hashes,
             lines=count,
             payments=count - refunds,
             refunds=refunds,

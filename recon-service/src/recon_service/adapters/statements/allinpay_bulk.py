@@ -138,11 +138,11 @@ def _convert(rows: PlainRows, statement_id: uuid.UUID, ctx: ParseContext, m: _Me
     refund_nos = [o if r else "" for o, r in zip(orders, is_refund, strict=True)]
     keyed(trade_nos, txn_ids, refund_nos)  # a refund by its type may have neither
     fees = m.fee(col("手续费"))
-    text = copy_rows(statement_id, ctx.source, statement_date, rows.first_no, [
+    copied = copy_rows(statement_id, ctx.source, statement_date, rows.first_no, [
         [_REFUND if r else _PAYMENT for r in is_refund], or_null(trade_nos), or_null(txn_ids),
         or_null(refund_nos), list(map(str, amounts)), m.text(fees),
         [LineStatus.SUCCEEDED.value] * count,
         m.utc([d + " " + t for d, t in zip(days, col("交易时间"), strict=True)]),
         refs_json(col, m.refs),
     ])  # fmt: skip
-    return tallied(text, amounts, is_refund, sum(fees))
+    return tallied(copied, amounts, is_refund, sum(fees))

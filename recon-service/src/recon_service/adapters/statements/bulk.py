@@ -43,6 +43,8 @@ CHUNK_BYTES: Final = 2 * 1024 * 1024
 TRAILER_MAX_BYTES: Final = 64 * 1024
 """What may follow the last row (a summary) for the bulk path to read it whole."""
 NULL: Final = "\\N"  # COPY text's null
+KEY_WIDTH: Final = 5
+"""The columns given to ``copy_rows`` that make a line's duplicate key (kind … amount_fen)."""
 MAX_UTF8_BYTES: Final = 4  # what one character may take
 MEMO_CAP: Final = 100_000
 """Distinct values a ``Memo`` keeps (a day's bill has about 86,400 distinct times)."""
@@ -90,10 +92,20 @@ def refusals_fall_back() -> Iterator[None]:
 
 
 @dataclass(frozen=True, slots=True)
+class CopyRows:
+    """COPY text of some ``statement_lines`` rows, and the hash of each row's duplicate key
+    (kind, ids and amount: what a ``SameKeyWatch`` is told)."""
+
+    text: bytes
+    key_hashes: list[int]
+
+
+@dataclass(frozen=True, slots=True)
 class BulkBlock:
     """COPY text of some ``statement_lines`` rows and what they add to the statement."""
 
     text: bytes
+    key_hashes: list[int]
     lines: int
     payments: int
     refunds: int
@@ -326,14 +338,17 @@ def copy_rows(
     statement_date: date,
     first_line_no: int,
     columns: Sequence[Sequence[str]],
-) -> bytes:
+) -> CopyRows:
     """COPY text of rows in ``STATEMENT_LINE_COLUMNS`` order: the constant statement id,
-    source and day, consecutive line numbers, then ``columns`` (kind … refs)."""
+    source and day, consecutive line numbers, then ``columns`` (kind … refs); with the hash
+    of each row's first ``KEY_WIDTH`` columns (kind, out_trade_no, channel_txn_id,
+    out_refund_no, amount_fen: the duplicate key)."""
     count = len(columns[0])
     head = f"{statement_id}\t%d\t{source.value}\t{statement_date.isoformat()}"
     numbers = map(head.__mod__, range(first_line_no, first_line_no + count))
     rows = map("\t".join, zip(numbers, *columns, strict=False))
-    return ("\n".join(rows) + "\n").encode("utf-8")
+    key_hashes = list(map(hash, zip(*columns[:KEY_WIDTH], strict=True)))
+    return CopyRows(("\n".join(rows) + "\n").encode("utf-8"), key_hashes)
 
 
 def utc_text(instant: datetime) -> str:
@@ -487,13 +502,14 @@ def positive_amounts(
 
 
 def tallied(
-    text: bytes, amounts: Sequence[int], is_refund: Sequence[bool], fee_total_fen: int
+    copied: CopyRows, amounts: Sequence[int], is_refund: Sequence[bool], fee_total_fen: int
 ) -> BulkBlock:
     """A block of COPY text with what its rows add up to (refunds by ``is_refund``)."""
     refunds = sum(is_refund)
     refund_total = sum(a for a, r in zip(amounts, is_refund, strict=True) if r)
     return BulkBlock(
-        text=text,
+        text=copied.text,
+        key_hashes=copied.key_hashes,
         lines=len(amounts),
         payments=len(amounts) - refunds,
         refunds=refunds,

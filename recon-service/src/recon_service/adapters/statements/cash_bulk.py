@@ -92,14 +92,15 @@ def _convert(rows: PlainRows, statement_id: uuid.UUID, ctx: ParseContext, m: _Me
     stamp = day.isoformat() + " "
     times = [stamp + (t or "00:00:00") for t in col("time")]
     refund_nos = [n if r else "" for n, r in zip(receipts, is_refund, strict=True)]
-    text = copy_rows(statement_id, ctx.source, day, rows.first_no, [
+    copied = copy_rows(statement_id, ctx.source, day, rows.first_no, [
         kinds, or_null(col("order_ref")), receipts, or_null(refund_nos), m.text(amounts),
         ["0"] * count, [LineStatus.SUCCEEDED.value] * count, m.utc(times), _refs(rows, m),
     ])  # fmt: skip
     refunds = sum(is_refund)
     refund_total = sum(a for a, r in zip(amounts, is_refund, strict=True) if r)
     return BulkBlock(
-        text=text,
+        text=copied.text,
+        key_hashes=copied.key_hashes,
         lines=count,
         payments=count - refunds,
         refunds=refunds,

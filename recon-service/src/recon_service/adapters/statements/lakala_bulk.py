@@ -117,14 +117,15 @@ class _Block:
         fees = m.fee(col("fee_amount"))
         txn_ids = [t or n for t, n in zip(col("trade_no"), log_nos, strict=True)]
         refund_nos = [o if r else "" for o, r in zip(col("out_refund_no"), is_refund, strict=True)]
-        text = copy_rows(statement_id, ctx.source, statement_date, self.first_no, [
+        copied = copy_rows(statement_id, ctx.source, statement_date, self.first_no, [
             kinds, or_null(col("out_trade_no")), txn_ids, or_null(refund_nos), m.text(amounts),
             m.text(fees), m.status(col("trade_state")), m.utc(times), self._refs(log_nos, m),
         ])  # fmt: skip
         refund_total = sum(a for a, r in zip(amounts, is_refund, strict=True) if r)
         refunds = sum(is_refund)
         return BulkBlock(
-            text=text,
+            text=copied.text,
+            key_hashes=copied.key_hashes,
             lines=self.count,
             payments=self.count - refunds,
             refunds=refunds,

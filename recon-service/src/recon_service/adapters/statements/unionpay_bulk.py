@@ -208,12 +208,12 @@ def _convert(
     refund_nos = [n if r else "" for n, r in zip(order, is_refund, strict=True)]
     keyed(trade_nos, txn_ids, refund_nos)
     day = ctx.required_date("ZM times carry no year; name the statement date")
-    text = copy_rows(statement_id, ctx.source, day, first_no, [
+    copied = copy_rows(statement_id, ctx.source, day, first_no, [
         kinds, or_null(trade_nos), or_null(txn_ids), or_null(refund_nos), list(map(str, amounts)),
         m.text(fees), [LineStatus.SUCCEEDED.value] * count, m.utc(field(ref.TRACE_TIME)),
         _refs(records, m),
     ])  # fmt: skip
-    return tallied(text, amounts, is_refund, sum(fees))
+    return tallied(copied, amounts, is_refund, sum(fees))
 
 
 def _refs(records: _Records, m: _Memos) -> list[str]:

@@ -251,13 +251,14 @@ class _Block:
         refund_total = sum(a for a, r in zip(amounts, is_refund, strict=True) if r)
         refunds = sum(is_refund)
         statement_date = ctx.required_date("the bill names no day")
-        text = copy_rows(statement_id, ctx.source, statement_date, self.first_no, [
+        copied = copy_rows(statement_id, ctx.source, statement_date, self.first_no, [
             kinds, *(or_null(k) for k in keys), or_null(refund_nos), m.text(amounts),
             m.text(fees), statuses, self._occurred(times, is_refund, m),
             self._refs(settled, fee_texts, m),
         ])  # fmt: skip
         return BulkBlock(
-            text=text,
+            text=copied.text,
+            key_hashes=copied.key_hashes,
             lines=count,
             payments=count - refunds,
             refunds=refunds,

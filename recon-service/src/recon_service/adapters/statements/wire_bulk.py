@@ -105,7 +105,7 @@ def _convert(
     if not all(references):
         raise Fallback("an empty bank_reference")
     midnight = utc_text(local_time(f"{day.isoformat()} 00:00:00", ISO_SECONDS, 0, "value_date"))
-    text = copy_rows(statement_id, ctx.source, day, rows.first_no, [
+    copied = copy_rows(statement_id, ctx.source, day, rows.first_no, [
         kinds, [NULL] * count, references, [NULL] * count, m.text(amounts), ["0"] * count,
         [LineStatus.SUCCEEDED.value] * count, [midnight] * count, _refs(rows, m),
     ])  # fmt: skip
@@ -113,7 +113,8 @@ def _convert(
     refunds = sum(k == refund for k in kinds)
     refund_total = sum(a for a, k in zip(amounts, kinds, strict=True) if k == refund)
     return BulkBlock(
-        text=text,
+        text=copied.text,
+        key_hashes=copied.key_hashes,
         lines=count,
         payments=count - refunds,
         refunds=refunds,
