@@ -20,9 +20,7 @@ depends_on = None
 
 def upgrade() -> None:
     schema = current_schema()
-    op.execute(
-        f"ALTER TABLE {schema}.statement_lines ALTER COLUMN refs TYPE json USING refs::json"
-    )
+    op.execute(f"ALTER TABLE {schema}.statement_lines ALTER COLUMN refs TYPE json USING refs::json")
 
 
 def downgrade() -> None:

@@ -68,6 +68,20 @@ async def test_every_outcome_of_one_day(recon) -> None:
     assert by_ref[f"pay-{d.tag}-8"]["outcome"] == "matched"
     assert f"pay-{d.tag}-9" not in by_ref
     assert f"pay-{d.tag}-11" not in by_ref
+    # A matched result is stored without what its line and record say, and read back whole.
+    matched = [r for r in results.json()["items"] if r["outcome"] == "matched"]
+    orders = dict(await recon.rows("SELECT ref_id, order_id FROM recon.internal_records"))
+    for item in matched:
+        assert item["order_id"] == orders[item["record_ref"]]
+        assert (item["line_status"], item["record_status"]) == ("succeeded", "succeeded")
+    assert by_ref[f"pay-{d.tag}-1"]["match_key"] == by_ref[f"pay-{d.tag}-2"]["match_key"][:-1] + "1"
+    assert {r["match_key"][:2] for r in matched} <= {"o:", "t:", "r:"}
+    stored = await recon.rows(
+        "SELECT match_key, order_id, line_status, record_status, discrepancy_key"
+        " FROM recon.recon_results WHERE run_id = :id AND outcome = 'matched'",
+        id=uuid.UUID(run["run_id"]),
+    )
+    assert [tuple(row) for row in stored] == [(None,) * 5] * 4
     events = [
         e for e in await recon.outbox("ReconCompleted") if e["payload"]["run_id"] == run["run_id"]
     ]

@@ -108,8 +108,9 @@ recon_days = sa.Table(
 )
 
 
-def _result_columns() -> list[sa.Column[object]]:
-    """What a result and a discrepancy both record (fresh Column objects per table)."""
+def _result_columns(*, keyed: bool) -> list[sa.Column[object]]:
+    """What a result and a discrepancy both record (fresh Column objects per table); a
+    discrepancy always has its ``discrepancy_key`` (``keyed``), a matched result has none."""
     return [
         sa.Column("outcome", sa.Text, nullable=False),
         sa.Column("kind", sa.Text, nullable=False),
@@ -125,7 +126,7 @@ def _result_columns() -> list[sa.Column[object]]:
         sa.Column("record_fee_fen", sa.BigInteger),
         sa.Column("line_status", sa.Text),
         sa.Column("record_status", sa.Text),
-        sa.Column("discrepancy_key", sa.Text, nullable=False),
+        sa.Column("discrepancy_key", sa.Text, nullable=not keyed),
         sa.Column("match_rule", sa.Text),  # domain.recon.MatchRule of a pair, else null
         sa.Column("match_group", sa.Text),  # a one-to-many / many-to-one group's id, else null
     ]
@@ -138,7 +139,7 @@ recon_results = sa.Table(
     sa.Column("result_no", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("recon_date", sa.Date, nullable=False),
-    *_result_columns(),
+    *_result_columns(keyed=False),
 )
 
 discrepancies = sa.Table(
@@ -147,7 +148,7 @@ discrepancies = sa.Table(
     sa.Column("discrepancy_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("recon_date", sa.Date, nullable=False),
-    *_result_columns(),
+    *_result_columns(keyed=True),
     sa.Column("status", sa.Text, nullable=False),  # open | cleared (a re-run no longer finds it)
     sa.Column("first_run_id", UUID(as_uuid=True), nullable=False),
     sa.Column("last_run_id", UUID(as_uuid=True), nullable=False),
