@@ -497,6 +497,13 @@ class RunRepository:
         return RunRecord(**finished._mapping)
 
     async def _upsert_discrepancies(self, run: RunRecord) -> None:
+        if any(run.counts.get(outcome, 0) for outcome in DISCREPANCIES):
+            await self._insert_discrepancies(run)
+        await self._clear_discrepancies_not_found(run)
+
+    async def _insert_discrepancies(self, run: RunRecord) -> None:
+        """The run's discrepancies (its counts say it has some: a day that matched whole
+        skips this read of every result)."""
         r = recon_results
         copied = [c.name for c in r.c if c.name not in ("run_id", "result_no")]
         select = sa.select(
@@ -523,7 +530,9 @@ class RunRepository:
                 },
             )
         )
-        # What this run no longer finds is cleared (a late callback, a corrected statement).
+
+    async def _clear_discrepancies_not_found(self, run: RunRecord) -> None:
+        """What this run no longer finds is cleared (a late callback, a corrected statement)."""
         await self._session.execute(
             sa.update(discrepancies)
             .where(
