@@ -25,7 +25,6 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from otd_shared import event_loop
 from otd_shared.app import create_ops_app
 from otd_shared.gc_pauses import startup_objects_frozen
 from otd_shared.migrations import upgrade_head
@@ -101,11 +100,13 @@ def main(
             access_log=False,
             lifespan="on",
         )
-        # uvicorn runs its server on uvloop (loop="auto"), with or without a shared socket.
-        uvicorn.Server(config).run(sockets=[_shared_socket(settings)] if args.reuse_port else None)
+        if args.reuse_port:
+            asyncio.run(uvicorn.Server(config).serve(sockets=[_shared_socket(settings)]))
+        else:
+            uvicorn.Server(config).run()
     else:
         runtime = entry.build_runtime(settings)
-        event_loop.run(_run_workers_until_signal(runtime, args.command))
+        asyncio.run(_run_workers_until_signal(runtime, args.command))
 
 
 def _shared_socket(settings: ServiceSettings) -> socket.socket:
