@@ -111,6 +111,17 @@ async def test_one_line_with_several_records_and_several_lines_with_one(recon) -
     assert {r["record_ref"] for r in one_record} == {f"pay-{d.tag}-3"}
     assert sorted(r["line_amount_fen"] for r in one_record) == [20_000, 40_000]
     assert sorted(map(_identity, again)) == sorted(map(_identity, results))
+    figures = await recon.http.get(
+        "/v1/recon-figures",
+        params={
+            "source": "wechatpay",
+            "date_from": d.day.isoformat(),
+            "date_to": d.day.isoformat(),
+        },
+        headers=recon.auth("finance-approver"),
+    )
+    # Each group counts its money once: 350.00 + 600.00, not the one side once per pair.
+    assert figures.json()["matched_amount_fen"] == figures.json()["amount_fen"] == 95_000
 
 
 async def test_a_fee_off_the_contracted_rate_is_a_fee_mismatch(recon_with) -> None:

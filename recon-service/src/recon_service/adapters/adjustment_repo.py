@@ -280,7 +280,15 @@ class FiguresRepository:
     ) -> dict[str, int]:
         """Counted results of the days' current runs: all and matched, by count and money."""
         r = recon_results
-        amount = sa.func.coalesce(r.c.line_amount_fen, r.c.record_amount_fen, 0)
+        # A group's pairs each carry the whole of its one side (one line of several records,
+        # or one record of several lines): the smaller amount of each pair is its share.
+        amount = sa.case(
+            (
+                r.c.match_group.is_not(None),
+                sa.func.least(r.c.line_amount_fen, r.c.record_amount_fen),
+            ),
+            else_=sa.func.coalesce(r.c.line_amount_fen, r.c.record_amount_fen, 0),
+        )
         matched = r.c.outcome == "matched"
         counted = r.c.outcome.notin_(("carried_over", "unsettled"))
         conditions: list[sa.ColumnElement[bool]] = [
