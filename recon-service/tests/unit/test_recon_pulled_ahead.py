@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Iterator
 
 import pytest
 
-from recon_service.service_layer.statements import pulled_ahead
+from recon_service.adapters.statements import BulkBlock
+from recon_service.service_layer.statements import _bulk_blocks, _Tally, pulled_ahead
 
 pytestmark = pytest.mark.asyncio
 
@@ -73,3 +75,21 @@ async def test_closing_early_waits_for_the_pull_in_flight() -> None:
     pulled = blocks.pulled
     await asyncio.sleep(0.15)
     assert blocks.pulled == pulled
+
+
+async def test_closing_the_upload_blocks_early_waits_for_the_parse_in_flight() -> None:
+    """What a COPY the server stopped does: the load closes its blocks and parses the file
+    again, so no parse of the first pass may still be reading it."""
+    pulls = _Blocks(5, seconds=0.1)
+
+    def parsed() -> Iterator[BulkBlock]:
+        while (n := pulls()) is not None:
+            yield BulkBlock(text=b"%d\n" % n, key_hashes=[n], lines=1, payments=1, refunds=0,
+                            payment_total_fen=n, refund_total_fen=0, fee_total_fen=0)  # fmt: skip
+
+    blocks = _bulk_blocks(parsed(), _Tally())
+    async with contextlib.aclosing(blocks):
+        assert await anext(blocks) == b"1\n"
+    assert len(pulls.ended) == len(pulls.started) == 2
+    await asyncio.sleep(0.15)
+    assert len(pulls.started) == 2

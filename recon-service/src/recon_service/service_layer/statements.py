@@ -189,9 +189,11 @@ async def _bulk_blocks(blocks: Iterator[BulkBlock], tally: _Tally) -> AsyncGener
             tally.same_keys.add(block.key_hashes)
         return block
 
-    async for block in pulled_ahead(pull):
-        tally.add_block(block)
-        yield block.text
+    # Closed with this generator (not when collected): no pull is left running after it.
+    async with contextlib.aclosing(pulled_ahead(pull)) as ahead:
+        async for block in ahead:
+            tally.add_block(block)
+            yield block.text
 
 
 async def pulled_ahead(pull: Callable[[], T | None]) -> AsyncGenerator[T, None]:
@@ -254,10 +256,11 @@ async def _batches(
         tally.same_keys.add_lines(batch)
         return batch or None
 
-    async for batch in pulled_ahead(pull):
-        for line in batch:
-            tally.add(line)
-        yield batch
+    async with contextlib.aclosing(pulled_ahead(pull)) as ahead:
+        async for batch in ahead:
+            for line in batch:
+                tally.add(line)
+            yield batch
 
 
 def _record(
