@@ -338,3 +338,30 @@ async def test_a_repeated_line_is_an_exception_at_upload_on_either_path(
         )
         codes = [e["code"] for e in listed.json()["items"]]
         assert codes == (["duplicate_line"] if repeated else []), (source, path, codes)
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\ud800"], ids=["nul", "lone-surrogate"])
+async def test_a_value_the_server_refuses_mid_copy_is_refused_whole(
+    recon, bad: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A character PostgreSQL cannot store, in our trade number of a row in the file's second
+    block: the bulk path COPYs the first block, the server refuses the second (NUL; a lone
+    surrogate is not UTF-8 and falls back before), the load parses the file again line by
+    line, and the upload is refused with its line, nothing of it stored."""
+    content = wechat_bill(txns(12_000))
+    row = content.split(b"\r\n")[10_000]
+    broken_row = row.replace(b"`P2406", b"`P" + bad.encode("utf-8", "surrogatepass") + b"2406", 1)
+    assert broken_row != row
+    broken = content.replace(row, broken_row, 1)
+    lines_before = await recon.scalar("SELECT count(*) FROM recon.statement_lines")
+
+    with caplog.at_level(logging.INFO, logger=statement_repo.__name__):
+        response = await recon.upload("wechatpay", broken, statement_date=DAY.isoformat())
+
+    gave_up = [r.getMessage() for r in caplog.records if "bulk path gave up" in r.getMessage()]
+    assert len(gave_up) == 1, caplog.text
+    if bad == "\x00":  # refused by the server, part way through the COPY
+        assert "0x00" in gave_up[0], gave_up
+    assert response.status_code == 422, response.text
+    assert response.json()["line_no"] == 10_001, response.json()  # the header is line 1
+    assert await recon.scalar("SELECT count(*) FROM recon.statement_lines") == lines_before

@@ -121,7 +121,8 @@ def byte_lines(
     stream: ByteStream, ctx: ParseContext, *, max_bytes: int | None = None
 ) -> Iterator[tuple[int, bytes]]:
     """``(line_no, line)`` pairs, 1-based, without the CRLF/LF ending (a first-line UTF-8 BOM
-    is kept: decoding decides). Enforces the size, line count, line length and time limits;
+    is kept: decoding decides). Enforces the size, line count, line length and time limits
+    and refuses a NUL byte;
     ``max_bytes`` below the file limit is unpacked content (over it: a zip/gzip bomb)."""
     limits = ctx.limits
     byte_limit = limits.max_file_bytes if max_bytes is None else max_bytes
@@ -149,6 +150,8 @@ def byte_lines(
         line = line[:-1] if line.endswith(b"\r") else line
         if len(line) > limits.max_line_bytes or (not raw.endswith(b"\n") and len(raw) == read_max):
             raise StatementFormatError(line_no, f"line longer than {limits.max_line_bytes} bytes")
+        if b"\x00" in line:  # no layout has one, and PostgreSQL text cannot hold it
+            raise StatementFormatError(line_no, "a NUL byte (0x00) in the line")
         yield line_no, line
 
 
