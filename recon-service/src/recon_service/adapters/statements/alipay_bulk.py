@@ -38,6 +38,7 @@ from recon_service.adapters.statements.bulk import (
     plain_yuan,
     ref_pieces,
     refusals_fall_back,
+    tallied,
     text_chunks,
     utc_text,
 )
@@ -226,21 +227,11 @@ class _Block:
             m.text(fees), [LineStatus.SUCCEEDED.value] * count,
             m.utc(col("完成时间")), self._refs(business, m),
         ])  # fmt: skip
-        refunds = sum(is_refund)
-        refund_total = sum(a for a, r in zip(amounts, is_refund, strict=True) if r)
-        counted.payments += count - refunds
-        counted.refunds += refunds
+        block = tallied(copied, amounts, is_refund, sum(fees))
+        counted.payments += block.payments
+        counted.refunds += block.refunds
         counted.signed_amount_fen += sum(signed)
-        return BulkBlock(
-            text=copied.text,
-            key_hashes=copied.key_hashes,
-            lines=count,
-            payments=count - refunds,
-            refunds=refunds,
-            payment_total_fen=sum(amounts) - refund_total,
-            refund_total_fen=refund_total,
-            fee_total_fen=sum(fees),
-        )
+        return block
 
     def _signed(self, m: _Memos) -> list[int]:
         """The signed 订单金额 of each row; columns written the plain way taken as they are."""

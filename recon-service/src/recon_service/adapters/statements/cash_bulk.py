@@ -34,6 +34,7 @@ from recon_service.adapters.statements.bulk import (
     plain_fen,
     refs_objects,
     refusals_fall_back,
+    tallied,
     utc_text,
 )
 from recon_service.domain.statement import LineStatus
@@ -96,18 +97,7 @@ def _convert(rows: PlainRows, statement_id: uuid.UUID, ctx: ParseContext, m: _Me
         kinds, or_null(col("order_ref")), receipts, or_null(refund_nos), m.text(amounts),
         ["0"] * count, [LineStatus.SUCCEEDED.value] * count, m.utc(times), _refs(rows, m),
     ])  # fmt: skip
-    refunds = sum(is_refund)
-    refund_total = sum(a for a, r in zip(amounts, is_refund, strict=True) if r)
-    return BulkBlock(
-        text=copied.text,
-        key_hashes=copied.key_hashes,
-        lines=count,
-        payments=count - refunds,
-        refunds=refunds,
-        payment_total_fen=sum(amounts) - refund_total,
-        refund_total_fen=refund_total,
-        fee_total_fen=0,
-    )
+    return tallied(copied, amounts, is_refund, 0)
 
 
 def _amounts(texts: list[str], m: _Memos) -> list[int]:

@@ -29,6 +29,7 @@ from recon_service.adapters.statements.bulk import (
     plain_csv,
     plain_fen,
     refusals_fall_back,
+    tallied,
     utc_text,
 )
 from recon_service.domain.statement import LineStatus, business_date_of
@@ -121,18 +122,7 @@ class _Block:
             kinds, or_null(col("out_trade_no")), txn_ids, or_null(refund_nos), m.text(amounts),
             m.text(fees), m.status(col("trade_state")), m.utc(times), self._refs(log_nos, m),
         ])  # fmt: skip
-        refund_total = sum(a for a, r in zip(amounts, is_refund, strict=True) if r)
-        refunds = sum(is_refund)
-        return BulkBlock(
-            text=copied.text,
-            key_hashes=copied.key_hashes,
-            lines=self.count,
-            payments=self.count - refunds,
-            refunds=refunds,
-            payment_total_fen=sum(amounts) - refund_total,
-            refund_total_fen=refund_total,
-            fee_total_fen=sum(fees),
-        )
+        return tallied(copied, amounts, is_refund, sum(fees))
 
     def _amounts(self, m: _Memos) -> list[int]:
         """The reference's total_amount of each row; plain digit columns taken as they are."""

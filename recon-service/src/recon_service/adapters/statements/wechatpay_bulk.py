@@ -34,6 +34,7 @@ from recon_service.adapters.statements.bulk import (
     or_null,
     plain_yuan,
     refusals_fall_back,
+    tallied,
     text_chunks,
     utc_text,
 )
@@ -248,24 +249,13 @@ class _Block:
         refund_nos = [o if r else "" for o, r in zip(out_refunds, is_refund, strict=True)]
         if not all(map(any, zip(*keys, refund_nos, strict=True))):
             raise Fallback("a line without a key")
-        refund_total = sum(a for a, r in zip(amounts, is_refund, strict=True) if r)
-        refunds = sum(is_refund)
         statement_date = ctx.required_date("the bill names no day")
         copied = copy_rows(statement_id, ctx.source, statement_date, self.first_no, [
             kinds, *(or_null(k) for k in keys), or_null(refund_nos), m.text(amounts),
             m.text(fees), statuses, self._occurred(times, is_refund, m),
             self._refs(settled, fee_texts, m),
         ])  # fmt: skip
-        return BulkBlock(
-            text=copied.text,
-            key_hashes=copied.key_hashes,
-            lines=count,
-            payments=count - refunds,
-            refunds=refunds,
-            payment_total_fen=sum(amounts) - refund_total,
-            refund_total_fen=refund_total,
-            fee_total_fen=sum(fees),
-        )
+        return tallied(copied, amounts, is_refund, sum(fees))
 
     def _kinds(
         self, out_refunds: list[str], m: _Memos

@@ -37,6 +37,7 @@ from recon_service.adapters.statements.bulk import (
     plain_yuan,
     refs_objects,
     refusals_fall_back,
+    tallied,
     utc_text,
 )
 from recon_service.domain.statement import LineKind, LineStatus
@@ -110,18 +111,7 @@ def _convert(
         [LineStatus.SUCCEEDED.value] * count, [midnight] * count, _refs(rows, m),
     ])  # fmt: skip
     refund = LineKind.REFUND.value
-    refunds = sum(k == refund for k in kinds)
-    refund_total = sum(a for a, k in zip(amounts, kinds, strict=True) if k == refund)
-    return BulkBlock(
-        text=copied.text,
-        key_hashes=copied.key_hashes,
-        lines=count,
-        payments=count - refunds,
-        refunds=refunds,
-        payment_total_fen=sum(amounts) - refund_total,
-        refund_total_fen=refund_total,
-        fee_total_fen=0,
-    )
+    return tallied(copied, amounts, [k == refund for k in kinds], 0)
 
 
 def _amounts(rows: PlainRows, columns: Columns, m: _Memos) -> list[int]:
