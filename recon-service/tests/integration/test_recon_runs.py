@@ -82,6 +82,10 @@ async def test_every_outcome_of_one_day(recon) -> None:
         id=uuid.UUID(run["run_id"]),
     )
     assert [tuple(row) for row in stored] == [(None,) * 5] * 4
+    # Only matched results are read back: a channel-only line has no record to show.
+    (channel_only,) = [r for r in results.json()["items"] if r["outcome"] == "channel_only"]
+    assert (channel_only["record_status"], channel_only["order_id"]) == (None, None)
+    assert channel_only["line_status"] == "succeeded"
     events = [
         e for e in await recon.outbox("ReconCompleted") if e["payload"]["run_id"] == run["run_id"]
     ]

@@ -243,14 +243,14 @@ JOIN (SELECT r.kind, r.ref_id, r.amount_fen, r.completed_at, {_RECORD_CARRIES},
 
 
 def _unless_matched(value: str) -> str:
-    """``value`` for a pair's result, null when it matched (read back by ``results``)."""
+    """``value`` for a pair's result, null when it matched (``_read_back`` reads it back)."""
     return f"CASE WHEN p.outcome = 'matched' THEN NULL ELSE {value} END"
 
 
 # The results: pairs (a group's amounts were checked as a group), unpaired lines, unpaired
 # records of the day or before; the statement answers the count per outcome. A payment
 # line's fee is checked against the contracted rate of the record's method when there is one.
-# A matched pair leaves out what its line and record say (``_read_back``): most of a
+# A matched pair leaves out what its line and record say (``_READ_BACK``): most of a
 # million-line run's results are matched, and those columns were 40 % of their bytes.
 _RESULTS: Final = f"""
 WITH written AS (
@@ -310,17 +310,21 @@ SELECT outcome, count(*) FROM written GROUP BY outcome
 """  # noqa: S608
 
 
-# A run's results with what a matched one left out read back from its statement line (l)
-# and record (i): its match key and statuses from the line (matched: the record's status is
-# the line's), its order from the record. A page of results joins a page of lines and
-# records by their primary keys.
+def _read_back(column: str, derived: str) -> str:
+    """A result's ``column``; for a matched one (which left it out, ``_unless_matched``)
+    ``derived`` from its statement line (l) or record (i)."""
+    return f"CASE WHEN r.outcome = 'matched' THEN {derived} ELSE r.{column} END AS {column}"
+
+
+# A run's results with what a matched one left out read back: its match key and statuses
+# from the line (matched: the record's status is the line's), its order from the record. A
+# page of results joins a page of lines and records by their primary keys.
 _READ_BACK: Final = f"""
-SELECT r.outcome, r.kind, coalesce(r.match_key, {_LINE_MATCH_KEY}) AS match_key,
+SELECT r.outcome, r.kind, {_read_back("match_key", _LINE_MATCH_KEY)},
        r.statement_id, r.line_no, r.record_kind, r.record_ref,
-       coalesce(r.order_id, i.order_id) AS order_id,
+       {_read_back("order_id", "i.order_id")},
        r.line_amount_fen, r.record_amount_fen, r.line_fee_fen, r.record_fee_fen,
-       coalesce(r.line_status, {_LINE_STATUS}) AS line_status,
-       coalesce(r.record_status, {_LINE_STATUS}) AS record_status,
+       {_read_back("line_status", _LINE_STATUS)}, {_read_back("record_status", _LINE_STATUS)},
        r.match_rule, r.match_group
 FROM (SELECT * FROM {_S}.recon_results r
       WHERE r.run_id = :run_id AND (CAST(:outcome AS text) IS NULL OR r.outcome = :outcome)
