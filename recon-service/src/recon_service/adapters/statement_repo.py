@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any, Final
 
 import asyncpg  # type: ignore[import-untyped]
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon_service.adapters.statements.bulk import Fallback
 from recon_service.adapters.tables import (
+    DUPLICATE_KEY_COLUMNS,
     SCHEMA,
     STATEMENT_LINE_COLUMNS,
     statement_lines,
@@ -256,15 +258,12 @@ class SameKeyWatch:
         self.add([hash(_key(line)) for line in lines])
 
 
-def _key(line: StatementLine) -> tuple[str, str | None, str | None, str | None, int]:
-    return (line.kind.value, line.out_trade_no, line.channel_txn_id, line.out_refund_no,
-            line.amount_fen)  # fmt: skip
-
-
+_key = attrgetter(*DUPLICATE_KEY_COLUMNS)  # a parsed line's duplicate key
+_KEY_OF_LINE: Final = ", ".join(f"l.{name}" for name in DUPLICATE_KEY_COLUMNS)
 _SAME_KEY_SQL: Final = f"""
-    SELECT l.kind, l.out_trade_no, l.channel_txn_id, l.out_refund_no, l.amount_fen
+    SELECT {_KEY_OF_LINE}
     FROM {SCHEMA}.statement_lines l WHERE l.statement_id = :statement_id
-    GROUP BY l.kind, l.out_trade_no, l.channel_txn_id, l.out_refund_no, l.amount_fen
+    GROUP BY {_KEY_OF_LINE}
     HAVING count(*) > 1
 """  # noqa: S608  (only the fixed schema name is formatted in)
 # Lines sharing kind, ids and amount: the only ones that can be equal. Almost no statement
@@ -299,11 +298,8 @@ class UploadExceptionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def record_duplicates(self, statement: StatementRecord, *, maybe: bool = True) -> int:
-        """Every line identical to an earlier one of the statement; returns how many.
-        ``maybe`` False (a ``SameKeyWatch`` saw no two lines alike) answers 0 at once."""
-        if not maybe:
-            return 0
+    async def record_duplicates(self, statement: StatementRecord) -> int:
+        """Every line identical to an earlier one of the statement; returns how many."""
         await self._session.execute(sa.text(f"SET LOCAL work_mem = '{DUPLICATES_WORK_MEM}'"))
         wanted = {"statement_id": statement.statement_id}
         if not await self._session.scalar(sa.text(ANY_SAME_KEY_SQL), wanted):

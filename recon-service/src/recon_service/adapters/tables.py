@@ -55,6 +55,11 @@ statement_lines = sa.Table(
 )
 
 STATEMENT_LINE_COLUMNS = tuple(c.name for c in statement_lines.columns)
+# What two lines share when one may be a duplicate of the other (kind, ids and amount): the
+# columns right after the four every line of a statement has alike (its statement id, line
+# number, source and day), in this order.
+DUPLICATE_KEY_COLUMNS = ("kind", "out_trade_no", "channel_txn_id", "out_refund_no", "amount_fen")
+assert STATEMENT_LINE_COLUMNS[4:9] == DUPLICATE_KEY_COLUMNS
 
 # recon's own projection of internal payments and refunds (fed by PaymentCallback).
 internal_records = sa.Table(

@@ -135,7 +135,8 @@ async def _load(
             _record(statement_id, upload, statement_date, sha256, size_bytes, tally)
         )
         if stored is not None:
-            await uow.upload_exceptions.record_duplicates(stored, maybe=tally.same_keys.maybe)
+            if tally.same_keys.maybe:  # else no two lines can be alike: nothing to ask
+                await uow.upload_exceptions.record_duplicates(stored)
             await uow.emit(_loaded_event(stored))
             await uow.commit()
             return LoadedStatement(stored, created=True)

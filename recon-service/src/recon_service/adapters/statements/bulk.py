@@ -35,6 +35,7 @@ from recon_service.adapters.statements.base import (
     Columns,
     ParseContext,
 )
+from recon_service.adapters.tables import DUPLICATE_KEY_COLUMNS
 from recon_service.domain.errors import StatementFormatError
 from recon_service.domain.statement import LineKind, Source, to_utc
 
@@ -43,8 +44,8 @@ CHUNK_BYTES: Final = 2 * 1024 * 1024
 TRAILER_MAX_BYTES: Final = 64 * 1024
 """What may follow the last row (a summary) for the bulk path to read it whole."""
 NULL: Final = "\\N"  # COPY text's null
-KEY_WIDTH: Final = 5
-"""The columns given to ``copy_rows`` that make a line's duplicate key (kind … amount_fen)."""
+KEY_WIDTH: Final = len(DUPLICATE_KEY_COLUMNS)
+"""The first columns given to ``copy_rows``: a line's duplicate key (kind … amount_fen)."""
 MAX_UTF8_BYTES: Final = 4  # what one character may take
 MEMO_CAP: Final = 100_000
 """Distinct values a ``Memo`` keeps (a day's bill has about 86,400 distinct times)."""
